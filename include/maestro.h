@@ -1,0 +1,19 @@
+/**
+ * @file maestro.h
+ * Maestro: a C runtime for heterogeneous dataflow programs.
+ *
+ * The one header users include. See docs/guide.md for a tour.
+ */
+#ifndef MAESTRO_H
+#define MAESTRO_H
+
+#include "maestro/version.h"
+#include "maestro/status.h"
+#include "maestro/config.h"
+#include "maestro/runtime.h"
+#include "maestro/buffer.h"
+#include "maestro/kernel.h"
+#include "maestro/agent.h"
+#include "maestro/graph.h"
+
+#endif

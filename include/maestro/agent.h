@@ -1,0 +1,150 @@
+/**
+ * @file maestro/agent.h
+ * Agents: isolated units of work with typed ports, private state and one or
+ * more implementations (a CPU function, an OpenCL kernel, or both).
+ */
+#ifndef MAESTRO_AGENT_H
+#define MAESTRO_AGENT_H
+
+#include <stdint.h>
+
+#include "buffer.h"
+#include "kernel.h"
+#include "runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Opaque agent handle, owned by its graph. */
+typedef struct maestro_agent maestro_agent_t;
+/** One firing in progress, handed to a CPU implementation. */
+typedef struct maestro_fire maestro_fire_t;
+
+/** Element type of a port. */
+typedef enum maestro_type {
+  MAESTRO_BYTES = 0,
+  MAESTRO_U8,
+  MAESTRO_I32,
+  MAESTRO_U32,
+  MAESTRO_I64,
+  MAESTRO_F32,
+  MAESTRO_F64,
+} maestro_type_t;
+
+/** Size in bytes of one element of `t` (1 for MAESTRO_BYTES), 0 if unknown. */
+size_t maestro_type_size(maestro_type_t t);
+/** Name of `t` ("f32"), "?" if unknown. */
+const char *maestro_type_name(maestro_type_t t);
+
+/** A named, typed port. */
+typedef struct maestro_port {
+  const char *name;
+  maestro_type_t type;
+} maestro_port_t;
+
+/** Where an agent would like to run. */
+typedef enum maestro_pref {
+  MAESTRO_ANYWHERE = 0,  /**< the scheduler decides */
+  MAESTRO_ON_CPU = 1,    /**< a CPU place */
+  MAESTRO_ON_DEVICE = 2, /**< an OpenCL device place */
+} maestro_pref_t;
+
+/** Affinity: a kind of place and which one (-1 = any; 0 when omitted). */
+typedef struct maestro_affinity {
+  maestro_pref_t pref;
+  int index;
+} maestro_affinity_t;
+
+/** What a failed firing does. */
+typedef enum maestro_fail {
+  MAESTRO_FAIL_STOP = 0, /**< stop the graph: maestro_graph_wait returns MAESTRO_EAGENT */
+  MAESTRO_FAIL_RETRY,    /**< call .restart(state) then fire again, up to .max_retries, then stop */
+  MAESTRO_FAIL_SKIP,     /**< send the message to the dead-letter output and go on */
+} maestro_fail_t;
+
+/** The per-agent failure policy, held by value in the agent's description. */
+typedef struct maestro_supervisor {
+  maestro_fail_t on_fail;
+  int max_retries;
+  int (*restart)(void *state); /**< optional; a negative return stops the graph */
+} maestro_supervisor_t;
+
+/** Agent flags. */
+enum maestro_agent_flags {
+  /** May fire on several workers at once; outputs keep input order. */
+  MAESTRO_STATELESS = 1u << 0,
+};
+
+/**
+ * A CPU implementation. Returns MAESTRO_OK after a firing, MAESTRO_DONE when a
+ * source has nothing more to send, or a negative status when the firing failed.
+ */
+typedef int (*maestro_cpu_fn)(maestro_fire_t *f);
+
+/** Everything maestro_agent_add needs to know of an agent. */
+typedef struct maestro_agent_desc {
+  const char *name; /**< unique within the graph */
+  const maestro_port_t *in;
+  int n_in;
+  const maestro_port_t *out;
+  int n_out;
+  maestro_cpu_fn cpu;             /**< CPU implementation, or NULL */
+  const maestro_kernel_t *kernel; /**< OpenCL implementation, or NULL */
+  void *state;                    /**< private state, handed to every firing */
+  maestro_affinity_t affinity;
+  unsigned flags; /**< MAESTRO_STATELESS */
+  maestro_supervisor_t supervisor;
+} maestro_agent_desc_t;
+
+/** An agent's counters (totals since the graph started). */
+typedef struct maestro_agent_stats {
+  maestro_place_kind_t place_kind; /**< where it last fired (or is placed) */
+  int place_index;                 /**< -1 before it is placed */
+  uint64_t fires;
+  uint64_t msgs_in, msgs_out;
+  uint64_t bytes_in, bytes_out;
+  uint64_t busy_ns;
+  uint64_t failures, retries;
+  uint64_t dead_letters; /**< messages this agent sent to the dead-letter output */
+  uint64_t fallbacks;    /**< device firings that fell back to the CPU implementation */
+  uint64_t device_fires; /**< firings that ran as an OpenCL kernel */
+} maestro_agent_stats_t;
+
+/** Reads `a`'s counters. @return MAESTRO_OK or MAESTRO_EINVAL. */
+int maestro_agent_stats(const maestro_agent_t *a, maestro_agent_stats_t *s);
+
+/** The agent's name (owned by the agent). */
+const char *maestro_agent_name(const maestro_agent_t *a);
+
+/* ---- inside a firing (CPU implementations) ---- */
+
+/** The message on input port `port`, borrowed for this firing; NULL if out of range. */
+maestro_buf_t *maestro_fire_in(maestro_fire_t *f, int port);
+
+/** Allocates a buffer for an output (from the worker's pool). */
+int maestro_fire_alloc(maestro_fire_t *f, size_t bytes, maestro_buf_t **out);
+
+/**
+ * Sends `b` on output port `port`, handing the caller's reference over (also
+ * when it fails: the buffer is then released). Several sends per firing are
+ * allowed; they leave in order. @return MAESTRO_OK, MAESTRO_EINVAL (bad port).
+ */
+int maestro_fire_out(maestro_fire_t *f, int port, maestro_buf_t *b);
+
+/** The agent's .state. */
+void *maestro_fire_state(maestro_fire_t *f);
+
+/** Sequence number of this firing's input messages (0, 1, ...); for a source, its firing count. */
+uint64_t maestro_fire_seq(const maestro_fire_t *f);
+
+/** The runtime the firing runs in (for maestro_buf_create and the like). */
+maestro_runtime_t *maestro_fire_runtime(maestro_fire_t *f);
+
+/** Where this firing runs: returns the place index and sets `*kind`. */
+int maestro_fire_place(const maestro_fire_t *f, maestro_place_kind_t *kind);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

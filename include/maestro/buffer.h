@@ -1,0 +1,71 @@
+/**
+ * @file maestro/buffer.h
+ * Buffers: reference-counted bytes, immutable while shared.
+ *
+ * A buffer keeps a replica per memory node (host memory, each device's
+ * memory) and knows which replicas hold valid bytes. Sending a buffer hands
+ * the sender's reference over; several holders share it without a copy and
+ * must not write to it. maestro_buf_writable() gives a private copy when the
+ * buffer is shared (copy-on-write).
+ */
+#ifndef MAESTRO_BUFFER_H
+#define MAESTRO_BUFFER_H
+
+#include <stddef.h>
+
+#include "runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Opaque buffer handle. */
+typedef struct maestro_buf maestro_buf_t;
+
+/**
+ * A new buffer of `bytes` uninitialised bytes, held alone by the caller.
+ * `bytes` may be 0. @return MAESTRO_OK, MAESTRO_EINVAL, MAESTRO_ENOMEM.
+ */
+int maestro_buf_create(maestro_runtime_t *rt, size_t bytes, maestro_buf_t **b);
+
+/** A new buffer holding a copy of `bytes` bytes at `data`. */
+int maestro_buf_from(maestro_runtime_t *rt, const void *data, size_t bytes, maestro_buf_t **b);
+
+/** Size in bytes; 0 for NULL. */
+size_t maestro_buf_size(const maestro_buf_t *b);
+
+/**
+ * Writable host view. Only for a buffer the caller holds alone (reference
+ * count 1); a shared buffer gives NULL (use maestro_buf_writable() first).
+ * Device replicas become stale: the host replica is the valid one after.
+ */
+void *maestro_buf_data(maestro_buf_t *b);
+
+/**
+ * Read-only host view, brought back from a device first if the host replica
+ * is not valid. NULL on failure (maestro_last_error() says why) and for a
+ * zero-sized buffer.
+ */
+const void *maestro_buf_cdata(maestro_buf_t *b);
+
+/** Adds a reference; returns `b`. */
+maestro_buf_t *maestro_buf_retain(maestro_buf_t *b);
+
+/** Drops a reference; the last one frees every replica. NULL is ignored. */
+void maestro_buf_release(maestro_buf_t *b);
+
+/**
+ * Makes `*b` writable by the caller: when others hold it too, `*b` is replaced
+ * by a private copy (and the caller's reference to the shared one dropped);
+ * when held alone, nothing is copied.
+ * @return MAESTRO_OK, MAESTRO_EINVAL, MAESTRO_ENOMEM.
+ */
+int maestro_buf_writable(maestro_buf_t **b);
+
+/** Current reference count (a snapshot; for tests and diagnostics). */
+unsigned maestro_buf_refs(const maestro_buf_t *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

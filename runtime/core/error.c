@@ -1,0 +1,56 @@
+/* Status strings and the thread-local detailed error message. */
+#include "core/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Build logs can be long; keep the whole of a reasonable one. */
+#define ERR_CAP 16384
+
+static _Thread_local char err_msg[ERR_CAP];
+
+const char *maestro_strerror(int status) {
+  switch (status) {
+  case MAESTRO_OK: return "success";
+  case MAESTRO_DONE: return "done";
+  case MAESTRO_EINVAL: return "invalid argument";
+  case MAESTRO_ENOMEM: return "out of memory";
+  case MAESTRO_ENODEV: return "no such core or device";
+  case MAESTRO_ETYPE: return "port types differ";
+  case MAESTRO_EGRAPH: return "invalid graph";
+  case MAESTRO_EBUILD: return "OpenCL build failed";
+  case MAESTRO_ECL: return "OpenCL failure";
+  case MAESTRO_ECLOSED: return "stream closed";
+  case MAESTRO_ETIMEDOUT: return "timed out";
+  case MAESTRO_ESTATE: return "not allowed in the current state";
+  case MAESTRO_EAGENT: return "an agent failed";
+  case MAESTRO_ESYS: return "system call failed";
+  default: return "unknown status";
+  }
+}
+
+const char *maestro_last_error(void) {
+  return err_msg;
+}
+
+int err_set(int status, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+  va_end(ap);
+  return status;
+}
+
+void err_append(const char *fmt, ...) {
+  size_t len = strnlen(err_msg, sizeof err_msg);
+  if (len + 1 >= sizeof err_msg) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err_msg + len, sizeof err_msg - len, fmt, ap);
+  va_end(ap);
+}
+
+void err_clear(void) {
+  err_msg[0] = '\0';
+}

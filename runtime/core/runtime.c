@@ -1,0 +1,145 @@
+/* maestro_runtime_create / destroy: validates the configuration, then brings
+ * the subsystems up in order (see core/runtime.h) and down in reverse. */
+#include "core/runtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/config_parse.h"
+#include "core/error.h"
+#include "mem/buf.h"
+#include "ocl/ocl.h"
+#include "prof/prof.h"
+#include "sched/sched.h"
+#include "topo/topo.h"
+
+/* Tears graphs down before the workers stop (runtime/core/graph.c). */
+void graph_destroy_all(struct maestro_runtime *rt);
+
+uint64_t rt_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const char *maestro_version(void) {
+  return MAESTRO_VERSION_STRING;
+}
+
+static char *dup_or_null(const char *s) {
+  return s ? strdup(s) : NULL;
+}
+
+static int config_validate(const maestro_config_t *cfg) {
+  if (cfg->ncpu < 0)
+    return err_set(MAESTRO_EINVAL,
+                   "maestro_runtime_create: ncpu=%d: expected 0 (one per core) or more", cfg->ncpu);
+  if (cfg->devices) {
+    int rc = config_check_devices("devices", cfg->devices);
+    if (rc) return rc;
+  }
+  if (cfg->sched) {
+    int rc = config_check_sched("sched", cfg->sched);
+    if (rc) return rc;
+  }
+  if (cfg->stats != 0 && cfg->stats != 1)
+    return err_set(MAESTRO_EINVAL, "maestro_runtime_create: stats=%d: expected 0 or 1", cfg->stats);
+  return MAESTRO_OK;
+}
+
+typedef struct {
+  int (*init)(struct maestro_runtime *);
+  void (*fini)(struct maestro_runtime *);
+} subsystem_t;
+
+static const subsystem_t subsystems[] = {
+    {topo_init, topo_fini},   {ocl_init, ocl_fini},   {mem_init, mem_fini},
+    {sched_init, sched_fini}, {prof_init, prof_fini},
+};
+enum { NSUB = sizeof subsystems / sizeof subsystems[0] };
+
+static void runtime_free(struct maestro_runtime *rt, int up) {
+  for (int i = up - 1; i >= 0; i--)
+    subsystems[i].fini(rt);
+  free(rt->cfg_devices);
+  free(rt->cfg_sched);
+  free(rt->cfg_trace);
+  pthread_mutex_destroy(&rt->graphs_lock);
+  free(rt);
+}
+
+int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out) {
+  if (!out) return err_set(MAESTRO_EINVAL, "maestro_runtime_create: rt is NULL");
+  *out = NULL;
+  maestro_config_t defaults;
+  if (!cfg) {
+    int rc = maestro_config_defaults(&defaults);
+    if (rc) return rc;
+    cfg = &defaults;
+  }
+  int rc = config_validate(cfg);
+  if (rc) return rc;
+
+  struct maestro_runtime *rt = calloc(1, sizeof *rt);
+  if (!rt) return err_set(MAESTRO_ENOMEM, "maestro_runtime_create: out of memory");
+  pthread_mutex_init(&rt->graphs_lock, NULL);
+  rt->start_ns = rt_now_ns();
+  rt->cfg = *cfg;
+  rt->cfg_devices = strdup(cfg->devices ? cfg->devices : "all");
+  rt->cfg_sched = strdup(cfg->sched ? cfg->sched : "dmda");
+  rt->cfg_trace = dup_or_null(cfg->trace);
+  if (!rt->cfg_devices || !rt->cfg_sched || (cfg->trace && !rt->cfg_trace)) {
+    runtime_free(rt, 0);
+    return err_set(MAESTRO_ENOMEM, "maestro_runtime_create: out of memory");
+  }
+  rt->cfg.devices = rt->cfg_devices;
+  rt->cfg.sched = rt->cfg_sched;
+  rt->cfg.trace = rt->cfg_trace;
+
+  for (int i = 0; i < NSUB; i++) {
+    if ((rc = subsystems[i].init(rt)) != MAESTRO_OK) {
+      runtime_free(rt, i);
+      return rc;
+    }
+  }
+  *out = rt;
+  return MAESTRO_OK;
+}
+
+void maestro_runtime_destroy(maestro_runtime_t *rt) {
+  if (!rt) return;
+  graph_destroy_all(rt);
+  runtime_free(rt, NSUB);
+}
+
+int maestro_runtime_nplaces(const maestro_runtime_t *rt, maestro_place_kind_t kind) {
+  if (!rt) return err_set(MAESTRO_EINVAL, "maestro_runtime_nplaces: rt is NULL");
+  switch (kind) {
+  case MAESTRO_PLACE_CPU: return rt->ncpu;
+  case MAESTRO_PLACE_DEVICE: return rt->ndev;
+  default:
+    return err_set(MAESTRO_EINVAL,
+                   "maestro_runtime_nplaces: kind %d is neither "
+                   "MAESTRO_PLACE_CPU nor MAESTRO_PLACE_DEVICE",
+                   (int)kind);
+  }
+}
+
+int maestro_runtime_place_info(const maestro_runtime_t *rt, maestro_place_kind_t kind, int index,
+                               maestro_place_info_t *info) {
+  if (!rt || !info)
+    return err_set(MAESTRO_EINVAL, "maestro_runtime_place_info: %s is NULL", rt ? "info" : "rt");
+  int n = maestro_runtime_nplaces(rt, kind);
+  if (n < 0) return n;
+  if (index < 0 || index >= n)
+    return err_set(MAESTRO_ENODEV,
+                   "maestro_runtime_place_info: no %s place %d (this runtime has %d)",
+                   kind == MAESTRO_PLACE_CPU ? "CPU" : "device", index, n);
+  *info = kind == MAESTRO_PLACE_CPU ? rt->cpu_info[index] : rt->dev_info[index];
+  return MAESTRO_OK;
+}
+
+const char *maestro_runtime_cpu_only_reason(const maestro_runtime_t *rt) {
+  return rt && rt->ndev == 0 ? rt->cpu_only_reason : NULL;
+}

@@ -1,0 +1,72 @@
+/* The narrow interface between the runtime and OpenCL: every OpenCL call is
+ * inside runtime/ocl/. A second backend (CUDA, Level Zero) would implement
+ * this same header. */
+#ifndef MAESTRO_OCL_H
+#define MAESTRO_OCL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "maestro.h"
+
+struct maestro_runtime;
+
+/* ---- discovery (ocl/discover.c) ---- */
+
+/* Finds the platforms and devices through the ICD loader, keeps those that
+ * rt->cfg.devices selects, fills rt->ndev / rt->dev_info and creates one
+ * context and queues per device. No platform at all is not an error:
+ * rt->ndev = 0 and rt->cpu_only_reason says why. */
+int ocl_init(struct maestro_runtime *rt);
+void ocl_fini(struct maestro_runtime *rt);
+
+/* ---- kernel agents (ocl/kagent.c) ---- */
+
+/* An agent's kernel, built for every device place. */
+typedef struct ocl_kagent ocl_kagent_t;
+
+/* Builds `k` for every device (cached per device, source hash and options).
+ * MAESTRO_EBUILD with the full build log in maestro_last_error(), naming
+ * `agent`. */
+int ocl_kagent_create(struct maestro_runtime *rt, const char *agent, const maestro_kernel_t *k,
+                      const maestro_port_t *in, int n_in, const maestro_port_t *out, int n_out,
+                      ocl_kagent_t **ka);
+void ocl_kagent_destroy(ocl_kagent_t *ka);
+
+/* What one launch did, handed to its completion callback. */
+typedef struct ocl_launch_result {
+  int status;          /* MAESTRO_OK or a negative status (message set) */
+  uint64_t kernel_ns;  /* kernel time from OpenCL event profiling */
+  uint64_t t_start_ns; /* kernel start and end on the host clock (rt_now_ns) */
+  uint64_t t_end_ns;
+  uint64_t bytes_h2d; /* bytes this launch moved host -> device */
+  uint64_t bytes_d2h;
+  uint64_t bytes_d2d;
+} ocl_launch_result_t;
+
+/* Called once per launch, from any thread (often an OpenCL callback thread). */
+typedef void (*ocl_done_fn)(void *ctx, maestro_buf_t **out, const ocl_launch_result_t *r);
+
+/* Enqueues one firing of `ka` on device `dev` without blocking: makes each
+ * input's replica valid on the device, allocates the outputs, runs the
+ * kernel. `done` receives the output buffers (one reference each, device
+ * replica valid) or a failure. Inputs are borrowed until `done` is called. */
+int ocl_launch(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl_done_fn done, void *ctx);
+
+/* ---- buffers and replicas (ocl/replica.c), called from runtime/mem ---- */
+
+/* Makes the host replica of `b` valid (blocking read or map). */
+int ocl_buf_sync_host(maestro_buf_t *b);
+/* The host replica was written: every device replica is stale. */
+void ocl_buf_invalidate_devices(maestro_buf_t *b);
+/* Frees the device replicas of a buffer whose last reference went away. */
+void ocl_buf_free_replicas(maestro_buf_t *b);
+/* 1 when device `dev` holds a valid replica of `b` (for placement by locality). */
+int ocl_buf_valid_on(const maestro_buf_t *b, int dev);
+
+/* ---- costs for placement ---- */
+
+/* Expected time to move `bytes` host -> device `dev` (0 on a zero-copy device). */
+uint64_t ocl_transfer_cost_ns(const struct maestro_runtime *rt, int dev, size_t bytes);
+
+#endif

@@ -1,0 +1,63 @@
+/* STUB (replaced by the foundation and OpenCL work): no devices. */
+#include "core/error.h"
+#include "core/runtime.h"
+#include "ocl/ocl.h"
+#include "prof/records.h"
+
+int ocl_init(struct maestro_runtime *rt) {
+  rt->ndev = 0;
+  rt->cpu_only_reason = "OpenCL not built yet";
+  return MAESTRO_OK;
+}
+void ocl_fini(struct maestro_runtime *rt) {
+  (void)rt;
+}
+int ocl_kagent_create(struct maestro_runtime *rt, const char *agent, const maestro_kernel_t *k,
+                      const maestro_port_t *in, int n_in, const maestro_port_t *out, int n_out,
+                      ocl_kagent_t **ka) {
+  (void)rt;
+  (void)k;
+  (void)in;
+  (void)n_in;
+  (void)out;
+  (void)n_out;
+  *ka = NULL;
+  return err_set(MAESTRO_ENODEV, "agent '%s': no OpenCL device", agent);
+}
+void ocl_kagent_destroy(ocl_kagent_t *ka) {
+  (void)ka;
+}
+int ocl_launch(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl_done_fn done, void *ctx) {
+  (void)ka;
+  (void)dev;
+  (void)in;
+  (void)done;
+  (void)ctx;
+  return MAESTRO_ENODEV;
+}
+int ocl_buf_sync_host(maestro_buf_t *b) {
+  (void)b;
+  return MAESTRO_OK;
+}
+void ocl_buf_invalidate_devices(maestro_buf_t *b) {
+  (void)b;
+}
+void ocl_buf_free_replicas(maestro_buf_t *b) {
+  (void)b;
+}
+int ocl_buf_valid_on(const maestro_buf_t *b, int dev) {
+  (void)b;
+  (void)dev;
+  return 0;
+}
+uint64_t ocl_transfer_cost_ns(const struct maestro_runtime *rt, int dev, size_t bytes) {
+  (void)rt;
+  (void)dev;
+  (void)bytes;
+  return 0;
+}
+void ocl_collect_device(struct maestro_runtime *rt, int dev, struct prof_place_rec *r) {
+  (void)rt;
+  (void)dev;
+  (void)r;
+}

@@ -1,0 +1,31 @@
+/* Machine topology: the only place that calls hwloc. */
+#ifndef MAESTRO_TOPO_H
+#define MAESTRO_TOPO_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct maestro_runtime;
+
+/* Loads the topology and fills rt->ncpu / rt->cpu_info with one CPU place per
+ * core of the cores this process may use (its allowed cpuset), limited to
+ * rt->cfg.ncpu when that is > 0 (ENODEV when it asks for more). */
+int topo_init(struct maestro_runtime *rt);
+void topo_fini(struct maestro_runtime *rt);
+
+/* Pins the calling thread to CPU place `cpu` (a core). */
+int topo_bind_thread(struct maestro_runtime *rt, int cpu);
+
+/* NUMA node count (>= 1). */
+int topo_numa_nodes(const struct maestro_runtime *rt);
+
+/* Memory bound to a NUMA node (falls back to malloc-like memory when the
+ * machine has a single node). Freed with topo_free(rt, p, bytes). */
+void *topo_alloc_on_node(struct maestro_runtime *rt, size_t bytes, int node);
+void topo_free(struct maestro_runtime *rt, void *p, size_t bytes);
+
+/* Writes the topology (packages, NUMA nodes, cores, caches) for maestro-info,
+ * as text or as a JSON object value. */
+void topo_describe(const struct maestro_runtime *rt, FILE *f, int json);
+
+#endif
