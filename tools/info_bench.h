@@ -14,6 +14,8 @@ typedef struct info_bench {
   double d2h_gbs;    /* device -> host bandwidth, GB/s */
   double h2d_lat_us; /* latency of a small host -> device transfer, µs */
   double d2h_lat_us; /* latency of a small device -> host transfer, µs */
+  double map_us;     /* map + unmap of `bytes` (the zero-copy path), µs */
+  int zero_copy;     /* 1 when the runtime uses the zero-copy path there */
 } info_bench_t;
 
 /* Measures device place `dev` (through runtime/ocl). */

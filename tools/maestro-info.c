@@ -81,16 +81,18 @@ static void print_text(maestro_runtime_t *rt, const info_bench_t *bench, int nbe
   if (why) printf("CPU-only: %s\n", why);
 
   if (bench) {
-    printf("\nTransfers (measured now; shared machines are noisy)\n");
-    printf("  %-6s %-14s %-14s %-14s %-14s\n", "place", "h2d GB/s", "d2h GB/s", "h2d lat us",
-           "d2h lat us");
+    printf("\nTransfers (measured now, copies of %zu MiB; shared machines are noisy)\n",
+           nbench > 0 ? bench[0].bytes >> 20 : (size_t)0);
+    printf("  %-6s %-10s %-10s %-12s %-12s %-12s %s\n", "place", "h2d GB/s", "d2h GB/s",
+           "h2d lat us", "d2h lat us", "map+unmap us", "path");
     for (int i = 0; i < nbench; i++) {
       if (bench[i].status != MAESTRO_OK) {
         printf("  dev %-2d failed: %s\n", i, bench[i].error);
         continue;
       }
-      printf("  dev %-2d %-14.2f %-14.2f %-14.1f %-14.1f\n", i, bench[i].h2d_gbs, bench[i].d2h_gbs,
-             bench[i].h2d_lat_us, bench[i].d2h_lat_us);
+      printf("  dev %-2d %-10.2f %-10.2f %-12.1f %-12.1f %-12.1f %s\n", i, bench[i].h2d_gbs,
+             bench[i].d2h_gbs, bench[i].h2d_lat_us, bench[i].d2h_lat_us, bench[i].map_us,
+             bench[i].zero_copy ? "zero-copy" : "copy");
     }
     if (nbench == 0) printf("  (no device)\n");
   }
@@ -138,9 +140,9 @@ static void print_json(maestro_runtime_t *rt, const info_bench_t *bench, int nbe
       printf("%s{\"device\": %d", i ? ", " : "", i);
       if (bench[i].status == MAESTRO_OK)
         printf(", \"h2d_gbs\": %.3f, \"d2h_gbs\": %.3f, \"h2d_lat_us\": %.2f, "
-               "\"d2h_lat_us\": %.2f, \"bytes\": %zu}",
+               "\"d2h_lat_us\": %.2f, \"map_us\": %.2f, \"zero_copy\": %s, \"bytes\": %zu}",
                bench[i].h2d_gbs, bench[i].d2h_gbs, bench[i].h2d_lat_us, bench[i].d2h_lat_us,
-               bench[i].bytes);
+               bench[i].map_us, bench[i].zero_copy ? "true" : "false", bench[i].bytes);
       else {
         printf(", \"error\": ");
         json_write_str(stdout, bench[i].error);
