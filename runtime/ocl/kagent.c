@@ -428,6 +428,10 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
     ocl_rep_unpin(L->in[i], L->dev);
   for (int j = 0; j < ka->n_out; j++) {
     ocl_rep_unpin(L->out[j], L->dev);
+    /* On a host-coherent device the kernel wrote the host bytes themselves. */
+    if (!L->res.status && d->host_coherent && L->out[j]->host &&
+        ocl_rep_wraps_host(L->out[j], L->dev))
+      atomic_store(&L->out[j]->host_valid, 1);
     if (L->res.status) {
       maestro_buf_release(L->out[j]);
       L->out[j] = NULL;

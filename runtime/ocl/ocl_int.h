@@ -34,6 +34,10 @@ typedef struct ocl_dev {
   cl_command_queue q_h2d, q_exec, q_d2h;
   int unified;        /* shares host memory */
   int zero_copy;      /* host-pointer buffers + map/unmap instead of copies */
+  /* A CPU device running on host memory: a host-pointer buffer IS the host
+   * bytes, so results need no map/unmap and a host write needs no new
+   * buffer (PoCL, Intel CPU runtime). */
+  int host_coherent;
   cl_uint base_align; /* CL_DEVICE_MEM_BASE_ADDR_ALIGN in bytes */
   size_t max_wg;
   cl_ulong max_alloc, global_mem;
@@ -159,5 +163,7 @@ int ocl_rep_new_output(ocl_dev_t *d, size_t bytes, maestro_buf_t **out);
 void ocl_rep_set_ready(maestro_buf_t *b, int dev, cl_event ev);
 void ocl_rep_unpin(maestro_buf_t *b, int dev);
 cl_mem ocl_rep_mem(maestro_buf_t *b, int dev);
+/* 1 when b's valid replica on `dev` wraps its host bytes. */
+int ocl_rep_wraps_host(maestro_buf_t *b, int dev);
 
 #endif

@@ -129,7 +129,7 @@ void ocl_buf_invalidate_devices(maestro_buf_t *b) {
     ocl_rep_t *r = &R->rep[i];
     /* A host-pointer buffer may cache the old bytes: make a fresh one next
      * time. Pool memory stays, to be written again. */
-    if (r->wraps_host) rep_drop(ocl_dev(b->rt, i), r);
+    if (r->wraps_host && !ocl_dev(b->rt, i)->host_coherent) rep_drop(ocl_dev(b->rt, i), r);
     r->valid = 0;
   }
   pthread_mutex_unlock(&R->lock);
@@ -190,6 +190,10 @@ int ocl_rep_acquire(maestro_buf_t *b, int dev, ocl_xfer_t *x) {
   }
   if (d->zero_copy) {
     if ((rc = sync_host_locked(b, R))) goto fail;
+    if (r->mem && r->wraps_host && d->host_coherent) { /* the same bytes, current */
+      r->valid = 1;
+      goto done;
+    }
     if (can_wrap(d, b)) {
       if (r->mem) rep_drop(d, r);
       cl_int e;
@@ -319,4 +323,13 @@ void ocl_rep_unpin(maestro_buf_t *b, int dev) {
   ocl_rep_t *r = &R->rep[dev];
   if (r->pins > 0) r->pins--;
   pthread_mutex_unlock(&R->lock);
+}
+
+int ocl_rep_wraps_host(maestro_buf_t *b, int dev) {
+  struct ocl_replicas *R = b->dev;
+  if (!R) return 0;
+  pthread_mutex_lock(&R->lock);
+  int w = R->rep[dev].wraps_host && R->rep[dev].valid;
+  pthread_mutex_unlock(&R->lock);
+  return w;
 }
