@@ -343,16 +343,17 @@ int ocl_launch(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl_done_fn 
   for (int i = 0; i < ka->n_in; i++)
     if (L->x[i].wait) wl[nw++] = L->x[i].wait;
   size_t local = kd->local;
-  size_t global = (count + local - 1) / local * local;
+  size_t items = ka->k.global_count ? ka->k.global_count : count;
+  size_t global = (items + local - 1) / local * local;
+  /* An empty message still runs one work-group: a reduction writes its
+   * identity, a histogram its zeros. */
+  if (global == 0) global = local;
   cl_int e;
   pthread_mutex_lock(&kd->lock);
   rc = set_args(L, kd, count_of_in);
   if (rc == MAESTRO_OK) {
-    if (global)
-      e = clEnqueueNDRangeKernel(d->q_exec, kd->kern, 1, NULL, &global, &local, nw, nw ? wl : NULL,
-                                 &L->kev);
-    else
-      e = clEnqueueMarkerWithWaitList(d->q_exec, nw, nw ? wl : NULL, &L->kev);
+    e = clEnqueueNDRangeKernel(d->q_exec, kd->kern, 1, NULL, &global, &local, nw, nw ? wl : NULL,
+                               &L->kev);
     if (e != CL_SUCCESS) {
       rc = ocl_fail(e, "clEnqueueNDRangeKernel");
       err_append(" (agent '%s', kernel '%s', device %d, global %zu, local %zu)", ka->name,
