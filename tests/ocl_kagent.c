@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "core/runtime.h"
+#include "kern/kern.h"
+#include <math.h>
 #include "maestro.h"
 #include "mem/buf.h"
 #include "ocl/ocl.h"
@@ -82,7 +84,7 @@ static void wait_for(waiter_t *w, int n) {
 static maestro_buf_t *run1(ocl_kagent_t *ka, int dev, maestro_buf_t *in, ocl_launch_result_t *res) {
   maestro_buf_t *slot[1] = {NULL};
   ocl_launch_result_t r[1];
-  waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, slot, r};
+  waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, slot, r, {0}};
   ticket_t t = {&w, 0};
   int rc = ocl_launch(ka, dev, &in, on_done, &t);
   if (rc) fprintf(stderr, "launch: %s\n", maestro_last_error());
@@ -332,7 +334,7 @@ static void test_memory_pressure(void) {
   maestro_buf_t *in[N], *slot[N];
   ocl_launch_result_t res[N];
   ticket_t t[N];
-  waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, slot, res};
+  waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, slot, res, {0}};
   for (int i = 0; i < N; i++) {
     in[i] = ramp(rt, n);
     t[i] = (ticket_t){&w, i};
@@ -370,7 +372,7 @@ static void test_pipelined(void) {
   maestro_buf_t *in[N], *slot[N];
   ocl_launch_result_t res[N];
   ticket_t t[N];
-  waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, slot, res};
+  waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, slot, res, {0}};
   for (int i = 0; i < N; i++) {
     in[i] = ramp(rt, 1000 + (size_t)i);
     t[i] = (ticket_t){&w, i};
@@ -389,10 +391,95 @@ static void test_pipelined(void) {
   maestro_runtime_destroy(rt);
 }
 
+/* Runs bundled agent `which` on `ins` (one launch), returns its output. */
+static maestro_buf_t *run_bundled(maestro_runtime_t *rt, maestro_bundled_t which,
+                                  const maestro_bundled_params_t *p, maestro_buf_t **ins) {
+  static maestro_bundled_agent_t ba; /* kernel/args point into it */
+  CU_ASSERT_FATAL(kern_bundled_kernel(which, p, &ba) == MAESTRO_OK);
+  const maestro_port_t *in, *out;
+  int n_in, n_out;
+  CU_ASSERT_FATAL(kern_bundled_ports(which, &in, &n_in, &out, &n_out) == MAESTRO_OK);
+  ocl_kagent_t *ka = NULL;
+  int rc = ocl_kagent_create(rt, "bundled", &ba.kernel, in, n_in, out, n_out, &ka);
+  if (rc) fprintf(stderr, "bundled: %s\n", maestro_last_error());
+  CU_ASSERT_FATAL(rc == MAESTRO_OK);
+  maestro_buf_t *slot[1] = {NULL};
+  ocl_launch_result_t r[1];
+  waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, slot, r, {0}};
+  ticket_t t = {&w, 0};
+  CU_ASSERT_FATAL(ocl_launch(ka, 0, ins, on_done, &t) == MAESTRO_OK);
+  wait_for(&w, 1);
+  CU_ASSERT(r[0].status == MAESTRO_OK);
+  ocl_kagent_destroy(ka);
+  return slot[0];
+}
+
+/* The bundled kernels (.source = NULL) through kernel agents, against their
+ * CPU implementations, on sizes that are not work-group multiples, 1 and 0. */
+static void test_bundled(void) {
+  maestro_runtime_t *rt = make_rt(1, 0);
+  size_t sizes[] = {0, 1, 1000, 100003};
+  for (int s = 0; s < 4; s++) {
+    size_t n = sizes[s];
+    float *x = malloc((n + 1) * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+      x[i] = (float)((i * 7919) % 101) / 10.0f;
+    maestro_buf_t *in;
+    CU_ASSERT_FATAL(maestro_buf_from(rt, x, n * sizeof *x, &in) == MAESTRO_OK);
+    maestro_bundled_params_t p = {.a = 3.0f};
+    maestro_buf_t *o = run_bundled(rt, MAESTRO_BUNDLED_REDUCE_SUM, &p, &in);
+    CU_ASSERT_FATAL(maestro_buf_size(o) == sizeof(float));
+    float want = kern_reduce(MAESTRO_BUNDLED_REDUCE_SUM, x, n);
+    float got = *(const float *)maestro_buf_cdata(o);
+    CU_ASSERT(fabsf(got - want) <= 1e-3f * (fabsf(want) + 1.0f));
+    maestro_buf_release(o);
+    o = run_bundled(rt, MAESTRO_BUNDLED_SCALE, &p, &in);
+    CU_ASSERT(maestro_buf_size(o) == n * sizeof(float));
+    if (n) {
+      const float *y = maestro_buf_cdata(o);
+      int ok = 1;
+      for (size_t i = 0; i < n; i++)
+        ok &= y[i] == 3.0f * x[i];
+      CU_ASSERT(ok);
+    }
+    maestro_buf_release(o);
+    maestro_buf_release(in);
+    free(x);
+  }
+  /* SGEMM 33 x 17 x 20 (not tile multiples). */
+  uint32_t m = 33, nn = 17, k = 20;
+  float *a = malloc(m * k * sizeof *a), *b = malloc(k * nn * sizeof *b),
+        *c = malloc(m * nn * sizeof *c);
+  for (uint32_t i = 0; i < m * k; i++)
+    a[i] = (float)(i % 13) - 6.0f;
+  for (uint32_t i = 0; i < k * nn; i++)
+    b[i] = (float)(i % 7) - 3.0f;
+  kern_sgemm(a, b, c, m, nn, k);
+  maestro_buf_t *ins[2];
+  maestro_buf_from(rt, a, m * k * sizeof *a, &ins[0]);
+  maestro_buf_from(rt, b, k * nn * sizeof *b, &ins[1]);
+  maestro_bundled_params_t p = {.m = m, .n = nn, .k = k};
+  maestro_buf_t *o = run_bundled(rt, MAESTRO_BUNDLED_SGEMM, &p, ins);
+  CU_ASSERT_FATAL(maestro_buf_size(o) == m * nn * sizeof(float));
+  const float *y = maestro_buf_cdata(o);
+  int ok = 1;
+  for (uint32_t i = 0; i < m * nn; i++)
+    ok &= fabsf(y[i] - c[i]) <= 1e-3f * (fabsf(c[i]) + 1.0f);
+  CU_ASSERT(ok);
+  maestro_buf_release(o);
+  maestro_buf_release(ins[0]);
+  maestro_buf_release(ins[1]);
+  free(a);
+  free(b);
+  free(c);
+  maestro_runtime_destroy(rt);
+}
+
 void register_suites(void) {
-  ADD_SUITE(
-      "ocl", NULL, NULL, {"build error", test_build_error}, {"program cache", test_program_cache},
-      {"chain, copies", test_chain_copies}, {"chain, zero-copy", test_chain_zero_copy},
-      {"host write invalidates", test_host_write_invalidates}, {"two devices", test_two_devices},
-      {"memory pressure", test_memory_pressure}, {"pipelined", test_pipelined});
+  ADD_SUITE("ocl", NULL, NULL, {"build error", test_build_error},
+            {"program cache", test_program_cache}, {"chain, copies", test_chain_copies},
+            {"chain, zero-copy", test_chain_zero_copy},
+            {"host write invalidates", test_host_write_invalidates},
+            {"two devices", test_two_devices}, {"memory pressure", test_memory_pressure},
+            {"pipelined", test_pipelined}, {"bundled kernels", test_bundled});
 }
