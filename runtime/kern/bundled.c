@@ -112,9 +112,11 @@ int kern_bundled_kernel(maestro_bundled_t which, const maestro_bundled_params_t 
   if (!ba) return err_set(MAESTRO_EINVAL, "%s: NULL agent storage", infos[which].kernel);
   int st = check_params(which, p);
   if (st != MAESTRO_OK) return st;
+  maestro_bundled_params_t params = {0};
+  if (p) params = *p; /* before clearing: p may point into ba */
   memset(ba, 0, sizeof *ba);
   ba->which = which;
-  if (p) ba->params = *p;
+  ba->params = params;
   const maestro_bundled_params_t *q = &ba->params;
   ba->kernel = (maestro_kernel_t){.source = NULL,
                                   .name = infos[which].kernel,
