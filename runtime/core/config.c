@@ -24,8 +24,13 @@ int config_parse_int(const char *var, const char *s, long lo, long hi, long *out
 int config_parse_size(const char *var, const char *s, size_t *out) {
   char *end;
   errno = 0;
+  /* strtoull accepts leading blanks and a minus sign (and wraps): refuse
+   * anything but a plain number. */
+  if (*s < '0' || *s > '9')
+    return err_set(MAESTRO_EINVAL, "%s='%s': expected a size in bytes (suffix K, M or G allowed)",
+                   var, s);
   unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || s[0] == '-')
+  if (errno || end == s)
     return err_set(MAESTRO_EINVAL, "%s='%s': expected a size in bytes (suffix K, M or G allowed)",
                    var, s);
   unsigned long long mul = 1;
@@ -47,7 +52,7 @@ int config_parse_size(const char *var, const char *s, size_t *out) {
     break;
   default: break;
   }
-  if (*end == 'i' || *end == 'B') end++;
+  if (mul > 1 && *end == 'i') end++;
   if (*end == 'B') end++;
   if (*end != '\0' || v > SIZE_MAX / mul)
     return err_set(MAESTRO_EINVAL, "%s='%s': expected a size in bytes (suffix K, M or G allowed)",

@@ -20,6 +20,21 @@ struct maestro_runtime;
 int ocl_init(struct maestro_runtime *rt);
 void ocl_fini(struct maestro_runtime *rt);
 
+/* What ocl_measure_link found for one device (maestro-info --bench). */
+typedef struct ocl_link {
+  size_t bytes;                    /* transfer size used for the bandwidth figures */
+  double h2d_gbps, d2h_gbps;       /* clEnqueueWrite/ReadBuffer of `bytes`, best of 5 (GB/s) */
+  uint64_t h2d_lat_ns, d2h_lat_ns; /* a blocking 4-byte write / read */
+  uint64_t map_ns;                 /* map + unmap of a `bytes` host-pointer buffer */
+  int zero_copy;                   /* 1 when the runtime uses the zero-copy path there */
+} ocl_link_t;
+
+/* Measures host->device and device->host bandwidth (with `bytes`-sized
+ * copies, at least 4 KiB, 0 for 64 MiB) and latency of device place `dev`,
+ * and feeds the figures to ocl_transfer_cost_ns. Blocks for a few tens of
+ * milliseconds. MAESTRO_ENODEV for a bad index. */
+int ocl_measure_link(struct maestro_runtime *rt, int dev, size_t bytes, ocl_link_t *out);
+
 /* ---- kernel agents (ocl/kagent.c) ---- */
 
 /* An agent's kernel, built for every device place. */

@@ -1,16 +1,27 @@
-/* STUB (replaced by the foundation and OpenCL work): no devices. */
+/* STUB (being replaced piece by piece by runtime/ocl): kernel agents,
+ * replicas and programs not landed yet. */
 #include "core/error.h"
-#include "core/runtime.h"
-#include "ocl/ocl.h"
+#include "ocl/ocl_int.h"
 #include "prof/records.h"
 
-int ocl_init(struct maestro_runtime *rt) {
-  rt->ndev = 0;
-  rt->cpu_only_reason = "OpenCL not built yet";
+int ocl_prog_init(struct maestro_runtime *rt) {
+  (void)rt;
   return MAESTRO_OK;
 }
-void ocl_fini(struct maestro_runtime *rt) {
+void ocl_prog_fini(struct maestro_runtime *rt) {
   (void)rt;
+}
+int ocl_completion_start(ocl_dev_t *d);
+void ocl_completion_stop(ocl_dev_t *d);
+int ocl_completion_start(ocl_dev_t *d) {
+  (void)d;
+  return MAESTRO_OK;
+}
+void ocl_completion_stop(ocl_dev_t *d) {
+  (void)d;
+}
+void ocl_mem_fini(ocl_dev_t *d) {
+  (void)d;
 }
 int ocl_kagent_create(struct maestro_runtime *rt, const char *agent, const maestro_kernel_t *k,
                       const maestro_port_t *in, int n_in, const maestro_port_t *out, int n_out,
@@ -22,7 +33,7 @@ int ocl_kagent_create(struct maestro_runtime *rt, const char *agent, const maest
   (void)out;
   (void)n_out;
   *ka = NULL;
-  return err_set(MAESTRO_ENODEV, "agent '%s': no OpenCL device", agent);
+  return err_set(MAESTRO_ENODEV, "agent '%s': OpenCL kernel agents not built yet", agent);
 }
 void ocl_kagent_destroy(ocl_kagent_t *ka) {
   (void)ka;
