@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/runtime.h"
 #include "mem/buf.h"
+#include "prof/prof.h"
 
 size_t maestro_type_size(maestro_type_t t) {
   switch (t) {
@@ -465,7 +466,13 @@ int maestro_graph_wait(maestro_graph_t *g) {
   while (!g->finished)
     pthread_cond_wait(&g->cv, &g->mu);
   int failed = g->failed;
+  int publish = !g->published;
+  g->published = 1;
   pthread_mutex_unlock(&g->mu);
+  if (publish) { /* the last counters and trace events, before the graph goes */
+    prof_publish(g->rt);
+    prof_trace_flush(g->rt);
+  }
   if (failed) return err_set(MAESTRO_EAGENT, "%s", g->fail_msg);
   return MAESTRO_OK;
 }

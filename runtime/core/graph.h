@@ -126,6 +126,7 @@ struct maestro_graph {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int nfinished, finished; /* agents finished; all of them */
+  int published;           /* final stats published */
   int failed, fail_status;
   char fail_msg[512];
 };

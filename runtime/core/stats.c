@@ -72,6 +72,22 @@ int core_collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, in
   return n;
 }
 
+int core_agents_on_place(struct maestro_runtime *rt, int kind, int index) {
+  int n = 0;
+  pthread_mutex_lock(&rt->graphs_lock);
+  for (struct maestro_graph *g = rt->graphs; g; g = g->next) {
+    if (g->state != GRAPH_STARTED) continue;
+    for (int i = 0; i < g->nagents; i++) {
+      const struct maestro_agent *a = g->agents[i];
+      if (LOAD(a->st.place_kind) == kind && LOAD(a->st.place_index) == index &&
+          LOAD(a->st.pstate) != PROF_AGENT_FINISHED && LOAD(a->st.pstate) != PROF_AGENT_FAILED)
+        n++;
+    }
+  }
+  pthread_mutex_unlock(&rt->graphs_lock);
+  return n;
+}
+
 static void end_name(char *dst, size_t n, const struct maestro_agent *a, const char *port) {
   if (a)
     snprintf(dst, n, "%s.%s", a->name, port);

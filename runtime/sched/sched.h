@@ -43,6 +43,9 @@ int core_task_run(struct sched_task *t, int cpu);
  * or output space available to it; any thread. */
 void sched_notify(struct maestro_runtime *rt, struct sched_task *t);
 
+/* Implemented by runtime/core: agents of running graphs last placed on (kind, index). */
+int core_agents_on_place(struct maestro_runtime *rt, int kind, int index);
+
 /* Per-place counters for the stats publisher (sched/worker.c). */
 void sched_account(struct maestro_runtime *rt, int cpu, uint64_t busy_ns, uint64_t fires);
 

@@ -321,26 +321,19 @@ void sched_account(struct maestro_runtime *rt, int cpu, uint64_t busy_ns, uint64
 }
 
 int sched_collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, int cap) {
+  /* The publisher pre-fills name, kind and index (CPU places, then devices)
+   * and adds the devices' transfer counters itself. */
   struct sched *s = rt->sched;
-  int n = 0;
-  for (int i = 0; i < s->n; i++, n++) {
-    if (n >= cap) continue;
-    struct prof_place_rec *p = &r[n];
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "cpu %d", i);
-    p->kind = 0;
-    p->index = i;
-    p->busy_ns = atomic_load_explicit(&s->w[i].busy_ns, memory_order_relaxed);
-    p->fires = atomic_load_explicit(&s->w[i].fires, memory_order_relaxed);
-  }
-  for (int d = 0; d < rt->ndev; d++, n++) {
-    if (n >= cap) continue;
-    struct prof_place_rec *p = &r[n];
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "device %d: %.40s", d % 1000, rt->dev_info[d].name);
-    p->kind = 1;
-    p->index = d;
-    ocl_collect_device(rt, d, p);
+  int n = s->n + rt->ndev;
+  for (int i = 0; i < n && i < cap; i++) {
+    struct prof_place_rec *p = &r[i];
+    if (i < s->n) {
+      p->busy_ns = atomic_load_explicit(&s->w[i].busy_ns, memory_order_relaxed);
+      p->fires = atomic_load_explicit(&s->w[i].fires, memory_order_relaxed);
+      p->agents = (uint32_t)core_agents_on_place(rt, 0, i);
+    } else {
+      p->agents = (uint32_t)core_agents_on_place(rt, 1, i - s->n);
+    }
   }
   return n;
 }
