@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "sched/fence.h"
 #include "core/fire.h"
 #include "core/graph.h"
 #include "core/runtime.h"
@@ -132,7 +133,7 @@ static int flush_pending(struct maestro_agent *a, int stopped, struct run_stats 
       if (chan_flush(c)) continue;
       /* Ask the consumer to notify us, then look again (it may just have made room). */
       atomic_store(&c->prod_waiting, 1);
-      atomic_thread_fence(memory_order_seq_cst);
+      full_fence();
       if (chan_flush(c)) continue;
       all = 0;
     }
@@ -313,7 +314,7 @@ static void end_of_run(struct maestro_agent *a) {
       if (!c->cons_dirty) continue;
       c->cons_dirty = 0;
       if (!fenced) {
-        atomic_thread_fence(memory_order_seq_cst);
+        full_fence();
         fenced = 1;
       }
       if (atomic_load_explicit(&c->prod_waiting, memory_order_relaxed) &&

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "sched/fence.h"
 #include "core/runtime.h"
 #include "mem/buf.h"
 #include "prof/records.h"
@@ -146,7 +147,7 @@ static int wake(struct worker *w) {
 
 /* After queueing on `target`: wake it if it sleeps, else a sleeper that can steal. */
 static void wake_for(struct sched *s, struct worker *target, struct sched_task *t) {
-  atomic_thread_fence(memory_order_seq_cst);
+  full_fence();
   if (atomic_load_explicit(&s->nparked, memory_order_relaxed) == 0) return;
   if (wake(target)) return;
   if (t->pin >= 0) return;
@@ -158,7 +159,7 @@ static void wake_for(struct sched *s, struct worker *target, struct sched_task *
 
 void sched_notify(struct maestro_runtime *rt, struct sched_task *t) {
   struct sched *s = rt->sched;
-  atomic_thread_fence(memory_order_seq_cst);
+  full_fence();
   int st = atomic_load_explicit(&t->state, memory_order_seq_cst);
   for (;;) {
     if (st == TASK_QUEUED || st == TASK_AGAIN) return;
@@ -183,7 +184,7 @@ static void run_task(struct worker *w, struct sched_task *t) {
   struct sched *s = w->s;
   atomic_store(&t->state, TASK_RUNNING);
   for (;;) {
-    atomic_thread_fence(memory_order_seq_cst);
+    full_fence();
     t->home = w->index;
     int r = core_task_run(t, w->index);
     if (r == TASK_YIELD) {
