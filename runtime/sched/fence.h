@@ -23,7 +23,7 @@ static inline void full_fence(void) {
 }
 #else
 static inline void full_fence(void) {
-  full_fence();
+  atomic_thread_fence(memory_order_seq_cst);
 }
 #endif
 
