@@ -4,7 +4,7 @@
  * delivered exactly once or dead-lettered, never lost nor duplicated.
  *
  *   MAESTRO_STRESS_SEED=n    replay a run (the seed is printed)
- *   MAESTRO_STRESS_GRAPHS=n  how many graphs (default 300)
+ *   MAESTRO_STRESS_GRAPHS=n  how many graphs (default 1000)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 
 #include "engine_util.h"
 
-enum { MAX_NODES = 12, MAX_PREDS = 3, MAX_MSGS = 200 };
+enum { MAX_NODES = 16, MAX_PREDS = 3, MAX_MSGS = 400 };
 
 static uint64_t rng_state;
 static uint32_t rnd(uint32_t n) { /* xorshift64*, uniform enough for shapes */
@@ -42,6 +42,7 @@ struct node {
   uint32_t mod;
   uint64_t salt;
   maestro_fail_t policy;
+  int jitter; /* sleeps a little on some messages: uneven speeds, full channels */
   atomic_long taken, fails, sent_try, sent_ok;
   char name[16];
 };
@@ -54,6 +55,9 @@ struct stress_graph {
   int *dead_fail;      /* dead letters with a failure status, per id */
   int *dead_closed;    /* dead letters "not taken", per id */
 };
+
+/* Totals over the run, printed so that a run visibly did something. */
+static long tot_ids, tot_arrived, tot_dead_fail, tot_dead_closed, tot_stopped, tot_agents;
 
 static int node_fails(const struct node *nd, uint64_t id) {
   return nd->flaky && mix(id ^ nd->salt) % nd->mod == 0;
@@ -78,6 +82,7 @@ static int stress_node(maestro_fire_t *f) {
   maestro_buf_t *in = maestro_fire_in(f, 0);
   uint64_t id = eng_val(in);
   atomic_fetch_add(&nd->taken, 1);
+  if (nd->jitter && mix(id + (uint64_t)nd->idx) % 16 == 0) eng_sleep_us(nd->jitter);
   if (node_fails(nd, id)) {
     atomic_fetch_add(&nd->fails, 1);
     return MAESTRO_EINVAL;
@@ -110,6 +115,7 @@ static int random_shape(struct stress_graph *sg, int allow_stop) {
       sg->nids += nd->count;
       continue;
     }
+    if (rnd(8) == 0) nd->jitter = 1 + (int)rnd(100);
     int want = 1 + (int)rnd(MAX_PREDS);
     if (want > i) want = i;
     while (nd->npred < want) {
@@ -284,6 +290,13 @@ static int run_one(maestro_runtime_t *rt, uint64_t gi, int allow_stop, char *why
     }
   }
   int want_rc = (stopper >= 0 && hits) ? MAESTRO_EAGENT : MAESTRO_OK;
+  tot_ids += (long)sg->nids;
+  tot_agents += sg->n;
+  tot_dead_fail += dl_fail;
+  tot_dead_closed += dl_closed;
+  tot_stopped += wrc == MAESTRO_EAGENT;
+  for (uint64_t id = 0; id < sg->nids; id++)
+    tot_arrived += atomic_load(&sg->arrived[id]);
   if (wrc != want_rc)
     STRESS_FAIL("graph_wait gave %s, expected %s (%s)", maestro_strerror(wrc),
                 maestro_strerror(want_rc), maestro_last_error());
@@ -317,7 +330,7 @@ static void test_random_graphs(void) {
   const char *s = getenv("MAESTRO_STRESS_SEED");
   uint64_t seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
   const char *c = getenv("MAESTRO_STRESS_GRAPHS");
-  long graphs = c ? strtol(c, NULL, 0) : 300;
+  long graphs = c ? strtol(c, NULL, 0) : 1000;
   printf("\n    stress: seed %llu, %ld graphs (MAESTRO_STRESS_SEED=%llu replays)\n",
          (unsigned long long)seed, graphs, (unsigned long long)seed);
   fflush(stdout);
@@ -331,6 +344,9 @@ static void test_random_graphs(void) {
       bad++;
     }
   }
+  printf("    %ld agents, %ld messages from sources, %ld copies delivered to sinks, %ld dead\n"
+         "    letters from failures, %ld not taken after a stop, %ld graphs stopped\n",
+         tot_agents, tot_ids, tot_arrived, tot_dead_fail, tot_dead_closed, tot_stopped);
   if (bad) printf("    %ld of %ld graphs failed\n", bad, graphs);
   CU_ASSERT_EQUAL(bad, 0);
 }

@@ -53,6 +53,12 @@ static inline int eng_pass(maestro_fire_t *f) {
   return maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
 }
 
+/* Takes a message and does nothing with it (for agents without outputs). */
+static inline int eng_sink(maestro_fire_t *f) {
+  (void)f;
+  return MAESTRO_OK;
+}
+
 /* Sends value + 1 in a new buffer. */
 static inline int eng_inc(maestro_fire_t *f) {
   maestro_buf_t *out;
