@@ -37,7 +37,8 @@ static inline int bench_ncores(void) {
 }
 
 /* Pins the calling thread to the `k`-th core it may use (wrapping around);
- * the raw baselines use this, the runtime pins its own workers. */
+ * the raw baselines use this on threads of their own (never on main, whose
+ * mask the runtime's threads would inherit); the runtime pins its workers. */
 static inline int bench_pin(int k) {
   cpu_set_t allowed, one;
   if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return -1;
