@@ -367,7 +367,7 @@ static void test_destroy_running(void) {
         maestro_agent_add(
             g,
             &(maestro_agent_desc_t){
-                .name = "sink", .in = eng_u64_in, .n_in = 1, .cpu = eng_pass, .affinity = {0, 0}},
+                .name = "sink", .in = eng_u64_in, .n_in = 1, .cpu = eng_sink, .affinity = {0, 0}},
             &sink),
         MAESTRO_OK);
     (void)sink;
