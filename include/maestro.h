@@ -15,5 +15,6 @@
 #include "maestro/kernel.h"
 #include "maestro/agent.h"
 #include "maestro/graph.h"
+#include "maestro/kernels.h"
 
 #endif

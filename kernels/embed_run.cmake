@@ -1,6 +1,7 @@
-# cmake -DOUT=file.c -DFILES="a.cl;b.cl" -P embed_run.cmake
+# cmake -DOUT=file.c -DFILES="a.cl|b.cl" -P embed_run.cmake
 # Writes `const char maestro_bundled_kernels[]`: every file, concatenated, as
 # a byte array (no string-literal length limits), NUL-terminated.
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "")
 foreach(f IN LISTS FILES)
   file(READ ${f} hex HEX)

@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Maestro needs to build, test and run.
-# Idempotent: packages already present are left alone; nothing is downloaded
-# from anywhere but Debian's own archive.
+# Installs the Debian 12 packages Maestro needs to build, test, lint and run.
+# Idempotent: when every package is already installed it does nothing (no
+# apt-get update either). Nothing is downloaded from anywhere but the
+# machine's configured Debian archive. Runs as root, or through sudo.
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config clang
-  ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 pocl-opencl-icd clinfo
-  libhwloc-dev hwloc
-  libcunit1-dev
-  libncurses-dev
-  libopenmpi-dev openmpi-bin
-  python3 tmux valgrind util-linux
+  build-essential cmake pkg-config clang           # C11 toolchains (gcc and clang), CMake >= 3.25
+  ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 # OpenCL ICD loader and headers
+  pocl-opencl-icd clinfo                           # PoCL: the OpenCL CPU device used by default
+  libhwloc-dev hwloc                               # topology and binding
+  libcunit1-dev                                    # unit tests
+  libncurses-dev                                   # maestro-top
+  libopenmpi-dev openmpi-bin                       # runtime/dist (optional MPI channels)
+  python3 util-linux                               # test helpers (json, taskset)
+  clang-format clang-tidy cppcheck                 # tools/lint.sh
+  tmux valgrind
 )
+
+installed() {
+  local s
+  s=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)
+  [ "$s" = "install ok installed" ]
+}
 
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  installed "$p" || missing+=("$p")
 done
 
 if [ "${#missing[@]}" -eq 0 ]; then
@@ -24,9 +34,9 @@ if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo); fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null

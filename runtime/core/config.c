@@ -24,8 +24,13 @@ int config_parse_int(const char *var, const char *s, long lo, long hi, long *out
 int config_parse_size(const char *var, const char *s, size_t *out) {
   char *end;
   errno = 0;
+  /* strtoull accepts leading blanks and a minus sign (and wraps): refuse
+   * anything but a plain number. */
+  if (*s < '0' || *s > '9')
+    return err_set(MAESTRO_EINVAL, "%s='%s': expected a size in bytes (suffix K, M or G allowed)",
+                   var, s);
   unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || s[0] == '-')
+  if (errno || end == s)
     return err_set(MAESTRO_EINVAL, "%s='%s': expected a size in bytes (suffix K, M or G allowed)",
                    var, s);
   unsigned long long mul = 1;
@@ -47,7 +52,7 @@ int config_parse_size(const char *var, const char *s, size_t *out) {
     break;
   default: break;
   }
-  if (*end == 'i' || *end == 'B') end++;
+  if (mul > 1 && *end == 'i') end++;
   if (*end == 'B') end++;
   if (*end != '\0' || v > SIZE_MAX / mul)
     return err_set(MAESTRO_EINVAL, "%s='%s': expected a size in bytes (suffix K, M or G allowed)",
@@ -89,7 +94,7 @@ int maestro_config_defaults(maestro_config_t *cfg) {
       .ncpu = 0, .devices = "all", .sched = "dmda", .trace = NULL, .stats = 1, .device_mem = 0};
   int status = MAESTRO_OK, rc;
   const char *v;
-  long n;
+  long n = 0;
   if ((v = getenv("MAESTRO_NCPU")) && *v) {
     if ((rc = config_parse_int("MAESTRO_NCPU", v, 0, 4096, &n)) == MAESTRO_OK)
       cfg->ncpu = (int)n;
@@ -116,7 +121,7 @@ int maestro_config_defaults(maestro_config_t *cfg) {
       status = rc;
   }
   if ((v = getenv("MAESTRO_DEVICE_MEM")) && *v) {
-    size_t sz;
+    size_t sz = 0;
     if ((rc = config_parse_size("MAESTRO_DEVICE_MEM", v, &sz)) == MAESTRO_OK)
       cfg->device_mem = sz;
     else

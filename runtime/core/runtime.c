@@ -36,11 +36,11 @@ static int config_validate(const maestro_config_t *cfg) {
     return err_set(MAESTRO_EINVAL,
                    "maestro_runtime_create: ncpu=%d: expected 0 (one per core) or more", cfg->ncpu);
   if (cfg->devices) {
-    int rc = config_check_devices("devices", cfg->devices);
+    int rc = config_check_devices("cfg.devices", cfg->devices);
     if (rc) return rc;
   }
   if (cfg->sched) {
-    int rc = config_check_sched("sched", cfg->sched);
+    int rc = config_check_sched("cfg.sched", cfg->sched);
     if (rc) return rc;
   }
   if (cfg->stats != 0 && cfg->stats != 1)
@@ -88,8 +88,9 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
   rt->cfg = *cfg;
   rt->cfg_devices = strdup(cfg->devices ? cfg->devices : "all");
   rt->cfg_sched = strdup(cfg->sched ? cfg->sched : "dmda");
-  rt->cfg_trace = dup_or_null(cfg->trace);
-  if (!rt->cfg_devices || !rt->cfg_sched || (cfg->trace && !rt->cfg_trace)) {
+  /* An empty trace path means no trace, as an empty MAESTRO_TRACE does. */
+  rt->cfg_trace = dup_or_null(cfg->trace && *cfg->trace ? cfg->trace : NULL);
+  if (!rt->cfg_devices || !rt->cfg_sched || (cfg->trace && *cfg->trace && !rt->cfg_trace)) {
     runtime_free(rt, 0);
     return err_set(MAESTRO_ENOMEM, "maestro_runtime_create: out of memory");
   }

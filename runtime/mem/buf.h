@@ -23,8 +23,17 @@ struct maestro_buf {
   atomic_int host_valid;    /* 1 when `host` holds the current bytes */
   struct ocl_replicas *dev; /* NULL until a device has touched the buffer */
   struct maestro_runtime *rt;
-  uint32_t size_class; /* pool bookkeeping (runtime/mem) */
-  uint32_t flags;
+  uint32_t size_class;           /* pool bookkeeping (runtime/mem) */
+  uint32_t flags;                /* MEM_BUF_* below */
+  void *host_base;               /* what was allocated for `host` (runtime/mem) */
+  size_t host_cap;               /* usable bytes at `host` */
+  struct maestro_buf *next_free; /* shared-pool link (runtime/mem) */
+};
+
+/* Buffer flags (runtime/mem). */
+enum {
+  MEM_BUF_INLINE = 1u << 0, /* header and host bytes are one allocation */
+  MEM_BUF_NUMA = 1u << 1,   /* host bytes from topo_alloc_on_node */
 };
 
 /* Pools: per-worker free lists by size class (runtime/mem/pool.c). */
@@ -37,5 +46,13 @@ int mem_buf_alloc(struct maestro_runtime *rt, size_t bytes, maestro_buf_t **b);
 int mem_buf_alloc_nohost(struct maestro_runtime *rt, size_t bytes, maestro_buf_t **b);
 /* Gives `b` host memory if it has none (host_valid stays as it is). */
 int mem_buf_ensure_host(maestro_buf_t *b);
+
+/* Per-thread pool caches. A worker thread calls mem_thread_attach(rt, node)
+ * when it starts (its buffers then come from and return to a cache of its own,
+ * with host memory on NUMA node `node`) and mem_thread_detach() before it
+ * ends, which hands its cached buffers back to the runtime's shared pool.
+ * Other threads use the shared pool (one lock per batch of buffers). */
+void mem_thread_attach(struct maestro_runtime *rt, int node);
+void mem_thread_detach(void);
 
 #endif

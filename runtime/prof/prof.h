@@ -14,6 +14,20 @@ int prof_init(struct maestro_runtime *rt);
 /* Writes the trace file, removes the segment. */
 void prof_fini(struct maestro_runtime *rt);
 
+/* ---- live stats (prof/prof.c; layout in prof/segment.h). A publisher
+ * thread calls core_collect_agents / core_collect_channels /
+ * sched_collect_places / ocl_collect_device (prof/records.h) every 100 ms
+ * (MAESTRO_STATS_INTERVAL_MS) and writes the segment.
+ * prof_publish publishes now, synchronously: the engine calls it at graph
+ * end, before the graph's agents disappear, so the last counts are seen.
+ * Call it holding no engine lock (the collectors take theirs). No-op when
+ * stats and trace are off. */
+void prof_publish(struct maestro_runtime *rt);
+/* The segment's shm name ("/maestro-1000-4242"), or NULL when none. */
+const char *prof_stats_name(const struct maestro_runtime *rt);
+/* Why stats were asked for but no segment exists (no /dev/shm...), or NULL. */
+const char *prof_stats_error(const struct maestro_runtime *rt);
+
 /* ---- trace (prof/trace.c). Every call is a no-op when tracing is off;
  * callers test prof_tracing(rt) first on hot paths. Timestamps are
  * rt_now_ns(). Events are buffered per thread and written at graph end or

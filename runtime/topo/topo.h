@@ -8,19 +8,26 @@
 struct maestro_runtime;
 
 /* Loads the topology and fills rt->ncpu / rt->cpu_info with one CPU place per
- * core of the cores this process may use (its allowed cpuset), limited to
- * rt->cfg.ncpu when that is > 0 (ENODEV when it asks for more). */
+ * core of the cores this process may use (its allowed cpuset intersected
+ * with its binding: `taskset -c 0` gives one place), limited to
+ * rt->cfg.ncpu when that is > 0 (ENODEV when it asks for more). A place's
+ * os_index is the first OS processor number of its core, numa_node the OS
+ * index of its NUMA node, mem_bytes that node's memory. */
 int topo_init(struct maestro_runtime *rt);
 void topo_fini(struct maestro_runtime *rt);
 
-/* Pins the calling thread to CPU place `cpu` (a core). */
+/* Pins the calling thread to CPU place `cpu` (the usable PUs of its core).
+ * MAESTRO_ENODEV for a bad index, MAESTRO_ESYS when the OS refuses. */
 int topo_bind_thread(struct maestro_runtime *rt, int cpu);
 
 /* NUMA node count (>= 1). */
 int topo_numa_nodes(const struct maestro_runtime *rt);
 
-/* Memory bound to a NUMA node (falls back to malloc-like memory when the
- * machine has a single node). Freed with topo_free(rt, p, bytes). */
+/* Memory bound to NUMA node `node` (its OS index, as in place_info.numa_node;
+ * -1 = anywhere), aligned to at least TOPO_ALIGN bytes. On a single-node
+ * machine this is plain heap memory. NULL when out of memory. Freed with
+ * topo_free(rt, p, bytes) with the same `bytes`. */
+#define TOPO_ALIGN 128
 void *topo_alloc_on_node(struct maestro_runtime *rt, size_t bytes, int node);
 void topo_free(struct maestro_runtime *rt, void *p, size_t bytes);
 

@@ -1,0 +1,73 @@
+/* A channel: a bounded ring from one producer (an agent's output port or a
+ * host input) to one consumer (an agent's input port or a host output), its
+ * end-of-stream flag, and the producer's overflow of messages sent while the
+ * ring was full (at most one firing's worth: a producer with overflow does
+ * not fire again until it has drained). */
+#ifndef MAESTRO_CHAN_H
+#define MAESTRO_CHAN_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "chan/ring.h"
+#include "maestro.h"
+
+struct chan {
+  struct ring ring;
+  _Alignas(64) atomic_int closed; /* producer ended the stream (after its last push) */
+  atomic_int prod_waiting;        /* producer waits for space: consumer notifies it */
+
+  struct maestro_agent *prod; /* NULL: host input `host_in` */
+  struct maestro_agent *cons; /* NULL: host output `host_out` */
+  struct maestro_input *host_in;
+  struct maestro_output *host_out;
+  int prod_port, cons_port;
+  int capacity;
+  uint64_t id; /* unique in the process: flow ids of its messages */
+
+  /* Producer side (one producer at a time). */
+  _Alignas(64) maestro_buf_t **pend; /* overflow FIFO */
+  size_t pend_head, pend_n, pend_cap;
+  uint64_t pushed; /* messages sent (pushed or queued in the overflow) */
+  int dirty;       /* pushed since the consumer was last notified */
+  atomic_ullong msgs, bytes;
+
+  /* Consumer side. */
+  _Alignas(64) uint64_t popped;
+  int cons_dirty; /* popped since the producer was last checked */
+
+  struct chan *next; /* graph's list */
+};
+
+/* A new channel of `capacity` messages (>= 1). */
+struct chan *chan_new(int capacity);
+/* Frees the ring, releasing every message still in it or in its overflow. */
+void chan_free(struct chan *c);
+
+/* Producer: queues `b` in the overflow (ring full or overflow not empty). 0 or -1 (no memory). */
+int chan_pend(struct chan *c, maestro_buf_t *b);
+/* Producer: moves overflow into the ring; 1 when the overflow is now empty. */
+int chan_flush(struct chan *c);
+/* Producer: takes the oldest overflow message (for dead letters), or NULL. */
+maestro_buf_t *chan_pend_take(struct chan *c);
+
+/* Producer: sends `b` (ring if room and no overflow, else overflow). 0 or -1. */
+static inline int chan_send(struct chan *c, maestro_buf_t *b) {
+  c->pushed++;
+  c->dirty = 1;
+  atomic_store_explicit(&c->msgs, atomic_load_explicit(&c->msgs, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
+  atomic_store_explicit(&c->bytes,
+                        atomic_load_explicit(&c->bytes, memory_order_relaxed) + maestro_buf_size(b),
+                        memory_order_relaxed);
+  if (c->pend_n == 0 && ring_push(&c->ring, b)) return 0;
+  return chan_pend(c, b);
+}
+
+/* Consumer: 1 when the stream has ended and every message was taken. */
+static inline int chan_ended(struct chan *c) {
+  if (!atomic_load_explicit(&c->closed, memory_order_acquire)) return 0;
+  return ring_peek(&c->ring) == NULL;
+}
+
+#endif

@@ -1,0 +1,23 @@
+/* Ring setup (the hot paths are inline in ring.h). */
+#include "chan/ring.h"
+
+#include <stdlib.h>
+
+int ring_init(struct ring *r, size_t cap) {
+  size_t n = 1;
+  while (n < cap)
+    n <<= 1;
+  r->slots = calloc(n, sizeof *r->slots);
+  if (!r->slots) return -1;
+  atomic_init(&r->tail, 0);
+  atomic_init(&r->head, 0);
+  r->head_cache = r->tail_cache = 0;
+  r->cap = cap;
+  r->mask = n - 1;
+  return 0;
+}
+
+void ring_fini(struct ring *r) {
+  free(r->slots);
+  r->slots = NULL;
+}

@@ -1,0 +1,578 @@
+/* Graphs: declaration (agents, ports, channels, host endpoints), validation
+ * at start, waiting, stopping and destruction. */
+#include "core/graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "core/runtime.h"
+#include "mem/buf.h"
+#include "prof/prof.h"
+
+size_t maestro_type_size(maestro_type_t t) {
+  switch (t) {
+  case MAESTRO_BYTES:
+  case MAESTRO_U8: return 1;
+  case MAESTRO_I32:
+  case MAESTRO_U32:
+  case MAESTRO_F32: return 4;
+  case MAESTRO_I64:
+  case MAESTRO_F64: return 8;
+  default: return 0;
+  }
+}
+
+const char *maestro_type_name(maestro_type_t t) {
+  static const char *names[] = {"bytes", "u8", "i32", "u32", "i64", "f32", "f64"};
+  return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
+}
+
+int maestro_graph_create(maestro_runtime_t *rt, const char *name, maestro_graph_t **out) {
+  if (!rt || !name || !out)
+    return err_set(MAESTRO_EINVAL, "maestro_graph_create: %s is NULL",
+                   !rt     ? "rt"
+                   : !name ? "name"
+                           : "g");
+  struct maestro_graph *g = calloc(1, sizeof *g);
+  if (!g || !(g->name = strdup(name))) {
+    free(g);
+    return err_set(MAESTRO_ENOMEM, "maestro_graph_create: out of memory");
+  }
+  g->rt = rt;
+  pthread_mutex_init(&g->mu, NULL);
+  pthread_cond_init(&g->cv, NULL);
+  host_output_init(&g->dl, g, NULL);
+  pthread_mutex_lock(&rt->graphs_lock);
+  g->next = rt->graphs;
+  rt->graphs = g;
+  pthread_mutex_unlock(&rt->graphs_lock);
+  *out = g;
+  return MAESTRO_OK;
+}
+
+const char *maestro_graph_name(const maestro_graph_t *g) {
+  return g ? g->name : NULL;
+}
+
+const char *maestro_agent_name(const maestro_agent_t *a) {
+  return a ? a->name : NULL;
+}
+
+maestro_agent_t *maestro_graph_agent(const maestro_graph_t *g, const char *name) {
+  if (!g || !name) return NULL;
+  for (int i = 0; i < g->nagents; i++)
+    if (strcmp(g->agents[i]->name, name) == 0) return g->agents[i];
+  return NULL;
+}
+
+static int check_ports(const char *agent, const char *what, const maestro_port_t *p, int n) {
+  if (n < 0 || (n > 0 && !p))
+    return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': %s ports: %d ports but %s",
+                   agent, what, n, n < 0 ? "a negative count" : "no array");
+  for (int i = 0; i < n; i++) {
+    if (!p[i].name || !p[i].name[0])
+      return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': %s port %d has no name", agent,
+                     what, i);
+    if (maestro_type_size(p[i].type) == 0)
+      return err_set(MAESTRO_EINVAL,
+                     "maestro_agent_add: agent '%s': %s port '%s' has unknown type %d", agent, what,
+                     p[i].name, (int)p[i].type);
+    for (int j = 0; j < i; j++)
+      if (strcmp(p[i].name, p[j].name) == 0)
+        return err_set(MAESTRO_EGRAPH, "maestro_agent_add: agent '%s': duplicate %s port '%s'",
+                       agent, what, p[i].name);
+  }
+  return MAESTRO_OK;
+}
+
+static void agent_free(struct maestro_agent *a) {
+  if (!a) return;
+  for (int i = 0; i < a->n_in; i++) {
+    free(a->in[i].name);
+    free(a->in[i].ch);
+  }
+  for (int i = 0; i < a->n_out; i++) {
+    free(a->out[i].name);
+    free(a->out[i].ch);
+  }
+  if (a->ka) ocl_kagent_destroy(a->ka);
+  free(a->in);
+  free(a->out);
+  free(a->inbuf);
+  free(a->name);
+  free(a);
+}
+
+int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro_agent_t **out) {
+  if (out) *out = NULL;
+  if (!g || !d) return err_set(MAESTRO_EINVAL, "maestro_agent_add: %s is NULL", g ? "desc" : "g");
+  if (g->state != GRAPH_NEW)
+    return err_set(MAESTRO_ESTATE, "maestro_agent_add: graph '%s' has already started", g->name);
+  if (!d->name || !d->name[0])
+    return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent has no name");
+  if (!d->cpu && !d->kernel)
+    return err_set(MAESTRO_EINVAL,
+                   "maestro_agent_add: agent '%s' has no implementation (.cpu or .kernel)",
+                   d->name);
+  if (maestro_graph_agent(g, d->name))
+    return err_set(MAESTRO_EGRAPH, "maestro_agent_add: graph '%s' already has an agent named '%s'",
+                   g->name, d->name);
+  int rc = check_ports(d->name, "input", d->in, d->n_in);
+  if (!rc) rc = check_ports(d->name, "output", d->out, d->n_out);
+  if (rc) return rc;
+  if (d->n_in == 0 && !d->cpu)
+    return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': a source needs a .cpu function",
+                   d->name);
+  const maestro_affinity_t *af = &d->affinity;
+  if (af->pref != MAESTRO_ANYWHERE && af->pref != MAESTRO_ON_CPU && af->pref != MAESTRO_ON_DEVICE)
+    return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': unknown affinity %d", d->name,
+                   (int)af->pref);
+  if (af->pref == MAESTRO_ON_CPU) {
+    if (!d->cpu)
+      return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s' asks for a CPU but has no .cpu",
+                     d->name);
+    if (af->index < -1 || af->index >= g->rt->ncpu)
+      return err_set(MAESTRO_ENODEV,
+                     "maestro_agent_add: agent '%s': no CPU place %d (there are %d)", d->name,
+                     af->index, g->rt->ncpu);
+  }
+  if (af->pref == MAESTRO_ON_DEVICE) {
+    if (!d->kernel)
+      return err_set(MAESTRO_EINVAL,
+                     "maestro_agent_add: agent '%s' asks for a device but has no .kernel", d->name);
+    if (g->rt->ndev == 0)
+      return err_set(
+          MAESTRO_EINVAL,
+          "maestro_agent_add: agent '%s' asks for a device but the runtime has none (%s)", d->name,
+          g->rt->cpu_only_reason ? g->rt->cpu_only_reason : "no device");
+    if (af->index < -1 || af->index >= g->rt->ndev)
+      return err_set(MAESTRO_ENODEV,
+                     "maestro_agent_add: agent '%s': no device place %d (there are %d)", d->name,
+                     af->index, g->rt->ndev);
+  }
+  if (d->supervisor.on_fail != MAESTRO_FAIL_STOP && d->supervisor.on_fail != MAESTRO_FAIL_RETRY &&
+      d->supervisor.on_fail != MAESTRO_FAIL_SKIP)
+    return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': unknown supervisor policy %d",
+                   d->name, (int)d->supervisor.on_fail);
+  if (d->supervisor.max_retries < 0)
+    return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': max_retries %d < 0", d->name,
+                   d->supervisor.max_retries);
+
+  struct maestro_agent *a = calloc(1, sizeof *a);
+  if (!a) return err_set(MAESTRO_ENOMEM, "maestro_agent_add: out of memory");
+  a->g = g;
+  a->name = strdup(d->name);
+  a->n_in = d->n_in;
+  a->n_out = d->n_out;
+  a->in = calloc((size_t)d->n_in + 1, sizeof *a->in);
+  a->out = calloc((size_t)d->n_out + 1, sizeof *a->out);
+  a->inbuf = calloc((size_t)d->n_in + 1, sizeof *a->inbuf);
+  int oom = !a->name || !a->in || !a->out || !a->inbuf;
+  for (int i = 0; !oom && i < d->n_in; i++) {
+    a->in[i].name = strdup(d->in[i].name);
+    a->in[i].type = d->in[i].type;
+    oom = !a->in[i].name;
+  }
+  for (int i = 0; !oom && i < d->n_out; i++) {
+    a->out[i].name = strdup(d->out[i].name);
+    a->out[i].type = d->out[i].type;
+    oom = !a->out[i].name;
+  }
+  if (!oom && g->nagents == g->cap_agents) {
+    int cap = g->cap_agents ? g->cap_agents * 2 : 8;
+    struct maestro_agent **v = realloc(g->agents, (size_t)cap * sizeof *v);
+    if (v) {
+      g->agents = v;
+      g->cap_agents = cap;
+    } else {
+      oom = 1;
+    }
+  }
+  if (oom) {
+    agent_free(a);
+    return err_set(MAESTRO_ENOMEM, "maestro_agent_add: out of memory");
+  }
+  a->cpu = d->cpu;
+  a->kernel = d->kernel;
+  a->state = d->state;
+  a->affinity = d->affinity;
+  a->flags = d->flags;
+  a->sup = d->supervisor;
+  a->id = g->nagents;
+  atomic_init(&a->task.state, TASK_IDLE);
+  a->task.pin = af->pref == MAESTRO_ON_CPU ? af->index : -1;
+  a->task.home = g->rt->ncpu > 0 ? a->id % g->rt->ncpu : 0;
+  a->task.active = &g->active;
+  atomic_init(&a->st.place_kind, MAESTRO_PLACE_CPU);
+  atomic_init(&a->st.place_index, -1);
+  g->agents[g->nagents++] = a;
+  if (out) *out = a;
+  return MAESTRO_OK;
+}
+
+static int port_index_in(const struct maestro_agent *a, const char *name) {
+  for (int i = 0; i < a->n_in; i++)
+    if (strcmp(a->in[i].name, name) == 0) return i;
+  return -1;
+}
+
+static int port_index_out(const struct maestro_agent *a, const char *name) {
+  for (int i = 0; i < a->n_out; i++)
+    if (strcmp(a->out[i].name, name) == 0) return i;
+  return -1;
+}
+
+static int add_chan(struct chan ***v, int *n, struct chan *c) {
+  struct chan **nv = realloc(*v, (size_t)(*n + 1) * sizeof *nv);
+  if (!nv) return -1;
+  nv[(*n)++] = c;
+  *v = nv;
+  return 0;
+}
+
+/* A channel from (from, out port) to (to, in port); NULL ends are the host. */
+static int graph_new_chan(struct maestro_graph *g, struct maestro_agent *from, int op,
+                          struct maestro_agent *to, int ip, int capacity, struct chan **out) {
+  struct chan *c = chan_new(capacity);
+  if (!c) return err_set(MAESTRO_ENOMEM, "channel of capacity %d: out of memory", capacity);
+  c->prod = from;
+  c->cons = to;
+  c->prod_port = op;
+  c->cons_port = ip;
+  if (from && add_chan(&from->out[op].ch, &from->out[op].nch, c)) goto oom;
+  if (to && add_chan(&to->in[ip].ch, &to->in[ip].nch, c)) {
+    if (from) from->out[op].nch--;
+    goto oom;
+  }
+  c->next = g->chans;
+  g->chans = c;
+  *out = c;
+  return MAESTRO_OK;
+oom:
+  chan_free(c);
+  return err_set(MAESTRO_ENOMEM, "channel: out of memory");
+}
+
+static int check_agent(const struct maestro_graph *g, const struct maestro_agent *a, const char *fn,
+                       const char *which) {
+  if (!a) return err_set(MAESTRO_EINVAL, "%s: %s agent is NULL", fn, which);
+  if (a->g != g)
+    return err_set(MAESTRO_EINVAL, "%s: agent '%s' belongs to graph '%s', not '%s'", fn, a->name,
+                   a->g->name, g->name);
+  return MAESTRO_OK;
+}
+
+int maestro_connect_ports(maestro_graph_t *g, maestro_agent_t *from, int op, maestro_agent_t *to,
+                          int ip, int capacity) {
+  if (!g) return err_set(MAESTRO_EINVAL, "maestro_connect: g is NULL");
+  int rc = check_agent(g, from, "maestro_connect", "from");
+  if (!rc) rc = check_agent(g, to, "maestro_connect", "to");
+  if (rc) return rc;
+  if (g->state != GRAPH_NEW)
+    return err_set(MAESTRO_ESTATE, "maestro_connect: graph '%s' has already started", g->name);
+  if (op < 0 || op >= from->n_out)
+    return err_set(MAESTRO_EGRAPH, "maestro_connect: agent '%s' has no output port %d", from->name,
+                   op);
+  if (ip < 0 || ip >= to->n_in)
+    return err_set(MAESTRO_EGRAPH, "maestro_connect: agent '%s' has no input port %d", to->name,
+                   ip);
+  if (capacity < 0 || capacity > GRAPH_MAX_CAPACITY)
+    return err_set(MAESTRO_EINVAL, "maestro_connect: %s.%s -> %s.%s: capacity %d (0 to %d)",
+                   from->name, from->out[op].name, to->name, to->in[ip].name, capacity,
+                   GRAPH_MAX_CAPACITY);
+  if (from->out[op].type != to->in[ip].type)
+    return err_set(MAESTRO_ETYPE, "maestro_connect: %s.%s is %s but %s.%s is %s", from->name,
+                   from->out[op].name, maestro_type_name(from->out[op].type), to->name,
+                   to->in[ip].name, maestro_type_name(to->in[ip].type));
+  struct chan *c;
+  return graph_new_chan(g, from, op, to, ip, capacity ? capacity : GRAPH_DEFAULT_CAPACITY, &c);
+}
+
+int maestro_connect(maestro_graph_t *g, maestro_agent_t *from, const char *out_port,
+                    maestro_agent_t *to, const char *in_port, int capacity) {
+  if (!g) return err_set(MAESTRO_EINVAL, "maestro_connect: g is NULL");
+  int rc = check_agent(g, from, "maestro_connect", "from");
+  if (!rc) rc = check_agent(g, to, "maestro_connect", "to");
+  if (rc) return rc;
+  if (!out_port || !in_port)
+    return err_set(MAESTRO_EINVAL, "maestro_connect: %s port name is NULL",
+                   out_port ? "in" : "out");
+  int op = port_index_out(from, out_port), ip = port_index_in(to, in_port);
+  if (op < 0)
+    return err_set(MAESTRO_EGRAPH, "maestro_connect: agent '%s' has no output port '%s'",
+                   from->name, out_port);
+  if (ip < 0)
+    return err_set(MAESTRO_EGRAPH, "maestro_connect: agent '%s' has no input port '%s'", to->name,
+                   in_port);
+  return maestro_connect_ports(g, from, op, to, ip, capacity);
+}
+
+int maestro_graph_input(maestro_graph_t *g, maestro_agent_t *a, const char *port,
+                        maestro_input_t **out) {
+  if (!g || !port || !out)
+    return err_set(MAESTRO_EINVAL, "maestro_graph_input: %s is NULL",
+                   !g      ? "g"
+                   : !port ? "port"
+                           : "in");
+  int rc = check_agent(g, a, "maestro_graph_input", "the");
+  if (rc) return rc;
+  if (g->state != GRAPH_NEW)
+    return err_set(MAESTRO_ESTATE, "maestro_graph_input: graph '%s' has already started", g->name);
+  int ip = port_index_in(a, port);
+  if (ip < 0)
+    return err_set(MAESTRO_EGRAPH, "maestro_graph_input: agent '%s' has no input port '%s'",
+                   a->name, port);
+  if (a->in[ip].has_host)
+    return err_set(MAESTRO_EGRAPH, "maestro_graph_input: %s.%s already has a host input", a->name,
+                   port);
+  struct maestro_input *in = calloc(1, sizeof *in);
+  if (!in) return err_set(MAESTRO_ENOMEM, "maestro_graph_input: out of memory");
+  struct chan *c;
+  if ((rc = graph_new_chan(g, NULL, 0, a, ip, GRAPH_DEFAULT_CAPACITY, &c))) {
+    free(in);
+    return rc;
+  }
+  a->in[ip].has_host = 1;
+  in->g = g;
+  in->c = c;
+  in->a = a;
+  in->port = ip;
+  c->host_in = in;
+  pthread_mutex_init(&in->mu, NULL);
+  pthread_cond_init(&in->cv, NULL);
+  in->next = g->inputs;
+  g->inputs = in;
+  *out = in;
+  return MAESTRO_OK;
+}
+
+int maestro_graph_output(maestro_graph_t *g, maestro_agent_t *a, const char *port,
+                         maestro_output_t **out) {
+  if (!g || !port || !out)
+    return err_set(MAESTRO_EINVAL, "maestro_graph_output: %s is NULL",
+                   !g      ? "g"
+                   : !port ? "port"
+                           : "out");
+  int rc = check_agent(g, a, "maestro_graph_output", "the");
+  if (rc) return rc;
+  if (g->state != GRAPH_NEW)
+    return err_set(MAESTRO_ESTATE, "maestro_graph_output: graph '%s' has already started", g->name);
+  int op = port_index_out(a, port);
+  if (op < 0)
+    return err_set(MAESTRO_EGRAPH, "maestro_graph_output: agent '%s' has no output port '%s'",
+                   a->name, port);
+  struct maestro_output *o = calloc(1, sizeof *o);
+  if (!o) return err_set(MAESTRO_ENOMEM, "maestro_graph_output: out of memory");
+  struct chan *c;
+  if ((rc = graph_new_chan(g, a, op, NULL, 0, GRAPH_DEFAULT_CAPACITY, &c))) {
+    free(o);
+    return rc;
+  }
+  host_output_init(o, g, c);
+  c->host_out = o;
+  o->next = g->outputs;
+  g->outputs = o;
+  *out = o;
+  return MAESTRO_OK;
+}
+
+int maestro_graph_dead_letters(maestro_graph_t *g, maestro_output_t **out) {
+  if (!g || !out)
+    return err_set(MAESTRO_EINVAL, "maestro_graph_dead_letters: %s is NULL", g ? "out" : "g");
+  *out = &g->dl;
+  return MAESTRO_OK;
+}
+
+/* Builds kernels; decides which agents run where. */
+static int graph_prepare_kernels(struct maestro_graph *g) {
+  for (int i = 0; i < g->nagents; i++) {
+    struct maestro_agent *a = g->agents[i];
+    if (!a->kernel) continue;
+    maestro_port_t *in = calloc((size_t)a->n_in + 1, sizeof *in);
+    maestro_port_t *out = calloc((size_t)a->n_out + 1, sizeof *out);
+    int rc = MAESTRO_ENOMEM;
+    if (in && out) {
+      for (int p = 0; p < a->n_in; p++)
+        in[p] = (maestro_port_t){a->in[p].name, a->in[p].type};
+      for (int p = 0; p < a->n_out; p++)
+        out[p] = (maestro_port_t){a->out[p].name, a->out[p].type};
+      rc = ocl_kagent_create(g->rt, a->name, a->kernel, in, a->n_in, out, a->n_out, &a->ka);
+    }
+    free(in);
+    free(out);
+    if (rc == MAESTRO_ENOMEM && !a->ka) return err_set(rc, "maestro_graph_start: out of memory");
+    if (a->ka) continue;
+    if (rc == MAESTRO_EBUILD) return rc; /* the build log is in the message */
+    if (!a->cpu)
+      return err_set(rc ? rc : MAESTRO_ENODEV,
+                     "maestro_graph_start: graph '%s': agent '%s' has only an OpenCL kernel and no "
+                     "device can run it (%s)",
+                     g->name, a->name,
+                     g->rt->ndev              ? "kernel setup failed"
+                     : g->rt->cpu_only_reason ? g->rt->cpu_only_reason
+                                              : "no device");
+    /* A hybrid agent without a usable device runs its CPU implementation. */
+  }
+  return MAESTRO_OK;
+}
+
+int maestro_graph_start(maestro_graph_t *g) {
+  if (!g) return err_set(MAESTRO_EINVAL, "maestro_graph_start: g is NULL");
+  if (g->state != GRAPH_NEW)
+    return err_set(MAESTRO_ESTATE, "maestro_graph_start: graph '%s' has already started", g->name);
+  for (int i = 0; i < g->nagents; i++) {
+    struct maestro_agent *a = g->agents[i];
+    for (int p = 0; p < a->n_in; p++)
+      if (a->in[p].nch == 0)
+        return err_set(MAESTRO_EGRAPH,
+                       "maestro_graph_start: graph '%s': input port '%s' of agent '%s' is not "
+                       "connected (connect a channel or a host input)",
+                       g->name, a->in[p].name, a->name);
+  }
+  int rc = graph_prepare_kernels(g);
+  if (rc) {
+    for (int i = 0; i < g->nagents; i++)
+      if (g->agents[i]->ka) {
+        ocl_kagent_destroy(g->agents[i]->ka);
+        g->agents[i]->ka = NULL;
+      }
+    return rc;
+  }
+  g->state = GRAPH_STARTED;
+  if (g->nagents == 0) {
+    pthread_mutex_lock(&g->mu);
+    g->finished = 1;
+    pthread_mutex_unlock(&g->mu);
+    dl_close(g);
+    return MAESTRO_OK;
+  }
+  for (int i = 0; i < g->nagents; i++)
+    atomic_store_explicit(&g->agents[i]->st.pstate, 2 /* PROF_AGENT_WAITING */,
+                          memory_order_relaxed);
+  /* Sources start firing; the others look at their inputs once (a host
+   * input may have been closed before start). */
+  for (int i = 0; i < g->nagents; i++)
+    sched_notify(g->rt, &g->agents[i]->task);
+  return MAESTRO_OK;
+}
+
+int maestro_graph_wait(maestro_graph_t *g) {
+  if (!g) return err_set(MAESTRO_EINVAL, "maestro_graph_wait: g is NULL");
+  if (g->state != GRAPH_STARTED)
+    return err_set(MAESTRO_ESTATE, "maestro_graph_wait: graph '%s' has not started", g->name);
+  pthread_mutex_lock(&g->mu);
+  while (!g->finished)
+    pthread_cond_wait(&g->cv, &g->mu);
+  int failed = g->failed;
+  int publish = !g->published;
+  g->published = 1;
+  pthread_mutex_unlock(&g->mu);
+  if (publish) { /* the last counters and trace events, before the graph goes */
+    prof_publish(g->rt);
+    prof_trace_flush(g->rt);
+  }
+  if (failed) return err_set(MAESTRO_EAGENT, "%s", g->fail_msg);
+  return MAESTRO_OK;
+}
+
+int maestro_graph_run(maestro_graph_t *g) {
+  int rc = maestro_graph_start(g);
+  return rc ? rc : maestro_graph_wait(g);
+}
+
+void graph_agent_finished(struct maestro_graph *g) {
+  pthread_mutex_lock(&g->mu);
+  int all = ++g->nfinished == g->nagents;
+  if (all) g->finished = 1;
+  pthread_mutex_unlock(&g->mu);
+  if (all) {
+    dl_close(g);
+    pthread_mutex_lock(&g->mu);
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+  }
+}
+
+void graph_stop(struct maestro_graph *g) {
+  int zero = 0;
+  if (!atomic_compare_exchange_strong(&g->stopped, &zero, 1)) return;
+  for (struct maestro_input *in = g->inputs; in; in = in->next)
+    host_input_cancel(in);
+  if (g->state == GRAPH_STARTED)
+    for (int i = 0; i < g->nagents; i++)
+      sched_notify(g->rt, &g->agents[i]->task);
+}
+
+void graph_fail(struct maestro_graph *g, struct maestro_agent *a, int status) {
+  pthread_mutex_lock(&g->mu);
+  if (!g->failed) {
+    g->failed = 1;
+    g->fail_status = status;
+    snprintf(g->fail_msg, sizeof g->fail_msg,
+             "graph '%s': agent '%s' failed with status %d (%s); its supervisor stopped the graph",
+             g->name, a->name, status, maestro_strerror(status));
+  }
+  pthread_mutex_unlock(&g->mu);
+  graph_stop(g);
+}
+
+static void graph_free(struct maestro_graph *g) {
+  for (struct chan *c = g->chans, *n; c; c = n) {
+    n = c->next;
+    chan_free(c);
+  }
+  for (struct maestro_input *in = g->inputs, *n; in; in = n) {
+    n = in->next;
+    host_input_free(in);
+  }
+  for (struct maestro_output *o = g->outputs, *n; o; o = n) {
+    n = o->next;
+    host_output_free(o);
+    free(o);
+  }
+  host_output_free(&g->dl);
+  for (int i = 0; i < g->nagents; i++)
+    agent_free(g->agents[i]);
+  free(g->agents);
+  pthread_mutex_destroy(&g->mu);
+  pthread_cond_destroy(&g->cv);
+  free(g->name);
+  free(g);
+}
+
+void maestro_graph_destroy(maestro_graph_t *g) {
+  if (!g) return;
+  struct maestro_runtime *rt = g->rt;
+  pthread_mutex_lock(&rt->graphs_lock);
+  for (struct maestro_graph **pp = &rt->graphs; *pp; pp = &(*pp)->next)
+    if (*pp == g) {
+      *pp = g->next;
+      break;
+    }
+  pthread_mutex_unlock(&rt->graphs_lock);
+  if (g->state == GRAPH_STARTED) {
+    graph_stop(g);
+    pthread_mutex_lock(&g->mu);
+    while (!g->finished)
+      pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+    /* Workers may still be leaving the last runs: wait until none is queued or running. */
+    while (atomic_load(&g->active) > 0) {
+      struct timespec ts = {0, 50000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  graph_free(g);
+}
+
+void graph_destroy_all(struct maestro_runtime *rt) {
+  for (;;) {
+    pthread_mutex_lock(&rt->graphs_lock);
+    struct maestro_graph *g = rt->graphs;
+    pthread_mutex_unlock(&rt->graphs_lock);
+    if (!g) return;
+    maestro_graph_destroy(g);
+  }
+}

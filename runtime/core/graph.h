@@ -1,0 +1,154 @@
+/* Graphs, agents, ports and host endpoints: the engine's private structures
+ * (runtime/core). graph.c builds and validates graphs, run.c fires agents,
+ * host.c holds host inputs, outputs and dead letters, stats.c the counters,
+ * the stats records and DOT. */
+#ifndef MAESTRO_CORE_GRAPH_H
+#define MAESTRO_CORE_GRAPH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "chan/chan.h"
+#include "maestro.h"
+#include "ocl/ocl.h"
+#include "sched/sched.h"
+
+#define GRAPH_DEFAULT_CAPACITY 64
+#define GRAPH_MAX_CAPACITY     (1 << 24)
+/* Firings per run before an agent yields its worker. */
+#define AGENT_BATCH 64
+
+struct inport {
+  char *name;
+  maestro_type_t type;
+  struct chan **ch; /* channels feeding it (a host input is one of them) */
+  int nch;
+  int rr;         /* where the next merge scan starts */
+  uint64_t taken; /* messages taken: the next message's sequence number */
+  int has_host;
+};
+
+struct outport {
+  char *name;
+  maestro_type_t type;
+  struct chan **ch; /* fan-out: every channel gets the same buffer */
+  int nch;
+};
+
+/* Where an agent is in its life. Only its runner reads and writes it. */
+enum agent_phase {
+  AG_RUN = 0, /* fires while inputs and output space allow */
+  AG_CLOSING, /* fires no more: flushes its overflow, then closes its outputs */
+  AG_DRAIN,   /* outputs closed: takes what still arrives as dead letters until inputs end */
+  AG_FINISHED,
+};
+
+struct agent_counters {
+  atomic_ullong fires, msgs_in, msgs_out, bytes_in, bytes_out, busy_ns;
+  atomic_ullong failures, retries, dead_letters, fallbacks, device_fires;
+  atomic_int place_kind, place_index, pstate;
+};
+
+struct maestro_agent {
+  struct sched_task task; /* first: the scheduler hands it back */
+  struct maestro_graph *g;
+  int id;
+  char *name;
+  maestro_cpu_fn cpu;
+  const maestro_kernel_t *kernel;
+  void *state;
+  maestro_affinity_t affinity;
+  unsigned flags;
+  maestro_supervisor_t sup;
+  int n_in, n_out;
+  struct inport *in;
+  struct outport *out;
+  ocl_kagent_t *ka; /* built kernel, or NULL */
+
+  /* Runner's state. */
+  int phase;
+  int blocked;           /* some output channel has overflow */
+  int failed;            /* its supervisor stopped the graph */
+  uint64_t seq;          /* input sets taken (the firing's sequence) */
+  maestro_buf_t **inbuf; /* n_in, the current firing's inputs */
+  struct agent_counters st;
+};
+
+/* One letter of the dead-letter output. */
+struct letter {
+  maestro_buf_t *b;
+  maestro_letter_t why;
+  struct letter *next;
+};
+
+struct maestro_output {
+  struct maestro_graph *g;
+  struct chan *c; /* NULL for the dead letters */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  atomic_int waiting; /* a host thread waits in pop */
+  /* Dead letters only. */
+  struct letter *head, *tail;
+  int closed;
+  struct maestro_output *next;
+};
+
+struct maestro_input {
+  struct maestro_graph *g;
+  struct chan *c;
+  struct maestro_agent *a;
+  int port;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int closed;
+  struct maestro_input *next;
+};
+
+enum graph_state { GRAPH_NEW = 0, GRAPH_STARTED };
+
+struct maestro_graph {
+  struct maestro_runtime *rt;
+  char *name;
+  struct maestro_graph *next; /* runtime's list */
+
+  struct maestro_agent **agents;
+  int nagents, cap_agents;
+  struct chan *chans;
+  struct maestro_input *inputs;
+  struct maestro_output *outputs;
+  struct maestro_output dl; /* dead letters */
+
+  int state;
+  atomic_int stopped; /* a failure or a cancel: agents wind down */
+  atomic_int active;  /* tasks queued or running */
+
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int nfinished, finished; /* agents finished; all of them */
+  int published;           /* final stats published */
+  int failed, fail_status;
+  char fail_msg[512];
+};
+
+/* graph.c */
+void graph_stop(struct maestro_graph *g);
+/* run.c: an agent finished (called by its runner). */
+void graph_agent_finished(struct maestro_graph *g);
+/* Records the first failure and stops the graph. */
+void graph_fail(struct maestro_graph *g, struct maestro_agent *a, int status);
+
+/* host.c */
+void dl_put(struct maestro_graph *g, maestro_buf_t *b, const char *agent, const char *port,
+            int status, uint64_t seq);
+void dl_close(struct maestro_graph *g);
+void host_output_init(struct maestro_output *o, struct maestro_graph *g, struct chan *c);
+void host_output_free(struct maestro_output *o);
+void host_input_free(struct maestro_input *in);
+void host_input_cancel(struct maestro_input *in);
+/* A producer made messages or end-of-stream visible to the consumer of `c`. */
+void chan_notify_consumer(struct maestro_runtime *rt, struct chan *c);
+/* A consumer made space in `c`: wakes its producer if it waits. */
+void chan_notify_producer(struct maestro_runtime *rt, struct chan *c);
+
+#endif

@@ -1,0 +1,202 @@
+/* Agent counters, the records the live stats publisher asks for, and DOT. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/graph.h"
+#include "core/runtime.h"
+#include "prof/records.h"
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+int maestro_agent_stats(const maestro_agent_t *a, maestro_agent_stats_t *s) {
+  if (!a || !s) return err_set(MAESTRO_EINVAL, "maestro_agent_stats: %s is NULL", a ? "s" : "a");
+  const struct agent_counters *c = &a->st;
+  memset(s, 0, sizeof *s);
+  s->place_kind = (maestro_place_kind_t)LOAD(c->place_kind);
+  s->place_index = LOAD(c->place_index);
+  s->fires = LOAD(c->fires);
+  s->msgs_in = LOAD(c->msgs_in);
+  s->msgs_out = LOAD(c->msgs_out);
+  s->bytes_in = LOAD(c->bytes_in);
+  s->bytes_out = LOAD(c->bytes_out);
+  s->busy_ns = LOAD(c->busy_ns);
+  s->failures = LOAD(c->failures);
+  s->retries = LOAD(c->retries);
+  s->dead_letters = LOAD(c->dead_letters);
+  s->fallbacks = LOAD(c->fallbacks);
+  s->device_fires = LOAD(c->device_fires);
+  return MAESTRO_OK;
+}
+
+static uint32_t agent_queue_depth(const struct maestro_agent *a) {
+  size_t n = 0;
+  for (int i = 0; i < a->n_in; i++)
+    for (int k = 0; k < a->in[i].nch; k++)
+      n += ring_count(&a->in[i].ch[k]->ring);
+  return (uint32_t)n;
+}
+
+int core_collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, int cap) {
+  int n = 0;
+  pthread_mutex_lock(&rt->graphs_lock);
+  for (struct maestro_graph *g = rt->graphs; g; g = g->next) {
+    if (g->state != GRAPH_STARTED) continue;
+    for (int i = 0; i < g->nagents; i++, n++) {
+      if (n >= cap) continue;
+      const struct maestro_agent *a = g->agents[i];
+      struct prof_agent_rec *p = &r[n];
+      maestro_agent_stats_t s;
+      maestro_agent_stats(a, &s);
+      memset(p, 0, sizeof *p);
+      snprintf(p->name, sizeof p->name, "%s", a->name);
+      snprintf(p->graph, sizeof p->graph, "%s", g->name);
+      p->place_kind = (int32_t)s.place_kind;
+      p->place_index = s.place_index;
+      p->state = LOAD(a->st.pstate);
+      p->queue_depth = agent_queue_depth(a);
+      p->fires = s.fires;
+      p->msgs_in = s.msgs_in;
+      p->msgs_out = s.msgs_out;
+      p->bytes_in = s.bytes_in;
+      p->bytes_out = s.bytes_out;
+      p->busy_ns = s.busy_ns;
+      p->failures = s.failures;
+      p->retries = s.retries;
+      p->dead_letters = s.dead_letters;
+      p->fallbacks = s.fallbacks;
+      p->device_fires = s.device_fires;
+    }
+  }
+  pthread_mutex_unlock(&rt->graphs_lock);
+  return n;
+}
+
+int core_agents_on_place(struct maestro_runtime *rt, int kind, int index) {
+  int n = 0;
+  pthread_mutex_lock(&rt->graphs_lock);
+  for (struct maestro_graph *g = rt->graphs; g; g = g->next) {
+    if (g->state != GRAPH_STARTED) continue;
+    for (int i = 0; i < g->nagents; i++) {
+      const struct maestro_agent *a = g->agents[i];
+      if (LOAD(a->st.place_kind) == kind && LOAD(a->st.place_index) == index &&
+          LOAD(a->st.pstate) != PROF_AGENT_FINISHED && LOAD(a->st.pstate) != PROF_AGENT_FAILED)
+        n++;
+    }
+  }
+  pthread_mutex_unlock(&rt->graphs_lock);
+  return n;
+}
+
+static void end_name(char *dst, size_t n, const struct maestro_agent *a, const char *port) {
+  if (a)
+    snprintf(dst, n, "%s.%s", a->name, port);
+  else
+    snprintf(dst, n, "host");
+}
+
+int core_collect_channels(struct maestro_runtime *rt, struct prof_chan_rec *r, int cap) {
+  int n = 0;
+  pthread_mutex_lock(&rt->graphs_lock);
+  for (struct maestro_graph *g = rt->graphs; g; g = g->next) {
+    if (g->state != GRAPH_STARTED) continue;
+    for (struct chan *c = g->chans; c; c = c->next, n++) {
+      if (n >= cap) continue;
+      struct prof_chan_rec *p = &r[n];
+      memset(p, 0, sizeof *p);
+      snprintf(p->graph, sizeof p->graph, "%s", g->name);
+      end_name(p->from, sizeof p->from, c->prod, c->prod ? c->prod->out[c->prod_port].name : "");
+      end_name(p->to, sizeof p->to, c->cons, c->cons ? c->cons->in[c->cons_port].name : "");
+      p->capacity = (uint32_t)c->capacity;
+      p->depth = (uint32_t)ring_count(&c->ring);
+      p->msgs = LOAD(c->msgs);
+      p->bytes = LOAD(c->bytes);
+    }
+  }
+  pthread_mutex_unlock(&rt->graphs_lock);
+  return n;
+}
+
+/* ---- DOT ---- */
+
+static const char *const cpu_colors[] = {"#a6cee3", "#b2df8a", "#fdbf6f", "#cab2d6",
+                                         "#ffff99", "#fb9a99", "#8dd3c7", "#bebada"};
+static const char *const dev_colors[] = {"#e31a1c", "#ff7f00", "#6a3d9a", "#33a02c"};
+
+static const char *place_color(const struct maestro_agent *a, char *label, size_t n) {
+  int kind = LOAD(a->st.place_kind), index = LOAD(a->st.place_index);
+  if (index < 0) {
+    /* Not fired yet: say where it is meant to go. */
+    if (a->affinity.pref == MAESTRO_ON_CPU && a->affinity.index >= 0) {
+      kind = MAESTRO_PLACE_CPU;
+      index = a->affinity.index;
+    } else if (a->affinity.pref == MAESTRO_ON_DEVICE && a->affinity.index >= 0) {
+      kind = MAESTRO_PLACE_DEVICE;
+      index = a->affinity.index;
+    }
+  }
+  if (index < 0) {
+    snprintf(label, n, "unplaced");
+    return "#ffffff";
+  }
+  if (kind == MAESTRO_PLACE_DEVICE) {
+    snprintf(label, n, "device %d", index);
+    return dev_colors[index % 4];
+  }
+  snprintf(label, n, "cpu %d", index);
+  return cpu_colors[index % 8];
+}
+
+/* Writes `s` escaped for a DOT double-quoted string. */
+static void dot_str(FILE *f, const char *s) {
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') fputc('\\', f);
+    fputc(*s, f);
+  }
+}
+
+int maestro_graph_write_dot(const maestro_graph_t *g, FILE *f) {
+  if (!g || !f)
+    return err_set(MAESTRO_EINVAL, "maestro_graph_write_dot: %s is NULL", g ? "f" : "g");
+  fprintf(f, "digraph \"");
+  dot_str(f, g->name);
+  fprintf(f, "\" {\n  rankdir=LR;\n  node [shape=record, style=filled, fontname=\"Helvetica\"];\n");
+  for (int i = 0; i < g->nagents; i++) {
+    const struct maestro_agent *a = g->agents[i];
+    char where[32];
+    const char *color = place_color(a, where, sizeof where);
+    fprintf(f, "  a%d [label=\"{{", i);
+    for (int p = 0; p < a->n_in; p++) {
+      fprintf(f, "%s<i%d> ", p ? "|" : "", p);
+      dot_str(f, a->in[p].name);
+      fprintf(f, " : %s", maestro_type_name(a->in[p].type));
+    }
+    fprintf(f, "}|");
+    dot_str(f, a->name);
+    fprintf(f, "\\n%s%s%s|{", where, a->kernel ? (a->cpu ? ", hybrid" : ", kernel") : "",
+            (a->flags & MAESTRO_STATELESS) ? ", stateless" : "");
+    for (int p = 0; p < a->n_out; p++) {
+      fprintf(f, "%s<o%d> ", p ? "|" : "", p);
+      dot_str(f, a->out[p].name);
+      fprintf(f, " : %s", maestro_type_name(a->out[p].type));
+    }
+    fprintf(f, "}}\", fillcolor=\"%s\"];\n", color);
+  }
+  int host = 0;
+  for (const struct chan *c = g->chans; c; c = c->next) {
+    int id = host++;
+    if (!c->prod) fprintf(f, "  hin%d [label=\"host\", shape=cds, fillcolor=\"#eeeeee\"];\n", id);
+    if (!c->cons) fprintf(f, "  hout%d [label=\"host\", shape=cds, fillcolor=\"#eeeeee\"];\n", id);
+    if (c->prod)
+      fprintf(f, "  a%d:o%d -> ", c->prod->id, c->prod_port);
+    else
+      fprintf(f, "  hin%d -> ", id);
+    if (c->cons)
+      fprintf(f, "a%d:i%d", c->cons->id, c->cons_port);
+    else
+      fprintf(f, "hout%d", id);
+    fprintf(f, " [label=\"%d\"];\n", c->capacity);
+  }
+  fprintf(f, "}\n");
+  return ferror(f) ? err_set(MAESTRO_ESYS, "maestro_graph_write_dot: write failed") : MAESTRO_OK;
+}

@@ -1,0 +1,41 @@
+/* The bundled kernel library, inside the runtime: the CPU equivalents of
+ * kernels/ (.cl files) as plain functions (compute.c), the kernel side of a bundled
+ * agent (bundled.c) and the maestro_cpu_fn wrappers (cpu.c). Tests compare
+ * the OpenCL kernels against the plain functions. */
+#ifndef MAESTRO_KERN_KERN_H
+#define MAESTRO_KERN_KERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "maestro.h"
+
+/* kernels/embed_run.cmake */
+extern const char maestro_bundled_kernels[];
+extern const size_t maestro_bundled_kernels_len;
+
+/* ---- plain CPU implementations (compute.c) ---- */
+void kern_saxpy(const float *x, const float *y, float *out, size_t n, float a);
+void kern_scale(const float *x, float *out, size_t n, float a);
+void kern_add(const float *x, const float *y, float *out, size_t n);
+float kern_reduce(maestro_bundled_t which, const float *x, size_t n); /* REDUCE_SUM/MIN/MAX */
+void kern_scan_sum(const float *x, float *y, size_t n);
+void kern_histogram_u8(const uint8_t *x, size_t n, uint32_t hist[256]);
+void kern_histogram_f32(const float *x, size_t n, float lo, float scale, uint32_t hist[256]);
+void kern_transpose(const float *in, float *out, uint32_t w, uint32_t h);
+void kern_sgemm(const float *a, const float *b, float *c, uint32_t m, uint32_t n, uint32_t k);
+void kern_conv(const float *in, float *out, uint32_t w, uint32_t h, int radius,
+               const float *weights);
+
+/* ---- descriptions (bundled.c) ---- */
+
+/* Fills `ba` (which, params, kernel, args, out_count, hist_scale) but not
+ * the CPU side: maestro_bundled_agent() adds that. Validates `p`. */
+int kern_bundled_kernel(maestro_bundled_t which, const maestro_bundled_params_t *p,
+                        maestro_bundled_agent_t *ba);
+
+/* Input / output ports of `which`. */
+int kern_bundled_ports(maestro_bundled_t which, const maestro_port_t **in, int *n_in,
+                       const maestro_port_t **out, int *n_out);
+
+#endif

@@ -1,0 +1,87 @@
+/* The public buffer API: reference counting and copy-on-write on top of the
+ * pools (mem/pool.c) and the device replicas (runtime/ocl). */
+#include <string.h>
+
+#include "core/error.h"
+#include "core/runtime.h"
+#include "mem/buf.h"
+#include "mem/pool.h"
+#include "ocl/ocl.h"
+
+int maestro_buf_create(maestro_runtime_t *rt, size_t bytes, maestro_buf_t **b) {
+  if (!rt || !b) return err_set(MAESTRO_EINVAL, "maestro_buf_create: %s is NULL", rt ? "b" : "rt");
+  return mem_buf_alloc(rt, bytes, b);
+}
+
+int maestro_buf_from(maestro_runtime_t *rt, const void *data, size_t bytes, maestro_buf_t **b) {
+  if (!rt || !b || (!data && bytes))
+    return err_set(MAESTRO_EINVAL, "maestro_buf_from: %s is NULL", !rt ? "rt" : !b ? "b" : "data");
+  int rc = mem_buf_alloc(rt, bytes, b);
+  if (rc) return rc;
+  if (bytes) memcpy((*b)->host, data, bytes);
+  return MAESTRO_OK;
+}
+
+size_t maestro_buf_size(const maestro_buf_t *b) {
+  return b ? b->size : 0;
+}
+
+void *maestro_buf_data(maestro_buf_t *b) {
+  if (!b) {
+    err_set(MAESTRO_EINVAL, "maestro_buf_data: b is NULL");
+    return NULL;
+  }
+  if (atomic_load_explicit(&b->refs, memory_order_acquire) != 1) {
+    err_set(
+        MAESTRO_ESTATE,
+        "maestro_buf_data: the buffer is shared (%u references); call maestro_buf_writable first",
+        atomic_load_explicit(&b->refs, memory_order_relaxed));
+    return NULL;
+  }
+  if (!atomic_load_explicit(&b->host_valid, memory_order_acquire)) {
+    if (!maestro_buf_cdata(b)) return NULL;
+  }
+  if (b->dev) ocl_buf_invalidate_devices(b);
+  return b->host;
+}
+
+const void *maestro_buf_cdata(maestro_buf_t *b) {
+  if (!b) {
+    err_set(MAESTRO_EINVAL, "maestro_buf_cdata: b is NULL");
+    return NULL;
+  }
+  if (!atomic_load_explicit(&b->host_valid, memory_order_acquire)) {
+    if (mem_buf_ensure_host(b) != MAESTRO_OK) return NULL;
+    if (ocl_buf_sync_host(b) != MAESTRO_OK) return NULL;
+  }
+  return b->size ? b->host : NULL;
+}
+
+maestro_buf_t *maestro_buf_retain(maestro_buf_t *b) {
+  if (b) atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+  return b;
+}
+
+void maestro_buf_release(maestro_buf_t *b) {
+  if (!b) return;
+  if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) mem_buf_recycle(b);
+}
+
+int maestro_buf_writable(maestro_buf_t **bp) {
+  if (!bp || !*bp) return err_set(MAESTRO_EINVAL, "maestro_buf_writable: buffer is NULL");
+  maestro_buf_t *b = *bp;
+  if (atomic_load_explicit(&b->refs, memory_order_acquire) == 1) return MAESTRO_OK;
+  const void *src = maestro_buf_cdata(b);
+  if (!src && b->size) return MAESTRO_ECL;
+  maestro_buf_t *copy;
+  int rc = mem_buf_alloc(b->rt, b->size, &copy);
+  if (rc) return rc;
+  if (b->size) memcpy(copy->host, src, b->size);
+  *bp = copy;
+  maestro_buf_release(b);
+  return MAESTRO_OK;
+}
+
+unsigned maestro_buf_refs(const maestro_buf_t *b) {
+  return b ? atomic_load_explicit(&((maestro_buf_t *)b)->refs, memory_order_relaxed) : 0;
+}

@@ -1,0 +1,267 @@
+/* Buffer pools: a cache per worker thread by size class, backed by one
+ * shared pool per runtime, so that a steady pipeline recycles its buffers
+ * instead of calling malloc per message. Workers move buffers to and from
+ * the shared pool in batches (one lock per batch). */
+#include "mem/pool.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/runtime.h"
+#include "ocl/ocl.h"
+#include "topo/topo.h"
+
+/* Per-thread cache: at most TC_MAX buffers and TC_BYTES bytes per class. */
+#define TC_MAX   256
+#define TC_BYTES (2u << 20)
+/* Shared pool: at most this many bytes per class stay cached. */
+#define SHARED_BYTES (32u << 20)
+/* Header size, rounded so that inline host bytes stay aligned. */
+#define HDR_BYTES                                                                                  \
+  ((sizeof(struct maestro_buf) + MEM_HOST_ALIGN - 1) & ~(size_t)(MEM_HOST_ALIGN - 1))
+
+struct shared_class {
+  pthread_mutex_t lock;
+  maestro_buf_t *head;
+  size_t n, max;
+};
+
+struct mem {
+  struct shared_class cls[MEM_NCLASS];
+  atomic_ullong fresh, reused;
+};
+
+struct tcache {
+  struct maestro_runtime *rt;
+  int node;
+  unsigned n[MEM_NCLASS], max[MEM_NCLASS];
+  maestro_buf_t *items[MEM_NCLASS][TC_MAX];
+};
+
+static _Thread_local struct tcache *tls_cache;
+
+unsigned mem_class_of(size_t bytes) {
+  size_t cap = MEM_CLASS_MIN;
+  for (unsigned k = 0; k < MEM_NCLASS; k++, cap <<= 1)
+    if (bytes <= cap) return k;
+  return MEM_NOPOOL;
+}
+
+size_t mem_class_bytes(unsigned cls) {
+  return (size_t)MEM_CLASS_MIN << cls;
+}
+
+int mem_init(struct maestro_runtime *rt) {
+  struct mem *m = calloc(1, sizeof *m);
+  if (!m) return err_set(MAESTRO_ENOMEM, "mem_init: out of memory");
+  for (unsigned k = 0; k < MEM_NCLASS; k++) {
+    pthread_mutex_init(&m->cls[k].lock, NULL);
+    size_t max = SHARED_BYTES / mem_class_bytes(k);
+    m->cls[k].max = max < 8 ? 8 : max;
+  }
+  rt->mem = m;
+  return MAESTRO_OK;
+}
+
+/* Frees the memory of a buffer (never pooled again). */
+static void buf_free_memory(maestro_buf_t *b) {
+  if (b->host_base && !(b->flags & MEM_BUF_INLINE)) {
+    if (b->flags & MEM_BUF_NUMA)
+      topo_free(b->rt, b->host_base, b->host_cap + MEM_HOST_ALIGN);
+    else
+      free(b->host_base);
+  }
+  free(b);
+}
+
+void mem_fini(struct maestro_runtime *rt) {
+  struct mem *m = rt->mem;
+  if (!m) return;
+  for (unsigned k = 0; k < MEM_NCLASS; k++) {
+    maestro_buf_t *b = m->cls[k].head;
+    while (b) {
+      maestro_buf_t *next = b->next_free;
+      buf_free_memory(b);
+      b = next;
+    }
+    pthread_mutex_destroy(&m->cls[k].lock);
+  }
+  free(m);
+  rt->mem = NULL;
+}
+
+void mem_thread_attach(struct maestro_runtime *rt, int node) {
+  struct tcache *tc = calloc(1, sizeof *tc);
+  if (!tc) return; /* the thread then uses the shared pool */
+  tc->rt = rt;
+  tc->node = node;
+  for (unsigned k = 0; k < MEM_NCLASS; k++) {
+    size_t max = TC_BYTES / mem_class_bytes(k);
+    tc->max[k] = max > TC_MAX ? TC_MAX : max < 2 ? 2 : (unsigned)max;
+  }
+  tls_cache = tc;
+}
+
+/* Moves `n` buffers from the thread cache to the shared pool (freeing those
+ * beyond its bound). */
+static void shared_put(struct mem *m, unsigned k, maestro_buf_t **v, unsigned n) {
+  struct shared_class *c = &m->cls[k];
+  unsigned i = 0;
+  pthread_mutex_lock(&c->lock);
+  for (; i < n && c->n < c->max; i++) {
+    v[i]->next_free = c->head;
+    c->head = v[i];
+    c->n++;
+  }
+  pthread_mutex_unlock(&c->lock);
+  for (; i < n; i++)
+    buf_free_memory(v[i]);
+}
+
+void mem_thread_detach(void) {
+  struct tcache *tc = tls_cache;
+  if (!tc) return;
+  tls_cache = NULL;
+  for (unsigned k = 0; k < MEM_NCLASS; k++)
+    shared_put(tc->rt->mem, k, tc->items[k], tc->n[k]);
+  free(tc);
+}
+
+void mem_get_stats(struct maestro_runtime *rt, struct mem_stats *s) {
+  s->fresh = atomic_load_explicit(&rt->mem->fresh, memory_order_relaxed);
+  s->reused = atomic_load_explicit(&rt->mem->reused, memory_order_relaxed);
+}
+
+/* Takes up to `want` buffers from the shared pool; returns how many. */
+static unsigned shared_get(struct mem *m, unsigned k, maestro_buf_t **v, unsigned want) {
+  struct shared_class *c = &m->cls[k];
+  unsigned n = 0;
+  pthread_mutex_lock(&c->lock);
+  while (n < want && c->head) {
+    v[n++] = c->head;
+    c->head = c->head->next_free;
+    c->n--;
+  }
+  pthread_mutex_unlock(&c->lock);
+  return n;
+}
+
+/* Host bytes for a separate (non-inline) buffer of class capacity `cap`. */
+static int host_alloc(maestro_buf_t *b, size_t cap, int node) {
+  void *base;
+  if (node >= 0 && topo_numa_nodes(b->rt) > 1) {
+    base = topo_alloc_on_node(b->rt, cap + MEM_HOST_ALIGN, node);
+    b->flags |= MEM_BUF_NUMA;
+  } else {
+    base =
+        aligned_alloc(MEM_HOST_ALIGN, (cap + MEM_HOST_ALIGN - 1) & ~(size_t)(MEM_HOST_ALIGN - 1));
+  }
+  if (!base) return MAESTRO_ENOMEM;
+  b->host_base = base;
+  b->host = (void *)(((uintptr_t)base + MEM_HOST_ALIGN - 1) & ~(uintptr_t)(MEM_HOST_ALIGN - 1));
+  b->host_cap = cap;
+  return MAESTRO_OK;
+}
+
+/* A fresh buffer of class `k` (or exact size when k == MEM_NOPOOL). */
+static maestro_buf_t *buf_fresh(struct maestro_runtime *rt, unsigned k, size_t bytes, int with_host,
+                                int node) {
+  size_t cap = k == MEM_NOPOOL ? bytes : mem_class_bytes(k);
+  maestro_buf_t *b;
+  if (with_host && cap <= MEM_INLINE_MAX) {
+    b = aligned_alloc(MEM_HOST_ALIGN, HDR_BYTES + cap);
+    if (!b) return NULL;
+    memset(b, 0, sizeof *b);
+    b->flags = MEM_BUF_INLINE;
+    b->host = (char *)b + HDR_BYTES;
+    b->host_base = b->host;
+    b->host_cap = cap;
+  } else {
+    b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->rt = rt;
+    if (with_host && host_alloc(b, cap, node) != MAESTRO_OK) {
+      free(b);
+      return NULL;
+    }
+  }
+  b->rt = rt;
+  b->size_class = k;
+  atomic_fetch_add_explicit(&rt->mem->fresh, 1, memory_order_relaxed);
+  return b;
+}
+
+static maestro_buf_t *buf_get(struct maestro_runtime *rt, size_t bytes, int with_host) {
+  unsigned k = mem_class_of(bytes);
+  struct tcache *tc = tls_cache;
+  int node = -1;
+  maestro_buf_t *b = NULL;
+  if (k != MEM_NOPOOL && with_host) {
+    if (tc && tc->rt == rt) {
+      node = tc->node;
+      if (tc->n[k] == 0) tc->n[k] = shared_get(rt->mem, k, tc->items[k], (tc->max[k] + 1) / 2);
+      if (tc->n[k]) b = tc->items[k][--tc->n[k]];
+    } else {
+      shared_get(rt->mem, k, &b, 1);
+    }
+    if (b) atomic_fetch_add_explicit(&rt->mem->reused, 1, memory_order_relaxed);
+  }
+  if (!b) b = buf_fresh(rt, k, bytes, with_host, node);
+  if (!b) return NULL;
+  atomic_init(&b->refs, 1);
+  b->size = bytes;
+  atomic_init(&b->host_valid, with_host ? 1 : 0);
+  b->dev = NULL;
+  b->next_free = NULL;
+  return b;
+}
+
+int mem_buf_alloc(struct maestro_runtime *rt, size_t bytes, maestro_buf_t **out) {
+  maestro_buf_t *b = buf_get(rt, bytes, 1);
+  if (!b) return err_set(MAESTRO_ENOMEM, "buffer of %zu bytes: out of memory", bytes);
+  *out = b;
+  return MAESTRO_OK;
+}
+
+int mem_buf_alloc_nohost(struct maestro_runtime *rt, size_t bytes, maestro_buf_t **out) {
+  maestro_buf_t *b = buf_get(rt, bytes, 0);
+  if (!b) return err_set(MAESTRO_ENOMEM, "buffer of %zu bytes: out of memory", bytes);
+  *out = b;
+  return MAESTRO_OK;
+}
+
+int mem_buf_ensure_host(maestro_buf_t *b) {
+  if (b->host) return MAESTRO_OK;
+  size_t cap = b->size_class == MEM_NOPOOL ? b->size : mem_class_bytes(b->size_class);
+  struct tcache *tc = tls_cache;
+  if (host_alloc(b, cap, tc && tc->rt == b->rt ? tc->node : -1) != MAESTRO_OK)
+    return err_set(MAESTRO_ENOMEM, "host replica of %zu bytes: out of memory", b->size);
+  return MAESTRO_OK;
+}
+
+void mem_buf_recycle(maestro_buf_t *b) {
+  if (b->dev) {
+    ocl_buf_free_replicas(b);
+    b->dev = NULL;
+  }
+  unsigned k = b->size_class;
+  if (k == MEM_NOPOOL || !b->host) {
+    buf_free_memory(b);
+    return;
+  }
+  struct tcache *tc = tls_cache;
+  if (tc && tc->rt == b->rt) {
+    if (tc->n[k] == tc->max[k]) {
+      unsigned half = tc->max[k] / 2;
+      tc->n[k] -= half;
+      shared_put(b->rt->mem, k, tc->items[k] + tc->n[k], half);
+    }
+    tc->items[k][tc->n[k]++] = b;
+    return;
+  }
+  shared_put(b->rt->mem, k, &b, 1);
+}

@@ -1,0 +1,29 @@
+/* Size classes and pools for buffers (runtime/mem/pool.c). */
+#ifndef MAESTRO_MEM_POOL_H
+#define MAESTRO_MEM_POOL_H
+
+#include <stddef.h>
+
+#include "mem/buf.h"
+
+/* Classes hold 64 << k bytes; larger buffers are allocated exactly and freed
+ * on release. Small classes keep header and bytes in one allocation. */
+#define MEM_NCLASS     17
+#define MEM_CLASS_MIN  64
+#define MEM_NOPOOL     0xffffffffu
+#define MEM_INLINE_MAX 4096
+
+/* The class for `bytes`, or MEM_NOPOOL when too large to pool. */
+unsigned mem_class_of(size_t bytes);
+size_t mem_class_bytes(unsigned cls);
+
+/* Gives a buffer back to the pools (called on the last release). */
+void mem_buf_recycle(maestro_buf_t *b);
+
+/* Counters for tests: buffers created by malloc so far, and recycled. */
+struct mem_stats {
+  unsigned long long fresh, reused;
+};
+void mem_get_stats(struct maestro_runtime *rt, struct mem_stats *s);
+
+#endif

@@ -1,0 +1,169 @@
+/* runtime/ocl's private state: platforms, devices, queues, the program cache,
+ * per-device memory accounting and per-buffer replicas. Only the files of runtime/ocl
+ * include this (it pulls in CL/cl.h). */
+#ifndef MAESTRO_OCL_INT_H
+#define MAESTRO_OCL_INT_H
+
+#include <CL/cl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/runtime.h"
+#include "mem/buf.h"
+#include "ocl/ocl.h"
+
+typedef struct ocl_platform {
+  cl_platform_id id;
+  cl_context ctx; /* one context for the selected devices of this platform */
+  char name[64];
+} ocl_platform_t;
+
+struct ocl_launch; /* kagent.c: one firing in flight */
+struct ocl_rep;
+
+typedef struct ocl_dev {
+  struct maestro_runtime *rt;
+  int index;        /* device place index */
+  int plat;         /* index into ocl->plat */
+  int global_index; /* index over all devices of all platforms (MAESTRO_DEVICES) */
+  cl_device_id id;
+  cl_context ctx; /* the platform's context (shared by its devices) */
+  /* In-order queues: host->device transfers, kernels, device->host reads.
+   * Separate queues let the next message's transfer overlap this kernel. */
+  cl_command_queue q_h2d, q_exec, q_d2h;
+  int unified;        /* shares host memory */
+  int zero_copy;      /* host-pointer buffers + map/unmap instead of copies */
+  /* A CPU device running on host memory: a host-pointer buffer IS the host
+   * bytes, so results need no map/unmap and a host write needs no new
+   * buffer (PoCL, Intel CPU runtime). */
+  int host_coherent;
+  cl_uint base_align; /* CL_DEVICE_MEM_BASE_ADDR_ALIGN in bytes */
+  size_t max_wg;
+  cl_ulong max_alloc, global_mem;
+  char name[128];
+  char version[128]; /* driver version, for the on-disk program cache key */
+
+  /* Device clock -> host clock: host_ns = device_ns + clock_off_ns. */
+  int64_t clock_off_ns;
+  /* Link model for ocl_transfer_cost_ns (defaults until measured). */
+  double h2d_ns_per_byte, d2h_ns_per_byte;
+  uint64_t h2d_lat_ns, d2h_lat_ns;
+
+  /* Counters (only grow). */
+  _Atomic uint64_t bytes_h2d, bytes_d2h, bytes_d2d, transfers, launches;
+
+  /* Device memory: allocated bytes (in use + pooled) against a limit, a free
+   * list of cl_mem by size, and the LRU list of replicas that hold memory. */
+  pthread_mutex_t mem_lock;
+  pthread_cond_t mem_cond; /* signalled when a launch completes (memory unpinned) */
+  uint64_t mem_limit, mem_used;
+  struct ocl_free_mem *free_list;
+  struct ocl_rep *lru_head, *lru_tail; /* head = least recently used */
+  uint64_t evictions;
+
+  /* Completion: a FIFO of launches in flight, waited on in order by a thread. */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  struct ocl_launch *fifo_head, *fifo_tail;
+  int inflight;
+  int stop;
+  pthread_t thread;
+  int thread_up;
+} ocl_dev_t;
+
+struct ocl_prog; /* program.c */
+
+struct ocl {
+  int nplat;
+  ocl_platform_t *plat;
+  int ndev;
+  ocl_dev_t *dev;
+  int total_devices; /* over all platforms, before selection */
+
+  pthread_mutex_t prog_lock;
+  struct ocl_prog *progs;
+  _Atomic uint64_t builds, cache_hits, disk_hits;
+  int disk_cache; /* 0 when MAESTRO_KERNEL_CACHE=0 */
+  char cache_dir[512];
+};
+
+/* One device's replica of a buffer. */
+typedef struct ocl_rep {
+  cl_mem mem; /* NULL when this device has no replica */
+  size_t cap; /* bytes of `mem` (pool size class) */
+  int valid;
+  int pins;           /* launches using it now: never evicted while > 0 */
+  int wraps_host;     /* zero-copy: `mem` wraps the buffer's host bytes */
+  cl_event ready;     /* the command that makes it valid, or NULL when done */
+  cl_event busy;      /* the last copy reading it for another device, or NULL */
+  uint64_t last_use;  /* LRU stamp */
+  maestro_buf_t *buf; /* back pointer for eviction */
+  int dev;
+  int in_lru;
+  struct ocl_rep *prev, *next;
+} ocl_rep_t;
+
+struct ocl_replicas {
+  pthread_mutex_t lock;
+  int ndev;
+  ocl_rep_t rep[];
+};
+
+static inline ocl_dev_t *ocl_dev(const struct maestro_runtime *rt, int dev) {
+  return &rt->ocl->dev[dev];
+}
+
+/* "CL_OUT_OF_RESOURCES" for an OpenCL status. */
+const char *ocl_strerror(cl_int e);
+/* err_set(MAESTRO_ECL, "<what>: <CL error>"). */
+int ocl_fail(cl_int e, const char *what);
+
+/* discover.c / clock */
+uint64_t ocl_dev_to_host_ns(const ocl_dev_t *d, cl_ulong dev_ns);
+
+/* program.c */
+int ocl_prog_init(struct maestro_runtime *rt);
+void ocl_prog_fini(struct maestro_runtime *rt);
+/* A built program for `source` + `options` on device `dev` (a new reference
+ * the caller releases with clReleaseProgram). `agent` names the culprit. */
+int ocl_prog_get(struct maestro_runtime *rt, int dev, const char *agent, const char *source,
+                 const char *options, cl_program *out);
+
+/* memory.c: device memory with a limit, LRU eviction. */
+/* A cl_mem of at least `bytes` on `dev`, evicting replicas valid elsewhere
+ * when the pool limit is reached (pinned replicas are never evicted); waits
+ * for launches in flight when all that is left is pinned. */
+int ocl_mem_get(ocl_dev_t *d, size_t bytes, cl_mem *out, size_t *cap);
+void ocl_mem_put(ocl_dev_t *d, cl_mem m, size_t cap);
+void ocl_mem_fini(ocl_dev_t *d);
+void ocl_lru_touch(ocl_dev_t *d, ocl_rep_t *r);
+void ocl_lru_remove(ocl_dev_t *d, ocl_rep_t *r);
+
+/* replica.c */
+/* The replica set of `b`, created on first use. NULL on ENOMEM. */
+struct ocl_replicas *ocl_reps(maestro_buf_t *b);
+
+/* What making one input valid on a device did. */
+typedef struct ocl_xfer {
+  cl_mem mem;       /* the replica to pass to the kernel (NULL for 0 bytes) */
+  cl_event wait;    /* the kernel must wait for it, or NULL (a reference) */
+  cl_event ev;      /* the transfer enqueued, or NULL (a reference, for timing) */
+  const char *kind; /* "h2d" or "d2d" when ev is set */
+  size_t bytes;
+} ocl_xfer_t;
+
+/* Makes b's replica on `dev` valid without blocking on the device (an
+ * enqueued transfer the kernel waits for), pins it against eviction and
+ * counts the bytes on the device. Zero-copy devices wrap the host bytes. */
+int ocl_rep_acquire(maestro_buf_t *b, int dev, ocl_xfer_t *x);
+/* A fresh buffer of `bytes` whose only valid replica is on `d` (pinned);
+ * the command writing it is set with ocl_rep_set_ready. */
+int ocl_rep_new_output(ocl_dev_t *d, size_t bytes, maestro_buf_t **out);
+void ocl_rep_set_ready(maestro_buf_t *b, int dev, cl_event ev);
+void ocl_rep_unpin(maestro_buf_t *b, int dev);
+cl_mem ocl_rep_mem(maestro_buf_t *b, int dev);
+/* 1 when b's valid replica on `dev` wraps its host bytes. */
+int ocl_rep_wraps_host(maestro_buf_t *b, int dev);
+
+#endif

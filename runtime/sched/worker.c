@@ -1,0 +1,339 @@
+/* CPU workers: one thread per CPU place, pinned, with its own run queue.
+ * A worker runs tasks from its queue, steals from the others when it has
+ * none, spins a short while, then parks on a futex. Whoever queues a task
+ * wakes a parked worker, so a parked runtime costs nothing. */
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/runtime.h"
+#include "mem/buf.h"
+#include "prof/records.h"
+#include "sched/sched.h"
+#include "topo/topo.h"
+
+/* How long an idle worker spins before it parks. */
+#define SPIN_NS 30000
+
+struct worker {
+  _Alignas(64) pthread_mutex_t qlock;
+  struct sched_task **q; /* circular: q[(qhead + i) % qcap], i < qn */
+  size_t qhead, qn, qcap;
+  atomic_size_t qlen; /* qn, readable without the lock */
+  _Alignas(64) atomic_int parked;
+  atomic_uint futex;
+  _Alignas(64) atomic_ullong busy_ns, fires;
+  struct sched *s;
+  int index;
+  pthread_t thread;
+  int started;
+};
+
+struct sched {
+  struct maestro_runtime *rt;
+  int n;
+  struct worker *w;
+  atomic_int stop;
+  atomic_int nparked;
+};
+
+static _Thread_local struct worker *tls_worker;
+
+int sched_current_cpu(void) {
+  return tls_worker ? tls_worker->index : -1;
+}
+
+static void futex_wait(atomic_uint *addr, unsigned val) {
+  syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(atomic_uint *addr) {
+  syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* ---- run queues ---- */
+
+static int q_grow(struct worker *w) {
+  size_t cap = w->qcap ? w->qcap * 2 : 64;
+  struct sched_task **q = malloc(cap * sizeof *q);
+  if (!q) return -1;
+  for (size_t i = 0; i < w->qn; i++)
+    q[i] = w->q[(w->qhead + i) % w->qcap];
+  free(w->q);
+  w->q = q;
+  w->qhead = 0;
+  w->qcap = cap;
+  return 0;
+}
+
+static void q_push(struct worker *w, struct sched_task *t) {
+  pthread_mutex_lock(&w->qlock);
+  if (w->qn == w->qcap && q_grow(w) != 0) {
+    /* Out of memory with a full queue: spin until room appears is worse than
+     * running it late; keep trying to grow. */
+    while (q_grow(w) != 0)
+      ;
+  }
+  w->q[(w->qhead + w->qn) % w->qcap] = t;
+  w->qn++;
+  atomic_store_explicit(&w->qlen, w->qn, memory_order_seq_cst);
+  pthread_mutex_unlock(&w->qlock);
+}
+
+/* Takes the first task `w` may give to worker `thief` (its own first task
+ * when thief == w; the first one not pinned elsewhere otherwise). */
+static struct sched_task *q_take(struct worker *w, int thief) {
+  if (atomic_load_explicit(&w->qlen, memory_order_relaxed) == 0) return NULL;
+  struct sched_task *t = NULL;
+  pthread_mutex_lock(&w->qlock);
+  for (size_t i = 0; i < w->qn; i++) {
+    size_t at = (w->qhead + i) % w->qcap;
+    struct sched_task *c = w->q[at];
+    if (thief != w->index && c->pin >= 0 && c->pin != thief) continue;
+    t = c;
+    /* Close the gap: shift the i entries before it one place on. */
+    for (size_t j = i; j > 0; j--)
+      w->q[(w->qhead + j) % w->qcap] = w->q[(w->qhead + j - 1) % w->qcap];
+    w->qhead = (w->qhead + 1) % w->qcap;
+    w->qn--;
+    atomic_store_explicit(&w->qlen, w->qn, memory_order_relaxed);
+    break;
+  }
+  pthread_mutex_unlock(&w->qlock);
+  return t;
+}
+
+static struct sched_task *find_task(struct worker *w) {
+  struct sched_task *t = q_take(w, w->index);
+  if (t) return t;
+  struct sched *s = w->s;
+  for (int k = 1; k < s->n; k++) {
+    struct worker *v = &s->w[(w->index + k) % s->n];
+    if ((t = q_take(v, w->index))) return t;
+  }
+  return NULL;
+}
+
+static int work_visible(struct worker *w) {
+  struct sched *s = w->s;
+  for (int k = 0; k < s->n; k++)
+    if (atomic_load_explicit(&s->w[k].qlen, memory_order_seq_cst)) return 1;
+  return 0;
+}
+
+/* Wakes `w` if it is parked; 1 if it was. */
+static int wake(struct worker *w) {
+  int one = 1;
+  if (!atomic_compare_exchange_strong(&w->parked, &one, 0)) return 0;
+  atomic_fetch_add(&w->futex, 1);
+  futex_wake(&w->futex);
+  return 1;
+}
+
+/* After queueing on `target`: wake it if it sleeps, else a sleeper that can steal. */
+static void wake_for(struct sched *s, struct worker *target, struct sched_task *t) {
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&s->nparked, memory_order_relaxed) == 0) return;
+  if (wake(target)) return;
+  if (t->pin >= 0) return;
+  if (tls_worker == target || atomic_load_explicit(&target->qlen, memory_order_relaxed) > 0) {
+    for (int k = 1; k < s->n; k++)
+      if (wake(&s->w[(target->index + k) % s->n])) return;
+  }
+}
+
+void sched_notify(struct maestro_runtime *rt, struct sched_task *t) {
+  struct sched *s = rt->sched;
+  atomic_thread_fence(memory_order_seq_cst);
+  int st = atomic_load_explicit(&t->state, memory_order_seq_cst);
+  for (;;) {
+    if (st == TASK_QUEUED || st == TASK_AGAIN) return;
+    int want = st == TASK_IDLE ? TASK_QUEUED : TASK_AGAIN;
+    if (atomic_compare_exchange_weak(&t->state, &st, want)) {
+      if (want == TASK_AGAIN) return;
+      break;
+    }
+  }
+  atomic_fetch_add(t->active, 1);
+  struct worker *w = tls_worker;
+  int target = t->pin >= 0                        ? t->pin
+               : (w && w->s == s)                 ? w->index
+               : (t->home >= 0 && t->home < s->n) ? t->home
+                                                  : 0;
+  q_push(&s->w[target], t);
+  wake_for(s, &s->w[target], t);
+}
+
+/* Runs `t` (state QUEUED) until it waits, or queues it again if it yields. */
+static void run_task(struct worker *w, struct sched_task *t) {
+  struct sched *s = w->s;
+  atomic_store(&t->state, TASK_RUNNING);
+  for (;;) {
+    atomic_thread_fence(memory_order_seq_cst);
+    t->home = w->index;
+    int r = core_task_run(t, w->index);
+    if (r == TASK_YIELD) {
+      atomic_store(&t->state, TASK_QUEUED);
+      q_push(w, t);
+      wake_for(s, w, t);
+      return;
+    }
+    int running = TASK_RUNNING;
+    atomic_int *active = t->active;
+    if (atomic_compare_exchange_strong(&t->state, &running, TASK_IDLE)) {
+      /* Last touch of the task: its graph may be freed once active is 0. */
+      atomic_fetch_sub(active, 1);
+      return;
+    }
+    atomic_store(&t->state, TASK_RUNNING); /* it was TASK_AGAIN: go on */
+  }
+}
+
+static void park(struct worker *w) {
+  struct sched *s = w->s;
+  unsigned v = atomic_load(&w->futex);
+  atomic_store(&w->parked, 1);
+  atomic_fetch_add(&s->nparked, 1);
+  if (!work_visible(w) && !atomic_load(&s->stop)) futex_wait(&w->futex, v);
+  atomic_store(&w->parked, 0);
+  atomic_fetch_sub(&s->nparked, 1);
+}
+
+static void *worker_main(void *arg) {
+  struct worker *w = arg;
+  struct sched *s = w->s;
+  struct maestro_runtime *rt = s->rt;
+  char name[16];
+  snprintf(name, sizeof name, "maestro-cpu%d", w->index);
+  pthread_setname_np(pthread_self(), name);
+  topo_bind_thread(rt, w->index);
+  tls_worker = w;
+  mem_thread_attach(rt, rt->cpu_info[w->index].numa_node);
+  uint64_t idle_since = 0;
+  unsigned spins = 0;
+  while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
+    struct sched_task *t = find_task(w);
+    if (t) {
+      run_task(w, t);
+      idle_since = 0;
+      continue;
+    }
+    if (!idle_since) idle_since = rt_now_ns();
+    if ((++spins & 63) == 0 && rt_now_ns() - idle_since > SPIN_NS) {
+      park(w);
+      idle_since = 0;
+      continue;
+    }
+    cpu_relax();
+  }
+  mem_thread_detach();
+  tls_worker = NULL;
+  return NULL;
+}
+
+int sched_init(struct maestro_runtime *rt) {
+  struct sched *s = calloc(1, sizeof *s);
+  if (!s) return err_set(MAESTRO_ENOMEM, "sched_init: out of memory");
+  s->rt = rt;
+  s->n = rt->ncpu > 0 ? rt->ncpu : 1;
+  s->w = aligned_alloc(64, sizeof *s->w * (size_t)s->n);
+  if (!s->w) {
+    free(s);
+    return err_set(MAESTRO_ENOMEM, "sched_init: out of memory");
+  }
+  memset(s->w, 0, sizeof *s->w * (size_t)s->n);
+  rt->sched = s;
+  for (int i = 0; i < s->n; i++) {
+    struct worker *w = &s->w[i];
+    pthread_mutex_init(&w->qlock, NULL);
+    w->s = s;
+    w->index = i;
+    if (q_grow(w) != 0) {
+      sched_fini(rt);
+      return err_set(MAESTRO_ENOMEM, "sched_init: out of memory");
+    }
+  }
+  for (int i = 0; i < s->n; i++) {
+    int rc = pthread_create(&s->w[i].thread, NULL, worker_main, &s->w[i]);
+    if (rc) {
+      sched_fini(rt);
+      return err_set(MAESTRO_ESYS, "sched_init: pthread_create: %s", strerror(rc));
+    }
+    s->w[i].started = 1;
+  }
+  return MAESTRO_OK;
+}
+
+void sched_fini(struct maestro_runtime *rt) {
+  struct sched *s = rt->sched;
+  if (!s) return;
+  atomic_store(&s->stop, 1);
+  for (int i = 0; i < s->n; i++) {
+    struct worker *w = &s->w[i];
+    if (!w->started) continue;
+    atomic_fetch_add(&w->futex, 1);
+    futex_wake(&w->futex);
+  }
+  for (int i = 0; i < s->n; i++) {
+    struct worker *w = &s->w[i];
+    if (w->started) {
+      /* Keep waking until it has seen the stop (it may have been about to park). */
+      for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+          ts.tv_sec++;
+          ts.tv_nsec -= 1000000000;
+        }
+        if (pthread_timedjoin_np(w->thread, NULL, &ts) == 0) break;
+        atomic_fetch_add(&w->futex, 1);
+        futex_wake(&w->futex);
+      }
+    }
+    pthread_mutex_destroy(&w->qlock);
+    free(w->q);
+  }
+  free(s->w);
+  free(s);
+  rt->sched = NULL;
+}
+
+void sched_account(struct maestro_runtime *rt, int cpu, uint64_t busy_ns, uint64_t fires) {
+  struct sched *s = rt->sched;
+  if (cpu < 0 || cpu >= s->n) return;
+  atomic_fetch_add_explicit(&s->w[cpu].busy_ns, busy_ns, memory_order_relaxed);
+  atomic_fetch_add_explicit(&s->w[cpu].fires, fires, memory_order_relaxed);
+}
+
+int sched_collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, int cap) {
+  /* The publisher pre-fills name, kind and index (CPU places, then devices)
+   * and adds the devices' transfer counters itself. */
+  struct sched *s = rt->sched;
+  int n = s->n + rt->ndev;
+  for (int i = 0; i < n && i < cap; i++) {
+    struct prof_place_rec *p = &r[i];
+    if (i < s->n) {
+      p->busy_ns = atomic_load_explicit(&s->w[i].busy_ns, memory_order_relaxed);
+      p->fires = atomic_load_explicit(&s->w[i].fires, memory_order_relaxed);
+      p->agents = (uint32_t)core_agents_on_place(rt, 0, i);
+    } else {
+      p->agents = (uint32_t)core_agents_on_place(rt, 1, i - s->n);
+    }
+  }
+  return n;
+}

@@ -1,0 +1,40 @@
+# Foundation: configuration, errors, topology, discovery, packaging.
+
+# Installs into a temporary prefix and builds an outside project against it
+# with pkg-config and with find_package(Maestro).
+set(MAESTRO_SAN_FLAGS "")
+if(MAESTRO_SANITIZE)
+  set(MAESTRO_SAN_FLAGS "-fsanitize=${MAESTRO_SANITIZE}")
+endif()
+add_test(NAME install_outside_project
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/install/check_install.sh
+          ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/install-check
+          ${CMAKE_INSTALL_LIBDIR} ${CMAKE_C_COMPILER} "${MAESTRO_SAN_FLAGS}")
+set_tests_properties(install_outside_project PROPERTIES TIMEOUT 300 LABELS "unit;install")
+
+# CUnit suites. Each scenario is its own program so that its environment
+# (PoCL devices, ICD vendors, CPU set) is set before OpenCL or hwloc start.
+set(F ${CMAKE_CURRENT_SOURCE_DIR}/foundation)
+set(MAESTRO_EMPTY_ICD_DIR ${CMAKE_CURRENT_BINARY_DIR}/empty-icd)
+file(MAKE_DIRECTORY ${MAESTRO_EMPTY_ICD_DIR})
+
+maestro_add_test(foundation_config SOURCES ${F}/test_config.c TIMEOUT 60)
+maestro_add_test(foundation_errors SOURCES ${F}/test_errors.c TIMEOUT 60)
+maestro_add_test(foundation_discovery SOURCES ${F}/test_discovery.c TIMEOUT 120)
+maestro_add_test(foundation_two_devices SOURCES ${F}/test_two_devices.c TIMEOUT 120
+                 ENV "POCL_DEVICES=pthread pthread")
+maestro_add_test(foundation_no_platform SOURCES ${F}/test_no_platform.c TIMEOUT 60
+                 ENV "OCL_ICD_VENDORS=${MAESTRO_EMPTY_ICD_DIR}")
+maestro_add_test(foundation_taskset SOURCES ${F}/test_taskset.c TIMEOUT 60
+                 PREFIX taskset -c 0)
+
+# maestro-info --json parses and matches the runtime's counts.
+if(MAESTRO_BUILD_TOOLS)
+  find_package(Python3 COMPONENTS Interpreter REQUIRED)
+  add_executable(foundation_count_places ${F}/count_places.c)
+  target_link_libraries(foundation_count_places PRIVATE maestro_internal)
+  add_test(NAME foundation_maestro_info
+    COMMAND ${Python3_EXECUTABLE} ${F}/check_info.py $<TARGET_FILE:maestro-info>
+            $<TARGET_FILE:foundation_count_places> ${MAESTRO_EMPTY_ICD_DIR})
+  set_tests_properties(foundation_maestro_info PROPERTIES TIMEOUT 180 LABELS "unit;tools")
+endif()

@@ -1,0 +1,15 @@
+# Observability: the live stats segment, maestro-top and traces (issue 5).
+add_executable(prof_demo ${CMAKE_CURRENT_LIST_DIR}/prof/prof_demo.c)
+target_link_libraries(prof_demo PRIVATE maestro_internal)
+
+maestro_add_test(test_prof_segment SOURCES ${CMAKE_CURRENT_LIST_DIR}/prof/test_prof_segment.c
+                 TIMEOUT 120 LABELS prof)
+
+# maestro-top and traces against running programs (python3 drives them).
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_FOUND AND MAESTRO_BUILD_TOOLS)
+  add_test(NAME prof_top
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/prof/prof_top_test.py
+                   $<TARGET_FILE:maestro-top> $<TARGET_FILE:prof_demo>)
+  set_tests_properties(prof_top PROPERTIES TIMEOUT 120 LABELS "prof")
+endif()

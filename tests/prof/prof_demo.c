@@ -1,0 +1,288 @@
+/* A program for the observability tests (tests/prof_*.py):
+ *
+ *   prof_demo fake SECONDS     publishes a synthetic segment through the
+ *                              writer API (graph "pipeline": src -> scale -> sink,
+ *                              counters growing) for SECONDS, then exits cleanly
+ *   prof_demo runtime SECONDS  a real runtime (maestro_runtime_create) that
+ *                              stays up for SECONDS: its publisher thread
+ *                              publishes the places
+ *   prof_demo graph SECONDS    a real graph through the public API, graph
+ *                              "pipeline": src -> scale -> sink (4 KiB f32
+ *                              messages, src paced at about 5000 msg/s), for
+ *                              SECONDS; prints each agent's firings at the end
+ *   prof_demo graphtrace FILE N  the same graph, N messages as fast as it
+ *                              goes, tracing to FILE; prints "agent fires" lines
+ *   prof_demo trace FILE N     a runtime tracing to FILE; two threads record
+ *                              N firings each through prof_trace_firing
+ *                              (with message flows), then the runtime is
+ *                              destroyed. Prints the number of firings.
+ *
+ * Prints "ready <pid>" once the segment exists. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/runtime.h"
+#include "maestro.h"
+#include "prof/prof.h"
+#include "prof/segment.h"
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static int run_fake(double seconds) {
+  struct prof_seg_params p = {.ncpu = 2,
+                              .ndev = 1,
+                              .place_slots = 3,
+                              .agent_slots = 8,
+                              .chan_slots = 8,
+                              .start_mono_ns = rt_now_ns(),
+                              .program = "prof_demo"};
+  struct prof_seg *seg;
+  char err[256];
+  if (prof_seg_create(&p, &seg, err, sizeof err) != 0) {
+    fprintf(stderr, "prof_demo: %s\n", err);
+    return 1;
+  }
+  printf("ready %d %s\n", (int)getpid(), prof_seg_name(seg));
+  fflush(stdout);
+  static const char *const names[3] = {"src", "scale", "sink"};
+  uint64_t tick = 0, t_end = rt_now_ns() + (uint64_t)(seconds * 1e9);
+  while (rt_now_ns() < t_end) {
+    tick++;
+    for (int i = 0; i < 3; i++) {
+      struct prof_place_rec pl = {.kind = i < 2 ? MAESTRO_PLACE_CPU : MAESTRO_PLACE_DEVICE,
+                                  .index = i < 2 ? i : 0,
+                                  .agents = 1,
+                                  .fires = tick * 100,
+                                  .busy_ns = tick * 20000000ull};
+      if (i < 2)
+        snprintf(pl.name, sizeof pl.name, "cpu %d", i);
+      else
+        snprintf(pl.name, sizeof pl.name, "device 0: fake device");
+      if (i == 2) {
+        pl.bytes_h2d = tick * 4096;
+        pl.bytes_d2h = tick * 4096;
+        pl.transfers = tick * 2;
+      }
+      prof_seg_write_place(seg, (uint32_t)i, &pl);
+      struct prof_agent_rec a = {.place_kind = pl.kind,
+                                 .place_index = pl.index,
+                                 .state = PROF_AGENT_RUNNING,
+                                 .queue_depth = (uint32_t)(tick % 5),
+                                 .fires = tick * 100,
+                                 .msgs_in = i ? tick * 100 : 0,
+                                 .msgs_out = i < 2 ? tick * 100 : 0,
+                                 .bytes_in = tick * 409600,
+                                 .bytes_out = tick * 409600,
+                                 .busy_ns = tick * 20000000ull};
+      snprintf(a.name, sizeof a.name, "%s", names[i]);
+      snprintf(a.graph, sizeof a.graph, "pipeline");
+      prof_seg_write_agent(seg, (uint32_t)i, &a);
+      if (i < 2) {
+        struct prof_chan_rec c = {.capacity = 8,
+                                  .depth = (uint32_t)(tick % 8),
+                                  .msgs = tick * 100,
+                                  .bytes = tick * 409600,
+                                  .bytes_h2d = i == 1 ? tick * 4096 : 0};
+        snprintf(c.graph, sizeof c.graph, "pipeline");
+        snprintf(c.from, sizeof c.from, "%s.out", names[i]);
+        snprintf(c.to, sizeof c.to, "%s.in", names[i + 1]);
+        prof_seg_write_chan(seg, (uint32_t)i, &c);
+      }
+    }
+    struct prof_seg_live l = {.n_places = 3,
+                              .n_agents = 3,
+                              .n_chans = 2,
+                              .agents_total = 3,
+                              .chans_total = 2,
+                              .n_graphs = 1,
+                              .publishes = tick,
+                              .publish_mono_ns = rt_now_ns()};
+    prof_seg_write_live(seg, &l);
+    sleep_ms(50);
+  }
+  prof_seg_destroy(seg);
+  return 0;
+}
+
+static int run_runtime(double seconds) {
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  maestro_runtime_t *rt;
+  if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
+    fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
+    return 1;
+  }
+  printf("ready %d %s\n", (int)getpid(), prof_stats_name(rt) ? prof_stats_name(rt) : "(none)");
+  fflush(stdout);
+  sleep_ms((long)(seconds * 1000));
+  maestro_runtime_destroy(rt);
+  return 0;
+}
+
+/* ---- a real graph ---- */
+
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+
+struct src_state {
+  uint64_t deadline_ns; /* 0: count only */
+  uint64_t left;
+  long pace_us;
+};
+
+static int src_fire(maestro_fire_t *f) {
+  struct src_state *st = maestro_fire_state(f);
+  if (st->deadline_ns ? rt_now_ns() >= st->deadline_ns : st->left == 0) return MAESTRO_DONE;
+  if (st->left) st->left--;
+  maestro_buf_t *out;
+  int rc = maestro_fire_alloc(f, 1024 * sizeof(float), &out);
+  if (rc) return rc;
+  float *x = maestro_buf_data(out);
+  for (int i = 0; i < 1024; i++)
+    x[i] = (float)i;
+  if (st->pace_us) {
+    struct timespec ts = {0, st->pace_us * 1000L};
+    nanosleep(&ts, NULL);
+  }
+  return maestro_fire_out(f, 0, out);
+}
+
+static int scale_fire(maestro_fire_t *f) {
+  maestro_buf_t *in = maestro_fire_in(f, 0);
+  size_t n = maestro_buf_size(in) / sizeof(float);
+  maestro_buf_t *out;
+  int rc = maestro_fire_alloc(f, n * sizeof(float), &out);
+  if (rc) return rc;
+  const float *x = maestro_buf_cdata(in);
+  float *y = maestro_buf_data(out);
+  for (size_t i = 0; i < n; i++)
+    y[i] = 2.0f * x[i];
+  return maestro_fire_out(f, 0, out);
+}
+
+static int sink_fire(maestro_fire_t *f) {
+  (void)f;
+  return MAESTRO_OK;
+}
+
+static int run_graph(double seconds, const char *trace, uint64_t n) {
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  if (trace) cfg.trace = trace;
+  maestro_runtime_t *rt;
+  maestro_graph_t *g;
+  if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
+    fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
+    return 1;
+  }
+  struct src_state st = {.deadline_ns = trace ? 0 : rt_now_ns() + (uint64_t)(seconds * 1e9),
+                         .left = n,
+                         .pace_us = trace ? 0 : 200};
+  maestro_agent_t *a[3];
+  int rc = maestro_graph_create(rt, "pipeline", &g);
+  if (!rc)
+    rc = maestro_agent_add(
+        g,
+        &(maestro_agent_desc_t){
+            .name = "src", .out = f32_out, .n_out = 1, .cpu = src_fire, .state = &st},
+        &a[0]);
+  if (!rc)
+    rc = maestro_agent_add(g,
+                           &(maestro_agent_desc_t){.name = "scale",
+                                                   .in = f32_in,
+                                                   .n_in = 1,
+                                                   .out = f32_out,
+                                                   .n_out = 1,
+                                                   .cpu = scale_fire},
+                           &a[1]);
+  if (!rc)
+    rc = maestro_agent_add(
+        g, &(maestro_agent_desc_t){.name = "sink", .in = f32_in, .n_in = 1, .cpu = sink_fire},
+        &a[2]);
+  if (!rc) rc = maestro_connect(g, a[0], "out", a[1], "in", 8);
+  if (!rc) rc = maestro_connect(g, a[1], "out", a[2], "in", 8);
+  if (!rc) rc = maestro_graph_start(g);
+  if (rc) {
+    fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
+    maestro_runtime_destroy(rt);
+    return 1;
+  }
+  if (!trace) {
+    printf("ready %d %s\n", (int)getpid(), prof_stats_name(rt) ? prof_stats_name(rt) : "(none)");
+    fflush(stdout);
+  }
+  rc = maestro_graph_wait(g);
+  if (rc) fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
+  for (int i = 0; i < 3; i++) {
+    maestro_agent_stats_t s;
+    maestro_agent_stats(a[i], &s);
+    printf("%s %llu\n", maestro_agent_name(a[i]), (unsigned long long)s.fires);
+  }
+  maestro_graph_destroy(g);
+  maestro_runtime_destroy(rt);
+  return rc ? 1 : 0;
+}
+
+struct tracer {
+  maestro_runtime_t *rt;
+  int cpu, n;
+};
+
+static void *trace_thread(void *arg) {
+  struct tracer *t = arg;
+  for (int i = 0; i < t->n; i++) {
+    uint64_t t0 = rt_now_ns();
+    uint64_t t1 = t0 + 1000;
+    /* cpu 0 produces message i+1, cpu 1 consumes it */
+    uint64_t id = (uint64_t)i + 1;
+    prof_trace_firing(t->rt, MAESTRO_PLACE_CPU, t->cpu, t->cpu ? "sink" : "src", (uint64_t)i, 64,
+                      t0, t1, t->cpu ? id : 0, t->cpu ? 0 : id);
+  }
+  return NULL;
+}
+
+static int run_trace(const char *file, int n) {
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  cfg.ncpu = 2;
+  cfg.trace = file;
+  maestro_runtime_t *rt;
+  if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
+    fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
+    return 1;
+  }
+  struct tracer t[2] = {{rt, 0, n}, {rt, 1, n}};
+  pthread_t th[2];
+  pthread_create(&th[0], NULL, trace_thread, &t[0]);
+  pthread_join(th[0], NULL); /* producers first: flows start before they finish */
+  pthread_create(&th[1], NULL, trace_thread, &t[1]);
+  prof_trace_flush(rt); /* a flush while a thread still writes */
+  pthread_join(th[1], NULL);
+  prof_trace_transfer(rt, -1, "h2d", 4096, rt_now_ns(), rt_now_ns() + 500);
+  maestro_runtime_destroy(rt);
+  printf("%d\n", 2 * n);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && !strcmp(argv[1], "fake")) return run_fake(atof(argv[2]));
+  if (argc == 3 && !strcmp(argv[1], "runtime")) return run_runtime(atof(argv[2]));
+  if (argc == 3 && !strcmp(argv[1], "graph")) return run_graph(atof(argv[2]), NULL, 0);
+  if (argc == 4 && !strcmp(argv[1], "graphtrace"))
+    return run_graph(0, argv[2], strtoull(argv[3], NULL, 10));
+  if (argc == 4 && !strcmp(argv[1], "trace")) return run_trace(argv[2], atoi(argv[3]));
+  fprintf(stderr,
+          "usage: prof_demo fake SECONDS | runtime SECONDS | graph SECONDS | graphtrace FILE N | "
+          "trace FILE N\n");
+  return 2;
+}

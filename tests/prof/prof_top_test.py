@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""maestro-top against running programs (run by ctest).
+
+usage: prof_top_test.py MAESTRO_TOP PROF_DEMO [GRAPH_PROGRAM]
+
+Checks: --json snapshots of a live segment parse and list every agent with
+its place and growing counters; plain batch text; a real runtime's places;
+stale segment cleanup (-l, -p); clear errors (never a crash) for garbage,
+truncated and wrong-version segments; a trace file that parses and holds one
+firing event per firing; the interactive screen under tmux (agents table,
+Tab to channels, help, q quits).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP, DEMO = sys.argv[1], sys.argv[2]
+UID = os.getuid()
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("  FAIL:", what)
+    return cond
+
+
+def start_demo(*args):
+    p = subprocess.Popen([DEMO, *args], stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline().split()
+    assert line and line[0] == "ready", f"prof_demo did not start: {line}"
+    return p, int(line[1])
+
+
+def run_top(*args, timeout=30):
+    return subprocess.run([TOP, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_json():
+    p, pid = start_demo("fake", "8")
+    try:
+        r = run_top("-b", "-n", "2", "--json", "-p", str(pid), "-d", "0.4")
+        check(r.returncode == 0, f"json: exit {r.returncode}: {r.stderr}")
+        lines = r.stdout.strip().split("\n")
+        check(len(lines) == 2, f"json: {len(lines)} lines, expected 2")
+        snaps = [json.loads(l) for l in lines]
+        for s in snaps:
+            check(s["pid"] == pid, "json: pid")
+            check(isinstance(s["time"], (int, float)), "json: time is a number")
+            names = {a["name"]: a for a in s["agents"]}
+            check(set(names) == {"src", "scale", "sink"}, f"json: agents {sorted(names)}")
+            check(names["src"]["place"] == "cpu 0" and names["sink"]["place"] == "device 0",
+                  "json: places of agents")
+            for a in s["agents"]:
+                for k in ("graph", "state", "fires", "msgs_in", "msgs_out", "bytes_in",
+                          "bytes_out", "busy_ns", "failures", "retries"):
+                    check(k in a, f"json: agent field {k}")
+            check(len(s["places"]) == 3 and len(s["channels"]) == 2, "json: places, channels")
+        a0 = {a["name"]: a for a in snaps[0]["agents"]}
+        a1 = {a["name"]: a for a in snaps[1]["agents"]}
+        for n in a0:
+            check(a1[n]["fires"] > a0[n]["fires"], f"json: {n} fires grow")
+            check(a1[n]["busy_ns"] > a0[n]["busy_ns"], f"json: {n} busy_ns grows")
+        check(a0["src"]["fires_per_s"] is None, "json: first snapshot has no rate (null)")
+        check(a1["src"]["fires_per_s"] > 0, "json: second snapshot has a rate")
+        check(snaps[1]["host_device_bytes_per_s"] > 0, "json: host<->device rate")
+
+        r = run_top("-b", "-n", "1", "-p", str(pid))
+        check(r.returncode == 0 and "NAME" in r.stdout and "scale" in r.stdout
+              and "PLACE" in r.stdout and "device 0: fake device" in r.stdout,
+              "text batch shows places and agents")
+        # no -p: finds the program itself (the only one, or the newest)
+        # (other users of this uid may run Maestro programs too: any one will do)
+        r = run_top("--json", "-n", "1")
+        check(r.returncode == 0 and json.loads(r.stdout)["pid"] > 0, "json without -p")
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_runtime_places():
+    p, pid = start_demo("runtime", "2")
+    try:
+        time.sleep(0.3)
+        r = run_top("--json", "-n", "2", "-d", "0.3", "-p", str(pid))
+        check(r.returncode == 0, f"runtime: exit {r.returncode}: {r.stderr}")
+        s = json.loads(r.stdout.strip().split("\n")[-1])
+        cpus = [pl for pl in s["places"] if pl["kind"] == "cpu"]
+        check(len(cpus) >= 1 and cpus[0]["name"] == "cpu 0", f"runtime: places {s['places']}")
+        check(s["publishes"] >= 2, "runtime: the publisher thread runs")
+    finally:
+        p.wait(timeout=30)
+    check(p.returncode == 0, "runtime: clean exit")
+    check(not os.path.exists(f"/dev/shm/maestro-{UID}-{pid}"), "runtime: segment removed at exit")
+
+
+def test_graph():
+    """A real graph through the public API: the engine fills the records."""
+    p, pid = start_demo("graph", "3")
+    try:
+        time.sleep(0.3)
+        r = run_top("-b", "-n", "2", "--json", "-p", str(pid), "-d", "0.5")
+        check(r.returncode == 0, f"graph: exit {r.returncode}: {r.stderr}")
+        snaps = [json.loads(l) for l in r.stdout.strip().split("\n")]
+        check(len(snaps) == 2, "graph: two snapshots")
+        a0 = {a["name"]: a for a in snaps[0]["agents"]}
+        a1 = {a["name"]: a for a in snaps[-1]["agents"]}
+        check(set(a1) == {"src", "scale", "sink"}, f"graph: agents {sorted(a1)}")
+        for n, a in a1.items():
+            check(a["graph"] == "pipeline", f"graph: {n} graph name")
+            check(isinstance(a["place"], str) and a["place"].startswith("cpu "),
+                  f"graph: {n} placed on a cpu: {a['place']}")
+            check(a["fires"] > a0[n]["fires"], f"graph: {n} fires grow")
+            check(a["state"] in ("running", "waiting", "blocked", "finished"), f"graph: {n} state")
+        check(a1["scale"]["msgs_in"] > a0["scale"]["msgs_in"], "graph: scale msgs_in grows")
+        check(a1["scale"]["bytes_out"] > 0, "graph: bytes counted")
+        chans = snaps[-1]["channels"]
+        check({(c["from"], c["to"]) for c in chans} ==
+              {("src.out", "scale.in"), ("scale.out", "sink.in")}, f"graph: channels {chans}")
+        check(all(c["capacity"] == 8 and c["depth"] <= 8 for c in chans), "graph: depth/capacity")
+        check(sum(pl["fires"] for pl in snaps[-1]["places"]) > 0, "graph: places count firings")
+        check(snaps[-1]["graphs"] == 1, "graph: one graph")
+        check(snaps[-1]["msgs_per_s"] > 0, "graph: msgs/s")
+    finally:
+        out = p.communicate(timeout=30)[0]
+    check(p.returncode == 0, f"graph: clean exit: {out}")
+    check(not os.path.exists(f"/dev/shm/maestro-{UID}-{pid}"), "graph: segment removed at exit")
+
+
+def test_graph_trace():
+    """MAESTRO_TRACE of a real graph: one firing event per firing, flows that match."""
+    d = tempfile.mkdtemp()
+    try:
+        path = os.path.join(d, "run.json")
+        r = subprocess.run([DEMO, "graphtrace", path, "3000"], capture_output=True, text=True,
+                           timeout=60)
+        check(r.returncode == 0, f"graph trace: exit {r.returncode}: {r.stderr}")
+        fires = {l.split()[0]: int(l.split()[1]) for l in r.stdout.strip().split("\n")}
+        with open(path) as f:
+            ev = json.load(f)["traceEvents"]
+        for name, n in fires.items():
+            got = sum(1 for e in ev if e.get("ph") == "X" and e.get("cat") == "firing"
+                      and e["name"] == name)
+            check(got == n, f"graph trace: {got} firing events of {name} for {n} firings")
+        names = {e["args"]["name"] for e in ev if e.get("name") == "thread_name"}
+        check("cpu 0" in names, f"graph trace: thread names {names}")
+        tids = {e["tid"] for e in ev if e.get("cat") == "firing"}
+        check(tids <= {e["tid"] for e in ev if e.get("name") == "thread_name"},
+              "graph trace: every firing on a named track")
+        s = {e["id"]: e["ts"] for e in ev if e.get("ph") == "s"}
+        fl = {e["id"]: e["ts"] for e in ev if e.get("ph") == "f"}
+        check(len(fl) >= 2 * 3000 and set(fl) <= set(s),
+              f"graph trace: {len(fl)} flows end where one starts")
+        check(all(fl[i] >= s[i] for i in fl), "graph trace: flows go forward in time")
+    finally:
+        shutil.rmtree(d)
+
+
+def dead_pid():
+    c = subprocess.Popen(["true"])
+    c.wait()
+    return c.pid
+
+
+def test_stale():
+    pid = dead_pid()
+    path = f"/dev/shm/maestro-{UID}-{pid}"
+    with open(path, "wb") as f:
+        f.write(b"\0" * 4096)
+    r = run_top("-l")
+    check(r.returncode == 0 and "stale" in r.stdout, f"stale: -l reports it: {r.stdout}")
+    check(not os.path.exists(path), "stale: -l removed it")
+    with open(path, "wb") as f:
+        f.write(b"\0" * 4096)
+    r = run_top("-b", "-n", "1", "-p", str(pid))
+    check(r.returncode == 1 and "gone" in r.stderr, f"stale: -p says gone: {r.stderr}")
+    check(not os.path.exists(path), "stale: -p removed it")
+
+
+def test_bad_segments():
+    # A live pid (ours) whose segment is garbage, truncated, or of another version.
+    me = os.getpid()
+    path = f"/dev/shm/maestro-{UID}-{me}"
+    p, pid = start_demo("fake", "3")
+    with open(f"/dev/shm/maestro-{UID}-{pid}", "rb") as f:
+        good = bytearray(f.read())
+    p.kill()
+    p.wait()
+    cases = {
+        "garbage": (bytes(range(256)) * 64, "not a Maestro stats segment"),
+        "truncated": (bytes(good[:40]), "truncated"),
+        "short": (bytes(good[:len(good) // 2]), "truncated"),
+        "version": (bytes(good[:8]) + (99).to_bytes(4, "little") + bytes(good[12:]),
+                    "layout version 99"),
+        "empty": (b"", "truncated"),
+    }
+    try:
+        for name, (data, msg) in cases.items():
+            with open(path, "wb") as f:
+                f.write(data)
+            os.chmod(path, 0o600)
+            r = run_top("--json", "-n", "1", "-p", str(me))
+            check(r.returncode == 1 and msg in r.stderr,
+                  f"bad segment {name}: exit {r.returncode}, stderr {r.stderr!r}")
+    finally:
+        os.unlink(path)
+    stale = f"/dev/shm/maestro-{UID}-{pid}"
+    if os.path.exists(stale):  # killed: left behind, cleaned by -l
+        run_top("-l")
+        check(not os.path.exists(stale), "killed program's segment cleaned")
+
+
+def test_trace():
+    d = tempfile.mkdtemp()
+    try:
+        path = os.path.join(d, "run.json")
+        r = subprocess.run([DEMO, "trace", path, "3000"], capture_output=True, text=True,
+                           timeout=60)
+        check(r.returncode == 0, f"trace: exit {r.returncode}: {r.stderr}")
+        fires = int(r.stdout.strip())
+        with open(path) as f:
+            t = json.load(f)
+        ev = t["traceEvents"]
+        firing = [e for e in ev if e.get("ph") == "X" and e.get("cat") == "firing"]
+        check(len(firing) == fires, f"trace: {len(firing)} firing events for {fires} firings")
+        check(all("seq" in e["args"] and "bytes" in e["args"] for e in firing), "trace: args")
+        names = {e["args"]["name"] for e in ev if e.get("name") == "thread_name"}
+        check({"cpu 0", "cpu 1"} <= names, f"trace: thread names {names}")
+        s = [e for e in ev if e.get("ph") == "s"]
+        fl = [e for e in ev if e.get("ph") == "f"]
+        check(len(s) == len(fl) == fires // 2, "trace: one flow per message")
+        starts = {e["id"]: e["ts"] for e in s}
+        check(all(e["ts"] >= starts[e["id"]] for e in fl), "trace: flows go forward in time")
+    finally:
+        shutil.rmtree(d)
+
+
+def tmux(sock, *args):
+    return subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", *args], capture_output=True,
+                          text=True, timeout=10)
+
+
+def wait_screen(sock, needle, timeout=6.0):
+    end = time.time() + timeout
+    screen = ""
+    while time.time() < end:
+        screen = tmux(sock, "capture-pane", "-p", "-t", "top").stdout
+        if needle in screen:
+            return screen
+        time.sleep(0.2)
+    return screen
+
+
+def test_tmux():
+    if not shutil.which("tmux"):
+        print("  (tmux missing: interactive test skipped)")
+        return
+    p, pid = start_demo("fake", "15")
+    sock = f"maestro-top-test-{os.getpid()}"
+    try:
+        r = tmux(sock, "new-session", "-d", "-s", "top", "-x", "150", "-y", "30",
+                 f"env TERM=screen {TOP} -p {pid} -d 0.3")
+        check(r.returncode == 0, f"tmux: new-session: {r.stderr}")
+        screen = wait_screen(sock, "FIRES/S")
+        check("NAME" in screen and "scale" in screen and "sink" in screen,
+              f"tmux: agents table shown:\n{screen}")
+        check("cpu 0" in screen and "device 0" in screen, "tmux: places panel shown")
+        tmux(sock, "send-keys", "-t", "top", "Tab")
+        screen = wait_screen(sock, "DEPTH/CAP")
+        check("src.out" in screen, f"tmux: Tab shows channels:\n{screen}")
+        tmux(sock, "send-keys", "-t", "top", "h")
+        screen = wait_screen(sock, "maestro-top keys")
+        check("maestro-top keys" in screen, "tmux: h shows help")
+        tmux(sock, "send-keys", "-t", "top", "x")
+        tmux(sock, "send-keys", "-t", "top", "p")
+        screen = wait_screen(sock, "[paused]")
+        check("[paused]" in screen, "tmux: p pauses")
+        tmux(sock, "send-keys", "-t", "top", "q")
+        end = time.time() + 5
+        while time.time() < end and tmux(sock, "has-session", "-t", "top").returncode == 0:
+            time.sleep(0.1)
+        check(tmux(sock, "has-session", "-t", "top").returncode != 0, "tmux: q quits")
+    finally:
+        tmux(sock, "kill-server")
+        p.kill()
+        p.wait()
+
+
+for t in (test_json, test_runtime_places, test_graph, test_graph_trace, test_stale, test_bad_segments, test_trace, test_tmux):
+    print(t.__name__)
+    t()
+# The killed demos left their segments behind: -l removes them as stale.
+run_top("-l")
+if failures:
+    print(f"{len(failures)} failure(s)")
+    sys.exit(1)
+print("all passed")

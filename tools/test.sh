@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# README command 2 (and what .ci/run runs): installs the Debian packages if
+# needed, configures the default preset (warnings are errors), builds, and
+# runs the whole test suite through ctest. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash tools/install-deps.sh
+cmake --preset default
+cmake --build --preset default -j"$(nproc)"
+ctest --preset default -j"$(nproc)" "$@"

@@ -1,0 +1,70 @@
+/* maestro-top's model: two snapshots of a segment turned into rows with
+ * rates, sorted for display. Shared by the text, JSON and curses output. */
+#ifndef MAESTRO_TOP_MODEL_H
+#define MAESTRO_TOP_MODEL_H
+
+#include "prof/segment_reader.h"
+
+/* A rate is unknown (NAN) until two snapshots exist. */
+struct agent_row {
+  const struct prof_agent_rec *r;
+  char place[24]; /* "cpu 1", "device 0", "-" */
+  double fires_s, in_s, out_s, bytes_in_s, bytes_out_s, avg_ns, busy_pct;
+};
+
+struct place_row {
+  const struct prof_place_rec *r;
+  double busy_pct, fires_s, h2d_s, d2h_s, d2d_s;
+};
+
+struct chan_row {
+  const struct prof_chan_rec *r;
+  double msgs_s, bytes_s, cross_s; /* cross: bytes moved host<->device per second */
+};
+
+struct top_view {
+  struct prof_snapshot cur, prev;
+  int has_prev;
+  double dt_s; /* between the two publishes */
+  double uptime_s;
+  double msgs_s, hd_bytes_s, fires_s;
+  int n_agents, n_places, n_chans;
+  struct agent_row *agents;
+  struct place_row *places;
+  struct chan_row *chans;
+};
+
+/* Agent table columns, in display order (sort keys). */
+enum agent_col {
+  COL_NAME,
+  COL_GRAPH,
+  COL_PLACE,
+  COL_STATE,
+  COL_FIRES_S,
+  COL_IN_S,
+  COL_OUT_S,
+  COL_AVG,
+  COL_QUEUE,
+  COL_FIRES,
+  COL_FAIL,
+  COL_RETRY,
+  COL_COUNT
+};
+extern const char *const agent_col_names[COL_COUNT];
+
+/* Replaces view->cur with `s` (taken over), keeping the old one as prev,
+ * and recomputes rows. */
+void view_update(struct top_view *v, struct prof_snapshot *s);
+void view_free(struct top_view *v);
+/* Sorts the agent rows by column `col`, descending for numbers unless
+ * `reverse`; names ascending unless `reverse`. */
+void view_sort_agents(struct top_view *v, int col, int reverse);
+
+/* "12.3k", "1.20M"; "-" for NAN. Returns buf. */
+const char *fmt_num(char *buf, size_t n, double v);
+/* "512B", "1.2KiB"... per second omitted; "-" for NAN. */
+const char *fmt_bytes(char *buf, size_t n, double v);
+/* "1.2us", "3.4ms"; "-" for NAN. */
+const char *fmt_ns(char *buf, size_t n, double v);
+
+#endif

@@ -1,0 +1,243 @@
+/* maestro-top's output: text lines and JSON snapshots. */
+#include "output.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+
+enum { LINE = 512 };
+
+#define N(buf, v) fmt_num(buf, sizeof buf, v)
+#define B(buf, v) fmt_bytes(buf, sizeof buf, v)
+
+void render_header(const struct top_view *v, const char *status, line_fn out, void *ctx) {
+  char line[LINE], up[32], m[16], hd[16], f[16];
+  const struct prof_snapshot *s = &v->cur;
+  if (isnan(v->uptime_s)) {
+    snprintf(up, sizeof up, "-");
+  } else {
+    long t = (long)v->uptime_s;
+    snprintf(up, sizeof up, "%02ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  }
+  snprintf(line, sizeof line,
+           "maestro-top - %s (pid %d)  up %s  graphs %" PRIu64 "  agents %" PRIu64
+           "  places %d  channels %" PRIu64 "%s%s%s",
+           s->info.program, s->info.pid, up, s->live.n_graphs, s->live.agents_total, s->n_places,
+           s->live.chans_total, s->live.flags & PROF_SEG_F_TRACING ? "  [tracing]" : "",
+           status ? "  " : "", status ? status : "");
+  out(ctx, LINE_TITLE, line);
+  snprintf(line, sizeof line, "msgs/s %s  firings/s %s  host<->device %s/s", N(m, v->msgs_s),
+           N(f, v->fires_s), B(hd, v->hd_bytes_s));
+  out(ctx, LINE_PLAIN, line);
+}
+
+void render_places(const struct top_view *v, line_fn out, void *ctx) {
+  char line[LINE];
+  snprintf(line, sizeof line, "%-28s %6s %6s %8s %10s %10s %10s", "PLACE", "BUSY%", "AGENTS",
+           "FIRES/S", "H2D/S", "D2H/S", "D2D/S");
+  out(ctx, LINE_COLUMNS, line);
+  for (int i = 0; i < v->n_places; i++) {
+    const struct place_row *p = &v->places[i];
+    char busy[16], fs[16], h[16], d[16], dd[16];
+    if (isnan(p->busy_pct))
+      snprintf(busy, sizeof busy, "-");
+    else
+      snprintf(busy, sizeof busy, "%.1f", p->busy_pct);
+    int dev = p->r->kind == 1;
+    snprintf(line, sizeof line, "%-28.28s %6s %6u %8s %10s %10s %10s", p->r->name, busy,
+             p->r->agents, N(fs, p->fires_s), dev ? B(h, p->h2d_s) : "", dev ? B(d, p->d2h_s) : "",
+             dev ? B(dd, p->d2d_s) : "");
+    out(ctx, LINE_PLAIN, line);
+  }
+}
+
+void render_agents(const struct top_view *v, int sort_col, int max_rows, line_fn out, void *ctx) {
+  char line[LINE];
+  static const int width[COL_COUNT] = {16, 12, 9, 8, 8, 8, 8, 8, 6, 9, 5, 5};
+  int pos = 0;
+  for (int c = 0; c < COL_COUNT; c++) {
+    char head[24];
+    snprintf(head, sizeof head, "%s%s", agent_col_names[c], c == sort_col ? "*" : "");
+    pos +=
+        snprintf(line + pos, sizeof line - (size_t)pos, c < 4 ? "%-*s " : "%*s ", width[c], head);
+  }
+  out(ctx, LINE_COLUMNS, line);
+  for (int i = 0; i < v->n_agents && (max_rows < 0 || i < max_rows); i++) {
+    const struct agent_row *a = &v->agents[i];
+    char fs[16], in[16], o[16], avg[16], fires[16];
+    snprintf(line, sizeof line,
+             "%-16.16s %-12.12s %-9.9s %-8.8s %8s %8s %8s %8s %6u %9s %5" PRIu64 " %5" PRIu64,
+             a->r->name, a->r->graph, a->place, prof_agent_state_name(a->r->state),
+             N(fs, a->fires_s), N(in, a->in_s), N(o, a->out_s), fmt_ns(avg, sizeof avg, a->avg_ns),
+             a->r->queue_depth, N(fires, (double)a->r->fires), a->r->failures, a->r->retries);
+    out(ctx, LINE_PLAIN, line);
+  }
+}
+
+void render_chans(const struct top_view *v, int max_rows, line_fn out, void *ctx) {
+  char line[LINE];
+  snprintf(line, sizeof line, "%-12s %-22s %-22s %9s %8s %10s %10s", "GRAPH", "FROM", "TO",
+           "DEPTH/CAP", "MSGS/S", "BYTES/S", "CROSS/S");
+  out(ctx, LINE_COLUMNS, line);
+  for (int i = 0; i < v->n_chans && (max_rows < 0 || i < max_rows); i++) {
+    const struct chan_row *c = &v->chans[i];
+    char dc[24], ms[16], bs[16], xs[16];
+    snprintf(dc, sizeof dc, "%u/%u", c->r->depth, c->r->capacity);
+    snprintf(line, sizeof line, "%-12.12s %-22.22s %-22.22s %9s %8s %10s %10s", c->r->graph,
+             c->r->from, c->r->to, dc, N(ms, c->msgs_s), B(bs, c->bytes_s), B(xs, c->cross_s));
+    out(ctx, LINE_PLAIN, line);
+  }
+}
+
+/* ---- JSON ---- */
+
+static void jstr(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\')
+      fprintf(f, "\\%c", ch);
+    else if (ch < 0x20 || ch >= 0x7f)
+      fprintf(f, "\\u%04x", ch);
+    else
+      fputc(ch, f);
+  }
+  fputc('"', f);
+}
+
+static void jkey(FILE *f, int *first, const char *k) {
+  fprintf(f, "%s\"%s\":", *first ? "" : ",", k);
+  *first = 0;
+}
+
+static void ju(FILE *f, int *first, const char *k, uint64_t v) {
+  jkey(f, first, k);
+  fprintf(f, "%" PRIu64, v);
+}
+
+static void ji(FILE *f, int *first, const char *k, int64_t v) {
+  jkey(f, first, k);
+  fprintf(f, "%" PRId64, v);
+}
+
+static void jd(FILE *f, int *first, const char *k, double v) {
+  jkey(f, first, k);
+  if (isnan(v) || isinf(v))
+    fputs("null", f);
+  else
+    fprintf(f, "%.3f", v);
+}
+
+static void js(FILE *f, int *first, const char *k, const char *v) {
+  jkey(f, first, k);
+  if (v)
+    jstr(f, v);
+  else
+    fputs("null", f);
+}
+
+void write_json(FILE *f, const struct top_view *v) {
+  const struct prof_snapshot *s = &v->cur;
+  int first = 1;
+  fputc('{', f);
+  ji(f, &first, "pid", s->info.pid);
+  jd(f, &first, "time", (double)s->taken_unix_ns / 1e9);
+  js(f, &first, "program", s->info.program);
+  ju(f, &first, "version", s->info.version);
+  jd(f, &first, "uptime_s", v->uptime_s);
+  jd(f, &first, "interval_s", v->dt_s);
+  ju(f, &first, "graphs", s->live.n_graphs);
+  ju(f, &first, "agents_total", s->live.agents_total);
+  ju(f, &first, "channels_total", s->live.chans_total);
+  ju(f, &first, "publishes", s->live.publishes);
+  jkey(f, &first, "tracing");
+  fputs(s->live.flags & PROF_SEG_F_TRACING ? "true" : "false", f);
+  jd(f, &first, "msgs_per_s", v->msgs_s);
+  jd(f, &first, "fires_per_s", v->fires_s);
+  jd(f, &first, "host_device_bytes_per_s", v->hd_bytes_s);
+
+  jkey(f, &first, "agents");
+  fputc('[', f);
+  for (int i = 0; i < v->n_agents; i++) {
+    const struct agent_row *a = &v->agents[i];
+    const struct prof_agent_rec *r = a->r;
+    int fa = 1;
+    fputs(i ? ",{" : "{", f);
+    js(f, &fa, "name", r->name);
+    js(f, &fa, "graph", r->graph);
+    js(f, &fa, "place", r->place_index < 0 ? NULL : a->place);
+    js(f, &fa, "state", prof_agent_state_name(r->state));
+    ju(f, &fa, "fires", r->fires);
+    ju(f, &fa, "msgs_in", r->msgs_in);
+    ju(f, &fa, "msgs_out", r->msgs_out);
+    ju(f, &fa, "bytes_in", r->bytes_in);
+    ju(f, &fa, "bytes_out", r->bytes_out);
+    ju(f, &fa, "busy_ns", r->busy_ns);
+    ju(f, &fa, "failures", r->failures);
+    ju(f, &fa, "retries", r->retries);
+    ju(f, &fa, "dead_letters", r->dead_letters);
+    ju(f, &fa, "fallbacks", r->fallbacks);
+    ju(f, &fa, "device_fires", r->device_fires);
+    ju(f, &fa, "queue_depth", r->queue_depth);
+    jd(f, &fa, "fires_per_s", a->fires_s);
+    jd(f, &fa, "msgs_in_per_s", a->in_s);
+    jd(f, &fa, "msgs_out_per_s", a->out_s);
+    jd(f, &fa, "bytes_in_per_s", a->bytes_in_s);
+    jd(f, &fa, "bytes_out_per_s", a->bytes_out_s);
+    jd(f, &fa, "avg_fire_ns", a->avg_ns);
+    jd(f, &fa, "busy_pct", a->busy_pct);
+    fputc('}', f);
+  }
+  fputc(']', f);
+
+  jkey(f, &first, "places");
+  fputc('[', f);
+  for (int i = 0; i < v->n_places; i++) {
+    const struct place_row *p = &v->places[i];
+    const struct prof_place_rec *r = p->r;
+    int fp = 1;
+    fputs(i ? ",{" : "{", f);
+    js(f, &fp, "name", r->name);
+    js(f, &fp, "kind", r->kind == 1 ? "device" : "cpu");
+    ji(f, &fp, "index", r->index);
+    ju(f, &fp, "agents", r->agents);
+    ju(f, &fp, "busy_ns", r->busy_ns);
+    ju(f, &fp, "fires", r->fires);
+    ju(f, &fp, "bytes_h2d", r->bytes_h2d);
+    ju(f, &fp, "bytes_d2h", r->bytes_d2h);
+    ju(f, &fp, "bytes_d2d", r->bytes_d2d);
+    ju(f, &fp, "transfers", r->transfers);
+    jd(f, &fp, "busy_pct", p->busy_pct);
+    jd(f, &fp, "fires_per_s", p->fires_s);
+    jd(f, &fp, "h2d_bytes_per_s", p->h2d_s);
+    jd(f, &fp, "d2h_bytes_per_s", p->d2h_s);
+    jd(f, &fp, "d2d_bytes_per_s", p->d2d_s);
+    fputc('}', f);
+  }
+  fputc(']', f);
+
+  jkey(f, &first, "channels");
+  fputc('[', f);
+  for (int i = 0; i < v->n_chans; i++) {
+    const struct chan_row *c = &v->chans[i];
+    const struct prof_chan_rec *r = c->r;
+    int fc = 1;
+    fputs(i ? ",{" : "{", f);
+    js(f, &fc, "graph", r->graph);
+    js(f, &fc, "from", r->from);
+    js(f, &fc, "to", r->to);
+    ju(f, &fc, "capacity", r->capacity);
+    ju(f, &fc, "depth", r->depth);
+    ju(f, &fc, "msgs", r->msgs);
+    ju(f, &fc, "bytes", r->bytes);
+    ju(f, &fc, "bytes_h2d", r->bytes_h2d);
+    ju(f, &fc, "bytes_d2h", r->bytes_d2h);
+    ju(f, &fc, "bytes_d2d", r->bytes_d2d);
+    jd(f, &fc, "msgs_per_s", c->msgs_s);
+    jd(f, &fc, "bytes_per_s", c->bytes_s);
+    jd(f, &fc, "cross_bytes_per_s", c->cross_s);
+    fputc('}', f);
+  }
+  fputs("]}\n", f);
+  fflush(f);
+}
