@@ -129,7 +129,8 @@ static void *launch(const maestro_bundled_agent_t *ba, const void *const *in,
     CU_ASSERT_FATAL(err == CL_SUCCESS);
   }
   if (!local) local = ba->kernel.local_size ? ba->kernel.local_size : 64;
-  size_t global = (rc + local - 1) / local * local;
+  size_t items = ba->kernel.global_count ? ba->kernel.global_count : rc;
+  size_t global = (items + local - 1) / local * local;
   if (!global) global = local;
   err = clEnqueueNDRangeKernel(queue, k, 1, NULL, &global, &local, 0, NULL, NULL);
   CU_ASSERT_FATAL(err == CL_SUCCESS);
@@ -183,7 +184,7 @@ static void test_elementwise(void) {
 
 static void test_reduce(void) {
   static maestro_bundled_agent_t ba;
-  static const size_t locals[] = {0, 7, 1, 64};
+  static const size_t locals[] = {0, 256, 7, 1};
   for (size_t s = 0; s < NSIZES; s++) {
     size_t n = sizes[s];
     float *x = frand_array(n, -1, 1);
@@ -212,7 +213,7 @@ static void test_reduce(void) {
 static void test_scan(void) {
   static maestro_bundled_agent_t ba;
   static const size_t scan_sizes[] = {1, 3, 4, 5, 1023, 1024, 1025, 4099, 100003};
-  static const size_t locals[] = {0, 5, 1};
+  static const size_t locals[] = {0, 256, 5, 1};
   make(MAESTRO_BUNDLED_SCAN_SUM, NULL, &ba);
   for (size_t s = 0; s < sizeof scan_sizes / sizeof scan_sizes[0]; s++) {
     size_t n = scan_sizes[s];
@@ -239,7 +240,7 @@ static void test_scan(void) {
 
 static void test_histogram(void) {
   static maestro_bundled_agent_t ba;
-  static const size_t locals[] = {0, 3, 1};
+  static const size_t locals[] = {0, 256, 3, 1};
   maestro_bundled_params_t p = {.lo = -1.0f, .hi = 1.0f};
   for (size_t s = 0; s < NSIZES; s++) {
     size_t n = sizes[s];
@@ -308,8 +309,8 @@ static void test_transpose(void) {
 
 static void test_sgemm(void) {
   static maestro_bundled_agent_t ba;
-  static const uint32_t mnk[][3] = {{1, 1, 1},      {17, 33, 5}, {64, 64, 64},
-                                    {100, 37, 129}, {3, 200, 1}, {16, 16, 300}};
+  static const uint32_t mnk[][3] = {{1, 1, 1},   {17, 33, 5},   {64, 64, 64},  {100, 37, 129},
+                                    {3, 200, 1}, {16, 16, 300}, {200, 200, 1}, {130, 70, 33}};
   static const size_t locals[] = {0, 64};
   for (size_t d = 0; d < sizeof mnk / sizeof mnk[0]; d++) {
     maestro_bundled_params_t p = {.m = mnk[d][0], .n = mnk[d][1], .k = mnk[d][2]};

@@ -11,9 +11,10 @@ cmake --preset default
 cmake --build --preset default -j"$(nproc)"
 
 build=build/default
-if [ -x "$build/examples/image_pipeline" ]; then
-  echo "== demo: examples/image_pipeline (CPU and OpenCL agents) =="
-  exec "$build/examples/image_pipeline" "$@"
+demo=$(find "$build/examples" -maxdepth 2 -type f -perm -u+x -name 'image_pipeline*' 2>/dev/null | head -n 1)
+if [ -n "$demo" ]; then
+  echo "== demo: $demo (CPU and OpenCL agents) =="
+  exec "$demo" "$@"
 fi
 echo "== demo: maestro-info (the image-pipeline example is not built yet) =="
 exec "$build/tools/maestro-info" "$@"

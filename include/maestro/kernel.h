@@ -76,6 +76,9 @@ typedef struct maestro_kernel {
   const size_t *out_count;
   /** Optional: fixed work-group size (0 = the runtime chooses). */
   size_t local_size;
+  /** Optional: work-items to launch before rounding up to the work-group
+   *  size (SGEMM: m * n); 0 = the range port's element count. */
+  size_t global_count;
 } maestro_kernel_t;
 
 #ifdef __cplusplus

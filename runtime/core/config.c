@@ -94,7 +94,7 @@ int maestro_config_defaults(maestro_config_t *cfg) {
       .ncpu = 0, .devices = "all", .sched = "dmda", .trace = NULL, .stats = 1, .device_mem = 0};
   int status = MAESTRO_OK, rc;
   const char *v;
-  long n;
+  long n = 0;
   if ((v = getenv("MAESTRO_NCPU")) && *v) {
     if ((rc = config_parse_int("MAESTRO_NCPU", v, 0, 4096, &n)) == MAESTRO_OK)
       cfg->ncpu = (int)n;
@@ -121,7 +121,7 @@ int maestro_config_defaults(maestro_config_t *cfg) {
       status = rc;
   }
   if ((v = getenv("MAESTRO_DEVICE_MEM")) && *v) {
-    size_t sz;
+    size_t sz = 0;
     if ((rc = config_parse_size("MAESTRO_DEVICE_MEM", v, &sz)) == MAESTRO_OK)
       cfg->device_mem = sz;
     else

@@ -20,19 +20,21 @@ typedef struct bundled_info {
   size_t local_size; /* 0: any work-group size the runtime likes */
 } bundled_info_t;
 
-/* 256 = the 16x16 tiles of transpose and SGEMM, and the single work-group of
- * the one-launch reduce, scan and histogram (each also works with another
- * size, only slower). */
+/* 256: the 16 x 16 work-items that transpose and SGEMM tile with (both stay
+ * correct with another size, only slower). The one-launch reduce, scan and
+ * histogram work with whatever size the runtime picks (their lanes are
+ * capped at 256), so they leave it free: it never exceeds what the device
+ * allows for the kernel. */
 static const bundled_info_t infos[MAESTRO_BUNDLED_COUNT] = {
     [MAESTRO_BUNDLED_SAXPY] = {"maestro_saxpy", f32_xy, f32_out, 2, 1, 0},
     [MAESTRO_BUNDLED_SCALE] = {"maestro_scale", f32_in, f32_out, 1, 1, 0},
     [MAESTRO_BUNDLED_ADD] = {"maestro_add", f32_xy, f32_out, 2, 1, 0},
-    [MAESTRO_BUNDLED_REDUCE_SUM] = {"maestro_reduce_sum", f32_in, f32_out, 1, 1, 256},
-    [MAESTRO_BUNDLED_REDUCE_MIN] = {"maestro_reduce_min", f32_in, f32_out, 1, 1, 256},
-    [MAESTRO_BUNDLED_REDUCE_MAX] = {"maestro_reduce_max", f32_in, f32_out, 1, 1, 256},
-    [MAESTRO_BUNDLED_SCAN_SUM] = {"maestro_scan_sum", f32_in, f32_out, 1, 1, 256},
-    [MAESTRO_BUNDLED_HISTOGRAM_U8] = {"maestro_histogram_u8", u8_in, u32_out, 1, 1, 256},
-    [MAESTRO_BUNDLED_HISTOGRAM_F32] = {"maestro_histogram_f32", f32_in, u32_out, 1, 1, 256},
+    [MAESTRO_BUNDLED_REDUCE_SUM] = {"maestro_reduce_sum", f32_in, f32_out, 1, 1, 0},
+    [MAESTRO_BUNDLED_REDUCE_MIN] = {"maestro_reduce_min", f32_in, f32_out, 1, 1, 0},
+    [MAESTRO_BUNDLED_REDUCE_MAX] = {"maestro_reduce_max", f32_in, f32_out, 1, 1, 0},
+    [MAESTRO_BUNDLED_SCAN_SUM] = {"maestro_scan_sum", f32_in, f32_out, 1, 1, 0},
+    [MAESTRO_BUNDLED_HISTOGRAM_U8] = {"maestro_histogram_u8", u8_in, u32_out, 1, 1, 0},
+    [MAESTRO_BUNDLED_HISTOGRAM_F32] = {"maestro_histogram_f32", f32_in, u32_out, 1, 1, 0},
     [MAESTRO_BUNDLED_TRANSPOSE] = {"maestro_transpose", f32_in, f32_out, 1, 1, 256},
     [MAESTRO_BUNDLED_SGEMM] = {"maestro_sgemm", f32_ab, f32_c, 2, 1, 256},
     [MAESTRO_BUNDLED_CONV3X3] = {"maestro_conv3x3", f32_in, f32_out, 1, 1, 0},
@@ -190,6 +192,8 @@ int kern_bundled_kernel(maestro_bundled_t which, const maestro_bundled_params_t 
     arg(ba, (maestro_karg_t)MAESTRO_KARG_U32(q->n));
     arg(ba, (maestro_karg_t)MAESTRO_KARG_U32(q->k));
     ba->out_count[0] = (size_t)q->m * q->n;
+    /* one work-group of 256 per 64 x 64 tile of C (the kernel loops if fewer) */
+    ba->kernel.global_count = (size_t)((q->m + 63) / 64) * ((q->n + 63) / 64) * 256;
     break;
   default: break;
   }

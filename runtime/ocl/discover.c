@@ -209,6 +209,7 @@ static int dev_init(struct maestro_runtime *rt, ocl_dev_t *d) {
       (rc = make_queue(d, &d->q_d2h)))
     return rc;
   d->zero_copy = d->unified && env_flag("MAESTRO_ZERO_COPY", 1);
+  d->host_coherent = d->zero_copy && rt->dev_info[d->index].device_type == MAESTRO_DEVICE_CPU;
   uint64_t limit = rt->cfg.device_mem;
   if (!limit || limit > d->global_mem) limit = d->global_mem;
   d->mem_limit = limit;

@@ -65,8 +65,31 @@ typedef void (*ocl_done_fn)(void *ctx, maestro_buf_t **out, const ocl_launch_res
 /* Enqueues one firing of `ka` on device `dev` without blocking: makes each
  * input's replica valid on the device, allocates the outputs, runs the
  * kernel. `done` receives the output buffers (one reference each, device
- * replica valid) or a failure. Inputs are borrowed until `done` is called. */
+ * replica valid; the array itself is only valid during the call) or a
+ * failure (r->status < 0, every out[j] NULL). Inputs are borrowed until
+ * `done` is called. Calls to `done` for one device come in launch order, from
+ * that device's completion thread (maestro-oclN); `done` must not block long.
+ * A non-OK return means nothing was enqueued and `done` will not be called
+ * (a hybrid agent falls back to its CPU implementation). It blocks only when
+ * the device memory limit is reached and launches in flight must end first. */
 int ocl_launch(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl_done_fn done, void *ctx);
+
+/* Programs built and found in the cache since the runtime started. */
+typedef struct ocl_prog_stats {
+  uint64_t builds;     /* compiled from source */
+  uint64_t cache_hits; /* found built in this runtime */
+  uint64_t disk_hits;  /* loaded from the on-disk binary cache */
+} ocl_prog_stats_t;
+void ocl_prog_stats(const struct maestro_runtime *rt, ocl_prog_stats_t *s);
+
+/* Per-device counters (tests, benchmarks, maestro-info). */
+typedef struct ocl_dev_stats {
+  uint64_t bytes_h2d, bytes_d2h, bytes_d2d, transfers, launches, evictions;
+  uint64_t mem_used, mem_limit; /* device memory held by the pool / its limit */
+  int inflight;                 /* launches enqueued and not yet done */
+  int zero_copy;                /* 1 when the device uses the zero-copy path */
+} ocl_dev_stats_t;
+int ocl_dev_stats(const struct maestro_runtime *rt, int dev, ocl_dev_stats_t *s);
 
 /* ---- buffers and replicas (ocl/replica.c), called from runtime/mem ---- */
 

@@ -34,6 +34,10 @@ typedef struct ocl_dev {
   cl_command_queue q_h2d, q_exec, q_d2h;
   int unified;        /* shares host memory */
   int zero_copy;      /* host-pointer buffers + map/unmap instead of copies */
+  /* A CPU device running on host memory: a host-pointer buffer IS the host
+   * bytes, so results need no map/unmap and a host write needs no new
+   * buffer (PoCL, Intel CPU runtime). */
+  int host_coherent;
   cl_uint base_align; /* CL_DEVICE_MEM_BASE_ADDR_ALIGN in bytes */
   size_t max_wg;
   cl_ulong max_alloc, global_mem;
@@ -92,6 +96,7 @@ typedef struct ocl_rep {
   int pins;           /* launches using it now: never evicted while > 0 */
   int wraps_host;     /* zero-copy: `mem` wraps the buffer's host bytes */
   cl_event ready;     /* the command that makes it valid, or NULL when done */
+  cl_event busy;      /* the last copy reading it for another device, or NULL */
   uint64_t last_use;  /* LRU stamp */
   maestro_buf_t *buf; /* back pointer for eviction */
   int dev;
@@ -127,7 +132,8 @@ int ocl_prog_get(struct maestro_runtime *rt, int dev, const char *agent, const c
 
 /* memory.c: device memory with a limit, LRU eviction. */
 /* A cl_mem of at least `bytes` on `dev`, evicting replicas valid elsewhere
- * when the pool limit is reached. `keep` (may be NULL) is never evicted. */
+ * when the pool limit is reached (pinned replicas are never evicted); waits
+ * for launches in flight when all that is left is pinned. */
 int ocl_mem_get(ocl_dev_t *d, size_t bytes, cl_mem *out, size_t *cap);
 void ocl_mem_put(ocl_dev_t *d, cl_mem m, size_t cap);
 void ocl_mem_fini(ocl_dev_t *d);
@@ -137,16 +143,27 @@ void ocl_lru_remove(ocl_dev_t *d, ocl_rep_t *r);
 /* replica.c */
 /* The replica set of `b`, created on first use. NULL on ENOMEM. */
 struct ocl_replicas *ocl_reps(maestro_buf_t *b);
-/* Makes b's replica on `dev` valid without blocking (an enqueued transfer
- * whose event is rep->ready), pins it, and adds its bytes to the counters
- * (and to the h2d, d2h and d2d totals). Called with the replica lock NOT held. */
-int ocl_rep_acquire(maestro_buf_t *b, int dev, uint64_t *h2d, uint64_t *d2h, uint64_t *d2d,
-                    cl_event *wait);
-/* A fresh buffer of `bytes` whose only valid replica will be on `dev`,
- * written by the command `ready` set later with ocl_rep_set_ready. Pinned. */
+
+/* What making one input valid on a device did. */
+typedef struct ocl_xfer {
+  cl_mem mem;       /* the replica to pass to the kernel (NULL for 0 bytes) */
+  cl_event wait;    /* the kernel must wait for it, or NULL (a reference) */
+  cl_event ev;      /* the transfer enqueued, or NULL (a reference, for timing) */
+  const char *kind; /* "h2d" or "d2d" when ev is set */
+  size_t bytes;
+} ocl_xfer_t;
+
+/* Makes b's replica on `dev` valid without blocking on the device (an
+ * enqueued transfer the kernel waits for), pins it against eviction and
+ * counts the bytes on the device. Zero-copy devices wrap the host bytes. */
+int ocl_rep_acquire(maestro_buf_t *b, int dev, ocl_xfer_t *x);
+/* A fresh buffer of `bytes` whose only valid replica is on `d` (pinned);
+ * the command writing it is set with ocl_rep_set_ready. */
 int ocl_rep_new_output(ocl_dev_t *d, size_t bytes, maestro_buf_t **out);
 void ocl_rep_set_ready(maestro_buf_t *b, int dev, cl_event ev);
 void ocl_rep_unpin(maestro_buf_t *b, int dev);
 cl_mem ocl_rep_mem(maestro_buf_t *b, int dev);
+/* 1 when b's valid replica on `dev` wraps its host bytes. */
+int ocl_rep_wraps_host(maestro_buf_t *b, int dev);
 
 #endif

@@ -1,0 +1,43 @@
+/* Counters and costs: what runtime/prof and placement read. */
+#include "core/error.h"
+#include "ocl/ocl_int.h"
+#include "prof/records.h"
+
+void ocl_collect_device(struct maestro_runtime *rt, int dev, struct prof_place_rec *r) {
+  if (!rt || !rt->ocl || dev < 0 || dev >= rt->ndev || !r) return;
+  ocl_dev_t *d = ocl_dev(rt, dev);
+  r->bytes_h2d += atomic_load(&d->bytes_h2d);
+  r->bytes_d2h += atomic_load(&d->bytes_d2h);
+  r->bytes_d2d += atomic_load(&d->bytes_d2d);
+  r->transfers += atomic_load(&d->transfers);
+}
+
+int ocl_dev_stats(const struct maestro_runtime *rt, int dev, ocl_dev_stats_t *s) {
+  if (!rt || !s) return err_set(MAESTRO_EINVAL, "ocl_dev_stats: NULL argument");
+  if (dev < 0 || dev >= rt->ndev)
+    return err_set(MAESTRO_ENODEV, "ocl_dev_stats: no device %d (this runtime has %d)", dev,
+                   rt->ndev);
+  ocl_dev_t *d = ocl_dev(rt, dev);
+  s->bytes_h2d = atomic_load(&d->bytes_h2d);
+  s->bytes_d2h = atomic_load(&d->bytes_d2h);
+  s->bytes_d2d = atomic_load(&d->bytes_d2d);
+  s->transfers = atomic_load(&d->transfers);
+  s->launches = atomic_load(&d->launches);
+  pthread_mutex_lock(&d->mem_lock);
+  s->evictions = d->evictions;
+  s->mem_used = d->mem_used;
+  s->mem_limit = d->mem_limit;
+  pthread_mutex_unlock(&d->mem_lock);
+  pthread_mutex_lock(&d->lock);
+  s->inflight = d->inflight;
+  pthread_mutex_unlock(&d->lock);
+  s->zero_copy = d->zero_copy;
+  return MAESTRO_OK;
+}
+
+uint64_t ocl_transfer_cost_ns(const struct maestro_runtime *rt, int dev, size_t bytes) {
+  if (!rt || !rt->ocl || dev < 0 || dev >= rt->ndev || bytes == 0) return 0;
+  const ocl_dev_t *d = ocl_dev(rt, dev);
+  if (d->zero_copy) return 0;
+  return d->h2d_lat_ns + (uint64_t)(d->h2d_ns_per_byte * (double)bytes);
+}

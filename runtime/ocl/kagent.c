@@ -1,0 +1,488 @@
+/* Kernel agents: an agent's kernel built for every device, its arguments
+ * bound from ports, and launches that never block the caller: inputs made
+ * valid on the device by enqueued transfers, the kernel enqueued behind
+ * them, and a per-device completion thread that waits for the kernels in
+ * order and hands the outputs to done(). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "ocl/ocl_int.h"
+#include "prof/prof.h"
+
+extern const char maestro_bundled_kernels[];
+
+typedef struct {
+  cl_program prog;
+  cl_kernel kern;
+  pthread_mutex_t lock; /* clSetKernelArg + enqueue are one step */
+  size_t local;
+} kdev_t;
+
+struct ocl_kagent {
+  struct maestro_runtime *rt;
+  char *name;
+  maestro_kernel_t k; /* args / out_count point into this object */
+  maestro_karg_t *args;
+  size_t *out_count;
+  int n_in, n_out;
+  size_t *in_esize, *out_esize;
+  int ndev;
+  kdev_t *dev;
+};
+
+typedef struct ocl_launch {
+  struct ocl_launch *next;
+  ocl_kagent_t *ka;
+  int dev;
+  cl_event kev;
+  ocl_done_fn done;
+  void *ctx;
+  ocl_launch_result_t res;
+  maestro_buf_t **in;  /* borrowed */
+  maestro_buf_t **out; /* owned until done() */
+  ocl_xfer_t *x;
+} ocl_launch_t;
+
+static size_t elem_size(maestro_type_t t) {
+  switch (t) {
+  case MAESTRO_BYTES:
+  case MAESTRO_U8: return 1;
+  case MAESTRO_I32:
+  case MAESTRO_U32:
+  case MAESTRO_F32: return 4;
+  case MAESTRO_I64:
+  case MAESTRO_F64: return 8;
+  default: return 1;
+  }
+}
+
+void ocl_kagent_destroy(ocl_kagent_t *ka) {
+  if (!ka) return;
+  for (int i = 0; i < ka->ndev; i++) {
+    if (ka->dev[i].kern) clReleaseKernel(ka->dev[i].kern);
+    if (ka->dev[i].prog) clReleaseProgram(ka->dev[i].prog);
+    pthread_mutex_destroy(&ka->dev[i].lock);
+  }
+  free(ka->dev);
+  free(ka->args);
+  free(ka->out_count);
+  free(ka->in_esize);
+  free(ka->out_esize);
+  free(ka->name);
+  free((char *)ka->k.name);
+  free((char *)ka->k.options);
+  free((char *)ka->k.source);
+  free(ka);
+}
+
+static int check_args(const char *agent, const maestro_kernel_t *k, int n_in, int n_out) {
+  if (!k->name || !*k->name)
+    return err_set(MAESTRO_EINVAL, "agent '%s': its kernel has no .name", agent);
+  if (k->n_args < 0 || (k->n_args > 0 && !k->args))
+    return err_set(MAESTRO_EINVAL, "agent '%s': kernel '%s': .args is NULL or .n_args < 0", agent,
+                   k->name);
+  if (n_in > 0 && (k->range_port < 0 || k->range_port >= n_in))
+    return err_set(MAESTRO_EINVAL, "agent '%s': kernel '%s': .range_port %d is not an input port",
+                   agent, k->name, k->range_port);
+  if (n_in == 0 && !(k->out_count && n_out > 0 && k->out_count[0]))
+    return err_set(MAESTRO_EINVAL,
+                   "agent '%s': kernel '%s' has no input port: .out_count[0] must set its range",
+                   agent, k->name);
+  for (int j = 0; j < n_out; j++) {
+    int bound = 0;
+    for (int i = 0; i < k->n_args; i++)
+      bound |= k->args[i].kind == MAESTRO_KARG_KIND_OUT && k->args[i].port == j;
+    if (!bound)
+      return err_set(MAESTRO_EINVAL,
+                     "agent '%s': kernel '%s': output port %d is bound to no MAESTRO_KARG_OUT",
+                     agent, k->name, j);
+  }
+  for (int i = 0; i < k->n_args; i++) {
+    const maestro_karg_t *a = &k->args[i];
+    switch (a->kind) {
+    case MAESTRO_KARG_KIND_IN:
+    case MAESTRO_KARG_KIND_COUNT:
+      if (a->port < 0 || a->port >= n_in)
+        return err_set(MAESTRO_EINVAL, "agent '%s': kernel '%s': argument %d names input port %d",
+                       agent, k->name, i, a->port);
+      break;
+    case MAESTRO_KARG_KIND_OUT:
+      if (a->port < 0 || a->port >= n_out)
+        return err_set(MAESTRO_EINVAL, "agent '%s': kernel '%s': argument %d names output port %d",
+                       agent, k->name, i, a->port);
+      break;
+    case MAESTRO_KARG_KIND_I32:
+    case MAESTRO_KARG_KIND_U32:
+    case MAESTRO_KARG_KIND_F32: break;
+    case MAESTRO_KARG_KIND_LOCAL:
+      if (a->v.bytes == 0)
+        return err_set(MAESTRO_EINVAL, "agent '%s': kernel '%s': argument %d: LOCAL of 0 bytes",
+                       agent, k->name, i);
+      break;
+    default:
+      return err_set(MAESTRO_EINVAL, "agent '%s': kernel '%s': argument %d has unknown kind %d",
+                     agent, k->name, i, (int)a->kind);
+    }
+  }
+  return MAESTRO_OK;
+}
+
+/* The kernel object on one device and the work-group size it likes. */
+static int make_kernel(ocl_kagent_t *ka, int dev) {
+  struct maestro_runtime *rt = ka->rt;
+  ocl_dev_t *d = ocl_dev(rt, dev);
+  kdev_t *kd = &ka->dev[dev];
+  const char *src = ka->k.source ? ka->k.source : maestro_bundled_kernels;
+  int rc = ocl_prog_get(rt, dev, ka->name, src, ka->k.options, &kd->prog);
+  if (rc) return rc;
+  cl_int e;
+  kd->kern = clCreateKernel(kd->prog, ka->k.name, &e);
+  if (e != CL_SUCCESS)
+    return err_set(e == CL_INVALID_KERNEL_NAME ? MAESTRO_EBUILD : MAESTRO_ECL,
+                   "agent '%s': no kernel '%s' in its %s program on device %d (%s): %s", ka->name,
+                   ka->k.name, ka->k.source ? "" : "bundled", dev, d->name, ocl_strerror(e));
+  cl_uint nargs = 0;
+  clGetKernelInfo(kd->kern, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL);
+  if ((int)nargs != ka->k.n_args)
+    return err_set(MAESTRO_EINVAL, "agent '%s': kernel '%s' takes %u arguments, .args binds %d",
+                   ka->name, ka->k.name, nargs, ka->k.n_args);
+  size_t kwg = 0, pref = 1;
+  clGetKernelWorkGroupInfo(kd->kern, d->id, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL);
+  clGetKernelWorkGroupInfo(kd->kern, d->id, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
+                           sizeof pref, &pref, NULL);
+  if (!kwg) kwg = d->max_wg ? d->max_wg : 1;
+  if (ka->k.local_size) {
+    if (ka->k.local_size > kwg)
+      return err_set(MAESTRO_EINVAL,
+                     "agent '%s': kernel '%s': .local_size %zu exceeds the %zu device %d allows",
+                     ka->name, ka->k.name, ka->k.local_size, kwg, dev);
+    kd->local = ka->k.local_size;
+  } else {
+    size_t l = kwg < 256 ? kwg : 256;
+    if (pref > 1 && l >= pref) l -= l % pref;
+    kd->local = l ? l : 1;
+  }
+  return MAESTRO_OK;
+}
+
+int ocl_kagent_create(struct maestro_runtime *rt, const char *agent, const maestro_kernel_t *k,
+                      const maestro_port_t *in, int n_in, const maestro_port_t *out, int n_out,
+                      ocl_kagent_t **out_ka) {
+  if (!out_ka) return err_set(MAESTRO_EINVAL, "ocl_kagent_create: ka is NULL");
+  *out_ka = NULL;
+  if (!agent) agent = "?";
+  if (!rt || !k) return err_set(MAESTRO_EINVAL, "agent '%s': no kernel", agent);
+  if (rt->ndev == 0)
+    return err_set(MAESTRO_ENODEV, "agent '%s': no OpenCL device (%s)", agent,
+                   rt->cpu_only_reason ? rt->cpu_only_reason : "none");
+  if (n_in < 0 || n_out < 0 || (n_in && !in) || (n_out && !out))
+    return err_set(MAESTRO_EINVAL, "agent '%s': bad port arrays", agent);
+  int rc = check_args(agent, k, n_in, n_out);
+  if (rc) return rc;
+  ocl_kagent_t *ka = calloc(1, sizeof *ka);
+  if (!ka) return err_set(MAESTRO_ENOMEM, "agent '%s': out of memory", agent);
+  ka->rt = rt;
+  ka->k = *k;
+  /* Our own copies of the strings: the caller's may not outlive the agent. */
+  ka->k.name = strdup(k->name);
+  ka->k.options = k->options ? strdup(k->options) : NULL;
+  ka->k.source = k->source ? strdup(k->source) : NULL;
+  ka->n_in = n_in;
+  ka->n_out = n_out;
+  ka->ndev = rt->ndev;
+  ka->name = strdup(agent);
+  ka->args = calloc((size_t)k->n_args + 1, sizeof *ka->args);
+  ka->out_count = calloc((size_t)n_out + 1, sizeof *ka->out_count);
+  ka->in_esize = calloc((size_t)n_in + 1, sizeof *ka->in_esize);
+  ka->out_esize = calloc((size_t)n_out + 1, sizeof *ka->out_esize);
+  ka->dev = calloc((size_t)rt->ndev, sizeof *ka->dev);
+  if (!ka->name || !ka->k.name || (k->options && !ka->k.options) || (k->source && !ka->k.source) ||
+      !ka->args || !ka->out_count || !ka->in_esize || !ka->out_esize || !ka->dev) {
+    ocl_kagent_destroy(ka);
+    return err_set(MAESTRO_ENOMEM, "agent '%s': out of memory", agent);
+  }
+  for (int i = 0; i < rt->ndev; i++)
+    pthread_mutex_init(&ka->dev[i].lock, NULL);
+  if (k->n_args) memcpy(ka->args, k->args, (size_t)k->n_args * sizeof *ka->args);
+  ka->k.args = ka->args;
+  for (int j = 0; j < n_out; j++) {
+    ka->out_count[j] = k->out_count ? k->out_count[j] : 0;
+    ka->out_esize[j] = elem_size(out[j].type);
+  }
+  ka->k.out_count = ka->out_count;
+  for (int i = 0; i < n_in; i++)
+    ka->in_esize[i] = elem_size(in[i].type);
+  for (int i = 0; i < rt->ndev; i++) {
+    if ((rc = make_kernel(ka, i))) {
+      ocl_kagent_destroy(ka);
+      return rc;
+    }
+  }
+  *out_ka = ka;
+  return MAESTRO_OK;
+}
+
+/* ---- launches ---- */
+
+static void launch_free(ocl_launch_t *L) {
+  if (!L) return;
+  if (L->kev) clReleaseEvent(L->kev);
+  for (int i = 0; i < L->ka->n_in; i++) {
+    if (L->x[i].ev) clReleaseEvent(L->x[i].ev);
+    if (L->x[i].wait) clReleaseEvent(L->x[i].wait);
+  }
+  free(L);
+}
+
+static int set_args(ocl_launch_t *L, kdev_t *kd, cl_uint count_of_in(const ocl_launch_t *, int)) {
+  const ocl_kagent_t *ka = L->ka;
+  for (int i = 0; i < ka->k.n_args; i++) {
+    const maestro_karg_t *a = &ka->args[i];
+    cl_int e = CL_SUCCESS;
+    switch (a->kind) {
+    case MAESTRO_KARG_KIND_IN:
+      e = clSetKernelArg(kd->kern, (cl_uint)i, sizeof(cl_mem), &L->x[a->port].mem);
+      break;
+    case MAESTRO_KARG_KIND_OUT: {
+      cl_mem m = ocl_rep_mem(L->out[a->port], L->dev);
+      e = clSetKernelArg(kd->kern, (cl_uint)i, sizeof(cl_mem), &m);
+      break;
+    }
+    case MAESTRO_KARG_KIND_COUNT: {
+      cl_uint n = count_of_in(L, a->port);
+      e = clSetKernelArg(kd->kern, (cl_uint)i, sizeof n, &n);
+      break;
+    }
+    case MAESTRO_KARG_KIND_I32:
+      e = clSetKernelArg(kd->kern, (cl_uint)i, sizeof(cl_int), &a->v.i32);
+      break;
+    case MAESTRO_KARG_KIND_U32:
+      e = clSetKernelArg(kd->kern, (cl_uint)i, sizeof(cl_uint), &a->v.u32);
+      break;
+    case MAESTRO_KARG_KIND_F32:
+      e = clSetKernelArg(kd->kern, (cl_uint)i, sizeof(cl_float), &a->v.f32);
+      break;
+    case MAESTRO_KARG_KIND_LOCAL: e = clSetKernelArg(kd->kern, (cl_uint)i, a->v.bytes, NULL); break;
+    }
+    if (e != CL_SUCCESS) {
+      int rc = ocl_fail(e, "clSetKernelArg");
+      err_append(" (agent '%s', kernel '%s', argument %d)", ka->name, ka->k.name, i);
+      return rc;
+    }
+  }
+  return MAESTRO_OK;
+}
+
+static cl_uint count_of_in(const ocl_launch_t *L, int port) {
+  return (cl_uint)(maestro_buf_size(L->in[port]) / L->ka->in_esize[port]);
+}
+
+/* Undoes what a launch took before it was enqueued. */
+static void launch_abort(ocl_launch_t *L, int n_acquired, int n_out) {
+  for (int i = 0; i < n_acquired; i++)
+    ocl_rep_unpin(L->in[i], L->dev);
+  for (int j = 0; j < n_out; j++) {
+    ocl_rep_unpin(L->out[j], L->dev);
+    maestro_buf_release(L->out[j]);
+  }
+  launch_free(L);
+}
+
+int ocl_launch(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl_done_fn done, void *ctx) {
+  if (!ka || !done || (ka->n_in && !in))
+    return err_set(MAESTRO_EINVAL, "ocl_launch: %s is NULL", !ka ? "ka" : !done ? "done" : "in");
+  if (dev < 0 || dev >= ka->ndev)
+    return err_set(MAESTRO_ENODEV, "ocl_launch: agent '%s': no device %d (this runtime has %d)",
+                   ka->name, dev, ka->ndev);
+  for (int i = 0; i < ka->n_in; i++)
+    if (!in[i])
+      return err_set(MAESTRO_EINVAL, "ocl_launch: agent '%s': input %d is NULL", ka->name, i);
+  ocl_dev_t *d = ocl_dev(ka->rt, dev);
+  kdev_t *kd = &ka->dev[dev];
+  size_t sz = sizeof(ocl_launch_t) +
+              (size_t)ka->n_in * (sizeof(ocl_xfer_t) + sizeof(maestro_buf_t *)) +
+              (size_t)ka->n_out * sizeof(maestro_buf_t *);
+  ocl_launch_t *L = calloc(1, sz);
+  if (!L) return err_set(MAESTRO_ENOMEM, "ocl_launch: agent '%s': out of memory", ka->name);
+  L->ka = ka;
+  L->dev = dev;
+  L->done = done;
+  L->ctx = ctx;
+  L->x = (ocl_xfer_t *)(L + 1);
+  L->in = (maestro_buf_t **)(L->x + ka->n_in);
+  L->out = L->in + ka->n_in;
+  int rc;
+  for (int i = 0; i < ka->n_in; i++) {
+    L->in[i] = in[i];
+    if ((rc = ocl_rep_acquire(in[i], dev, &L->x[i]))) {
+      err_append(" (agent '%s', input %d, device %d)", ka->name, i, dev);
+      launch_abort(L, i, 0);
+      return rc;
+    }
+    if (L->x[i].kind && L->x[i].kind[0] == 'h')
+      L->res.bytes_h2d += L->x[i].bytes;
+    else if (L->x[i].kind)
+      L->res.bytes_d2d += L->x[i].bytes;
+  }
+  size_t count = ka->n_in ? count_of_in(L, ka->k.range_port) : ka->out_count[0];
+  for (int j = 0; j < ka->n_out; j++) {
+    size_t n = ka->out_count[j] ? ka->out_count[j] : count;
+    if ((rc = ocl_rep_new_output(d, n * ka->out_esize[j], &L->out[j]))) {
+      err_append(" (agent '%s', output %d, device %d)", ka->name, j, dev);
+      launch_abort(L, ka->n_in, j);
+      return rc;
+    }
+  }
+  cl_event waits[16], *wl = waits;
+  if (ka->n_in > 16 && !(wl = malloc((size_t)ka->n_in * sizeof *wl))) {
+    launch_abort(L, ka->n_in, ka->n_out);
+    return err_set(MAESTRO_ENOMEM, "ocl_launch: out of memory");
+  }
+  cl_uint nw = 0;
+  for (int i = 0; i < ka->n_in; i++)
+    if (L->x[i].wait) wl[nw++] = L->x[i].wait;
+  size_t local = kd->local;
+  size_t items = ka->k.global_count ? ka->k.global_count : count;
+  size_t global = (items + local - 1) / local * local;
+  /* An empty message still runs one work-group: a reduction writes its
+   * identity, a histogram its zeros. */
+  if (global == 0) global = local;
+  cl_int e;
+  pthread_mutex_lock(&kd->lock);
+  rc = set_args(L, kd, count_of_in);
+  if (rc == MAESTRO_OK) {
+    e = clEnqueueNDRangeKernel(d->q_exec, kd->kern, 1, NULL, &global, &local, nw, nw ? wl : NULL,
+                               &L->kev);
+    if (e != CL_SUCCESS) {
+      rc = ocl_fail(e, "clEnqueueNDRangeKernel");
+      err_append(" (agent '%s', kernel '%s', device %d, global %zu, local %zu)", ka->name,
+                 ka->k.name, dev, global, local);
+      L->kev = NULL;
+    }
+  }
+  pthread_mutex_unlock(&kd->lock);
+  if (wl != waits) free(wl);
+  if (rc) {
+    launch_abort(L, ka->n_in, ka->n_out);
+    return rc;
+  }
+  for (int j = 0; j < ka->n_out; j++)
+    ocl_rep_set_ready(L->out[j], dev, L->kev);
+  /* Start the transfers and the kernel now; the completion thread waits. */
+  clFlush(d->q_h2d);
+  clFlush(d->q_exec);
+  pthread_mutex_lock(&d->lock);
+  if (d->fifo_tail)
+    d->fifo_tail->next = L;
+  else
+    d->fifo_head = L;
+  d->fifo_tail = L;
+  d->inflight++;
+  pthread_cond_signal(&d->cond);
+  pthread_mutex_unlock(&d->lock);
+  return MAESTRO_OK;
+}
+
+static uint64_t prof_time(cl_event ev, cl_profiling_info what) {
+  cl_ulong t = 0;
+  if (clGetEventProfilingInfo(ev, what, sizeof t, &t, NULL) != CL_SUCCESS) return 0;
+  return t;
+}
+
+static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
+  struct maestro_runtime *rt = d->rt;
+  ocl_kagent_t *ka = L->ka;
+  cl_int st = CL_COMPLETE;
+  cl_int e = clWaitForEvents(1, &L->kev);
+  clGetEventInfo(L->kev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL);
+  uint64_t now = rt_now_ns();
+  if (e != CL_SUCCESS || st < 0) {
+    L->res.status = err_set(MAESTRO_ECL, "agent '%s': kernel '%s' failed on device %d (%s): %s",
+                            ka->name, ka->k.name, L->dev, d->name, ocl_strerror(st < 0 ? st : e));
+  }
+  uint64_t s = prof_time(L->kev, CL_PROFILING_COMMAND_START);
+  uint64_t f = prof_time(L->kev, CL_PROFILING_COMMAND_END);
+  if (s && f >= s) {
+    L->res.kernel_ns = f - s;
+    L->res.t_start_ns = ocl_dev_to_host_ns(d, s);
+    L->res.t_end_ns = ocl_dev_to_host_ns(d, f);
+    if (L->res.t_end_ns > now) { /* never in the future of the host */
+      L->res.t_start_ns -= L->res.t_end_ns - now;
+      L->res.t_end_ns = now;
+    }
+  } else {
+    L->res.t_start_ns = L->res.t_end_ns = now;
+  }
+  if (prof_tracing(rt)) {
+    for (int i = 0; i < ka->n_in; i++) {
+      ocl_xfer_t *x = &L->x[i];
+      if (!x->ev) continue;
+      uint64_t a = prof_time(x->ev, CL_PROFILING_COMMAND_START);
+      uint64_t b = prof_time(x->ev, CL_PROFILING_COMMAND_END);
+      if (a && b >= a)
+        prof_trace_transfer(rt, d->index, x->kind, x->bytes, ocl_dev_to_host_ns(d, a),
+                            ocl_dev_to_host_ns(d, b));
+    }
+  }
+  for (int i = 0; i < ka->n_in; i++)
+    ocl_rep_unpin(L->in[i], L->dev);
+  for (int j = 0; j < ka->n_out; j++) {
+    ocl_rep_unpin(L->out[j], L->dev);
+    /* On a host-coherent device the kernel wrote the host bytes themselves. */
+    if (!L->res.status && d->host_coherent && L->out[j]->host &&
+        ocl_rep_wraps_host(L->out[j], L->dev))
+      atomic_store(&L->out[j]->host_valid, 1);
+    if (L->res.status) {
+      maestro_buf_release(L->out[j]);
+      L->out[j] = NULL;
+    }
+  }
+  atomic_fetch_add(&d->launches, 1);
+  pthread_mutex_lock(&d->lock);
+  d->inflight--;
+  pthread_mutex_unlock(&d->lock);
+  pthread_mutex_lock(&d->mem_lock);
+  pthread_cond_broadcast(&d->mem_cond);
+  pthread_mutex_unlock(&d->mem_lock);
+  L->done(L->ctx, L->out, &L->res);
+  launch_free(L);
+}
+
+static void *completion_main(void *arg) {
+  ocl_dev_t *d = arg;
+  char name[16];
+  snprintf(name, sizeof name, "maestro-ocl%d", d->index);
+  pthread_setname_np(pthread_self(), name);
+  pthread_mutex_lock(&d->lock);
+  for (;;) {
+    while (!d->fifo_head && !d->stop)
+      pthread_cond_wait(&d->cond, &d->lock);
+    ocl_launch_t *L = d->fifo_head;
+    if (!L) break; /* stopping, and everything in flight is done */
+    d->fifo_head = L->next;
+    if (!d->fifo_head) d->fifo_tail = NULL;
+    pthread_mutex_unlock(&d->lock);
+    launch_finish(d, L);
+    pthread_mutex_lock(&d->lock);
+  }
+  pthread_mutex_unlock(&d->lock);
+  return NULL;
+}
+
+int ocl_completion_start(ocl_dev_t *d) {
+  if (pthread_create(&d->thread, NULL, completion_main, d))
+    return err_set(MAESTRO_ESYS, "device %d: cannot start its completion thread", d->index);
+  d->thread_up = 1;
+  return MAESTRO_OK;
+}
+
+void ocl_completion_stop(ocl_dev_t *d) {
+  if (!d->thread_up) return;
+  pthread_mutex_lock(&d->lock);
+  d->stop = 1;
+  pthread_cond_signal(&d->cond);
+  pthread_mutex_unlock(&d->lock);
+  pthread_join(d->thread, NULL);
+  d->thread_up = 0;
+}

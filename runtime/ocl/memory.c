@@ -1,0 +1,261 @@
+/* Device memory: a per-device pool of cl_mem by size class, bounded by
+ * rt->cfg.device_mem (MAESTRO_DEVICE_MEM). When a device runs short the
+ * least recently used replica that no launch is using is evicted: first one
+ * that is valid elsewhere; failing that, the only copy is written back to
+ * the host first, so no data is ever lost. A replica in use by a launch is
+ * pinned and never evicted, so a launch never evicts its own inputs (no
+ * ping-pong inside a launch). */
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "ocl/ocl_int.h"
+
+struct ocl_free_mem {
+  struct ocl_free_mem *next;
+  cl_mem mem;
+  size_t cap;
+};
+
+/* Small buffers round up to a power of two (>= 4 KiB), large ones to 1 MiB,
+ * so a pool entry fits the next message of about the same size. */
+static size_t size_class(size_t bytes) {
+  if (bytes <= 4096) return 4096;
+  if (bytes < ((size_t)1 << 20)) {
+    size_t c = 8192;
+    while (c < bytes)
+      c <<= 1;
+    return c;
+  }
+  size_t mib = (size_t)1 << 20;
+  return (bytes + mib - 1) / mib * mib;
+}
+
+void ocl_lru_touch(ocl_dev_t *d, ocl_rep_t *r) {
+  pthread_mutex_lock(&d->mem_lock);
+  if (r->in_lru) {
+    if (d->lru_tail == r) {
+      r->last_use = rt_now_ns();
+      pthread_mutex_unlock(&d->mem_lock);
+      return;
+    }
+    if (r->prev)
+      r->prev->next = r->next;
+    else
+      d->lru_head = r->next;
+    if (r->next)
+      r->next->prev = r->prev;
+    else
+      d->lru_tail = r->prev;
+  }
+  r->prev = d->lru_tail;
+  r->next = NULL;
+  if (d->lru_tail)
+    d->lru_tail->next = r;
+  else
+    d->lru_head = r;
+  d->lru_tail = r;
+  r->in_lru = 1;
+  r->last_use = rt_now_ns();
+  pthread_mutex_unlock(&d->mem_lock);
+}
+
+static void lru_unlink(ocl_dev_t *d, ocl_rep_t *r) {
+  if (!r->in_lru) return;
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    d->lru_head = r->next;
+  if (r->next)
+    r->next->prev = r->prev;
+  else
+    d->lru_tail = r->prev;
+  r->prev = r->next = NULL;
+  r->in_lru = 0;
+}
+
+void ocl_lru_remove(ocl_dev_t *d, ocl_rep_t *r) {
+  pthread_mutex_lock(&d->mem_lock);
+  lru_unlink(d, r);
+  pthread_mutex_unlock(&d->mem_lock);
+}
+
+/* 1 when another memory node holds the bytes of r's buffer. */
+static int valid_elsewhere(const struct ocl_replicas *R, const ocl_rep_t *r) {
+  const maestro_buf_t *b = r->buf;
+  if (atomic_load(&b->host_valid)) return 1;
+  for (int i = 0; i < R->ndev; i++)
+    if (i != r->dev && R->rep[i].valid) return 1;
+  return 0;
+}
+
+/* Evicts one unpinned replica (called with mem_lock held). Its memory goes
+ * back to the free list. Returns 1 when something was evicted. */
+static int evict_one(ocl_dev_t *d) {
+  for (int pass = 0; pass < 2; pass++) {
+    for (ocl_rep_t *r = d->lru_head; r; r = r->next) {
+      struct ocl_replicas *R = r->buf->dev;
+      /* Lock order is replicas -> mem_lock; here we hold mem_lock, so only
+       * try: a buffer busy elsewhere is skipped. */
+      if (pthread_mutex_trylock(&R->lock)) continue;
+      if (r->pins > 0 || !r->mem) {
+        pthread_mutex_unlock(&R->lock);
+        continue;
+      }
+      if (r->valid && !valid_elsewhere(R, r)) {
+        if (pass == 0) { /* only copies are the last resort */
+          pthread_mutex_unlock(&R->lock);
+          continue;
+        }
+        /* Write the only copy back to the host before freeing it. */
+        maestro_buf_t *b = r->buf;
+        if (mem_buf_ensure_host(b) != MAESTRO_OK) {
+          pthread_mutex_unlock(&R->lock);
+          continue;
+        }
+        cl_int e = clEnqueueReadBuffer(d->q_d2h, r->mem, CL_TRUE, 0, b->size, b->host,
+                                       r->ready ? 1 : 0, r->ready ? &r->ready : NULL, NULL);
+        if (e != CL_SUCCESS) {
+          pthread_mutex_unlock(&R->lock);
+          continue;
+        }
+        atomic_fetch_add(&d->bytes_d2h, b->size);
+        atomic_fetch_add(&d->transfers, 1);
+        atomic_store(&b->host_valid, 1);
+      }
+      /* Commands still reading this memory (a copy to another device) must
+       * finish before someone else's bytes land in it. */
+      if (r->ready) {
+        clWaitForEvents(1, &r->ready);
+        clReleaseEvent(r->ready);
+        r->ready = NULL;
+      }
+      if (r->busy) {
+        clWaitForEvents(1, &r->busy);
+        clReleaseEvent(r->busy);
+        r->busy = NULL;
+      }
+      lru_unlink(d, r);
+      struct ocl_free_mem *f = malloc(sizeof *f);
+      if (f) {
+        f->mem = r->mem;
+        f->cap = r->cap;
+        f->next = d->free_list;
+        d->free_list = f;
+      } else {
+        clReleaseMemObject(r->mem);
+        d->mem_used -= r->cap;
+      }
+      r->mem = NULL;
+      r->cap = 0;
+      r->valid = 0;
+      d->evictions++;
+      pthread_mutex_unlock(&R->lock);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Releases one pooled cl_mem (mem_lock held). */
+static int drop_free(ocl_dev_t *d) {
+  struct ocl_free_mem *f = d->free_list;
+  if (!f) return 0;
+  d->free_list = f->next;
+  clReleaseMemObject(f->mem);
+  d->mem_used -= f->cap;
+  free(f);
+  return 1;
+}
+
+int ocl_mem_get(ocl_dev_t *d, size_t bytes, cl_mem *out, size_t *capp) {
+  size_t cap = size_class(bytes);
+  if (cap > d->max_alloc && bytes <= d->max_alloc) cap = bytes;
+  if (cap > d->mem_limit)
+    return err_set(MAESTRO_ENOMEM,
+                   "device %d (%s): a %zu-byte buffer does not fit in its %llu-byte memory limit "
+                   "(MAESTRO_DEVICE_MEM)",
+                   d->index, d->name, bytes, (unsigned long long)d->mem_limit);
+  pthread_mutex_lock(&d->mem_lock);
+  for (;;) {
+    struct ocl_free_mem **pp = &d->free_list;
+    while (*pp && (*pp)->cap != cap)
+      pp = &(*pp)->next;
+    if (*pp) {
+      struct ocl_free_mem *f = *pp;
+      *pp = f->next;
+      pthread_mutex_unlock(&d->mem_lock);
+      *out = f->mem;
+      *capp = f->cap;
+      free(f);
+      return MAESTRO_OK;
+    }
+    if (d->mem_used + cap <= d->mem_limit) {
+      d->mem_used += cap;
+      pthread_mutex_unlock(&d->mem_lock);
+      cl_int e;
+      cl_mem m = clCreateBuffer(d->ctx, CL_MEM_READ_WRITE, cap, NULL, &e);
+      if (e == CL_SUCCESS) {
+        *out = m;
+        *capp = cap;
+        return MAESTRO_OK;
+      }
+      pthread_mutex_lock(&d->mem_lock);
+      d->mem_used -= cap;
+      /* The device itself is full (below our limit): shrink the pool and
+       * evict; give up only when nothing is left to give back. */
+      if (!drop_free(d) && !evict_one(d)) {
+        pthread_mutex_unlock(&d->mem_lock);
+        return ocl_fail(e, "clCreateBuffer (device memory)");
+      }
+      continue;
+    }
+    if (drop_free(d) || evict_one(d)) continue;
+    /* Everything left is pinned by launches in flight: wait for one to end. */
+    pthread_mutex_lock(&d->lock);
+    int inflight = d->inflight;
+    pthread_mutex_unlock(&d->lock);
+    if (!inflight) {
+      /* A launch may have ended between the eviction above and the count. */
+      if (evict_one(d)) continue;
+      pthread_mutex_unlock(&d->mem_lock);
+      return err_set(MAESTRO_ENOMEM,
+                     "device %d (%s): out of device memory (%llu of %llu bytes in use by this "
+                     "launch; MAESTRO_DEVICE_MEM)",
+                     d->index, d->name, (unsigned long long)d->mem_used,
+                     (unsigned long long)d->mem_limit);
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100 * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&d->mem_cond, &d->mem_lock, &until);
+  }
+}
+
+void ocl_mem_put(ocl_dev_t *d, cl_mem m, size_t cap) {
+  if (!m) return;
+  struct ocl_free_mem *f = malloc(sizeof *f);
+  pthread_mutex_lock(&d->mem_lock);
+  if (f) {
+    f->mem = m;
+    f->cap = cap;
+    f->next = d->free_list;
+    d->free_list = f;
+  } else {
+    clReleaseMemObject(m);
+    d->mem_used -= cap;
+  }
+  pthread_cond_broadcast(&d->mem_cond);
+  pthread_mutex_unlock(&d->mem_lock);
+}
+
+void ocl_mem_fini(ocl_dev_t *d) {
+  pthread_mutex_lock(&d->mem_lock);
+  while (drop_free(d)) {
+  }
+  pthread_mutex_unlock(&d->mem_lock);
+}

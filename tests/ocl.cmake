@@ -1,0 +1,6 @@
+# runtime/ocl on the real PoCL device: build errors, program cache, kernel
+# chains (zero bytes between kernels, from the counters), two devices,
+# device memory pressure, host read-back, zero-copy.
+maestro_add_test(ocl_kagent SOURCES ocl_kagent.c TIMEOUT 180 LABELS ocl)
+maestro_add_test(ocl_kagent_two_devices SOURCES ocl_kagent.c TIMEOUT 180 LABELS ocl
+                 ENV "POCL_DEVICES=pthread pthread")
