@@ -38,3 +38,8 @@ if(MAESTRO_BUILD_TOOLS)
             $<TARGET_FILE:foundation_count_places> ${MAESTRO_EMPTY_ICD_DIR})
   set_tests_properties(foundation_maestro_info PROPERTIES TIMEOUT 180 LABELS "unit;tools")
 endif()
+
+# The multi-NUMA-node path of runtime/topo, on a synthetic hwloc topology.
+# HWLOC_THISSYSTEM=1 keeps hwloc's real binding calls (mmap + mbind).
+maestro_add_test(foundation_numa SOURCES ${F}/test_numa.c TIMEOUT 60
+                 ENV "HWLOC_SYNTHETIC=pack:2 numa:1 core:2 pu:1" HWLOC_THISSYSTEM=1)

@@ -184,7 +184,7 @@ void prof_trace_depth(struct maestro_runtime *rt, const char *channel, uint32_t 
 void trace_sample_depths(struct prof *p, const struct prof_chan_rec *c, int n, uint64_t t_ns) {
   for (int i = 0; i < n; i++) {
     char name[EV_NAME];
-    snprintf(name, sizeof name, "%.20s->%.20s", c[i].from, c[i].to);
+    snprintf(name, sizeof name, "%.16s: %.20s->%.20s", c[i].graph, c[i].from, c[i].to);
     prof_trace_depth(p->rt, name, c[i].depth, t_ns);
   }
 }

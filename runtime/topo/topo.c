@@ -24,6 +24,7 @@ struct topo {
   int ncores_total;        /* cores in the machine, usable or not */
   int ncores_usable;       /* cores with at least one usable PU */
   int nnuma;               /* NUMA nodes (>= 1) */
+  int membind;             /* 1: several nodes and hwloc can bind memory here */
 };
 
 /* The PUs this process may run on: the allowed cpuset intersected with the
@@ -106,6 +107,10 @@ int topo_init(struct maestro_runtime *rt) {
   }
   tp->nnuma = hwloc_get_nbobjs_by_type(tp->t, HWLOC_OBJ_NUMANODE);
   if (tp->nnuma < 1) tp->nnuma = 1;
+  /* A topology that is not this system (HWLOC_SYNTHETIC, XML) has dummy
+   * memory hooks: plain malloc, no alignment. Bind only where it is real. */
+  const struct hwloc_topology_support *sup = hwloc_topology_get_support(tp->t);
+  tp->membind = tp->nnuma > 1 && sup && sup->membind && sup->membind->alloc_membind;
 
   /* Cores; a machine whose topology has no core objects uses its PUs. */
   hwloc_obj_type_t unit = HWLOC_OBJ_CORE;
@@ -204,9 +209,10 @@ int topo_numa_nodes(const struct maestro_runtime *rt) {
 
 /* Single-node machines (the common case) use the C heap, which is far
  * cheaper for small buffers than hwloc's mmap-based binding; multi-node
- * machines always use hwloc's allocator so that topo_free can tell. */
+ * machines always use hwloc's allocator (page-aligned mmap on Linux, also
+ * when binding fails) so that topo_free can tell which one to call. */
 static int uses_hwloc_alloc(const struct maestro_runtime *rt) {
-  return rt && rt->topo && rt->topo->nnuma > 1;
+  return rt && rt->topo && rt->topo->membind;
 }
 
 void *topo_alloc_on_node(struct maestro_runtime *rt, size_t bytes, int node) {

@@ -6,6 +6,12 @@
  *   prof_demo runtime SECONDS  a real runtime (maestro_runtime_create) that
  *                              stays up for SECONDS: its publisher thread
  *                              publishes the places
+ *   prof_demo graph SECONDS    a real graph through the public API, graph
+ *                              "pipeline": src -> scale -> sink (4 KiB f32
+ *                              messages, src paced at about 5000 msg/s), for
+ *                              SECONDS; prints each agent's firings at the end
+ *   prof_demo graphtrace FILE N  the same graph, N messages as fast as it
+ *                              goes, tracing to FILE; prints "agent fires" lines
  *   prof_demo trace FILE N     a runtime tracing to FILE; two threads record
  *                              N firings each through prof_trace_firing
  *                              (with message flows), then the runtime is
@@ -121,6 +127,111 @@ static int run_runtime(double seconds) {
   return 0;
 }
 
+/* ---- a real graph ---- */
+
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+
+struct src_state {
+  uint64_t deadline_ns; /* 0: count only */
+  uint64_t left;
+  long pace_us;
+};
+
+static int src_fire(maestro_fire_t *f) {
+  struct src_state *st = maestro_fire_state(f);
+  if (st->deadline_ns ? rt_now_ns() >= st->deadline_ns : st->left == 0) return MAESTRO_DONE;
+  if (st->left) st->left--;
+  maestro_buf_t *out;
+  int rc = maestro_fire_alloc(f, 1024 * sizeof(float), &out);
+  if (rc) return rc;
+  float *x = maestro_buf_data(out);
+  for (int i = 0; i < 1024; i++)
+    x[i] = (float)i;
+  if (st->pace_us) {
+    struct timespec ts = {0, st->pace_us * 1000L};
+    nanosleep(&ts, NULL);
+  }
+  return maestro_fire_out(f, 0, out);
+}
+
+static int scale_fire(maestro_fire_t *f) {
+  maestro_buf_t *in = maestro_fire_in(f, 0);
+  size_t n = maestro_buf_size(in) / sizeof(float);
+  maestro_buf_t *out;
+  int rc = maestro_fire_alloc(f, n * sizeof(float), &out);
+  if (rc) return rc;
+  const float *x = maestro_buf_cdata(in);
+  float *y = maestro_buf_data(out);
+  for (size_t i = 0; i < n; i++)
+    y[i] = 2.0f * x[i];
+  return maestro_fire_out(f, 0, out);
+}
+
+static int sink_fire(maestro_fire_t *f) {
+  (void)f;
+  return MAESTRO_OK;
+}
+
+static int run_graph(double seconds, const char *trace, uint64_t n) {
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  if (trace) cfg.trace = trace;
+  maestro_runtime_t *rt;
+  maestro_graph_t *g;
+  if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
+    fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
+    return 1;
+  }
+  struct src_state st = {.deadline_ns = trace ? 0 : rt_now_ns() + (uint64_t)(seconds * 1e9),
+                         .left = n,
+                         .pace_us = trace ? 0 : 200};
+  maestro_agent_t *a[3];
+  int rc = maestro_graph_create(rt, "pipeline", &g);
+  if (!rc)
+    rc = maestro_agent_add(
+        g,
+        &(maestro_agent_desc_t){
+            .name = "src", .out = f32_out, .n_out = 1, .cpu = src_fire, .state = &st},
+        &a[0]);
+  if (!rc)
+    rc = maestro_agent_add(g,
+                           &(maestro_agent_desc_t){.name = "scale",
+                                                   .in = f32_in,
+                                                   .n_in = 1,
+                                                   .out = f32_out,
+                                                   .n_out = 1,
+                                                   .cpu = scale_fire},
+                           &a[1]);
+  if (!rc)
+    rc = maestro_agent_add(
+        g, &(maestro_agent_desc_t){.name = "sink", .in = f32_in, .n_in = 1, .cpu = sink_fire},
+        &a[2]);
+  if (!rc) rc = maestro_connect(g, a[0], "out", a[1], "in", 8);
+  if (!rc) rc = maestro_connect(g, a[1], "out", a[2], "in", 8);
+  if (!rc) rc = maestro_graph_start(g);
+  if (rc) {
+    fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
+    maestro_runtime_destroy(rt);
+    return 1;
+  }
+  if (!trace) {
+    printf("ready %d %s\n", (int)getpid(), prof_stats_name(rt) ? prof_stats_name(rt) : "(none)");
+    fflush(stdout);
+  }
+  rc = maestro_graph_wait(g);
+  if (rc) fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
+  for (int i = 0; i < 3; i++) {
+    maestro_agent_stats_t s;
+    maestro_agent_stats(a[i], &s);
+    printf("%s %llu\n", maestro_agent_name(a[i]), (unsigned long long)s.fires);
+  }
+  maestro_graph_destroy(g);
+  maestro_runtime_destroy(rt);
+  return rc ? 1 : 0;
+}
+
 struct tracer {
   maestro_runtime_t *rt;
   int cpu, n;
@@ -166,7 +277,12 @@ static int run_trace(const char *file, int n) {
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "fake")) return run_fake(atof(argv[2]));
   if (argc == 3 && !strcmp(argv[1], "runtime")) return run_runtime(atof(argv[2]));
+  if (argc == 3 && !strcmp(argv[1], "graph")) return run_graph(atof(argv[2]), NULL, 0);
+  if (argc == 4 && !strcmp(argv[1], "graphtrace"))
+    return run_graph(0, argv[2], strtoull(argv[3], NULL, 10));
   if (argc == 4 && !strcmp(argv[1], "trace")) return run_trace(argv[2], atoi(argv[3]));
-  fprintf(stderr, "usage: prof_demo fake SECONDS | runtime SECONDS | trace FILE N\n");
+  fprintf(stderr,
+          "usage: prof_demo fake SECONDS | runtime SECONDS | graph SECONDS | graphtrace FILE N | "
+          "trace FILE N\n");
   return 2;
 }

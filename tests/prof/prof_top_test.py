@@ -99,6 +99,68 @@ def test_runtime_places():
     check(not os.path.exists(f"/dev/shm/maestro-{UID}-{pid}"), "runtime: segment removed at exit")
 
 
+def test_graph():
+    """A real graph through the public API: the engine fills the records."""
+    p, pid = start_demo("graph", "3")
+    try:
+        time.sleep(0.3)
+        r = run_top("-b", "-n", "2", "--json", "-p", str(pid), "-d", "0.5")
+        check(r.returncode == 0, f"graph: exit {r.returncode}: {r.stderr}")
+        snaps = [json.loads(l) for l in r.stdout.strip().split("\n")]
+        check(len(snaps) == 2, "graph: two snapshots")
+        a0 = {a["name"]: a for a in snaps[0]["agents"]}
+        a1 = {a["name"]: a for a in snaps[-1]["agents"]}
+        check(set(a1) == {"src", "scale", "sink"}, f"graph: agents {sorted(a1)}")
+        for n, a in a1.items():
+            check(a["graph"] == "pipeline", f"graph: {n} graph name")
+            check(isinstance(a["place"], str) and a["place"].startswith("cpu "),
+                  f"graph: {n} placed on a cpu: {a['place']}")
+            check(a["fires"] > a0[n]["fires"], f"graph: {n} fires grow")
+            check(a["state"] in ("running", "waiting", "blocked", "finished"), f"graph: {n} state")
+        check(a1["scale"]["msgs_in"] > a0["scale"]["msgs_in"], "graph: scale msgs_in grows")
+        check(a1["scale"]["bytes_out"] > 0, "graph: bytes counted")
+        chans = snaps[-1]["channels"]
+        check({(c["from"], c["to"]) for c in chans} ==
+              {("src.out", "scale.in"), ("scale.out", "sink.in")}, f"graph: channels {chans}")
+        check(all(c["capacity"] == 8 and c["depth"] <= 8 for c in chans), "graph: depth/capacity")
+        check(sum(pl["fires"] for pl in snaps[-1]["places"]) > 0, "graph: places count firings")
+        check(snaps[-1]["graphs"] == 1, "graph: one graph")
+        check(snaps[-1]["msgs_per_s"] > 0, "graph: msgs/s")
+    finally:
+        out = p.communicate(timeout=30)[0]
+    check(p.returncode == 0, f"graph: clean exit: {out}")
+    check(not os.path.exists(f"/dev/shm/maestro-{UID}-{pid}"), "graph: segment removed at exit")
+
+
+def test_graph_trace():
+    """MAESTRO_TRACE of a real graph: one firing event per firing, flows that match."""
+    d = tempfile.mkdtemp()
+    try:
+        path = os.path.join(d, "run.json")
+        r = subprocess.run([DEMO, "graphtrace", path, "3000"], capture_output=True, text=True,
+                           timeout=60)
+        check(r.returncode == 0, f"graph trace: exit {r.returncode}: {r.stderr}")
+        fires = {l.split()[0]: int(l.split()[1]) for l in r.stdout.strip().split("\n")}
+        with open(path) as f:
+            ev = json.load(f)["traceEvents"]
+        for name, n in fires.items():
+            got = sum(1 for e in ev if e.get("ph") == "X" and e.get("cat") == "firing"
+                      and e["name"] == name)
+            check(got == n, f"graph trace: {got} firing events of {name} for {n} firings")
+        names = {e["args"]["name"] for e in ev if e.get("name") == "thread_name"}
+        check("cpu 0" in names, f"graph trace: thread names {names}")
+        tids = {e["tid"] for e in ev if e.get("cat") == "firing"}
+        check(tids <= {e["tid"] for e in ev if e.get("name") == "thread_name"},
+              "graph trace: every firing on a named track")
+        s = {e["id"]: e["ts"] for e in ev if e.get("ph") == "s"}
+        fl = {e["id"]: e["ts"] for e in ev if e.get("ph") == "f"}
+        check(len(fl) >= 2 * 3000 and set(fl) <= set(s),
+              f"graph trace: {len(fl)} flows end where one starts")
+        check(all(fl[i] >= s[i] for i in fl), "graph trace: flows go forward in time")
+    finally:
+        shutil.rmtree(d)
+
+
 def dead_pid():
     c = subprocess.Popen(["true"])
     c.wait()
@@ -229,7 +291,7 @@ def test_tmux():
         p.wait()
 
 
-for t in (test_json, test_runtime_places, test_stale, test_bad_segments, test_trace, test_tmux):
+for t in (test_json, test_runtime_places, test_graph, test_graph_trace, test_stale, test_bad_segments, test_trace, test_tmux):
     print(t.__name__)
     t()
 # The killed demos left their segments behind: -l removes them as stale.
