@@ -129,7 +129,8 @@ static void *launch(const maestro_bundled_agent_t *ba, const void *const *in,
     CU_ASSERT_FATAL(err == CL_SUCCESS);
   }
   if (!local) local = ba->kernel.local_size ? ba->kernel.local_size : 64;
-  size_t global = (rc + local - 1) / local * local;
+  size_t items = ba->kernel.global_count ? ba->kernel.global_count : rc;
+  size_t global = (items + local - 1) / local * local;
   if (!global) global = local;
   err = clEnqueueNDRangeKernel(queue, k, 1, NULL, &global, &local, 0, NULL, NULL);
   CU_ASSERT_FATAL(err == CL_SUCCESS);

@@ -42,7 +42,7 @@ void render_places(const struct top_view *v, line_fn out, void *ctx) {
     if (isnan(p->busy_pct))
       snprintf(busy, sizeof busy, "-");
     else
-      snprintf(busy, sizeof busy, "%.1f", p->busy_pct);
+      snprintf(busy, sizeof busy, "%.1f", p->busy_pct > 100 ? 100.0 : p->busy_pct); /* jitter */
     int dev = p->r->kind == 1;
     snprintf(line, sizeof line, "%-28.28s %6s %6u %8s %10s %10s %10s", p->r->name, busy,
              p->r->agents, N(fs, p->fires_s), dev ? B(h, p->h2d_s) : "", dev ? B(d, p->d2h_s) : "",
@@ -53,7 +53,7 @@ void render_places(const struct top_view *v, line_fn out, void *ctx) {
 
 void render_agents(const struct top_view *v, int sort_col, int max_rows, line_fn out, void *ctx) {
   char line[LINE];
-  static const int width[COL_COUNT] = {16, 12, 9, 8, 8, 8, 8, 8, 6, 9, 5, 5};
+  static const int width[COL_COUNT] = {14, 10, 9, 8, 8, 8, 8, 8, 5, 8, 4, 5};
   int pos = 0;
   for (int c = 0; c < COL_COUNT; c++) {
     char head[24];
@@ -66,7 +66,7 @@ void render_agents(const struct top_view *v, int sort_col, int max_rows, line_fn
     const struct agent_row *a = &v->agents[i];
     char fs[16], in[16], o[16], avg[16], fires[16];
     snprintf(line, sizeof line,
-             "%-16.16s %-12.12s %-9.9s %-8.8s %8s %8s %8s %8s %6u %9s %5" PRIu64 " %5" PRIu64,
+             "%-14.14s %-10.10s %-9.9s %-8.8s %8s %8s %8s %8s %5u %8s %4" PRIu64 " %5" PRIu64,
              a->r->name, a->r->graph, a->place, prof_agent_state_name(a->r->state),
              N(fs, a->fires_s), N(in, a->in_s), N(o, a->out_s), fmt_ns(avg, sizeof avg, a->avg_ns),
              a->r->queue_depth, N(fires, (double)a->r->fires), a->r->failures, a->r->retries);
