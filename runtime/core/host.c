@@ -240,12 +240,12 @@ int maestro_input_close(maestro_input_t *in) {
 /* One push attempt (the input's mutex held): 1 when `b` went in. */
 static int in_try_push(struct maestro_input *in, maestro_buf_t *b) {
   struct chan *c = in->c;
-  size_t bytes = b->size; /* once pushed, `b` belongs to the consumer */
+  size_t size = b->size; /* once pushed, `b` belongs to the consumer */
   if (!ring_push(&c->ring, b)) return 0;
   c->pushed++;
   atomic_store_explicit(&c->msgs, atomic_load_explicit(&c->msgs, memory_order_relaxed) + 1,
                         memory_order_relaxed);
-  atomic_store_explicit(&c->bytes, atomic_load_explicit(&c->bytes, memory_order_relaxed) + bytes,
+  atomic_store_explicit(&c->bytes, atomic_load_explicit(&c->bytes, memory_order_relaxed) + size,
                         memory_order_relaxed);
   return 1;
 }
