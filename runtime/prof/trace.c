@@ -62,6 +62,8 @@ struct trace {
   pthread_mutex_t lock; /* registry and flushes */
   struct trace_buf *bufs;
   uint64_t events_written;
+  char pid_key[40]; /* ,"pid":P,"tid": */
+  size_t pid_key_len;
   size_t out_n;
   char out[1 << 16];
 };
@@ -214,16 +216,30 @@ static char *put_lit(char *o, const char *s) {
   return o + n;
 }
 
+static const char DIGITS2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Decimal, two digits per step. */
 static char *put_u64(char *o, uint64_t v) {
   char tmp[24];
-  int n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (n)
-    *o++ = tmp[--n];
-  return o;
+  int n = 24;
+  while (v >= 100) {
+    unsigned d = (unsigned)(v % 100) * 2;
+    v /= 100;
+    tmp[--n] = DIGITS2[d + 1];
+    tmp[--n] = DIGITS2[d];
+  }
+  if (v >= 10) {
+    unsigned d = (unsigned)v * 2;
+    tmp[--n] = DIGITS2[d + 1];
+    tmp[--n] = DIGITS2[d];
+  } else {
+    tmp[--n] = (char)('0' + v);
+  }
+  memcpy(o, tmp + n, (size_t)(24 - n));
+  return o + (24 - n);
 }
 
 static char *put_i64(char *o, int64_t v) {
@@ -272,9 +288,8 @@ static char *put_str(char *o, const char *s) {
 
 /* ,"pid":P,"tid":T,"ts":X */
 static char *put_where(char *o, const struct trace *t, int tid, uint64_t ns) {
-  o = put_lit(o, ",\"pid\":");
-  o = put_i64(o, t->pid);
-  o = put_lit(o, ",\"tid\":");
+  memcpy(o, t->pid_key, t->pid_key_len); /* ,"pid":P,"tid": */
+  o += t->pid_key_len;
   o = put_i64(o, tid);
   o = put_lit(o, ",\"ts\":");
   return put_us(o, (int64_t)(ns - t->start_ns));
@@ -427,6 +442,7 @@ int trace_open(struct prof *p, const char *path) {
   t->id = atomic_fetch_add(&trace_ids, 1) + 1;
   t->start_ns = p->rt->start_ns;
   t->pid = (int)getpid();
+  t->pid_key_len = (size_t)snprintf(t->pid_key, sizeof t->pid_key, ",\"pid\":%d,\"tid\":", t->pid);
   pthread_mutex_init(&t->lock, NULL);
   write_meta(t, p->rt);
   t->body_end = ftell(t->f);
