@@ -4,6 +4,7 @@
  * The runtime side: a producer thread fills buffers and launches the kernel
  * agent (up to 4 in flight), the main thread verifies results in order.
  * Usage: mixed_pipeline [--tiny] */
+#include <math.h>
 #include <semaphore.h>
 
 #include "ocl_common.h"
@@ -99,26 +100,32 @@ static double serial_raw(raw_cl_t *r, int msgs, int *bad) {
 
 int main(int argc, char **argv) {
   int tiny = argc > 1 && !strcmp(argv[1], "--tiny");
-  int msgs = tiny ? 20 : 1000;
+  int msgs = tiny ? 20 : 500;
   int bad = 0;
   raw_cl_t raw;
   raw_init(&raw, SCALE_SRC, "scale");
-  maestro_runtime_t *rt = bench_rt(1);
+  maestro_runtime_t *rt_zc = bench_rt(1);
+  ocl_kagent_t *ka_zc = scale_agent(rt_zc, "x2");
+  maestro_runtime_t *rt = bench_rt(0);
   ocl_kagent_t *ka = scale_agent(rt, "x2");
-  pipeline(rt, ka, tiny ? 4 : 20, &bad); /* warm-up */
-  serial_raw(&raw, tiny ? 4 : 20, &bad);
-  double base = serial_raw(&raw, msgs, &bad);
-  double zc = pipeline(rt, ka, msgs, &bad);
-  ocl_kagent_destroy(ka);
-  maestro_runtime_destroy(rt);
-  rt = bench_rt(0);
-  ka = scale_agent(rt, "x2");
+  pipeline(rt_zc, ka_zc, tiny ? 4 : 20, &bad); /* warm-up */
   pipeline(rt, ka, tiny ? 4 : 20, &bad);
-  double cp = pipeline(rt, ka, msgs, &bad);
-  printf("mixed_pipeline: CPU produce 1 MiB -> OpenCL x2 -> CPU verify, %d messages\n", msgs);
+  serial_raw(&raw, tiny ? 4 : 20, &bad);
+  /* Rounds interleaved, best of each: the machine is shared and noisy. */
+  double base = 0, zc = 0, cp = 0;
+  for (int round = 0; round < (tiny ? 1 : 3); round++) {
+    base = fmax(base, serial_raw(&raw, msgs, &bad));
+    zc = fmax(zc, pipeline(rt_zc, ka_zc, msgs, &bad));
+    cp = fmax(cp, pipeline(rt, ka, msgs, &bad));
+  }
+  printf("mixed_pipeline: CPU produce 1 MiB -> OpenCL x2 -> CPU verify, %d messages, best of 3 "
+         "interleaved rounds\n",
+         msgs);
   printf("hand-written serial OpenCL loop: %8.0f msgs/s\n", base);
   printf("runtime, zero-copy (default):    %8.0f msgs/s  ratio %.2fx of serial\n", zc, zc / base);
   printf("runtime, copies:                 %8.0f msgs/s  ratio %.2fx of serial\n", cp, cp / base);
+  ocl_kagent_destroy(ka_zc);
+  maestro_runtime_destroy(rt_zc);
   ocl_kagent_destroy(ka);
   maestro_runtime_destroy(rt);
   raw_fini(&raw);

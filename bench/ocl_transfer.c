@@ -99,29 +99,40 @@ static double raw_chain(raw_cl_t *r, size_t n, int reps) {
   return best;
 }
 
-/* Raw blocking write / read of `bytes`: best seconds of `reps`. */
+enum { K = 8 }; /* messages per bandwidth measurement */
+
+/* Raw blocking writes / reads of K distinct messages of `bytes` (distinct
+ * host and device memory, as the runtime's messages are): best seconds. */
 static void raw_bw(raw_cl_t *r, size_t bytes, int reps, double *w, double *rd) {
   cl_int e;
-  void *h = malloc(bytes);
-  memset(h, 1, bytes);
-  cl_mem m = clCreateBuffer(r->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
+  void *h[K];
+  cl_mem m[K];
+  for (int k = 0; k < K; k++) {
+    h[k] = malloc(bytes);
+    memset(h[k], 1, bytes);
+    m[k] = clCreateBuffer(r->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
+  }
   *w = *rd = 1e9;
   for (int i = 0; i < reps + 1; i++) {
     double t0 = now_s();
-    clEnqueueWriteBuffer(r->q, m, CL_TRUE, 0, bytes, h, 0, NULL, NULL);
+    for (int k = 0; k < K; k++)
+      clEnqueueWriteBuffer(r->q, m[k], CL_TRUE, 0, bytes, h[k], 0, NULL, NULL);
     double t1 = now_s();
-    clEnqueueReadBuffer(r->q, m, CL_TRUE, 0, bytes, h, 0, NULL, NULL);
+    for (int k = 0; k < K; k++)
+      clEnqueueReadBuffer(r->q, m[k], CL_TRUE, 0, bytes, h[k], 0, NULL, NULL);
     double t2 = now_s();
     if (i && t1 - t0 < *w) *w = t1 - t0;
     if (i && t2 - t1 < *rd) *rd = t2 - t1;
   }
-  clReleaseMemObject(m);
-  free(h);
+  for (int k = 0; k < K; k++) {
+    clReleaseMemObject(m[k]);
+    free(h[k]);
+  }
 }
 
-/* The runtime's own transfers of `bytes`: a launch whose kernel does
- * nothing but needs the big input (h2d), and reading back a big output
- * that only the device holds (d2h). */
+/* The runtime's own transfers of K messages: K launches in flight whose
+ * kernel does nothing but needs its big input (h2d), then reading back K big
+ * outputs that only the device holds (d2h). */
 static void agent_bw(maestro_runtime_t *rt, size_t n, int reps, double *w, double *rd) {
   static const maestro_port_t in2[] = {{"x", MAESTRO_F32}, {"r", MAESTRO_F32}};
   static const maestro_port_t in1[] = {{"r", MAESTRO_F32}};
@@ -149,69 +160,80 @@ static void agent_bw(maestro_runtime_t *rt, size_t n, int reps, double *w, doubl
     fprintf(stderr, "agents: %s\n", maestro_last_error());
     exit(1);
   }
-  maestro_buf_t *ins[2], *r;
-  maestro_buf_create(rt, n * sizeof(float), &ins[0]);
-  memset(maestro_buf_data(ins[0]), 1, n * sizeof(float));
+  maestro_buf_t *x[K], *r;
+  for (int k = 0; k < K; k++) {
+    maestro_buf_create(rt, n * sizeof(float), &x[k]);
+    memset(maestro_buf_data(x[k]), 1, n * sizeof(float));
+  }
   float one_f = 1.0f;
   maestro_buf_from(rt, &one_f, sizeof one_f, &r);
-  ins[1] = r;
   *w = *rd = 1e9;
+  done_q_t q;
+  done_q_init(&q);
   for (int i = 0; i < reps + 1; i++) {
-    maestro_buf_data(ins[0]); /* the host wrote it: it must travel again */
+    for (int k = 0; k < K; k++)
+      maestro_buf_data(x[k]); /* the host wrote them: they must travel again */
     ocl_dev_stats_t s0, s1;
     ocl_dev_stats(rt, 0, &s0);
     double t0 = now_s();
-    maestro_buf_t *o = run_one(touch, ins);
+    for (int k = 0; k < K; k++) {
+      maestro_buf_t *ins[2] = {x[k], r};
+      if (ocl_launch(touch, 0, ins, done_q_cb, &q)) exit(1);
+    }
+    for (int k = 0; k < K; k++)
+      maestro_buf_release(done_q_pop(&q, NULL));
     double t1 = now_s();
     ocl_dev_stats(rt, 0, &s1);
-    /* The message, plus the 4-byte range message the first time. */
-    CHECK(s1.bytes_h2d - s0.bytes_h2d == n * sizeof(float) + (i ? 0 : sizeof(float)),
+    /* The messages, plus the 4-byte range message the first time. */
+    CHECK(s1.bytes_h2d - s0.bytes_h2d == K * n * sizeof(float) + (i ? 0 : sizeof(float)),
           "h2d moved %llu bytes", (unsigned long long)(s1.bytes_h2d - s0.bytes_h2d));
-    maestro_buf_release(o);
-    maestro_buf_t *big_out = run_one(fill, &r);
+    maestro_buf_t *outs[K];
+    for (int k = 0; k < K; k++)
+      if (ocl_launch(fill, 0, &r, done_q_cb, &q)) exit(1);
+    for (int k = 0; k < K; k++)
+      outs[k] = done_q_pop(&q, NULL);
     double t2 = now_s();
-    const void *p = maestro_buf_cdata(big_out);
+    for (int k = 0; k < K; k++)
+      CHECK(maestro_buf_cdata(outs[k]) != NULL, "read back failed");
     double t3 = now_s();
-    CHECK(p != NULL, "read back failed");
-    maestro_buf_release(big_out);
+    for (int k = 0; k < K; k++)
+      maestro_buf_release(outs[k]);
     if (i && t1 - t0 < *w) *w = t1 - t0;
     if (i && t3 - t2 < *rd) *rd = t3 - t2;
   }
-  maestro_buf_release(ins[0]);
+  for (int k = 0; k < K; k++)
+    maestro_buf_release(x[k]);
   maestro_buf_release(r);
   ocl_kagent_destroy(touch);
   ocl_kagent_destroy(fill);
 }
 
-int main(int argc, char **argv) {
-  int tiny = argc > 1 && !strcmp(argv[1], "--tiny");
-  size_t n = tiny ? (size_t)1 << 18 : (size_t)1 << 24; /* 1 MiB / 64 MiB of f32 */
+static void run_size(raw_cl_t *raw, size_t n, int reps) {
   size_t bytes = n * sizeof(float);
-  int reps = tiny ? 2 : 5;
-  raw_cl_t raw;
-  raw_init(&raw, SCALE_SRC, "scale");
-
   maestro_runtime_t *rt = bench_rt(0);
   ocl_kagent_t *ka = scale_agent(rt, "x2");
   ocl_dev_stats_t moved;
   double t_agent = chain(rt, ka, n, reps, &moved);
-  double t_raw = raw_chain(&raw, n, reps);
-  printf("transfer: device 0 (%s), %zu-byte messages\n", rt->dev_info[0].name, bytes);
+  double t_raw = raw_chain(raw, n, reps);
+  printf("-- %zu-byte messages, device 0 (%s)\n", bytes, rt->dev_info[0].name);
   printf("three-kernel chain, copies: moved h2d %llu, d2h %llu, d2d %llu bytes (input + output = "
          "%zu)\n",
          (unsigned long long)moved.bytes_h2d, (unsigned long long)moved.bytes_d2h,
          (unsigned long long)moved.bytes_d2d, 2 * bytes);
   CHECK(moved.bytes_h2d == bytes && moved.bytes_d2h == bytes && moved.bytes_d2d == 0,
         "the chain moved other than input + output bytes");
-  printf("three-kernel chain: agents %.2f ms, raw OpenCL %.2f ms, ratio %.2fx of raw\n",
+  printf("three-kernel chain, copies: agents %.2f ms, raw OpenCL %.2f ms, ratio %.2fx of raw\n",
          t_agent * 1e3, t_raw * 1e3, t_agent / t_raw);
   double aw, ar, rw, rr;
   agent_bw(rt, n, reps, &aw, &ar);
-  raw_bw(&raw, bytes, reps, &rw, &rr);
-  printf("host->device: runtime %.2f GB/s, raw clEnqueueWriteBuffer %.2f GB/s, ratio %.0f%%\n",
-         (double)bytes / aw * 1e-9, (double)bytes / rw * 1e-9, 100.0 * rw / aw);
-  printf("device->host: runtime %.2f GB/s, raw clEnqueueReadBuffer %.2f GB/s, ratio %.0f%%\n",
-         (double)bytes / ar * 1e-9, (double)bytes / rr * 1e-9, 100.0 * rr / ar);
+  raw_bw(raw, bytes, reps, &rw, &rr);
+  double kb = (double)K * (double)bytes * 1e-9;
+  printf("host->device, %d messages: runtime (launches in flight) %.2f GB/s, raw "
+         "clEnqueueWriteBuffer %.2f GB/s, ratio %.0f%%\n",
+         K, kb / aw, kb / rw, 100.0 * rw / aw);
+  printf("device->host, %d messages: runtime (maestro_buf_cdata) %.2f GB/s, raw "
+         "clEnqueueReadBuffer %.2f GB/s, ratio %.0f%%\n",
+         K, kb / ar, kb / rr, 100.0 * rr / ar);
   ocl_kagent_destroy(ka);
   maestro_runtime_destroy(rt);
 
@@ -227,6 +249,19 @@ int main(int argc, char **argv) {
           "the zero-copy path moved bytes");
   ocl_kagent_destroy(ka);
   maestro_runtime_destroy(rt);
+}
+
+int main(int argc, char **argv) {
+  int tiny = argc > 1 && !strcmp(argv[1], "--tiny");
+  raw_cl_t raw;
+  raw_init(&raw, SCALE_SRC, "scale");
+  printf("transfer: runtime transfers vs raw OpenCL, best of %d\n", tiny ? 2 : 5);
+  if (tiny) {
+    run_size(&raw, (size_t)1 << 18, 2); /* 1 MiB */
+  } else {
+    run_size(&raw, (size_t)1 << 20, 5); /* 4 MiB: host memory from the buffer pools */
+    run_size(&raw, (size_t)1 << 24, 5); /* 64 MiB: fresh host memory each time */
+  }
   raw_fini(&raw);
   return failures ? 1 : 0;
 }

@@ -43,3 +43,6 @@ endif()
 # HWLOC_THISSYSTEM=1 keeps hwloc's real binding calls (mmap + mbind).
 maestro_add_test(foundation_numa SOURCES ${F}/test_numa.c TIMEOUT 60
                  ENV "HWLOC_SYNTHETIC=pack:2 numa:1 core:2 pu:1" HWLOC_THISSYSTEM=1)
+
+# Every public function refuses NULL / out-of-range arguments with a status.
+maestro_add_test(foundation_api_args SOURCES ${F}/test_api_args.c TIMEOUT 60)

@@ -192,6 +192,8 @@ int kern_bundled_kernel(maestro_bundled_t which, const maestro_bundled_params_t 
     arg(ba, (maestro_karg_t)MAESTRO_KARG_U32(q->n));
     arg(ba, (maestro_karg_t)MAESTRO_KARG_U32(q->k));
     ba->out_count[0] = (size_t)q->m * q->n;
+    /* one work-group of 256 per 64 x 64 tile of C (the kernel loops if fewer) */
+    ba->kernel.global_count = (size_t)((q->m + 63) / 64) * ((q->n + 63) / 64) * 256;
     break;
   default: break;
   }

@@ -445,8 +445,21 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
   pthread_mutex_lock(&d->mem_lock);
   pthread_cond_broadcast(&d->mem_cond);
   pthread_mutex_unlock(&d->mem_lock);
-  L->done(L->ctx, L->out, &L->res);
-  launch_free(L);
+  /* After done() the agent may be destroyed at once: let go of everything
+   * that refers to it first. */
+  ocl_done_fn done = L->done;
+  void *ctx = L->ctx;
+  ocl_launch_result_t res = L->res;
+  maestro_buf_t **out = L->out;
+  for (int i = 0; i < ka->n_in; i++) {
+    if (L->x[i].ev) clReleaseEvent(L->x[i].ev);
+    if (L->x[i].wait) clReleaseEvent(L->x[i].wait);
+    L->x[i].ev = L->x[i].wait = NULL;
+  }
+  clReleaseEvent(L->kev);
+  L->kev = NULL;
+  done(ctx, out, &res);
+  free(L);
 }
 
 static void *completion_main(void *arg) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "mem/pool.h"
 #include "ocl/ocl_int.h"
 #include "prof/prof.h"
 
@@ -37,6 +38,19 @@ struct ocl_replicas *ocl_reps(maestro_buf_t *b) {
 
 static int can_wrap(const ocl_dev_t *d, const maestro_buf_t *b) {
   return d->zero_copy && b->host && ((uintptr_t)b->host % d->base_align) == 0;
+}
+
+/* Drops *slot once its command has completed: a wait list of finished
+ * events still costs the implementation a dependency check per command. */
+static void forget_if_done(cl_event *slot) {
+  cl_int st;
+  if (*slot &&
+      clGetEventInfo(*slot, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL) ==
+          CL_SUCCESS &&
+      st == CL_COMPLETE) {
+    clReleaseEvent(*slot);
+    *slot = NULL;
+  }
 }
 
 static void set_event(cl_event *slot, cl_event ev) {
@@ -81,6 +95,7 @@ static int sync_host_locked(maestro_buf_t *b, struct ocl_replicas *R) {
     return MAESTRO_OK;
   }
   ocl_dev_t *d = ocl_dev(rt, src->dev);
+  forget_if_done(&src->ready);
   cl_uint nw = src->ready ? 1 : 0;
   cl_int e;
   uint64_t t0 = rt_now_ns();
@@ -218,6 +233,7 @@ int ocl_rep_acquire(maestro_buf_t *b, int dev, ocl_xfer_t *x) {
     ocl_rep_t *s = &R->rep[i];
     if (i == dev || !s->valid || !s->mem || ocl_dev(b->rt, i)->ctx != d->ctx) continue;
     cl_event ev;
+    forget_if_done(&s->ready);
     cl_int e = clEnqueueCopyBuffer(d->q_h2d, s->mem, r->mem, 0, 0, b->size, s->ready ? 1 : 0,
                                    s->ready ? &s->ready : NULL, &ev);
     if (e != CL_SUCCESS) {
@@ -253,6 +269,7 @@ int ocl_rep_acquire(maestro_buf_t *b, int dev, ocl_xfer_t *x) {
   atomic_fetch_add(&d->transfers, 1);
   r->valid = 1;
 done:
+  forget_if_done(&r->ready);
   if (r->ready) {
     clRetainEvent(r->ready);
     x->wait = r->ready;
@@ -270,7 +287,11 @@ fail:
 int ocl_rep_new_output(ocl_dev_t *d, size_t bytes, maestro_buf_t **out) {
   struct maestro_runtime *rt = d->rt;
   maestro_buf_t *b;
-  int rc = d->zero_copy ? mem_buf_alloc(rt, bytes, &b) : mem_buf_alloc_nohost(rt, bytes, &b);
+  /* Host memory from the pools costs next to nothing and saves a fresh
+   * allocation (page faults) when the result is read back; larger results
+   * get host memory only if the host asks for them. */
+  int with_host = d->zero_copy || mem_class_of(bytes) != MEM_NOPOOL;
+  int rc = with_host ? mem_buf_alloc(rt, bytes, &b) : mem_buf_alloc_nohost(rt, bytes, &b);
   if (rc) return rc;
   struct ocl_replicas *R = ocl_reps(b);
   if (!R) {

@@ -1,0 +1,121 @@
+/* Shared by the benchmarks: clocks, thread pinning, percentiles, the size
+ * argument, and the runtime configuration read from the environment. */
+#ifndef MAESTRO_BENCH_UTIL_H
+#define MAESTRO_BENCH_UTIL_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "maestro.h"
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline uint64_t bench_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU time (user + system) of the whole process, all threads, in ns. */
+static inline uint64_t bench_cpu_ns(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000ull +
+         ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000ull;
+}
+
+/* Number of cores this process may run on. */
+static inline int bench_ncores(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
+/* Pins the calling thread to the `k`-th core it may use (wrapping around);
+ * the raw baselines use this on threads of their own (never on main, whose
+ * mask the runtime's threads would inherit); the runtime pins its workers. */
+static inline int bench_pin(int k) {
+  cpu_set_t allowed, one;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return -1;
+  int n = CPU_COUNT(&allowed);
+  if (n <= 0) return -1;
+  k %= n;
+  for (int c = 0; c < CPU_SETSIZE; c++) {
+    if (!CPU_ISSET(c, &allowed)) continue;
+    if (k-- == 0) {
+      CPU_ZERO(&one);
+      CPU_SET(c, &one);
+      return pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    }
+  }
+  return -1;
+}
+
+static inline int bench_cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile (0..100) of v[0..n), sorting v. */
+static inline uint64_t bench_percentile(uint64_t *v, size_t n, double p) {
+  if (n == 0) return 0;
+  qsort(v, n, sizeof *v, bench_cmp_u64);
+  size_t i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
+  return v[i < n ? i : n - 1];
+}
+
+/* argv[i] as a positive count, or `def`. Accepts 2000000, 2e6, 2M, 500k. */
+static inline long bench_arg(int argc, char **argv, int i, long def) {
+  if (argc <= i) return def;
+  char *end = NULL;
+  double v = strtod(argv[i], &end);
+  if (end && (*end == 'k' || *end == 'K')) v *= 1e3;
+  if (end && (*end == 'm' || *end == 'M')) v *= 1e6;
+  return v >= 1 ? (long)v : def;
+}
+
+/* Creates a runtime from maestro_config_defaults() (so MAESTRO_STATS,
+ * MAESTRO_TRACE, MAESTRO_NCPU... apply), CPU-only unless MAESTRO_DEVICES is
+ * set, with `ncpu` workers when > 0. Exits on failure. */
+static inline maestro_runtime_t *bench_runtime(int ncpu) {
+  maestro_config_t cfg;
+  if (maestro_config_defaults(&cfg) != MAESTRO_OK)
+    fprintf(stderr, "config: %s (using the defaults)\n", maestro_last_error());
+  if (!getenv("MAESTRO_DEVICES")) cfg.devices = "none";
+  if (ncpu > 0) cfg.ncpu = ncpu;
+  maestro_runtime_t *rt = NULL;
+  int rc = maestro_runtime_create(&cfg, &rt);
+  if (rc != MAESTRO_OK) {
+    fprintf(stderr, "maestro_runtime_create: %s: %s\n", maestro_strerror(rc), maestro_last_error());
+    exit(1);
+  }
+  return rt;
+}
+
+/* One line saying how the runtime was configured (stats, trace, workers),
+ * so that runs with MAESTRO_STATS=0/1 or MAESTRO_TRACE set can be told apart. */
+static inline void bench_print_config(maestro_runtime_t *rt) {
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  printf("config: %d CPU workers, stats=%d, trace=%s, cores=%d (shared machine: compare ratios)\n",
+         maestro_runtime_nplaces(rt, MAESTRO_PLACE_CPU), cfg.stats, cfg.trace ? cfg.trace : "off",
+         bench_ncores());
+}
+
+/* Exits with a message when a Maestro call fails. */
+#define BENCH_CHECK(call)                                                                          \
+  do {                                                                                             \
+    int rc_ = (call);                                                                              \
+    if (rc_ < 0) {                                                                                 \
+      fprintf(stderr, "%s:%d: %s: %s: %s\n", __FILE__, __LINE__, #call, maestro_strerror(rc_),     \
+              maestro_last_error());                                                               \
+      exit(1);                                                                                     \
+    }                                                                                              \
+  } while (0)
+
+#endif

@@ -1,0 +1,7 @@
+# Engine benchmarks (issue 3). Each prints its figure and its ratio to a
+# baseline measured in the same run; see docs/performance.md.
+maestro_add_bench(pipeline SOURCES pipeline.c TINY_ARGS 20000 2)
+maestro_add_bench(fanout SOURCES fanout.c TINY_ARGS 20000 4)
+maestro_add_bench(stateless SOURCES stateless.c TINY_ARGS 500 2000)
+maestro_add_bench(latency SOURCES latency.c TINY_ARGS 500)
+maestro_add_bench(idle SOURCES idle.c TINY_ARGS 200)

@@ -1,0 +1,194 @@
+/* pipeline: a source -> K pass-through agents -> a sink, 8-byte messages.
+ * Figure: messages per second per hop; baseline, measured in the same run: a
+ * raw single-producer/single-consumer ring between two pinned threads (the
+ * floor no runtime beats).
+ *
+ *   pipeline [MESSAGES=2000000] [K=2]
+ *
+ * The runtime reads MAESTRO_NCPU, MAESTRO_STATS and MAESTRO_TRACE through
+ * maestro_config_defaults(), so the cost of stats and tracing is measured by
+ * running it again with MAESTRO_STATS=0 or MAESTRO_TRACE=file.json. */
+#include <stdatomic.h>
+
+#include "bench_util.h"
+
+/* ---- the baseline: a raw SPSC ring with cached indices ----
+ * Each side reads the other's index only when its cached copy says the ring
+ * is full (producer) or empty (consumer). `batch` > 1 publishes the index
+ * every `batch` messages instead of every message (MACHINE.md's "batched 32"
+ * floor). A side that spins long yields its core: on a shared machine a pure
+ * spin would wait for the other side's next time slice. */
+enum { RING = 1024 };
+struct ring {
+  _Alignas(64) atomic_size_t head; /* written by the consumer */
+  _Alignas(64) atomic_size_t tail; /* written by the producer */
+  _Alignas(64) uint64_t slot[RING];
+  long n;
+  size_t batch;
+  uint64_t sum;
+};
+
+static inline void spin_wait(unsigned *spins) {
+  if (++*spins % 256 == 0) sched_yield();
+}
+
+static void *ring_consumer(void *arg) {
+  struct ring *r = arg;
+  bench_pin(1);
+  size_t head = 0, tail = 0;
+  unsigned spins = 0;
+  uint64_t sum = 0;
+  for (long i = 0; i < r->n; i++) {
+    while (head == tail) {
+      tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+      if (head == tail) spin_wait(&spins);
+    }
+    sum += r->slot[head % RING];
+    head++;
+    if (head % r->batch == 0 || i == r->n - 1)
+      atomic_store_explicit(&r->head, head, memory_order_release);
+  }
+  r->sum = sum;
+  return NULL;
+}
+
+static void *ring_producer(void *arg) {
+  struct ring *r = arg;
+  bench_pin(0);
+  size_t tail = 0, head = 0;
+  unsigned spins = 0;
+  for (long i = 0; i < r->n; i++) {
+    while (tail - head == RING) {
+      head = atomic_load_explicit(&r->head, memory_order_acquire);
+      if (tail - head == RING) spin_wait(&spins);
+    }
+    r->slot[tail % RING] = (uint64_t)i;
+    tail++;
+    if (tail % r->batch == 0 || i == r->n - 1)
+      atomic_store_explicit(&r->tail, tail, memory_order_release);
+  }
+  return NULL;
+}
+
+/* Both ends run on threads of their own, pinned to two different cores; the
+ * main thread stays unpinned for the runtime that follows. Best of three:
+ * noise only ever slows a run down. */
+static double raw_ring_rate(long n, size_t batch) {
+  static struct ring r;
+  double best = 0;
+  for (int rep = 0; rep < 3; rep++) {
+    atomic_store(&r.head, 0);
+    atomic_store(&r.tail, 0);
+    r.n = n;
+    r.batch = batch;
+    pthread_t prod, cons;
+    uint64_t t0 = bench_now_ns();
+    pthread_create(&cons, NULL, ring_consumer, &r);
+    pthread_create(&prod, NULL, ring_producer, &r);
+    pthread_join(prod, NULL);
+    pthread_join(cons, NULL);
+    uint64_t t = bench_now_ns() - t0;
+    if (r.sum != (uint64_t)n * (uint64_t)(n - 1) / 2) fprintf(stderr, "raw ring lost messages\n");
+    double rate = (double)n / ((double)t / 1e9);
+    if (rate > best) best = rate;
+  }
+  return best;
+}
+
+/* ---- Maestro ---- */
+static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES}};
+static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES}};
+
+static int source(maestro_fire_t *f) {
+  long n = *(const long *)maestro_fire_state(f);
+  uint64_t seq = maestro_fire_seq(f);
+  if (seq >= (uint64_t)n) return MAESTRO_DONE;
+  maestro_buf_t *b;
+  int rc = maestro_fire_alloc(f, sizeof seq, &b);
+  if (rc != MAESTRO_OK) return rc;
+  memcpy(maestro_buf_data(b), &seq, sizeof seq);
+  return maestro_fire_out(f, 0, b);
+}
+
+static int pass(maestro_fire_t *f) {
+  return maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
+}
+
+struct sink_state {
+  uint64_t next, errors;
+};
+
+static int sink(maestro_fire_t *f) {
+  struct sink_state *s = maestro_fire_state(f);
+  uint64_t v;
+  memcpy(&v, maestro_buf_cdata(maestro_fire_in(f, 0)), sizeof v);
+  s->errors += v != s->next++;
+  return MAESTRO_OK;
+}
+
+/* Runs source -> k pass -> sink with n messages; returns seconds. */
+static double run_pipeline(maestro_runtime_t *rt, long n, int k) {
+  maestro_graph_t *g;
+  BENCH_CHECK(maestro_graph_create(rt, "pipeline", &g));
+  maestro_agent_t *prev, *a;
+  BENCH_CHECK(maestro_agent_add(
+      g,
+      &(maestro_agent_desc_t){
+          .name = "source", .out = msg_out, .n_out = 1, .cpu = source, .state = &n},
+      &prev));
+  for (int i = 0; i < k; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "pass%d", i);
+    BENCH_CHECK(maestro_agent_add(
+        g,
+        &(maestro_agent_desc_t){
+            .name = name, .in = msg_in, .n_in = 1, .out = msg_out, .n_out = 1, .cpu = pass},
+        &a));
+    BENCH_CHECK(maestro_connect(g, prev, "out", a, "in", 0));
+    prev = a;
+  }
+  struct sink_state st = {0, 0};
+  BENCH_CHECK(maestro_agent_add(
+      g,
+      &(maestro_agent_desc_t){.name = "sink", .in = msg_in, .n_in = 1, .cpu = sink, .state = &st},
+      &a));
+  BENCH_CHECK(maestro_connect(g, prev, "out", a, "in", 0));
+  uint64_t t0 = bench_now_ns();
+  BENCH_CHECK(maestro_graph_run(g));
+  uint64_t t = bench_now_ns() - t0;
+  if (st.errors || st.next != (uint64_t)n)
+    fprintf(stderr, "pipeline: sink saw %llu messages, %llu out of order\n",
+            (unsigned long long)st.next, (unsigned long long)st.errors);
+  maestro_graph_destroy(g);
+  return (double)t / 1e9;
+}
+
+int main(int argc, char **argv) {
+  long n = bench_arg(argc, argv, 1, 2000000);
+  int k = (int)bench_arg(argc, argv, 2, 2);
+  if (argc > 2 && strcmp(argv[2], "0") == 0) k = 0;
+
+  double raw = raw_ring_rate(n, 1), raw32 = raw_ring_rate(n, 32);
+
+  maestro_runtime_t *rt = bench_runtime(0);
+  bench_print_config(rt);
+  run_pipeline(rt, n / 10 + 1, k); /* warm the pools */
+  printf("raw SPSC ring, 2 pinned threads: %.2f M msg/s (the floor); batched by 32: %.2f M msg/s\n",
+         raw / 1e6, raw32 / 1e6);
+  int ks[2] = {0, k};
+  for (int i = k == 0 ? 1 : 0; i < 2; i++) {
+    double best = 1e30;
+    for (int rep = 0; rep < 2; rep++) {
+      double s = run_pipeline(rt, n, ks[i]);
+      if (s < best) best = s;
+    }
+    int hops = ks[i] + 1;
+    double per_hop = (double)n * hops / best;
+    printf("pipeline source -> %d pass -> sink, %ld msgs of 8 B: %.3f s, %.2f M msg/s end to end, "
+           "%.2f M msg/s per hop (%d hops); ratio to raw ring: %.3f (to the batched ring: %.3f)\n",
+           ks[i], n, best, (double)n / best / 1e6, per_hop / 1e6, hops, per_hop / raw,
+           per_hop / raw32);
+  }
+  maestro_runtime_destroy(rt);
+  return 0;
+}

@@ -1,0 +1,116 @@
+/* stateless: a MAESTRO_STATELESS agent doing a fixed amount of arithmetic per
+ * message, run with 1, 2, ... CPU workers (config.ncpu, as MAESTRO_NCPU
+ * would set it); the baseline is the same work done serially in a plain
+ * loop, measured in the same run. Figure: speed-up over the serial run.
+ *
+ *   stateless [MESSAGES=20000] [WORK_ITERATIONS=20000]
+ */
+#include "bench_util.h"
+
+static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES}};
+static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES}};
+static long work_iters;
+
+/* The work: an LCG chain nobody can skip. */
+static uint64_t work(uint64_t x) {
+  for (long i = 0; i < work_iters; i++)
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+  return x;
+}
+
+static int source(maestro_fire_t *f) {
+  long n = *(const long *)maestro_fire_state(f);
+  uint64_t seq = maestro_fire_seq(f);
+  if (seq >= (uint64_t)n) return MAESTRO_DONE;
+  maestro_buf_t *b;
+  int rc = maestro_fire_alloc(f, sizeof seq, &b);
+  if (rc != MAESTRO_OK) return rc;
+  memcpy(maestro_buf_data(b), &seq, sizeof seq);
+  return maestro_fire_out(f, 0, b);
+}
+
+static int worker(maestro_fire_t *f) {
+  uint64_t v;
+  memcpy(&v, maestro_buf_cdata(maestro_fire_in(f, 0)), sizeof v);
+  maestro_buf_t *b;
+  int rc = maestro_fire_alloc(f, 2 * sizeof v, &b);
+  if (rc != MAESTRO_OK) return rc;
+  uint64_t out[2] = {v, work(v)};
+  memcpy(maestro_buf_data(b), out, sizeof out);
+  return maestro_fire_out(f, 0, b);
+}
+
+struct sink_state {
+  uint64_t next, errors, check;
+};
+
+static int sink(maestro_fire_t *f) {
+  struct sink_state *s = maestro_fire_state(f);
+  uint64_t v[2];
+  memcpy(v, maestro_buf_cdata(maestro_fire_in(f, 0)), sizeof v);
+  s->errors += v[0] != s->next++; /* outputs keep input order */
+  s->check ^= v[1];
+  return MAESTRO_OK;
+}
+
+static double run_stateless(int ncpu, long n, uint64_t *check) {
+  maestro_runtime_t *rt = bench_runtime(ncpu);
+  maestro_graph_t *g;
+  BENCH_CHECK(maestro_graph_create(rt, "stateless", &g));
+  maestro_agent_t *s, *w, *k;
+  BENCH_CHECK(maestro_agent_add(
+      g,
+      &(maestro_agent_desc_t){
+          .name = "source", .out = msg_out, .n_out = 1, .cpu = source, .state = &n},
+      &s));
+  BENCH_CHECK(maestro_agent_add(g,
+                                &(maestro_agent_desc_t){.name = "work",
+                                                        .in = msg_in,
+                                                        .n_in = 1,
+                                                        .out = msg_out,
+                                                        .n_out = 1,
+                                                        .cpu = worker,
+                                                        .flags = MAESTRO_STATELESS},
+                                &w));
+  struct sink_state st = {0, 0, 0};
+  BENCH_CHECK(maestro_agent_add(
+      g,
+      &(maestro_agent_desc_t){.name = "sink", .in = msg_in, .n_in = 1, .cpu = sink, .state = &st},
+      &k));
+  BENCH_CHECK(maestro_connect(g, s, "out", w, "in", 0));
+  BENCH_CHECK(maestro_connect(g, w, "out", k, "in", 0));
+  uint64_t t0 = bench_now_ns();
+  BENCH_CHECK(maestro_graph_run(g));
+  uint64_t t = bench_now_ns() - t0;
+  if (st.errors || st.next != (uint64_t)n)
+    fprintf(stderr, "stateless: %llu messages, %llu out of order\n", (unsigned long long)st.next,
+            (unsigned long long)st.errors);
+  *check = st.check;
+  maestro_graph_destroy(g);
+  maestro_runtime_destroy(rt);
+  return (double)t / 1e9;
+}
+
+int main(int argc, char **argv) {
+  long n = bench_arg(argc, argv, 1, 20000);
+  work_iters = bench_arg(argc, argv, 2, 20000);
+  int cores = bench_ncores();
+
+  uint64_t t0 = bench_now_ns(), serial_check = 0;
+  for (long i = 0; i < n; i++)
+    serial_check ^= work((uint64_t)i);
+  double serial = (double)(bench_now_ns() - t0) / 1e9;
+  printf("serial loop: %ld items in %.3f s (%.1f us each; the baseline)\n", n, serial,
+         serial / (double)n * 1e6);
+  maestro_runtime_t *probe = bench_runtime(0);
+  bench_print_config(probe);
+  maestro_runtime_destroy(probe);
+  int max_workers = cores > 1 ? cores : 2;
+  for (int w = 1; w <= max_workers; w++) {
+    uint64_t check = 0;
+    double s = run_stateless(w, n, &check);
+    printf("stateless agent, %d worker%s: %.3f s; speed-up over serial: %.2fx%s\n", w,
+           w > 1 ? "s" : "", s, serial / s, check == serial_check ? "" : " (WRONG RESULTS)");
+  }
+  return 0;
+}

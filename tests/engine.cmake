@@ -1,0 +1,11 @@
+# The engine (issue 3): graphs, agents, channels, buffers, scheduling,
+# supervision, stats, DOT. Public API only; CPU places only.
+maestro_add_test(engine_flow SOURCES engine_flow.c TIMEOUT 120)
+maestro_add_test(engine_validate SOURCES engine_validate.c TIMEOUT 60)
+maestro_add_test(engine_supervise SOURCES engine_supervise.c TIMEOUT 120)
+maestro_add_test(engine_sched SOURCES engine_sched.c TIMEOUT 120)
+# Hundreds of random graphs; MAESTRO_STRESS_SEED replays a run,
+# MAESTRO_STRESS_GRAPHS sets how many.
+maestro_add_test(engine_stress SOURCES engine_stress.c TIMEOUT 300 LABELS stress)
+# Stateless agents fire on several workers at once, in input order.
+maestro_add_test(engine_stateless SOURCES engine_stateless.c TIMEOUT 60)

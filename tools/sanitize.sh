@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds and tests under the sanitizer presets: debug (AddressSanitizer +
+# UndefinedBehaviorSanitizer) and tsan (ThreadSanitizer). Not part of CI's
+# required run (it takes a few minutes more); run it before landing
+# concurrency or memory work. usage: tools/sanitize.sh [debug|tsan]...
+set -uo pipefail
+cd "$(dirname "$0")/.."
+presets=("$@")
+[ ${#presets[@]} -gt 0 ] || presets=(debug tsan)
+status=0
+for p in "${presets[@]}"; do
+  echo "== $p"
+  if cmake --preset "$p" >/dev/null && cmake --build --preset "$p" -j"$(nproc)"; then
+    ctest --preset "$p" -j"$(nproc)" || status=1
+  else
+    echo "sanitize: preset $p does not build" >&2
+    status=1
+  fi
+done
+exit $status
