@@ -49,8 +49,6 @@ static int run_fake(double seconds) {
     fprintf(stderr, "prof_demo: %s\n", err);
     return 1;
   }
-  printf("ready %d %s\n", (int)getpid(), prof_seg_name(seg));
-  fflush(stdout);
   static const char *const names[3] = {"src", "scale", "sink"};
   uint64_t tick = 0, t_end = rt_now_ns() + (uint64_t)(seconds * 1e9);
   while (rt_now_ns() < t_end) {
@@ -105,6 +103,10 @@ static int run_fake(double seconds) {
                               .publishes = tick,
                               .publish_mono_ns = rt_now_ns()};
     prof_seg_write_live(seg, &l);
+    if (tick == 1) { /* the first snapshot is complete */
+      printf("ready %d %s\n", (int)getpid(), prof_seg_name(seg));
+      fflush(stdout);
+    }
     sleep_ms(50);
   }
   prof_seg_destroy(seg);
@@ -217,6 +219,7 @@ static int run_graph(double seconds, const char *trace, uint64_t n) {
     return 1;
   }
   if (!trace) {
+    prof_publish(rt); /* the agents are in the segment before "ready" */
     printf("ready %d %s\n", (int)getpid(), prof_stats_name(rt) ? prof_stats_name(rt) : "(none)");
     fflush(stdout);
   }

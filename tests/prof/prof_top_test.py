@@ -229,6 +229,8 @@ def test_trace():
         firing = [e for e in ev if e.get("ph") == "X" and e.get("cat") == "firing"]
         check(len(firing) == fires, f"trace: {len(firing)} firing events for {fires} firings")
         check(all("seq" in e["args"] and "bytes" in e["args"] for e in firing), "trace: args")
+        src = [e["args"]["seq"] for e in firing if e["name"] == "src"]
+        check(src == list(range(fires // 2)), "trace: sequence numbers written exactly")
         names = {e["args"]["name"] for e in ev if e.get("name") == "thread_name"}
         check({"cpu 0", "cpu 1"} <= names, f"trace: thread names {names}")
         s = [e for e in ev if e.get("ph") == "s"]
