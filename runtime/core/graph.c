@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/run.h"
 #include "core/runtime.h"
 #include "mem/buf.h"
 #include "prof/prof.h"
@@ -97,6 +98,7 @@ static void agent_free(struct maestro_agent *a) {
     free(a->out[i].name);
     free(a->out[i].ch);
   }
+  win_free(a);
   if (a->ka) ocl_kagent_destroy(a->ka);
   free(a->in);
   free(a->out);
@@ -202,6 +204,8 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
   a->sup = d->supervisor;
   a->id = g->nagents;
   atomic_init(&a->task.state, TASK_IDLE);
+  a->task.owner = a;
+  a->task.dev = -1;
   a->task.pin = af->pref == MAESTRO_ON_CPU ? af->index : -1;
   a->task.home = g->rt->ncpu > 0 ? a->id % g->rt->ncpu : 0;
   a->task.active = &g->active;
@@ -439,6 +443,17 @@ int maestro_graph_start(maestro_graph_t *g) {
         g->agents[i]->ka = NULL;
       }
     return rc;
+  }
+  for (int i = 0; i < g->nagents; i++) {
+    struct maestro_agent *a = g->agents[i];
+    if (a->n_in > 0 && ((a->flags & MAESTRO_STATELESS) || a->ka) && (rc = win_setup(a))) {
+      for (int j = 0; j < g->nagents; j++) {
+        win_free(g->agents[j]);
+        if (g->agents[j]->ka) ocl_kagent_destroy(g->agents[j]->ka);
+        g->agents[j]->ka = NULL;
+      }
+      return rc;
+    }
   }
   g->state = GRAPH_STARTED;
   if (g->nagents == 0) {

@@ -71,6 +71,8 @@ struct maestro_agent {
   int blocked;           /* some output channel has overflow */
   int failed;            /* its supervisor stopped the graph */
   uint64_t seq;          /* input sets taken (the firing's sequence) */
+  uint64_t flow_in;      /* flow id of the current firing's first input */
+  struct window *win;    /* stateless or kernel agents: the windowed runner (window.c) */
   maestro_buf_t **inbuf; /* n_in, the current firing's inputs */
   struct agent_counters st;
 };

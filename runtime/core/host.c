@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "sched/fence.h"
 #include "core/graph.h"
 #include "core/runtime.h"
 #include "mem/buf.h"
@@ -45,7 +46,7 @@ void chan_notify_consumer(struct maestro_runtime *rt, struct chan *c) {
     return;
   }
   struct maestro_output *o = c->host_out;
-  atomic_thread_fence(memory_order_seq_cst);
+  full_fence();
   if (atomic_load_explicit(&o->waiting, memory_order_relaxed)) {
     pthread_mutex_lock(&o->mu);
     pthread_cond_broadcast(&o->cv);
@@ -150,7 +151,7 @@ static maestro_buf_t *out_take(struct maestro_output *o) {
   maestro_buf_t *b = ring_pop(&c->ring);
   if (!b) return NULL;
   c->popped++;
-  atomic_thread_fence(memory_order_seq_cst);
+  full_fence();
   if (atomic_load_explicit(&c->prod_waiting, memory_order_relaxed) &&
       atomic_exchange(&c->prod_waiting, 0))
     chan_notify_producer(o->g->rt, c);
@@ -182,7 +183,7 @@ int maestro_output_pop_letter(maestro_output_t *o, maestro_buf_t **b, maestro_le
     if (!t0) t0 = rt_now_ns();
     if ((spin & 31) == 0 && rt_now_ns() - t0 > HOST_SPIN_NS) {
       atomic_store(&o->waiting, 1);
-      atomic_thread_fence(memory_order_seq_cst);
+      full_fence();
       if (ring_peek(&c->ring) || chan_ended(c)) {
         atomic_store(&o->waiting, 0);
         continue;
@@ -239,11 +240,12 @@ int maestro_input_close(maestro_input_t *in) {
 /* One push attempt (the input's mutex held): 1 when `b` went in. */
 static int in_try_push(struct maestro_input *in, maestro_buf_t *b) {
   struct chan *c = in->c;
+  size_t size = b->size; /* once pushed, `b` belongs to the consumer */
   if (!ring_push(&c->ring, b)) return 0;
   c->pushed++;
   atomic_store_explicit(&c->msgs, atomic_load_explicit(&c->msgs, memory_order_relaxed) + 1,
                         memory_order_relaxed);
-  atomic_store_explicit(&c->bytes, atomic_load_explicit(&c->bytes, memory_order_relaxed) + b->size,
+  atomic_store_explicit(&c->bytes, atomic_load_explicit(&c->bytes, memory_order_relaxed) + size,
                         memory_order_relaxed);
   return 1;
 }
@@ -280,7 +282,7 @@ int maestro_input_push_timed(maestro_input_t *in, maestro_buf_t *b, int timeout_
     }
     /* Ask the consumer to wake us, then look again (it may just have made room). */
     atomic_store(&c->prod_waiting, 1);
-    atomic_thread_fence(memory_order_seq_cst);
+    full_fence();
     if (in_try_push(in, b)) break;
     if (cond_wait_until(&in->cv, &in->mu, timeout_ms > 0 ? &ts : NULL)) {
       if (in->closed || atomic_load(&g->stopped)) continue;

@@ -9,23 +9,21 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "sched/fence.h"
 #include "core/fire.h"
 #include "core/graph.h"
+#include "core/run.h"
 #include "core/runtime.h"
 #include "mem/buf.h"
 #include "prof/prof.h"
 #include "prof/records.h"
 
-struct run_stats {
-  uint64_t fires, msgs_in, msgs_out, bytes_in, bytes_out, failures, retries, dead;
-};
-
 static inline void ctr_add(atomic_ullong *c, uint64_t v) {
   if (v) atomic_fetch_add_explicit(c, v, memory_order_relaxed);
 }
 
-static void stats_flush(struct maestro_agent *a, const struct run_stats *rs, uint64_t busy,
-                        int cpu) {
+void run_stats_flush(struct maestro_agent *a, const struct run_stats *rs, uint64_t busy, int kind,
+                     int index) {
   struct agent_counters *s = &a->st;
   ctr_add(&s->fires, rs->fires);
   ctr_add(&s->msgs_in, rs->msgs_in);
@@ -36,9 +34,11 @@ static void stats_flush(struct maestro_agent *a, const struct run_stats *rs, uin
   ctr_add(&s->failures, rs->failures);
   ctr_add(&s->retries, rs->retries);
   ctr_add(&s->dead_letters, rs->dead);
-  if (rs->fires) {
-    atomic_store_explicit(&s->place_kind, MAESTRO_PLACE_CPU, memory_order_relaxed);
-    atomic_store_explicit(&s->place_index, cpu, memory_order_relaxed);
+  ctr_add(&s->fallbacks, rs->fallbacks);
+  ctr_add(&s->device_fires, rs->device_fires);
+  if (rs->fires && index >= 0) {
+    atomic_store_explicit(&s->place_kind, kind, memory_order_relaxed);
+    atomic_store_explicit(&s->place_index, index, memory_order_relaxed);
   }
 }
 
@@ -64,34 +64,20 @@ static void chan_send_dead(struct maestro_graph *g, struct chan *c, maestro_buf_
 
 /* ---- inputs ---- */
 
-/* A channel of port `p` holding a message (merge in arrival order,
- * round-robin between channels), or NULL. */
-static inline struct chan *port_ready(struct inport *p) {
-  if (p->nch == 1) return ring_peek(&p->ch[0]->ring) ? p->ch[0] : NULL;
-  for (int k = 0; k < p->nch; k++) {
-    int i = (p->rr + k) % p->nch;
-    if (ring_peek(&p->ch[i]->ring)) {
-      p->rr = (i + 1) % p->nch;
-      return p->ch[i];
-    }
-  }
-  return NULL;
-}
-
-static int port_ended(struct inport *p) {
+int run_port_ended(struct inport *p) {
   for (int k = 0; k < p->nch; k++)
     if (!chan_ended(p->ch[k])) return 0;
   return 1;
 }
 
-static int inputs_ended(struct maestro_agent *a) {
+int run_inputs_ended(struct maestro_agent *a) {
   for (int i = 0; i < a->n_in; i++)
-    if (!port_ended(&a->in[i])) return 0;
+    if (!run_port_ended(&a->in[i])) return 0;
   return 1;
 }
 
 /* Everything still arriving after the agent stopped firing is a dead letter. */
-static void drain_inputs(struct maestro_agent *a, struct run_stats *rs) {
+void run_drain_inputs(struct maestro_agent *a, struct run_stats *rs) {
   for (int i = 0; i < a->n_in; i++) {
     struct inport *p = &a->in[i];
     for (int k = 0; k < p->nch; k++) {
@@ -111,7 +97,7 @@ static void drain_inputs(struct maestro_agent *a, struct run_stats *rs) {
 
 /* Moves overflow into rings; 1 when nothing is left waiting. With the graph
  * stopped, overflow goes to the dead letters. */
-static int flush_pending(struct maestro_agent *a, int stopped, struct run_stats *rs) {
+int run_flush_pending(struct maestro_agent *a, int stopped, struct run_stats *rs) {
   int all = 1;
   for (int i = 0; i < a->n_out; i++) {
     struct outport *op = &a->out[i];
@@ -132,7 +118,7 @@ static int flush_pending(struct maestro_agent *a, int stopped, struct run_stats 
       if (chan_flush(c)) continue;
       /* Ask the consumer to notify us, then look again (it may just have made room). */
       atomic_store(&c->prod_waiting, 1);
-      atomic_thread_fence(memory_order_seq_cst);
+      full_fence();
       if (chan_flush(c)) continue;
       all = 0;
     }
@@ -140,7 +126,7 @@ static int flush_pending(struct maestro_agent *a, int stopped, struct run_stats 
   return all;
 }
 
-static void close_outputs(struct maestro_agent *a) {
+void run_close_outputs(struct maestro_agent *a) {
   for (int i = 0; i < a->n_out; i++)
     for (int k = 0; k < a->out[i].nch; k++) {
       struct chan *c = a->out[i].ch[k];
@@ -151,12 +137,12 @@ static void close_outputs(struct maestro_agent *a) {
 
 /* Hands a successful firing's sends to the channels. Returns 1 when some
  * channel was full (the agent must wait before firing again). */
-static int commit_outputs(struct maestro_agent *a, struct maestro_fire *f, struct run_stats *rs) {
+int run_commit(struct maestro_agent *a, const struct staged *out, int nout, struct run_stats *rs) {
   int blocked = 0;
   int stopped = atomic_load_explicit(&a->g->stopped, memory_order_relaxed);
-  for (int i = 0; i < f->nout; i++) {
-    maestro_buf_t *b = f->out[i].b;
-    struct outport *op = &a->out[f->out[i].port];
+  for (int i = 0; i < nout; i++) {
+    maestro_buf_t *b = out[i].b;
+    struct outport *op = &a->out[out[i].port];
     rs->msgs_out++;
     rs->bytes_out += b->size;
     if (op->nch == 0) {
@@ -176,50 +162,35 @@ static int commit_outputs(struct maestro_agent *a, struct maestro_fire *f, struc
       }
     }
   }
-  if (f->out != f->inl) free(f->out);
   return blocked;
 }
 
-static void discard_staged(struct maestro_fire *f) {
+void run_discard_staged(struct maestro_fire *f) {
   for (int i = 0; i < f->nout; i++)
     maestro_buf_release(f->out[i].b);
   f->nout = 0;
 }
 
 /* Sends the inputs of a failed firing to the dead letters. */
-static void inputs_dead(struct maestro_agent *a, int status, struct run_stats *rs) {
+void run_inputs_dead(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq, int status,
+                     struct run_stats *rs) {
   for (int p = 0; p < a->n_in; p++) {
-    dl_put(a->g, a->inbuf[p], a->name, a->in[p].name, status, a->in[p].taken - 1);
-    a->inbuf[p] = NULL;
+    dl_put(a->g, in[p], a->name, a->in[p].name, status, seq ? seq[p] : a->in[p].taken - 1);
+    in[p] = NULL;
     rs->dead++;
   }
 }
 
-/* One firing with its supervision. Returns MAESTRO_OK, MAESTRO_DONE, or the
- * failing status once the supervisor stopped the graph. */
-static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int *blocked) {
-  struct maestro_runtime *rt = a->g->rt;
-  struct maestro_fire f;
-  f.a = a;
-  f.in = a->inbuf;
-  f.seq = a->seq++;
-  f.place_kind = MAESTRO_PLACE_CPU;
-  f.place_index = cpu;
-  f.out = f.inl;
-  f.nout = 0;
-  f.cap = FIRE_INLINE_OUT;
-  int tracing = prof_tracing(rt);
-  uint64_t t0 = tracing ? rt_now_ns() : 0;
-  uint64_t bytes = 0;
-  for (int p = 0; p < a->n_in; p++)
-    bytes += a->inbuf[p]->size;
+/* Calls the CPU implementation with its supervisor's retries. Returns its
+ * final status; after a failure nothing it sent is kept. */
+int run_fire_exec(struct maestro_agent *a, struct maestro_fire *f, struct run_stats *rs) {
   int st, tries = 0;
   for (;;) {
     rs->fires++;
-    st = a->cpu(&f);
+    st = a->cpu(f);
     if (st >= 0) break;
     rs->failures++;
-    discard_staged(&f);
+    run_discard_staged(f);
     if (a->sup.on_fail == MAESTRO_FAIL_RETRY && tries < a->sup.max_retries &&
         !atomic_load_explicit(&a->g->stopped, memory_order_relaxed)) {
       tries++;
@@ -230,20 +201,59 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int 
     break;
   }
   rs->msgs_in += (uint64_t)a->n_in;
-  rs->bytes_in += bytes;
+  for (int p = 0; p < a->n_in; p++)
+    rs->bytes_in += f->in[p]->size;
+  return st;
+}
+
+void run_fire_init(struct maestro_fire *f, struct maestro_agent *a, maestro_buf_t **in,
+                   uint64_t seq, int kind, int index) {
+  f->a = a;
+  f->in = in;
+  f->seq = seq;
+  f->place_kind = kind;
+  f->place_index = index;
+  f->out = f->inl;
+  f->nout = 0;
+  f->cap = FIRE_INLINE_OUT;
+}
+
+/* The flow id of the message that output `port` sends next on its first channel. */
+uint64_t run_flow_out(struct maestro_agent *a, const struct maestro_fire *f) {
+  if (!f->nout || !a->out[f->out[0].port].nch) return 0;
+  struct chan *c = a->out[f->out[0].port].ch[0];
+  return (c->id << 32) | ((c->pushed + 1) & 0xffffffffu);
+}
+
+/* Applies the supervisor's decision to a failed firing whose inputs are `in`. */
+int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq, int st,
+               struct run_stats *rs) {
+  run_inputs_dead(a, in, seq, st, rs);
+  if (a->sup.on_fail == MAESTRO_FAIL_SKIP) return MAESTRO_OK;
+  a->failed = 1;
+  graph_fail(a->g, a, st);
+  return st;
+}
+
+/* One firing of a stateful agent with its supervision. Returns MAESTRO_OK,
+ * MAESTRO_DONE, or the failing status once the supervisor stopped the graph. */
+static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int *blocked) {
+  struct maestro_runtime *rt = a->g->rt;
+  struct maestro_fire f;
+  run_fire_init(&f, a, a->inbuf, a->seq++, MAESTRO_PLACE_CPU, cpu);
+  int tracing = prof_tracing(rt);
+  uint64_t t0 = tracing ? rt_now_ns() : 0;
+  int st = run_fire_exec(a, &f, rs);
   if (tracing) {
-    uint64_t flow_in = 0, flow_out = 0;
-    if (a->n_in && a->in[0].nch)
-      flow_in = (a->in[0].ch[0]->id << 32) | (a->in[0].taken & 0xffffffffu);
-    if (f.nout && a->out[f.out[0].port].nch) {
-      struct chan *c = a->out[f.out[0].port].ch[0];
-      flow_out = (c->id << 32) | ((c->pushed + 1) & 0xffffffffu);
-    }
-    prof_trace_firing(rt, MAESTRO_PLACE_CPU, cpu, a->name, f.seq, bytes, t0, rt_now_ns(), flow_in,
-                      flow_out);
+    uint64_t bytes = 0;
+    for (int p = 0; p < a->n_in; p++)
+      bytes += a->inbuf[p]->size;
+    prof_trace_firing(rt, MAESTRO_PLACE_CPU, cpu, a->name, f.seq, bytes, t0, rt_now_ns(),
+                      a->flow_in, run_flow_out(a, &f));
   }
   if (st >= 0) {
-    *blocked = commit_outputs(a, &f, rs);
+    *blocked = run_commit(a, f.out, f.nout, rs);
+    if (f.out != f.inl) free(f.out);
     for (int p = 0; p < a->n_in; p++) {
       maestro_buf_release(a->inbuf[p]);
       a->inbuf[p] = NULL;
@@ -251,11 +261,7 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int 
     return st == MAESTRO_DONE ? MAESTRO_DONE : MAESTRO_OK;
   }
   if (f.out != f.inl) free(f.out);
-  inputs_dead(a, st, rs);
-  if (a->sup.on_fail == MAESTRO_FAIL_SKIP) return MAESTRO_OK;
-  a->failed = 1;
-  graph_fail(a->g, a, st);
-  return st;
+  return run_failed(a, a->inbuf, NULL, st, rs);
 }
 
 /* Fires while inputs and output space allow, at most AGENT_BATCH times.
@@ -264,23 +270,24 @@ static int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, in
   struct maestro_graph *g = a->g;
   for (int n = 0; n < AGENT_BATCH; n++) {
     if (*blocked) {
-      if (!flush_pending(a, 0, rs)) return 0;
+      if (!run_flush_pending(a, 0, rs)) return 0;
       *blocked = 0;
     }
     if (atomic_load_explicit(&g->stopped, memory_order_relaxed)) return 0;
     if (a->n_in) {
       for (int p = 0; p < a->n_in; p++) {
-        if (!port_ready(&a->in[p])) {
-          if (port_ended(&a->in[p])) a->phase = AG_CLOSING;
+        if (!run_port_ready(&a->in[p])) {
+          if (run_port_ended(&a->in[p])) a->phase = AG_CLOSING;
           return 0;
         }
       }
       for (int p = 0; p < a->n_in; p++) {
         struct inport *ip = &a->in[p];
-        struct chan *c = ip->nch == 1 ? ip->ch[0] : port_ready(ip);
+        struct chan *c = ip->nch == 1 ? ip->ch[0] : run_port_ready(ip);
         if (!c) return 0; /* cannot happen: only this runner takes from it */
         a->inbuf[p] = ring_pop(&c->ring);
         c->popped++;
+        if (p == 0) a->flow_in = (c->id << 32) | (c->popped & 0xffffffffu);
         c->cons_dirty = 1;
         ip->taken++;
       }
@@ -297,7 +304,7 @@ static int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, in
 
 /* Notifies the consumers of what this run sent and the producers waiting on
  * what it took. */
-static void end_of_run(struct maestro_agent *a) {
+void run_end_of_run(struct maestro_agent *a) {
   struct maestro_runtime *rt = a->g->rt;
   for (int i = 0; i < a->n_out; i++)
     for (int k = 0; k < a->out[i].nch; k++) {
@@ -313,7 +320,7 @@ static void end_of_run(struct maestro_agent *a) {
       if (!c->cons_dirty) continue;
       c->cons_dirty = 0;
       if (!fenced) {
-        atomic_thread_fence(memory_order_seq_cst);
+        full_fence();
         fenced = 1;
       }
       if (atomic_load_explicit(&c->prod_waiting, memory_order_relaxed) &&
@@ -323,7 +330,8 @@ static void end_of_run(struct maestro_agent *a) {
 }
 
 int core_task_run(struct sched_task *t, int cpu) {
-  struct maestro_agent *a = (struct maestro_agent *)t;
+  struct maestro_agent *a = t->owner;
+  if (a->win) return win_task_run(a, t, cpu);
   struct maestro_graph *g = a->g;
   if (a->phase == AG_FINISHED) return TASK_WAIT;
   struct run_stats rs = {0};
@@ -336,20 +344,20 @@ int core_task_run(struct sched_task *t, int cpu) {
   stopped = atomic_load_explicit(&g->stopped, memory_order_acquire);
   if (stopped && a->phase == AG_RUN) a->phase = AG_CLOSING;
   if (a->phase == AG_CLOSING) {
-    if (!a->blocked || flush_pending(a, stopped, &rs)) {
+    if (!a->blocked || run_flush_pending(a, stopped, &rs)) {
       a->blocked = 0;
-      close_outputs(a);
+      run_close_outputs(a);
       a->phase = AG_DRAIN;
     }
   }
   if (a->phase == AG_DRAIN) {
-    drain_inputs(a, &rs);
-    if (inputs_ended(a)) a->phase = AG_FINISHED;
+    run_drain_inputs(a, &rs);
+    if (run_inputs_ended(a)) a->phase = AG_FINISHED;
   }
-  end_of_run(a);
+  run_end_of_run(a);
   uint64_t busy = rt_now_ns() - t0;
-  stats_flush(a, &rs, busy, cpu);
-  sched_account(g->rt, cpu, busy, rs.fires);
+  run_stats_flush(a, &rs, busy, MAESTRO_PLACE_CPU, cpu);
+  sched_account(g->rt, MAESTRO_PLACE_CPU, cpu, busy, rs.fires);
   if (a->phase == AG_FINISHED) {
     atomic_store_explicit(&a->st.pstate, a->failed ? PROF_AGENT_FAILED : PROF_AGENT_FINISHED,
                           memory_order_relaxed);

@@ -173,7 +173,8 @@ static maestro_buf_t *buf_fresh(struct maestro_runtime *rt, unsigned k, size_t b
   size_t cap = k == MEM_NOPOOL ? bytes : mem_class_bytes(k);
   maestro_buf_t *b;
   if (with_host && cap <= MEM_INLINE_MAX) {
-    b = aligned_alloc(MEM_HOST_ALIGN, HDR_BYTES + cap);
+    b = aligned_alloc(MEM_HOST_ALIGN,
+                      HDR_BYTES + ((cap + MEM_HOST_ALIGN - 1) & ~(size_t)(MEM_HOST_ALIGN - 1)));
     if (!b) return NULL;
     memset(b, 0, sizeof *b);
     b->flags = MEM_BUF_INLINE;

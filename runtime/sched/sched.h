@@ -28,6 +28,8 @@ enum { TASK_IDLE = 0, TASK_QUEUED, TASK_RUNNING, TASK_AGAIN };
 
 struct sched_task {
   atomic_int state;   /* TASK_* */
+  void *owner;        /* the agent (runtime/core) */
+  int dev;            /* device place whose worker runs it, or -1 for CPU workers */
   int pin;            /* CPU place it must run on, or -1 */
   int home;           /* CPU place it last ran on (where a host notify queues it) */
   atomic_int *active; /* its graph's count of tasks queued or running */
@@ -36,8 +38,9 @@ struct sched_task {
 /* What core_task_run returns. */
 enum { TASK_WAIT = 0, TASK_YIELD = 1 };
 
-/* Implemented by runtime/core: fires a bounded batch of `t` on CPU place `cpu`. */
-int core_task_run(struct sched_task *t, int cpu);
+/* Implemented by runtime/core: fires a bounded batch of `t` on place
+ * `index` (a CPU place, or device place t->dev when t->dev >= 0). */
+int core_task_run(struct sched_task *t, int index);
 
 /* Makes `t` runnable (cheap when it already is). Called after making input
  * or output space available to it; any thread. */
@@ -47,6 +50,7 @@ void sched_notify(struct maestro_runtime *rt, struct sched_task *t);
 int core_agents_on_place(struct maestro_runtime *rt, int kind, int index);
 
 /* Per-place counters for the stats publisher (sched/worker.c). */
-void sched_account(struct maestro_runtime *rt, int cpu, uint64_t busy_ns, uint64_t fires);
+void sched_account(struct maestro_runtime *rt, int kind, int index, uint64_t busy_ns,
+                   uint64_t fires);
 
 #endif

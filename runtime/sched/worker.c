@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "sched/fence.h"
 #include "core/runtime.h"
 #include "mem/buf.h"
 #include "prof/records.h"
@@ -30,14 +31,16 @@ struct worker {
   atomic_uint futex;
   _Alignas(64) atomic_ullong busy_ns, fires;
   struct sched *s;
-  int index;
+  int index; /* in s->w: CPU places first, then devices */
+  int dev;   /* device place, or -1 */
   pthread_t thread;
   int started;
 };
 
 struct sched {
   struct maestro_runtime *rt;
-  int n;
+  int n;    /* CPU workers */
+  int ndev; /* device workers, after them in w */
   struct worker *w;
   atomic_int stop;
   atomic_int nparked;
@@ -46,7 +49,7 @@ struct sched {
 static _Thread_local struct worker *tls_worker;
 
 int sched_current_cpu(void) {
-  return tls_worker ? tls_worker->index : -1;
+  return tls_worker && tls_worker->dev < 0 ? tls_worker->index : -1;
 }
 
 static void futex_wait(atomic_uint *addr, unsigned val) {
@@ -119,7 +122,7 @@ static struct sched_task *q_take(struct worker *w, int thief) {
 
 static struct sched_task *find_task(struct worker *w) {
   struct sched_task *t = q_take(w, w->index);
-  if (t) return t;
+  if (t || w->dev >= 0) return t;
   struct sched *s = w->s;
   for (int k = 1; k < s->n; k++) {
     struct worker *v = &s->w[(w->index + k) % s->n];
@@ -130,6 +133,7 @@ static struct sched_task *find_task(struct worker *w) {
 
 static int work_visible(struct worker *w) {
   struct sched *s = w->s;
+  if (w->dev >= 0) return atomic_load_explicit(&w->qlen, memory_order_seq_cst) != 0;
   for (int k = 0; k < s->n; k++)
     if (atomic_load_explicit(&s->w[k].qlen, memory_order_seq_cst)) return 1;
   return 0;
@@ -146,10 +150,10 @@ static int wake(struct worker *w) {
 
 /* After queueing on `target`: wake it if it sleeps, else a sleeper that can steal. */
 static void wake_for(struct sched *s, struct worker *target, struct sched_task *t) {
-  atomic_thread_fence(memory_order_seq_cst);
+  full_fence();
   if (atomic_load_explicit(&s->nparked, memory_order_relaxed) == 0) return;
   if (wake(target)) return;
-  if (t->pin >= 0) return;
+  if (t->pin >= 0 || target->dev >= 0) return;
   if (tls_worker == target || atomic_load_explicit(&target->qlen, memory_order_relaxed) > 0) {
     for (int k = 1; k < s->n; k++)
       if (wake(&s->w[(target->index + k) % s->n])) return;
@@ -158,7 +162,7 @@ static void wake_for(struct sched *s, struct worker *target, struct sched_task *
 
 void sched_notify(struct maestro_runtime *rt, struct sched_task *t) {
   struct sched *s = rt->sched;
-  atomic_thread_fence(memory_order_seq_cst);
+  full_fence();
   int st = atomic_load_explicit(&t->state, memory_order_seq_cst);
   for (;;) {
     if (st == TASK_QUEUED || st == TASK_AGAIN) return;
@@ -183,9 +187,9 @@ static void run_task(struct worker *w, struct sched_task *t) {
   struct sched *s = w->s;
   atomic_store(&t->state, TASK_RUNNING);
   for (;;) {
-    atomic_thread_fence(memory_order_seq_cst);
-    t->home = w->index;
-    int r = core_task_run(t, w->index);
+    full_fence();
+    if (w->dev < 0) t->home = w->index;
+    int r = core_task_run(t, w->dev >= 0 ? w->dev : w->index);
     if (r == TASK_YIELD) {
       atomic_store(&t->state, TASK_QUEUED);
       q_push(w, t);
@@ -218,11 +222,13 @@ static void *worker_main(void *arg) {
   struct sched *s = w->s;
   struct maestro_runtime *rt = s->rt;
   char name[16];
-  snprintf(name, sizeof name, "maestro-cpu%d", w->index);
+  snprintf(name, sizeof name, w->dev >= 0 ? "maestro-dev%d" : "maestro-cpu%d",
+           (w->dev >= 0 ? w->dev : w->index) % 1000);
   pthread_setname_np(pthread_self(), name);
-  topo_bind_thread(rt, w->index);
+  if (w->dev < 0) topo_bind_thread(rt, w->index);
   tls_worker = w;
-  mem_thread_attach(rt, rt->cpu_info[w->index].numa_node);
+  mem_thread_attach(rt, w->dev >= 0 ? rt->dev_info[w->dev].numa_node
+                                    : rt->cpu_info[w->index].numa_node);
   uint64_t idle_since = 0;
   unsigned spins = 0;
   while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
@@ -250,24 +256,27 @@ int sched_init(struct maestro_runtime *rt) {
   if (!s) return err_set(MAESTRO_ENOMEM, "sched_init: out of memory");
   s->rt = rt;
   s->n = rt->ncpu > 0 ? rt->ncpu : 1;
-  s->w = aligned_alloc(64, sizeof *s->w * (size_t)s->n);
+  s->ndev = rt->ndev;
+  int nw = s->n + s->ndev;
+  s->w = aligned_alloc(64, sizeof *s->w * (size_t)nw);
   if (!s->w) {
     free(s);
     return err_set(MAESTRO_ENOMEM, "sched_init: out of memory");
   }
-  memset(s->w, 0, sizeof *s->w * (size_t)s->n);
+  memset(s->w, 0, sizeof *s->w * (size_t)nw);
   rt->sched = s;
-  for (int i = 0; i < s->n; i++) {
+  for (int i = 0; i < nw; i++) {
     struct worker *w = &s->w[i];
     pthread_mutex_init(&w->qlock, NULL);
     w->s = s;
     w->index = i;
+    w->dev = i < s->n ? -1 : i - s->n;
     if (q_grow(w) != 0) {
       sched_fini(rt);
       return err_set(MAESTRO_ENOMEM, "sched_init: out of memory");
     }
   }
-  for (int i = 0; i < s->n; i++) {
+  for (int i = 0; i < nw; i++) {
     int rc = pthread_create(&s->w[i].thread, NULL, worker_main, &s->w[i]);
     if (rc) {
       sched_fini(rt);
@@ -282,14 +291,16 @@ void sched_fini(struct maestro_runtime *rt) {
   struct sched *s = rt->sched;
   if (!s) return;
   atomic_store(&s->stop, 1);
-  for (int i = 0; i < s->n; i++) {
+  int nw = s->n + s->ndev;
+  for (int i = 0; i < nw; i++) {
     struct worker *w = &s->w[i];
     if (!w->started) continue;
     atomic_fetch_add(&w->futex, 1);
     futex_wake(&w->futex);
   }
-  for (int i = 0; i < s->n; i++) {
+  for (int i = 0; i < nw; i++) {
     struct worker *w = &s->w[i];
+    if (!w->s) continue; /* sched_init failed before setting it up */
     if (w->started) {
       /* Keep waking until it has seen the stop (it may have been about to park). */
       for (;;) {
@@ -313,11 +324,13 @@ void sched_fini(struct maestro_runtime *rt) {
   rt->sched = NULL;
 }
 
-void sched_account(struct maestro_runtime *rt, int cpu, uint64_t busy_ns, uint64_t fires) {
+void sched_account(struct maestro_runtime *rt, int kind, int index, uint64_t busy_ns,
+                   uint64_t fires) {
   struct sched *s = rt->sched;
-  if (cpu < 0 || cpu >= s->n) return;
-  atomic_fetch_add_explicit(&s->w[cpu].busy_ns, busy_ns, memory_order_relaxed);
-  atomic_fetch_add_explicit(&s->w[cpu].fires, fires, memory_order_relaxed);
+  int i = kind == MAESTRO_PLACE_DEVICE ? s->n + index : index;
+  if (index < 0 || i >= s->n + s->ndev || (kind != MAESTRO_PLACE_DEVICE && index >= s->n)) return;
+  if (busy_ns) atomic_fetch_add_explicit(&s->w[i].busy_ns, busy_ns, memory_order_relaxed);
+  if (fires) atomic_fetch_add_explicit(&s->w[i].fires, fires, memory_order_relaxed);
 }
 
 int sched_collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, int cap) {
@@ -332,6 +345,8 @@ int sched_collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, i
       p->fires = atomic_load_explicit(&s->w[i].fires, memory_order_relaxed);
       p->agents = (uint32_t)core_agents_on_place(rt, 0, i);
     } else {
+      p->busy_ns += atomic_load_explicit(&s->w[i].busy_ns, memory_order_relaxed);
+      p->fires += atomic_load_explicit(&s->w[i].fires, memory_order_relaxed);
       p->agents = (uint32_t)core_agents_on_place(rt, 1, i - s->n);
     }
   }

@@ -1,0 +1,483 @@
+/* The windowed runner, for agents whose firings may overlap: stateless
+ * agents (several CPU workers fire them at once) and agents with a kernel
+ * (several launches in flight per device, completing asynchronously).
+ *
+ * Firings take their inputs in order under the agent's lock, each into a
+ * slot of a bounded window (WIN_SLOTS); they run without the lock; whoever
+ * holds the lock next emits the finished slots in input order. So outputs
+ * keep input order whatever the firing times, and at most WIN_SLOTS firings
+ * are between take and emit.
+ *
+ * Lanes: the agent's own task is CPU lane 0 (producers notify it); a
+ * stateless agent has more CPU lanes, woken while input is waiting; an agent
+ * with a kernel has one lane per device, run by that device's worker
+ * (maestro-devN), which launches and emits. Placement is decided per firing
+ * (choose_place): explicit affinity, then earliest expected finish from a
+ * per-(agent, place kind, size bucket) history plus the transfer cost. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/run.h"
+#include "core/runtime.h"
+#include "mem/buf.h"
+#include "prof/prof.h"
+#include "prof/records.h"
+
+#define WIN_SLOTS         64
+#define WIN_DEV_INFLIGHT  4
+#define WIN_MAX_CPU_LANES 16
+#define WIN_BUCKETS       24
+
+enum { SLOT_FREE = 0, SLOT_BUSY, SLOT_DONE, SLOT_FALLBACK };
+
+struct slot {
+  struct maestro_agent *a;
+  int state, status;
+  int kind, index; /* where it fired */
+  uint64_t seq, bytes, flow_in;
+  maestro_buf_t **in; /* n_in */
+  uint64_t *inseq;    /* n_in: each message's sequence on its port */
+  struct staged *out;
+  int nout;
+  struct staged inl[FIRE_INLINE_OUT];
+};
+
+struct lane {
+  struct sched_task task;
+};
+
+struct window {
+  pthread_mutex_t mu;
+  uint64_t next_emit; /* the next slot sequence to emit */
+  int *dev_inflight;  /* per device */
+  int fallbacks;      /* slots waiting for a CPU fallback */
+  int finished;
+  struct slot slots[WIN_SLOTS];
+  struct lane *cpu_lanes; /* extra CPU lanes (stateless) */
+  int ncpu_lanes, next_lane;
+  struct lane *dev_lanes;        /* one per device, NULL without a kernel */
+  int cpu_ok, dev_ok, dev_fixed; /* dev_fixed: the one device allowed, or -1 */
+  int eager;
+  /* History: expected ns per firing by place kind and input size bucket (EWMA). */
+  uint64_t est[2][WIN_BUCKETS];
+  uint32_t nest[2][WIN_BUCKETS];
+};
+
+static int bucket_of(uint64_t bytes) {
+  int b = 0;
+  while (bytes > 64 && b < WIN_BUCKETS - 1) {
+    bytes >>= 1;
+    b++;
+  }
+  return b;
+}
+
+/* Records one firing's duration for placement (the lock held). */
+static void model_add(struct window *w, int kind, uint64_t bytes, uint64_t ns) {
+  int b = bucket_of(bytes);
+  if (w->nest[kind][b]++ == 0)
+    w->est[kind][b] = ns;
+  else
+    w->est[kind][b] = (w->est[kind][b] * 7 + ns) / 8;
+}
+
+int win_setup(struct maestro_agent *a) {
+  struct maestro_runtime *rt = a->g->rt;
+  struct window *w = calloc(1, sizeof *w);
+  if (!w) return err_set(MAESTRO_ENOMEM, "maestro_graph_start: out of memory");
+  pthread_mutex_init(&w->mu, NULL);
+  w->eager = rt->cfg.sched && strcmp(rt->cfg.sched, "eager") == 0;
+  w->dev_ok = a->ka != NULL && a->affinity.pref != MAESTRO_ON_CPU && rt->ndev > 0;
+  w->cpu_ok = a->cpu != NULL && (a->affinity.pref != MAESTRO_ON_DEVICE || !w->dev_ok);
+  w->dev_fixed =
+      a->affinity.pref == MAESTRO_ON_DEVICE && a->affinity.index >= 0 ? a->affinity.index : -1;
+  int oom = 0;
+  for (int i = 0; i < WIN_SLOTS && !oom; i++) {
+    struct slot *s = &w->slots[i];
+    s->a = a;
+    s->in = calloc((size_t)a->n_in + 1, sizeof *s->in);
+    s->inseq = calloc((size_t)a->n_in + 1, sizeof *s->inseq);
+    oom = !s->in || !s->inseq;
+  }
+  if (!oom && w->dev_ok) {
+    w->dev_inflight = calloc((size_t)rt->ndev, sizeof *w->dev_inflight);
+    w->dev_lanes = calloc((size_t)rt->ndev, sizeof *w->dev_lanes);
+    oom = !w->dev_inflight || !w->dev_lanes;
+    for (int d = 0; !oom && d < rt->ndev; d++) {
+      struct sched_task *t = &w->dev_lanes[d].task;
+      atomic_init(&t->state, TASK_IDLE);
+      t->owner = a;
+      t->dev = d;
+      t->pin = -1;
+      t->home = 0;
+      t->active = &a->g->active;
+    }
+  }
+  if (!oom && w->cpu_ok && (a->flags & MAESTRO_STATELESS) && rt->ncpu > 1) {
+    w->ncpu_lanes = rt->ncpu - 1 < WIN_MAX_CPU_LANES ? rt->ncpu - 1 : WIN_MAX_CPU_LANES;
+    w->cpu_lanes = calloc((size_t)w->ncpu_lanes, sizeof *w->cpu_lanes);
+    oom = !w->cpu_lanes;
+    for (int i = 0; !oom && i < w->ncpu_lanes; i++) {
+      struct sched_task *t = &w->cpu_lanes[i].task;
+      atomic_init(&t->state, TASK_IDLE);
+      t->owner = a;
+      t->dev = -1;
+      t->pin = a->task.pin;
+      t->home = (a->task.home + 1 + i) % rt->ncpu;
+      t->active = &a->g->active;
+    }
+  }
+  a->win = w;
+  if (oom) {
+    win_free(a);
+    return err_set(MAESTRO_ENOMEM, "maestro_graph_start: out of memory");
+  }
+  return MAESTRO_OK;
+}
+
+void win_free(struct maestro_agent *a) {
+  struct window *w = a->win;
+  if (!w) return;
+  for (int i = 0; i < WIN_SLOTS; i++) {
+    struct slot *s = &w->slots[i];
+    if (s->in && s->state != SLOT_FREE) {
+      for (int p = 0; p < a->n_in; p++)
+        maestro_buf_release(s->in[p]);
+      for (int k = 0; k < s->nout; k++)
+        maestro_buf_release(s->out[k].b);
+      if (s->out && s->out != s->inl) free(s->out);
+    }
+    free(s->in);
+    free(s->inseq);
+  }
+  free(w->dev_inflight);
+  free(w->dev_lanes);
+  free(w->cpu_lanes);
+  pthread_mutex_destroy(&w->mu);
+  free(w);
+  a->win = NULL;
+}
+
+/* Where the next firing should go: -1 for a CPU lane, else a device (the lock held). */
+static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
+  struct maestro_runtime *rt = a->g->rt;
+  if (!w->dev_ok) return -1;
+  if (w->dev_fixed >= 0) return w->dev_fixed;
+  if (!w->cpu_ok) { /* device only: the least loaded device, this lane's own on a tie */
+    int best = my_dev >= 0 ? my_dev : 0;
+    for (int d = 0; d < rt->ndev; d++)
+      if (w->dev_inflight[d] < w->dev_inflight[best]) best = d;
+    return best;
+  }
+  maestro_buf_t *first = NULL;
+  uint64_t bytes = 0;
+  for (int p = 0; p < a->n_in; p++) {
+    struct chan *c = run_port_ready(&a->in[p]);
+    maestro_buf_t *b = c ? ring_peek(&c->ring) : NULL;
+    if (!b) continue;
+    if (!first) first = b;
+    bytes += b->size;
+  }
+  if (w->eager) {
+    for (int k = 0; k < rt->ndev; k++) {
+      int d = my_dev >= 0 ? (my_dev + k) % rt->ndev : k;
+      if (w->dev_inflight[d] < WIN_DEV_INFLIGHT) return d;
+    }
+    return -1;
+  }
+  /* dmda: earliest expected finish; an unmeasured place costs 0 so that it gets measured. */
+  int bk = bucket_of(bytes);
+  uint64_t best_cost = w->nest[MAESTRO_PLACE_CPU][bk] ? w->est[MAESTRO_PLACE_CPU][bk] : 0;
+  int best = -1;
+  uint64_t dev_est = w->nest[MAESTRO_PLACE_DEVICE][bk] ? w->est[MAESTRO_PLACE_DEVICE][bk] : 0;
+  for (int d = 0; d < rt->ndev; d++) {
+    /* A busy device still counts: waiting for it may beat a slow CPU. */
+    uint64_t cost = (uint64_t)(w->dev_inflight[d] + 1) * dev_est;
+    if (first && !ocl_buf_valid_on(first, d)) cost += ocl_transfer_cost_ns(rt, d, bytes);
+    if (cost < best_cost ||
+        (best < 0 && cost == best_cost && best_cost == 0 && w->nest[MAESTRO_PLACE_CPU][bk] > 0)) {
+      best_cost = cost;
+      best = d;
+    }
+  }
+  return best;
+}
+
+static int inputs_ready(struct maestro_agent *a, int *ended) {
+  for (int p = 0; p < a->n_in; p++)
+    if (!run_port_ready(&a->in[p])) {
+      if (ended) *ended = run_port_ended(&a->in[p]);
+      return 0;
+    }
+  return 1;
+}
+
+/* Takes one message per port into slot `s` (the lock held). */
+static void take_inputs(struct maestro_agent *a, struct slot *s) {
+  for (int p = 0; p < a->n_in; p++) {
+    struct inport *ip = &a->in[p];
+    struct chan *c = run_port_ready(ip);
+    if (!c) continue; /* cannot happen: inputs_ready() said so under the lock */
+    s->in[p] = ring_pop(&c->ring);
+    c->popped++;
+    c->cons_dirty = 1;
+    if (p == 0) s->flow_in = (c->id << 32) | (c->popped & 0xffffffffu);
+    s->inseq[p] = ip->taken++;
+  }
+  s->bytes = 0;
+  for (int p = 0; p < a->n_in; p++)
+    s->bytes += s->in[p]->size;
+}
+
+/* Emits finished slots in order (the lock held). */
+static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs) {
+  while (a->seq > w->next_emit) {
+    struct slot *s = &w->slots[w->next_emit % WIN_SLOTS];
+    if (s->state != SLOT_DONE) break;
+    if (s->status >= 0) {
+      if (run_commit(a, s->out, s->nout, rs)) a->blocked = 1;
+      for (int p = 0; p < a->n_in; p++) {
+        maestro_buf_release(s->in[p]);
+        s->in[p] = NULL;
+      }
+      if (s->status == MAESTRO_DONE && a->phase == AG_RUN) a->phase = AG_CLOSING;
+    } else {
+      run_failed(a, s->in, s->inseq, s->status, rs);
+    }
+    if (s->out != s->inl) free(s->out);
+    s->out = NULL;
+    s->nout = 0;
+    s->state = SLOT_FREE;
+    w->next_emit++;
+  }
+}
+
+/* Runs the CPU implementation on slot `s` (without the lock); the slot's
+ * state becomes SLOT_DONE under the lock. */
+static void exec_cpu(struct maestro_agent *a, struct window *w, struct slot *s, int cpu,
+                     struct run_stats *rs) {
+  struct maestro_runtime *rt = a->g->rt;
+  struct maestro_fire f;
+  run_fire_init(&f, a, s->in, s->seq, MAESTRO_PLACE_CPU, cpu);
+  uint64_t t0 = rt_now_ns();
+  int st = run_fire_exec(a, &f, rs);
+  uint64_t t1 = rt_now_ns();
+  if (prof_tracing(rt))
+    prof_trace_firing(rt, MAESTRO_PLACE_CPU, cpu, a->name, s->seq, s->bytes, t0, t1, s->flow_in, 0);
+  s->status = st;
+  s->kind = MAESTRO_PLACE_CPU;
+  s->index = cpu;
+  if (f.out == f.inl) {
+    memcpy(s->inl, f.inl, (size_t)f.nout * sizeof *f.inl);
+    s->out = s->inl;
+  } else {
+    s->out = f.out;
+  }
+  s->nout = f.nout;
+  pthread_mutex_lock(&w->mu);
+  model_add(w, MAESTRO_PLACE_CPU, s->bytes, t1 - t0);
+  s->state = SLOT_DONE;
+  pthread_mutex_unlock(&w->mu);
+}
+
+static struct sched_task *main_task(struct maestro_agent *a) {
+  return &a->task;
+}
+
+/* Completion of a launch, on the device's completion thread. */
+static void launch_done(void *ctx, maestro_buf_t **out, const ocl_launch_result_t *r) {
+  struct slot *s = ctx;
+  struct maestro_agent *a = s->a;
+  struct maestro_graph *g = a->g;
+  struct maestro_runtime *rt = g->rt;
+  struct window *w = a->win;
+  int d = s->index;
+  int fallback = 0;
+  if (r->status >= 0) {
+    s->nout = 0;
+    s->out = s->inl;
+    for (int j = 0; j < a->n_out && j < FIRE_INLINE_OUT; j++)
+      if (out[j]) s->inl[s->nout++] = (struct staged){j, out[j]};
+    s->status = MAESTRO_OK;
+    atomic_fetch_add_explicit(&a->st.device_fires, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->st.fires, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->st.msgs_in, (uint64_t)a->n_in, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->st.bytes_in, s->bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->st.busy_ns, r->kernel_ns, memory_order_relaxed);
+    atomic_store_explicit(&a->st.place_kind, MAESTRO_PLACE_DEVICE, memory_order_relaxed);
+    atomic_store_explicit(&a->st.place_index, d, memory_order_relaxed);
+    sched_account(rt, MAESTRO_PLACE_DEVICE, d, r->kernel_ns, 1);
+    if (prof_tracing(rt))
+      prof_trace_firing(rt, MAESTRO_PLACE_DEVICE, d, a->name, s->seq, s->bytes, r->t_start_ns,
+                        r->t_end_ns, s->flow_in, 0);
+  }
+  pthread_mutex_lock(&w->mu);
+  w->dev_inflight[d]--;
+  if (r->status >= 0) {
+    uint64_t ns = r->t_end_ns > r->t_start_ns ? r->t_end_ns - r->t_start_ns : r->kernel_ns;
+    model_add(w, MAESTRO_PLACE_DEVICE, s->bytes, ns);
+    s->state = SLOT_DONE;
+  } else if (a->cpu) {
+    s->state = SLOT_FALLBACK; /* a CPU lane runs it */
+    w->fallbacks++;
+    fallback = 1;
+  } else {
+    s->status = r->status;
+    s->state = SLOT_DONE;
+    atomic_fetch_add_explicit(&a->st.failures, 1, memory_order_relaxed);
+  }
+  pthread_mutex_unlock(&w->mu);
+  if (fallback) sched_notify(rt, main_task(a));
+  sched_notify(rt, &w->dev_lanes[d].task);
+  atomic_fetch_sub(&g->active, 1); /* taken at launch: the graph may go now */
+}
+
+/* Launches slot `s` on device `d` (without the lock). */
+static void launch(struct maestro_agent *a, struct window *w, struct slot *s, int d, int cpu_index,
+                   struct run_stats *rs) {
+  struct maestro_graph *g = a->g;
+  s->kind = MAESTRO_PLACE_DEVICE;
+  s->index = d;
+  atomic_fetch_add(&g->active, 1);
+  int rc = ocl_launch(a->ka, d, s->in, launch_done, s);
+  if (rc == MAESTRO_OK) return;
+  atomic_fetch_sub(&g->active, 1);
+  pthread_mutex_lock(&w->mu);
+  w->dev_inflight[d]--;
+  pthread_mutex_unlock(&w->mu);
+  if (a->cpu) {
+    rs->fallbacks++;
+    exec_cpu(a, w, s, cpu_index, rs);
+    return;
+  }
+  rs->failures++;
+  s->status = rc;
+  pthread_mutex_lock(&w->mu);
+  s->state = SLOT_DONE;
+  pthread_mutex_unlock(&w->mu);
+}
+
+int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
+  struct window *w = a->win;
+  struct maestro_graph *g = a->g;
+  struct maestro_runtime *rt = g->rt;
+  int my_dev = t->dev;
+  int cpu_index = my_dev >= 0 ? -1 : place;
+  struct run_stats rs = {0};
+  uint64_t t0 = rt_now_ns();
+  int yield = 0, finished_now = 0;
+  struct sched_task *wake_main = NULL;
+  pthread_mutex_lock(&w->mu);
+  if (a->phase == AG_FINISHED) {
+    pthread_mutex_unlock(&w->mu);
+    return TASK_WAIT;
+  }
+  atomic_store_explicit(&a->st.pstate, PROF_AGENT_RUNNING, memory_order_relaxed);
+  /* Device firings that failed: run them here on the CPU (in their slots). */
+  while (my_dev < 0 && w->fallbacks > 0) {
+    struct slot *s = NULL;
+    for (int i = 0; i < WIN_SLOTS && !s; i++)
+      if (w->slots[i].state == SLOT_FALLBACK) s = &w->slots[i];
+    if (!s) break;
+    s->state = SLOT_BUSY;
+    w->fallbacks--;
+    pthread_mutex_unlock(&w->mu);
+    atomic_fetch_add_explicit(&a->st.fallbacks, 1, memory_order_relaxed);
+    exec_cpu(a, w, s, cpu_index, &rs);
+    pthread_mutex_lock(&w->mu);
+  }
+  int n;
+  for (n = 0; n < AGENT_BATCH; n++) {
+    emit(a, w, &rs);
+    if (atomic_load_explicit(&g->stopped, memory_order_acquire) && a->phase == AG_RUN)
+      a->phase = AG_CLOSING;
+    if (a->phase != AG_RUN) break;
+    if (a->blocked) {
+      if (!run_flush_pending(a, 0, &rs)) break;
+      a->blocked = 0;
+    }
+    if (a->seq - w->next_emit >= WIN_SLOTS) break; /* window full: emission wakes us */
+    int ended = 0;
+    if (!inputs_ready(a, &ended)) {
+      if (ended) a->phase = AG_CLOSING;
+      break;
+    }
+    int where = choose_place(a, w, my_dev);
+    struct sched_task *hand = NULL;
+    if (where < 0 && (my_dev >= 0 || !w->cpu_ok))
+      hand = main_task(a); /* a CPU firing, but this is a device lane */
+    else if (where >= 0 && where != my_dev)
+      hand = &w->dev_lanes[where].task;
+    if (hand) {
+      if (hand != t) {
+        pthread_mutex_unlock(&w->mu);
+        sched_notify(rt, hand);
+        pthread_mutex_lock(&w->mu);
+      }
+      break;
+    }
+    if (where >= 0 && w->dev_inflight[where] >= WIN_DEV_INFLIGHT) break; /* completion wakes us */
+    struct slot *s = &w->slots[a->seq % WIN_SLOTS];
+    s->seq = a->seq++;
+    s->state = SLOT_BUSY;
+    take_inputs(a, s);
+    if (where >= 0) w->dev_inflight[where]++;
+    /* More waiting: let another CPU lane fire it at the same time. */
+    struct sched_task *more = NULL;
+    if (where < 0 && w->ncpu_lanes && inputs_ready(a, NULL) && a->seq - w->next_emit < WIN_SLOTS) {
+      more = &w->cpu_lanes[w->next_lane].task;
+      w->next_lane = (w->next_lane + 1) % w->ncpu_lanes;
+      if (more == t) more = NULL;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (more) sched_notify(rt, more);
+    if (where >= 0)
+      launch(a, w, s, where, cpu_index >= 0 ? cpu_index : 0, &rs);
+    else
+      exec_cpu(a, w, s, cpu_index, &rs);
+    pthread_mutex_lock(&w->mu);
+  }
+  if (n == AGENT_BATCH) yield = 1;
+  emit(a, w, &rs);
+  int stopped = atomic_load_explicit(&g->stopped, memory_order_acquire);
+  if (stopped && a->phase == AG_RUN) a->phase = AG_CLOSING;
+  if (a->phase == AG_CLOSING && a->seq == w->next_emit && w->fallbacks == 0) {
+    if (!a->blocked || run_flush_pending(a, stopped, &rs)) {
+      a->blocked = 0;
+      run_close_outputs(a);
+      a->phase = AG_DRAIN;
+    }
+  }
+  if (a->phase == AG_DRAIN) {
+    run_drain_inputs(a, &rs);
+    if (run_inputs_ended(a)) {
+      a->phase = AG_FINISHED;
+      finished_now = 1;
+    }
+  }
+  run_end_of_run(a);
+  /* Work this lane cannot do (a CPU firing after a device lane emitted). */
+  if (!finished_now && t != main_task(a) && a->phase == AG_RUN && !a->blocked &&
+      a->seq - w->next_emit < WIN_SLOTS && inputs_ready(a, NULL))
+    wake_main = main_task(a);
+  int blocked = a->blocked;
+  pthread_mutex_unlock(&w->mu);
+  if (wake_main) sched_notify(rt, wake_main);
+  uint64_t busy = rt_now_ns() - t0;
+  if (my_dev < 0) {
+    run_stats_flush(a, &rs, busy, MAESTRO_PLACE_CPU, cpu_index);
+    sched_account(rt, MAESTRO_PLACE_CPU, cpu_index, busy, rs.fires);
+  } else {
+    run_stats_flush(a, &rs, 0, MAESTRO_PLACE_DEVICE, -1);
+  }
+  if (finished_now) {
+    atomic_store_explicit(&a->st.pstate, a->failed ? PROF_AGENT_FAILED : PROF_AGENT_FINISHED,
+                          memory_order_relaxed);
+    graph_agent_finished(g);
+    return TASK_WAIT;
+  }
+  atomic_store_explicit(&a->st.pstate, blocked ? PROF_AGENT_BLOCKED : PROF_AGENT_WAITING,
+                        memory_order_relaxed);
+  return yield ? TASK_YIELD : TASK_WAIT;
+}
