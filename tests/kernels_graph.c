@@ -305,8 +305,64 @@ static void test_chain_devices(void) {
   CU_ASSERT_EQUAL(total, 67 * 45);
 }
 
+/* A bundled agent left MAESTRO_ANYWHERE (and MAESTRO_STATELESS): wherever
+ * the scheduler fires each message, the results are the same bits and come
+ * out in input order. */
+static void test_anywhere(void) {
+  enum { MSGS = 40, N = 3000 };
+  static maestro_bundled_agent_t sx;
+  maestro_bundled_params_t p = {.a = 0.75f};
+  CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_SAXPY, "saxpy", &p, &sx) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(sx.desc.affinity.pref, MAESTRO_ANYWHERE);
+  CU_ASSERT(sx.desc.flags & MAESTRO_STATELESS);
+  maestro_graph_t *g;
+  maestro_agent_t *a;
+  maestro_input_t *ix, *iy;
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_create(rt, "anywhere", &g) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_agent_add(g, &sx.desc, &a) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "x", &ix) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "y", &iy) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, a, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  static float x[N], y[N];
+  for (int m = 0; m < MSGS; m++) {
+    for (int i = 0; i < N; i++) {
+      x[i] = (float)(m * N + i);
+      y[i] = (float)m;
+    }
+    maestro_buf_t *bx, *by;
+    CU_ASSERT_FATAL(maestro_buf_from(rt, x, sizeof x, &bx) == MAESTRO_OK);
+    CU_ASSERT_FATAL(maestro_buf_from(rt, y, sizeof y, &by) == MAESTRO_OK);
+    CU_ASSERT_FATAL(maestro_input_push(ix, bx) == MAESTRO_OK);
+    CU_ASSERT_FATAL(maestro_input_push(iy, by) == MAESTRO_OK);
+  }
+  maestro_input_close(ix);
+  maestro_input_close(iy);
+  size_t bad = 0;
+  for (int m = 0; m < MSGS; m++) {
+    maestro_buf_t *r;
+    CU_ASSERT_FATAL(maestro_output_pop(out, &r, 20000) == MAESTRO_OK);
+    CU_ASSERT_EQUAL(maestro_buf_size(r), sizeof x);
+    const float *o = maestro_buf_cdata(r);
+    for (int i = 0; o && i < N; i++) {
+      float px = 0.75f * (float)(m * N + i);
+      if (o[i] != px + (float)m) bad++;
+    }
+    maestro_buf_release(r);
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  maestro_agent_stats_t s;
+  CU_ASSERT_EQUAL(maestro_agent_stats(a, &s), MAESTRO_OK);
+  CU_ASSERT_EQUAL(s.fires, MSGS);
+  CU_ASSERT_EQUAL(s.failures, 0);
+  maestro_graph_destroy(g);
+}
+
 void register_suites(void) {
   ADD_SUITE("kernels_graph", suite_init, suite_fini, {"every_op", test_every_op},
             {"bad_size", test_bad_size}, {"bad_params", test_bad_params},
-            {"stream_chain", test_stream_chain}, {"chain_devices", test_chain_devices});
+            {"stream_chain", test_stream_chain}, {"chain_devices", test_chain_devices},
+            {"anywhere", test_anywhere});
 }
