@@ -455,7 +455,10 @@ int maestro_graph_start(maestro_graph_t *g) {
       return rc;
     }
   }
+  /* Under the list lock: the stats publisher reads started graphs only. */
+  pthread_mutex_lock(&g->rt->graphs_lock);
   g->state = GRAPH_STARTED;
+  pthread_mutex_unlock(&g->rt->graphs_lock);
   if (g->nagents == 0) {
     pthread_mutex_lock(&g->mu);
     g->finished = 1;
