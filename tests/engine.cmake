@@ -7,8 +7,5 @@ maestro_add_test(engine_sched SOURCES engine_sched.c TIMEOUT 120)
 # Hundreds of random graphs; MAESTRO_STRESS_SEED replays a run,
 # MAESTRO_STRESS_GRAPHS sets how many.
 maestro_add_test(engine_stress SOURCES engine_stress.c TIMEOUT 300 LABELS stress)
-# Stateless concurrency: registered once the engine fires stateless agents on
-# several workers (engine-bugs.md #4); until then it would only fail.
-if(MAESTRO_TEST_PENDING)
-  maestro_add_test(engine_stateless SOURCES engine_stateless.c TIMEOUT 60)
-endif()
+# Stateless agents fire on several workers at once, in input order.
+maestro_add_test(engine_stateless SOURCES engine_stateless.c TIMEOUT 60)

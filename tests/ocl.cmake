@@ -4,3 +4,8 @@
 maestro_add_test(ocl_kagent SOURCES ocl_kagent.c TIMEOUT 180 LABELS ocl)
 maestro_add_test(ocl_kagent_two_devices SOURCES ocl_kagent.c TIMEOUT 180 LABELS ocl
                  ENV "POCL_DEVICES=pthread pthread")
+# The same through graphs (engine device workers): chains, two devices,
+# memory pressure, hybrid fallback, build errors at maestro_graph_start.
+maestro_add_test(ocl_graph SOURCES ocl_graph.c TIMEOUT 180 LABELS ocl)
+maestro_add_test(ocl_graph_two_devices SOURCES ocl_graph.c TIMEOUT 180 LABELS ocl
+                 ENV "POCL_DEVICES=pthread pthread")

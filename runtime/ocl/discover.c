@@ -201,6 +201,7 @@ void ocl_completion_stop(ocl_dev_t *d);
 static int dev_init(struct maestro_runtime *rt, ocl_dev_t *d) {
   d->rt = rt;
   pthread_mutex_init(&d->mem_lock, NULL);
+  pthread_mutex_init(&d->launch_lock, NULL);
   pthread_cond_init(&d->mem_cond, NULL);
   pthread_mutex_init(&d->lock, NULL);
   pthread_cond_init(&d->cond, NULL);
@@ -231,6 +232,7 @@ static void dev_fini(ocl_dev_t *d) {
   if (d->q_exec) clReleaseCommandQueue(d->q_exec);
   if (d->q_d2h) clReleaseCommandQueue(d->q_d2h);
   pthread_mutex_destroy(&d->mem_lock);
+  pthread_mutex_destroy(&d->launch_lock);
   pthread_cond_destroy(&d->mem_cond);
   pthread_mutex_destroy(&d->lock);
   pthread_cond_destroy(&d->cond);

@@ -289,7 +289,8 @@ static void launch_abort(ocl_launch_t *L, int n_acquired, int n_out) {
   launch_free(L);
 }
 
-int ocl_launch(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl_done_fn done, void *ctx) {
+static int launch_build(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl_done_fn done,
+                        void *ctx) {
   if (!ka || !done || (ka->n_in && !in))
     return err_set(MAESTRO_EINVAL, "ocl_launch: %s is NULL", !ka ? "ka" : !done ? "done" : "in");
   if (dev < 0 || dev >= ka->ndev)
@@ -382,6 +383,15 @@ int ocl_launch(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl_done_fn 
   pthread_cond_signal(&d->cond);
   pthread_mutex_unlock(&d->lock);
   return MAESTRO_OK;
+}
+
+int ocl_launch(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl_done_fn done, void *ctx) {
+  if (!ka || dev < 0 || dev >= ka->ndev) return launch_build(ka, dev, in, done, ctx); /* reports */
+  ocl_dev_t *d = ocl_dev(ka->rt, dev);
+  pthread_mutex_lock(&d->launch_lock);
+  int rc = launch_build(ka, dev, in, done, ctx);
+  pthread_mutex_unlock(&d->launch_lock);
+  return rc;
 }
 
 static uint64_t prof_time(cl_event ev, cl_profiling_info what) {

@@ -90,14 +90,20 @@ static int valid_elsewhere(const struct ocl_replicas *R, const ocl_rep_t *r) {
 }
 
 /* Evicts one unpinned replica (called with mem_lock held). Its memory goes
- * back to the free list. Returns 1 when something was evicted. */
+ * back to the free list. Returns 1 when something was evicted; sets
+ * d->evict_busy when a candidate was skipped only because its buffer was
+ * busy (worth trying again shortly). */
 static int evict_one(ocl_dev_t *d) {
+  d->evict_busy = 0;
   for (int pass = 0; pass < 2; pass++) {
     for (ocl_rep_t *r = d->lru_head; r; r = r->next) {
       struct ocl_replicas *R = r->buf->dev;
       /* Lock order is replicas -> mem_lock; here we hold mem_lock, so only
        * try: a buffer busy elsewhere is skipped. */
-      if (pthread_mutex_trylock(&R->lock)) continue;
+      if (pthread_mutex_trylock(&R->lock)) {
+        d->evict_busy = 1;
+        continue;
+      }
       if (r->pins > 0 || !r->mem) {
         pthread_mutex_unlock(&R->lock);
         continue;
@@ -169,6 +175,11 @@ static int drop_free(ocl_dev_t *d) {
 }
 
 int ocl_mem_get(ocl_dev_t *d, size_t bytes, cl_mem *out, size_t *capp) {
+  if (bytes > d->max_alloc)
+    return err_set(MAESTRO_ENOMEM,
+                   "device %d (%s): a %zu-byte buffer exceeds the device's largest allocation "
+                   "(CL_DEVICE_MAX_MEM_ALLOC_SIZE %llu)",
+                   d->index, d->name, bytes, (unsigned long long)d->max_alloc);
   size_t cap = size_class(bytes);
   if (cap > d->max_alloc && bytes <= d->max_alloc) cap = bytes;
   if (cap > d->mem_limit)
@@ -176,6 +187,7 @@ int ocl_mem_get(ocl_dev_t *d, size_t bytes, cl_mem *out, size_t *capp) {
                    "device %d (%s): a %zu-byte buffer does not fit in its %llu-byte memory limit "
                    "(MAESTRO_DEVICE_MEM)",
                    d->index, d->name, bytes, (unsigned long long)d->mem_limit);
+  int busy_tries = 0;
   pthread_mutex_lock(&d->mem_lock);
   for (;;) {
     struct ocl_free_mem **pp = &d->free_list;
@@ -218,6 +230,13 @@ int ocl_mem_get(ocl_dev_t *d, size_t bytes, cl_mem *out, size_t *capp) {
     if (!inflight) {
       /* A launch may have ended between the eviction above and the count. */
       if (evict_one(d)) continue;
+      if (d->evict_busy && busy_tries++ < 2000) { /* a buffer being read: soon free */
+        pthread_mutex_unlock(&d->mem_lock);
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+        pthread_mutex_lock(&d->mem_lock);
+        continue;
+      }
       pthread_mutex_unlock(&d->mem_lock);
       return err_set(MAESTRO_ENOMEM,
                      "device %d (%s): out of device memory (%llu of %llu bytes in use by this "

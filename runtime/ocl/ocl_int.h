@@ -32,8 +32,8 @@ typedef struct ocl_dev {
   /* In-order queues: host->device transfers, kernels, device->host reads.
    * Separate queues let the next message's transfer overlap this kernel. */
   cl_command_queue q_h2d, q_exec, q_d2h;
-  int unified;        /* shares host memory */
-  int zero_copy;      /* host-pointer buffers + map/unmap instead of copies */
+  int unified;   /* shares host memory */
+  int zero_copy; /* host-pointer buffers + map/unmap instead of copies */
   /* A CPU device running on host memory: a host-pointer buffer IS the host
    * bytes, so results need no map/unmap and a host write needs no new
    * buffer (PoCL, Intel CPU runtime). */
@@ -61,6 +61,10 @@ typedef struct ocl_dev {
   struct ocl_free_mem *free_list;
   struct ocl_rep *lru_head, *lru_tail; /* head = least recently used */
   uint64_t evictions;
+  int evict_busy; /* the last eviction pass skipped a busy buffer */
+  /* One launch at a time takes device memory: two half-built launches must
+   * never hold memory while each waits for the other's. */
+  pthread_mutex_t launch_lock;
 
   /* Completion: a FIFO of launches in flight, waited on in order by a thread. */
   pthread_mutex_t lock;

@@ -62,6 +62,10 @@ struct trace {
   pthread_mutex_t lock; /* registry and flushes */
   struct trace_buf *bufs;
   uint64_t events_written;
+  char pid_key[40]; /* ,"pid":P,"tid": */
+  size_t pid_key_len;
+  size_t out_n;
+  char out[1 << 16];
 };
 
 static _Atomic uint64_t trace_ids;
@@ -191,76 +195,163 @@ void trace_sample_depths(struct prof *p, const struct prof_chan_rec *c, int n, u
 
 /* ---- writing ---- */
 
-static void put_json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\')
-      fprintf(f, "\\%c", ch);
-    else if (ch < 0x20 || ch >= 0x7f)
-      fprintf(f, "\\u%04x", ch);
-    else
-      fputc(ch, f);
+/* Events are formatted by hand into t->out (fprintf costs about a
+ * microsecond per event; this is several times faster) and written with
+ * fwrite when it fills. */
+
+static void out_flush(struct trace *t) {
+  if (t->out_n && fwrite(t->out, 1, t->out_n, t->f) != t->out_n) t->failed = 1;
+  t->out_n = 0;
+}
+
+/* Room for one event (a firing with its two flows is under 600 bytes). */
+static char *out_reserve(struct trace *t) {
+  if (t->out_n + 1024 > sizeof t->out) out_flush(t);
+  return t->out + t->out_n;
+}
+
+static char *put_lit(char *o, const char *s) {
+  size_t n = strlen(s);
+  memcpy(o, s, n);
+  return o + n;
+}
+
+static const char DIGITS2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Decimal, two digits per step. */
+static char *put_u64(char *o, uint64_t v) {
+  char tmp[24];
+  int n = 24;
+  while (v >= 100) {
+    unsigned d = (unsigned)(v % 100) * 2;
+    v /= 100;
+    tmp[--n] = DIGITS2[d + 1];
+    tmp[--n] = DIGITS2[d];
   }
-  fputc('"', f);
+  if (v >= 10) {
+    unsigned d = (unsigned)v * 2;
+    tmp[--n] = DIGITS2[d + 1];
+    tmp[--n] = DIGITS2[d];
+  } else {
+    tmp[--n] = (char)('0' + v);
+  }
+  memcpy(o, tmp + n, (size_t)(24 - n));
+  return o + (24 - n);
 }
 
-/* Microseconds with nanosecond decimals, as Chrome wants them. */
-static void put_us(FILE *f, const char *key, int64_t d) {
-  fprintf(f, ",\"%s\":%s%" PRId64 ".%03" PRId64, key, d < 0 ? "-" : "", (d < 0 ? -d : d) / 1000,
-          (d < 0 ? -d : d) % 1000);
+static char *put_i64(char *o, int64_t v) {
+  if (v < 0) {
+    *o++ = '-';
+    return put_u64(o, (uint64_t)(-v));
+  }
+  return put_u64(o, (uint64_t)v);
 }
 
-/* Microseconds since the runtime started. */
-static void put_ts(FILE *f, const struct trace *t, const char *key, uint64_t ns) {
-  put_us(f, key, (int64_t)(ns - t->start_ns));
+/* Microseconds with three decimals from nanoseconds, as Chrome wants them. */
+static char *put_us(char *o, int64_t ns) {
+  if (ns < 0) {
+    *o++ = '-';
+    ns = -ns;
+  }
+  o = put_u64(o, (uint64_t)ns / 1000);
+  unsigned frac = (unsigned)((uint64_t)ns % 1000);
+  *o++ = '.';
+  *o++ = (char)('0' + frac / 100);
+  *o++ = (char)('0' + frac / 10 % 10);
+  *o++ = (char)('0' + frac % 10);
+  return o;
+}
+
+/* A JSON string of at most EV_NAME bytes (names are bounded by the event). */
+static char *put_str(char *o, const char *s) {
+  *o++ = '"';
+  for (int i = 0; s[i] && i < 200; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch == '"' || ch == '\\') {
+      *o++ = '\\';
+      *o++ = (char)ch;
+    } else if (ch < 0x20 || ch >= 0x7f) {
+      static const char hex[] = "0123456789abcdef";
+      o = put_lit(o, "\\u00");
+      *o++ = hex[ch >> 4];
+      *o++ = hex[ch & 15];
+    } else {
+      *o++ = (char)ch;
+    }
+  }
+  *o++ = '"';
+  return o;
+}
+
+/* ,"pid":P,"tid":T,"ts":X */
+static char *put_where(char *o, const struct trace *t, int tid, uint64_t ns) {
+  memcpy(o, t->pid_key, t->pid_key_len); /* ,"pid":P,"tid": */
+  o += t->pid_key_len;
+  o = put_i64(o, tid);
+  o = put_lit(o, ",\"ts\":");
+  return put_us(o, (int64_t)(ns - t->start_ns));
 }
 
 static void write_event(struct trace *t, const struct trace_ev *e) {
-  FILE *f = t->f;
+  char *o = out_reserve(t);
+  int64_t dur = e->t1 > e->t0 ? (int64_t)(e->t1 - e->t0) : 0;
   switch (e->type) {
   case EV_FIRING:
-    fprintf(f, ",\n{\"ph\":\"X\",\"cat\":\"firing\",\"name\":");
-    put_json_string(f, e->name);
-    fprintf(f, ",\"pid\":%d,\"tid\":%d", t->pid, e->tid);
-    put_ts(f, t, "ts", e->t0);
-    put_us(f, "dur", e->t1 > e->t0 ? (int64_t)(e->t1 - e->t0) : 0);
-    fprintf(f, ",\"args\":{\"seq\":%" PRIu64 ",\"bytes\":%" PRIu64 "}}", e->seq, e->bytes);
+    o = put_lit(o, ",\n{\"ph\":\"X\",\"cat\":\"firing\",\"name\":");
+    o = put_str(o, e->name);
+    o = put_where(o, t, e->tid, e->t0);
+    o = put_lit(o, ",\"dur\":");
+    o = put_us(o, dur);
+    o = put_lit(o, ",\"args\":{\"seq\":");
+    o = put_u64(o, e->seq);
+    o = put_lit(o, ",\"bytes\":");
+    o = put_u64(o, e->bytes);
+    o = put_lit(o, "}}");
     if (e->flow_in) {
-      fprintf(f,
-              ",\n{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"message\",\"name\":\"message\","
-              "\"id\":%" PRIu64 ",\"pid\":%d,\"tid\":%d",
-              e->flow_in, t->pid, e->tid);
-      put_ts(f, t, "ts", e->t0);
-      fputc('}', f);
+      o = put_lit(o, ",\n{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"message\",\"name\":\"message\","
+                     "\"id\":");
+      o = put_u64(o, e->flow_in);
+      o = put_where(o, t, e->tid, e->t0);
+      *o++ = '}';
     }
     if (e->flow_out) {
-      fprintf(f,
-              ",\n{\"ph\":\"s\",\"cat\":\"message\",\"name\":\"message\",\"id\":%" PRIu64
-              ",\"pid\":%d,\"tid\":%d",
-              e->flow_out, t->pid, e->tid);
-      put_ts(f, t, "ts", e->t0 + (e->t1 - e->t0) / 2);
-      fputc('}', f);
+      o = put_lit(o, ",\n{\"ph\":\"s\",\"cat\":\"message\",\"name\":\"message\",\"id\":");
+      o = put_u64(o, e->flow_out);
+      o = put_where(o, t, e->tid, e->t0 + (uint64_t)dur / 2);
+      *o++ = '}';
     }
     break;
   case EV_TRANSFER:
-    fprintf(f, ",\n{\"ph\":\"X\",\"cat\":\"transfer\",\"name\":");
-    put_json_string(f, e->name);
-    fprintf(f, ",\"pid\":%d,\"tid\":%d", t->pid, e->tid);
-    put_ts(f, t, "ts", e->t0);
-    put_us(f, "dur", e->t1 > e->t0 ? (int64_t)(e->t1 - e->t0) : 0);
-    fprintf(f, ",\"args\":{\"bytes\":%" PRIu64 "}}", e->bytes);
+    o = put_lit(o, ",\n{\"ph\":\"X\",\"cat\":\"transfer\",\"name\":");
+    o = put_str(o, e->name);
+    o = put_where(o, t, e->tid, e->t0);
+    o = put_lit(o, ",\"dur\":");
+    o = put_us(o, dur);
+    o = put_lit(o, ",\"args\":{\"bytes\":");
+    o = put_u64(o, e->bytes);
+    o = put_lit(o, "}}");
     break;
   case EV_DEPTH:
-    fprintf(f, ",\n{\"ph\":\"C\",\"cat\":\"channel\",\"name\":");
-    put_json_string(f, e->name);
-    fprintf(f, ",\"pid\":%d,\"tid\":0", t->pid);
-    put_ts(f, t, "ts", e->t0);
-    fprintf(f, ",\"args\":{\"depth\":%" PRIu64 "}}", e->seq);
+    o = put_lit(o, ",\n{\"ph\":\"C\",\"cat\":\"channel\",\"name\":");
+    o = put_str(o, e->name);
+    o = put_where(o, t, 0, e->t0);
+    o = put_lit(o, ",\"args\":{\"depth\":");
+    o = put_u64(o, e->seq);
+    o = put_lit(o, "}}");
     break;
-  default: break;
+  default: return;
   }
+  t->out_n = (size_t)(o - t->out);
   t->events_written++;
+}
+
+static void put_json_string(FILE *f, const char *s) {
+  char buf[1300];
+  char *o = put_str(buf, s);
+  fwrite(buf, 1, (size_t)(o - buf), f);
 }
 
 static void write_meta(struct trace *t, struct maestro_runtime *rt) {
@@ -324,6 +415,7 @@ static void flush_locked(struct trace *t) {
       c = next;
     }
   }
+  out_flush(t);
   t->body_end = ftell(t->f);
   fputs(FOOTER, t->f);
   if (fflush(t->f) != 0 || ferror(t->f)) t->failed = 1;
@@ -350,6 +442,7 @@ int trace_open(struct prof *p, const char *path) {
   t->id = atomic_fetch_add(&trace_ids, 1) + 1;
   t->start_ns = p->rt->start_ns;
   t->pid = (int)getpid();
+  t->pid_key_len = (size_t)snprintf(t->pid_key, sizeof t->pid_key, ",\"pid\":%d,\"tid\":", t->pid);
   pthread_mutex_init(&t->lock, NULL);
   write_meta(t, p->rt);
   t->body_end = ftell(t->f);

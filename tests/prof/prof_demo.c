@@ -12,6 +12,8 @@
  *                              SECONDS; prints each agent's firings at the end
  *   prof_demo graphtrace FILE N  the same graph, N messages as fast as it
  *                              goes, tracing to FILE; prints "agent fires" lines
+ *   prof_demo devgraph ... / devgraphtrace ...  the same with scale as an
+ *                              OpenCL kernel agent on device 0
  *   prof_demo trace FILE N     a runtime tracing to FILE; two threads record
  *                              N firings each through prof_trace_firing
  *                              (with message flows), then the runtime is
@@ -49,8 +51,6 @@ static int run_fake(double seconds) {
     fprintf(stderr, "prof_demo: %s\n", err);
     return 1;
   }
-  printf("ready %d %s\n", (int)getpid(), prof_seg_name(seg));
-  fflush(stdout);
   static const char *const names[3] = {"src", "scale", "sink"};
   uint64_t tick = 0, t_end = rt_now_ns() + (uint64_t)(seconds * 1e9);
   while (rt_now_ns() < t_end) {
@@ -105,6 +105,10 @@ static int run_fake(double seconds) {
                               .publishes = tick,
                               .publish_mono_ns = rt_now_ns()};
     prof_seg_write_live(seg, &l);
+    if (tick == 1) { /* the first snapshot is complete */
+      printf("ready %d %s\n", (int)getpid(), prof_seg_name(seg));
+      fflush(stdout);
+    }
     sleep_ms(50);
   }
   prof_seg_destroy(seg);
@@ -173,10 +177,21 @@ static int sink_fire(maestro_fire_t *f) {
   return MAESTRO_OK;
 }
 
-static int run_graph(double seconds, const char *trace, uint64_t n) {
+static const maestro_karg_t scale_args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
+                                            MAESTRO_KARG_COUNT(0)};
+static const maestro_kernel_t scale_kernel = {
+    .source = "__kernel void scale(__global const float *x, __global float *y, uint n)"
+              "{ size_t i = get_global_id(0); if (i < n) y[i] = 2.0f * x[i]; }",
+    .name = "scale",
+    .args = scale_args,
+    .n_args = 3,
+    .range_port = 0};
+
+/* `device`: scale is a kernel agent on device 0. */
+static int run_graph(double seconds, const char *trace, uint64_t n, int device) {
   maestro_config_t cfg;
   maestro_config_defaults(&cfg);
-  cfg.devices = "none";
+  cfg.devices = device ? "0" : "none";
   if (trace) cfg.trace = trace;
   maestro_runtime_t *rt;
   maestro_graph_t *g;
@@ -196,14 +211,17 @@ static int run_graph(double seconds, const char *trace, uint64_t n) {
             .name = "src", .out = f32_out, .n_out = 1, .cpu = src_fire, .state = &st},
         &a[0]);
   if (!rc)
-    rc = maestro_agent_add(g,
-                           &(maestro_agent_desc_t){.name = "scale",
-                                                   .in = f32_in,
-                                                   .n_in = 1,
-                                                   .out = f32_out,
-                                                   .n_out = 1,
-                                                   .cpu = scale_fire},
-                           &a[1]);
+    rc = maestro_agent_add(
+        g,
+        &(maestro_agent_desc_t){.name = "scale",
+                                .in = f32_in,
+                                .n_in = 1,
+                                .out = f32_out,
+                                .n_out = 1,
+                                .cpu = scale_fire,
+                                .kernel = device ? &scale_kernel : NULL,
+                                .affinity = {device ? MAESTRO_ON_DEVICE : MAESTRO_ANYWHERE, 0}},
+        &a[1]);
   if (!rc)
     rc = maestro_agent_add(
         g, &(maestro_agent_desc_t){.name = "sink", .in = f32_in, .n_in = 1, .cpu = sink_fire},
@@ -217,6 +235,7 @@ static int run_graph(double seconds, const char *trace, uint64_t n) {
     return 1;
   }
   if (!trace) {
+    prof_publish(rt); /* the agents are in the segment before "ready" */
     printf("ready %d %s\n", (int)getpid(), prof_stats_name(rt) ? prof_stats_name(rt) : "(none)");
     fflush(stdout);
   }
@@ -277,12 +296,14 @@ static int run_trace(const char *file, int n) {
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "fake")) return run_fake(atof(argv[2]));
   if (argc == 3 && !strcmp(argv[1], "runtime")) return run_runtime(atof(argv[2]));
-  if (argc == 3 && !strcmp(argv[1], "graph")) return run_graph(atof(argv[2]), NULL, 0);
-  if (argc == 4 && !strcmp(argv[1], "graphtrace"))
-    return run_graph(0, argv[2], strtoull(argv[3], NULL, 10));
+  int dev = argc > 1 && !strncmp(argv[1], "dev", 3);
+  const char *mode = argc > 1 ? argv[1] + (dev ? 3 : 0) : "";
+  if (argc == 3 && !strcmp(mode, "graph")) return run_graph(atof(argv[2]), NULL, 0, dev);
+  if (argc == 4 && !strcmp(mode, "graphtrace"))
+    return run_graph(0, argv[2], strtoull(argv[3], NULL, 10), dev);
   if (argc == 4 && !strcmp(argv[1], "trace")) return run_trace(argv[2], atoi(argv[3]));
-  fprintf(stderr,
-          "usage: prof_demo fake SECONDS | runtime SECONDS | graph SECONDS | graphtrace FILE N | "
-          "trace FILE N\n");
+  fprintf(stderr, "usage: prof_demo fake SECONDS | runtime SECONDS | [dev]graph SECONDS | "
+                  "[dev]graphtrace FILE N | "
+                  "trace FILE N\n");
   return 2;
 }

@@ -161,6 +161,50 @@ def test_graph_trace():
         shutil.rmtree(d)
 
 
+def test_device_graph():
+    """scale as a kernel agent on device 0 (copies forced): device place and transfers."""
+    env = dict(os.environ, MAESTRO_ZERO_COPY="0")
+    p = subprocess.Popen([DEMO, "devgraph", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+    line = p.stdout.readline().split()
+    if not line or line[0] != "ready":
+        err = p.communicate(timeout=30)[1]
+        print(f"  (no OpenCL device: device test skipped: {err.strip()})")
+        return
+    pid = int(line[1])
+    try:
+        r = run_top("-b", "-n", "2", "--json", "-p", str(pid), "-d", "0.6")
+        check(r.returncode == 0, f"device: exit {r.returncode}: {r.stderr}")
+        s = [json.loads(l) for l in r.stdout.strip().split("\n")][-1]
+        a = {x["name"]: x for x in s["agents"]}
+        check(a["scale"]["place"] == "device 0", f"device: scale placed {a['scale']['place']}")
+        devs = [pl for pl in s["places"] if pl["kind"] == "device"]
+        check(len(devs) == 1 and devs[0]["name"].startswith("device 0: "), f"device: {devs}")
+        check(devs[0]["bytes_h2d"] > 0 and devs[0]["transfers"] > 0,
+              f"device: transfers counted {devs[0]}")
+        check(s["host_device_bytes_per_s"] is not None and s["host_device_bytes_per_s"] > 0,
+              "device: host<->device rate in the header")
+    finally:
+        p.communicate(timeout=30)
+    d = tempfile.mkdtemp()
+    try:
+        path = os.path.join(d, "dev.json")
+        r = subprocess.run([DEMO, "devgraphtrace", path, "300"], capture_output=True, text=True,
+                           timeout=60, env=env)
+        check(r.returncode == 0, f"device trace: exit {r.returncode}: {r.stderr}")
+        with open(path) as f:
+            ev = json.load(f)["traceEvents"]
+        tracks = {e["tid"]: e["args"]["name"] for e in ev if e.get("name") == "thread_name"}
+        dev = [e for e in ev if e.get("cat") == "firing" and e["name"] == "scale"]
+        check(len(dev) == 300 and all(tracks[e["tid"]].startswith("device 0: ") for e in dev),
+              "device trace: scale's firings on the device track")
+        xfer = [e for e in ev if e.get("cat") == "transfer"]
+        check(len(xfer) > 0 and all(tracks[e["tid"]].endswith(" transfers") for e in xfer),
+              f"device trace: {len(xfer)} transfers on the transfer track")
+    finally:
+        shutil.rmtree(d)
+
+
 def dead_pid():
     c = subprocess.Popen(["true"])
     c.wait()
@@ -229,6 +273,8 @@ def test_trace():
         firing = [e for e in ev if e.get("ph") == "X" and e.get("cat") == "firing"]
         check(len(firing) == fires, f"trace: {len(firing)} firing events for {fires} firings")
         check(all("seq" in e["args"] and "bytes" in e["args"] for e in firing), "trace: args")
+        src = [e["args"]["seq"] for e in firing if e["name"] == "src"]
+        check(src == list(range(fires // 2)), "trace: sequence numbers written exactly")
         names = {e["args"]["name"] for e in ev if e.get("name") == "thread_name"}
         check({"cpu 0", "cpu 1"} <= names, f"trace: thread names {names}")
         s = [e for e in ev if e.get("ph") == "s"]
@@ -291,7 +337,8 @@ def test_tmux():
         p.wait()
 
 
-for t in (test_json, test_runtime_places, test_graph, test_graph_trace, test_stale, test_bad_segments, test_trace, test_tmux):
+for t in (test_json, test_runtime_places, test_graph, test_graph_trace, test_device_graph,
+          test_stale, test_bad_segments, test_trace, test_tmux):
     print(t.__name__)
     t()
 # The killed demos left their segments behind: -l removes them as stale.

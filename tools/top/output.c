@@ -33,7 +33,7 @@ void render_header(const struct top_view *v, const char *status, line_fn out, vo
 
 void render_places(const struct top_view *v, line_fn out, void *ctx) {
   char line[LINE];
-  snprintf(line, sizeof line, "%-28s %6s %6s %8s %10s %10s %10s", "PLACE", "BUSY%", "AGENTS",
+  snprintf(line, sizeof line, "%-34s %6s %6s %8s %10s %10s %10s", "PLACE", "BUSY%", "AGENTS",
            "FIRES/S", "H2D/S", "D2H/S", "D2D/S");
   out(ctx, LINE_COLUMNS, line);
   for (int i = 0; i < v->n_places; i++) {
@@ -44,7 +44,7 @@ void render_places(const struct top_view *v, line_fn out, void *ctx) {
     else
       snprintf(busy, sizeof busy, "%.1f", p->busy_pct > 100 ? 100.0 : p->busy_pct); /* jitter */
     int dev = p->r->kind == 1;
-    snprintf(line, sizeof line, "%-28.28s %6s %6u %8s %10s %10s %10s", p->r->name, busy,
+    snprintf(line, sizeof line, "%-34.34s %6s %6u %8s %10s %10s %10s", p->r->name, busy,
              p->r->agents, N(fs, p->fires_s), dev ? B(h, p->h2d_s) : "", dev ? B(d, p->d2h_s) : "",
              dev ? B(dd, p->d2d_s) : "");
     out(ctx, LINE_PLAIN, line);

@@ -1,0 +1,171 @@
+/* prof_overhead: what live stats and tracing cost a running graph.
+ *
+ * A source -> scale -> sink pipeline (CPU agents, `BYTES`-byte f32
+ * messages; scale multiplies every element) runs `MESSAGES` messages on a
+ * fresh runtime in three modes, alternating within each round so that
+ * machine noise hits them alike: everything off (the baseline, measured in
+ * the same run), live stats on (MAESTRO_STATS=1), stats and trace on
+ * (MAESTRO_TRACE to a temporary file, deleted afterwards). The time is
+ * maestro_graph_run's: it includes writing the trace at graph end.
+ * Prints each mode's best and median time and their ratios to the baseline.
+ *
+ *   prof_overhead [MESSAGES=100000] [BYTES=4096] [ROUNDS=5]
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "maestro.h"
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#define CHECK(x)                                                                                   \
+  do {                                                                                             \
+    int rc_ = (x);                                                                                 \
+    if (rc_ != MAESTRO_OK) {                                                                       \
+      fprintf(stderr, "prof_overhead: %s: %s\n", #x, maestro_last_error());                        \
+      exit(1);                                                                                     \
+    }                                                                                              \
+  } while (0)
+
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+
+struct src {
+  long n;
+  size_t bytes;
+};
+
+static int source(maestro_fire_t *f) {
+  const struct src *s = maestro_fire_state(f);
+  if (maestro_fire_seq(f) >= (uint64_t)s->n) return MAESTRO_DONE;
+  maestro_buf_t *b;
+  int rc = maestro_fire_alloc(f, s->bytes, &b);
+  if (rc) return rc;
+  float *x = maestro_buf_data(b);
+  for (size_t i = 0; i < s->bytes / sizeof(float); i++)
+    x[i] = (float)i;
+  return maestro_fire_out(f, 0, b);
+}
+
+static int scale(maestro_fire_t *f) {
+  maestro_buf_t *in = maestro_fire_in(f, 0);
+  size_t n = maestro_buf_size(in) / sizeof(float);
+  maestro_buf_t *out;
+  int rc = maestro_fire_alloc(f, maestro_buf_size(in), &out);
+  if (rc) return rc;
+  const float *x = maestro_buf_cdata(in);
+  float *y = maestro_buf_data(out);
+  for (size_t i = 0; i < n; i++)
+    y[i] = 2.0f * x[i];
+  return maestro_fire_out(f, 0, out);
+}
+
+static int sink(maestro_fire_t *f) {
+  long *count = maestro_fire_state(f);
+  (*count)++;
+  return MAESTRO_OK;
+}
+
+enum mode { OFF, STATS, TRACE, NMODES };
+static const char *const mode_name[NMODES] = {"stats off, trace off", "stats on",
+                                              "stats on + trace on"};
+
+/* One run on a fresh runtime; returns seconds of maestro_graph_run. */
+static double run(enum mode m, long n, size_t bytes) {
+  char path[] = "/tmp/prof_overhead_XXXXXX.json";
+  maestro_config_t cfg;
+  CHECK(maestro_config_defaults(&cfg));
+  cfg.devices = "none";
+  cfg.stats = m >= STATS;
+  cfg.trace = NULL;
+  if (m == TRACE) {
+    int fd = mkstemps(path, 5);
+    if (fd < 0) {
+      perror("prof_overhead: mkstemps");
+      exit(1);
+    }
+    close(fd);
+    cfg.trace = path;
+  }
+  maestro_runtime_t *rt;
+  CHECK(maestro_runtime_create(&cfg, &rt));
+  maestro_graph_t *g;
+  CHECK(maestro_graph_create(rt, "pipeline", &g));
+  struct src s = {n, bytes};
+  long count = 0;
+  maestro_agent_t *a, *b, *c;
+  CHECK(maestro_agent_add(
+      g,
+      &(maestro_agent_desc_t){
+          .name = "source", .out = f32_out, .n_out = 1, .cpu = source, .state = &s},
+      &a));
+  CHECK(maestro_agent_add(
+      g,
+      &(maestro_agent_desc_t){
+          .name = "scale", .in = f32_in, .n_in = 1, .out = f32_out, .n_out = 1, .cpu = scale},
+      &b));
+  CHECK(
+      maestro_agent_add(g,
+                        &(maestro_agent_desc_t){
+                            .name = "sink", .in = f32_in, .n_in = 1, .cpu = sink, .state = &count},
+                        &c));
+  CHECK(maestro_connect(g, a, "out", b, "in", 0));
+  CHECK(maestro_connect(g, b, "out", c, "in", 0));
+  uint64_t t0 = now_ns();
+  CHECK(maestro_graph_run(g));
+  double t = (double)(now_ns() - t0) / 1e9;
+  if (count != n) fprintf(stderr, "prof_overhead: sink saw %ld of %ld messages\n", count, n);
+  maestro_graph_destroy(g);
+  maestro_runtime_destroy(rt);
+  if (m == TRACE) unlink(path);
+  return t;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+  long n = argc > 1 ? atol(argv[1]) : 100000;
+  size_t bytes = argc > 2 ? (size_t)atol(argv[2]) : 4096;
+  int rounds = argc > 3 ? atoi(argv[3]) : 5;
+  if (n <= 0 || bytes < sizeof(float) || rounds <= 0 || rounds > 100) {
+    fprintf(stderr, "usage: prof_overhead [MESSAGES>0] [BYTES>=4] [ROUNDS 1..100]\n");
+    return 2;
+  }
+  bytes -= bytes % sizeof(float);
+  double t[NMODES][100];
+  run(OFF, n / 10 + 1, bytes); /* warm up: pools, page faults */
+  for (int r = 0; r < rounds; r++) {
+    /* Alternate the order: OFF STATS TRACE, then TRACE STATS OFF, ... */
+    for (int k = 0; k < NMODES; k++) {
+      enum mode m = (enum mode)(r % 2 ? NMODES - 1 - k : k);
+      t[m][r] = run(m, n, bytes);
+    }
+  }
+  printf("prof_overhead: source -> scale -> sink, %ld messages of %zu B, %d alternating rounds, "
+         "best / median seconds of maestro_graph_run\n",
+         n, bytes, rounds);
+  double best[NMODES], med[NMODES];
+  for (int m = 0; m < NMODES; m++) {
+    qsort(t[m], (size_t)rounds, sizeof(double), cmp_double);
+    best[m] = t[m][0];
+    med[m] = rounds % 2 ? t[m][rounds / 2] : (t[m][rounds / 2 - 1] + t[m][rounds / 2]) / 2;
+    printf("  %-22s best %.4f s (%.2f M msg/s)  median %.4f s", mode_name[m], best[m],
+           (double)n / best[m] / 1e6, med[m]);
+    if (m != OFF)
+      printf("  ratio to off: best %.3f, median %.3f (%+.1f%%)", best[m] / best[OFF],
+             med[m] / med[OFF], 100.0 * (med[m] / med[OFF] - 1));
+    printf("\n");
+  }
+  return 0;
+}
