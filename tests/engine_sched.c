@@ -364,6 +364,117 @@ static void test_dot(void) {
   maestro_graph_destroy(g);
 }
 
+/* ---- no starvation: an endless source cannot monopolise the only worker ---- */
+static int endless_source(maestro_fire_t *f) {
+  maestro_buf_t *b;
+  int rc = maestro_fire_alloc(f, 8, &b);
+  if (rc != MAESTRO_OK) return rc;
+  memset(maestro_buf_data(b), 0, 8);
+  return maestro_fire_out(f, 0, b);
+}
+
+static void test_no_starvation(void) {
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  cfg.stats = 0;
+  cfg.ncpu = 1;
+  maestro_runtime_t *rt;
+  CU_ASSERT_FATAL(maestro_runtime_create(&cfg, &rt) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_runtime_nplaces(rt, MAESTRO_PLACE_CPU), 1);
+  /* Graph A never ends: a source that always has more, into a sink that
+   * always takes (nothing ever blocks it). */
+  maestro_graph_t *ga;
+  CU_ASSERT_FATAL(maestro_graph_create(rt, "hog", &ga) == MAESTRO_OK);
+  maestro_agent_t *src = eng_add_source(ga, "endless", endless_source, NULL);
+  maestro_agent_t *sink = NULL;
+  CU_ASSERT_EQUAL(
+      maestro_agent_add(
+          ga, &(maestro_agent_desc_t){.name = "eat", .in = eng_u64_in, .n_in = 1, .cpu = eng_sink},
+          &sink),
+      MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_connect(ga, src, "out", sink, "in", 64), MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(ga) == MAESTRO_OK);
+  /* Graph B, on the same single worker, still gets its turns. */
+  maestro_graph_t *gb;
+  CU_ASSERT_FATAL(maestro_graph_create(rt, "polite", &gb) == MAESTRO_OK);
+  maestro_agent_t *a = eng_add(gb, "inc", eng_inc, NULL);
+  maestro_input_t *in;
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_input(gb, a, "in", &in) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(gb, a, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(gb) == MAESTRO_OK);
+  long ok = 0;
+  for (uint64_t i = 0; i < 50; i++) {
+    CU_ASSERT_EQUAL(maestro_input_push(in, eng_msg(rt, i)), MAESTRO_OK);
+    maestro_buf_t *b;
+    if (maestro_output_pop(out, &b, 20000) != MAESTRO_OK) break;
+    ok += eng_val(b) == i + 1;
+    maestro_buf_release(b);
+  }
+  CU_ASSERT_EQUAL(ok, 50);
+  CU_ASSERT_EQUAL(maestro_input_close(in), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_wait(gb), MAESTRO_OK);
+  maestro_graph_destroy(gb);
+  maestro_agent_stats_t st;
+  CU_ASSERT_EQUAL(maestro_agent_stats(sink, &st), MAESTRO_OK);
+  CU_ASSERT(st.fires > 0);
+  maestro_graph_destroy(ga); /* still running: cancelled */
+  maestro_runtime_destroy(rt);
+}
+
+/* ---- fan-out: the slowest branch holds the producer back ---- */
+static atomic_long fo_made, fo_slow_eaten, fo_max_lag;
+
+static int fo_source(maestro_fire_t *f) {
+  if (maestro_fire_seq(f) >= 300) return MAESTRO_DONE;
+  long lag = atomic_load(&fo_made) - atomic_load(&fo_slow_eaten);
+  long m = atomic_load(&fo_max_lag);
+  while (lag > m && !atomic_compare_exchange_weak(&fo_max_lag, &m, lag)) {
+  }
+  atomic_fetch_add(&fo_made, 1);
+  return eng_count_source(f);
+}
+
+static int fo_slow(maestro_fire_t *f) {
+  (void)f;
+  eng_sleep_us(200);
+  atomic_fetch_add(&fo_slow_eaten, 1);
+  return MAESTRO_OK;
+}
+
+static void test_fanout_backpressure(void) {
+  static uint64_t n = 300;
+  atomic_store(&fo_made, 0);
+  atomic_store(&fo_slow_eaten, 0);
+  atomic_store(&fo_max_lag, 0);
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "fanout_bp", &g) == MAESTRO_OK);
+  maestro_agent_t *s = eng_add_source(g, "s", fo_source, &n);
+  maestro_agent_t *fast = NULL, *slow = NULL;
+  CU_ASSERT_EQUAL(
+      maestro_agent_add(
+          g, &(maestro_agent_desc_t){.name = "fast", .in = eng_u64_in, .n_in = 1, .cpu = eng_sink},
+          &fast),
+      MAESTRO_OK);
+  CU_ASSERT_EQUAL(
+      maestro_agent_add(
+          g, &(maestro_agent_desc_t){.name = "slow", .in = eng_u64_in, .n_in = 1, .cpu = fo_slow},
+          &slow),
+      MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_connect(g, s, "out", fast, "in", 64), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_connect(g, s, "out", slow, "in", 3), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_run(g), MAESTRO_OK);
+  CU_ASSERT_EQUAL(atomic_load(&fo_slow_eaten), 300);
+  long lag = atomic_load(&fo_max_lag);
+  printf("\n    fan-out: source at most %ld messages ahead of its slow branch (capacity 3)\n", lag);
+  CU_ASSERT(lag <= 3 + 4);
+  maestro_agent_stats_t st;
+  CU_ASSERT_EQUAL(maestro_agent_stats(fast, &st), MAESTRO_OK);
+  CU_ASSERT_EQUAL(st.msgs_in, 300);
+  maestro_graph_destroy(g);
+}
+
 void register_suites(void) {
   ADD_SUITE("engine_sched", eng_suite_init, eng_suite_fini,
             {"backpressure bounds memory", test_backpressure_memory},
@@ -371,5 +482,7 @@ void register_suites(void) {
             {"stateless keeps input order", test_stateless_order},
 
             {"affinity ON_CPU index", test_affinity}, {"agent stats", test_stats},
+            {"no starvation on one worker", test_no_starvation},
+            {"fan-out: slowest branch holds back", test_fanout_backpressure},
             {"DOT output", test_dot});
 }

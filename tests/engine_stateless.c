@@ -1,6 +1,7 @@
 /* Stateless agents fire on several workers at once (issue 3), a stateful
  * agent never overlaps itself. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "engine_util.h"
 
@@ -59,7 +60,174 @@ static void test_stateless_concurrent(void) {
   CU_ASSERT(most >= 2);
 }
 
+/* ---- supervision of a stateless agent: failures leave the order intact ---- */
+enum { NS = 400 };
+static atomic_int attempts[NS];
+static atomic_int restarts;
+
+static int count_restart(void *state) {
+  (void)state;
+  atomic_fetch_add(&restarts, 1);
+  return MAESTRO_OK;
+}
+
+/* Sleeps unevenly; fails on v % 7 == 3, on its first attempt only when the
+ * state says so (RETRY), else on every attempt. Sends v then v + 1000000. */
+static int uneven_flaky(maestro_fire_t *f) {
+  const int *first_only = maestro_fire_state(f);
+  uint64_t v = eng_val(maestro_fire_in(f, 0));
+  int attempt = v < NS ? atomic_fetch_add(&attempts[v], 1) : 0;
+  eng_sleep_us((long)((v * 7919) % 5) * 100);
+  if (v % 7 == 3 && (!*first_only || attempt == 0)) return MAESTRO_EINVAL;
+  int rc = maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
+  if (rc != MAESTRO_OK) return rc;
+  maestro_buf_t *second;
+  rc = maestro_fire_alloc(f, sizeof v, &second);
+  if (rc != MAESTRO_OK) return rc;
+  uint64_t w = v + 1000000;
+  memcpy(maestro_buf_data(second), &w, sizeof w);
+  return maestro_fire_out(f, 0, second);
+}
+
+static void run_supervised(maestro_supervisor_t sup, int first_only, uint64_t *vals, long *nvals,
+                           uint64_t *dead, long *ndead, int *wait_rc) {
+  static int first;
+  first = first_only;
+  for (int i = 0; i < NS; i++)
+    atomic_store(&attempts[i], 0);
+  atomic_store(&restarts, 0);
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "stateless_sup", &g) == MAESTRO_OK);
+  maestro_agent_t *w = NULL;
+  CU_ASSERT_EQUAL(maestro_agent_add(g,
+                                    &(maestro_agent_desc_t){.name = "flaky",
+                                                            .in = eng_u64_in,
+                                                            .n_in = 1,
+                                                            .out = eng_u64_out,
+                                                            .n_out = 1,
+                                                            .cpu = uneven_flaky,
+                                                            .state = &first,
+                                                            .flags = MAESTRO_STATELESS,
+                                                            .supervisor = sup},
+                                    &w),
+                  MAESTRO_OK);
+  maestro_input_t *in;
+  maestro_output_t *out, *dl;
+  CU_ASSERT_FATAL(maestro_graph_input(g, w, "in", &in) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, w, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_dead_letters(g, &dl) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  struct eng_feeder fd;
+  eng_feeder_start(&fd, eng_rt, in, NS, 0);
+  *nvals = eng_drain(out, vals, 2 * NS);
+  eng_feeder_join(&fd); /* refused pushes after a stop are fine here */
+  *ndead = 0;
+  for (;;) {
+    maestro_buf_t *b;
+    maestro_letter_t why = {0};
+    int rc = maestro_output_pop_letter(dl, &b, &why, 10000);
+    if (rc != MAESTRO_OK) {
+      CU_ASSERT_EQUAL(rc, MAESTRO_ECLOSED);
+      break;
+    }
+    if (why.status != MAESTRO_ECLOSED) {
+      CU_ASSERT_STRING_EQUAL(why.agent, "flaky");
+      CU_ASSERT_EQUAL(why.seq, eng_val(b));
+    }
+    if (*ndead < NS) dead[(*ndead)++] = eng_val(b);
+    maestro_buf_release(b);
+  }
+  *wait_rc = maestro_graph_wait(g);
+  maestro_graph_destroy(g);
+}
+
+/* Outputs of v: v, v + 1000000, in input order, skipping the failed ones. */
+static long check_order(const uint64_t *vals, long n, int skip_failed, uint64_t limit) {
+  long bad = 0, k = 0;
+  for (uint64_t v = 0; v < limit && k < n; v++) {
+    if (skip_failed && v % 7 == 3) continue;
+    bad += vals[k++] != v;
+    if (k < n) bad += vals[k++] != v + 1000000;
+  }
+  return bad + (k != n);
+}
+
+static void test_stateless_skip(void) {
+  uint64_t *vals = calloc(2 * NS, sizeof *vals), dead[NS];
+  long nvals, ndead;
+  int rc;
+  run_supervised((maestro_supervisor_t){.on_fail = MAESTRO_FAIL_SKIP}, 0, vals, &nvals, dead,
+                 &ndead, &rc);
+  CU_ASSERT_EQUAL(rc, MAESTRO_OK);
+  long failing = 0;
+  for (uint64_t v = 0; v < NS; v++)
+    failing += v % 7 == 3;
+  CU_ASSERT_EQUAL(nvals, 2 * (NS - failing));
+  CU_ASSERT_EQUAL(check_order(vals, nvals, 1, NS), 0);
+  CU_ASSERT_EQUAL(ndead, failing);
+  long bad = 0;
+  for (long i = 0; i < ndead; i++)
+    bad += dead[i] % 7 != 3;
+  CU_ASSERT_EQUAL(bad, 0);
+  free(vals);
+}
+
+static void test_stateless_retry(void) {
+  uint64_t *vals = calloc(2 * NS, sizeof *vals), dead[NS];
+  long nvals, ndead;
+  int rc;
+  run_supervised((maestro_supervisor_t){.on_fail = MAESTRO_FAIL_RETRY,
+                                        .max_retries = 2,
+                                        .restart = count_restart},
+                 1, vals, &nvals, dead, &ndead, &rc);
+  CU_ASSERT_EQUAL(rc, MAESTRO_OK);
+  CU_ASSERT_EQUAL(nvals, 2 * NS);
+  CU_ASSERT_EQUAL(check_order(vals, nvals, 0, NS), 0);
+  CU_ASSERT_EQUAL(ndead, 0);
+  long failing = 0, wrong = 0;
+  for (uint64_t v = 0; v < NS; v++) {
+    failing += v % 7 == 3;
+    wrong += atomic_load(&attempts[v]) != (v % 7 == 3 ? 2 : 1);
+  }
+  CU_ASSERT_EQUAL(wrong, 0);
+  CU_ASSERT_EQUAL(atomic_load(&restarts), failing);
+  free(vals);
+}
+
+/* STOP on the first failure (v = 3): what reached the host is an in-order
+ * prefix that stops before 3, and every pushed message is accounted for. */
+static void test_stateless_stop(void) {
+  uint64_t *vals = calloc(2 * NS, sizeof *vals), dead[NS];
+  long nvals, ndead;
+  int rc;
+  run_supervised((maestro_supervisor_t){.on_fail = MAESTRO_FAIL_STOP}, 0, vals, &nvals, dead,
+                 &ndead, &rc);
+  CU_ASSERT_EQUAL(rc, MAESTRO_EAGENT);
+  CU_ASSERT(eng_err_names("flaky"));
+  CU_ASSERT(nvals <= 6); /* at most 0, 1, 2 (each twice) */
+  CU_ASSERT_EQUAL(check_order(vals, nvals, 0, 3), 0);
+  int has3 = 0;
+  for (long i = 0; i < ndead; i++)
+    has3 += dead[i] == 3;
+  CU_ASSERT_EQUAL(has3, 1);
+  /* No message both delivered and dead-lettered, none twice in the letters. */
+  int *seen = calloc(NS, sizeof *seen);
+  for (long i = 0; i < nvals; i++)
+    if (vals[i] < NS) seen[vals[i]]++;
+  for (long i = 0; i < ndead; i++)
+    if (dead[i] < NS) seen[dead[i]]++;
+  long twice = 0;
+  for (int i = 0; i < NS; i++)
+    twice += seen[i] > 1;
+  CU_ASSERT_EQUAL(twice, 0);
+  free(seen);
+  free(vals);
+}
+
 void register_suites(void) {
   ADD_SUITE("engine_stateless", eng_suite_init, eng_suite_fini,
-            {"stateless fires concurrently", test_stateless_concurrent});
+            {"stateless fires concurrently", test_stateless_concurrent},
+            {"stateless SKIP keeps order", test_stateless_skip},
+            {"stateless RETRY keeps order", test_stateless_retry},
+            {"stateless STOP", test_stateless_stop});
 }

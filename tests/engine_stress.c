@@ -14,8 +14,8 @@
 
 enum { MAX_NODES = 16, MAX_PREDS = 3, MAX_MSGS = 400 };
 
-static uint64_t rng_state;
-static uint32_t rnd(uint32_t n) { /* xorshift64*, uniform enough for shapes */
+static _Thread_local uint64_t rng_state; /* graphs may be built on two threads */
+static uint32_t rnd(uint32_t n) {        /* xorshift64*, uniform enough for shapes */
   rng_state ^= rng_state >> 12;
   rng_state ^= rng_state << 25;
   rng_state ^= rng_state >> 27;
@@ -57,7 +57,8 @@ struct stress_graph {
 };
 
 /* Totals over the run, printed so that a run visibly did something. */
-static long tot_ids, tot_arrived, tot_dead_fail, tot_dead_closed, tot_stopped, tot_agents;
+static atomic_long tot_ids, tot_arrived, tot_dead_fail, tot_dead_closed, tot_stopped, tot_agents,
+    tot_cancelled;
 
 static int node_fails(const struct node *nd, uint64_t id) {
   return nd->flaky && mix(id ^ nd->salt) % nd->mod == 0;
@@ -180,7 +181,11 @@ static void expected_for(const struct stress_graph *sg, uint64_t id, long *arriv
   }
 }
 
-static int run_one(maestro_runtime_t *rt, uint64_t gi, int allow_stop, char *why, size_t whylen) {
+/* Builds, runs and checks graph `gi`. With `cancel`, destroys it while it
+ * runs instead (no check but: no hang, no crash, no leak, no firing after
+ * the destroy returned, since the agents' state is freed right after). */
+static int run_one(maestro_runtime_t *rt, uint64_t gi, int allow_stop, int cancel, char *why,
+                   size_t whylen) {
   struct stress_graph *sg = calloc(1, sizeof *sg);
   int stopper = random_shape(sg, allow_stop);
   sg->arrived = calloc(sg->nids + 1, sizeof *sg->arrived);
@@ -231,6 +236,11 @@ static int run_one(maestro_runtime_t *rt, uint64_t gi, int allow_stop, char *why
   maestro_output_t *dl;
   if (maestro_graph_dead_letters(g, &dl) != MAESTRO_OK || maestro_graph_start(g) != MAESTRO_OK) {
     STRESS_FAIL("start: %s", maestro_last_error());
+    goto out;
+  }
+  if (cancel) {
+    eng_sleep_us((long)rnd(3000));
+    tot_cancelled++;
     goto out;
   }
   /* Drain the dead letters until they end: that is the graph's end. */
@@ -326,6 +336,27 @@ out:
 #undef STRESS_FAIL
 }
 
+struct job {
+  maestro_runtime_t *rt;
+  uint64_t seed;
+  long gi;
+  int failed;
+  char why[512];
+};
+
+static void *job_main(void *arg) {
+  struct job *j = arg;
+  /* Each graph's shape depends on the seed and its index only. */
+  rng_state = mix(j->seed * 1000003ull + (uint64_t)j->gi) | 1;
+  j->why[0] = 0;
+  j->failed =
+      run_one(j->rt, (uint64_t)j->gi, j->gi % 4 == 3, j->gi % 17 == 16, j->why, sizeof j->why) != 0;
+  return NULL;
+}
+
+/* Most graphs run one at a time on the suite's runtime; every third pair
+ * runs two graphs at once; one graph in ten runs on a one-worker runtime;
+ * one in 17 is destroyed while it runs. */
 static void test_random_graphs(void) {
   const char *s = getenv("MAESTRO_STRESS_SEED");
   uint64_t seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
@@ -334,19 +365,47 @@ static void test_random_graphs(void) {
   printf("\n    stress: seed %llu, %ld graphs (MAESTRO_STRESS_SEED=%llu replays)\n",
          (unsigned long long)seed, graphs, (unsigned long long)seed);
   fflush(stdout);
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  cfg.stats = 0;
+  cfg.ncpu = 1;
+  maestro_runtime_t *one;
+  CU_ASSERT_FATAL(maestro_runtime_create(&cfg, &one) == MAESTRO_OK);
   long bad = 0;
-  for (long gi = 0; gi < graphs; gi++) {
-    /* Each graph's shape depends on the seed and its index only. */
-    rng_state = mix(seed * 1000003ull + (uint64_t)gi) | 1;
-    char why[512] = "";
-    if (run_one(eng_rt, (uint64_t)gi, gi % 4 == 3, why, sizeof why) != 0) {
-      if (bad < 10) printf("    graph %ld (seed %llu): %s\n", gi, (unsigned long long)seed, why);
+  for (long gi = 0; gi < graphs; gi += 2) {
+    struct job jobs[2];
+    int nj = gi + 1 < graphs ? 2 : 1;
+    for (int k = 0; k < nj; k++) {
+      jobs[k].seed = seed;
+      jobs[k].gi = gi + k;
+      jobs[k].rt = (gi + k) % 10 == 9 ? one : eng_rt;
+    }
+    if ((gi / 2) % 3 == 0 && nj == 2) {
+      pthread_t th[2];
+      for (int k = 0; k < 2; k++)
+        pthread_create(&th[k], NULL, job_main, &jobs[k]);
+      for (int k = 0; k < 2; k++)
+        pthread_join(th[k], NULL);
+    } else {
+      for (int k = 0; k < nj; k++)
+        job_main(&jobs[k]);
+    }
+    for (int k = 0; k < nj; k++) {
+      if (!jobs[k].failed) continue;
+      if (bad < 10)
+        printf("    graph %ld (seed %llu): %s\n", jobs[k].gi, (unsigned long long)seed,
+               jobs[k].why);
       bad++;
     }
   }
-  printf("    %ld agents, %ld messages from sources, %ld copies delivered to sinks, %ld dead\n"
-         "    letters from failures, %ld not taken after a stop, %ld graphs stopped\n",
-         tot_agents, tot_ids, tot_arrived, tot_dead_fail, tot_dead_closed, tot_stopped);
+  maestro_runtime_destroy(one);
+  printf(
+      "    %ld agents, %ld messages from sources, %ld copies delivered to sinks, %ld dead\n"
+      "    letters from failures, %ld not taken after a stop, %ld graphs stopped, %ld cancelled\n",
+      atomic_load(&tot_agents), atomic_load(&tot_ids), atomic_load(&tot_arrived),
+      atomic_load(&tot_dead_fail), atomic_load(&tot_dead_closed), atomic_load(&tot_stopped),
+      atomic_load(&tot_cancelled));
   if (bad) printf("    %ld of %ld graphs failed\n", bad, graphs);
   CU_ASSERT_EQUAL(bad, 0);
 }

@@ -1,7 +1,8 @@
 /* Bundled agents through real graphs: every bundled operation as a hybrid
  * agent pinned to the OpenCL device (MAESTRO_ON_DEVICE, PoCL here) and
  * pinned to a CPU core (MAESTRO_ON_CPU), on the same random inputs, must
- * give the same result (bit for bit where the kernel is exact). Also: a device chain feeding a CPU
+ * give the same result (bit for bit where the kernel is exact), and the
+ * agent's stats must say where it ran. Also: a device chain feeding a CPU
  * agent, a stream of messages, and a wrongly sized message. */
 #include <math.h>
 #include <stdio.h>
@@ -108,6 +109,9 @@ static void check_case(const op_case_t *c) {
   float *dev =
       run_one(c->which, &c->p, (const void *const *)in, bytes, MAESTRO_ON_DEVICE, &bd, &sd);
   float *cpu = run_one(c->which, &c->p, (const void *const *)in, bytes, MAESTRO_ON_CPU, &bc, &sc);
+  CU_ASSERT_EQUAL(sd.place_kind, MAESTRO_PLACE_DEVICE);
+  CU_ASSERT_EQUAL(sd.device_fires, 1);
+  CU_ASSERT_EQUAL(sd.fallbacks, 0);
   CU_ASSERT_EQUAL(sc.place_kind, MAESTRO_PLACE_CPU);
   CU_ASSERT_EQUAL(sc.device_fires, 0);
   CU_ASSERT_EQUAL(sc.fires, 1);
@@ -230,11 +234,135 @@ static void test_stream_chain(void) {
   maestro_buf_t *r;
   CU_ASSERT_EQUAL(maestro_output_pop(out, &r, 20000), MAESTRO_ECLOSED);
   CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  maestro_agent_stats_t s;
+  maestro_agent_stats(b, &s);
+  CU_ASSERT_EQUAL(s.device_fires, MSGS);
+  maestro_graph_destroy(g);
+}
+
+/* blur on one device, edges on another (or the same one when there is only
+ * one), histogram on the CPU: the same bits as the whole chain on the CPU. */
+static void run_chain(int dev_a, int dev_b, int on_cpu, uint32_t hist[256]) {
+  enum { W = 67, H = 45 };
+  static maestro_bundled_agent_t blur, edges, histo;
+  maestro_bundled_params_t pb = {.width = W, .height = H, .weights = {1, 2, 1, 2, 4, 2, 1, 2, 1}};
+  maestro_bundled_params_t pe = {.width = W, .height = H, .weights = {0, 1, 0, 1, -4, 1, 0, 1, 0}};
+  maestro_bundled_params_t ph = {.lo = -2.0f, .hi = 2.0f};
+  CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_CONV3X3, "blur", &pb, &blur) == 0);
+  CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_CONV3X3, "edges", &pe, &edges) == 0);
+  CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_HISTOGRAM_F32, "hist", &ph, &histo) == 0);
+  blur.desc.affinity = (maestro_affinity_t){on_cpu ? MAESTRO_ON_CPU : MAESTRO_ON_DEVICE, dev_a};
+  edges.desc.affinity = (maestro_affinity_t){on_cpu ? MAESTRO_ON_CPU : MAESTRO_ON_DEVICE, dev_b};
+  histo.desc.affinity = (maestro_affinity_t){MAESTRO_ON_CPU, -1};
+  maestro_graph_t *g;
+  maestro_agent_t *a, *b, *c;
+  maestro_input_t *in;
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_create(rt, "chain2", &g) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_agent_add(g, &blur.desc, &a) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_agent_add(g, &edges.desc, &b) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_agent_add(g, &histo.desc, &c) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_connect(g, a, "out", b, "in", 2) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_connect(g, b, "out", c, "in", 2) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "in", &in) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, c, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  static float img[W * H];
+  rng = 4242u;
+  for (int i = 0; i < W * H; i++)
+    img[i] = frand(0, 1);
+  maestro_buf_t *buf, *r;
+  CU_ASSERT_FATAL(maestro_buf_from(rt, img, sizeof img, &buf) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_input_push(in, buf) == MAESTRO_OK);
+  maestro_input_close(in);
+  CU_ASSERT_FATAL(maestro_output_pop(out, &r, 20000) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_buf_size(r), 256 * sizeof(uint32_t));
+  const uint32_t *h = maestro_buf_cdata(r);
+  if (h) memcpy(hist, h, 256 * sizeof(uint32_t));
+  maestro_buf_release(r);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  maestro_agent_stats_t sa, sb;
+  maestro_agent_stats(a, &sa);
+  maestro_agent_stats(b, &sb);
+  CU_ASSERT_EQUAL(sa.device_fires, on_cpu ? 0 : 1);
+  CU_ASSERT_EQUAL(sb.device_fires, on_cpu ? 0 : 1);
+  if (!on_cpu) {
+    CU_ASSERT_EQUAL(sa.place_index, dev_a);
+    CU_ASSERT_EQUAL(sb.place_index, dev_b);
+  }
+  maestro_graph_destroy(g);
+}
+
+static void test_chain_devices(void) {
+  int ndev = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE);
+  uint32_t dev[256] = {0}, cpu[256] = {0};
+  run_chain(0, ndev > 1 ? 1 : 0, 0, dev);
+  run_chain(0, 0, 1, cpu);
+  CU_ASSERT(memcmp(dev, cpu, sizeof dev) == 0);
+  uint64_t total = 0;
+  for (int i = 0; i < 256; i++)
+    total += cpu[i];
+  CU_ASSERT_EQUAL(total, 67 * 45);
+}
+
+/* A bundled agent left MAESTRO_ANYWHERE (and MAESTRO_STATELESS): wherever
+ * the scheduler fires each message, the results are the same bits and come
+ * out in input order. */
+static void test_anywhere(void) {
+  enum { MSGS = 40, N = 3000 };
+  static maestro_bundled_agent_t sx;
+  maestro_bundled_params_t p = {.a = 0.75f};
+  CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_SAXPY, "saxpy", &p, &sx) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(sx.desc.affinity.pref, MAESTRO_ANYWHERE);
+  CU_ASSERT(sx.desc.flags & MAESTRO_STATELESS);
+  maestro_graph_t *g;
+  maestro_agent_t *a;
+  maestro_input_t *ix, *iy;
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_create(rt, "anywhere", &g) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_agent_add(g, &sx.desc, &a) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "x", &ix) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "y", &iy) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, a, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  static float x[N], y[N];
+  for (int m = 0; m < MSGS; m++) {
+    for (int i = 0; i < N; i++) {
+      x[i] = (float)(m * N + i);
+      y[i] = (float)m;
+    }
+    maestro_buf_t *bx, *by;
+    CU_ASSERT_FATAL(maestro_buf_from(rt, x, sizeof x, &bx) == MAESTRO_OK);
+    CU_ASSERT_FATAL(maestro_buf_from(rt, y, sizeof y, &by) == MAESTRO_OK);
+    CU_ASSERT_FATAL(maestro_input_push(ix, bx) == MAESTRO_OK);
+    CU_ASSERT_FATAL(maestro_input_push(iy, by) == MAESTRO_OK);
+  }
+  maestro_input_close(ix);
+  maestro_input_close(iy);
+  size_t bad = 0;
+  for (int m = 0; m < MSGS; m++) {
+    maestro_buf_t *r;
+    CU_ASSERT_FATAL(maestro_output_pop(out, &r, 20000) == MAESTRO_OK);
+    CU_ASSERT_EQUAL(maestro_buf_size(r), sizeof x);
+    const float *o = maestro_buf_cdata(r);
+    for (int i = 0; o && i < N; i++) {
+      float px = 0.75f * (float)(m * N + i);
+      if (o[i] != px + (float)m) bad++;
+    }
+    maestro_buf_release(r);
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  maestro_agent_stats_t s;
+  CU_ASSERT_EQUAL(maestro_agent_stats(a, &s), MAESTRO_OK);
+  CU_ASSERT_EQUAL(s.fires, MSGS);
+  CU_ASSERT_EQUAL(s.failures, 0);
   maestro_graph_destroy(g);
 }
 
 void register_suites(void) {
   ADD_SUITE("kernels_graph", suite_init, suite_fini, {"every_op", test_every_op},
             {"bad_size", test_bad_size}, {"bad_params", test_bad_params},
-            {"stream_chain", test_stream_chain});
+            {"stream_chain", test_stream_chain}, {"chain_devices", test_chain_devices},
+            {"anywhere", test_anywhere});
 }

@@ -34,6 +34,14 @@ const char *maestro_last_error(void) {
   return err_msg;
 }
 
+void err_format(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+  va_end(ap);
+}
+
+#if !defined(__GNUC__)
 int err_set(int status, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -41,6 +49,7 @@ int err_set(int status, const char *fmt, ...) {
   va_end(ap);
   return status;
 }
+#endif
 
 void err_append(const char *fmt, ...) {
   size_t len = strnlen(err_msg, sizeof err_msg);

@@ -12,8 +12,21 @@
 #define MAESTRO_PRINTF(f, a)
 #endif
 
-/* Records a formatted message for maestro_last_error() and returns `status`. */
-int err_set(int status, const char *fmt, ...) MAESTRO_PRINTF(2, 3);
+/* Records a formatted message for maestro_last_error(). */
+void err_format(const char *fmt, ...) MAESTRO_PRINTF(1, 2);
+
+/* Records a formatted message for maestro_last_error() and returns `status`.
+ * A macro so that static analyzers see the status it returns (they do not
+ * follow a variadic function and then suspect every error path). */
+#if defined(__GNUC__)
+#define err_set(status, ...)                                                                       \
+  __extension__({                                                                                  \
+    err_format(__VA_ARGS__);                                                                       \
+    (int)(status);                                                                                 \
+  })
+#else
+int err_set(int status, const char *fmt, ...);
+#endif
 
 /* Appends text to the current message (for long OpenCL build logs). */
 void err_append(const char *fmt, ...) MAESTRO_PRINTF(1, 2);

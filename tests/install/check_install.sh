@@ -29,6 +29,10 @@ lib=$prefix/$libdir
 soname=$(objdump -p "$lib/libmaestro.so" | awk '/SONAME/ {print $2}')
 [ -n "$soname" ] && [ -e "$lib/$soname" ] || fail "SONAME '$soname' missing or not installed"
 [ -x "$prefix/bin/maestro-info" ] || fail "bin/maestro-info not installed"
+if [ -x "$build/tools/maestro-top" ]; then
+  [ -x "$prefix/bin/maestro-top" ] || fail "bin/maestro-top not installed"
+fi
+"$prefix/bin/maestro-info" --version >/dev/null || fail "installed maestro-info does not run"
 
 # 1. pkg-config.
 export PKG_CONFIG_PATH=$lib/pkgconfig
