@@ -325,7 +325,10 @@ def test_tmux():
         tmux(sock, "send-keys", "-t", "top", "x")
         tmux(sock, "send-keys", "-t", "top", ">")
         screen = wait_screen(sock, "sort IN/S")
-        check("IN/S*" in screen, f"tmux: > moves the sort column:\n{screen}")
+        check("sort IN/S" in screen, f"tmux: > moves the sort column:\n{screen}")
+        tmux(sock, "send-keys", "-t", "top", "Tab")  # back to the agents: the column is marked
+        screen = wait_screen(sock, "IN/S*")
+        check("IN/S*" in screen, f"tmux: sort column marked:\n{screen}")
         tmux(sock, "send-keys", "-t", "top", "d")
         wait_screen(sock, "Delay in seconds")
         tmux(sock, "send-keys", "-t", "top", "0.5", "Enter")
