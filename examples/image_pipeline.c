@@ -19,6 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
 
 /* The source's private state. */
 typedef struct gen_state {
@@ -169,7 +176,7 @@ int main(int argc, char **argv) {
     maestro_runtime_place_info(rt, MAESTRO_PLACE_DEVICE, 0, &info);
     printf("  device 0: %s (%s)\n", info.name, info.platform);
   } else {
-    printf("  no OpenCL device (%s): every agent runs on the CPU\n",
+    printf("  no OpenCL device [%s]: every agent runs on the CPU\n",
            maestro_runtime_cpu_only_reason(rt) ? maestro_runtime_cpu_only_reason(rt)
                                                : "none found");
   }
@@ -177,6 +184,7 @@ int main(int argc, char **argv) {
   static pipeline_t dev, cpu;
   uint64_t hist[256] = {0}, ref[256] = {0}, sum = 0, ref_sum = 0;
   if (build(rt, &dev, w, h, frames, device) != MAESTRO_OK) return 1;
+  double t0 = now_ms();
   st = run(&dev, hist, &sum);
   if (st != MAESTRO_OK && device) {
     /* e.g. the kernels do not build on this device: say so, go on without it */
@@ -184,12 +192,16 @@ int main(int argc, char **argv) {
     maestro_graph_destroy(dev.g);
     memset(hist, 0, sizeof hist);
     device = 0;
+    t0 = now_ms();
     if (build(rt, &dev, w, h, frames, 0) != MAESTRO_OK || run(&dev, hist, &sum) != MAESTRO_OK)
       return 1;
   } else if (st != MAESTRO_OK) {
     return 1;
   }
-  printf("pipeline: generate -> blur (3x3) -> edges (3x3 Laplacian) -> histogram -> host\n");
+  double t_dev = now_ms() - t0;
+  printf("pipeline: generate -> blur (3x3) -> edges (3x3 Laplacian) -> histogram -> host, "
+         "%.1f ms\n",
+         t_dev);
   report_agent(dev.a_gen);
   report_agent(dev.a_blur);
   report_agent(dev.a_edges);
@@ -210,12 +222,14 @@ int main(int argc, char **argv) {
          pixels ? 100.0 * (double)strong / (double)pixels : 0);
 
   /* The same pipeline on the CPU alone: the results must be identical. */
-  if (build(rt, &cpu, w, h, frames, 0) != MAESTRO_OK || run(&cpu, ref, &ref_sum) != MAESTRO_OK)
-    return 1;
+  if (build(rt, &cpu, w, h, frames, 0) != MAESTRO_OK) return 1;
+  t0 = now_ms();
+  if (run(&cpu, ref, &ref_sum) != MAESTRO_OK) return 1;
+  double t_cpu = now_ms() - t0;
   int same = sum == ref_sum && memcmp(hist, ref, sizeof hist) == 0 &&
              pixels == (uint64_t)w * h * (uint64_t)frames;
-  printf("checksum %016llx, all-CPU run %016llx: %s\n", (unsigned long long)sum,
-         (unsigned long long)ref_sum, same ? "match" : "MISMATCH");
+  printf("checksum %016llx, all-CPU run %016llx (%.1f ms): %s\n", (unsigned long long)sum,
+         (unsigned long long)ref_sum, t_cpu, same ? "match" : "MISMATCH");
   maestro_graph_destroy(dev.g);
   maestro_graph_destroy(cpu.g);
   maestro_runtime_destroy(rt);

@@ -38,6 +38,7 @@ struct mem {
 struct tcache {
   struct maestro_runtime *rt;
   int node;
+  unsigned long long reused; /* added to the runtime's count at detach: no shared line per buffer */
   unsigned n[MEM_NCLASS], max[MEM_NCLASS];
   maestro_buf_t *items[MEM_NCLASS][TC_MAX];
 };
@@ -126,6 +127,7 @@ void mem_thread_detach(void) {
   struct tcache *tc = tls_cache;
   if (!tc) return;
   tls_cache = NULL;
+  atomic_fetch_add_explicit(&tc->rt->mem->reused, tc->reused, memory_order_relaxed);
   for (unsigned k = 0; k < MEM_NCLASS; k++)
     shared_put(tc->rt->mem, k, tc->items[k], tc->n[k]);
   free(tc);
@@ -205,11 +207,13 @@ static maestro_buf_t *buf_get(struct maestro_runtime *rt, size_t bytes, int with
     if (tc && tc->rt == rt) {
       node = tc->node;
       if (tc->n[k] == 0) tc->n[k] = shared_get(rt->mem, k, tc->items[k], (tc->max[k] + 1) / 2);
-      if (tc->n[k]) b = tc->items[k][--tc->n[k]];
-    } else {
-      shared_get(rt->mem, k, &b, 1);
+      if (tc->n[k]) {
+        b = tc->items[k][--tc->n[k]];
+        tc->reused++;
+      }
+    } else if (shared_get(rt->mem, k, &b, 1)) {
+      atomic_fetch_add_explicit(&rt->mem->reused, 1, memory_order_relaxed);
     }
-    if (b) atomic_fetch_add_explicit(&rt->mem->reused, 1, memory_order_relaxed);
   }
   if (!b) b = buf_fresh(rt, k, bytes, with_host, node);
   if (!b) return NULL;

@@ -20,7 +20,8 @@ size_t mem_class_bytes(unsigned cls);
 /* Gives a buffer back to the pools (called on the last release). */
 void mem_buf_recycle(maestro_buf_t *b);
 
-/* Counters for tests: buffers created by malloc so far, and recycled. */
+/* Counters for tests: buffers created by malloc so far, and recycled (a worker's
+ * reuses are counted when it stops). */
 struct mem_stats {
   unsigned long long fresh, reused;
 };

@@ -175,6 +175,11 @@ static int drop_free(ocl_dev_t *d) {
 }
 
 int ocl_mem_get(ocl_dev_t *d, size_t bytes, cl_mem *out, size_t *capp) {
+  if (bytes > d->max_alloc)
+    return err_set(MAESTRO_ENOMEM,
+                   "device %d (%s): a %zu-byte buffer exceeds the device's largest allocation "
+                   "(CL_DEVICE_MAX_MEM_ALLOC_SIZE %llu)",
+                   d->index, d->name, bytes, (unsigned long long)d->max_alloc);
   size_t cap = size_class(bytes);
   if (cap > d->max_alloc && bytes <= d->max_alloc) cap = bytes;
   if (cap > d->mem_limit)

@@ -170,6 +170,16 @@ int ocl_buf_valid_on(const maestro_buf_t *b, int dev) {
   return __atomic_load_n(&R->rep[dev].valid, __ATOMIC_RELAXED);
 }
 
+/* The queue for a transfer to `d`: its own queue, so that it overlaps the
+ * kernels in flight; when none is in flight there is nothing to overlap,
+ * and the kernel queue itself saves the kernel a cross-queue wait. */
+static cl_command_queue xfer_queue(ocl_dev_t *d) {
+  pthread_mutex_lock(&d->lock);
+  int busy = d->inflight > 0;
+  pthread_mutex_unlock(&d->lock);
+  return busy ? d->q_h2d : d->q_exec;
+}
+
 /* Gives r pool memory; R is unlocked meanwhile (the pool may wait for
  * launches to end). Returns with R locked. */
 static int rep_alloc(ocl_dev_t *d, struct ocl_replicas *R, ocl_rep_t *r, size_t bytes) {
@@ -234,7 +244,7 @@ int ocl_rep_acquire(maestro_buf_t *b, int dev, ocl_xfer_t *x) {
     if (i == dev || !s->valid || !s->mem || ocl_dev(b->rt, i)->ctx != d->ctx) continue;
     cl_event ev;
     forget_if_done(&s->ready);
-    cl_int e = clEnqueueCopyBuffer(d->q_h2d, s->mem, r->mem, 0, 0, b->size, s->ready ? 1 : 0,
+    cl_int e = clEnqueueCopyBuffer(xfer_queue(d), s->mem, r->mem, 0, 0, b->size, s->ready ? 1 : 0,
                                    s->ready ? &s->ready : NULL, &ev);
     if (e != CL_SUCCESS) {
       rc = ocl_fail(e, "clEnqueueCopyBuffer (device -> device)");
@@ -255,7 +265,8 @@ int ocl_rep_acquire(maestro_buf_t *b, int dev, ocl_xfer_t *x) {
   /* Through the host (bringing it back from another context if needed). */
   if ((rc = sync_host_locked(b, R))) goto fail;
   cl_event ev;
-  cl_int e = clEnqueueWriteBuffer(d->q_h2d, r->mem, CL_FALSE, 0, b->size, b->host, 0, NULL, &ev);
+  cl_int e =
+      clEnqueueWriteBuffer(xfer_queue(d), r->mem, CL_FALSE, 0, b->size, b->host, 0, NULL, &ev);
   if (e != CL_SUCCESS) {
     rc = ocl_fail(e, "clEnqueueWriteBuffer (host -> device)");
     goto fail;

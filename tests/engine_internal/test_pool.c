@@ -6,7 +6,7 @@
 #include "maestro.h"
 #include "mem/buf.h"
 #include "mem/pool.h"
-#include "../testmain.h"
+#include "testmain.h"
 
 static maestro_runtime_t *rt;
 
