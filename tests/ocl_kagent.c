@@ -391,6 +391,36 @@ static void test_pipelined(void) {
   maestro_runtime_destroy(rt);
 }
 
+/* ocl_launch_ex with an output marked for the host: its read rides behind
+ * the kernel, the host replica is valid at done(), and reading it later
+ * moves nothing more. */
+static void test_host_outputs(void) {
+  maestro_runtime_t *rt = make_rt(0, 0);
+  maestro_kernel_t k2 = scale_kernel(scale2_args);
+  ocl_kagent_t *a;
+  CU_ASSERT_FATAL(ocl_kagent_create(rt, "x2", &k2, f32_in, 1, f32_out, 1, &a) == MAESTRO_OK);
+  size_t n = 5000;
+  maestro_buf_t *in = ramp(rt, n), *slot[1] = {NULL};
+  ocl_launch_result_t r[1];
+  waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, slot, r, {0}};
+  ticket_t t = {&w, 0};
+  CU_ASSERT_FATAL(ocl_launch_ex(a, 0, &in, 1u, on_done, &t) == MAESTRO_OK);
+  wait_for(&w, 1);
+  CU_ASSERT(r[0].status == MAESTRO_OK);
+  CU_ASSERT_EQUAL(r[0].bytes_d2h, n * sizeof(float));
+  CU_ASSERT(atomic_load(&slot[0]->host_valid) == 1);
+  ocl_dev_stats_t s0, s1;
+  ocl_dev_stats(rt, 0, &s0);
+  CU_ASSERT(check_ramp(slot[0], n, 2.0f));
+  ocl_dev_stats(rt, 0, &s1);
+  CU_ASSERT_EQUAL(s1.bytes_d2h, s0.bytes_d2h);
+  CU_ASSERT(ocl_buf_valid_on(slot[0], 0)); /* still usable on the device */
+  maestro_buf_release(slot[0]);
+  maestro_buf_release(in);
+  ocl_kagent_destroy(a);
+  maestro_runtime_destroy(rt);
+}
+
 /* Runs bundled agent `which` on `ins` (one launch), returns its output. */
 static maestro_buf_t *run_bundled(maestro_runtime_t *rt, maestro_bundled_t which,
                                   const maestro_bundled_params_t *p, maestro_buf_t **ins) {
@@ -476,10 +506,10 @@ static void test_bundled(void) {
 }
 
 void register_suites(void) {
-  ADD_SUITE("ocl", NULL, NULL, {"build error", test_build_error},
-            {"program cache", test_program_cache}, {"chain, copies", test_chain_copies},
-            {"chain, zero-copy", test_chain_zero_copy},
-            {"host write invalidates", test_host_write_invalidates},
-            {"two devices", test_two_devices}, {"memory pressure", test_memory_pressure},
-            {"pipelined", test_pipelined}, {"bundled kernels", test_bundled});
+  ADD_SUITE(
+      "ocl", NULL, NULL, {"build error", test_build_error}, {"program cache", test_program_cache},
+      {"chain, copies", test_chain_copies}, {"chain, zero-copy", test_chain_zero_copy},
+      {"host write invalidates", test_host_write_invalidates}, {"two devices", test_two_devices},
+      {"memory pressure", test_memory_pressure}, {"pipelined", test_pipelined},
+      {"bundled kernels", test_bundled}, {"host outputs", test_host_outputs});
 }

@@ -74,6 +74,15 @@ typedef void (*ocl_done_fn)(void *ctx, maestro_buf_t **out, const ocl_launch_res
  * the device memory limit is reached and launches in flight must end first. */
 int ocl_launch(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl_done_fn done, void *ctx);
 
+/* ocl_launch, plus: bit j of `host_outputs` says output j will be read on
+ * the host (its consumer is a CPU agent or a graph output). Its read is then
+ * enqueued right behind the kernel and done() comes once it is in host
+ * memory (host replica valid; r->bytes_d2h counts it), saving the separate
+ * read and its round trip later. Nothing changes on devices that share host
+ * memory with the zero-copy path. */
+int ocl_launch_ex(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, unsigned host_outputs,
+                  ocl_done_fn done, void *ctx);
+
 /* Programs built and found in the cache since the runtime started. */
 typedef struct ocl_prog_stats {
   uint64_t builds;     /* compiled from source */
