@@ -78,7 +78,7 @@ static int q_grow(struct worker *w) {
   size_t cap = w->qcap ? w->qcap * 2 : 64;
   struct sched_task **q = malloc(cap * sizeof *q);
   if (!q) return -1;
-  for (size_t i = 0; i < w->qn; i++)
+  for (size_t i = 0; w->qcap && i < w->qn; i++)
     q[i] = w->q[(w->qhead + i) % w->qcap];
   free(w->q);
   w->q = q;

@@ -203,6 +203,17 @@ int topo_bind_thread(struct maestro_runtime *rt, int cpu) {
   return MAESTRO_OK;
 }
 
+int topo_cpu_pus(const struct maestro_runtime *rt, int cpu, char *buf, size_t len) {
+  if (!rt || !rt->topo || !buf || len == 0)
+    return err_set(MAESTRO_EINVAL, "topo_cpu_pus: bad argument");
+  if (cpu < 0 || cpu >= rt->ncpu)
+    return err_set(MAESTRO_ENODEV, "topo_cpu_pus: no CPU place %d (this runtime has %d)", cpu,
+                   rt->ncpu);
+  if (hwloc_bitmap_list_snprintf(buf, len, rt->topo->cpusets[cpu]) < 0)
+    return err_set(MAESTRO_ESYS, "topo_cpu_pus: cannot format the PU list");
+  return MAESTRO_OK;
+}
+
 int topo_numa_nodes(const struct maestro_runtime *rt) {
   return rt && rt->topo ? rt->topo->nnuma : 1;
 }
