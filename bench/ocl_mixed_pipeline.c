@@ -42,7 +42,7 @@ static void *producer(void *arg) {
     if (maestro_buf_create(p->rt, N_FLOATS * sizeof(float), &in)) exit(1);
     produce(maestro_buf_data(in), N_FLOATS, (unsigned)i);
     p->ins[i % (DEPTH * 2)] = in;
-    if (ocl_launch(p->ka, 0, &in, done_q_cb, p->q)) {
+    if (ocl_launch_ex(p->ka, 0, &in, 1u, done_q_cb, p->q)) { /* the host verifies it */
       fprintf(stderr, "launch: %s\n", maestro_last_error());
       exit(1);
     }

@@ -176,7 +176,7 @@ int main(int argc, char **argv) {
     maestro_runtime_place_info(rt, MAESTRO_PLACE_DEVICE, 0, &info);
     printf("  device 0: %s (%s)\n", info.name, info.platform);
   } else {
-    printf("  no OpenCL device (%s): every agent runs on the CPU\n",
+    printf("  no OpenCL device [%s]: every agent runs on the CPU\n",
            maestro_runtime_cpu_only_reason(rt) ? maestro_runtime_cpu_only_reason(rt)
                                                : "none found");
   }

@@ -7,3 +7,10 @@ maestro_add_test(test_engine_internal
           ${CMAKE_CURRENT_LIST_DIR}/engine_internal/main.c
   ENV MAESTRO_DEVICES=none MAESTRO_STATS=0
   TIMEOUT 120)
+
+# The device path through a graph on the real PoCL device: kernel-only and
+# hybrid agents, order kept with launches in flight, CPU-only runtimes.
+maestro_add_test(engine_device
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_device.c
+  ENV MAESTRO_STATS=0
+  TIMEOUT 180)

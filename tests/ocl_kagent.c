@@ -322,6 +322,34 @@ static void test_two_devices(void) {
   maestro_runtime_destroy(rt);
 }
 
+/* An agent built for device 1 only: not launched on device 0. */
+static void test_built_on_some(void) {
+  maestro_runtime_t *rt = make_rt(1, 0);
+  if (rt->ndev < 2) {
+    maestro_runtime_destroy(rt);
+    return;
+  }
+  maestro_kernel_t k2 = scale_kernel(scale2_args);
+  ocl_kagent_t *a;
+  ocl_prog_stats_t s0, s1;
+  ocl_prog_stats(rt, &s0);
+  CU_ASSERT_FATAL(ocl_kagent_create_on(rt, "x2", &k2, f32_in, 1, f32_out, 1, 1u << 1, &a) ==
+                  MAESTRO_OK);
+  ocl_prog_stats(rt, &s1);
+  CU_ASSERT_EQUAL(s1.builds + s1.disk_hits + s1.cache_hits,
+                  s0.builds + s0.disk_hits + s0.cache_hits + 1);
+  maestro_buf_t *in = ramp(rt, 100);
+  CU_ASSERT(ocl_launch(a, 0, &in, on_done, NULL) == MAESTRO_ENODEV);
+  maestro_buf_t *out = run1(a, 1, in, NULL);
+  CU_ASSERT(check_ramp(out, 100, 2.0f));
+  maestro_buf_release(out);
+  maestro_buf_release(in);
+  ocl_kagent_destroy(a);
+  CU_ASSERT(ocl_kagent_create_on(rt, "none", &k2, f32_in, 1, f32_out, 1, 1u << 5, &a) ==
+            MAESTRO_ENODEV);
+  maestro_runtime_destroy(rt);
+}
+
 /* 48 messages of 256 KiB in flight through a 1 MiB device: replicas are
  * evicted (the only copies written back first) and nothing is lost. */
 static void test_memory_pressure(void) {
@@ -387,6 +415,36 @@ static void test_pipelined(void) {
     maestro_buf_release(in[i]);
   }
   CU_ASSERT(ocl_transfer_cost_ns(rt, 0, 1 << 20) > 0); /* copies cost time */
+  ocl_kagent_destroy(a);
+  maestro_runtime_destroy(rt);
+}
+
+/* ocl_launch_ex with an output marked for the host: its read rides behind
+ * the kernel, the host replica is valid at done(), and reading it later
+ * moves nothing more. */
+static void test_host_outputs(void) {
+  maestro_runtime_t *rt = make_rt(0, 0);
+  maestro_kernel_t k2 = scale_kernel(scale2_args);
+  ocl_kagent_t *a;
+  CU_ASSERT_FATAL(ocl_kagent_create(rt, "x2", &k2, f32_in, 1, f32_out, 1, &a) == MAESTRO_OK);
+  size_t n = 5000;
+  maestro_buf_t *in = ramp(rt, n), *slot[1] = {NULL};
+  ocl_launch_result_t r[1];
+  waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, slot, r, {0}};
+  ticket_t t = {&w, 0};
+  CU_ASSERT_FATAL(ocl_launch_ex(a, 0, &in, 1u, on_done, &t) == MAESTRO_OK);
+  wait_for(&w, 1);
+  CU_ASSERT(r[0].status == MAESTRO_OK);
+  CU_ASSERT_EQUAL(r[0].bytes_d2h, n * sizeof(float));
+  CU_ASSERT(atomic_load(&slot[0]->host_valid) == 1);
+  ocl_dev_stats_t s0, s1;
+  ocl_dev_stats(rt, 0, &s0);
+  CU_ASSERT(check_ramp(slot[0], n, 2.0f));
+  ocl_dev_stats(rt, 0, &s1);
+  CU_ASSERT_EQUAL(s1.bytes_d2h, s0.bytes_d2h);
+  CU_ASSERT(ocl_buf_valid_on(slot[0], 0)); /* still usable on the device */
+  maestro_buf_release(slot[0]);
+  maestro_buf_release(in);
   ocl_kagent_destroy(a);
   maestro_runtime_destroy(rt);
 }
@@ -481,5 +539,6 @@ void register_suites(void) {
             {"chain, zero-copy", test_chain_zero_copy},
             {"host write invalidates", test_host_write_invalidates},
             {"two devices", test_two_devices}, {"memory pressure", test_memory_pressure},
-            {"pipelined", test_pipelined}, {"bundled kernels", test_bundled});
+            {"pipelined", test_pipelined}, {"bundled kernels", test_bundled},
+            {"host outputs", test_host_outputs}, {"built on some devices", test_built_on_some});
 }

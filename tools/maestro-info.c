@@ -54,11 +54,13 @@ static void print_text(maestro_runtime_t *rt, const info_bench_t *bench, int nbe
   char mem[32];
 
   printf("\nCPU places: %d\n", ncpu);
-  printf("  %-6s %-8s %-5s %-10s %s\n", "place", "OS PU", "NUMA", "node mem", "model");
+  printf("  %-6s %-8s %-5s %-10s %s\n", "place", "OS PUs", "NUMA", "node mem", "model");
   for (int i = 0; i < ncpu; i++) {
     if (maestro_runtime_place_info(rt, MAESTRO_PLACE_CPU, i, &p) != MAESTRO_OK) continue;
+    char pus[64] = "?";
+    topo_cpu_pus(rt, i, pus, sizeof pus);
     fmt_mem(mem, sizeof mem, p.mem_bytes);
-    printf("  %-6s %-8d %-5d %-10s %s\n", p.name, p.os_index, p.numa_node, mem, p.vendor);
+    printf("  %-6s %-8s %-5d %-10s %s\n", p.name, pus, p.numa_node, mem, p.vendor);
   }
 
   printf("\nDevice places: %d\n", ndev);
@@ -98,7 +100,7 @@ static void print_text(maestro_runtime_t *rt, const info_bench_t *bench, int nbe
   }
 }
 
-static void json_place(const maestro_place_info_t *p) {
+static void json_place(maestro_runtime_t *rt, const maestro_place_info_t *p) {
   printf("{\"index\": %d, \"name\": ", p->index);
   json_write_str(stdout, p->name);
   printf(", \"vendor\": ");
@@ -109,7 +111,10 @@ static void json_place(const maestro_place_info_t *p) {
     printf(", \"type\": \"%s\", \"compute_units\": %d, \"max_alloc\": %llu",
            dev_type_name(p->device_type), p->compute_units, (unsigned long long)p->max_alloc);
   } else {
-    printf(", \"os_index\": %d", p->os_index);
+    char pus[64] = "";
+    topo_cpu_pus(rt, p->index, pus, sizeof pus);
+    printf(", \"os_index\": %d, \"pus\": ", p->os_index);
+    json_write_str(stdout, pus);
   }
   printf(", \"numa_node\": %d, \"mem_bytes\": %llu, \"unified\": %s}", p->numa_node,
          (unsigned long long)p->mem_bytes, p->unified ? "true" : "false");
@@ -126,7 +131,7 @@ static void print_json(maestro_runtime_t *rt, const info_bench_t *bench, int nbe
     for (int i = 0; i < n; i++) {
       if (maestro_runtime_place_info(rt, kind, i, &p) != MAESTRO_OK) continue;
       if (i) printf(", ");
-      json_place(&p);
+      json_place(rt, &p);
     }
     printf("]");
   }

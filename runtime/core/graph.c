@@ -455,7 +455,10 @@ int maestro_graph_start(maestro_graph_t *g) {
       return rc;
     }
   }
+  /* Under the list lock: the stats publisher reads started graphs only. */
+  pthread_mutex_lock(&g->rt->graphs_lock);
   g->state = GRAPH_STARTED;
+  pthread_mutex_unlock(&g->rt->graphs_lock);
   if (g->nagents == 0) {
     pthread_mutex_lock(&g->mu);
     g->finished = 1;
@@ -466,6 +469,12 @@ int maestro_graph_start(maestro_graph_t *g) {
   for (int i = 0; i < g->nagents; i++)
     atomic_store_explicit(&g->agents[i]->st.pstate, 2 /* PROF_AGENT_WAITING */,
                           memory_order_relaxed);
+  /* First homes: agents in declaration order (usually pipeline order) cut
+   * into one contiguous run per worker, so that neighbours share a core;
+   * stealing rebalances from there. */
+  int ncpu = g->rt->ncpu > 0 ? g->rt->ncpu : 1;
+  for (int i = 0; i < g->nagents; i++)
+    g->agents[i]->task.home = (int)((long)i * ncpu / g->nagents);
   /* Sources start firing; the others look at their inputs once (a host
    * input may have been closed before start). */
   for (int i = 0; i < g->nagents; i++)

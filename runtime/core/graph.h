@@ -121,7 +121,7 @@ struct maestro_graph {
   struct maestro_output *outputs;
   struct maestro_output dl; /* dead letters */
 
-  int state;
+  atomic_int state; /* graph_state; written under rt->graphs_lock */
   atomic_int stopped; /* a failure or a cancel: agents wind down */
   atomic_int active;  /* tasks queued or running */
 

@@ -36,6 +36,7 @@ struct slot {
   int state, status;
   int kind, index; /* where it fired */
   uint64_t seq, bytes, flow_in;
+  uint64_t t0, t1;    /* when it ran (host clock), for the trace */
   maestro_buf_t **in; /* n_in */
   uint64_t *inseq;    /* n_in: each message's sequence on its port */
   struct staged *out;
@@ -235,6 +236,12 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
   while (a->seq > w->next_emit) {
     struct slot *s = &w->slots[w->next_emit % WIN_SLOTS];
     if (s->state != SLOT_DONE) break;
+    if (s->status >= 0 && s->t1 && prof_tracing(a->g->rt)) {
+      /* Traced here, where the id of the first message it sends is known. */
+      struct maestro_fire f = {.out = s->out, .nout = s->nout};
+      prof_trace_firing(a->g->rt, (maestro_place_kind_t)s->kind, s->index, a->name, s->seq,
+                        s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f));
+    }
     if (s->status >= 0) {
       if (run_commit(a, s->out, s->nout, rs)) a->blocked = 1;
       for (int p = 0; p < a->n_in; p++) {
@@ -257,14 +264,13 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
  * state becomes SLOT_DONE under the lock. */
 static void exec_cpu(struct maestro_agent *a, struct window *w, struct slot *s, int cpu,
                      struct run_stats *rs) {
-  struct maestro_runtime *rt = a->g->rt;
   struct maestro_fire f;
   run_fire_init(&f, a, s->in, s->seq, MAESTRO_PLACE_CPU, cpu);
   uint64_t t0 = rt_now_ns();
   int st = run_fire_exec(a, &f, rs);
   uint64_t t1 = rt_now_ns();
-  if (prof_tracing(rt))
-    prof_trace_firing(rt, MAESTRO_PLACE_CPU, cpu, a->name, s->seq, s->bytes, t0, t1, s->flow_in, 0);
+  s->t0 = t0;
+  s->t1 = t1;
   s->status = st;
   s->kind = MAESTRO_PLACE_CPU;
   s->index = cpu;
@@ -308,9 +314,8 @@ static void launch_done(void *ctx, maestro_buf_t **out, const ocl_launch_result_
     atomic_store_explicit(&a->st.place_kind, MAESTRO_PLACE_DEVICE, memory_order_relaxed);
     atomic_store_explicit(&a->st.place_index, d, memory_order_relaxed);
     sched_account(rt, MAESTRO_PLACE_DEVICE, d, r->kernel_ns, 1);
-    if (prof_tracing(rt))
-      prof_trace_firing(rt, MAESTRO_PLACE_DEVICE, d, a->name, s->seq, s->bytes, r->t_start_ns,
-                        r->t_end_ns, s->flow_in, 0);
+    s->t0 = r->t_start_ns;
+    s->t1 = r->t_end_ns > r->t_start_ns ? r->t_end_ns : r->t_start_ns + 1;
   }
   pthread_mutex_lock(&w->mu);
   w->dev_inflight[d]--;
@@ -421,6 +426,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     struct slot *s = &w->slots[a->seq % WIN_SLOTS];
     s->seq = a->seq++;
     s->state = SLOT_BUSY;
+    s->t1 = 0;
     take_inputs(a, s);
     if (where >= 0) w->dev_inflight[where]++;
     /* More waiting: let another CPU lane fire it at the same time. */

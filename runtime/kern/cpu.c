@@ -40,7 +40,7 @@ static int cpu_begin(maestro_fire_t *f, int n_in, size_t elem, cpu_call_t *c) {
   return MAESTRO_OK;
 }
 
-/* Allocates the output, runs `body` on it through the caller, sends it. */
+/* Allocates an output of `bytes` and gives its writable host view. */
 static int cpu_alloc(cpu_call_t *c, size_t bytes, maestro_buf_t **out, void **data) {
   int st = maestro_fire_alloc(c->f, bytes, out);
   if (st != MAESTRO_OK) return st;
@@ -54,8 +54,8 @@ static int cpu_alloc(cpu_call_t *c, size_t bytes, maestro_buf_t **out, void **da
 
 static int need_count(const cpu_call_t *c, int port, size_t want, const char *what) {
   if (c->count[port] == want) return MAESTRO_OK;
-  return err_set(MAESTRO_EINVAL, "agent '%s': input %d holds %zu elements, %s needs %zu",
-                 agent_name(c), port, c->count[port], what, want);
+  return err_set(MAESTRO_EINVAL, "agent '%s': input %d holds %zu elements, expected %zu (%s)",
+                 agent_name(c), port, c->count[port], want, what);
 }
 
 static int cpu_elementwise(maestro_fire_t *f) {
@@ -63,7 +63,7 @@ static int cpu_elementwise(maestro_fire_t *f) {
   const maestro_bundled_agent_t *ba = maestro_fire_state(f);
   int two = ba && ba->which != MAESTRO_BUNDLED_SCALE;
   int st = cpu_begin(f, two ? 2 : 1, sizeof(float), &c);
-  if (st == MAESTRO_OK && two) st = need_count(&c, 1, c.count[0], "the same count as input 0:");
+  if (st == MAESTRO_OK && two) st = need_count(&c, 1, c.count[0], "as many as input 0");
   if (st != MAESTRO_OK) return st;
   size_t n = c.count[0];
   maestro_buf_t *out;
@@ -124,7 +124,7 @@ static int cpu_transpose(maestro_fire_t *f) {
   int st = cpu_begin(f, 1, sizeof(float), &c);
   if (st != MAESTRO_OK) return st;
   const maestro_bundled_params_t *p = &c.ba->params;
-  if ((st = need_count(&c, 0, (size_t)p->width * p->height, "width * height =")) != MAESTRO_OK)
+  if ((st = need_count(&c, 0, (size_t)p->width * p->height, "width * height")) != MAESTRO_OK)
     return st;
   maestro_buf_t *out;
   void *data;
@@ -138,8 +138,8 @@ static int cpu_sgemm(maestro_fire_t *f) {
   int st = cpu_begin(f, 2, sizeof(float), &c);
   if (st != MAESTRO_OK) return st;
   const maestro_bundled_params_t *p = &c.ba->params;
-  if ((st = need_count(&c, 0, (size_t)p->m * p->k, "m * k =")) != MAESTRO_OK ||
-      (st = need_count(&c, 1, (size_t)p->k * p->n, "k * n =")) != MAESTRO_OK)
+  if ((st = need_count(&c, 0, (size_t)p->m * p->k, "m * k")) != MAESTRO_OK ||
+      (st = need_count(&c, 1, (size_t)p->k * p->n, "k * n")) != MAESTRO_OK)
     return st;
   maestro_buf_t *out;
   void *data;
@@ -154,7 +154,7 @@ static int cpu_conv(maestro_fire_t *f) {
   int st = cpu_begin(f, 1, sizeof(float), &c);
   if (st != MAESTRO_OK) return st;
   const maestro_bundled_params_t *p = &c.ba->params;
-  if ((st = need_count(&c, 0, (size_t)p->width * p->height, "width * height =")) != MAESTRO_OK)
+  if ((st = need_count(&c, 0, (size_t)p->width * p->height, "width * height")) != MAESTRO_OK)
     return st;
   maestro_buf_t *out;
   void *data;

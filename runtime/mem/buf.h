@@ -16,11 +16,13 @@ struct ocl_replicas; /* runtime/ocl: per-device replicas and their validity */
  * alignment; 128 bytes covers the devices we know). */
 #define MEM_HOST_ALIGN 128
 
+/* Fields a firing touches come first, so that they share one cache line
+ * (a message crossing cores then moves one line of header, not two). */
 struct maestro_buf {
   atomic_uint refs;
+  atomic_int host_valid; /* 1 when `host` holds the current bytes */
   size_t size;
   void *host;               /* host bytes; NULL until the host replica exists */
-  atomic_int host_valid;    /* 1 when `host` holds the current bytes */
   struct ocl_replicas *dev; /* NULL until a device has touched the buffer */
   struct maestro_runtime *rt;
   uint32_t size_class;           /* pool bookkeeping (runtime/mem) */

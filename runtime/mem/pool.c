@@ -18,8 +18,12 @@
 /* Per-thread cache: at most TC_MAX buffers and TC_BYTES bytes per class. */
 #define TC_MAX   256
 #define TC_BYTES (2u << 20)
-/* Shared pool: at most this many bytes per class stay cached. */
+/* Shared pool: at most this many bytes per class stay cached (at least 8
+ * buffers); classes above TC_BYTES keep at most LARGE_KEEP buffers each and
+ * LARGE_BYTES in all. */
 #define SHARED_BYTES (32u << 20)
+#define LARGE_KEEP   4
+#define LARGE_BYTES  ((size_t)512 << 20)
 /* Header size, rounded so that inline host bytes stay aligned. */
 #define HDR_BYTES                                                                                  \
   ((sizeof(struct maestro_buf) + MEM_HOST_ALIGN - 1) & ~(size_t)(MEM_HOST_ALIGN - 1))
@@ -32,12 +36,14 @@ struct shared_class {
 
 struct mem {
   struct shared_class cls[MEM_NCLASS];
+  atomic_size_t large_bytes; /* cached in classes above TC_BYTES */
   atomic_ullong fresh, reused;
 };
 
 struct tcache {
   struct maestro_runtime *rt;
   int node;
+  unsigned long long reused; /* added to the runtime's count at detach: no shared line per buffer */
   unsigned n[MEM_NCLASS], max[MEM_NCLASS];
   maestro_buf_t *items[MEM_NCLASS][TC_MAX];
 };
@@ -61,7 +67,7 @@ int mem_init(struct maestro_runtime *rt) {
   for (unsigned k = 0; k < MEM_NCLASS; k++) {
     pthread_mutex_init(&m->cls[k].lock, NULL);
     size_t max = SHARED_BYTES / mem_class_bytes(k);
-    m->cls[k].max = max < 8 ? 8 : max;
+    m->cls[k].max = mem_class_bytes(k) > TC_BYTES ? LARGE_KEEP : max < 8 ? 8 : max;
   }
   rt->mem = m;
   return MAESTRO_OK;
@@ -100,8 +106,8 @@ void mem_thread_attach(struct maestro_runtime *rt, int node) {
   tc->rt = rt;
   tc->node = node;
   for (unsigned k = 0; k < MEM_NCLASS; k++) {
-    size_t max = TC_BYTES / mem_class_bytes(k);
-    tc->max[k] = max > TC_MAX ? TC_MAX : max < 2 ? 2 : (unsigned)max;
+    size_t max = TC_BYTES / mem_class_bytes(k); /* 0 above TC_BYTES: no thread cache */
+    tc->max[k] = max > TC_MAX ? TC_MAX : (unsigned)max;
   }
   tls_cache = tc;
 }
@@ -110,9 +116,15 @@ void mem_thread_attach(struct maestro_runtime *rt, int node) {
  * beyond its bound). */
 static void shared_put(struct mem *m, unsigned k, maestro_buf_t **v, unsigned n) {
   struct shared_class *c = &m->cls[k];
+  size_t cap = mem_class_bytes(k);
+  int large = cap > TC_BYTES;
   unsigned i = 0;
   pthread_mutex_lock(&c->lock);
   for (; i < n && c->n < c->max; i++) {
+    if (large) {
+      if (atomic_load(&m->large_bytes) + cap > LARGE_BYTES) break;
+      atomic_fetch_add(&m->large_bytes, cap);
+    }
     v[i]->next_free = c->head;
     c->head = v[i];
     c->n++;
@@ -126,6 +138,7 @@ void mem_thread_detach(void) {
   struct tcache *tc = tls_cache;
   if (!tc) return;
   tls_cache = NULL;
+  atomic_fetch_add_explicit(&tc->rt->mem->reused, tc->reused, memory_order_relaxed);
   for (unsigned k = 0; k < MEM_NCLASS; k++)
     shared_put(tc->rt->mem, k, tc->items[k], tc->n[k]);
   free(tc);
@@ -145,6 +158,7 @@ static unsigned shared_get(struct mem *m, unsigned k, maestro_buf_t **v, unsigne
     v[n++] = c->head;
     c->head = c->head->next_free;
     c->n--;
+    if (mem_class_bytes(k) > TC_BYTES) atomic_fetch_sub(&m->large_bytes, mem_class_bytes(k));
   }
   pthread_mutex_unlock(&c->lock);
   return n;
@@ -202,14 +216,16 @@ static maestro_buf_t *buf_get(struct maestro_runtime *rt, size_t bytes, int with
   int node = -1;
   maestro_buf_t *b = NULL;
   if (k != MEM_NOPOOL && with_host) {
-    if (tc && tc->rt == rt) {
+    if (tc && tc->rt == rt && tc->max[k]) {
       node = tc->node;
       if (tc->n[k] == 0) tc->n[k] = shared_get(rt->mem, k, tc->items[k], (tc->max[k] + 1) / 2);
-      if (tc->n[k]) b = tc->items[k][--tc->n[k]];
-    } else {
-      shared_get(rt->mem, k, &b, 1);
+      if (tc->n[k]) {
+        b = tc->items[k][--tc->n[k]];
+        tc->reused++;
+      }
+    } else if (shared_get(rt->mem, k, &b, 1)) {
+      atomic_fetch_add_explicit(&rt->mem->reused, 1, memory_order_relaxed);
     }
-    if (b) atomic_fetch_add_explicit(&rt->mem->reused, 1, memory_order_relaxed);
   }
   if (!b) b = buf_fresh(rt, k, bytes, with_host, node);
   if (!b) return NULL;
@@ -255,7 +271,7 @@ void mem_buf_recycle(maestro_buf_t *b) {
     return;
   }
   struct tcache *tc = tls_cache;
-  if (tc && tc->rt == b->rt) {
+  if (tc && tc->rt == b->rt && tc->max[k]) {
     if (tc->n[k] == tc->max[k]) {
       unsigned half = tc->max[k] / 2;
       tc->n[k] -= half;

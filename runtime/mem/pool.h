@@ -7,8 +7,10 @@
 #include "mem/buf.h"
 
 /* Classes hold 64 << k bytes; larger buffers are allocated exactly and freed
- * on release. Small classes keep header and bytes in one allocation. */
-#define MEM_NCLASS     17
+ * on release. Classes above 2 MiB skip the per-thread caches and a bounded
+ * number of them stays in the shared pool (large device results reuse
+ * memory that is already faulted in). Small classes keep header and bytes in one allocation. */
+#define MEM_NCLASS     23 /* up to 256 MiB */
 #define MEM_CLASS_MIN  64
 #define MEM_NOPOOL     0xffffffffu
 #define MEM_INLINE_MAX 4096
@@ -20,7 +22,8 @@ size_t mem_class_bytes(unsigned cls);
 /* Gives a buffer back to the pools (called on the last release). */
 void mem_buf_recycle(maestro_buf_t *b);
 
-/* Counters for tests: buffers created by malloc so far, and recycled. */
+/* Counters for tests: buffers created by malloc so far, and recycled (a worker's
+ * reuses are counted when it stops). */
 struct mem_stats {
   unsigned long long fresh, reused;
 };

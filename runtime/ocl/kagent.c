@@ -36,6 +36,8 @@ typedef struct ocl_launch {
   ocl_kagent_t *ka;
   int dev;
   cl_event kev;
+  cl_event rev;          /* the last read of an output to the host, or NULL */
+  unsigned host_outputs; /* outputs read back to the host within the launch */
   ocl_done_fn done;
   void *ctx;
   ocl_launch_result_t res;
@@ -169,6 +171,12 @@ static int make_kernel(ocl_kagent_t *ka, int dev) {
 int ocl_kagent_create(struct maestro_runtime *rt, const char *agent, const maestro_kernel_t *k,
                       const maestro_port_t *in, int n_in, const maestro_port_t *out, int n_out,
                       ocl_kagent_t **out_ka) {
+  return ocl_kagent_create_on(rt, agent, k, in, n_in, out, n_out, OCL_ALL_DEVICES, out_ka);
+}
+
+int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const maestro_kernel_t *k,
+                         const maestro_port_t *in, int n_in, const maestro_port_t *out, int n_out,
+                         uint64_t devices, ocl_kagent_t **out_ka) {
   if (!out_ka) return err_set(MAESTRO_EINVAL, "ocl_kagent_create: ka is NULL");
   *out_ka = NULL;
   if (!agent) agent = "?";
@@ -213,11 +221,18 @@ int ocl_kagent_create(struct maestro_runtime *rt, const char *agent, const maest
   ka->k.out_count = ka->out_count;
   for (int i = 0; i < n_in; i++)
     ka->in_esize[i] = elem_size(in[i].type);
+  int built = 0;
   for (int i = 0; i < rt->ndev; i++) {
+    if (i < 64 && !(devices & (1ull << i))) continue; /* it will never run there */
     if ((rc = make_kernel(ka, i))) {
       ocl_kagent_destroy(ka);
       return rc;
     }
+    built++;
+  }
+  if (!built) {
+    ocl_kagent_destroy(ka);
+    return err_set(MAESTRO_ENODEV, "agent '%s': none of the devices it may run on exists", agent);
   }
   *out_ka = ka;
   return MAESTRO_OK;
@@ -228,6 +243,7 @@ int ocl_kagent_create(struct maestro_runtime *rt, const char *agent, const maest
 static void launch_free(ocl_launch_t *L) {
   if (!L) return;
   if (L->kev) clReleaseEvent(L->kev);
+  if (L->rev) clReleaseEvent(L->rev);
   for (int i = 0; i < L->ka->n_in; i++) {
     if (L->x[i].ev) clReleaseEvent(L->x[i].ev);
     if (L->x[i].wait) clReleaseEvent(L->x[i].wait);
@@ -289,8 +305,30 @@ static void launch_abort(ocl_launch_t *L, int n_acquired, int n_out) {
   launch_free(L);
 }
 
-static int launch_build(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl_done_fn done,
-                        void *ctx) {
+/* Outputs the host will read: enqueue their reads right behind the kernel
+ * in the same queue, so that they cost no extra round trip later. Best
+ * effort: an output that cannot be read here is read on demand instead. A
+ * host-coherent device needs nothing (the kernel wrote the host bytes). */
+static void read_outputs_back(ocl_launch_t *L, ocl_dev_t *d, unsigned mask) {
+  for (int j = 0; j < L->ka->n_out && j < 32; j++) {
+    maestro_buf_t *b = L->out[j];
+    if (!(mask & (1u << j)) || b->size == 0 || ocl_rep_wraps_host(b, L->dev)) continue;
+    if (mem_buf_ensure_host(b) != MAESTRO_OK) continue;
+    cl_event ev;
+    if (clEnqueueReadBuffer(d->q_exec, ocl_rep_mem(b, L->dev), CL_FALSE, 0, b->size, b->host, 0,
+                            NULL, &ev) != CL_SUCCESS)
+      continue;
+    if (L->rev) clReleaseEvent(L->rev);
+    L->rev = ev; /* in-order queue: the last read ends after the others */
+    L->host_outputs |= 1u << j;
+    L->res.bytes_d2h += b->size;
+    atomic_fetch_add(&d->bytes_d2h, b->size);
+    atomic_fetch_add(&d->transfers, 1);
+  }
+}
+
+static int launch_build(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, unsigned host_outputs,
+                        ocl_done_fn done, void *ctx) {
   if (!ka || !done || (ka->n_in && !in))
     return err_set(MAESTRO_EINVAL, "ocl_launch: %s is NULL", !ka ? "ka" : !done ? "done" : "in");
   if (dev < 0 || dev >= ka->ndev)
@@ -301,6 +339,9 @@ static int launch_build(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl
       return err_set(MAESTRO_EINVAL, "ocl_launch: agent '%s': input %d is NULL", ka->name, i);
   ocl_dev_t *d = ocl_dev(ka->rt, dev);
   kdev_t *kd = &ka->dev[dev];
+  if (!kd->kern)
+    return err_set(MAESTRO_ENODEV, "ocl_launch: agent '%s' was not built for device %d", ka->name,
+                   dev);
   size_t sz = sizeof(ocl_launch_t) +
               (size_t)ka->n_in * (sizeof(ocl_xfer_t) + sizeof(maestro_buf_t *)) +
               (size_t)ka->n_out * sizeof(maestro_buf_t *);
@@ -370,6 +411,7 @@ static int launch_build(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl
   }
   for (int j = 0; j < ka->n_out; j++)
     ocl_rep_set_ready(L->out[j], dev, L->kev);
+  read_outputs_back(L, d, host_outputs);
   /* Start the transfers and the kernel now; the completion thread waits. */
   clFlush(d->q_h2d);
   clFlush(d->q_exec);
@@ -386,10 +428,16 @@ static int launch_build(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl
 }
 
 int ocl_launch(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl_done_fn done, void *ctx) {
-  if (!ka || dev < 0 || dev >= ka->ndev) return launch_build(ka, dev, in, done, ctx); /* reports */
+  return ocl_launch_ex(ka, dev, in, 0, done, ctx);
+}
+
+int ocl_launch_ex(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, unsigned host_outputs,
+                  ocl_done_fn done, void *ctx) {
+  if (!ka || dev < 0 || dev >= ka->ndev) /* reports the bad argument */
+    return launch_build(ka, dev, in, host_outputs, done, ctx);
   ocl_dev_t *d = ocl_dev(ka->rt, dev);
   pthread_mutex_lock(&d->launch_lock);
-  int rc = launch_build(ka, dev, in, done, ctx);
+  int rc = launch_build(ka, dev, in, host_outputs, done, ctx);
   pthread_mutex_unlock(&d->launch_lock);
   return rc;
 }
@@ -406,6 +454,12 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
   cl_int st = CL_COMPLETE;
   cl_int e = clWaitForEvents(1, &L->kev);
   clGetEventInfo(L->kev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL);
+  if (L->rev && e == CL_SUCCESS && st >= 0) {
+    cl_int rst = CL_COMPLETE;
+    e = clWaitForEvents(1, &L->rev);
+    clGetEventInfo(L->rev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof rst, &rst, NULL);
+    if (rst < 0) st = rst;
+  }
   uint64_t now = rt_now_ns();
   if (e != CL_SUCCESS || st < 0) {
     L->res.status = err_set(MAESTRO_ECL, "agent '%s': kernel '%s' failed on device %d (%s): %s",
@@ -439,6 +493,7 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
     ocl_rep_unpin(L->in[i], L->dev);
   for (int j = 0; j < ka->n_out; j++) {
     ocl_rep_unpin(L->out[j], L->dev);
+    if (!L->res.status && (L->host_outputs & (1u << j))) atomic_store(&L->out[j]->host_valid, 1);
     /* On a host-coherent device the kernel wrote the host bytes themselves. */
     if (!L->res.status && d->host_coherent && L->out[j]->host &&
         ocl_rep_wraps_host(L->out[j], L->dev))
@@ -468,6 +523,8 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
   }
   clReleaseEvent(L->kev);
   L->kev = NULL;
+  if (L->rev) clReleaseEvent(L->rev);
+  L->rev = NULL;
   done(ctx, out, &res);
   free(L);
 }

@@ -46,6 +46,14 @@ typedef struct ocl_kagent ocl_kagent_t;
 int ocl_kagent_create(struct maestro_runtime *rt, const char *agent, const maestro_kernel_t *k,
                       const maestro_port_t *in, int n_in, const maestro_port_t *out, int n_out,
                       ocl_kagent_t **ka);
+/* The same, built only for the devices whose bit is set in `devices`
+ * (bit i = device place i; OCL_ALL_DEVICES for all): an agent pinned to one
+ * device (affinity) need not be compiled for the others. Launching it on a
+ * device it was not built for is MAESTRO_ENODEV. */
+#define OCL_ALL_DEVICES (~(uint64_t)0)
+int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const maestro_kernel_t *k,
+                         const maestro_port_t *in, int n_in, const maestro_port_t *out, int n_out,
+                         uint64_t devices, ocl_kagent_t **ka);
 void ocl_kagent_destroy(ocl_kagent_t *ka);
 
 /* What one launch did, handed to its completion callback. */
@@ -73,6 +81,15 @@ typedef void (*ocl_done_fn)(void *ctx, maestro_buf_t **out, const ocl_launch_res
  * (a hybrid agent falls back to its CPU implementation). It blocks only when
  * the device memory limit is reached and launches in flight must end first. */
 int ocl_launch(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl_done_fn done, void *ctx);
+
+/* ocl_launch, plus: bit j of `host_outputs` says output j will be read on
+ * the host (its consumer is a CPU agent or a graph output). Its read is then
+ * enqueued right behind the kernel and done() comes once it is in host
+ * memory (host replica valid; r->bytes_d2h counts it), saving the separate
+ * read and its round trip later. Nothing changes on devices that share host
+ * memory with the zero-copy path. */
+int ocl_launch_ex(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, unsigned host_outputs,
+                  ocl_done_fn done, void *ctx);
 
 /* Programs built and found in the cache since the runtime started. */
 typedef struct ocl_prog_stats {

@@ -49,7 +49,44 @@ struct trace_buf {
   struct trace_buf *next;   /* registry list */
   struct trace_chunk *head; /* flusher's end */
   struct trace_chunk *tail; /* writer's end */
+  /* Chunks the flusher has written, handed back to the writer so that a
+   * long trace reuses warm memory instead of faulting in new pages. Taken
+   * once per CHUNK_EVENTS events: the lock is off the per-event path. */
+  pthread_mutex_t spare_lock;
+  struct trace_chunk *spare;
+  int nspare;
 };
+
+enum { MAX_SPARE = 16 };
+
+/* A chunk for the writer: a spare one, or a new one. */
+static struct trace_chunk *chunk_get(struct trace_buf *b) {
+  pthread_mutex_lock(&b->spare_lock);
+  struct trace_chunk *c = b->spare;
+  if (c) {
+    b->spare = atomic_load_explicit(&c->next, memory_order_relaxed);
+    b->nspare--;
+  }
+  pthread_mutex_unlock(&b->spare_lock);
+  if (!c) return calloc(1, sizeof *c);
+  atomic_store_explicit(&c->next, NULL, memory_order_relaxed);
+  atomic_store_explicit(&c->count, 0, memory_order_relaxed);
+  c->done = 0;
+  return c;
+}
+
+/* The flusher is done with `c`. */
+static void chunk_put(struct trace_buf *b, struct trace_chunk *c) {
+  pthread_mutex_lock(&b->spare_lock);
+  if (b->nspare < MAX_SPARE) {
+    atomic_store_explicit(&c->next, b->spare, memory_order_relaxed);
+    b->spare = c;
+    b->nspare++;
+    c = NULL;
+  }
+  pthread_mutex_unlock(&b->spare_lock);
+  free(c);
+}
 
 struct trace {
   uint64_t id; /* tells this trace's thread buffers from a previous runtime's */
@@ -96,6 +133,7 @@ static struct trace_buf *thread_buf(struct trace *t) {
     return NULL;
   }
   b->head = b->tail = c;
+  pthread_mutex_init(&b->spare_lock, NULL);
   pthread_mutex_lock(&t->lock);
   b->next = t->bufs;
   t->bufs = b;
@@ -112,7 +150,7 @@ static struct trace_ev *ev_begin(struct trace *t, struct trace_chunk **chunk, ui
   struct trace_chunk *c = b->tail;
   uint32_t k = atomic_load_explicit(&c->count, memory_order_relaxed);
   if (k == CHUNK_EVENTS) {
-    struct trace_chunk *nc = calloc(1, sizeof *nc);
+    struct trace_chunk *nc = chunk_get(b);
     if (!nc) return NULL;
     atomic_store_explicit(&c->next, nc, memory_order_release);
     b->tail = c = nc;
@@ -311,14 +349,14 @@ static void write_event(struct trace *t, const struct trace_ev *e) {
     o = put_u64(o, e->bytes);
     o = put_lit(o, "}}");
     if (e->flow_in) {
-      o = put_lit(o, ",\n{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"message\",\"name\":\"message\","
+      o = put_lit(o, ",\n{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"msg\",\"name\":\"msg\","
                      "\"id\":");
       o = put_u64(o, e->flow_in);
       o = put_where(o, t, e->tid, e->t0);
       *o++ = '}';
     }
     if (e->flow_out) {
-      o = put_lit(o, ",\n{\"ph\":\"s\",\"cat\":\"message\",\"name\":\"message\",\"id\":");
+      o = put_lit(o, ",\n{\"ph\":\"s\",\"cat\":\"msg\",\"name\":\"msg\",\"id\":");
       o = put_u64(o, e->flow_out);
       o = put_where(o, t, e->tid, e->t0 + (uint64_t)dur / 2);
       *o++ = '}';
@@ -411,7 +449,7 @@ static void flush_locked(struct trace *t) {
       struct trace_chunk *next = atomic_load_explicit(&c->next, memory_order_acquire);
       if (n < CHUNK_EVENTS || !next) break;
       b->head = next; /* the writer has moved on: c is ours */
-      free(c);
+      chunk_put(b, c);
       c = next;
     }
   }
@@ -466,6 +504,11 @@ void trace_close(struct prof *p) {
       nc = atomic_load_explicit(&c->next, memory_order_relaxed);
       free(c);
     }
+    for (struct trace_chunk *c = b->spare, *nc; c; c = nc) {
+      nc = atomic_load_explicit(&c->next, memory_order_relaxed);
+      free(c);
+    }
+    pthread_mutex_destroy(&b->spare_lock);
     free(b);
   }
   pthread_mutex_destroy(&t->lock);

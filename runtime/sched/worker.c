@@ -19,6 +19,10 @@
 #include "sched/sched.h"
 #include "topo/topo.h"
 
+/* How long an idle worker waits for its own queue before it steals: agents
+ * stay where they ran (their caches, their neighbours) unless a worker has
+ * really nothing to do. */
+#define STEAL_NS 4000
 /* How long an idle worker spins before it parks. */
 #define SPIN_NS 30000
 
@@ -74,7 +78,7 @@ static int q_grow(struct worker *w) {
   size_t cap = w->qcap ? w->qcap * 2 : 64;
   struct sched_task **q = malloc(cap * sizeof *q);
   if (!q) return -1;
-  for (size_t i = 0; i < w->qn; i++)
+  for (size_t i = 0; w->qcap && i < w->qn; i++)
     q[i] = w->q[(w->qhead + i) % w->qcap];
   free(w->q);
   w->q = q;
@@ -120,9 +124,9 @@ static struct sched_task *q_take(struct worker *w, int thief) {
   return t;
 }
 
-static struct sched_task *find_task(struct worker *w) {
+static struct sched_task *find_task(struct worker *w, int steal) {
   struct sched_task *t = q_take(w, w->index);
-  if (t || w->dev >= 0) return t;
+  if (t || w->dev >= 0 || !steal) return t;
   struct sched *s = w->s;
   for (int k = 1; k < s->n; k++) {
     struct worker *v = &s->w[(w->index + k) % s->n];
@@ -174,10 +178,19 @@ void sched_notify(struct maestro_runtime *rt, struct sched_task *t) {
   }
   atomic_fetch_add(t->active, 1);
   struct worker *w = tls_worker;
-  int target = t->pin >= 0                        ? t->pin
-               : (w && w->s == s)                 ? w->index
-               : (t->home >= 0 && t->home < s->n) ? t->home
-                                                  : 0;
+  /* Where it last ran (its data is in that core's caches), unless that
+   * worker sleeps and the caller is a worker that can run it instead. */
+  int here = w && w->s == s && w->dev < 0;
+  int target;
+  if (t->dev >= 0)
+    target = s->n + t->dev;
+  else if (t->pin >= 0)
+    target = t->pin;
+  else if (t->home >= 0 && t->home < s->n &&
+           !(here && atomic_load_explicit(&s->w[t->home].parked, memory_order_relaxed)))
+    target = t->home;
+  else
+    target = here ? w->index : 0;
   q_push(&s->w[target], t);
   wake_for(s, &s->w[target], t);
 }
@@ -232,7 +245,8 @@ static void *worker_main(void *arg) {
   uint64_t idle_since = 0;
   unsigned spins = 0;
   while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
-    struct sched_task *t = find_task(w);
+    struct sched_task *t =
+        find_task(w, idle_since && (spins & 7) == 0 && rt_now_ns() - idle_since > STEAL_NS);
     if (t) {
       run_task(w, t);
       idle_since = 0;

@@ -37,7 +37,11 @@ static hwloc_bitmap_t usable_pus(hwloc_topology_t t) {
     hwloc_bitmap_free(bound);
     return NULL;
   }
-  if (hwloc_get_cpubind(t, bound, HWLOC_CPUBIND_PROCESS) == 0 && !hwloc_bitmap_iszero(bound))
+  /* PROCESS reads every thread's binding and can fail when one exits
+   * meanwhile: then the calling thread's binding is the best guess. */
+  if ((hwloc_get_cpubind(t, bound, HWLOC_CPUBIND_PROCESS) == 0 ||
+       hwloc_get_cpubind(t, bound, HWLOC_CPUBIND_THREAD) == 0) &&
+      !hwloc_bitmap_iszero(bound))
     hwloc_bitmap_and(set, set, bound);
   hwloc_bitmap_free(bound);
   return set;
@@ -200,6 +204,17 @@ int topo_bind_thread(struct maestro_runtime *rt, int cpu) {
   if (hwloc_set_cpubind(rt->topo->t, rt->topo->cpusets[cpu], HWLOC_CPUBIND_THREAD) != 0)
     return err_set(MAESTRO_ESYS, "topo_bind_thread: cannot pin to CPU place %d (PU %d): %s", cpu,
                    rt->cpu_info[cpu].os_index, strerror(errno));
+  return MAESTRO_OK;
+}
+
+int topo_cpu_pus(const struct maestro_runtime *rt, int cpu, char *buf, size_t len) {
+  if (!rt || !rt->topo || !buf || len == 0)
+    return err_set(MAESTRO_EINVAL, "topo_cpu_pus: bad argument");
+  if (cpu < 0 || cpu >= rt->ncpu)
+    return err_set(MAESTRO_ENODEV, "topo_cpu_pus: no CPU place %d (this runtime has %d)", cpu,
+                   rt->ncpu);
+  if (hwloc_bitmap_list_snprintf(buf, len, rt->topo->cpusets[cpu]) < 0)
+    return err_set(MAESTRO_ESYS, "topo_cpu_pus: cannot format the PU list");
   return MAESTRO_OK;
 }
 

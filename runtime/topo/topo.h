@@ -20,6 +20,10 @@ void topo_fini(struct maestro_runtime *rt);
  * MAESTRO_ENODEV for a bad index, MAESTRO_ESYS when the OS refuses. */
 int topo_bind_thread(struct maestro_runtime *rt, int cpu);
 
+/* Writes the OS processor numbers of CPU place `cpu` as a list ("0", "0,64"
+ * on an SMT core) into buf. MAESTRO_ENODEV for a bad index. */
+int topo_cpu_pus(const struct maestro_runtime *rt, int cpu, char *buf, size_t len);
+
 /* NUMA node count (>= 1). */
 int topo_numa_nodes(const struct maestro_runtime *rt);
 

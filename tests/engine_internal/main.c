@@ -1,4 +1,4 @@
-#include "../testmain.h"
+#include "testmain.h"
 
 void register_ring_tests(void);
 void register_pool_tests(void);

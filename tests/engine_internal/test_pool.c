@@ -6,7 +6,7 @@
 #include "maestro.h"
 #include "mem/buf.h"
 #include "mem/pool.h"
-#include "../testmain.h"
+#include "testmain.h"
 
 static maestro_runtime_t *rt;
 
@@ -29,7 +29,8 @@ static void pool_classes(void) {
   CU_ASSERT_EQUAL(mem_class_of(64), 0);
   CU_ASSERT_EQUAL(mem_class_of(65), 1);
   CU_ASSERT_EQUAL(mem_class_bytes(mem_class_of(1000)), 1024);
-  CU_ASSERT_EQUAL(mem_class_of((size_t)64 << 20), MEM_NOPOOL);
+  CU_ASSERT_EQUAL(mem_class_bytes(mem_class_of((size_t)64 << 20)), (size_t)64 << 20);
+  CU_ASSERT_EQUAL(mem_class_of((size_t)512 << 20), MEM_NOPOOL);
 }
 
 static void pool_alignment(void) {

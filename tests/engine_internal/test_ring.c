@@ -3,7 +3,7 @@
 #include <stdint.h>
 
 #include "chan/ring.h"
-#include "../testmain.h"
+#include "testmain.h"
 
 static void ring_order_and_bound(void) {
   struct ring r;

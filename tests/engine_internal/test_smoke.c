@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "maestro.h"
-#include "../testmain.h"
+#include "testmain.h"
 
 static maestro_runtime_t *rt;
 static const maestro_port_t u64_in[] = {{"in", MAESTRO_I64}};

@@ -181,6 +181,10 @@ static void test_bind_thread(void) {
     CU_ASSERT_TRUE(cpu >= 0 && CPU_ISSET(cpu, &now));
   }
   CU_ASSERT_EQUAL(topo_bind_thread(rt, n), MAESTRO_ENODEV);
+  char pus[64];
+  CU_ASSERT_EQUAL(topo_cpu_pus(rt, 0, pus, sizeof pus), MAESTRO_OK);
+  CU_ASSERT_TRUE(pus[0] >= '0' && pus[0] <= '9');
+  CU_ASSERT_EQUAL(topo_cpu_pus(rt, n, pus, sizeof pus), MAESTRO_ENODEV);
   CU_ASSERT_EQUAL(topo_bind_thread(rt, -1), MAESTRO_ENODEV);
   sched_setaffinity(0, sizeof before, &before);
 }

@@ -1,0 +1,181 @@
+/* Agents with an OpenCL kernel through a graph: kernel-only agents run on
+ * the device with several launches in flight and keep order; hybrid agents
+ * are placed per firing and give the same results; a runtime without
+ * devices refuses a kernel-only agent at start and runs a hybrid on CPU. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "maestro.h"
+#include "testmain.h"
+
+#define N_MSG  200
+#define N_ELEM 1024
+
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+static const maestro_karg_t scale_args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
+                                            MAESTRO_KARG_COUNT(0)};
+static const maestro_kernel_t scale_cl = {
+    .source = "__kernel void scale(__global const float *x, __global float *y, uint n)"
+              "{ size_t i = get_global_id(0); if (i < n) y[i] = 2.0f * x[i]; }",
+    .name = "scale",
+    .args = scale_args,
+    .n_args = 3,
+    .range_port = 0};
+
+static int scale_cpu(maestro_fire_t *f) {
+  maestro_buf_t *in = maestro_fire_in(f, 0);
+  size_t n = maestro_buf_size(in) / sizeof(float);
+  maestro_buf_t *out;
+  int rc = maestro_fire_alloc(f, n * sizeof(float), &out);
+  if (rc) return rc;
+  const float *x = maestro_buf_cdata(in);
+  float *y = maestro_buf_data(out);
+  for (size_t i = 0; i < n; i++)
+    y[i] = 2.0f * x[i];
+  return maestro_fire_out(f, 0, out);
+}
+
+/* Pushes N_MSG messages (message m holds m, m+1, ...) and checks every
+ * output in order. Returns the number of bad messages. */
+static int run_scale(maestro_runtime_t *rt, maestro_cpu_fn cpu, maestro_affinity_t aff,
+                     maestro_agent_stats_t *st, int *start_rc) {
+  maestro_graph_t *g;
+  maestro_agent_t *a;
+  maestro_input_t *in;
+  maestro_output_t *out;
+  CU_ASSERT_EQUAL_FATAL(maestro_graph_create(rt, "dev", &g), MAESTRO_OK);
+  CU_ASSERT_EQUAL_FATAL(maestro_agent_add(g,
+                                          &(maestro_agent_desc_t){.name = "scale",
+                                                                  .in = f32_in,
+                                                                  .n_in = 1,
+                                                                  .out = f32_out,
+                                                                  .n_out = 1,
+                                                                  .cpu = cpu,
+                                                                  .kernel = &scale_cl,
+                                                                  .affinity = aff},
+                                          &a),
+                        MAESTRO_OK);
+  maestro_graph_input(g, a, "in", &in);
+  maestro_graph_output(g, a, "out", &out);
+  *start_rc = maestro_graph_start(g);
+  if (*start_rc != MAESTRO_OK) {
+    maestro_graph_destroy(g);
+    return 0;
+  }
+  int bad = 0, got = 0;
+  float x[N_ELEM];
+  for (int m = 0; m < N_MSG; m++) {
+    for (int i = 0; i < N_ELEM; i++)
+      x[i] = (float)(m + i);
+    maestro_buf_t *b;
+    CU_ASSERT_EQUAL_FATAL(maestro_buf_from(rt, x, sizeof x, &b), MAESTRO_OK);
+    CU_ASSERT_EQUAL(maestro_input_push(in, b), MAESTRO_OK);
+    /* Pop as we go once a few are in flight, so the capacities never fill. */
+    while (m - got >= 16) {
+      CU_ASSERT_EQUAL_FATAL(maestro_output_pop(out, &b, -1), MAESTRO_OK);
+      const float *y = maestro_buf_cdata(b);
+      if (maestro_buf_size(b) != sizeof x || y[0] != 2.0f * (float)got ||
+          y[N_ELEM - 1] != 2.0f * (float)(got + N_ELEM - 1))
+        bad++;
+      got++;
+      maestro_buf_release(b);
+    }
+  }
+  maestro_input_close(in);
+  maestro_buf_t *b;
+  while (maestro_output_pop(out, &b, -1) == MAESTRO_OK) {
+    const float *y = maestro_buf_cdata(b);
+    if (maestro_buf_size(b) != sizeof x || y[0] != 2.0f * (float)got ||
+        y[N_ELEM - 1] != 2.0f * (float)(got + N_ELEM - 1))
+      bad++;
+    got++;
+    maestro_buf_release(b);
+  }
+  CU_ASSERT_EQUAL(got, N_MSG);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  maestro_agent_stats(a, st);
+  maestro_graph_destroy(g);
+  return bad;
+}
+
+static maestro_runtime_t *make_rt(const char *devices) {
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = devices;
+  cfg.stats = 0;
+  maestro_runtime_t *rt = NULL;
+  CU_ASSERT_EQUAL(maestro_runtime_create(&cfg, &rt), MAESTRO_OK);
+  return rt;
+}
+
+static void kernel_only_runs_on_device_in_order(void) {
+  maestro_runtime_t *rt = make_rt("all");
+  if (!rt) return;
+  if (maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) == 0) {
+    printf("(no OpenCL device: %s) ", maestro_runtime_cpu_only_reason(rt));
+    maestro_runtime_destroy(rt);
+    return;
+  }
+  maestro_agent_stats_t st;
+  int rc;
+  CU_ASSERT_EQUAL(run_scale(rt, NULL, (maestro_affinity_t){MAESTRO_ANYWHERE, -1}, &st, &rc), 0);
+  CU_ASSERT_EQUAL(rc, MAESTRO_OK);
+  CU_ASSERT_EQUAL(st.device_fires, N_MSG);
+  CU_ASSERT_EQUAL(st.fires, N_MSG);
+  CU_ASSERT_EQUAL(st.place_kind, MAESTRO_PLACE_DEVICE);
+  CU_ASSERT_EQUAL(st.msgs_out, N_MSG);
+  maestro_runtime_destroy(rt);
+}
+
+static void hybrid_is_placed_per_firing(void) {
+  maestro_runtime_t *rt = make_rt("all");
+  if (!rt) return;
+  maestro_agent_stats_t st;
+  int rc;
+  CU_ASSERT_EQUAL(run_scale(rt, scale_cpu, (maestro_affinity_t){MAESTRO_ANYWHERE, -1}, &st, &rc),
+                  0);
+  CU_ASSERT_EQUAL(rc, MAESTRO_OK);
+  CU_ASSERT_EQUAL(st.fires, N_MSG);
+  CU_ASSERT(st.device_fires <= N_MSG);
+  if (maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) > 0)
+    CU_ASSERT(st.device_fires > 0); /* dmda measures every place kind at least once */
+  maestro_runtime_destroy(rt);
+}
+
+static void hybrid_pinned_to_cpu_never_launches(void) {
+  maestro_runtime_t *rt = make_rt("all");
+  if (!rt) return;
+  maestro_agent_stats_t st;
+  int rc;
+  CU_ASSERT_EQUAL(run_scale(rt, scale_cpu, (maestro_affinity_t){MAESTRO_ON_CPU, -1}, &st, &rc), 0);
+  CU_ASSERT_EQUAL(st.device_fires, 0);
+  CU_ASSERT_EQUAL(st.fires, N_MSG);
+  maestro_runtime_destroy(rt);
+}
+
+static void no_device_kernel_only_fails_start_hybrid_runs_on_cpu(void) {
+  maestro_runtime_t *rt = make_rt("none");
+  if (!rt) return;
+  maestro_agent_stats_t st;
+  int rc;
+  run_scale(rt, NULL, (maestro_affinity_t){MAESTRO_ANYWHERE, -1}, &st, &rc);
+  CU_ASSERT(rc < 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(maestro_last_error(), "scale"));
+  CU_ASSERT_EQUAL(run_scale(rt, scale_cpu, (maestro_affinity_t){MAESTRO_ANYWHERE, -1}, &st, &rc),
+                  0);
+  CU_ASSERT_EQUAL(rc, MAESTRO_OK);
+  CU_ASSERT_EQUAL(st.fires, N_MSG);
+  CU_ASSERT_EQUAL(st.device_fires, 0);
+  maestro_runtime_destroy(rt);
+}
+
+void register_suites(void) {
+  ADD_SUITE(
+      "device", NULL, NULL,
+      {"kernel_only_runs_on_device_in_order", kernel_only_runs_on_device_in_order},
+      {"hybrid_is_placed_per_firing", hybrid_is_placed_per_firing},
+      {"hybrid_pinned_to_cpu_never_launches", hybrid_pinned_to_cpu_never_launches},
+      {"no_device_kernel_only_fails_start", no_device_kernel_only_fails_start_hybrid_runs_on_cpu});
+}
