@@ -37,7 +37,11 @@ static hwloc_bitmap_t usable_pus(hwloc_topology_t t) {
     hwloc_bitmap_free(bound);
     return NULL;
   }
-  if (hwloc_get_cpubind(t, bound, HWLOC_CPUBIND_PROCESS) == 0 && !hwloc_bitmap_iszero(bound))
+  /* PROCESS reads every thread's binding and can fail when one exits
+   * meanwhile: then the calling thread's binding is the best guess. */
+  if ((hwloc_get_cpubind(t, bound, HWLOC_CPUBIND_PROCESS) == 0 ||
+       hwloc_get_cpubind(t, bound, HWLOC_CPUBIND_THREAD) == 0) &&
+      !hwloc_bitmap_iszero(bound))
     hwloc_bitmap_and(set, set, bound);
   hwloc_bitmap_free(bound);
   return set;
