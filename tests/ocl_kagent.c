@@ -322,6 +322,34 @@ static void test_two_devices(void) {
   maestro_runtime_destroy(rt);
 }
 
+/* An agent built for device 1 only: not launched on device 0. */
+static void test_built_on_some(void) {
+  maestro_runtime_t *rt = make_rt(1, 0);
+  if (rt->ndev < 2) {
+    maestro_runtime_destroy(rt);
+    return;
+  }
+  maestro_kernel_t k2 = scale_kernel(scale2_args);
+  ocl_kagent_t *a;
+  ocl_prog_stats_t s0, s1;
+  ocl_prog_stats(rt, &s0);
+  CU_ASSERT_FATAL(ocl_kagent_create_on(rt, "x2", &k2, f32_in, 1, f32_out, 1, 1u << 1, &a) ==
+                  MAESTRO_OK);
+  ocl_prog_stats(rt, &s1);
+  CU_ASSERT_EQUAL(s1.builds + s1.disk_hits + s1.cache_hits,
+                  s0.builds + s0.disk_hits + s0.cache_hits + 1);
+  maestro_buf_t *in = ramp(rt, 100);
+  CU_ASSERT(ocl_launch(a, 0, &in, on_done, NULL) == MAESTRO_ENODEV);
+  maestro_buf_t *out = run1(a, 1, in, NULL);
+  CU_ASSERT(check_ramp(out, 100, 2.0f));
+  maestro_buf_release(out);
+  maestro_buf_release(in);
+  ocl_kagent_destroy(a);
+  CU_ASSERT(ocl_kagent_create_on(rt, "none", &k2, f32_in, 1, f32_out, 1, 1u << 5, &a) ==
+            MAESTRO_ENODEV);
+  maestro_runtime_destroy(rt);
+}
+
 /* 48 messages of 256 KiB in flight through a 1 MiB device: replicas are
  * evicted (the only copies written back first) and nothing is lost. */
 static void test_memory_pressure(void) {
@@ -506,10 +534,11 @@ static void test_bundled(void) {
 }
 
 void register_suites(void) {
-  ADD_SUITE(
-      "ocl", NULL, NULL, {"build error", test_build_error}, {"program cache", test_program_cache},
-      {"chain, copies", test_chain_copies}, {"chain, zero-copy", test_chain_zero_copy},
-      {"host write invalidates", test_host_write_invalidates}, {"two devices", test_two_devices},
-      {"memory pressure", test_memory_pressure}, {"pipelined", test_pipelined},
-      {"bundled kernels", test_bundled}, {"host outputs", test_host_outputs});
+  ADD_SUITE("ocl", NULL, NULL, {"build error", test_build_error},
+            {"program cache", test_program_cache}, {"chain, copies", test_chain_copies},
+            {"chain, zero-copy", test_chain_zero_copy},
+            {"host write invalidates", test_host_write_invalidates},
+            {"two devices", test_two_devices}, {"memory pressure", test_memory_pressure},
+            {"pipelined", test_pipelined}, {"bundled kernels", test_bundled},
+            {"host outputs", test_host_outputs}, {"built on some devices", test_built_on_some});
 }

@@ -171,6 +171,12 @@ static int make_kernel(ocl_kagent_t *ka, int dev) {
 int ocl_kagent_create(struct maestro_runtime *rt, const char *agent, const maestro_kernel_t *k,
                       const maestro_port_t *in, int n_in, const maestro_port_t *out, int n_out,
                       ocl_kagent_t **out_ka) {
+  return ocl_kagent_create_on(rt, agent, k, in, n_in, out, n_out, OCL_ALL_DEVICES, out_ka);
+}
+
+int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const maestro_kernel_t *k,
+                         const maestro_port_t *in, int n_in, const maestro_port_t *out, int n_out,
+                         uint64_t devices, ocl_kagent_t **out_ka) {
   if (!out_ka) return err_set(MAESTRO_EINVAL, "ocl_kagent_create: ka is NULL");
   *out_ka = NULL;
   if (!agent) agent = "?";
@@ -215,11 +221,18 @@ int ocl_kagent_create(struct maestro_runtime *rt, const char *agent, const maest
   ka->k.out_count = ka->out_count;
   for (int i = 0; i < n_in; i++)
     ka->in_esize[i] = elem_size(in[i].type);
+  int built = 0;
   for (int i = 0; i < rt->ndev; i++) {
+    if (i < 64 && !(devices & (1ull << i))) continue; /* it will never run there */
     if ((rc = make_kernel(ka, i))) {
       ocl_kagent_destroy(ka);
       return rc;
     }
+    built++;
+  }
+  if (!built) {
+    ocl_kagent_destroy(ka);
+    return err_set(MAESTRO_ENODEV, "agent '%s': none of the devices it may run on exists", agent);
   }
   *out_ka = ka;
   return MAESTRO_OK;
@@ -326,6 +339,9 @@ static int launch_build(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, uns
       return err_set(MAESTRO_EINVAL, "ocl_launch: agent '%s': input %d is NULL", ka->name, i);
   ocl_dev_t *d = ocl_dev(ka->rt, dev);
   kdev_t *kd = &ka->dev[dev];
+  if (!kd->kern)
+    return err_set(MAESTRO_ENODEV, "ocl_launch: agent '%s' was not built for device %d", ka->name,
+                   dev);
   size_t sz = sizeof(ocl_launch_t) +
               (size_t)ka->n_in * (sizeof(ocl_xfer_t) + sizeof(maestro_buf_t *)) +
               (size_t)ka->n_out * sizeof(maestro_buf_t *);

@@ -46,6 +46,14 @@ typedef struct ocl_kagent ocl_kagent_t;
 int ocl_kagent_create(struct maestro_runtime *rt, const char *agent, const maestro_kernel_t *k,
                       const maestro_port_t *in, int n_in, const maestro_port_t *out, int n_out,
                       ocl_kagent_t **ka);
+/* The same, built only for the devices whose bit is set in `devices`
+ * (bit i = device place i; OCL_ALL_DEVICES for all): an agent pinned to one
+ * device (affinity) need not be compiled for the others. Launching it on a
+ * device it was not built for is MAESTRO_ENODEV. */
+#define OCL_ALL_DEVICES (~(uint64_t)0)
+int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const maestro_kernel_t *k,
+                         const maestro_port_t *in, int n_in, const maestro_port_t *out, int n_out,
+                         uint64_t devices, ocl_kagent_t **ka);
 void ocl_kagent_destroy(ocl_kagent_t *ka);
 
 /* What one launch did, handed to its completion callback. */
