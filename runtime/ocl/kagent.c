@@ -471,9 +471,12 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
     L->res.kernel_ns = f - s;
     L->res.t_start_ns = ocl_dev_to_host_ns(d, s);
     L->res.t_end_ns = ocl_dev_to_host_ns(d, f);
-    if (L->res.t_end_ns > now) { /* never in the future of the host */
-      L->res.t_start_ns -= L->res.t_end_ns - now;
+    /* Never in the host's future; and when the clock mapping is off by more
+     * than a second (a device whose profiling clock could not be
+     * calibrated), place the kernel just before now. */
+    if (L->res.t_end_ns > now || now - L->res.t_end_ns > 1000000000ull) {
       L->res.t_end_ns = now;
+      L->res.t_start_ns = now - L->res.kernel_ns;
     }
   } else {
     L->res.t_start_ns = L->res.t_end_ns = now;
