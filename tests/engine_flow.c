@@ -477,6 +477,246 @@ static void test_cycle(void) {
   maestro_graph_destroy(g); /* still running: cancelled */
 }
 
+/* A join whose inputs end unevenly fires as long as both have a message;
+ * what is left on the longer input becomes "not taken" dead letters (nothing
+ * is lost silently), and the graph still ends OK. */
+static void test_join_uneven_ends(void) {
+  static const maestro_port_t two_in[] = {{"x", MAESTRO_I64}, {"y", MAESTRO_I64}};
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "uneven", &g) == MAESTRO_OK);
+  maestro_agent_t *j = NULL;
+  CU_ASSERT_EQUAL(maestro_agent_add(g,
+                                    &(maestro_agent_desc_t){.name = "zip",
+                                                            .in = two_in,
+                                                            .n_in = 2,
+                                                            .out = eng_u64_out,
+                                                            .n_out = 1,
+                                                            .cpu = join_sum},
+                                    &j),
+                  MAESTRO_OK);
+  maestro_input_t *x, *y;
+  maestro_output_t *out, *dl;
+  CU_ASSERT_FATAL(maestro_graph_input(g, j, "x", &x) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_input(g, j, "y", &y) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, j, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_dead_letters(g, &dl) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(eng_feed(eng_rt, x, 8), MAESTRO_OK);
+  CU_ASSERT_EQUAL(eng_feed(eng_rt, y, 5), MAESTRO_OK);
+  uint64_t vals[8];
+  CU_ASSERT_EQUAL(eng_drain(out, vals, 8), 5);
+  for (uint64_t i = 0; i < 5; i++)
+    CU_ASSERT_EQUAL(vals[i], i * 1000000 + i);
+  long letters = 0;
+  for (;;) {
+    maestro_buf_t *b;
+    maestro_letter_t why = {0};
+    int rc = maestro_output_pop_letter(dl, &b, &why, 10000);
+    if (rc != MAESTRO_OK) {
+      CU_ASSERT_EQUAL(rc, MAESTRO_ECLOSED);
+      break;
+    }
+    CU_ASSERT_EQUAL(why.status, MAESTRO_ECLOSED);
+    CU_ASSERT_STRING_EQUAL(why.agent, "zip");
+    CU_ASSERT_STRING_EQUAL(why.port, "x");
+    CU_ASSERT_EQUAL(eng_val(b), 5 + (uint64_t)letters);
+    CU_ASSERT_EQUAL(why.seq, 5 + (uint64_t)letters);
+    letters++;
+    maestro_buf_release(b);
+  }
+  CU_ASSERT_EQUAL(letters, 3);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  maestro_graph_destroy(g);
+}
+
+/* Messages of every size class, from empty to 3 MiB, each filled with a
+ * pattern: the sink keeps a reference to every one, so a pool that reused a
+ * buffer still held would show as a changed pattern at the end. */
+static int pattern_source(maestro_fire_t *f) {
+  const size_t *sizes = maestro_fire_state(f);
+  uint64_t seq = maestro_fire_seq(f);
+  if (sizes[seq] == (size_t)-1) return MAESTRO_DONE;
+  maestro_buf_t *b;
+  int rc = maestro_fire_alloc(f, sizes[seq], &b);
+  if (rc != MAESTRO_OK) return rc;
+  if (maestro_buf_size(b) != sizes[seq]) {
+    maestro_buf_release(b);
+    return MAESTRO_EINVAL;
+  }
+  unsigned char *p = maestro_buf_data(b);
+  for (size_t i = 0; i < sizes[seq]; i++)
+    p[i] = (unsigned char)(seq * 31 + i);
+  return maestro_fire_out(f, 0, b);
+}
+
+enum { N_SIZES = 64 };
+struct hoard {
+  maestro_buf_t *kept[N_SIZES];
+  int n;
+};
+
+static int hoard_sink(maestro_fire_t *f) {
+  struct hoard *h = maestro_fire_state(f);
+  if (h->n < N_SIZES) h->kept[h->n++] = maestro_buf_retain(maestro_fire_in(f, 0));
+  return MAESTRO_OK;
+}
+
+static void test_sizes_and_reuse(void) {
+  static const maestro_port_t bytes_out[] = {{"out", MAESTRO_BYTES}};
+  static const maestro_port_t bytes_in[] = {{"in", MAESTRO_BYTES}};
+  static size_t sizes[N_SIZES + 1];
+  static struct hoard h;
+  memset(&h, 0, sizeof h);
+  for (int i = 0; i < N_SIZES; i++) {
+    size_t base = (size_t)1 << (i % 22); /* 1 B .. 2 MiB, around every power of two */
+    sizes[i] = i == 0 ? 0 : base + (size_t)(i % 3) - 1;
+  }
+  sizes[N_SIZES - 1] = 3u << 20;
+  sizes[N_SIZES] = (size_t)-1;
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "sizes", &g) == MAESTRO_OK);
+  maestro_agent_t *s = NULL, *p = NULL, *k = NULL;
+  CU_ASSERT_EQUAL(
+      maestro_agent_add(
+          g,
+          &(maestro_agent_desc_t){
+              .name = "src", .out = bytes_out, .n_out = 1, .cpu = pattern_source, .state = sizes},
+          &s),
+      MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_agent_add(g,
+                                    &(maestro_agent_desc_t){.name = "pass",
+                                                            .in = bytes_in,
+                                                            .n_in = 1,
+                                                            .out = bytes_out,
+                                                            .n_out = 1,
+                                                            .cpu = eng_pass},
+                                    &p),
+                  MAESTRO_OK);
+  CU_ASSERT_EQUAL(
+      maestro_agent_add(
+          g,
+          &(maestro_agent_desc_t){
+              .name = "hoard", .in = bytes_in, .n_in = 1, .cpu = hoard_sink, .state = &h},
+          &k),
+      MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_connect(g, s, "out", p, "in", 2), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_connect(g, p, "out", k, "in", 2), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_run(g), MAESTRO_OK);
+  CU_ASSERT_EQUAL(h.n, N_SIZES);
+  long bad = 0;
+  for (int i = 0; i < h.n; i++) {
+    CU_ASSERT_EQUAL(maestro_buf_size(h.kept[i]), sizes[i]);
+    const unsigned char *q = maestro_buf_cdata(h.kept[i]);
+    if (sizes[i] && !q) bad++;
+    for (size_t j = 0; q && j < sizes[i]; j++)
+      bad += q[j] != (unsigned char)((uint64_t)i * 31 + j);
+    CU_ASSERT_EQUAL(maestro_buf_refs(h.kept[i]), 1);
+    maestro_buf_release(h.kept[i]);
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  maestro_graph_destroy(g);
+}
+
+/* A long chain: 150 agents, every message through all of them. */
+static void test_long_chain(void) {
+  enum { LEN = 150, N = 500 };
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "long", &g) == MAESTRO_OK);
+  maestro_agent_t *first = NULL, *prev = NULL;
+  for (int i = 0; i < LEN; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "a%d", i);
+    maestro_agent_t *a = eng_add(g, name, eng_inc, NULL);
+    if (prev) CU_ASSERT_EQUAL(maestro_connect(g, prev, "out", a, "in", 1 + i % 4), MAESTRO_OK);
+    if (!first) first = a;
+    prev = a;
+  }
+  maestro_input_t *in;
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_input(g, first, "in", &in) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, prev, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  struct eng_feeder fd;
+  eng_feeder_start(&fd, eng_rt, in, N, 0);
+  uint64_t vals[N];
+  CU_ASSERT_EQUAL(eng_drain(out, vals, N), N);
+  CU_ASSERT_EQUAL(eng_feeder_join(&fd), MAESTRO_OK);
+  long bad = 0;
+  for (int i = 0; i < N; i++)
+    bad += vals[i] != (uint64_t)i + LEN;
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  maestro_graph_destroy(g);
+}
+
+/* Polling: pop with a 0 ms timeout says ETIMEDOUT while nothing is there. */
+static void test_poll(void) {
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "poll", &g) == MAESTRO_OK);
+  maestro_agent_t *a = eng_add(g, "a", eng_inc, NULL);
+  maestro_input_t *in;
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "in", &in) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, a, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  maestro_buf_t *b = NULL;
+  CU_ASSERT_EQUAL(maestro_output_pop(out, &b, 0), MAESTRO_ETIMEDOUT);
+  CU_ASSERT_EQUAL(maestro_output_pop(out, &b, 5), MAESTRO_ETIMEDOUT);
+  CU_ASSERT_EQUAL(maestro_input_push(in, eng_msg(eng_rt, 41)), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_output_pop(out, &b, -1), MAESTRO_OK);
+  CU_ASSERT_EQUAL(eng_val(b), 42);
+  maestro_buf_release(b);
+  CU_ASSERT_EQUAL(maestro_input_close(in), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_output_pop(out, &b, -1), MAESTRO_ECLOSED);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK); /* waiting twice is harmless */
+  maestro_graph_destroy(g);
+}
+
+/* Inside a firing: the runtime, the sequence numbers of a two-input agent. */
+static int check_fire(maestro_fire_t *f) {
+  int *bad = maestro_fire_state(f);
+  if (maestro_fire_runtime(f) != eng_rt) (*bad)++;
+  if (eng_val(maestro_fire_in(f, 0)) != maestro_fire_seq(f)) (*bad)++;
+  if (eng_val(maestro_fire_in(f, 1)) != maestro_fire_seq(f) + 100) (*bad)++;
+  if (maestro_fire_in(f, 2) != NULL || maestro_fire_in(f, -1) != NULL) (*bad)++;
+  maestro_buf_t *b = maestro_buf_retain(maestro_fire_in(f, 0));
+  if (maestro_fire_out(f, 3, b) != MAESTRO_EINVAL) (*bad)++; /* no such port: released */
+  return MAESTRO_OK;
+}
+
+static void test_fire_accessors(void) {
+  static const maestro_port_t two_in[] = {{"x", MAESTRO_I64}, {"y", MAESTRO_I64}};
+  static int bad;
+  bad = 0;
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "accessors", &g) == MAESTRO_OK);
+  maestro_agent_t *a = NULL;
+  CU_ASSERT_EQUAL(maestro_agent_add(
+                      g,
+                      &(maestro_agent_desc_t){
+                          .name = "two", .in = two_in, .n_in = 2, .cpu = check_fire, .state = &bad},
+                      &a),
+                  MAESTRO_OK);
+  maestro_input_t *x, *y;
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "x", &x) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "y", &y) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  for (uint64_t i = 0; i < 20; i++) {
+    CU_ASSERT_EQUAL(maestro_input_push(x, eng_msg(eng_rt, i)), MAESTRO_OK);
+    CU_ASSERT_EQUAL(maestro_input_push(y, eng_msg(eng_rt, i + 100)), MAESTRO_OK);
+  }
+  maestro_input_close(x);
+  maestro_input_close(y);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  CU_ASSERT_EQUAL(bad, 0);
+  maestro_agent_stats_t st;
+  CU_ASSERT_EQUAL(maestro_agent_stats(a, &st), MAESTRO_OK);
+  CU_ASSERT_EQUAL(st.fires, 20);
+  CU_ASSERT_EQUAL(st.msgs_in, 40);
+  maestro_graph_destroy(g);
+}
+
 void register_suites(void) {
   ADD_SUITE("engine_flow", eng_suite_init, eng_suite_fini, {"chain keeps order", test_chain_order},
             {"source returns DONE", test_source_done}, {"empty source", test_empty_source},
@@ -485,5 +725,7 @@ void register_suites(void) {
             {"fan-out shares one buffer", test_fanout_shares},
             {"copy-on-write (host)", test_cow_host}, {"copy-on-write (graph)", test_cow_graph},
             {"several graphs on one runtime", test_several_graphs},
-            {"cycle with capacity", test_cycle});
+            {"cycle with capacity", test_cycle}, {"join with uneven ends", test_join_uneven_ends},
+            {"sizes and buffer reuse", test_sizes_and_reuse}, {"long chain", test_long_chain},
+            {"polling", test_poll}, {"firing accessors", test_fire_accessors});
 }

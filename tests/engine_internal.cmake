@@ -14,3 +14,11 @@ maestro_add_test(engine_device
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_device.c
   ENV MAESTRO_STATS=0
   TIMEOUT 180)
+
+# Buffer pools per NUMA node, on a synthetic two-node topology (as in
+# foundation_numa): buffers land on the node asked for and come back to it.
+maestro_add_test(engine_numa_pools
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_numa.c
+  ENV "HWLOC_SYNTHETIC=pack:2 numa:1 core:2 pu:1" HWLOC_THISSYSTEM=1 MAESTRO_DEVICES=none
+      MAESTRO_STATS=0
+  TIMEOUT 60)

@@ -339,6 +339,8 @@ static void test_dot(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "->"));
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "17"));
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "23"));
+    /* coloured by place */
+    CU_ASSERT(strstr(text, "color") != NULL);
     /* at least two channel edges */
     const char *e = strstr(text, "->");
     CU_ASSERT(e && strstr(e + 2, "->"));

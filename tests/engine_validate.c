@@ -255,11 +255,24 @@ static void test_destroy_unstarted(void) {
   maestro_graph_destroy(g);
 }
 
+/* At most one host input per input port; a refused call names the port. */
+static void test_second_host_input(void) {
+  maestro_graph_t *g = new_graph("twohosts");
+  maestro_agent_t *a = eng_add(g, "a", eng_pass, NULL);
+  maestro_input_t *in1 = NULL, *in2 = NULL;
+  CU_ASSERT_EQUAL(maestro_graph_input(g, a, "in", &in1), MAESTRO_OK);
+  CU_ASSERT(maestro_graph_input(g, a, "in", &in2) < 0);
+  CU_ASSERT(eng_err_names("in"));
+  CU_ASSERT(eng_err_names("a"));
+  maestro_graph_destroy(g);
+}
+
 void register_suites(void) {
   ADD_SUITE("engine_validate", eng_suite_init, eng_suite_fini,
             {"NULL arguments", test_null_arguments}, {"duplicate names", test_duplicate_names},
             {"unknown port", test_unknown_port}, {"type mismatch", test_type_mismatch},
             {"unconnected input", test_unconnected_input}, {"after start", test_after_start},
             {"bad affinity index", test_bad_affinity},
-            {"destroy unstarted", test_destroy_unstarted});
+            {"destroy unstarted", test_destroy_unstarted},
+            {"second host input on a port", test_second_host_input});
 }

@@ -378,7 +378,15 @@ maestro_buf_t *maestro_fire_in(maestro_fire_t *f, int port) {
 
 int maestro_fire_alloc(maestro_fire_t *f, size_t bytes, maestro_buf_t **out) {
   if (!f || !out) return err_set(MAESTRO_EINVAL, "maestro_fire_alloc: %s is NULL", f ? "out" : "f");
-  return mem_buf_alloc(f->a->g->rt, bytes, out);
+  struct maestro_agent *a = f->a;
+  struct maestro_runtime *rt = a->g->rt;
+  int node = -1;
+  if (mem_nodes(rt) > 1 && a->n_out > 0 && a->out[0].nch > 0 && a->out[0].ch[0]->cons) {
+    /* On the NUMA node of the core that will read it (its consumer's worker). */
+    int home = a->out[0].ch[0]->cons->task.home;
+    if (home >= 0 && home < rt->ncpu) node = rt->cpu_info[home].numa_node;
+  }
+  return mem_buf_alloc_on(rt, bytes, node, out);
 }
 
 int maestro_fire_out(maestro_fire_t *f, int port, maestro_buf_t *b) {

@@ -27,6 +27,7 @@ struct maestro_buf {
   struct maestro_runtime *rt;
   uint32_t size_class;           /* pool bookkeeping (runtime/mem) */
   uint32_t flags;                /* MEM_BUF_* below */
+  int node;                      /* NUMA node of the host bytes (picks its pool) */
   void *host_base;               /* what was allocated for `host` (runtime/mem) */
   size_t host_cap;               /* usable bytes at `host` */
   struct maestro_buf *next_free; /* shared-pool link (runtime/mem) */
@@ -44,6 +45,11 @@ void mem_fini(struct maestro_runtime *rt);
 
 /* A buffer of `bytes` with host memory (host_valid = 1, contents undefined). */
 int mem_buf_alloc(struct maestro_runtime *rt, size_t bytes, maestro_buf_t **b);
+/* Like mem_buf_alloc, with the host bytes on NUMA node `node` (-1: the
+ * calling worker's node). Only matters on machines with several nodes. */
+int mem_buf_alloc_on(struct maestro_runtime *rt, size_t bytes, int node, maestro_buf_t **b);
+/* NUMA nodes the pools know (>= 1). */
+int mem_nodes(const struct maestro_runtime *rt);
 /* A buffer whose host replica does not exist yet (a device will produce it). */
 int mem_buf_alloc_nohost(struct maestro_runtime *rt, size_t bytes, maestro_buf_t **b);
 /* Gives `b` host memory if it has none (host_valid stays as it is). */

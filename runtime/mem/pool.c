@@ -1,7 +1,9 @@
-/* Buffer pools: a cache per worker thread by size class, backed by one
- * shared pool per runtime, so that a steady pipeline recycles its buffers
- * instead of calling malloc per message. Workers move buffers to and from
- * the shared pool in batches (one lock per batch). */
+/* Buffer pools: a cache per worker thread by size class, backed by shared
+ * pools per runtime and NUMA node, so that a steady pipeline recycles its
+ * buffers instead of calling malloc per message. Workers move buffers to and
+ * from the shared pool in batches (one lock per batch). On a machine with
+ * several NUMA nodes a buffer's bytes live on one node (topo_alloc_on_node)
+ * and it goes back to that node's pool. */
 #include "mem/pool.h"
 
 #include <pthread.h>
@@ -28,6 +30,10 @@
 #define HDR_BYTES                                                                                  \
   ((sizeof(struct maestro_buf) + MEM_HOST_ALIGN - 1) & ~(size_t)(MEM_HOST_ALIGN - 1))
 
+static size_t round_align(size_t n) {
+  return (n + MEM_HOST_ALIGN - 1) & ~(size_t)(MEM_HOST_ALIGN - 1);
+}
+
 struct shared_class {
   pthread_mutex_t lock;
   maestro_buf_t *head;
@@ -35,7 +41,8 @@ struct shared_class {
 };
 
 struct mem {
-  struct shared_class cls[MEM_NCLASS];
+  int nnodes;                /* NUMA nodes (>= 1) */
+  struct shared_class *cls;  /* [nnodes][MEM_NCLASS] */
   atomic_size_t large_bytes; /* cached in classes above TC_BYTES */
   atomic_ullong fresh, reused;
 };
@@ -61,21 +68,46 @@ size_t mem_class_bytes(unsigned cls) {
   return (size_t)MEM_CLASS_MIN << cls;
 }
 
+/* A valid node index of `m` for `node` (-1 or unknown: node 0). */
+static int node_of(const struct mem *m, int node) {
+  return node >= 0 && node < m->nnodes ? node : 0;
+}
+
+static struct shared_class *shared(struct mem *m, int node, unsigned k) {
+  return &m->cls[(size_t)node_of(m, node) * MEM_NCLASS + k];
+}
+
 int mem_init(struct maestro_runtime *rt) {
   struct mem *m = calloc(1, sizeof *m);
   if (!m) return err_set(MAESTRO_ENOMEM, "mem_init: out of memory");
-  for (unsigned k = 0; k < MEM_NCLASS; k++) {
-    pthread_mutex_init(&m->cls[k].lock, NULL);
-    size_t max = SHARED_BYTES / mem_class_bytes(k);
-    m->cls[k].max = mem_class_bytes(k) > TC_BYTES ? LARGE_KEEP : max < 8 ? 8 : max;
+  m->nnodes = topo_numa_nodes(rt);
+  if (m->nnodes < 1) m->nnodes = 1;
+  m->cls = calloc((size_t)m->nnodes * MEM_NCLASS, sizeof *m->cls);
+  if (!m->cls) {
+    free(m);
+    return err_set(MAESTRO_ENOMEM, "mem_init: out of memory");
   }
+  for (int node = 0; node < m->nnodes; node++)
+    for (unsigned k = 0; k < MEM_NCLASS; k++) {
+      struct shared_class *c = shared(m, node, k);
+      pthread_mutex_init(&c->lock, NULL);
+      size_t max = SHARED_BYTES / mem_class_bytes(k);
+      c->max = mem_class_bytes(k) > TC_BYTES ? LARGE_KEEP : max < 8 ? 8 : max;
+    }
   rt->mem = m;
   return MAESTRO_OK;
 }
 
 /* Frees the memory of a buffer (never pooled again). */
 static void buf_free_memory(maestro_buf_t *b) {
-  if (b->host_base && !(b->flags & MEM_BUF_INLINE)) {
+  if (b->flags & MEM_BUF_INLINE) {
+    if (b->flags & MEM_BUF_NUMA)
+      topo_free(b->rt, b, HDR_BYTES + round_align(b->host_cap));
+    else
+      free(b);
+    return;
+  }
+  if (b->host_base) {
     if (b->flags & MEM_BUF_NUMA)
       topo_free(b->rt, b->host_base, b->host_cap + MEM_HOST_ALIGN);
     else
@@ -87,15 +119,18 @@ static void buf_free_memory(maestro_buf_t *b) {
 void mem_fini(struct maestro_runtime *rt) {
   struct mem *m = rt->mem;
   if (!m) return;
-  for (unsigned k = 0; k < MEM_NCLASS; k++) {
-    maestro_buf_t *b = m->cls[k].head;
-    while (b) {
-      maestro_buf_t *next = b->next_free;
-      buf_free_memory(b);
-      b = next;
+  for (int node = 0; node < m->nnodes; node++)
+    for (unsigned k = 0; k < MEM_NCLASS; k++) {
+      struct shared_class *c = shared(m, node, k);
+      maestro_buf_t *b = c->head;
+      while (b) {
+        maestro_buf_t *next = b->next_free;
+        buf_free_memory(b);
+        b = next;
+      }
+      pthread_mutex_destroy(&c->lock);
     }
-    pthread_mutex_destroy(&m->cls[k].lock);
-  }
+  free(m->cls);
   free(m);
   rt->mem = NULL;
 }
@@ -104,7 +139,7 @@ void mem_thread_attach(struct maestro_runtime *rt, int node) {
   struct tcache *tc = calloc(1, sizeof *tc);
   if (!tc) return; /* the thread then uses the shared pool */
   tc->rt = rt;
-  tc->node = node;
+  tc->node = node_of(rt->mem, node);
   for (unsigned k = 0; k < MEM_NCLASS; k++) {
     size_t max = TC_BYTES / mem_class_bytes(k); /* 0 above TC_BYTES: no thread cache */
     tc->max[k] = max > TC_MAX ? TC_MAX : (unsigned)max;
@@ -112,10 +147,10 @@ void mem_thread_attach(struct maestro_runtime *rt, int node) {
   tls_cache = tc;
 }
 
-/* Moves `n` buffers from the thread cache to the shared pool (freeing those
- * beyond its bound). */
-static void shared_put(struct mem *m, unsigned k, maestro_buf_t **v, unsigned n) {
-  struct shared_class *c = &m->cls[k];
+/* Moves `n` buffers of class `k` and node `node` to the shared pool (freeing
+ * those beyond its bound). */
+static void shared_put(struct mem *m, int node, unsigned k, maestro_buf_t **v, unsigned n) {
+  struct shared_class *c = shared(m, node, k);
   size_t cap = mem_class_bytes(k);
   int large = cap > TC_BYTES;
   unsigned i = 0;
@@ -134,24 +169,9 @@ static void shared_put(struct mem *m, unsigned k, maestro_buf_t **v, unsigned n)
     buf_free_memory(v[i]);
 }
 
-void mem_thread_detach(void) {
-  struct tcache *tc = tls_cache;
-  if (!tc) return;
-  tls_cache = NULL;
-  atomic_fetch_add_explicit(&tc->rt->mem->reused, tc->reused, memory_order_relaxed);
-  for (unsigned k = 0; k < MEM_NCLASS; k++)
-    shared_put(tc->rt->mem, k, tc->items[k], tc->n[k]);
-  free(tc);
-}
-
-void mem_get_stats(struct maestro_runtime *rt, struct mem_stats *s) {
-  s->fresh = atomic_load_explicit(&rt->mem->fresh, memory_order_relaxed);
-  s->reused = atomic_load_explicit(&rt->mem->reused, memory_order_relaxed);
-}
-
 /* Takes up to `want` buffers from the shared pool; returns how many. */
-static unsigned shared_get(struct mem *m, unsigned k, maestro_buf_t **v, unsigned want) {
-  struct shared_class *c = &m->cls[k];
+static unsigned shared_get(struct mem *m, int node, unsigned k, maestro_buf_t **v, unsigned want) {
+  struct shared_class *c = shared(m, node, k);
   unsigned n = 0;
   pthread_mutex_lock(&c->lock);
   while (n < want && c->head) {
@@ -164,15 +184,29 @@ static unsigned shared_get(struct mem *m, unsigned k, maestro_buf_t **v, unsigne
   return n;
 }
 
+void mem_thread_detach(void) {
+  struct tcache *tc = tls_cache;
+  if (!tc) return;
+  tls_cache = NULL;
+  atomic_fetch_add_explicit(&tc->rt->mem->reused, tc->reused, memory_order_relaxed);
+  for (unsigned k = 0; k < MEM_NCLASS; k++)
+    shared_put(tc->rt->mem, tc->node, k, tc->items[k], tc->n[k]);
+  free(tc);
+}
+
+void mem_get_stats(struct maestro_runtime *rt, struct mem_stats *s) {
+  s->fresh = atomic_load_explicit(&rt->mem->fresh, memory_order_relaxed);
+  s->reused = atomic_load_explicit(&rt->mem->reused, memory_order_relaxed);
+}
+
 /* Host bytes for a separate (non-inline) buffer of class capacity `cap`. */
-static int host_alloc(maestro_buf_t *b, size_t cap, int node) {
+static int host_alloc(maestro_buf_t *b, size_t cap) {
   void *base;
-  if (node >= 0 && topo_numa_nodes(b->rt) > 1) {
-    base = topo_alloc_on_node(b->rt, cap + MEM_HOST_ALIGN, node);
+  if (b->rt->mem->nnodes > 1) {
+    base = topo_alloc_on_node(b->rt, cap + MEM_HOST_ALIGN, b->node);
     b->flags |= MEM_BUF_NUMA;
   } else {
-    base =
-        aligned_alloc(MEM_HOST_ALIGN, (cap + MEM_HOST_ALIGN - 1) & ~(size_t)(MEM_HOST_ALIGN - 1));
+    base = aligned_alloc(MEM_HOST_ALIGN, round_align(cap));
   }
   if (!base) return MAESTRO_ENOMEM;
   b->host_base = base;
@@ -181,50 +215,55 @@ static int host_alloc(maestro_buf_t *b, size_t cap, int node) {
   return MAESTRO_OK;
 }
 
-/* A fresh buffer of class `k` (or exact size when k == MEM_NOPOOL). */
+/* A fresh buffer of class `k` (or exact size when k == MEM_NOPOOL) on `node`. */
 static maestro_buf_t *buf_fresh(struct maestro_runtime *rt, unsigned k, size_t bytes, int with_host,
                                 int node) {
   size_t cap = k == MEM_NOPOOL ? bytes : mem_class_bytes(k);
+  int numa = rt->mem->nnodes > 1;
   maestro_buf_t *b;
   if (with_host && cap <= MEM_INLINE_MAX) {
-    b = aligned_alloc(MEM_HOST_ALIGN,
-                      HDR_BYTES + ((cap + MEM_HOST_ALIGN - 1) & ~(size_t)(MEM_HOST_ALIGN - 1)));
+    size_t total = HDR_BYTES + round_align(cap);
+    b = numa ? topo_alloc_on_node(rt, total, node) : aligned_alloc(MEM_HOST_ALIGN, total);
     if (!b) return NULL;
     memset(b, 0, sizeof *b);
-    b->flags = MEM_BUF_INLINE;
+    b->flags = MEM_BUF_INLINE | (numa ? MEM_BUF_NUMA : 0);
     b->host = (char *)b + HDR_BYTES;
     b->host_base = b->host;
     b->host_cap = cap;
+    b->rt = rt;
+    b->node = node;
   } else {
     b = calloc(1, sizeof *b);
     if (!b) return NULL;
     b->rt = rt;
-    if (with_host && host_alloc(b, cap, node) != MAESTRO_OK) {
+    b->node = node;
+    if (with_host && host_alloc(b, cap) != MAESTRO_OK) {
       free(b);
       return NULL;
     }
   }
-  b->rt = rt;
   b->size_class = k;
   atomic_fetch_add_explicit(&rt->mem->fresh, 1, memory_order_relaxed);
   return b;
 }
 
-static maestro_buf_t *buf_get(struct maestro_runtime *rt, size_t bytes, int with_host) {
+/* A buffer whose bytes live on `node` (-1: the calling worker's node). */
+static maestro_buf_t *buf_get(struct maestro_runtime *rt, size_t bytes, int with_host, int node) {
+  struct mem *m = rt->mem;
   unsigned k = mem_class_of(bytes);
   struct tcache *tc = tls_cache;
-  int node = -1;
+  if (tc && tc->rt != rt) tc = NULL;
+  node = node_of(m, node < 0 && tc ? tc->node : node);
   maestro_buf_t *b = NULL;
   if (k != MEM_NOPOOL && with_host) {
-    if (tc && tc->rt == rt && tc->max[k]) {
-      node = tc->node;
-      if (tc->n[k] == 0) tc->n[k] = shared_get(rt->mem, k, tc->items[k], (tc->max[k] + 1) / 2);
+    if (tc && tc->max[k] && tc->node == node) {
+      if (tc->n[k] == 0) tc->n[k] = shared_get(m, node, k, tc->items[k], (tc->max[k] + 1) / 2);
       if (tc->n[k]) {
         b = tc->items[k][--tc->n[k]];
         tc->reused++;
       }
-    } else if (shared_get(rt->mem, k, &b, 1)) {
-      atomic_fetch_add_explicit(&rt->mem->reused, 1, memory_order_relaxed);
+    } else if (shared_get(m, node, k, &b, 1)) {
+      atomic_fetch_add_explicit(&m->reused, 1, memory_order_relaxed);
     }
   }
   if (!b) b = buf_fresh(rt, k, bytes, with_host, node);
@@ -238,14 +277,18 @@ static maestro_buf_t *buf_get(struct maestro_runtime *rt, size_t bytes, int with
 }
 
 int mem_buf_alloc(struct maestro_runtime *rt, size_t bytes, maestro_buf_t **out) {
-  maestro_buf_t *b = buf_get(rt, bytes, 1);
+  return mem_buf_alloc_on(rt, bytes, -1, out);
+}
+
+int mem_buf_alloc_on(struct maestro_runtime *rt, size_t bytes, int node, maestro_buf_t **out) {
+  maestro_buf_t *b = buf_get(rt, bytes, 1, node);
   if (!b) return err_set(MAESTRO_ENOMEM, "buffer of %zu bytes: out of memory", bytes);
   *out = b;
   return MAESTRO_OK;
 }
 
 int mem_buf_alloc_nohost(struct maestro_runtime *rt, size_t bytes, maestro_buf_t **out) {
-  maestro_buf_t *b = buf_get(rt, bytes, 0);
+  maestro_buf_t *b = buf_get(rt, bytes, 0, -1);
   if (!b) return err_set(MAESTRO_ENOMEM, "buffer of %zu bytes: out of memory", bytes);
   *out = b;
   return MAESTRO_OK;
@@ -254,10 +297,13 @@ int mem_buf_alloc_nohost(struct maestro_runtime *rt, size_t bytes, maestro_buf_t
 int mem_buf_ensure_host(maestro_buf_t *b) {
   if (b->host) return MAESTRO_OK;
   size_t cap = b->size_class == MEM_NOPOOL ? b->size : mem_class_bytes(b->size_class);
-  struct tcache *tc = tls_cache;
-  if (host_alloc(b, cap, tc && tc->rt == b->rt ? tc->node : -1) != MAESTRO_OK)
+  if (host_alloc(b, cap) != MAESTRO_OK)
     return err_set(MAESTRO_ENOMEM, "host replica of %zu bytes: out of memory", b->size);
   return MAESTRO_OK;
+}
+
+int mem_nodes(const struct maestro_runtime *rt) {
+  return rt->mem->nnodes;
 }
 
 void mem_buf_recycle(maestro_buf_t *b) {
@@ -271,14 +317,14 @@ void mem_buf_recycle(maestro_buf_t *b) {
     return;
   }
   struct tcache *tc = tls_cache;
-  if (tc && tc->rt == b->rt && tc->max[k]) {
+  if (tc && tc->rt == b->rt && tc->max[k] && tc->node == b->node) {
     if (tc->n[k] == tc->max[k]) {
       unsigned half = tc->max[k] / 2;
       tc->n[k] -= half;
-      shared_put(b->rt->mem, k, tc->items[k] + tc->n[k], half);
+      shared_put(b->rt->mem, tc->node, k, tc->items[k] + tc->n[k], half);
     }
     tc->items[k][tc->n[k]++] = b;
     return;
   }
-  shared_put(b->rt->mem, k, &b, 1);
+  shared_put(b->rt->mem, b->node, k, &b, 1);
 }
