@@ -587,6 +587,17 @@ void maestro_graph_destroy(maestro_graph_t *g) {
       struct timespec ts = {0, 50000};
       nanosleep(&ts, NULL);
     }
+  } else {
+    /* Never started: end every stream so that no host thread waits on it. */
+    graph_stop(g);
+    for (struct maestro_output *o = g->outputs; o; o = o->next)
+      host_output_cancel(o);
+    dl_close(g);
+  }
+  /* Host threads woken above (closed inputs, ended outputs) leave their calls first. */
+  while (atomic_load(&g->host_users) > 0) {
+    struct timespec ts = {0, 50000};
+    nanosleep(&ts, NULL);
   }
   graph_free(g);
 }

@@ -121,9 +121,10 @@ struct maestro_graph {
   struct maestro_output *outputs;
   struct maestro_output dl; /* dead letters */
 
-  atomic_int state; /* graph_state; written under rt->graphs_lock */
-  atomic_int stopped; /* a failure or a cancel: agents wind down */
-  atomic_int active;  /* tasks queued or running */
+  atomic_int state;      /* graph_state; written under rt->graphs_lock */
+  atomic_int stopped;    /* a failure or a cancel: agents wind down */
+  atomic_int active;     /* tasks queued or running, launches in flight */
+  atomic_int host_users; /* host threads inside push/pop/close */
 
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -148,6 +149,8 @@ void host_output_init(struct maestro_output *o, struct maestro_graph *g, struct 
 void host_output_free(struct maestro_output *o);
 void host_input_free(struct maestro_input *in);
 void host_input_cancel(struct maestro_input *in);
+/* Ends every host output's stream (a graph destroyed before it ran). */
+void host_output_cancel(struct maestro_output *o);
 /* A producer made messages or end-of-stream visible to the consumer of `c`. */
 void chan_notify_consumer(struct maestro_runtime *rt, struct chan *c);
 /* A consumer made space in `c`: wakes its producer if it waits. */

@@ -145,6 +145,14 @@ void host_output_free(struct maestro_output *o) {
   pthread_cond_destroy(&o->cv);
 }
 
+void host_output_cancel(struct maestro_output *o) {
+  if (o->c) atomic_store_explicit(&o->c->closed, 1, memory_order_release);
+  pthread_mutex_lock(&o->mu);
+  o->closed = 1;
+  pthread_cond_broadcast(&o->cv);
+  pthread_mutex_unlock(&o->mu);
+}
+
 /* Takes one message from the channel (the output's mutex held). */
 static maestro_buf_t *out_take(struct maestro_output *o) {
   struct chan *c = o->c;
@@ -158,8 +166,8 @@ static maestro_buf_t *out_take(struct maestro_output *o) {
   return b;
 }
 
-int maestro_output_pop_letter(maestro_output_t *o, maestro_buf_t **b, maestro_letter_t *why,
-                              int timeout_ms) {
+static int output_pop(maestro_output_t *o, maestro_buf_t **b, maestro_letter_t *why,
+                      int timeout_ms) {
   if (!o || !b) return err_set(MAESTRO_EINVAL, "maestro_output_pop: %s is NULL", o ? "b" : "out");
   *b = NULL;
   if (!o->c) return dl_pop(o, b, why, timeout_ms);
@@ -203,6 +211,18 @@ int maestro_output_pop_letter(maestro_output_t *o, maestro_buf_t **b, maestro_le
   return MAESTRO_OK;
 }
 
+/* Host calls count themselves in g->host_users so that maestro_graph_destroy
+ * waits for threads it woke to leave before it frees what they use. */
+int maestro_output_pop_letter(maestro_output_t *o, maestro_buf_t **b, maestro_letter_t *why,
+                              int timeout_ms) {
+  if (!o || !b) return err_set(MAESTRO_EINVAL, "maestro_output_pop: %s is NULL", o ? "b" : "out");
+  struct maestro_graph *g = o->g;
+  atomic_fetch_add(&g->host_users, 1);
+  int rc = output_pop(o, b, why, timeout_ms);
+  atomic_fetch_sub(&g->host_users, 1);
+  return rc;
+}
+
 int maestro_output_pop(maestro_output_t *o, maestro_buf_t **b, int timeout_ms) {
   return maestro_output_pop_letter(o, b, NULL, timeout_ms);
 }
@@ -233,7 +253,10 @@ void host_input_cancel(struct maestro_input *in) {
 
 int maestro_input_close(maestro_input_t *in) {
   if (!in) return err_set(MAESTRO_EINVAL, "maestro_input_close: in is NULL");
+  struct maestro_graph *g = in->g;
+  atomic_fetch_add(&g->host_users, 1);
   host_input_cancel(in);
+  atomic_fetch_sub(&g->host_users, 1);
   return MAESTRO_OK;
 }
 
@@ -250,7 +273,18 @@ static int in_try_push(struct maestro_input *in, maestro_buf_t *b) {
   return 1;
 }
 
+static int input_push(maestro_input_t *in, maestro_buf_t *b, int timeout_ms);
+
 int maestro_input_push_timed(maestro_input_t *in, maestro_buf_t *b, int timeout_ms) {
+  if (!in) return input_push(in, b, timeout_ms);
+  struct maestro_graph *g = in->g;
+  atomic_fetch_add(&g->host_users, 1);
+  int rc = input_push(in, b, timeout_ms);
+  atomic_fetch_sub(&g->host_users, 1);
+  return rc;
+}
+
+static int input_push(maestro_input_t *in, maestro_buf_t *b, int timeout_ms) {
   if (!in || !b) {
     if (b) maestro_buf_release(b);
     return err_set(MAESTRO_EINVAL, "maestro_input_push: %s is NULL", in ? "b" : "in");
