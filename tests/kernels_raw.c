@@ -107,6 +107,8 @@ static void *launch(const maestro_bundled_agent_t *ba, const void *const *in,
   size_t ob = oc * type_bytes(op[0].type);
   cl_mem outb = clCreateBuffer(ctx, CL_MEM_READ_WRITE, ob ? ob : 4, NULL, &err);
   CU_ASSERT_FATAL(err == CL_SUCCESS);
+  cl_mem scratch[MAESTRO_BUNDLED_MAX_ARGS];
+  int n_scratch = 0;
   for (int a = 0; a < ba->kernel.n_args; a++) {
     const maestro_karg_t *g = &ba->kernel.args[a];
     cl_uint u;
@@ -129,6 +131,15 @@ static void *launch(const maestro_bundled_agent_t *ba, const void *const *in,
       err = clSetKernelArg(k, (cl_uint)a, sizeof(cl_float), &g->v.f32);
       break;
     case MAESTRO_KARG_KIND_LOCAL: err = clSetKernelArg(k, (cl_uint)a, g->v.bytes, NULL); break;
+    case MAESTRO_KARG_KIND_SCRATCH: { /* zero-filled, as runtime/ocl does (added by ocl) */
+      void *zeros = calloc(1, g->v.bytes);
+      scratch[n_scratch] =
+          clCreateBuffer(ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, g->v.bytes, zeros, &err);
+      free(zeros);
+      CU_ASSERT_FATAL(err == CL_SUCCESS);
+      err = clSetKernelArg(k, (cl_uint)a, sizeof(cl_mem), &scratch[n_scratch++]);
+      break;
+    }
     }
     CU_ASSERT_FATAL(err == CL_SUCCESS);
   }
@@ -142,6 +153,8 @@ static void *launch(const maestro_bundled_agent_t *ba, const void *const *in,
   err = clEnqueueReadBuffer(queue, outb, CL_TRUE, 0, ob, out, 0, NULL, NULL);
   CU_ASSERT_FATAL(err == CL_SUCCESS);
   clReleaseMemObject(outb);
+  for (int i = 0; i < n_scratch; i++)
+    clReleaseMemObject(scratch[i]);
   for (int p = 0; p < n_in; p++)
     clReleaseMemObject(inb[p]);
   clReleaseKernel(k);

@@ -449,6 +449,40 @@ static void test_host_outputs(void) {
   maestro_runtime_destroy(rt);
 }
 
+/* MAESTRO_KARG_SCRATCH: zero-filled for every launch, even when the pool
+ * hands back memory an earlier launch wrote to. */
+static void test_scratch(void) {
+  maestro_runtime_t *rt = make_rt(1, 0);
+  static const maestro_karg_t args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
+                                        MAESTRO_KARG_SCRATCH(64)};
+  maestro_kernel_t k = {.source = "__kernel void s(__global const float *x, __global float *y,"
+                                  " __global uint *scr) { if (get_global_id(0) == 0) {"
+                                  " y[0] = x[0] + (float)scr[0] + (float)scr[15]; scr[0] = 123;"
+                                  " scr[15] = 7; } }",
+                        .name = "s",
+                        .args = args,
+                        .n_args = 3};
+  ocl_kagent_t *a;
+  CU_ASSERT_FATAL(ocl_kagent_create(rt, "scratch", &k, f32_in, 1, f32_out, 1, &a) == MAESTRO_OK);
+  maestro_buf_t *in = ramp(rt, 1);
+  for (int i = 0; i < 3; i++) {
+    maestro_buf_t *out = run1(a, 0, in, NULL);
+    const float *y = maestro_buf_cdata(out);
+    CU_ASSERT(y && y[0] == 0.0f);
+    maestro_buf_release(out);
+  }
+  ocl_dev_stats_t s;
+  ocl_dev_stats(rt, 0, &s);
+  CU_ASSERT(s.mem_used > 0); /* scratch memory went back to the pool */
+  maestro_buf_release(in);
+  ocl_kagent_destroy(a);
+  static const maestro_karg_t bad[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
+                                       MAESTRO_KARG_SCRATCH(0)};
+  k.args = bad;
+  CU_ASSERT(ocl_kagent_create(rt, "bad", &k, f32_in, 1, f32_out, 1, &a) == MAESTRO_EINVAL);
+  maestro_runtime_destroy(rt);
+}
+
 /* Runs bundled agent `which` on `ins` (one launch), returns its output. */
 static maestro_buf_t *run_bundled(maestro_runtime_t *rt, maestro_bundled_t which,
                                   const maestro_bundled_params_t *p, maestro_buf_t **ins) {
@@ -534,11 +568,11 @@ static void test_bundled(void) {
 }
 
 void register_suites(void) {
-  ADD_SUITE("ocl", NULL, NULL, {"build error", test_build_error},
-            {"program cache", test_program_cache}, {"chain, copies", test_chain_copies},
-            {"chain, zero-copy", test_chain_zero_copy},
-            {"host write invalidates", test_host_write_invalidates},
-            {"two devices", test_two_devices}, {"memory pressure", test_memory_pressure},
-            {"pipelined", test_pipelined}, {"bundled kernels", test_bundled},
-            {"host outputs", test_host_outputs}, {"built on some devices", test_built_on_some});
+  ADD_SUITE(
+      "ocl", NULL, NULL, {"build error", test_build_error}, {"program cache", test_program_cache},
+      {"chain, copies", test_chain_copies}, {"chain, zero-copy", test_chain_zero_copy},
+      {"host write invalidates", test_host_write_invalidates}, {"two devices", test_two_devices},
+      {"memory pressure", test_memory_pressure}, {"pipelined", test_pipelined},
+      {"bundled kernels", test_bundled}, {"host outputs", test_host_outputs},
+      {"built on some devices", test_built_on_some}, {"scratch", test_scratch});
 }

@@ -22,6 +22,10 @@ typedef enum maestro_karg_kind {
   MAESTRO_KARG_KIND_U32,    /**< a constant uint */
   MAESTRO_KARG_KIND_F32,    /**< a constant float */
   MAESTRO_KARG_KIND_LOCAL,  /**< __local memory of `bytes` bytes */
+  /** a __global scratch buffer of `bytes` bytes on the launch's device,
+   *  zero-filled before the kernel, private to that launch (work-group
+   *  partial results, counters for a "last group finishes" reduction) */
+  MAESTRO_KARG_KIND_SCRATCH,
 } maestro_karg_kind_t;
 
 /** One kernel argument. Build them with the MAESTRO_KARG_* macros. */
@@ -57,6 +61,11 @@ typedef struct maestro_karg {
 #define MAESTRO_KARG_LOCAL(n)                                                                      \
   {                                                                                                \
     .kind = MAESTRO_KARG_KIND_LOCAL, .port = -1, .v = {.bytes = (n) }                              \
+  }
+
+#define MAESTRO_KARG_SCRATCH(n)                                                                    \
+  {                                                                                                \
+    .kind = MAESTRO_KARG_KIND_SCRATCH, .port = -1, .v = {.bytes = (n) }                            \
   }
 
 /**

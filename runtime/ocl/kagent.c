@@ -26,6 +26,7 @@ struct ocl_kagent {
   maestro_karg_t *args;
   size_t *out_count;
   int n_in, n_out;
+  int n_scratch; /* MAESTRO_KARG_SCRATCH arguments */
   size_t *in_esize, *out_esize;
   int ndev;
   kdev_t *dev;
@@ -44,6 +45,10 @@ typedef struct ocl_launch {
   maestro_buf_t **in;  /* borrowed */
   maestro_buf_t **out; /* owned until done() */
   ocl_xfer_t *x;
+  struct scratch {
+    cl_mem mem;
+    size_t cap;
+  } * scratch; /* one per SCRATCH argument */
 } ocl_launch_t;
 
 static size_t elem_size(maestro_type_t t) {
@@ -117,10 +122,12 @@ static int check_args(const char *agent, const maestro_kernel_t *k, int n_in, in
     case MAESTRO_KARG_KIND_I32:
     case MAESTRO_KARG_KIND_U32:
     case MAESTRO_KARG_KIND_F32: break;
+    case MAESTRO_KARG_KIND_SCRATCH:
     case MAESTRO_KARG_KIND_LOCAL:
       if (a->v.bytes == 0)
-        return err_set(MAESTRO_EINVAL, "agent '%s': kernel '%s': argument %d: LOCAL of 0 bytes",
-                       agent, k->name, i);
+        return err_set(MAESTRO_EINVAL,
+                       "agent '%s': kernel '%s': argument %d: LOCAL or SCRATCH of 0 bytes", agent,
+                       k->name, i);
       break;
     default:
       return err_set(MAESTRO_EINVAL, "agent '%s': kernel '%s': argument %d has unknown kind %d",
@@ -213,6 +220,8 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
   for (int i = 0; i < rt->ndev; i++)
     pthread_mutex_init(&ka->dev[i].lock, NULL);
   if (k->n_args) memcpy(ka->args, k->args, (size_t)k->n_args * sizeof *ka->args);
+  for (int i = 0; i < k->n_args; i++)
+    ka->n_scratch += k->args[i].kind == MAESTRO_KARG_KIND_SCRATCH;
   ka->k.args = ka->args;
   for (int j = 0; j < n_out; j++) {
     ka->out_count[j] = k->out_count ? k->out_count[j] : 0;
@@ -253,6 +262,7 @@ static void launch_free(ocl_launch_t *L) {
 
 static int set_args(ocl_launch_t *L, kdev_t *kd, cl_uint count_of_in(const ocl_launch_t *, int)) {
   const ocl_kagent_t *ka = L->ka;
+  int scratch = 0;
   for (int i = 0; i < ka->k.n_args; i++) {
     const maestro_karg_t *a = &ka->args[i];
     cl_int e = CL_SUCCESS;
@@ -280,6 +290,9 @@ static int set_args(ocl_launch_t *L, kdev_t *kd, cl_uint count_of_in(const ocl_l
       e = clSetKernelArg(kd->kern, (cl_uint)i, sizeof(cl_float), &a->v.f32);
       break;
     case MAESTRO_KARG_KIND_LOCAL: e = clSetKernelArg(kd->kern, (cl_uint)i, a->v.bytes, NULL); break;
+    case MAESTRO_KARG_KIND_SCRATCH:
+      e = clSetKernelArg(kd->kern, (cl_uint)i, sizeof(cl_mem), &L->scratch[scratch++].mem);
+      break;
     }
     if (e != CL_SUCCESS) {
       int rc = ocl_fail(e, "clSetKernelArg");
@@ -295,7 +308,14 @@ static cl_uint count_of_in(const ocl_launch_t *L, int port) {
 }
 
 /* Undoes what a launch took before it was enqueued. */
+static void scratch_free(ocl_launch_t *L) {
+  for (int s = 0; s < L->ka->n_scratch; s++)
+    if (L->scratch[s].mem)
+      ocl_mem_put(ocl_dev(L->ka->rt, L->dev), L->scratch[s].mem, L->scratch[s].cap);
+}
+
 static void launch_abort(ocl_launch_t *L, int n_acquired, int n_out) {
+  scratch_free(L);
   for (int i = 0; i < n_acquired; i++)
     ocl_rep_unpin(L->in[i], L->dev);
   for (int j = 0; j < n_out; j++) {
@@ -342,9 +362,9 @@ static int launch_build(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, uns
   if (!kd->kern)
     return err_set(MAESTRO_ENODEV, "ocl_launch: agent '%s' was not built for device %d", ka->name,
                    dev);
-  size_t sz = sizeof(ocl_launch_t) +
-              (size_t)ka->n_in * (sizeof(ocl_xfer_t) + sizeof(maestro_buf_t *)) +
-              (size_t)ka->n_out * sizeof(maestro_buf_t *);
+  size_t sz =
+      sizeof(ocl_launch_t) + (size_t)ka->n_in * (sizeof(ocl_xfer_t) + sizeof(maestro_buf_t *)) +
+      (size_t)ka->n_out * sizeof(maestro_buf_t *) + (size_t)ka->n_scratch * sizeof(struct scratch);
   ocl_launch_t *L = calloc(1, sz);
   if (!L) return err_set(MAESTRO_ENOMEM, "ocl_launch: agent '%s': out of memory", ka->name);
   L->ka = ka;
@@ -354,6 +374,7 @@ static int launch_build(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, uns
   L->x = (ocl_xfer_t *)(L + 1);
   L->in = (maestro_buf_t **)(L->x + ka->n_in);
   L->out = L->in + ka->n_in;
+  L->scratch = (struct scratch *)(L->out + ka->n_out);
   int rc;
   for (int i = 0; i < ka->n_in; i++) {
     L->in[i] = in[i];
@@ -373,6 +394,21 @@ static int launch_build(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, uns
     if ((rc = ocl_rep_new_output(d, n * ka->out_esize[j], &L->out[j]))) {
       err_append(" (agent '%s', output %d, device %d)", ka->name, j, dev);
       launch_abort(L, ka->n_in, j);
+      return rc;
+    }
+  }
+  for (int s = 0; s < ka->n_scratch; s++) {
+    size_t bytes = 0;
+    for (int i = 0, k = 0; i < ka->k.n_args; i++)
+      if (ka->args[i].kind == MAESTRO_KARG_KIND_SCRATCH && k++ == s) bytes = ka->args[i].v.bytes;
+    cl_uchar zero = 0;
+    if ((rc = ocl_mem_get(d, bytes, &L->scratch[s].mem, &L->scratch[s].cap)) ||
+        (rc = clEnqueueFillBuffer(d->q_exec, L->scratch[s].mem, &zero, 1, 0, bytes, 0, NULL,
+                                  NULL) == CL_SUCCESS
+                  ? MAESTRO_OK
+                  : err_set(MAESTRO_ECL, "clEnqueueFillBuffer (scratch) failed"))) {
+      err_append(" (agent '%s', scratch argument, device %d)", ka->name, dev);
+      launch_abort(L, ka->n_in, ka->n_out);
       return rc;
     }
   }
@@ -471,9 +507,12 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
     L->res.kernel_ns = f - s;
     L->res.t_start_ns = ocl_dev_to_host_ns(d, s);
     L->res.t_end_ns = ocl_dev_to_host_ns(d, f);
-    if (L->res.t_end_ns > now) { /* never in the future of the host */
-      L->res.t_start_ns -= L->res.t_end_ns - now;
+    /* Never in the host's future; and when the clock mapping is off by more
+     * than a second (a device whose profiling clock could not be
+     * calibrated), place the kernel just before now. */
+    if (L->res.t_end_ns > now || now - L->res.t_end_ns > 1000000000ull) {
       L->res.t_end_ns = now;
+      L->res.t_start_ns = now - L->res.kernel_ns;
     }
   } else {
     L->res.t_start_ns = L->res.t_end_ns = now;
@@ -503,6 +542,7 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
       L->out[j] = NULL;
     }
   }
+  scratch_free(L);
   atomic_fetch_add(&d->launches, 1);
   pthread_mutex_lock(&d->lock);
   d->inflight--;

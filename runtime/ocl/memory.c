@@ -181,7 +181,10 @@ int ocl_mem_get(ocl_dev_t *d, size_t bytes, cl_mem *out, size_t *capp) {
                    "(CL_DEVICE_MAX_MEM_ALLOC_SIZE %llu)",
                    d->index, d->name, bytes, (unsigned long long)d->max_alloc);
   size_t cap = size_class(bytes);
-  if (cap > d->max_alloc && bytes <= d->max_alloc) cap = bytes;
+  /* Near a limit, the exact size rather than the rounded class. */
+  if ((cap > d->max_alloc && bytes <= d->max_alloc) ||
+      (cap > d->mem_limit && bytes <= d->mem_limit))
+    cap = bytes;
   if (cap > d->mem_limit)
     return err_set(MAESTRO_ENOMEM,
                    "device %d (%s): a %zu-byte buffer does not fit in its %llu-byte memory limit "
