@@ -237,19 +237,23 @@ int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq,
 
 /* One firing of a stateful agent with its supervision. Returns MAESTRO_OK,
  * MAESTRO_DONE, or the failing status once the supervisor stopped the graph. */
-static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int *blocked) {
+/* `trace_t`: when tracing, the end of the previous firing of this run (its
+ * start, so that back-to-back firings read the clock once each), else 0. */
+static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int *blocked,
+                    uint64_t *trace_t) {
   struct maestro_runtime *rt = a->g->rt;
   struct maestro_fire f;
   run_fire_init(&f, a, a->inbuf, a->seq++, MAESTRO_PLACE_CPU, cpu);
   int tracing = prof_tracing(rt);
-  uint64_t t0 = tracing ? rt_now_ns() : 0;
+  uint64_t t0 = tracing ? (*trace_t ? *trace_t : rt_now_ns()) : 0;
   int st = run_fire_exec(a, &f, rs);
   if (tracing) {
     uint64_t bytes = 0;
     for (int p = 0; p < a->n_in; p++)
       bytes += a->inbuf[p]->size;
-    prof_trace_firing(rt, MAESTRO_PLACE_CPU, cpu, a->name, f.seq, bytes, t0, rt_now_ns(),
-                      a->flow_in, run_flow_out(a, &f));
+    *trace_t = rt_now_ns();
+    prof_trace_firing(rt, MAESTRO_PLACE_CPU, cpu, a->name, f.seq, bytes, t0, *trace_t, a->flow_in,
+                      run_flow_out(a, &f));
   }
   if (st >= 0) {
     *blocked = run_commit(a, f.out, f.nout, rs);
@@ -268,6 +272,7 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int 
  * Returns 1 when it stopped only because the batch was used up. */
 static int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, int *blocked) {
   struct maestro_graph *g = a->g;
+  uint64_t trace_t = 0;
   for (int n = 0; n < AGENT_BATCH; n++) {
     if (*blocked) {
       if (!run_flush_pending(a, 0, rs)) return 0;
@@ -292,7 +297,7 @@ static int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, in
         ip->taken++;
       }
     }
-    int st = fire_one(a, cpu, rs, blocked);
+    int st = fire_one(a, cpu, rs, blocked, &trace_t);
     if (st == MAESTRO_DONE) {
       a->phase = AG_CLOSING;
       return 0;
