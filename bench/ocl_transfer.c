@@ -99,14 +99,18 @@ static double raw_chain(raw_cl_t *r, size_t n, int reps) {
   return best;
 }
 
-enum { K = 8 }; /* messages per bandwidth measurement */
+/* Messages per bandwidth measurement: 8 of 4 MiB, 4 of 64 MiB (the buffer
+ * pools keep 4 buffers per large size class; more would measure page faults
+ * of fresh memory, and 1 GiB of messages on a shared machine). */
+enum { KMAX = 8 };
+static int K = KMAX;
 
 /* Raw blocking writes / reads of K distinct messages of `bytes` (distinct
  * host and device memory, as the runtime's messages are): best seconds. */
 static void raw_bw(raw_cl_t *r, size_t bytes, int reps, double *w, double *rd) {
   cl_int e;
-  void *h[K];
-  cl_mem m[K];
+  void *h[KMAX];
+  cl_mem m[KMAX];
   for (int k = 0; k < K; k++) {
     h[k] = malloc(bytes);
     memset(h[k], 1, bytes);
@@ -160,7 +164,7 @@ static void agent_bw(maestro_runtime_t *rt, size_t n, int reps, double *w, doubl
     fprintf(stderr, "agents: %s\n", maestro_last_error());
     exit(1);
   }
-  maestro_buf_t *x[K], *r;
+  maestro_buf_t *x[KMAX], *r;
   for (int k = 0; k < K; k++) {
     maestro_buf_create(rt, n * sizeof(float), &x[k]);
     memset(maestro_buf_data(x[k]), 1, n * sizeof(float));
@@ -185,9 +189,9 @@ static void agent_bw(maestro_runtime_t *rt, size_t n, int reps, double *w, doubl
     double t1 = now_s();
     ocl_dev_stats(rt, 0, &s1);
     /* The messages, plus the 4-byte range message the first time. */
-    CHECK(s1.bytes_h2d - s0.bytes_h2d == K * n * sizeof(float) + (i ? 0 : sizeof(float)),
+    CHECK(s1.bytes_h2d - s0.bytes_h2d == (size_t)K * n * sizeof(float) + (i ? 0 : sizeof(float)),
           "h2d moved %llu bytes", (unsigned long long)(s1.bytes_h2d - s0.bytes_h2d));
-    maestro_buf_t *outs[K];
+    maestro_buf_t *outs[KMAX];
     for (int k = 0; k < K; k++)
       if (ocl_launch(fill, 0, &r, done_q_cb, &q)) exit(1);
     for (int k = 0; k < K; k++)
@@ -210,6 +214,7 @@ static void agent_bw(maestro_runtime_t *rt, size_t n, int reps, double *w, doubl
 
 static void run_size(raw_cl_t *raw, size_t n, int reps) {
   size_t bytes = n * sizeof(float);
+  K = bytes > ((size_t)16 << 20) ? 4 : KMAX;
   maestro_runtime_t *rt = bench_rt(0);
   ocl_kagent_t *ka = scale_agent(rt, "x2");
   ocl_dev_stats_t moved;

@@ -76,8 +76,14 @@ def test_json():
               "text batch shows places and agents")
         # no -p: finds the program itself (the only one, or the newest)
         # (other users of this uid may run Maestro programs too: any one will do)
-        r = run_top("--json", "-n", "1")
-        check(r.returncode == 0 and json.loads(r.stdout)["pid"] > 0, "json without -p")
+        # (a program picked may exit before it is read: try again)
+        for _ in range(5):
+            r = run_top("--json", "-n", "1")
+            if r.returncode == 0:
+                break
+            time.sleep(0.2)
+        check(r.returncode == 0 and json.loads(r.stdout)["pid"] > 0,
+              f"json without -p: {r.returncode} {r.stderr}")
     finally:
         p.kill()
         p.wait()
