@@ -455,6 +455,8 @@ int maestro_graph_start(maestro_graph_t *g) {
       return rc;
     }
   }
+  g->numa = mem_nodes(g->rt) > 1;
+  g->tracing = prof_tracing(g->rt);
   /* Under the list lock: the stats publisher reads started graphs only. */
   pthread_mutex_lock(&g->rt->graphs_lock);
   g->state = GRAPH_STARTED;

@@ -125,6 +125,8 @@ struct maestro_graph {
   atomic_int stopped;    /* a failure or a cancel: agents wind down */
   atomic_int active;     /* tasks queued or running, launches in flight */
   atomic_int host_users; /* host threads inside push/pop/close */
+  int numa;              /* the pools know several NUMA nodes (set at start) */
+  int tracing;           /* prof_tracing() at start: a trace is being written */
 
   pthread_mutex_t mu;
   pthread_cond_t cv;

@@ -244,7 +244,7 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int 
   struct maestro_runtime *rt = a->g->rt;
   struct maestro_fire f;
   run_fire_init(&f, a, a->inbuf, a->seq++, MAESTRO_PLACE_CPU, cpu);
-  int tracing = prof_tracing(rt);
+  int tracing = a->g->tracing;
   uint64_t t0 = tracing ? (*trace_t ? *trace_t : rt_now_ns()) : 0;
   int st = run_fire_exec(a, &f, rs);
   if (tracing) {
@@ -386,7 +386,7 @@ int maestro_fire_alloc(maestro_fire_t *f, size_t bytes, maestro_buf_t **out) {
   struct maestro_agent *a = f->a;
   struct maestro_runtime *rt = a->g->rt;
   int node = -1;
-  if (mem_nodes(rt) > 1 && a->n_out > 0 && a->out[0].nch > 0 && a->out[0].ch[0]->cons) {
+  if (a->g->numa && a->n_out > 0 && a->out[0].nch > 0 && a->out[0].ch[0]->cons) {
     /* On the NUMA node of the core that will read it (its consumer's worker). */
     int home = a->out[0].ch[0]->cons->task.home;
     if (home >= 0 && home < rt->ncpu) node = rt->cpu_info[home].numa_node;

@@ -76,8 +76,14 @@ def test_json():
               "text batch shows places and agents")
         # no -p: finds the program itself (the only one, or the newest)
         # (other users of this uid may run Maestro programs too: any one will do)
-        r = run_top("--json", "-n", "1")
-        check(r.returncode == 0 and json.loads(r.stdout)["pid"] > 0, "json without -p")
+        # (a program picked may exit before it is read: try again)
+        for _ in range(5):
+            r = run_top("--json", "-n", "1")
+            if r.returncode == 0:
+                break
+            time.sleep(0.2)
+        check(r.returncode == 0 and json.loads(r.stdout)["pid"] > 0,
+              f"json without -p: {r.returncode} {r.stderr}")
     finally:
         p.kill()
         p.wait()
@@ -286,6 +292,24 @@ def test_trace():
         shutil.rmtree(d)
 
 
+def test_trace_stress():
+    """Four writers, a flusher writing all the while: every event once, in order."""
+    d = tempfile.mkdtemp()
+    try:
+        path = os.path.join(d, "stress.json")
+        n = 50000
+        r = subprocess.run([DEMO, "tracestress", path, str(n)], capture_output=True, text=True,
+                           timeout=120)
+        check(r.returncode == 0, f"trace stress: exit {r.returncode}: {r.stderr}")
+        with open(path) as f:
+            ev = json.load(f)["traceEvents"]
+        for t in range(4):
+            seqs = [e["args"]["seq"] for e in ev if e.get("cat") == "firing" and e["name"] == f"t{t}"]
+            check(seqs == list(range(n)), f"trace stress: thread {t}: {len(seqs)} events, in order")
+    finally:
+        shutil.rmtree(d)
+
+
 def tmux(sock, *args):
     return subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", *args], capture_output=True,
                           text=True, timeout=10)
@@ -349,7 +373,7 @@ def test_tmux():
 
 
 for t in (test_json, test_runtime_places, test_graph, test_graph_trace, test_device_graph,
-          test_stale, test_bad_segments, test_trace, test_tmux):
+          test_stale, test_bad_segments, test_trace, test_trace_stress, test_tmux):
     print(t.__name__)
     t()
 # The killed demos left their segments behind: -l removes them as stale.
