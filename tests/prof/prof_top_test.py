@@ -162,7 +162,10 @@ def test_graph_trace():
         fl = {e["id"]: e["ts"] for e in ev if e.get("ph") == "f"}
         check(len(fl) >= 2 * 3000 and set(fl) <= set(s),
               f"graph trace: {len(fl)} flows end where one starts")
-        check(all(fl[i] >= s[i] for i in fl), "graph trace: flows go forward in time")
+        # Producer and consumer read the clock on different cores: allow the
+        # few hundred nanoseconds two vCPUs' clocks may disagree by.
+        back = [(i, s[i], fl[i]) for i in fl if fl[i] < s[i] - 2.0]
+        check(not back, f"graph trace: flows go forward in time: {back[:3]}")
     finally:
         shutil.rmtree(d)
 
