@@ -167,7 +167,7 @@ static void make(maestro_bundled_t which, const maestro_bundled_params_t *p,
   CU_ASSERT_FATAL(kern_bundled_kernel(which, p, ba) == MAESTRO_OK);
 }
 
-static const size_t sizes[] = {1, 2, 7, 255, 256, 257, 1000, 65537};
+static const size_t sizes[] = {1, 2, 7, 255, 256, 257, 1000, 65537, 1048589};
 #define NSIZES (sizeof sizes / sizeof sizes[0])
 
 static void test_elementwise(void) {
