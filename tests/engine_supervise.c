@@ -426,7 +426,6 @@ static void test_runtime_destroy_running(void) {
   }
 }
 
-#ifdef MAESTRO_TEST_PENDING
 /* "No thread is left waiting": host threads blocked in a push (the graph is
  * full) and in a pop (nothing will come) return MAESTRO_ECLOSED when the
  * graph is destroyed under them, and nothing is touched after it is freed
@@ -502,8 +501,6 @@ static void test_destroy_wakes_host_threads(void) {
   }
 }
 
-#endif
-
 /* A failing source stops the graph like any agent. */
 static int failing_source(maestro_fire_t *f) {
   if (maestro_fire_seq(f) == 7) return MAESTRO_ENOMEM;
@@ -539,11 +536,6 @@ void register_suites(void) {
             {"restart failing stops", test_restart_fails},
             {"destroy while running", test_destroy_running},
             {"runtime destroy while running", test_runtime_destroy_running},
-            {"a failing source stops the graph", test_source_fails});
-#ifdef MAESTRO_TEST_PENDING
-  /* Fails until the engine is fixed (engine-bugs.md #6): configure with
-   * -DMAESTRO_TEST_PENDING=ON to run it. */
-  ADD_SUITE("engine_supervise_pending", eng_suite_init, eng_suite_fini,
+            {"a failing source stops the graph", test_source_fails},
             {"destroy wakes blocked host threads", test_destroy_wakes_host_threads});
-#endif
 }

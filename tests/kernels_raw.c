@@ -167,7 +167,7 @@ static void make(maestro_bundled_t which, const maestro_bundled_params_t *p,
   CU_ASSERT_FATAL(kern_bundled_kernel(which, p, ba) == MAESTRO_OK);
 }
 
-static const size_t sizes[] = {1, 2, 7, 255, 256, 257, 1000, 65537};
+static const size_t sizes[] = {1, 2, 7, 255, 256, 257, 1000, 65537, 1048589};
 #define NSIZES (sizeof sizes / sizeof sizes[0])
 
 static void test_elementwise(void) {
@@ -207,7 +207,7 @@ static void test_reduce(void) {
     float *x = frand_array(n, -1, 1);
     double abs = 0;
     for (size_t i = 0; i < n; i++)
-      abs += fabs(x[i]);
+      abs += fabsf(x[i]);
     const void *in[1] = {x};
     size_t bytes[1] = {n * 4}, oc;
     for (maestro_bundled_t w = MAESTRO_BUNDLED_REDUCE_SUM; w <= MAESTRO_BUNDLED_REDUCE_MAX; w++)
@@ -245,7 +245,7 @@ static void test_scan(void) {
       double abs = 0;
       size_t bad = 0;
       for (size_t i = 0; i < n; i++) {
-        abs += fabs(x[i]);
+        abs += fabsf(x[i]);
         if (fabs((double)got[i] - want[i]) > 1e-4 * abs + 1e-5) bad++;
       }
       CU_ASSERT_EQUAL(bad, 0);

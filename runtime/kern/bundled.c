@@ -155,10 +155,18 @@ int kern_bundled_kernel(maestro_bundled_t which, const maestro_bundled_params_t 
     arg(ba, (maestro_karg_t)MAESTRO_KARG_IN(0));
     arg(ba, (maestro_karg_t)MAESTRO_KARG_OUT(0));
     arg(ba, (maestro_karg_t)MAESTRO_KARG_COUNT(0));
-    if (which == MAESTRO_BUNDLED_HISTOGRAM_U8)
+    /* reduce and histogram: 64 work-groups of 256 and a zeroed scratch for
+     * their partials and the "last group" counter (kernels/reduce.cl,
+     * kernels/histogram.cl); scan: one work-group, the range of its count */
+    if (which == MAESTRO_BUNDLED_HISTOGRAM_U8) {
+      arg(ba, (maestro_karg_t)MAESTRO_KARG_SCRATCH((1 + 256) * sizeof(uint32_t)));
       ba->out_count[0] = 256;
-    else if (which != MAESTRO_BUNDLED_SCAN_SUM)
+      ba->kernel.global_count = 64 * 256;
+    } else if (which != MAESTRO_BUNDLED_SCAN_SUM) {
+      arg(ba, (maestro_karg_t)MAESTRO_KARG_SCRATCH((1 + 64) * sizeof(uint32_t)));
       ba->out_count[0] = 1;
+      ba->kernel.global_count = 64 * 256;
+    }
     break;
   case MAESTRO_BUNDLED_HISTOGRAM_F32:
     ba->hist_scale = 256.0f / (q->hi - q->lo);
@@ -167,7 +175,9 @@ int kern_bundled_kernel(maestro_bundled_t which, const maestro_bundled_params_t 
     arg(ba, (maestro_karg_t)MAESTRO_KARG_COUNT(0));
     arg(ba, (maestro_karg_t)MAESTRO_KARG_F32(q->lo));
     arg(ba, (maestro_karg_t)MAESTRO_KARG_F32(ba->hist_scale));
+    arg(ba, (maestro_karg_t)MAESTRO_KARG_SCRATCH((1 + 256) * sizeof(uint32_t)));
     ba->out_count[0] = 256;
+    ba->kernel.global_count = 64 * 256;
     break;
   case MAESTRO_BUNDLED_TRANSPOSE:
   case MAESTRO_BUNDLED_CONV3X3:

@@ -352,7 +352,10 @@ static void write_event(struct trace *t, const struct trace_ev *e) {
       o = put_lit(o, ",\n{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"msg\",\"name\":\"msg\","
                      "\"id\":");
       o = put_u64(o, e->flow_in);
-      o = put_where(o, t, e->tid, e->t0);
+      /* Near the consumer's end: its start may be the previous firing's end
+       * (the engine reads the clock once between firings), which can lie
+       * before the producer sent the message; its end never does. */
+      o = put_where(o, t, e->tid, dur >= 2 ? e->t1 - 1 : e->t0);
       *o++ = '}';
     }
     if (e->flow_out) {

@@ -19,6 +19,9 @@
  *                              (with message flows), then the runtime is
  *                              destroyed. Prints the number of firings.
  *
+ *   prof_demo tracestress FILE N  four threads record N firings each while
+ *                              the main thread flushes continually
+ *
  * Prints "ready <pid>" once the segment exists. */
 #include <pthread.h>
 #include <stdio.h>
@@ -269,6 +272,53 @@ static void *trace_thread(void *arg) {
   return NULL;
 }
 
+/* Four threads record N firings each while the main thread flushes
+ * continually: every event must reach the file exactly once, in order per
+ * thread (chunks handed over, written, reused). */
+struct stress {
+  maestro_runtime_t *rt;
+  int id, n;
+};
+
+static void *stress_thread(void *arg) {
+  struct stress *s = arg;
+  char name[16];
+  snprintf(name, sizeof name, "t%d", s->id);
+  for (int i = 0; i < s->n; i++) {
+    uint64_t t = rt_now_ns();
+    prof_trace_firing(s->rt, MAESTRO_PLACE_CPU, s->id % 2, name, (uint64_t)i, 8, t, t + 10, 0, 0);
+  }
+  return NULL;
+}
+
+static int run_trace_stress(const char *file, int n) {
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  cfg.ncpu = 2;
+  cfg.trace = file;
+  maestro_runtime_t *rt;
+  if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
+    fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
+    return 1;
+  }
+  struct stress st[4];
+  pthread_t th[4];
+  for (int i = 0; i < 4; i++) {
+    st[i] = (struct stress){rt, i, n};
+    pthread_create(&th[i], NULL, stress_thread, &st[i]);
+  }
+  for (int k = 0; k < 50; k++) {
+    prof_trace_flush(rt);
+    sleep_ms(2);
+  }
+  for (int i = 0; i < 4; i++)
+    pthread_join(th[i], NULL);
+  maestro_runtime_destroy(rt);
+  printf("%d\n", 4 * n);
+  return 0;
+}
+
 static int run_trace(const char *file, int n) {
   maestro_config_t cfg;
   maestro_config_defaults(&cfg);
@@ -301,6 +351,7 @@ int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(mode, "graph")) return run_graph(atof(argv[2]), NULL, 0, dev);
   if (argc == 4 && !strcmp(mode, "graphtrace"))
     return run_graph(0, argv[2], strtoull(argv[3], NULL, 10), dev);
+  if (argc == 4 && !strcmp(argv[1], "tracestress")) return run_trace_stress(argv[2], atoi(argv[3]));
   if (argc == 4 && !strcmp(argv[1], "trace")) return run_trace(argv[2], atoi(argv[3]));
   fprintf(stderr, "usage: prof_demo fake SECONDS | runtime SECONDS | [dev]graph SECONDS | "
                   "[dev]graphtrace FILE N | "

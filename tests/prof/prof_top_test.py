@@ -162,7 +162,10 @@ def test_graph_trace():
         fl = {e["id"]: e["ts"] for e in ev if e.get("ph") == "f"}
         check(len(fl) >= 2 * 3000 and set(fl) <= set(s),
               f"graph trace: {len(fl)} flows end where one starts")
-        check(all(fl[i] >= s[i] for i in fl), "graph trace: flows go forward in time")
+        # Producer and consumer read the clock on different cores: allow the
+        # few hundred nanoseconds two vCPUs' clocks may disagree by.
+        back = [(i, s[i], fl[i]) for i in fl if fl[i] < s[i] - 2.0]
+        check(not back, f"graph trace: flows go forward in time: {back[:3]}")
     finally:
         shutil.rmtree(d)
 
@@ -292,6 +295,24 @@ def test_trace():
         shutil.rmtree(d)
 
 
+def test_trace_stress():
+    """Four writers, a flusher writing all the while: every event once, in order."""
+    d = tempfile.mkdtemp()
+    try:
+        path = os.path.join(d, "stress.json")
+        n = 50000
+        r = subprocess.run([DEMO, "tracestress", path, str(n)], capture_output=True, text=True,
+                           timeout=120)
+        check(r.returncode == 0, f"trace stress: exit {r.returncode}: {r.stderr}")
+        with open(path) as f:
+            ev = json.load(f)["traceEvents"]
+        for t in range(4):
+            seqs = [e["args"]["seq"] for e in ev if e.get("cat") == "firing" and e["name"] == f"t{t}"]
+            check(seqs == list(range(n)), f"trace stress: thread {t}: {len(seqs)} events, in order")
+    finally:
+        shutil.rmtree(d)
+
+
 def tmux(sock, *args):
     return subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", *args], capture_output=True,
                           text=True, timeout=10)
@@ -355,7 +376,7 @@ def test_tmux():
 
 
 for t in (test_json, test_runtime_places, test_graph, test_graph_trace, test_device_graph,
-          test_stale, test_bad_segments, test_trace, test_tmux):
+          test_stale, test_bad_segments, test_trace, test_trace_stress, test_tmux):
     print(t.__name__)
     t()
 # The killed demos left their segments behind: -l removes them as stale.
