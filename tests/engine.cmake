@@ -9,6 +9,8 @@ maestro_add_test(engine_sched SOURCES engine_sched.c TIMEOUT 120)
 maestro_add_test(engine_stress SOURCES engine_stress.c TIMEOUT 300 LABELS stress)
 # Stateless agents fire on several workers at once, in input order.
 maestro_add_test(engine_stateless SOURCES engine_stateless.c TIMEOUT 60)
+# Counts allocator calls (defines malloc itself; a plain check in sanitizer builds).
+maestro_add_test(engine_alloc SOURCES engine_alloc.c TIMEOUT 60)
 # Tests of engine bugs not fixed yet (see /work/notes/engine-bugs.md) are
 # compiled in only with -DMAESTRO_TEST_PENDING=ON.
 option(MAESTRO_TEST_PENDING "Also run engine tests that wait for an engine fix" OFF)

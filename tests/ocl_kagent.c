@@ -322,6 +322,41 @@ static void test_two_devices(void) {
   maestro_runtime_destroy(rt);
 }
 
+/* Devices in different contexts (MAESTRO_OCL_CONTEXTS=device): no direct
+ * copy; dev0 -> host -> dev1. */
+static void test_two_contexts(void) {
+  setenv("MAESTRO_OCL_CONTEXTS", "device", 1);
+  maestro_runtime_t *rt = make_rt(0, 0);
+  unsetenv("MAESTRO_OCL_CONTEXTS");
+  if (rt->ndev < 2) {
+    maestro_runtime_destroy(rt);
+    return;
+  }
+  maestro_kernel_t k2 = scale_kernel(scale2_args), k3 = scale_kernel(scale3_args);
+  ocl_kagent_t *a, *b;
+  CU_ASSERT_FATAL(ocl_kagent_create(rt, "x2", &k2, f32_in, 1, f32_out, 1, &a) == MAESTRO_OK);
+  CU_ASSERT_FATAL(ocl_kagent_create(rt, "x3", &k3, f32_in, 1, f32_out, 1, &b) == MAESTRO_OK);
+  size_t n = 3001, bytes = n * sizeof(float);
+  maestro_buf_t *in = ramp(rt, n);
+  ocl_launch_result_t r2;
+  maestro_buf_t *m1 = run1(a, 0, in, NULL);
+  maestro_buf_t *m2 = run1(b, 1, m1, &r2);
+  CU_ASSERT_EQUAL(r2.bytes_d2d, 0);
+  CU_ASSERT_EQUAL(r2.bytes_h2d, bytes);
+  CU_ASSERT(check_ramp(m2, n, 6.0f));
+  ocl_dev_stats_t d0, d1;
+  ocl_dev_stats(rt, 0, &d0);
+  ocl_dev_stats(rt, 1, &d1);
+  CU_ASSERT_EQUAL(d0.bytes_d2h, bytes); /* m1 came back through the host */
+  CU_ASSERT_EQUAL(d1.bytes_d2d, 0);
+  maestro_buf_release(in);
+  maestro_buf_release(m1);
+  maestro_buf_release(m2);
+  ocl_kagent_destroy(a);
+  ocl_kagent_destroy(b);
+  maestro_runtime_destroy(rt);
+}
+
 /* An agent built for device 1 only: not launched on device 0. */
 static void test_built_on_some(void) {
   maestro_runtime_t *rt = make_rt(1, 0);
@@ -568,11 +603,12 @@ static void test_bundled(void) {
 }
 
 void register_suites(void) {
-  ADD_SUITE(
-      "ocl", NULL, NULL, {"build error", test_build_error}, {"program cache", test_program_cache},
-      {"chain, copies", test_chain_copies}, {"chain, zero-copy", test_chain_zero_copy},
-      {"host write invalidates", test_host_write_invalidates}, {"two devices", test_two_devices},
-      {"memory pressure", test_memory_pressure}, {"pipelined", test_pipelined},
-      {"bundled kernels", test_bundled}, {"host outputs", test_host_outputs},
-      {"built on some devices", test_built_on_some}, {"scratch", test_scratch});
+  ADD_SUITE("ocl", NULL, NULL, {"build error", test_build_error},
+            {"program cache", test_program_cache}, {"chain, copies", test_chain_copies},
+            {"chain, zero-copy", test_chain_zero_copy},
+            {"host write invalidates", test_host_write_invalidates},
+            {"two devices", test_two_devices}, {"memory pressure", test_memory_pressure},
+            {"pipelined", test_pipelined}, {"bundled kernels", test_bundled},
+            {"host outputs", test_host_outputs}, {"built on some devices", test_built_on_some},
+            {"scratch", test_scratch}, {"two contexts", test_two_contexts});
 }

@@ -2,7 +2,8 @@
 # README command 1: installs the Debian packages, configures and builds the
 # default preset, then runs the demo on the default places (every core this
 # process may use, every OpenCL device, PoCL's CPU device included):
-# the image-pipeline example when it is built, maestro-info until then.
+# examples/image_pipeline (maestro-info if examples are not built, e.g.
+# with -DMAESTRO_BUILD_EXAMPLES=OFF).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,5 +17,5 @@ if [ -n "$demo" ]; then
   echo "== demo: $demo (CPU and OpenCL agents) =="
   exec "$demo" "$@"
 fi
-echo "== demo: maestro-info (the image-pipeline example is not built yet) =="
+echo "== demo: maestro-info (the image-pipeline example is not built) =="
 exec "$build/tools/maestro-info" "$@"

@@ -239,7 +239,23 @@ static void dev_fini(ocl_dev_t *d) {
 }
 
 /* One context per platform over its selected devices. */
+/* MAESTRO_OCL_CONTEXTS=device gives every device a context of its own (for
+ * drivers that misbehave with shared contexts, and to test the path between
+ * devices that cannot copy directly: through the host). */
 static int make_contexts(struct ocl *o) {
+  const char *v = getenv("MAESTRO_OCL_CONTEXTS");
+  if (v && !strcmp(v, "device")) {
+    for (int i = 0; i < o->ndev; i++) {
+      ocl_dev_t *d = &o->dev[i];
+      cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
+                                       (cl_context_properties)o->plat[d->plat].id, 0};
+      cl_int e;
+      d->ctx = clCreateContext(props, 1, &d->id, NULL, NULL, &e);
+      if (e != CL_SUCCESS) return ocl_fail(e, "clCreateContext");
+      d->own_ctx = 1;
+    }
+    return MAESTRO_OK;
+  }
   for (int p = 0; p < o->nplat; p++) {
     cl_device_id ids[64];
     int n = 0;
@@ -264,6 +280,8 @@ void ocl_fini(struct maestro_runtime *rt) {
   ocl_prog_fini(rt);
   for (int p = 0; p < o->nplat; p++)
     if (o->plat[p].ctx) clReleaseContext(o->plat[p].ctx);
+  for (int i = 0; i < o->ndev; i++)
+    if (o->dev[i].own_ctx && o->dev[i].ctx) clReleaseContext(o->dev[i].ctx);
   pthread_mutex_destroy(&o->prog_lock);
   free(o->dev);
   free(o->plat);

@@ -29,6 +29,7 @@ typedef struct ocl_dev {
   int global_index; /* index over all devices of all platforms (MAESTRO_DEVICES) */
   cl_device_id id;
   cl_context ctx; /* the platform's context (shared by its devices) */
+  int own_ctx;    /* MAESTRO_OCL_CONTEXTS=device: ctx is this device's own */
   /* In-order queues: host->device transfers, kernels, device->host reads.
    * Separate queues let the next message's transfer overlap this kernel. */
   cl_command_queue q_h2d, q_exec, q_d2h;
