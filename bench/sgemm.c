@@ -205,6 +205,11 @@ int main(int argc, char **argv) {
   size_t nn = (size_t)n * n;
   float *a = malloc(nn * 4), *b = malloc(nn * 4), *want = malloc(nn * 4), *c = malloc(nn * 4);
   double *ratio = malloc((size_t)reps * sizeof *ratio);
+  int rc = 1; /* until every figure is printed */
+  if (!a || !b || !want || !c || !ratio) {
+    fprintf(stderr, "sgemm: out of memory\n");
+    goto out;
+  }
   unsigned s = 1;
   for (size_t i = 0; i < nn; i++) {
     s = s * 1103515245u + 12345u;
@@ -227,11 +232,11 @@ int main(int argc, char **argv) {
   float tol = 1e-5f * (float)n + 1e-6f;
   if (raw_open(&raw, &ba) != 0 || raw_once(&raw, a, b, c, 0) != 0) {
     fprintf(stderr, "sgemm: raw OpenCL failed (no device?)\n");
-    return 1;
+    goto out;
   }
   if (max_err(c, want, nn) > tol) {
     fprintf(stderr, "sgemm: raw result differs from the CPU one by %g\n", max_err(c, want, nn));
-    return 1;
+    goto out;
   }
   int ast = agent_open(&ag, &ba);
   double t, agent_s = 1e30, raw_s = 1e30, kern_s = 1e30;
@@ -240,16 +245,16 @@ int main(int argc, char **argv) {
     ast = agent_once(&ag, a, b, c, nn, nn, nn, &t);
     if (ast == MAESTRO_OK && max_err(c, want, nn) > tol) {
       fprintf(stderr, "sgemm: agent result differs by %g\n", max_err(c, want, nn));
-      return 1;
+      goto out;
     }
   }
   for (int r = 0; r < reps; r++) {
     double t0 = now_s();
-    if (raw_once(&raw, a, b, c, 0) != 0) return 1;
+    if (raw_once(&raw, a, b, c, 0) != 0) goto out;
     double rt_ = now_s() - t0;
     raw_s = fmin(raw_s, rt_);
     t0 = now_s();
-    if (raw_once(&raw, a, b, c, 1) != 0) return 1;
+    if (raw_once(&raw, a, b, c, 1) != 0) goto out;
     kern_s = fmin(kern_s, now_s() - t0);
     if (ast == MAESTRO_OK) {
       if ((ast = agent_once(&ag, a, b, c, nn, nn, nn, &t)) != MAESTRO_OK) break;
@@ -268,7 +273,7 @@ int main(int argc, char **argv) {
     printf("  agent                          (skipped: no OpenCL device)\n");
   } else if (ast != MAESTRO_OK || cst != MAESTRO_OK) {
     fprintf(stderr, "sgemm: agent run failed: %s\n", maestro_last_error());
-    return 1;
+    goto out;
   } else {
     qsort(ratio, (size_t)reps, sizeof *ratio, cmp_double);
     /* pinned to the device; say so if the engine fired it elsewhere */
@@ -278,6 +283,8 @@ int main(int argc, char **argv) {
     printf("  agent / raw message            %8.2fx   (median of %d rounds; 1.0 = no overhead)\n",
            ratio[reps / 2], reps);
   }
+  rc = 0;
+out:
   free(a), free(b), free(want), free(c), free(ratio);
-  return 0;
+  return rc;
 }

@@ -207,7 +207,7 @@ static void test_reduce(void) {
     float *x = frand_array(n, -1, 1);
     double abs = 0;
     for (size_t i = 0; i < n; i++)
-      abs += fabs(x[i]);
+      abs += fabsf(x[i]);
     const void *in[1] = {x};
     size_t bytes[1] = {n * 4}, oc;
     for (maestro_bundled_t w = MAESTRO_BUNDLED_REDUCE_SUM; w <= MAESTRO_BUNDLED_REDUCE_MAX; w++)
@@ -245,7 +245,7 @@ static void test_scan(void) {
       double abs = 0;
       size_t bad = 0;
       for (size_t i = 0; i < n; i++) {
-        abs += fabs(x[i]);
+        abs += fabsf(x[i]);
         if (fabs((double)got[i] - want[i]) > 1e-4 * abs + 1e-5) bad++;
       }
       CU_ASSERT_EQUAL(bad, 0);

@@ -8,11 +8,12 @@
 
 static atomic_ullong next_chan_id = 1;
 
-struct chan *chan_new(int capacity) {
+struct chan *chan_new(int capacity, int mp) {
   struct chan *c = aligned_alloc(64, (sizeof(struct chan) + 63) & ~(size_t)63);
   if (!c) return NULL;
   memset(c, 0, sizeof *c);
-  if (ring_init(&c->ring, (size_t)capacity) != 0) {
+  if ((mp ? ring_init_mp(&c->ring, (size_t)capacity) : ring_init(&c->ring, (size_t)capacity)) !=
+      0) {
     free(c);
     return NULL;
   }
@@ -20,7 +21,7 @@ struct chan *chan_new(int capacity) {
   atomic_init(&c->prod_waiting, 0);
   atomic_init(&c->msgs, 0);
   atomic_init(&c->bytes, 0);
-  c->capacity = capacity;
+  c->capacity = (int)c->ring.cap;
   c->id = atomic_fetch_add(&next_chan_id, 1);
   return c;
 }

@@ -39,8 +39,9 @@ struct chan {
   struct chan *next; /* graph's list */
 };
 
-/* A new channel of `capacity` messages (>= 1). */
-struct chan *chan_new(int capacity);
+/* A new channel of `capacity` messages (>= 1); `mp`: several producers may
+ * push at once (the multi-producer ring, capacity rounded up to a power of two). */
+struct chan *chan_new(int capacity, int mp);
 /* Frees the ring, releasing every message still in it or in its overflow. */
 void chan_free(struct chan *c);
 

@@ -14,10 +14,32 @@ int ring_init(struct ring *r, size_t cap) {
   r->head_cache = r->tail_cache = 0;
   r->cap = cap;
   r->mask = n - 1;
+  r->cells = NULL;
+  r->mp_p = r->mp_c = 0;
+  return 0;
+}
+
+int ring_init_mp(struct ring *r, size_t cap) {
+  size_t n = 1;
+  while (n < cap)
+    n <<= 1;
+  r->cells = calloc(n, sizeof *r->cells);
+  if (!r->cells) return -1;
+  for (size_t i = 0; i < n; i++)
+    atomic_init(&r->cells[i].seq, i);
+  r->slots = NULL;
+  atomic_init(&r->tail, 0);
+  atomic_init(&r->head, 0);
+  r->head_cache = r->tail_cache = 0;
+  r->cap = n;
+  r->mask = n - 1;
+  r->mp_p = r->mp_c = 1;
   return 0;
 }
 
 void ring_fini(struct ring *r) {
   free(r->slots);
+  free(r->cells);
   r->slots = NULL;
+  r->cells = NULL;
 }

@@ -239,7 +239,8 @@ static int add_chan(struct chan ***v, int *n, struct chan *c) {
 /* A channel from (from, out port) to (to, in port); NULL ends are the host. */
 static int graph_new_chan(struct maestro_graph *g, struct maestro_agent *from, int op,
                           struct maestro_agent *to, int ip, int capacity, struct chan **out) {
-  struct chan *c = chan_new(capacity);
+  /* Host inputs may be pushed by several threads at once. */
+  struct chan *c = chan_new(capacity, from == NULL);
   if (!c) return err_set(MAESTRO_ENOMEM, "channel of capacity %d: out of memory", capacity);
   c->prod = from;
   c->cons = to;
@@ -346,6 +347,9 @@ int maestro_graph_input(maestro_graph_t *g, maestro_agent_t *a, const char *port
   c->host_in = in;
   pthread_mutex_init(&in->mu, NULL);
   pthread_cond_init(&in->cv, NULL);
+  atomic_init(&in->closed, 0);
+  atomic_init(&in->pushers, 0);
+  atomic_init(&in->seq, 0);
   in->next = g->inputs;
   g->inputs = in;
   *out = in;

@@ -101,9 +101,11 @@ struct maestro_input {
   struct chan *c;
   struct maestro_agent *a;
   int port;
-  pthread_mutex_t mu;
+  pthread_mutex_t mu; /* the slow path: a full channel, closing */
   pthread_cond_t cv;
-  int closed;
+  atomic_int closed;
+  atomic_int pushers; /* threads in the lock-free push path (closing waits for them) */
+  atomic_ullong seq;  /* messages pushed or refused: the next one's sequence number */
   struct maestro_input *next;
 };
 

@@ -2,6 +2,7 @@
  * thread while the channel is full: the only place a thread blocks on a
  * channel), outputs and the dead-letter output. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -236,15 +237,19 @@ void host_input_free(struct maestro_input *in) {
 }
 
 /* Closes the input's channel (the input's mutex held). */
+/* Closes the input's channel (the input's mutex held): no push may land
+ * after the end-of-stream flag, so wait for lock-free pushers in flight. */
 static void input_close_locked(struct maestro_input *in) {
-  if (in->closed) return;
-  in->closed = 1;
+  if (atomic_load(&in->closed)) return;
+  atomic_store(&in->closed, 1);
+  while (atomic_load(&in->pushers) > 0)
+    sched_yield();
   atomic_store_explicit(&in->c->closed, 1, memory_order_release);
 }
 
 void host_input_cancel(struct maestro_input *in) {
   pthread_mutex_lock(&in->mu);
-  int was = in->closed;
+  int was = atomic_load(&in->closed);
   input_close_locked(in);
   pthread_cond_broadcast(&in->cv);
   pthread_mutex_unlock(&in->mu);
@@ -265,11 +270,9 @@ static int in_try_push(struct maestro_input *in, maestro_buf_t *b) {
   struct chan *c = in->c;
   size_t size = b->size; /* once pushed, `b` belongs to the consumer */
   if (!ring_push(&c->ring, b)) return 0;
-  c->pushed++;
-  atomic_store_explicit(&c->msgs, atomic_load_explicit(&c->msgs, memory_order_relaxed) + 1,
-                        memory_order_relaxed);
-  atomic_store_explicit(&c->bytes, atomic_load_explicit(&c->bytes, memory_order_relaxed) + size,
-                        memory_order_relaxed);
+  atomic_fetch_add_explicit(&in->seq, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&c->msgs, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&c->bytes, size, memory_order_relaxed);
   return 1;
 }
 
@@ -297,13 +300,23 @@ static int input_push(maestro_input_t *in, maestro_buf_t *b, int timeout_ms) {
     return err_set(MAESTRO_ESTATE, "maestro_input_push: graph '%s' has not started", g->name);
   }
   struct chan *c = in->c;
+  /* Fast path, no lock: the multi-producer ring takes it if there is room.
+   * Counting ourselves in `pushers` before looking at `closed` lets a
+   * closer wait for us (input_close_locked). */
+  atomic_fetch_add(&in->pushers, 1);
+  int pushed = !atomic_load(&in->closed) && !atomic_load(&g->stopped) && in_try_push(in, b);
+  atomic_fetch_sub(&in->pushers, 1);
+  if (pushed) {
+    chan_notify_consumer(g->rt, c);
+    return MAESTRO_OK;
+  }
   struct timespec ts;
   if (timeout_ms > 0) deadline_after(&ts, timeout_ms);
   pthread_mutex_lock(&in->mu);
   for (;;) {
-    if (in->closed || atomic_load(&g->stopped)) {
-      uint64_t seq = c->pushed++;
-      int closed = in->closed;
+    if (atomic_load(&in->closed) || atomic_load(&g->stopped)) {
+      uint64_t seq = atomic_fetch_add(&in->seq, 1);
+      int closed = atomic_load(&in->closed);
       pthread_mutex_unlock(&in->mu);
       dl_put(g, b, a->name, port, MAESTRO_ECLOSED, seq);
       return err_set(MAESTRO_ECLOSED, "maestro_input_push: %s.%s: %s", a->name, port,
@@ -319,7 +332,7 @@ static int input_push(maestro_input_t *in, maestro_buf_t *b, int timeout_ms) {
     full_fence();
     if (in_try_push(in, b)) break;
     if (cond_wait_until(&in->cv, &in->mu, timeout_ms > 0 ? &ts : NULL)) {
-      if (in->closed || atomic_load(&g->stopped)) continue;
+      if (atomic_load(&in->closed) || atomic_load(&g->stopped)) continue;
       if (in_try_push(in, b)) break;
       pthread_mutex_unlock(&in->mu);
       return err_set(MAESTRO_ETIMEDOUT, "maestro_input_push: %s.%s stayed full", a->name, port);

@@ -264,6 +264,7 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
  * state becomes SLOT_DONE under the lock. */
 static void exec_cpu(struct maestro_agent *a, struct window *w, struct slot *s, int cpu,
                      struct run_stats *rs) {
+  struct maestro_runtime *rt = a->g->rt;
   struct maestro_fire f;
   run_fire_init(&f, a, s->in, s->seq, MAESTRO_PLACE_CPU, cpu);
   uint64_t t0 = rt_now_ns();
@@ -281,9 +282,23 @@ static void exec_cpu(struct maestro_agent *a, struct window *w, struct slot *s, 
     s->out = f.out;
   }
   s->nout = f.nout;
+  /* Counted before the slot is done (see win_unlock). */
+  run_stats_flush(a, rs, t1 - t0, MAESTRO_PLACE_CPU, cpu);
+  sched_account(rt, MAESTRO_PLACE_CPU, cpu, t1 - t0, rs->fires);
+  memset(rs, 0, sizeof *rs);
   pthread_mutex_lock(&w->mu);
   model_add(w, MAESTRO_PLACE_CPU, s->bytes, t1 - t0);
   s->state = SLOT_DONE;
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* Publishes what this lane counted and releases the lock. Counting before
+ * every unlock means that whoever finishes the agent next (under the lock)
+ * does so after every count of it is visible: maestro_graph_wait then sees
+ * complete stats. */
+static void win_unlock(struct maestro_agent *a, struct window *w, struct run_stats *rs) {
+  run_stats_flush(a, rs, 0, MAESTRO_PLACE_CPU, -1);
+  memset(rs, 0, sizeof *rs);
   pthread_mutex_unlock(&w->mu);
 }
 
@@ -358,6 +373,8 @@ static void launch(struct maestro_agent *a, struct window *w, struct slot *s, in
   }
   rs->failures++;
   s->status = rc;
+  run_stats_flush(a, rs, 0, MAESTRO_PLACE_CPU, -1);
+  memset(rs, 0, sizeof *rs);
   pthread_mutex_lock(&w->mu);
   s->state = SLOT_DONE;
   pthread_mutex_unlock(&w->mu);
@@ -370,12 +387,11 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   int my_dev = t->dev;
   int cpu_index = my_dev >= 0 ? -1 : place;
   struct run_stats rs = {0};
-  uint64_t t0 = rt_now_ns();
   int yield = 0, finished_now = 0;
   struct sched_task *wake_main = NULL;
   pthread_mutex_lock(&w->mu);
   if (a->phase == AG_FINISHED) {
-    pthread_mutex_unlock(&w->mu);
+    win_unlock(a, w, &rs);
     return TASK_WAIT;
   }
   atomic_store_explicit(&a->st.pstate, PROF_AGENT_RUNNING, memory_order_relaxed);
@@ -387,7 +403,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     if (!s) break;
     s->state = SLOT_BUSY;
     w->fallbacks--;
-    pthread_mutex_unlock(&w->mu);
+    win_unlock(a, w, &rs);
     atomic_fetch_add_explicit(&a->st.fallbacks, 1, memory_order_relaxed);
     exec_cpu(a, w, s, cpu_index, &rs);
     pthread_mutex_lock(&w->mu);
@@ -416,7 +432,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
       hand = &w->dev_lanes[where].task;
     if (hand) {
       if (hand != t) {
-        pthread_mutex_unlock(&w->mu);
+        win_unlock(a, w, &rs);
         sched_notify(rt, hand);
         pthread_mutex_lock(&w->mu);
       }
@@ -436,7 +452,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
       w->next_lane = (w->next_lane + 1) % w->ncpu_lanes;
       if (more == t) more = NULL;
     }
-    pthread_mutex_unlock(&w->mu);
+    win_unlock(a, w, &rs);
     if (more) sched_notify(rt, more);
     if (where >= 0)
       launch(a, w, s, where, cpu_index >= 0 ? cpu_index : 0, &rs);
@@ -468,15 +484,9 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
       a->seq - w->next_emit < WIN_SLOTS && inputs_ready(a, NULL))
     wake_main = main_task(a);
   int blocked = a->blocked;
-  pthread_mutex_unlock(&w->mu);
+  win_unlock(a, w, &rs);
   if (wake_main) sched_notify(rt, wake_main);
-  uint64_t busy = rt_now_ns() - t0;
-  if (my_dev < 0) {
-    run_stats_flush(a, &rs, busy, MAESTRO_PLACE_CPU, cpu_index);
-    sched_account(rt, MAESTRO_PLACE_CPU, cpu_index, busy, rs.fires);
-  } else {
-    run_stats_flush(a, &rs, 0, MAESTRO_PLACE_DEVICE, -1);
-  }
+  /* Busy time and firings were counted per firing (exec_cpu, launch_done). */
   if (finished_now) {
     atomic_store_explicit(&a->st.pstate, a->failed ? PROF_AGENT_FAILED : PROF_AGENT_FINISHED,
                           memory_order_relaxed);

@@ -19,12 +19,15 @@ static const char *agent_name(const cpu_call_t *c) {
   return c->ba->desc.name ? c->ba->desc.name : maestro_bundled_kernel_name(c->ba->which);
 }
 
+static int no_state(void) {
+  return err_set(MAESTRO_EINVAL, "bundled CPU implementation fired without its agent state");
+}
+
 static int cpu_begin(maestro_fire_t *f, int n_in, size_t elem, cpu_call_t *c) {
   memset(c, 0, sizeof *c);
   c->f = f;
   c->ba = maestro_fire_state(f);
-  if (!c->ba)
-    return err_set(MAESTRO_EINVAL, "bundled CPU implementation fired without its agent state");
+  if (!c->ba) return no_state();
   for (int i = 0; i < n_in; i++) {
     maestro_buf_t *b = maestro_fire_in(f, i);
     size_t bytes = maestro_buf_size(b);
@@ -61,7 +64,8 @@ static int need_count(const cpu_call_t *c, int port, size_t want, const char *wh
 static int cpu_elementwise(maestro_fire_t *f) {
   cpu_call_t c;
   const maestro_bundled_agent_t *ba = maestro_fire_state(f);
-  int two = ba && ba->which != MAESTRO_BUNDLED_SCALE;
+  if (!ba) return no_state();
+  int two = ba->which != MAESTRO_BUNDLED_SCALE;
   int st = cpu_begin(f, two ? 2 : 1, sizeof(float), &c);
   if (st == MAESTRO_OK && two) st = need_count(&c, 1, c.count[0], "as many as input 0");
   if (st != MAESTRO_OK) return st;
@@ -106,7 +110,8 @@ static int cpu_scan(maestro_fire_t *f) {
 static int cpu_histogram(maestro_fire_t *f) {
   cpu_call_t c;
   const maestro_bundled_agent_t *ba = maestro_fire_state(f);
-  int u8 = ba && ba->which == MAESTRO_BUNDLED_HISTOGRAM_U8;
+  if (!ba) return no_state();
+  int u8 = ba->which == MAESTRO_BUNDLED_HISTOGRAM_U8;
   int st = cpu_begin(f, 1, u8 ? 1 : sizeof(float), &c);
   if (st != MAESTRO_OK) return st;
   maestro_buf_t *out;

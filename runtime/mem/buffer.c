@@ -51,8 +51,13 @@ const void *maestro_buf_cdata(maestro_buf_t *b) {
     return NULL;
   }
   if (!atomic_load_explicit(&b->host_valid, memory_order_acquire)) {
-    if (mem_buf_ensure_host(b) != MAESTRO_OK) return NULL;
-    if (ocl_buf_sync_host(b) != MAESTRO_OK) return NULL;
+    /* runtime/ocl gives the buffer host memory under its replica lock (two
+     * readers of one device result must not both allocate it). */
+    if (b->dev) {
+      if (ocl_buf_sync_host(b) != MAESTRO_OK) return NULL;
+    } else if (mem_buf_ensure_host(b) != MAESTRO_OK) {
+      return NULL;
+    }
   }
   return b->size ? b->host : NULL;
 }

@@ -20,6 +20,7 @@ struct prof_reader {
   const unsigned char *base;
   size_t len;
   int mapped; /* munmap at close */
+  int fd;     /* the shm object when mapped (its size is checked before each snapshot), else -1 */
   struct prof_seg_info info;
   /* validated copies of the static header */
   uint64_t place_off, agent_off, chan_off;
@@ -120,6 +121,7 @@ int prof_reader_open_mem(const void *mem, size_t len, struct prof_reader **out, 
   if (!r) return fail(PROF_READ_ESYS, err, errlen, "out of memory");
   r->base = mem;
   r->len = len;
+  r->fd = -1;
   snprintf(r->info.shm_name, sizeof r->info.shm_name, "(memory)");
   if (((uintptr_t)mem) % 8) {
     free(r);
@@ -163,17 +165,20 @@ int prof_reader_open_name(const char *name, struct prof_reader **out, char *err,
   }
   void *base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
   int e = errno;
-  close(fd);
-  if (base == MAP_FAILED)
+  if (base == MAP_FAILED) {
+    close(fd);
     return fail(PROF_READ_ESYS, err, errlen, "mmap(/dev/shm%s): %s", name, strerror(e));
+  }
   struct prof_reader *r = calloc(1, sizeof *r);
   if (!r) {
     munmap(base, (size_t)st.st_size);
+    close(fd);
     return fail(PROF_READ_ESYS, err, errlen, "out of memory");
   }
   r->base = base;
   r->len = (size_t)st.st_size;
   r->mapped = 1;
+  r->fd = fd;
   snprintf(r->info.shm_name, sizeof r->info.shm_name, "%s", name);
   char what[100];
   snprintf(what, sizeof what, "/dev/shm%s", name);
@@ -195,6 +200,7 @@ int prof_reader_open_pid(int pid, struct prof_reader **out, char *err, size_t er
 void prof_reader_close(struct prof_reader *r) {
   if (!r) return;
   if (r->mapped) munmap((void *)r->base, r->len);
+  if (r->fd >= 0) close(r->fd);
   free(r);
 }
 
@@ -229,6 +235,10 @@ void prof_snapshot_free(struct prof_snapshot *s) {
 int prof_reader_snapshot(struct prof_reader *r, struct prof_snapshot *s, char *err, size_t errlen) {
   memset(s, 0, sizeof *s);
   s->info = r->info;
+  /* Reading pages beyond a shrunken object would raise SIGBUS: check first. */
+  struct stat st;
+  if (r->fd >= 0 && (fstat(r->fd, &st) != 0 || (size_t)st.st_size < r->len))
+    return fail(PROF_READ_ETRUNC, err, errlen, "%s: truncated while attached", r->info.shm_name);
   const struct prof_seg_header *h = (const struct prof_seg_header *)r->base;
   if (atomic_load_explicit((_Atomic uint64_t *)&h->magic, memory_order_acquire) != PROF_SEG_MAGIC)
     return fail(PROF_READ_EMAGIC, err, errlen, "%s: magic changed under the reader",

@@ -60,8 +60,69 @@ static void ring_two_threads_keep_order(void) {
   ring_fini(&r);
 }
 
+/* Multi-producer form: 4 threads push (thread << 32 | i) at once; the
+ * consumer sees every message once, each thread's in its order. */
+#define MP_THREADS 4
+#define MP_EACH    50000
+struct mp_arg {
+  struct ring *r;
+  uintptr_t id;
+};
+
+static void *mp_producer(void *arg) {
+  struct mp_arg *a = arg;
+  for (uintptr_t i = 1; i <= MP_EACH; i++)
+    while (!ring_push(a->r, (void *)((a->id << 32) | i)))
+      ;
+  return NULL;
+}
+
+static void ring_mp_many_producers(void) {
+  struct ring r;
+  CU_ASSERT_EQUAL_FATAL(ring_init_mp(&r, 64), 0);
+  CU_ASSERT_EQUAL(r.cap, 64);
+  pthread_t t[MP_THREADS];
+  struct mp_arg args[MP_THREADS];
+  for (int k = 0; k < MP_THREADS; k++) {
+    args[k] = (struct mp_arg){&r, (uintptr_t)k + 1};
+    pthread_create(&t[k], NULL, mp_producer, &args[k]);
+  }
+  uintptr_t next[MP_THREADS + 1] = {0};
+  long got = 0, bad = 0;
+  while (got < (long)MP_THREADS * MP_EACH) {
+    void *p = ring_peek(&r);
+    if (!p) continue;
+    if (ring_pop(&r) != p) bad++;
+    uintptr_t v = (uintptr_t)p, id = v >> 32, i = v & 0xffffffffu;
+    if (id < 1 || id > MP_THREADS || i != next[id] + 1) bad++;
+    if (id >= 1 && id <= MP_THREADS) next[id] = i;
+    got++;
+  }
+  for (int k = 0; k < MP_THREADS; k++)
+    pthread_join(t[k], NULL);
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT_PTR_NULL(ring_pop(&r));
+  ring_fini(&r);
+}
+
+static void ring_mp_bound(void) {
+  struct ring r;
+  CU_ASSERT_EQUAL_FATAL(ring_init_mp(&r, 5), 0); /* rounded up to 8 */
+  for (uintptr_t i = 1; i <= 8; i++)
+    CU_ASSERT_EQUAL(ring_push(&r, (void *)i), 1);
+  CU_ASSERT_EQUAL(ring_push(&r, (void *)9), 0);
+  CU_ASSERT_EQUAL(ring_count(&r), 8);
+  void *out[16];
+  CU_ASSERT_EQUAL(ring_pop_n(&r, out, 16), 8);
+  CU_ASSERT_PTR_EQUAL(out[7], (void *)8);
+  CU_ASSERT_EQUAL(ring_push(&r, (void *)10), 1); /* the next lap */
+  CU_ASSERT_PTR_EQUAL(ring_pop(&r), (void *)10);
+  ring_fini(&r);
+}
+
 void register_ring_tests(void) {
   ADD_SUITE("ring", NULL, NULL, {"order_and_bound", ring_order_and_bound},
             {"pop_n", ring_pop_n_takes_at_most_what_is_there},
-            {"two_threads_keep_order", ring_two_threads_keep_order});
+            {"two_threads_keep_order", ring_two_threads_keep_order},
+            {"mp_many_producers", ring_mp_many_producers}, {"mp_bound", ring_mp_bound});
 }

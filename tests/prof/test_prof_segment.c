@@ -339,6 +339,27 @@ static void test_open_missing(void) {
   shm_unlink(name);
 }
 
+/* The object shrinks while a reader is attached: an error, not SIGBUS. */
+static void test_truncated_while_attached(void) {
+  struct prof_seg *s = make_seg(2, 8, 8);
+  struct prof_seg_live l = {.n_agents = 0, .publish_mono_ns = 1};
+  prof_seg_write_live(s, &l);
+  struct prof_reader *r;
+  char err[256];
+  CU_ASSERT_EQUAL_FATAL(prof_reader_open_name(prof_seg_name(s), &r, err, sizeof err), PROF_READ_OK);
+  struct prof_snapshot snap;
+  CU_ASSERT_EQUAL(prof_reader_snapshot(r, &snap, err, sizeof err), PROF_READ_OK);
+  prof_snapshot_free(&snap);
+  int fd = shm_open(prof_seg_name(s), O_RDWR, 0);
+  CU_ASSERT_FATAL(fd >= 0);
+  CU_ASSERT_EQUAL(ftruncate(fd, 64), 0);
+  close(fd);
+  CU_ASSERT_EQUAL(prof_reader_snapshot(r, &snap, err, sizeof err), PROF_READ_ETRUNC);
+  CU_ASSERT(strstr(err, "truncated") != NULL);
+  prof_reader_close(r);
+  prof_seg_destroy(s);
+}
+
 /* ---- stale segments ---- */
 
 static void test_stale_cleanup(void) {
@@ -434,6 +455,7 @@ void register_suites(void) {
             {"seqlock: no torn record under concurrent writers", test_seqlock_concurrent},
             {"reader: truncated, foreign, random segments", test_reader_errors},
             {"reader: missing and garbage objects", test_open_missing},
+            {"reader: object truncated while attached", test_truncated_while_attached},
             {"stale segment cleanup", test_stale_cleanup},
             {"runtime: MAESTRO_STATS on and off", test_runtime_stats_on_off},
             {"trace: unwritable file", test_trace_open_error});

@@ -74,6 +74,10 @@ void view_update(struct top_view *v, struct prof_snapshot *s) {
                     ? (double)(c->taken_mono_ns - c->info.start_mono_ns) / 1e9
                     : NAN;
 
+  v->since_publish_s = c->taken_mono_ns >= c->live.publish_mono_ns
+                           ? (double)(c->taken_mono_ns - c->live.publish_mono_ns) / 1e9
+                           : 0;
+
   free(v->agents);
   free(v->places);
   free(v->chans);

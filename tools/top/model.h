@@ -27,6 +27,7 @@ struct top_view {
   int has_prev;
   double dt_s; /* between the two publishes */
   double uptime_s;
+  double since_publish_s; /* how old the snapshot's data is */
   double msgs_s, hd_bytes_s, fires_s;
   int n_agents, n_places, n_chans;
   struct agent_row *agents;

@@ -26,8 +26,11 @@ void render_header(const struct top_view *v, const char *status, line_fn out, vo
            s->live.chans_total, s->live.flags & PROF_SEG_F_TRACING ? "  [tracing]" : "",
            status ? "  " : "", status ? status : "");
   out(ctx, LINE_TITLE, line);
-  snprintf(line, sizeof line, "msgs/s %s  firings/s %s  host<->device %s/s", N(m, v->msgs_s),
-           N(f, v->fires_s), B(hd, v->hd_bytes_s));
+  char age[48] = "";
+  if (v->since_publish_s > 2.0 && !(s->live.flags & PROF_SEG_F_CLOSING))
+    snprintf(age, sizeof age, "  [no update for %.0f s]", v->since_publish_s);
+  snprintf(line, sizeof line, "msgs/s %s  firings/s %s  host<->device %s/s%s", N(m, v->msgs_s),
+           N(f, v->fires_s), B(hd, v->hd_bytes_s), age);
   out(ctx, LINE_PLAIN, line);
 }
 
@@ -146,6 +149,7 @@ void write_json(FILE *f, const struct top_view *v) {
   ju(f, &first, "version", s->info.version);
   jd(f, &first, "uptime_s", v->uptime_s);
   jd(f, &first, "interval_s", v->dt_s);
+  jd(f, &first, "since_publish_s", v->since_publish_s);
   ju(f, &first, "graphs", s->live.n_graphs);
   ju(f, &first, "agents_total", s->live.agents_total);
   ju(f, &first, "channels_total", s->live.chans_total);
