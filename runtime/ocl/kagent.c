@@ -67,7 +67,7 @@ static size_t elem_size(maestro_type_t t) {
 
 void ocl_kagent_destroy(ocl_kagent_t *ka) {
   if (!ka) return;
-  for (int i = 0; i < ka->ndev; i++) {
+  for (int i = 0; ka->dev && i < ka->ndev; i++) { /* dev is NULL when its calloc failed */
     if (ka->dev[i].kern) clReleaseKernel(ka->dev[i].kern);
     if (ka->dev[i].prog) clReleaseProgram(ka->dev[i].prog);
     pthread_mutex_destroy(&ka->dev[i].lock);
