@@ -448,6 +448,29 @@ static void test_user_check_message(void) {
   ocl_kagent_destroy(ka);
 }
 
+/* A kernel-only agent whose kernel cannot be set up (3 arguments bound, the
+ * kernel takes 3 but .n_args says 2) is refused at graph start, naming the agent. */
+static void test_kernel_setup_message(void) {
+  static maestro_kernel_t k;
+  maestro_agent_desc_t d = twice_desc(&k, MAESTRO_FAIL_STOP);
+  k.n_args = 2;
+  maestro_graph_t *g;
+  maestro_agent_t *a;
+  CU_ASSERT_FATAL(maestro_graph_create(rt, "setup", &g) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_agent_add(g, &d, &a) == MAESTRO_OK);
+  maestro_input_t *in;
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "in", &in) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, a, "out", &out) == MAESTRO_OK);
+  int st = maestro_graph_start(g);
+  CU_ASSERT(st < 0);
+  CU_ASSERT(has(maestro_last_error(), "'twice'"));
+#ifdef MAESTRO_TEST_PENDING /* engine: keep ocl's reason instead of "kernel setup failed" */
+  CU_ASSERT(has(maestro_last_error(), "takes 3 arguments, .args binds 2"));
+#endif
+  maestro_graph_destroy(g);
+}
+
 void register_suites(void) {
   ADD_SUITE("kernels_check", suite_init, suite_fini,
             {"ocl_launch refuses bundled sizes", test_launch_refuses_bundled},
@@ -459,5 +482,6 @@ void register_suites(void) {
             {"cpu wrong size STOP", test_cpu_wrong_size_stop},
             {"user kernel partial element STOP", test_user_kernel_partial_element_stop},
             {"user kernel SKIP", test_user_kernel_skip},
-            {"user check message", test_user_check_message});
+            {"user check message", test_user_check_message},
+            {"kernel setup message", test_kernel_setup_message});
 }
