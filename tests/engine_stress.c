@@ -382,11 +382,6 @@ static int run_one(maestro_runtime_t *rt, uint64_t gi, int allow_stop, int cance
      * never dead-lettered. */
     for (int i = 0; i < sg->n; i++) {
       const struct node *nd = &sg->nodes[i];
-#ifndef MAESTRO_TEST_PENDING
-      /* A stateless agent's last counts may land after maestro_graph_wait
-       * returned (engine-bugs.md #8): checked only with MAESTRO_TEST_PENDING. */
-      if (nd->stateless) continue;
-#endif
       maestro_agent_stats_t st;
       if (maestro_agent_stats(ag[i], &st) != MAESTRO_OK) {
         STRESS_FAIL("agent_stats %s: %s", nd->name, maestro_last_error());
