@@ -41,6 +41,7 @@ struct slot {
   uint64_t *inseq;    /* n_in: each message's sequence on its port */
   struct staged *out;
   int nout;
+  char *why; /* a failed firing's message, read where it failed (emit may run elsewhere) */
   struct staged inl[FIRE_INLINE_OUT];
 };
 
@@ -64,6 +65,12 @@ struct window {
   uint64_t est[2][WIN_BUCKETS];
   uint32_t nest[2][WIN_BUCKETS];
 };
+
+/* A copy of this thread's message for a failed firing, or NULL when empty. */
+static char *keep_error(void) {
+  const char *m = maestro_last_error();
+  return m[0] ? strdup(m) : NULL;
+}
 
 static int bucket_of(uint64_t bytes) {
   int b = 0;
@@ -149,6 +156,7 @@ void win_free(struct maestro_agent *a) {
         maestro_buf_release(s->out[k].b);
       if (s->out && s->out != s->inl) free(s->out);
     }
+    free(s->why);
     free(s->in);
     free(s->inseq);
   }
@@ -250,8 +258,10 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
       }
       if (s->status == MAESTRO_DONE && a->phase == AG_RUN) a->phase = AG_CLOSING;
     } else {
-      run_failed(a, s->in, s->inseq, s->status, rs);
+      run_failed(a, s->in, s->inseq, s->status, s->why, rs);
     }
+    free(s->why);
+    s->why = NULL;
     if (s->out != s->inl) free(s->out);
     s->out = NULL;
     s->nout = 0;
@@ -275,6 +285,8 @@ static void exec_cpu(struct maestro_agent *a, struct window *w, struct slot *s, 
   s->status = st;
   s->kind = MAESTRO_PLACE_CPU;
   s->index = cpu;
+  free(s->why); /* a failed launch's message: the CPU's outcome replaces it */
+  s->why = st < 0 ? keep_error() : NULL;
   if (f.out == f.inl) {
     memcpy(s->inl, f.inl, (size_t)f.nout * sizeof *f.inl);
     s->out = s->inl;
@@ -321,6 +333,8 @@ static void launch_done(void *ctx, maestro_buf_t **out, const ocl_launch_result_
   struct window *w = a->win;
   int d = s->index;
   int fallback = 0;
+  /* The launch's message was set on this thread just before done(). */
+  char *why = r->status < 0 && !a->cpu ? keep_error() : NULL;
   if (r->status >= 0) {
     s->nout = 0;
     s->out = s->inl;
@@ -350,10 +364,13 @@ static void launch_done(void *ctx, maestro_buf_t **out, const ocl_launch_result_
     fallback = 1;
   } else {
     s->status = r->status;
+    s->why = why;
+    why = NULL;
     s->state = SLOT_DONE;
     atomic_fetch_add_explicit(&a->st.failures, 1, memory_order_relaxed);
   }
   pthread_mutex_unlock(&w->mu);
+  free(why);
   if (fallback) sched_notify(rt, main_task(a));
   sched_notify(rt, &w->dev_lanes[d].task);
   atomic_fetch_sub(&g->active, 1); /* taken at launch: the graph may go now */
@@ -379,6 +396,7 @@ static void launch(struct maestro_agent *a, struct window *w, struct slot *s, in
   }
   rs->failures++;
   s->status = rc;
+  s->why = keep_error(); /* ocl_launch's refusal, set on this thread */
   run_stats_flush(a, rs, 0, MAESTRO_PLACE_CPU, -1);
   memset(rs, 0, sizeof *rs);
   pthread_mutex_lock(&w->mu);
