@@ -386,10 +386,22 @@ static void launch(struct maestro_agent *a, struct window *w, struct slot *s, in
   int rc = ocl_launch(a->ka, d, s->in, launch_done, s);
   if (rc == MAESTRO_OK) return;
   atomic_fetch_sub(&g->active, 1);
+  if (a->cpu && !(a->flags & MAESTRO_STATELESS)) {
+    /* A stateful agent fires its CPU function one firing at a time: not
+     * here (a device worker, beside its own CPU lane) but on its CPU lane,
+     * which runs fallbacks oldest first. */
+    pthread_mutex_lock(&w->mu);
+    w->dev_inflight[d]--;
+    s->state = SLOT_FALLBACK;
+    w->fallbacks++;
+    pthread_mutex_unlock(&w->mu);
+    sched_notify(g->rt, main_task(a));
+    return;
+  }
   pthread_mutex_lock(&w->mu);
   w->dev_inflight[d]--;
   pthread_mutex_unlock(&w->mu);
-  if (a->cpu) {
+  if (a->cpu) { /* stateless: any worker may fire it */
     rs->fallbacks++;
     exec_cpu(a, w, s, cpu_index, rs);
     return;
@@ -402,6 +414,23 @@ static void launch(struct maestro_agent *a, struct window *w, struct slot *s, in
   pthread_mutex_lock(&w->mu);
   s->state = SLOT_DONE;
   pthread_mutex_unlock(&w->mu);
+}
+
+/* Runs the oldest slot waiting for a CPU fallback (the lock held on entry
+ * and on return). Returns 0 when there was none. */
+static int run_fallback(struct maestro_agent *a, struct window *w, int cpu_index,
+                        struct run_stats *rs) {
+  struct slot *s = NULL;
+  for (uint64_t q = w->next_emit; q < a->seq && !s; q++)
+    if (w->slots[q % WIN_SLOTS].state == SLOT_FALLBACK) s = &w->slots[q % WIN_SLOTS];
+  if (!s) return 0;
+  s->state = SLOT_BUSY;
+  w->fallbacks--;
+  win_unlock(a, w, rs);
+  atomic_fetch_add_explicit(&a->st.fallbacks, 1, memory_order_relaxed);
+  exec_cpu(a, w, s, cpu_index, rs);
+  pthread_mutex_lock(&w->mu);
+  return 1;
 }
 
 int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
@@ -419,21 +448,12 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     return TASK_WAIT;
   }
   atomic_store_explicit(&a->st.pstate, PROF_AGENT_RUNNING, memory_order_relaxed);
-  /* Device firings that failed: run them here on the CPU (in their slots). */
-  while (my_dev < 0 && w->fallbacks > 0) {
-    struct slot *s = NULL;
-    for (int i = 0; i < WIN_SLOTS && !s; i++)
-      if (w->slots[i].state == SLOT_FALLBACK) s = &w->slots[i];
-    if (!s) break;
-    s->state = SLOT_BUSY;
-    w->fallbacks--;
-    win_unlock(a, w, &rs);
-    atomic_fetch_add_explicit(&a->st.fallbacks, 1, memory_order_relaxed);
-    exec_cpu(a, w, s, cpu_index, &rs);
-    pthread_mutex_lock(&w->mu);
-  }
   int n;
   for (n = 0; n < AGENT_BATCH; n++) {
+    /* Device firings that failed run here on a CPU lane (in their slots),
+     * oldest first and before new input: the agent's own CPU lane is the
+     * only place a stateful agent's CPU function runs. */
+    if (my_dev < 0 && w->fallbacks > 0 && run_fallback(a, w, cpu_index, &rs)) continue;
     emit(a, w, &rs);
     if (atomic_load_explicit(&g->stopped, memory_order_acquire) && a->phase == AG_RUN)
       a->phase = AG_CLOSING;
