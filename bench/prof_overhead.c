@@ -104,20 +104,30 @@ static double trace_create_s, trace_destroy_s, trace_file_bytes;
 static int trace_runs;
 
 /* One run on a fresh runtime; returns seconds of maestro_graph_run. */
+static uint64_t cpu_ns(clockid_t c);
+static double last_cpu_s; /* process CPU time of the last run's maestro_graph_run */
+
+/* A temporary trace file in $TMPDIR (default /tmp). */
+static void temp_path(char *path, size_t n) {
+  const char *dir = getenv("TMPDIR");
+  snprintf(path, n, "%s/prof_overhead_XXXXXX.json", dir && *dir ? dir : "/tmp");
+  int fd = mkstemps(path, 5);
+  if (fd < 0) {
+    perror("prof_overhead: mkstemps");
+    exit(1);
+  }
+  close(fd);
+}
+
 static double run(enum mode m, long n, size_t bytes) {
-  char path[] = "/tmp/prof_overhead_XXXXXX.json";
+  char path[4200];
   maestro_config_t cfg;
   CHECK(maestro_config_defaults(&cfg));
   cfg.devices = "none";
   cfg.stats = m >= STATS;
   cfg.trace = NULL;
   if (m == TRACE) {
-    int fd = mkstemps(path, 5);
-    if (fd < 0) {
-      perror("prof_overhead: mkstemps");
-      exit(1);
-    }
-    close(fd);
+    temp_path(path, sizeof path);
     cfg.trace = path;
   }
   maestro_runtime_t *rt;
@@ -172,9 +182,11 @@ static double run(enum mode m, long n, size_t bytes) {
     CHECK(maestro_connect(g, a, "out", b, "in", 0));
     CHECK(maestro_connect(g, b, "out", c, "in", 0));
   }
+  uint64_t c0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
   uint64_t t0 = now_ns();
   CHECK(maestro_graph_run(g));
   double t = (double)(now_ns() - t0) / 1e9;
+  last_cpu_s = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e9;
   if (count != n) fprintf(stderr, "prof_overhead: sink saw %ld of %ld messages\n", count, n);
   maestro_graph_destroy(g);
   uint64_t td = now_ns();
@@ -253,13 +265,8 @@ static void measure_costs(long n, size_t bytes) {
   maestro_runtime_destroy(rt);
 
   /* Tracing: the clock, recording, formatting + writing. */
-  char path[] = "/tmp/prof_overhead_XXXXXX.json";
-  int fd = mkstemps(path, 5);
-  if (fd < 0) {
-    perror("prof_overhead: mkstemps");
-    exit(1);
-  }
-  close(fd);
+  char path[4200];
+  temp_path(path, sizeof path);
   cfg.stats = 0;
   cfg.trace = path;
   setenv("MAESTRO_STATS_INTERVAL_MS", "60000", 1); /* no background work: write here */
@@ -326,7 +333,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   bytes -= bytes % sizeof(float);
-  double t[NMODES][100];
+  double t[NMODES][100], cpu[NMODES][100];
   run(OFF, n / 10 + 1, bytes); /* warm up: pools, page faults */
   measure_costs(n, bytes);
   for (int r = 0; r < rounds; r++) {
@@ -334,15 +341,18 @@ int main(int argc, char **argv) {
     for (int k = 0; k < NMODES; k++) {
       enum mode m = (enum mode)(r % 2 ? NMODES - 1 - k : k);
       t[m][r] = run(m, n, bytes);
+      cpu[m][r] = last_cpu_s;
     }
   }
   printf("prof_overhead: %s, %ld messages of %zu B, %d alternating rounds, "
          "best / median seconds of maestro_graph_run\n",
          shape_pass ? "source -> pass0 -> pass1 -> sink" : "source -> scale -> sink", n, bytes,
          rounds);
-  double best[NMODES], med[NMODES];
+  double best[NMODES], med[NMODES], cmed[NMODES];
   for (int m = 0; m < NMODES; m++) {
     qsort(t[m], (size_t)rounds, sizeof(double), cmp_double);
+    qsort(cpu[m], (size_t)rounds, sizeof(double), cmp_double);
+    cmed[m] = rounds % 2 ? cpu[m][rounds / 2] : (cpu[m][rounds / 2 - 1] + cpu[m][rounds / 2]) / 2;
     best[m] = t[m][0];
     med[m] = rounds % 2 ? t[m][rounds / 2] : (t[m][rounds / 2 - 1] + t[m][rounds / 2]) / 2;
     printf("  %-22s best %.4f s (%.2f M msg/s)  median %.4f s", mode_name[m], best[m],
@@ -350,6 +360,8 @@ int main(int argc, char **argv) {
     if (m != OFF)
       printf("  ratio to off: best %.3f, median %.3f (%+.1f%%)", best[m] / best[OFF],
              med[m] / med[OFF], 100.0 * (med[m] / med[OFF] - 1));
+    printf("\n    process CPU time, median %.4f s", cmed[m]);
+    if (m != OFF) printf(" (%+.1f%%)", 100.0 * (cmed[m] / cmed[OFF] - 1));
     printf("\n");
   }
   if (trace_runs)

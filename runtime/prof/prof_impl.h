@@ -43,8 +43,7 @@ int trace_open(struct prof *p, const char *path);
 void trace_close(struct prof *p);
 void trace_sample_depths(struct prof *p, const struct prof_chan_rec *c, int n, uint64_t t_ns);
 /* The stats thread's share of tracing: writes the trace in the background
- * once the records waiting pass the cap's drain mark, and populates the
- * arena ahead of the writers. */
+ * once the records waiting pass the cap's drain mark. */
 void trace_background(struct prof *p);
 
 enum { EV_NAME = 64, NAME_PAGE = 1024, NAME_PAGES = 1024, NAME_HASH = 1 << 16 };
@@ -76,9 +75,6 @@ struct trace {
   size_t arena_next;
   size_t chunks_in_use;
   size_t drain_mark; /* bytes in use from which the stats thread writes */
-  pthread_mutex_t pop_lock;
-  _Atomic size_t populated; /* arena bytes populated so far */
-  size_t ahead;             /* bytes kept populated past arena_next */
   _Atomic int drain_asked;
 
   /* prof_clock() ticks -> ns: a line through (tick0, ns0). */

@@ -5,8 +5,8 @@
  * fixed-size binary record (prof/trace_rec.h) to its thread's current chunk
  * and publishes it with one release store of the chunk's word count: no
  * lock, no formatting, no system call, no shared cache line. Chunks come
- * from one arena per trace, reserved at open and populated ahead of the
- * writers (so that recording never takes a page fault), and are recycled
+ * from one arena per trace, reserved at open (its first part faulted in
+ * at once, so that recording takes no page fault there), and are recycled
  * once written.
  *
  * The JSON is formatted only when the trace is written: when the runtime is
@@ -62,10 +62,16 @@ struct trace_chunk {
   _Atomic(struct trace_chunk *) next; /* the writer's next chunk */
   _Atomic uint32_t count;             /* words published (writer: release) */
   uint32_t done;                      /* words written to the file (writer of the file only) */
-  uint64_t pad[5];                    /* the words start on their own cache line */
+  uint32_t heap;                      /* from the heap, not the arena */
+  uint32_t pad0;
+  uint64_t pad[4]; /* the words start on their own cache line */
   uint64_t w[CHUNK_WORDS];
 };
 _Static_assert(sizeof(struct trace_chunk) == CHUNK_BYTES, "chunk layout");
+
+static int in_arena(const struct trace *t, const void *p) {
+  return (const char *)p >= t->arena && (const char *)p < t->arena + t->arena_bytes;
+}
 
 struct trace_buf {
   struct trace_buf *next; /* registry list */
@@ -85,6 +91,10 @@ static __attribute__((tls_model("initial-exec"))) _Thread_local struct {
   int in_batch;
   uint64_t batch_t0; /* prof_clock() at the batch's start (or its last chunk change) */
   uint32_t batch_n;  /* firings recorded in this batch */
+  /* The run of untimed firings the next one may extend (NULL: none): its
+   * count word, and what the next firing of the run looks like. */
+  uint64_t *run;
+  uint64_t run_head, run_seq, run_in, run_out;
 } tl;
 
 static const char FOOTER[] = "\n]}\n";
@@ -181,29 +191,17 @@ uint32_t prof_trace_name(struct maestro_runtime *rt, const char *name) {
 
 /* ---- chunks ---- */
 
-/* Pages in the arena's part [from, to) before a writer gets there. */
-static void arena_populate(struct trace *t, size_t from, size_t to) {
-  if (to > t->arena_bytes) to = t->arena_bytes;
-  for (; from < to; from += 4096)
-    ((volatile char *)t->arena)[from] = 0;
-}
-
-/* Populates the next `step` bytes of the arena (pop_lock: one populator
- * at a time). */
-void trace_populate_ahead(struct trace *t, size_t step) {
-  pthread_mutex_lock(&t->pop_lock);
-  size_t from = atomic_load_explicit(&t->populated, memory_order_relaxed), to = from + step;
-  if (to > t->arena_bytes) to = t->arena_bytes;
-  if (from < to) {
-    arena_populate(t, from, to);
-    atomic_store_explicit(&t->populated, to, memory_order_relaxed);
-  }
-  pthread_mutex_unlock(&t->pop_lock);
+/* Faults in the arena's first `bytes` before any writer gets there. */
+static void arena_prefault(struct trace *t, size_t bytes) {
+  if (bytes > t->arena_bytes) bytes = t->arena_bytes;
+  for (size_t o = 0; o < bytes; o += 4096)
+    ((volatile char *)t->arena)[o] = 0;
 }
 
 /* A chunk for a writer: a recycled one, or the arena's next; NULL when
- * every chunk holds records not yet written. */
-static struct trace_chunk *chunk_take(struct trace *t) {
+ * every chunk holds records not yet written, unless `heap`: then one from
+ * the heap (more threads than the arena has chunks), freed when written. */
+static struct trace_chunk *chunk_take(struct trace *t, int heap) {
   pthread_mutex_lock(&t->free_lock);
   struct trace_chunk *c = t->free;
   if (c) {
@@ -214,12 +212,14 @@ static struct trace_chunk *chunk_take(struct trace *t) {
   }
   size_t in_use = ++t->chunks_in_use;
   pthread_mutex_unlock(&t->free_lock);
+  if (!c && heap) c = aligned_alloc(64, sizeof *c);
   if (!c) {
     pthread_mutex_lock(&t->free_lock);
     t->chunks_in_use--;
     pthread_mutex_unlock(&t->free_lock);
     return NULL;
   }
+  c->heap = !in_arena(t, c);
   c->next_free = NULL;
   atomic_store_explicit(&c->next, NULL, memory_order_relaxed);
   atomic_store_explicit(&c->count, 0, memory_order_relaxed);
@@ -232,10 +232,13 @@ static struct trace_chunk *chunk_take(struct trace *t) {
 
 static void chunk_give_back(struct trace *t, struct trace_chunk *c) {
   pthread_mutex_lock(&t->free_lock);
-  c->next_free = t->free;
-  t->free = c;
+  if (!c->heap) {
+    c->next_free = t->free;
+    t->free = c;
+  }
   t->chunks_in_use--;
   pthread_mutex_unlock(&t->free_lock);
+  if (c->heap) free(c);
 }
 
 static void flush_locked(struct trace *t, int final);
@@ -252,12 +255,12 @@ static int rec_slow(struct trace *t, uint32_t words) {
       if (pthread_equal(b->owner, pthread_self())) break;
     pthread_mutex_unlock(&t->lock);
     if (!b) {
-      struct trace_chunk *c = chunk_take(t);
+      struct trace_chunk *c = chunk_take(t, 0);
       if (!c) {
         pthread_mutex_lock(&t->lock);
         flush_locked(t, 0);
         pthread_mutex_unlock(&t->lock);
-        c = chunk_take(t);
+        c = chunk_take(t, 1);
       }
       b = c ? calloc(1, sizeof *b) : NULL;
       if (!b) {
@@ -277,6 +280,7 @@ static int rec_slow(struct trace *t, uint32_t words) {
     tl.c = atomic_load_explicit(&b->tail, memory_order_relaxed);
     tl.n = atomic_load_explicit(&tl.c->count, memory_order_relaxed);
     tl.in_batch = 0;
+    tl.run = NULL;
   }
   if (tl.n + words + REC_SPAN_WORDS <= CHUNK_WORDS) return 1;
   /* The chunk is full. A batch going on is closed in it with a span to
@@ -290,12 +294,13 @@ static int rec_slow(struct trace *t, uint32_t words) {
     atomic_store_explicit(&c->count, tl.n, memory_order_release);
     tl.batch_t0 = now;
   }
-  struct trace_chunk *nc = chunk_take(t);
+  tl.run = NULL; /* a run never spans two chunks */
+  struct trace_chunk *nc = chunk_take(t, 0);
   if (!nc) { /* every chunk waits to be written: write them here */
     pthread_mutex_lock(&t->lock);
     flush_locked(t, 0);
     pthread_mutex_unlock(&t->lock);
-    nc = chunk_take(t);
+    nc = chunk_take(t, 1);
   }
   if (!nc) return 0;
   atomic_store_explicit(&c->next, nc, memory_order_release);
@@ -326,23 +331,44 @@ void prof_trace_fire(struct maestro_runtime *rt, int index, uint32_t name, uint6
   struct prof *p = rt->prof;
   if (!p || !p->trace) return;
   int timed = t1 != 0, big = bytes >= REC_HEAD_BYTES;
+  uint64_t head = rec_head(timed ? REC_FIRE_TIMED : REC_FIRE, (uint32_t)(TID_CPU + index), name,
+                           big ? REC_F_BIG : 0) |
+                  (big ? 0 : bytes << 40);
+  tl.batch_n++;
+  /* The common case: the next firing of the run recorded last (one store
+   * to a word in the cache; the batch's span publishes it). */
+  if (tl.run && head == tl.run_head && seq == tl.run_seq && flow_in == tl.run_in &&
+      flow_out == tl.run_out && tl.id == p->trace->id && !big) {
+    (*tl.run)++;
+    tl.run_seq++;
+    tl.run_in += flow_in != 0;
+    tl.run_out += flow_out != 0;
+    return;
+  }
   uint32_t words = (timed ? REC_FIRE_TIMED_WORDS : REC_FIRE_WORDS) + (uint32_t)big;
   uint64_t *w = rec_begin(p->trace, words);
   if (!w) return;
-  w[0] = rec_head(timed ? REC_FIRE_TIMED : REC_FIRE, (uint32_t)(TID_CPU + index), name,
-                  big ? REC_F_BIG : 0) |
-         (big ? 0 : bytes << 40);
+  w[0] = head;
   w[1] = seq;
   w[2] = flow_in;
   w[3] = flow_out;
   w += 4;
+  if (!timed) *w++ = 1; /* the run's count */
   if (big) *w++ = bytes;
   if (timed) {
     w[0] = t0;
     w[1] = t1;
   }
-  tl.batch_n++;
   rec_commit(words);
+  if (!timed && !big && tl.in_batch) {
+    tl.run = tl.c->w + tl.n - words + 4;
+    tl.run_head = head;
+    tl.run_seq = seq + 1;
+    tl.run_in = flow_in + (flow_in != 0);
+    tl.run_out = flow_out + (flow_out != 0);
+  } else {
+    tl.run = NULL;
+  }
 }
 
 void prof_trace_fire_ns(struct maestro_runtime *rt, maestro_place_kind_t kind, int index,
@@ -383,6 +409,7 @@ uint64_t prof_trace_batch_begin(struct maestro_runtime *rt) {
   tl.in_batch = 1;
   tl.batch_t0 = now;
   tl.batch_n = 0;
+  tl.run = NULL;
   return now;
 }
 
@@ -395,6 +422,7 @@ int prof_trace_batch_end(struct maestro_runtime *rt) {
   rec_put_span(tl.c->w + tl.n, tl.batch_t0, now);
   rec_commit(REC_SPAN_WORDS);
   tl.in_batch = 0;
+  tl.run = NULL;
   return n && (now - tl.batch_t0) / n > TIMED_TICKS;
 }
 
@@ -466,6 +494,22 @@ static const struct trace_name *name_of(const struct trace *t, uint32_t id) {
   return &t->pages[id / NAME_PAGE][id % NAME_PAGE];
 }
 
+/* Writes the run of firings `r`, firings k.. of the `n` that share out
+ * [a, b] ns evenly; returns the k of the firing after it. */
+static uint64_t write_run(struct trace *t, const uint64_t *r, uint64_t k, uint64_t n, uint64_t a,
+                          uint64_t b) {
+  const struct trace_name *name = name_of(t, rec_name(r[0]));
+  uint64_t bytes = rec_fire_bytes(r), span = b - a;
+  for (uint64_t m = 0; m < r[4]; m++, k++) {
+    uint64_t t0 = a + (uint64_t)((double)span * (double)k / (double)n);
+    uint64_t t1 = a + (uint64_t)((double)span * (double)(k + 1) / (double)n);
+    if (t1 > b) t1 = b;
+    tw_firing(t, rec_tid(r[0]), name, r[1] + m, bytes, r[2] ? r[2] + m : 0, r[3] ? r[3] + m : 0, t0,
+              t1);
+  }
+  return k;
+}
+
 /* Writes the records of w[from, to); untimed firings are spread over the
  * span that closes them (or, when `final` and none does, over nothing). */
 static void write_words(struct trace *t, const uint64_t *w, uint32_t from, uint32_t to, int final) {
@@ -476,19 +520,18 @@ static void write_words(struct trace *t, const uint64_t *w, uint32_t from, uint3
     switch (rec_type(h)) {
     case REC_FIRE:
       if (pend == UINT32_MAX) pend = i;
-      npend++;
+      npend += w[i + 4];
       break;
     case REC_SPAN: {
       uint64_t a = to_ns(t, w[i + 1], 0), b = to_ns(t, w[i + 2], 0);
       if (b < a) b = a;
       last = b;
-      uint32_t k = 0;
-      for (uint32_t j = pend; npend && j < i; j += rec_words(w[j])) {
-        if (rec_type(w[j]) != REC_FIRE) continue;
-        uint64_t t0 = a + (b - a) * k / npend, t1 = a + (b - a) * (k + 1) / npend;
-        tw_firing(t, &w[j], name_of(t, rec_name(w[j])), t0, t1);
-        k++;
-      }
+      uint64_t k = 0;
+      /* The batch as a slice around its firings: their times inside it are
+       * spread evenly, not measured one by one. */
+      if (npend > 1) tw_batch(t, rec_tid(w[pend]), npend, a, b);
+      for (uint32_t j = pend; npend && j < i; j += rec_words(w[j]))
+        if (rec_type(w[j]) == REC_FIRE) k = write_run(t, &w[j], k, npend, a, b);
       pend = UINT32_MAX;
       npend = 0;
       break;
@@ -497,7 +540,8 @@ static void write_words(struct trace *t, const uint64_t *w, uint32_t from, uint3
       int ns = rec_flags(h) & REC_F_NS;
       const uint64_t *tt = rec_fire_times(&w[i]);
       last = to_ns(t, tt[1], ns);
-      tw_firing(t, &w[i], name_of(t, rec_name(h)), to_ns(t, tt[0], ns), last);
+      tw_firing(t, rec_tid(h), name_of(t, rec_name(h)), w[i + 1], rec_fire_bytes(&w[i]), w[i + 2],
+                w[i + 3], to_ns(t, tt[0], ns), last);
       break;
     }
     case REC_XFER: tw_transfer(t, &w[i], name_of(t, rec_name(h))); break;
@@ -509,7 +553,7 @@ static void write_words(struct trace *t, const uint64_t *w, uint32_t from, uint3
    * runtime's trace): at the last time known. */
   if (final && npend)
     for (uint32_t j = pend; j < to; j += rec_words(w[j]))
-      if (rec_type(w[j]) == REC_FIRE) tw_firing(t, &w[j], name_of(t, rec_name(w[j])), last, last);
+      if (rec_type(w[j]) == REC_FIRE) write_run(t, &w[j], 0, 1, last, last);
   t->last_ns = last;
 }
 
@@ -569,8 +613,9 @@ void prof_trace_flush(struct maestro_runtime *rt) {
   pthread_mutex_unlock(&t->lock);
 }
 
-/* The stats thread's part: write when past the drain mark, and populate
- * the arena ahead of the writers. */
+/* The stats thread's part: write when past the drain mark. (It does not
+ * populate the arena ahead of the writers: on a machine whose cores are all
+ * busy that costs the run as much as the writers' own page faults.) */
 void trace_background(struct prof *p) {
   struct trace *t = p->trace;
   if (!t) return;
@@ -583,13 +628,6 @@ void trace_background(struct prof *p) {
     flush_locked(t, 0);
     pthread_mutex_unlock(&t->lock);
   }
-  /* Keep `ahead` bytes populated past the chunks handed out. */
-  pthread_mutex_lock(&t->free_lock);
-  size_t want = t->arena_next + t->ahead;
-  pthread_mutex_unlock(&t->free_lock);
-  if (want > t->arena_bytes) want = t->arena_bytes;
-  size_t have = atomic_load_explicit(&t->populated, memory_order_relaxed);
-  if (have < want) trace_populate_ahead(t, want - have);
 }
 
 /* Asks the stats thread for trace_background() now. */
@@ -636,17 +674,16 @@ int trace_open(struct prof *p, const char *path) {
   t->drain_mark = t->arena_bytes / 4 * 3;
   pthread_mutex_init(&t->lock, NULL);
   pthread_mutex_init(&t->free_lock, NULL);
-  pthread_mutex_init(&t->pop_lock, NULL);
   pthread_mutex_init(&t->names_lock, NULL);
   clock_pair(&t->tick0, &t->ns0);
   t->last_ns = t->ns0;
   t->ns_per_tick = prof_clock_tsc ? 0.0 : 1.0;
   trace_intern(t, ""); /* id 0 */
-  /* The first part of the arena now (recording never waits for a page
-   * fault there); the stats thread populates the rest ahead. */
+  /* The first part of the arena now: recording never waits for a page
+   * fault there (a first touch costs 1-3 us a page on a VM, about 40 ns a
+   * 32-byte record). Past it, the writers fault pages in themselves. */
   size_t pre = mb_from_env("MAESTRO_TRACE_PREFAULT_MB", DEFAULT_PREFAULT_MB, 0, 1 << 20) << 20;
-  t->ahead = pre;
-  trace_populate_ahead(t, pre < t->arena_bytes ? pre : t->arena_bytes);
+  arena_prefault(t, pre);
   tw_init(t);
   tw_meta(t, p->rt);
   t->body_end = ftell(t->f);
@@ -666,6 +703,10 @@ void trace_close(struct prof *p) {
   fclose(t->f);
   for (struct trace_buf *b = t->bufs, *nb; b; b = nb) {
     nb = b->next;
+    for (struct trace_chunk *c = b->head, *nc; c; c = nc) {
+      nc = atomic_load_explicit(&c->next, memory_order_relaxed);
+      if (c->heap) free(c);
+    }
     free(b);
   }
   for (int i = 0; i < NAME_PAGES && t->pages[i]; i++) {
@@ -678,7 +719,6 @@ void trace_close(struct prof *p) {
   munmap(t->arena, t->arena_bytes);
   pthread_mutex_destroy(&t->lock);
   pthread_mutex_destroy(&t->free_lock);
-  pthread_mutex_destroy(&t->pop_lock);
   pthread_mutex_destroy(&t->names_lock);
   free(t);
 }

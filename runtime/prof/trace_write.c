@@ -109,10 +109,9 @@ static char *put_name(char *o, const struct trace_name *n) {
   return o + n->json_len;
 }
 
-void tw_firing(struct trace *t, const uint64_t *w, const struct trace_name *name, uint64_t t0,
-               uint64_t t1) {
+void tw_firing(struct trace *t, uint32_t tid, const struct trace_name *name, uint64_t seq,
+               uint64_t bytes, uint64_t flow_in, uint64_t flow_out, uint64_t t0, uint64_t t1) {
   char *o = out_reserve(t, name->json_len);
-  uint32_t tid = rec_tid(w[0]);
   uint64_t dur = t1 > t0 ? t1 - t0 : 0;
   o = put_lit(o, ",\n{\"ph\":\"X\",\"cat\":\"firing\",\"name\":");
   o = put_name(o, name);
@@ -120,25 +119,38 @@ void tw_firing(struct trace *t, const uint64_t *w, const struct trace_name *name
   o = put_lit(o, ",\"dur\":");
   o = put_us(o, (int64_t)dur);
   o = put_lit(o, ",\"args\":{\"seq\":");
-  o = put_u64(o, w[1]);
+  o = put_u64(o, seq);
   o = put_lit(o, ",\"bytes\":");
-  o = put_u64(o, rec_fire_bytes(w));
+  o = put_u64(o, bytes);
   o = put_lit(o, "}}");
-  if (w[2]) {
+  if (flow_in) {
     /* Near the consumer's end: its start may be the previous firing's end,
      * which can lie before the producer sent the message; its end never
      * does. */
     o = put_lit(o, ",\n{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"msg\",\"name\":\"msg\",\"id\":");
-    o = put_u64(o, w[2]);
+    o = put_u64(o, flow_in);
     o = put_where(o, t, tid, dur >= 2 ? t1 - 1 : t0);
     *o++ = '}';
   }
-  if (w[3]) {
+  if (flow_out) {
     o = put_lit(o, ",\n{\"ph\":\"s\",\"cat\":\"msg\",\"name\":\"msg\",\"id\":");
-    o = put_u64(o, w[3]);
+    o = put_u64(o, flow_out);
     o = put_where(o, t, tid, t0);
     *o++ = '}';
   }
+  t->out_n = (size_t)(o - t->out);
+  t->events_written++;
+}
+
+void tw_batch(struct trace *t, uint32_t tid, uint64_t n, uint64_t t0, uint64_t t1) {
+  char *o = out_reserve(t, 0);
+  o = put_lit(o, ",\n{\"ph\":\"X\",\"cat\":\"batch\",\"name\":\"batch\"");
+  o = put_where(o, t, tid, t0);
+  o = put_lit(o, ",\"dur\":");
+  o = put_us(o, (int64_t)(t1 - t0));
+  o = put_lit(o, ",\"args\":{\"firings\":");
+  o = put_u64(o, n);
+  o = put_lit(o, "}}");
   t->out_n = (size_t)(o - t->out);
   t->events_written++;
 }
