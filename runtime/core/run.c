@@ -253,8 +253,7 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int 
       bytes += a->inbuf[p]->size;
     uint64_t t0 = *trace_t, t1 = t0 ? prof_clock() : 0;
     if (t0) *trace_t = t1;
-    prof_trace_fire(rt, cpu, a->trace_name, f.seq, bytes, t0, t1, a->flow_in,
-                    run_flow_out(a, &f));
+    prof_trace_fire(rt, cpu, a->trace_name, f.seq, bytes, t0, t1, a->flow_in, run_flow_out(a, &f));
   }
   if (st >= 0) {
     *blocked = run_commit(a, f.out, f.nout, rs);

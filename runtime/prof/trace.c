@@ -49,6 +49,8 @@
 #include "prof/trace_rec.h"
 #include "prof/trace_write.h"
 
+_Static_assert(NAME_PAGES *NAME_PAGE == REC_NAMES, "name table and record name ids");
+
 int prof_clock_tsc;
 
 enum { CHUNK_BYTES = 1 << 20, CHUNK_WORDS = (CHUNK_BYTES - 64) / 8 };
@@ -152,8 +154,7 @@ uint32_t trace_intern(struct trace *t, const char *s) {
   for (size_t k = h & (NAME_HASH - 1);; k = (k + 1) & (NAME_HASH - 1)) {
     uint32_t e = t->hash[k];
     if (!e) {
-      if (t->nnames >= NAME_PAGES * NAME_PAGE || t->nnames >= REC_NAMES)
-        break; /* full: id 0, the empty name */
+      if (t->nnames >= REC_NAMES) break; /* full: id 0, the empty name */
       uint32_t nid = t->nnames;
       struct trace_name **pg = &t->pages[nid / NAME_PAGE];
       if (!*pg && !(*pg = calloc(NAME_PAGE, sizeof **pg))) break;
@@ -231,14 +232,15 @@ static struct trace_chunk *chunk_take(struct trace *t, int heap) {
 }
 
 static void chunk_give_back(struct trace *t, struct trace_chunk *c) {
+  int heap = (int)c->heap; /* c is the caller's until it is on the free list */
   pthread_mutex_lock(&t->free_lock);
-  if (!c->heap) {
+  if (!heap) {
     c->next_free = t->free;
     t->free = c;
   }
   t->chunks_in_use--;
   pthread_mutex_unlock(&t->free_lock);
-  if (c->heap) free(c);
+  if (heap) free(c);
 }
 
 static void flush_locked(struct trace *t, int final);
