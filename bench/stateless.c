@@ -5,6 +5,8 @@
  *
  *   stateless [MESSAGES=20000] [WORK_ITERATIONS=20000]
  */
+#include <stdatomic.h>
+
 #include "bench_util.h"
 
 static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES}};
@@ -29,7 +31,13 @@ static int source(maestro_fire_t *f) {
   return maestro_fire_out(f, 0, b);
 }
 
+static atomic_int running, most_running; /* firings of the agent at once */
+
 static int worker(maestro_fire_t *f) {
+  int now = atomic_fetch_add(&running, 1) + 1;
+  int m = atomic_load(&most_running);
+  while (now > m && !atomic_compare_exchange_weak(&most_running, &m, now)) {
+  }
   uint64_t v;
   memcpy(&v, maestro_buf_cdata(maestro_fire_in(f, 0)), sizeof v);
   maestro_buf_t *b;
@@ -37,6 +45,7 @@ static int worker(maestro_fire_t *f) {
   if (rc != MAESTRO_OK) return rc;
   uint64_t out[2] = {v, work(v)};
   memcpy(maestro_buf_data(b), out, sizeof out);
+  atomic_fetch_sub(&running, 1);
   return maestro_fire_out(f, 0, b);
 }
 
@@ -95,11 +104,49 @@ static double run_stateless(int ncpu, long n, uint64_t *check) {
 }
 
 /* The serial baseline: the same work in a plain loop on this thread. */
+static double serial_cores_used; /* CPU time / wall time of the last serial run */
+
 static double serial_run(long n, uint64_t *check) {
-  uint64_t t0 = bench_now_ns(), c = 0;
+  uint64_t t0 = bench_now_ns(), c0 = bench_cpu_ns(), c = 0;
   for (long i = 0; i < n; i++)
     c ^= work((uint64_t)i);
   *check = c;
+  uint64_t t = bench_now_ns() - t0;
+  serial_cores_used = (double)(bench_cpu_ns() - c0) / (double)t;
+  return (double)t / 1e9;
+}
+
+/* The ceiling: the same items split over `nt` raw threads (no runtime). On
+ * a shared machine this says how many cores the process can get at all. */
+struct slice {
+  long from, to;
+  uint64_t check;
+};
+
+static void *slice_main(void *arg) {
+  struct slice *sl = arg;
+  uint64_t c = 0;
+  for (long i = sl->from; i < sl->to; i++)
+    c ^= work((uint64_t)i);
+  sl->check = c;
+  return NULL;
+}
+
+static double raw_threads_run(long n, int nt, uint64_t *check) {
+  pthread_t th[64];
+  struct slice sl[64];
+  if (nt > 64) nt = 64;
+  uint64_t t0 = bench_now_ns();
+  for (int k = 0; k < nt; k++) {
+    sl[k].from = n * k / nt;
+    sl[k].to = n * (k + 1) / nt;
+    pthread_create(&th[k], NULL, slice_main, &sl[k]);
+  }
+  *check = 0;
+  for (int k = 0; k < nt; k++) {
+    pthread_join(th[k], NULL);
+    *check ^= sl[k].check;
+  }
   return (double)(bench_now_ns() - t0) / 1e9;
 }
 
@@ -114,21 +161,39 @@ int main(int argc, char **argv) {
    * a serial run measured just before it, best of two of each. */
   int max_workers = cores > 1 ? cores : 2;
   for (int w = 1; w <= max_workers; w++) {
-    double serial = 1e30, s = 1e30, cores_used = 0;
+    double serial = 1e30, s = 1e30, cores_used = 0, serial_cores = 0;
     uint64_t serial_check = 0, check = 0;
+    atomic_store(&most_running, 0);
     for (int rep = 0; rep < 2; rep++) {
       double t = serial_run(n, &serial_check);
-      if (t < serial) serial = t;
+      if (t < serial) {
+        serial = t;
+        serial_cores = serial_cores_used;
+      }
       t = run_stateless(w, n, &check);
       if (t < s) {
         s = t;
         cores_used = last_cores_used;
       }
     }
-    printf("stateless agent, %d worker%s: %.3f s for %ld items; serial loop %.3f s (%.1f us "
-           "each); speed-up over serial: %.2fx (the run got %.2f cores of CPU time)%s\n",
-           w, w > 1 ? "s" : "", s, n, serial, serial / (double)n * 1e6, serial / s, cores_used,
-           check == serial_check ? "" : " (WRONG RESULTS)");
+    double raw = 1e30;
+    uint64_t raw_check = 0;
+    if (w > 1)
+      for (int rep = 0; rep < 2; rep++) {
+        double t = raw_threads_run(n, w, &raw_check);
+        if (t < raw) raw = t;
+      }
+    if (w > 1)
+      printf("raw: the same items on %d plain threads: %.3f s; speed-up over serial: %.2fx (the "
+             "ceiling on this machine now)%s\n",
+             w, raw, serial / raw, raw_check == serial_check ? "" : " (WRONG RESULTS)");
+    printf(
+        "stateless agent, %d worker%s: %.3f s for %ld items; serial loop %.3f s (%.1f us "
+        "each, %.2f cores); speed-up over serial: %.2fx (the run got %.2f cores of CPU time, up to "
+        "%d firings at once)%s\n",
+        w, w > 1 ? "s" : "", s, n, serial, serial / (double)n * 1e6, serial_cores, serial / s,
+        cores_used, atomic_load(&most_running), check == serial_check ? "" : " (WRONG RESULTS)");
+    if (w > 1) printf("  ratio of its speed-up to the raw threads': %.2f\n", raw / s);
   }
   return 0;
 }

@@ -14,8 +14,3 @@ maestro_add_test(engine_alloc SOURCES engine_alloc.c TIMEOUT 60)
 # Tests of engine bugs not fixed yet (see /work/notes/engine-bugs.md) are
 # compiled in only with -DMAESTRO_TEST_PENDING=ON.
 option(MAESTRO_TEST_PENDING "Also run engine tests that wait for an engine fix" OFF)
-# (None pending now: engine-bugs.md #6 is fixed.) To hold one back, wrap it in
-# #ifdef MAESTRO_TEST_PENDING and add here:
-#   if(MAESTRO_TEST_PENDING)
-#     target_compile_definitions(<test> PRIVATE MAESTRO_TEST_PENDING=1)
-#   endif()

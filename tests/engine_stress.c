@@ -5,6 +5,7 @@
  *
  *   MAESTRO_STRESS_SEED=n    replay a run (the seed is printed)
  *   MAESTRO_STRESS_GRAPHS=n  how many graphs (default 1000)
+ *   MAESTRO_STRESS_ONLY=i    run graph i of the seed, MAESTRO_STRESS_GRAPHS times
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,11 @@ struct node {
   uint32_t mod;
   uint64_t salt;
   maestro_fail_t policy;
+  int transient; /* RETRY: fails only the first attempt on each matching id */
+  int max_retries;
+  atomic_uchar *attempts; /* transient: firings per id */
+  atomic_long retried;    /* transient: first attempts that failed */
+  int stateless;
   int jitter; /* sleeps a little on some messages: uneven speeds, full channels */
   atomic_long taken, fails, sent_try, sent_ok;
   char name[16];
@@ -58,10 +64,15 @@ struct stress_graph {
 
 /* Totals over the run, printed so that a run visibly did something. */
 static atomic_long tot_ids, tot_arrived, tot_dead_fail, tot_dead_closed, tot_stopped, tot_agents,
-    tot_cancelled;
+    tot_cancelled, tot_retried;
 
-static int node_fails(const struct node *nd, uint64_t id) {
+static int node_hits(const struct node *nd, uint64_t id) {
   return nd->flaky && mix(id ^ nd->salt) % nd->mod == 0;
+}
+
+/* Fails for good (SKIP or STOP); a transient failure is retried and passes. */
+static int node_fails(const struct node *nd, uint64_t id) {
+  return !nd->transient && node_hits(nd, id);
 }
 
 static int stress_source(maestro_fire_t *f) {
@@ -82,6 +93,11 @@ static int stress_node(maestro_fire_t *f) {
   struct node *nd = maestro_fire_state(f);
   maestro_buf_t *in = maestro_fire_in(f, 0);
   uint64_t id = eng_val(in);
+  if (nd->transient && node_hits(nd, id) && id < nd->sg->nids &&
+      atomic_fetch_add(&nd->attempts[id], 1) == 0) {
+    atomic_fetch_add(&nd->retried, 1);
+    return MAESTRO_EINVAL; /* the retry of this very copy will pass */
+  }
   atomic_fetch_add(&nd->taken, 1);
   if (nd->jitter && mix(id + (uint64_t)nd->idx) % 16 == 0) eng_sleep_us(nd->jitter);
   if (node_fails(nd, id)) {
@@ -134,6 +150,10 @@ static int random_shape(struct stress_graph *sg, int allow_stop) {
       if (allow_stop && stopper < 0 && rnd(2) == 0) {
         nd->policy = MAESTRO_FAIL_STOP;
         stopper = i;
+      } else if (rnd(3) == 0) {
+        nd->policy = MAESTRO_FAIL_RETRY;
+        nd->transient = 1;
+        nd->max_retries = 1 + (int)rnd(3);
       }
     }
   }
@@ -181,6 +201,35 @@ static void expected_for(const struct stress_graph *sg, uint64_t id, long *arriv
   }
 }
 
+/* Prints a graph's shape (MAESTRO_STRESS_SHAPE=1), to turn a failure into
+ * a small reproducer. */
+static void describe(const struct stress_graph *sg) {
+  flockfile(stdout);
+  printf("    shape (%d agents):\n", sg->n);
+  for (int i = 0; i < sg->n; i++) {
+    const struct node *nd = &sg->nodes[i];
+    printf("      %s:", nd->name);
+    if (nd->is_source)
+      printf(" source of %llu msgs", (unsigned long long)nd->count);
+    else {
+      printf(" from");
+      for (int k = 0; k < nd->npred; k++)
+        printf(" n%d", nd->pred[k]);
+    }
+    if (nd->is_sink) printf(", sink");
+    if (nd->stateless) printf(", stateless");
+    if (nd->flaky)
+      printf(", %s 1/%u",
+             nd->policy == MAESTRO_FAIL_SKIP   ? "SKIP"
+             : nd->policy == MAESTRO_FAIL_STOP ? "STOP"
+                                               : "RETRY",
+             nd->mod);
+    if (nd->jitter) printf(", jitter %d us", nd->jitter);
+    printf(" (took %ld, failed %ld)\n", atomic_load(&nd->taken), atomic_load(&nd->fails));
+  }
+  funlockfile(stdout);
+}
+
 /* Builds, runs and checks graph `gi`. With `cancel`, destroys it while it
  * runs instead (no check but: no hang, no crash, no leak, no firing after
  * the destroy returned, since the agents' state is freed right after). */
@@ -191,6 +240,9 @@ static int run_one(maestro_runtime_t *rt, uint64_t gi, int allow_stop, int cance
   sg->arrived = calloc(sg->nids + 1, sizeof *sg->arrived);
   sg->dead_fail = calloc(sg->nids + 1, sizeof *sg->dead_fail);
   sg->dead_closed = calloc(sg->nids + 1, sizeof *sg->dead_closed);
+  for (int i = 0; i < sg->n; i++)
+    if (sg->nodes[i].transient)
+      sg->nodes[i].attempts = calloc(sg->nids + 1, sizeof *sg->nodes[i].attempts);
   int failed = 0;
 #define STRESS_FAIL(...)                                                                           \
   do {                                                                                             \
@@ -208,6 +260,7 @@ static int run_one(maestro_runtime_t *rt, uint64_t gi, int allow_stop, int cance
   maestro_agent_t *ag[MAX_NODES] = {0};
   for (int i = 0; i < sg->n; i++) {
     struct node *nd = &sg->nodes[i];
+    nd->stateless = !nd->is_source && rnd(5) == 0;
     maestro_agent_desc_t d = {
         .name = nd->name,
         .in = nd->is_source ? NULL : eng_u64_in,
@@ -216,8 +269,8 @@ static int run_one(maestro_runtime_t *rt, uint64_t gi, int allow_stop, int cance
         .n_out = nd->is_sink ? 0 : 1,
         .cpu = nd->is_source ? stress_source : stress_node,
         .state = nd,
-        .flags = (!nd->is_source && rnd(5) == 0) ? MAESTRO_STATELESS : 0,
-        .supervisor = {.on_fail = nd->policy},
+        .flags = nd->stateless ? MAESTRO_STATELESS : 0,
+        .supervisor = {.on_fail = nd->policy, .max_retries = nd->max_retries},
     };
     if (maestro_agent_add(g, &d, &ag[i]) != MAESTRO_OK) {
       STRESS_FAIL("agent_add %s: %s", nd->name, maestro_last_error());
@@ -305,6 +358,8 @@ static int run_one(maestro_runtime_t *rt, uint64_t gi, int allow_stop, int cance
   tot_dead_fail += dl_fail;
   tot_dead_closed += dl_closed;
   tot_stopped += wrc == MAESTRO_EAGENT;
+  for (int i = 0; i < sg->n; i++)
+    tot_retried += atomic_load(&sg->nodes[i].retried);
   for (uint64_t id = 0; id < sg->nids; id++)
     tot_arrived += atomic_load(&sg->arrived[id]);
   if (wrc != want_rc)
@@ -313,24 +368,54 @@ static int run_one(maestro_runtime_t *rt, uint64_t gi, int allow_stop, int cance
   if (wrc == MAESTRO_EAGENT && !eng_err_names(sg->nodes[stopper].name))
     STRESS_FAIL("the error '%s' does not name the stopping agent %s", maestro_last_error(),
                 sg->nodes[stopper].name);
-  if (dl_fail != fails_total)
-    STRESS_FAIL("%ld failed firings but %ld failure dead letters", fails_total, dl_fail);
+  long retried_total = 0;
+  for (int i = 0; i < sg->n; i++)
+    retried_total += atomic_load(&sg->nodes[i].retried);
+  /* Once the graph stops, a failed firing is not retried any more: a
+   * transient failure then becomes a failure dead letter too. */
+  if (wrc == MAESTRO_EAGENT ? dl_fail < fails_total || dl_fail > fails_total + retried_total
+                            : dl_fail != fails_total)
+    STRESS_FAIL("%ld failed firings (%ld to retry) but %ld failure dead letters", fails_total,
+                retried_total, dl_fail);
   if (want_rc == MAESTRO_OK) {
+    /* Retried failures: counted as retries (and failures) by the stats,
+     * never dead-lettered. */
+    for (int i = 0; i < sg->n; i++) {
+      const struct node *nd = &sg->nodes[i];
+      maestro_agent_stats_t st;
+      if (maestro_agent_stats(ag[i], &st) != MAESTRO_OK) {
+        STRESS_FAIL("agent_stats %s: %s", nd->name, maestro_last_error());
+        continue;
+      }
+      long retried = atomic_load(&nd->retried), fails = atomic_load(&nd->fails);
+      if ((long)st.retries != retried || (long)st.failures != fails + retried)
+        STRESS_FAIL("%s (%s%s%s): stats say %llu retries, %llu failures; it failed %ld times, "
+                    "%ld retried",
+                    nd->name, nd->policy == MAESTRO_FAIL_RETRY ? "RETRY" : "SKIP",
+                    nd->stateless ? ", stateless" : "", nd->is_sink ? ", sink" : "",
+                    (unsigned long long)st.retries, (unsigned long long)st.failures,
+                    fails + retried, retried);
+    }
     if (dl_closed != 0)
       STRESS_FAIL("%ld 'not taken' dead letters in a graph that ran out", dl_closed);
     if (sent_ok != sent_try || sent_try != taken)
       STRESS_FAIL("sent %ld (ok %ld) copies but %ld taken", sent_try, sent_ok, taken);
-  } else if (taken + dl_closed < sent_ok || taken + dl_closed > sent_try) {
+  } else if (taken + dl_closed + (dl_fail - fails_total) < sent_ok ||
+             taken + dl_closed + (dl_fail - fails_total) > sent_try) {
     /* Every copy accepted by a channel was taken by its consumer or became
-     * a "not taken" dead letter, once. */
+     * a "not taken" dead letter, once (a transient failure left unretried by
+     * the stop is neither: it is one of the extra failure letters). */
     STRESS_FAIL("after a stop: %ld copies sent (%ld accepted), %ld taken + %ld not-taken letters",
                 sent_try, sent_ok, taken, dl_closed);
   }
 out:
+  if (failed && getenv("MAESTRO_STRESS_SHAPE")) describe(sg);
   maestro_graph_destroy(g);
   free(sg->arrived);
   free(sg->dead_fail);
   free(sg->dead_closed);
+  for (int i = 0; i < sg->n; i++)
+    free(sg->nodes[i].attempts);
   free(sg);
   return failed ? -1 : 0;
 #undef STRESS_FAIL
@@ -362,6 +447,8 @@ static void test_random_graphs(void) {
   uint64_t seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL);
   const char *c = getenv("MAESTRO_STRESS_GRAPHS");
   long graphs = c ? strtol(c, NULL, 0) : 1000;
+  const char *o = getenv("MAESTRO_STRESS_ONLY");
+  long only = o ? strtol(o, NULL, 0) : -1;
   printf("\n    stress: seed %llu, %ld graphs (MAESTRO_STRESS_SEED=%llu replays)\n",
          (unsigned long long)seed, graphs, (unsigned long long)seed);
   fflush(stdout);
@@ -378,8 +465,8 @@ static void test_random_graphs(void) {
     int nj = gi + 1 < graphs ? 2 : 1;
     for (int k = 0; k < nj; k++) {
       jobs[k].seed = seed;
-      jobs[k].gi = gi + k;
-      jobs[k].rt = (gi + k) % 10 == 9 ? one : eng_rt;
+      jobs[k].gi = only >= 0 ? only : gi + k;
+      jobs[k].rt = jobs[k].gi % 10 == 9 ? one : eng_rt;
     }
     if ((gi / 2) % 3 == 0 && nj == 2) {
       pthread_t th[2];
@@ -402,10 +489,11 @@ static void test_random_graphs(void) {
   maestro_runtime_destroy(one);
   printf(
       "    %ld agents, %ld messages from sources, %ld copies delivered to sinks, %ld dead\n"
-      "    letters from failures, %ld not taken after a stop, %ld graphs stopped, %ld cancelled\n",
+      "    letters from failures, %ld not taken after a stop, %ld graphs stopped, %ld cancelled,\n"
+      "    %ld firings retried\n",
       atomic_load(&tot_agents), atomic_load(&tot_ids), atomic_load(&tot_arrived),
       atomic_load(&tot_dead_fail), atomic_load(&tot_dead_closed), atomic_load(&tot_stopped),
-      atomic_load(&tot_cancelled));
+      atomic_load(&tot_cancelled), atomic_load(&tot_retried));
   if (bad) printf("    %ld of %ld graphs failed\n", bad, graphs);
   CU_ASSERT_EQUAL(bad, 0);
 }

@@ -483,9 +483,11 @@ static void test_destroy_wakes_host_threads(void) {
     pthread_t tp, tq;
     pthread_create(&tp, NULL, blocked_pusher, &bl);
     pthread_create(&tq, NULL, blocked_popper, &bl);
-    /* Wait until the pusher is stuck: its count stops moving. */
+    /* Wait until the pusher is stuck inside a push: its count has not moved
+     * for 100 ms (a thread that is merely slow would touch the graph after
+     * the destroy below). */
     int last = -1, still = 0;
-    for (int i = 0; i < 2000 && still < 5; i++) {
+    for (int i = 0; i < 5000 && still < 50; i++) {
       eng_sleep_us(2000);
       int now = atomic_load(&bl.pushed);
       still = now == last ? still + 1 : 0;

@@ -267,6 +267,80 @@ static void test_second_host_input(void) {
   maestro_graph_destroy(g);
 }
 
+/* Capacities are sane: negative or huge ones are refused, naming the channel. */
+static void test_capacity_bounds(void) {
+  maestro_graph_t *g = new_graph("capacities");
+  maestro_agent_t *p = eng_add(g, "producer", eng_pass, NULL);
+  maestro_agent_t *c = eng_add(g, "consumer", eng_pass, NULL);
+  CU_ASSERT_EQUAL(maestro_connect(g, p, "out", c, "in", 2147483647), MAESTRO_EINVAL);
+  CU_ASSERT(eng_err_names("producer"));
+  CU_ASSERT(eng_err_names("consumer"));
+  CU_ASSERT_EQUAL(maestro_connect(g, p, "out", c, "in", -5), MAESTRO_EINVAL);
+  CU_ASSERT_EQUAL(maestro_connect(g, p, "out", c, "in", 1), MAESTRO_OK);
+  maestro_graph_destroy(g);
+}
+
+/* On a runtime without devices: a kernel-only agent is refused at start
+ * (naming it), a hybrid agent runs its CPU implementation. */
+static const maestro_karg_t inc_args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
+                                          MAESTRO_KARG_COUNT(0)};
+static const maestro_kernel_t inc_cl = {
+    .source = "__kernel void inc(__global const long *x, __global long *y, uint n)"
+              "{ size_t i = get_global_id(0); if (i < n) y[i] = x[i] + 1; }",
+    .name = "inc",
+    .args = inc_args,
+    .n_args = 3,
+    .range_port = 0};
+
+static void test_kernel_without_devices(void) {
+  if (maestro_runtime_nplaces(eng_rt, MAESTRO_PLACE_DEVICE) != 0) return; /* CPU-only runtime */
+  maestro_graph_t *g = new_graph("kernel_only");
+  maestro_agent_t *k = NULL;
+  CU_ASSERT_EQUAL(maestro_agent_add(g,
+                                    &(maestro_agent_desc_t){.name = "gpu_only",
+                                                            .in = eng_u64_in,
+                                                            .n_in = 1,
+                                                            .out = eng_u64_out,
+                                                            .n_out = 1,
+                                                            .kernel = &inc_cl},
+                                    &k),
+                  MAESTRO_OK);
+  maestro_input_t *in;
+  CU_ASSERT_EQUAL(maestro_graph_input(g, k, "in", &in), MAESTRO_OK);
+  CU_ASSERT(maestro_graph_start(g) < 0);
+  CU_ASSERT(eng_err_names("gpu_only"));
+  maestro_graph_destroy(g);
+
+  g = new_graph("hybrid");
+  maestro_agent_t *h = NULL;
+  CU_ASSERT_EQUAL(maestro_agent_add(g,
+                                    &(maestro_agent_desc_t){.name = "both",
+                                                            .in = eng_u64_in,
+                                                            .n_in = 1,
+                                                            .out = eng_u64_out,
+                                                            .n_out = 1,
+                                                            .cpu = eng_inc,
+                                                            .kernel = &inc_cl},
+                                    &h),
+                  MAESTRO_OK);
+  maestro_output_t *out;
+  CU_ASSERT_EQUAL(maestro_graph_input(g, h, "in", &in), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_output(g, h, "out", &out), MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(eng_feed(eng_rt, in, 20), MAESTRO_OK);
+  uint64_t vals[20];
+  CU_ASSERT_EQUAL(eng_drain(out, vals, 20), 20);
+  for (int i = 0; i < 20; i++)
+    CU_ASSERT_EQUAL(vals[i], (uint64_t)i + 1);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  maestro_agent_stats_t st;
+  CU_ASSERT_EQUAL(maestro_agent_stats(h, &st), MAESTRO_OK);
+  CU_ASSERT_EQUAL(st.device_fires, 0);
+  CU_ASSERT_EQUAL(st.place_kind, MAESTRO_PLACE_CPU);
+  CU_ASSERT_EQUAL(st.fires, 20);
+  maestro_graph_destroy(g);
+}
+
 void register_suites(void) {
   ADD_SUITE("engine_validate", eng_suite_init, eng_suite_fini,
             {"NULL arguments", test_null_arguments}, {"duplicate names", test_duplicate_names},
@@ -274,5 +348,7 @@ void register_suites(void) {
             {"unconnected input", test_unconnected_input}, {"after start", test_after_start},
             {"bad affinity index", test_bad_affinity},
             {"destroy unstarted", test_destroy_unstarted},
-            {"second host input on a port", test_second_host_input});
+            {"second host input on a port", test_second_host_input},
+            {"capacity bounds", test_capacity_bounds},
+            {"kernels without devices", test_kernel_without_devices});
 }

@@ -7,3 +7,11 @@ maestro_add_test(kernels_graph SOURCES kernels_graph.c TIMEOUT 300 LABELS kernel
 add_test(NAME kernels_graph_two_devices COMMAND kernels_graph)
 set_tests_properties(kernels_graph_two_devices PROPERTIES TIMEOUT 300 LABELS "unit;kernels"
                      ENVIRONMENT "POCL_DEVICES=pthread pthread")
+# Input messages of the wrong size are refused before a launch (bundled
+# agents on the device and the CPU, user kernels): status, message, and
+# dead letters with SKIP. Tests waiting for the engine to carry a firing's
+# message to maestro_graph_wait are compiled in with -DMAESTRO_TEST_PENDING=ON.
+maestro_add_test(kernels_check SOURCES kernels_check.c TIMEOUT 120 LABELS kernels)
+if(MAESTRO_TEST_PENDING)
+  target_compile_definitions(kernels_check PRIVATE MAESTRO_TEST_PENDING=1)
+endif()

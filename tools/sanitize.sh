@@ -11,7 +11,7 @@ status=0
 for p in "${presets[@]}"; do
   echo "== $p"
   if cmake --preset "$p" >/dev/null && cmake --build --preset "$p" -j"$(nproc)"; then
-    ctest --preset "$p" -j"$(nproc)" || status=1
+    ctest --preset "$p" || status=1  # serial, as tools/test.sh
   else
     echo "sanitize: preset $p does not build" >&2
     status=1

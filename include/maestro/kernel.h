@@ -69,6 +69,35 @@ typedef struct maestro_karg {
   }
 
 /**
+ * What a kernel's input check (maestro_kernel_t.check) is given: one
+ * firing's input messages, before anything is sent to the device.
+ */
+typedef struct maestro_kcheck {
+  const char *agent;        /**< the agent's name */
+  const char *kernel;       /**< the kernel's .name */
+  void *arg;                /**< the kernel's .check_arg (e.g. the agent's .state) */
+  int n_in;                 /**< input ports */
+  const char *const *ports; /**< their names */
+  const size_t *bytes;      /**< bytes of each input port's message */
+  const size_t *count;      /**< its elements (bytes / the port's element size, a whole number) */
+  char *why;                /**< say what is wrong here: port, expected and got (NUL-terminated) */
+  size_t why_len;           /**< room in `why`, terminating NUL included */
+} maestro_kcheck_t;
+
+/**
+ * A kernel's input check: MAESTRO_OK when the inputs fit the kernel, else a
+ * negative status (MAESTRO_EINVAL for a wrong size) with the reason written
+ * to `c->why`, e.g. "input 0 'in' holds 15 elements, expected 16 (width *
+ * height = 4 * 4)". It runs on the host, on the thread that launches, for
+ * every firing on a device, and must not block. On failure nothing is
+ * enqueued, the output is never made, and the firing fails with that status
+ * and the message "agent 'A': kernel 'K': <why>" (a hybrid agent falls back
+ * to its CPU implementation, which should refuse the same inputs: share one
+ * validation function between the two, as the bundled agents do).
+ */
+typedef int (*maestro_kcheck_fn)(maestro_kcheck_t *c);
+
+/**
  * An OpenCL kernel as an agent implementation. The global range is the
  * element count of input port `range_port`'s message, rounded up to a
  * work-group multiple the device likes (kernels guard with their count).
@@ -88,6 +117,13 @@ typedef struct maestro_kernel {
   /** Optional: work-items to launch before rounding up to the work-group
    *  size (SGEMM: m * n); 0 = the range port's element count. */
   size_t global_count;
+  /** Optional: checks each firing's inputs before the launch (see
+   *  maestro_kcheck_fn). Before calling it, the runtime itself refuses with
+   *  MAESTRO_EINVAL a message whose byte size is not a whole number of its
+   *  port's elements, or whose count does not fit a cl_uint. */
+  maestro_kcheck_fn check;
+  /** Passed to `check` as `c->arg`. */
+  void *check_arg;
 } maestro_kernel_t;
 
 #ifdef __cplusplus

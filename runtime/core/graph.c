@@ -206,6 +206,7 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
   atomic_init(&a->task.state, TASK_IDLE);
   a->task.owner = a;
   a->task.dev = -1;
+  atomic_init(&a->task.fire_ns, 0);
   a->task.pin = af->pref == MAESTRO_ON_CPU ? af->index : -1;
   a->task.home = g->rt->ncpu > 0 ? a->id % g->rt->ncpu : 0;
   a->task.active = &g->active;
@@ -448,6 +449,14 @@ int maestro_graph_start(maestro_graph_t *g) {
       }
     return rc;
   }
+  /* First homes: a graph's agents start together on one worker (graphs
+   * take turns), since agents that talk share caches there; agents whose
+   * firings prove costly are then stolen by idle workers (sched.h). */
+  static atomic_uint next_home;
+  int ncpu = g->rt->ncpu > 0 ? g->rt->ncpu : 1;
+  int home = (int)(atomic_fetch_add(&next_home, 1) % (unsigned)ncpu);
+  for (int i = 0; i < g->nagents; i++)
+    g->agents[i]->task.home = home;
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
     if (a->n_in > 0 && ((a->flags & MAESTRO_STATELESS) || a->ka) && (rc = win_setup(a))) {
@@ -477,12 +486,6 @@ int maestro_graph_start(maestro_graph_t *g) {
   for (int i = 0; i < g->nagents; i++)
     atomic_store_explicit(&g->agents[i]->st.pstate, 2 /* PROF_AGENT_WAITING */,
                           memory_order_relaxed);
-  /* First homes: agents in declaration order (usually pipeline order) cut
-   * into one contiguous run per worker, so that neighbours share a core;
-   * stealing rebalances from there. */
-  int ncpu = g->rt->ncpu > 0 ? g->rt->ncpu : 1;
-  for (int i = 0; i < g->nagents; i++)
-    g->agents[i]->task.home = (int)((long)i * ncpu / g->nagents);
   /* Sources start firing; the others look at their inputs once (a host
    * input may have been closed before start). */
   for (int i = 0; i < g->nagents; i++)

@@ -371,6 +371,7 @@ int core_task_run(struct sched_task *t, int cpu) {
   run_end_of_run(a);
   uint64_t busy = rt_now_ns() - t0;
   run_stats_flush(a, &rs, busy, MAESTRO_PLACE_CPU, cpu);
+  sched_task_cost(t, busy, rs.fires);
   sched_account(g->rt, MAESTRO_PLACE_CPU, cpu, busy, rs.fires);
   if (a->phase == AG_FINISHED) {
     atomic_store_explicit(&a->st.pstate, a->failed ? PROF_AGENT_FAILED : PROF_AGENT_FINISHED,

@@ -282,6 +282,12 @@ static void exec_cpu(struct maestro_agent *a, struct window *w, struct slot *s, 
     s->out = f.out;
   }
   s->nout = f.nout;
+  /* Its cost decides whether the agent's lanes are worth moving to other cores. */
+  sched_task_cost(&a->task, t1 - t0, 1);
+  for (int i = 0; i < w->ncpu_lanes; i++)
+    atomic_store_explicit(&w->cpu_lanes[i].task.fire_ns,
+                          atomic_load_explicit(&a->task.fire_ns, memory_order_relaxed),
+                          memory_order_relaxed);
   /* Counted before the slot is done (see win_unlock). */
   run_stats_flush(a, rs, t1 - t0, MAESTRO_PLACE_CPU, cpu);
   sched_account(rt, MAESTRO_PLACE_CPU, cpu, t1 - t0, rs->fires);

@@ -124,7 +124,9 @@ int kern_bundled_kernel(maestro_bundled_t which, const maestro_bundled_params_t 
                                   .name = infos[which].kernel,
                                   .args = ba->args,
                                   .range_port = 0,
-                                  .local_size = infos[which].local_size};
+                                  .local_size = infos[which].local_size,
+                                  .check = kern_kernel_check,
+                                  .check_arg = ba};
   switch (which) {
   case MAESTRO_BUNDLED_SAXPY:
     arg(ba, (maestro_karg_t)MAESTRO_KARG_IN(0));

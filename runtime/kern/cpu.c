@@ -1,7 +1,8 @@
 /* The CPU side of bundled agents: one maestro_cpu_fn per operation, reading
  * its parameters from the agent's state (the maestro_bundled_agent_t), and
  * maestro_bundled_agent() putting both sides together. A message of the
- * wrong size fails the firing with MAESTRO_EINVAL naming the agent. */
+ * wrong size fails the firing with MAESTRO_EINVAL naming the agent, the
+ * port, expected and got (kern_check_inputs, shared with the device side). */
 #include <string.h>
 
 #include "core/error.h"
@@ -23,22 +24,32 @@ static int no_state(void) {
   return err_set(MAESTRO_EINVAL, "bundled CPU implementation fired without its agent state");
 }
 
-static int cpu_begin(maestro_fire_t *f, int n_in, size_t elem, cpu_call_t *c) {
+/* Takes the firing's inputs, checked by kern_check_inputs(): the same
+ * function the kernel's input check calls before a device launch, so the
+ * CPU and the device refuse the same messages with the same message. */
+static int cpu_begin(maestro_fire_t *f, cpu_call_t *c) {
   memset(c, 0, sizeof *c);
   c->f = f;
   c->ba = maestro_fire_state(f);
   if (!c->ba) return no_state();
-  for (int i = 0; i < n_in; i++) {
+  const maestro_port_t *in, *out;
+  int n_in, n_out;
+  int st = kern_bundled_ports(c->ba->which, &in, &n_in, &out, &n_out);
+  if (st != MAESTRO_OK) return st;
+  size_t bytes[2] = {0};
+  for (int i = 0; i < n_in && i < 2; i++) {
     maestro_buf_t *b = maestro_fire_in(f, i);
-    size_t bytes = maestro_buf_size(b);
-    if (!b || bytes % elem)
-      return err_set(MAESTRO_EINVAL, "agent '%s': input %d holds %zu bytes, not whole elements",
-                     agent_name(c), i, bytes);
-    c->count[i] = bytes / elem;
-    if (bytes) {
-      c->in[i] = maestro_buf_cdata(b);
-      if (!c->in[i]) return MAESTRO_ENOMEM; /* maestro_last_error() already says why */
-    }
+    if (!b) return err_set(MAESTRO_EINVAL, "agent '%s': input %d is missing", agent_name(c), i);
+    bytes[i] = maestro_buf_size(b);
+  }
+  char why[256];
+  if ((st = kern_check_inputs(c->ba, bytes, c->count, why, sizeof why)) != MAESTRO_OK)
+    return err_set(st, "agent '%s': kernel '%s': %s", agent_name(c),
+                   maestro_bundled_kernel_name(c->ba->which), why);
+  for (int i = 0; i < n_in && i < 2; i++) {
+    if (!bytes[i]) continue;
+    c->in[i] = maestro_buf_cdata(maestro_fire_in(f, i));
+    if (!c->in[i]) return MAESTRO_ENOMEM; /* maestro_last_error() already says why */
   }
   return MAESTRO_OK;
 }
@@ -55,19 +66,11 @@ static int cpu_alloc(cpu_call_t *c, size_t bytes, maestro_buf_t **out, void **da
   return MAESTRO_OK;
 }
 
-static int need_count(const cpu_call_t *c, int port, size_t want, const char *what) {
-  if (c->count[port] == want) return MAESTRO_OK;
-  return err_set(MAESTRO_EINVAL, "agent '%s': input %d holds %zu elements, expected %zu (%s)",
-                 agent_name(c), port, c->count[port], want, what);
-}
-
 static int cpu_elementwise(maestro_fire_t *f) {
   cpu_call_t c;
   const maestro_bundled_agent_t *ba = maestro_fire_state(f);
   if (!ba) return no_state();
-  int two = ba->which != MAESTRO_BUNDLED_SCALE;
-  int st = cpu_begin(f, two ? 2 : 1, sizeof(float), &c);
-  if (st == MAESTRO_OK && two) st = need_count(&c, 1, c.count[0], "as many as input 0");
+  int st = cpu_begin(f, &c);
   if (st != MAESTRO_OK) return st;
   size_t n = c.count[0];
   maestro_buf_t *out;
@@ -87,7 +90,7 @@ static int cpu_elementwise(maestro_fire_t *f) {
 
 static int cpu_reduce(maestro_fire_t *f) {
   cpu_call_t c;
-  int st = cpu_begin(f, 1, sizeof(float), &c);
+  int st = cpu_begin(f, &c);
   if (st != MAESTRO_OK) return st;
   maestro_buf_t *out;
   void *data;
@@ -98,7 +101,7 @@ static int cpu_reduce(maestro_fire_t *f) {
 
 static int cpu_scan(maestro_fire_t *f) {
   cpu_call_t c;
-  int st = cpu_begin(f, 1, sizeof(float), &c);
+  int st = cpu_begin(f, &c);
   if (st != MAESTRO_OK) return st;
   maestro_buf_t *out;
   void *data;
@@ -112,7 +115,7 @@ static int cpu_histogram(maestro_fire_t *f) {
   const maestro_bundled_agent_t *ba = maestro_fire_state(f);
   if (!ba) return no_state();
   int u8 = ba->which == MAESTRO_BUNDLED_HISTOGRAM_U8;
-  int st = cpu_begin(f, 1, u8 ? 1 : sizeof(float), &c);
+  int st = cpu_begin(f, &c);
   if (st != MAESTRO_OK) return st;
   maestro_buf_t *out;
   void *data;
@@ -126,11 +129,9 @@ static int cpu_histogram(maestro_fire_t *f) {
 
 static int cpu_transpose(maestro_fire_t *f) {
   cpu_call_t c;
-  int st = cpu_begin(f, 1, sizeof(float), &c);
+  int st = cpu_begin(f, &c);
   if (st != MAESTRO_OK) return st;
   const maestro_bundled_params_t *p = &c.ba->params;
-  if ((st = need_count(&c, 0, (size_t)p->width * p->height, "width * height")) != MAESTRO_OK)
-    return st;
   maestro_buf_t *out;
   void *data;
   if ((st = cpu_alloc(&c, c.count[0] * sizeof(float), &out, &data)) != MAESTRO_OK) return st;
@@ -140,12 +141,9 @@ static int cpu_transpose(maestro_fire_t *f) {
 
 static int cpu_sgemm(maestro_fire_t *f) {
   cpu_call_t c;
-  int st = cpu_begin(f, 2, sizeof(float), &c);
+  int st = cpu_begin(f, &c);
   if (st != MAESTRO_OK) return st;
   const maestro_bundled_params_t *p = &c.ba->params;
-  if ((st = need_count(&c, 0, (size_t)p->m * p->k, "m * k")) != MAESTRO_OK ||
-      (st = need_count(&c, 1, (size_t)p->k * p->n, "k * n")) != MAESTRO_OK)
-    return st;
   maestro_buf_t *out;
   void *data;
   if ((st = cpu_alloc(&c, (size_t)p->m * p->n * sizeof(float), &out, &data)) != MAESTRO_OK)
@@ -156,11 +154,9 @@ static int cpu_sgemm(maestro_fire_t *f) {
 
 static int cpu_conv(maestro_fire_t *f) {
   cpu_call_t c;
-  int st = cpu_begin(f, 1, sizeof(float), &c);
+  int st = cpu_begin(f, &c);
   if (st != MAESTRO_OK) return st;
   const maestro_bundled_params_t *p = &c.ba->params;
-  if ((st = need_count(&c, 0, (size_t)p->width * p->height, "width * height")) != MAESTRO_OK)
-    return st;
   maestro_buf_t *out;
   void *data;
   if ((st = cpu_alloc(&c, c.count[0] * sizeof(float), &out, &data)) != MAESTRO_OK) return st;

@@ -27,6 +27,18 @@ void kern_sgemm(const float *a, const float *b, float *c, uint32_t m, uint32_t n
 void kern_conv(const float *in, float *out, uint32_t w, uint32_t h, int radius,
                const float *weights);
 
+/* ---- input sizes (check.c): one validation for both sides ---- */
+
+/* Checks one firing's input sizes (bytes[i] of input port i) against `ba`'s
+ * operation and parameters; fills count[i] (elements). MAESTRO_OK, or
+ * MAESTRO_EINVAL with the reason in `why` (port, expected and got). Used by
+ * the CPU implementation and by the kernel's input check alike. */
+int kern_check_inputs(const maestro_bundled_agent_t *ba, const size_t *bytes, size_t *count,
+                      char *why, size_t why_len);
+
+/* maestro_kernel_t.check of every bundled agent (.check_arg = the agent). */
+int kern_kernel_check(maestro_kcheck_t *c);
+
 /* ---- descriptions (bundled.c) ---- */
 
 /* Fills `ba` (which, params, kernel, args, out_count, hist_scale) but not

@@ -28,6 +28,7 @@ struct ocl_kagent {
   int n_in, n_out;
   int n_scratch; /* MAESTRO_KARG_SCRATCH arguments */
   size_t *in_esize, *out_esize;
+  char **in_name; /* input port names, for messages and the input check */
   int ndev;
   kdev_t *dev;
 };
@@ -66,7 +67,7 @@ static size_t elem_size(maestro_type_t t) {
 
 void ocl_kagent_destroy(ocl_kagent_t *ka) {
   if (!ka) return;
-  for (int i = 0; i < ka->ndev; i++) {
+  for (int i = 0; ka->dev && i < ka->ndev; i++) { /* dev is NULL when its calloc failed */
     if (ka->dev[i].kern) clReleaseKernel(ka->dev[i].kern);
     if (ka->dev[i].prog) clReleaseProgram(ka->dev[i].prog);
     pthread_mutex_destroy(&ka->dev[i].lock);
@@ -76,6 +77,9 @@ void ocl_kagent_destroy(ocl_kagent_t *ka) {
   free(ka->out_count);
   free(ka->in_esize);
   free(ka->out_esize);
+  for (int i = 0; ka->in_name && i < ka->n_in; i++)
+    free(ka->in_name[i]);
+  free(ka->in_name);
   free(ka->name);
   free((char *)ka->k.name);
   free((char *)ka->k.options);
@@ -212,8 +216,13 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
   ka->in_esize = calloc((size_t)n_in + 1, sizeof *ka->in_esize);
   ka->out_esize = calloc((size_t)n_out + 1, sizeof *ka->out_esize);
   ka->dev = calloc((size_t)rt->ndev, sizeof *ka->dev);
-  if (!ka->name || !ka->k.name || (k->options && !ka->k.options) || (k->source && !ka->k.source) ||
-      !ka->args || !ka->out_count || !ka->in_esize || !ka->out_esize || !ka->dev) {
+  ka->in_name = calloc((size_t)n_in + 1, sizeof *ka->in_name);
+  int names_ok = ka->in_name != NULL;
+  for (int i = 0; names_ok && i < n_in; i++)
+    names_ok = (ka->in_name[i] = strdup(in[i].name ? in[i].name : "?")) != NULL;
+  if (!names_ok || !ka->name || !ka->k.name || (k->options && !ka->k.options) ||
+      (k->source && !ka->k.source) || !ka->args || !ka->out_count || !ka->in_esize ||
+      !ka->out_esize || !ka->dev) {
     ocl_kagent_destroy(ka);
     return err_set(MAESTRO_ENOMEM, "agent '%s': out of memory", agent);
   }
@@ -248,6 +257,60 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
 }
 
 /* ---- launches ---- */
+
+/* A firing's inputs, checked on the host before anything is enqueued: a
+ * message that is not a whole number of its port's elements, or too many
+ * for the kernel's cl_uint count, then the kernel's own check (.check). A
+ * kernel given a message of the wrong size would otherwise write nothing
+ * (it guards with its counts) and hand on an output of garbage. */
+static int check_inputs(const ocl_kagent_t *ka, maestro_buf_t *const *in) {
+  size_t bytes[16], count[16], *bv = bytes, *cv = count;
+  if (ka->n_in > 16) {
+    bv = malloc(2 * (size_t)ka->n_in * sizeof *bv);
+    if (!bv) return err_set(MAESTRO_ENOMEM, "ocl_launch: agent '%s': out of memory", ka->name);
+    cv = bv + ka->n_in;
+  }
+  int rc = MAESTRO_OK;
+  for (int i = 0; i < ka->n_in && rc == MAESTRO_OK; i++) {
+    size_t es = ka->in_esize[i];
+    bv[i] = maestro_buf_size(in[i]);
+    cv[i] = bv[i] / es;
+    if (bv[i] % es)
+      rc = err_set(MAESTRO_EINVAL,
+                   "agent '%s': kernel '%s': input %d '%s' holds %zu bytes, not a whole number of "
+                   "its %zu-byte elements",
+                   ka->name, ka->k.name, i, ka->in_name[i], bv[i], es);
+    else if (cv[i] > UINT32_MAX)
+      rc = err_set(MAESTRO_EINVAL,
+                   "agent '%s': kernel '%s': input %d '%s' holds %zu elements, more than a "
+                   "kernel's cl_uint count allows (%u)",
+                   ka->name, ka->k.name, i, ka->in_name[i], cv[i], UINT32_MAX);
+  }
+  if (rc == MAESTRO_OK && ka->k.check) {
+    char why[256] = "";
+    maestro_kcheck_t c = {.agent = ka->name,
+                          .kernel = ka->k.name,
+                          .arg = ka->k.check_arg,
+                          .n_in = ka->n_in,
+                          .ports = (const char *const *)ka->in_name,
+                          .bytes = bv,
+                          .count = cv,
+                          .why = why,
+                          .why_len = sizeof why};
+    int st = ka->k.check(&c);
+    why[sizeof why - 1] = '\0';
+    if (st < 0)
+      rc = err_set(st, "agent '%s': kernel '%s': %s", ka->name, ka->k.name,
+                   why[0] ? why : "its input check refused this firing's inputs");
+    else if (st > 0) /* not a status a check may return: refuse rather than guess */
+      rc = err_set(MAESTRO_EINVAL,
+                   "agent '%s': kernel '%s': its input check returned %d (expected MAESTRO_OK or a "
+                   "negative status)",
+                   ka->name, ka->k.name, st);
+  }
+  if (bv != bytes) free(bv);
+  return rc;
+}
 
 static void launch_free(ocl_launch_t *L) {
   if (!L) return;
@@ -471,6 +534,12 @@ int ocl_launch_ex(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, unsigned 
                   ocl_done_fn done, void *ctx) {
   if (!ka || dev < 0 || dev >= ka->ndev) /* reports the bad argument */
     return launch_build(ka, dev, in, host_outputs, done, ctx);
+  int bad_in = ka->n_in && !in;
+  for (int i = 0; !bad_in && i < ka->n_in; i++)
+    bad_in = !in[i];
+  if (bad_in) return launch_build(ka, dev, in, host_outputs, done, ctx); /* reports it */
+  int crc = check_inputs(ka, in); /* outside the device's launch lock: a user hook */
+  if (crc) return crc;
   ocl_dev_t *d = ocl_dev(ka->rt, dev);
   pthread_mutex_lock(&d->launch_lock);
   int rc = launch_build(ka, dev, in, host_outputs, done, ctx);

@@ -78,7 +78,12 @@ typedef void (*ocl_done_fn)(void *ctx, maestro_buf_t **out, const ocl_launch_res
  * `done` is called. Calls to `done` for one device come in launch order, from
  * that device's completion thread (maestro-oclN); `done` must not block long.
  * A non-OK return means nothing was enqueued and `done` will not be called
- * (a hybrid agent falls back to its CPU implementation). It blocks only when
+ * (a hybrid agent falls back to its CPU implementation); among them
+ * MAESTRO_EINVAL from the input check, made on the calling thread before
+ * anything else: a message that is not a whole number of its port's
+ * elements, or that the kernel's .check refuses (wrong size for its
+ * parameters), with maestro_last_error() naming the agent, the port,
+ * expected and got. It blocks only when
  * the device memory limit is reached and launches in flight must end first. */
 int ocl_launch(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, ocl_done_fn done, void *ctx);
 

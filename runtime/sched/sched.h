@@ -27,13 +27,32 @@ int sched_current_cpu(void);
 enum { TASK_IDLE = 0, TASK_QUEUED, TASK_RUNNING, TASK_AGAIN };
 
 struct sched_task {
-  atomic_int state;   /* TASK_* */
-  void *owner;        /* the agent (runtime/core) */
-  int dev;            /* device place whose worker runs it, or -1 for CPU workers */
-  int pin;            /* CPU place it must run on, or -1 */
-  int home;           /* CPU place it last ran on (where a host notify queues it) */
-  atomic_int *active; /* its graph's count of tasks queued or running */
+  atomic_int state;    /* TASK_* */
+  void *owner;         /* the agent (runtime/core) */
+  int dev;             /* device place whose worker runs it, or -1 for CPU workers */
+  int pin;             /* CPU place it must run on, or -1 */
+  int home;            /* CPU place it last ran on (where a host notify queues it) */
+  atomic_int *active;  /* its graph's count of tasks queued or running */
+  atomic_uint fire_ns; /* recent cost of one firing (core keeps it), 0 = not measured yet */
 };
+
+/* A task is worth moving to another core (stealing) only when its firings
+ * are costly enough that the work gained outweighs the caches lost: agents
+ * of a fine-grained pipeline then stay together on one core. */
+#define SCHED_STEAL_MIN_FIRE_NS 1000u
+static inline int sched_task_stealable(const struct sched_task *t) {
+  return atomic_load_explicit(&((struct sched_task *)t)->fire_ns, memory_order_relaxed) >=
+         SCHED_STEAL_MIN_FIRE_NS;
+}
+
+/* Records one run's cost per firing in `t` (a running average). */
+static inline void sched_task_cost(struct sched_task *t, uint64_t busy_ns, uint64_t fires) {
+  if (!fires) return;
+  unsigned ns = busy_ns / fires > 0xffffffu ? 0xffffffu : (unsigned)(busy_ns / fires);
+  unsigned old = atomic_load_explicit(&t->fire_ns, memory_order_relaxed);
+  atomic_store_explicit(&t->fire_ns, old ? (old * 3 + ns) / 4 : (ns ? ns : 1),
+                        memory_order_relaxed);
+}
 
 /* What core_task_run returns. */
 enum { TASK_WAIT = 0, TASK_YIELD = 1 };

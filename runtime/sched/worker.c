@@ -30,7 +30,9 @@ struct worker {
   _Alignas(64) pthread_mutex_t qlock;
   struct sched_task **q; /* circular: q[(qhead + i) % qcap], i < qn */
   size_t qhead, qn, qcap;
-  atomic_size_t qlen; /* qn, readable without the lock */
+  atomic_size_t qlen;   /* qn, readable without the lock */
+  atomic_size_t nsteal; /* queued tasks another worker may take (refreshed at push/take) */
+  atomic_int heavy;     /* running a costly task: all it has queued may be taken */
   _Alignas(64) atomic_int parked;
   atomic_uint futex;
   _Alignas(64) atomic_ullong busy_ns, fires;
@@ -97,20 +99,40 @@ static void q_push(struct worker *w, struct sched_task *t) {
   }
   w->q[(w->qhead + w->qn) % w->qcap] = t;
   w->qn++;
+  if (t->pin < 0 && sched_task_stealable(t))
+    atomic_store_explicit(&w->nsteal, atomic_load_explicit(&w->nsteal, memory_order_relaxed) + 1,
+                          memory_order_seq_cst);
   atomic_store_explicit(&w->qlen, w->qn, memory_order_seq_cst);
   pthread_mutex_unlock(&w->qlock);
+}
+
+/* Recounts the stealable tasks (the queue's lock held; queues are short). */
+static void q_recount(struct worker *w) {
+  size_t n = 0;
+  for (size_t i = 0; i < w->qn; i++) {
+    struct sched_task *c = w->q[(w->qhead + i) % w->qcap];
+    n += c->pin < 0 && sched_task_stealable(c);
+  }
+  atomic_store_explicit(&w->nsteal, n, memory_order_relaxed);
 }
 
 /* Takes the first task `w` may give to worker `thief` (its own first task
  * when thief == w; the first one not pinned elsewhere otherwise). */
 static struct sched_task *q_take(struct worker *w, int thief) {
   if (atomic_load_explicit(&w->qlen, memory_order_relaxed) == 0) return NULL;
+  /* A thief does not even take the lock of a queue with nothing for it. */
+  int heavy = atomic_load_explicit(&w->heavy, memory_order_relaxed);
+  if (thief != w->index && !heavy && atomic_load_explicit(&w->nsteal, memory_order_relaxed) == 0)
+    return NULL;
   struct sched_task *t = NULL;
   pthread_mutex_lock(&w->qlock);
   for (size_t i = 0; i < w->qn; i++) {
     size_t at = (w->qhead + i) % w->qcap;
     struct sched_task *c = w->q[at];
-    if (thief != w->index && c->pin >= 0 && c->pin != thief) continue;
+    /* A cheap task stays with its neighbours, unless it waits behind a costly one. */
+    if (thief != w->index &&
+        ((c->pin >= 0 && c->pin != thief) || (!heavy && !sched_task_stealable(c))))
+      continue;
     t = c;
     /* Close the gap: shift the i entries before it one place on. */
     for (size_t j = i; j > 0; j--)
@@ -120,6 +142,7 @@ static struct sched_task *q_take(struct worker *w, int thief) {
     atomic_store_explicit(&w->qlen, w->qn, memory_order_relaxed);
     break;
   }
+  q_recount(w);
   pthread_mutex_unlock(&w->qlock);
   return t;
 }
@@ -138,8 +161,17 @@ static struct sched_task *find_task(struct worker *w, int steal) {
 static int work_visible(struct worker *w) {
   struct sched *s = w->s;
   if (w->dev >= 0) return atomic_load_explicit(&w->qlen, memory_order_seq_cst) != 0;
-  for (int k = 0; k < s->n; k++)
-    if (atomic_load_explicit(&s->w[k].qlen, memory_order_seq_cst)) return 1;
+  /* Its own queue, and what it could steal: a busy worker's queue of tasks
+   * that stay there must not keep this one awake. */
+  if (atomic_load_explicit(&w->qlen, memory_order_seq_cst)) return 1;
+  for (int k = 0; k < s->n; k++) {
+    struct worker *v = &s->w[k];
+    if (k == w->index) continue;
+    if (atomic_load_explicit(&v->nsteal, memory_order_seq_cst)) return 1;
+    if (atomic_load_explicit(&v->heavy, memory_order_seq_cst) &&
+        atomic_load_explicit(&v->qlen, memory_order_seq_cst))
+      return 1;
+  }
   return 0;
 }
 
@@ -158,6 +190,8 @@ static void wake_for(struct sched *s, struct worker *target, struct sched_task *
   if (atomic_load_explicit(&s->nparked, memory_order_relaxed) == 0) return;
   if (wake(target)) return;
   if (t->pin >= 0 || target->dev >= 0) return;
+  if (!sched_task_stealable(t) && !atomic_load_explicit(&target->heavy, memory_order_relaxed))
+    return;
   if (tls_worker == target || atomic_load_explicit(&target->qlen, memory_order_relaxed) > 0) {
     for (int k = 1; k < s->n; k++)
       if (wake(&s->w[(target->index + k) % s->n])) return;
@@ -248,7 +282,15 @@ static void *worker_main(void *arg) {
     struct sched_task *t =
         find_task(w, idle_since && (spins & 7) == 0 && rt_now_ns() - idle_since > STEAL_NS);
     if (t) {
+      int heavy = sched_task_stealable(t);
+      atomic_store_explicit(&w->heavy, heavy, memory_order_relaxed);
+      /* What waits behind a costly task may go to an idle worker: wake one. */
+      if (heavy && atomic_load_explicit(&w->qlen, memory_order_relaxed) &&
+          atomic_load_explicit(&s->nparked, memory_order_relaxed))
+        for (int k = 1; k < s->n; k++)
+          if (wake(&s->w[(w->index + k) % s->n])) break;
       run_task(w, t);
+      atomic_store_explicit(&w->heavy, 0, memory_order_relaxed);
       idle_since = 0;
       continue;
     }

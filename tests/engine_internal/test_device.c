@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "maestro.h"
 #include "testmain.h"
@@ -171,11 +172,106 @@ static void no_device_kernel_only_fails_start_hybrid_runs_on_cpu(void) {
   maestro_runtime_destroy(rt);
 }
 
+/* source -> kernel agent -> sink that fails at message 50 (STOP): every
+ * message the source made is delivered to the sink or a dead letter; and a
+ * graph destroyed with launches in flight frees everything (ASan). */
+#define N_STOP 300
+struct src_state {
+  int n;
+};
+
+static int src_fire(maestro_fire_t *f) {
+  struct src_state *s = maestro_fire_state(f);
+  if (maestro_fire_seq(f) >= (uint64_t)s->n) return MAESTRO_DONE;
+  maestro_buf_t *b;
+  int rc = maestro_fire_alloc(f, N_ELEM * sizeof(float), &b);
+  if (rc) return rc;
+  float *x = maestro_buf_data(b);
+  for (int i = 0; i < N_ELEM; i++)
+    x[i] = (float)i;
+  return maestro_fire_out(f, 0, b);
+}
+
+struct sink_state {
+  long seen, fail_at; /* fail_at < 0: never fails */
+};
+
+static int sink_fire(maestro_fire_t *f) {
+  struct sink_state *s = maestro_fire_state(f);
+  if ((long)maestro_fire_seq(f) == s->fail_at) return MAESTRO_EINVAL;
+  s->seen++;
+  return MAESTRO_OK;
+}
+
+static void build_src_kernel_sink(maestro_runtime_t *rt, maestro_graph_t **g, struct src_state *ss,
+                                  struct sink_state *seen) {
+  maestro_agent_t *src, *k, *sink;
+  CU_ASSERT_EQUAL_FATAL(maestro_graph_create(rt, "devstop", g), MAESTRO_OK);
+  maestro_agent_add(*g,
+                    &(maestro_agent_desc_t){
+                        .name = "src", .out = f32_out, .n_out = 1, .cpu = src_fire, .state = ss},
+                    &src);
+  maestro_agent_add(*g,
+                    &(maestro_agent_desc_t){.name = "scale",
+                                            .in = f32_in,
+                                            .n_in = 1,
+                                            .out = f32_out,
+                                            .n_out = 1,
+                                            .kernel = &scale_cl},
+                    &k);
+  maestro_agent_add(*g,
+                    &(maestro_agent_desc_t){
+                        .name = "sink", .in = f32_in, .n_in = 1, .cpu = sink_fire, .state = seen},
+                    &sink);
+  maestro_connect(*g, src, "out", k, "in", 4);
+  maestro_connect(*g, k, "out", sink, "in", 4);
+}
+
+static void stop_and_destroy_with_launches_in_flight(void) {
+  maestro_runtime_t *rt = make_rt("all");
+  if (!rt) return;
+  if (maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) == 0) {
+    maestro_runtime_destroy(rt);
+    return;
+  }
+  struct src_state ss = {N_STOP};
+  struct sink_state seen = {0, 50};
+  maestro_graph_t *g;
+  build_src_kernel_sink(rt, &g, &ss, &seen);
+  maestro_output_t *dl;
+  maestro_graph_dead_letters(g, &dl);
+  CU_ASSERT_EQUAL(maestro_graph_run(g), MAESTRO_EAGENT);
+  CU_ASSERT_PTR_NOT_NULL(strstr(maestro_last_error(), "sink"));
+  long letters = 0;
+  maestro_buf_t *b;
+  while (maestro_output_pop(dl, &b, -1) == MAESTRO_OK) {
+    letters++;
+    maestro_buf_release(b);
+  }
+  maestro_agent_stats_t st;
+  maestro_agent_stats(maestro_graph_agent(g, "src"), &st);
+  /* What the source sent = what the sink took (50 good + the failed one) + the rest dead. */
+  CU_ASSERT_EQUAL((long)st.msgs_out, seen.seen + letters);
+  CU_ASSERT(letters >= 1);
+  maestro_graph_destroy(g);
+  for (int rep = 0; rep < 3; rep++) { /* cancel mid-run */
+    ss.n = 1000000;
+    seen = (struct sink_state){0, -1}; /* never fails: destroyed mid-run */
+    build_src_kernel_sink(rt, &g, &ss, &seen);
+    CU_ASSERT_EQUAL(maestro_graph_start(g), MAESTRO_OK);
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    maestro_graph_destroy(g);
+  }
+  maestro_runtime_destroy(rt);
+}
+
 void register_suites(void) {
   ADD_SUITE(
       "device", NULL, NULL,
       {"kernel_only_runs_on_device_in_order", kernel_only_runs_on_device_in_order},
       {"hybrid_is_placed_per_firing", hybrid_is_placed_per_firing},
       {"hybrid_pinned_to_cpu_never_launches", hybrid_pinned_to_cpu_never_launches},
-      {"no_device_kernel_only_fails_start", no_device_kernel_only_fails_start_hybrid_runs_on_cpu});
+      {"no_device_kernel_only_fails_start", no_device_kernel_only_fails_start_hybrid_runs_on_cpu},
+      {"stop_and_destroy_with_launches_in_flight", stop_and_destroy_with_launches_in_flight});
 }
