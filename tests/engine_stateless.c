@@ -196,7 +196,7 @@ static void test_stateless_retry(void) {
   CU_ASSERT_EQUAL(atomic_load(&restarts), failing);
   CU_ASSERT_EQUAL(last_stats.retries, (uint64_t)failing);
   CU_ASSERT_EQUAL(last_stats.failures, (uint64_t)failing);
-  CU_ASSERT_EQUAL(last_stats.fires, NS + failing);
+  CU_ASSERT_EQUAL(last_stats.fires, (uint64_t)(NS + failing));
   CU_ASSERT_EQUAL(last_stats.msgs_out, 2 * NS);
   free(vals);
 }
