@@ -22,3 +22,10 @@ maestro_add_test(engine_numa_pools
   ENV "HWLOC_SYNTHETIC=pack:2 numa:1 core:2 pu:1" HWLOC_THISSYSTEM=1 MAESTRO_DEVICES=none
       MAESTRO_STATS=0
   TIMEOUT 60)
+
+# A stateful hybrid agent whose launch is refused at enqueue falls back on
+# its own CPU lane: one firing at a time (TSan checks it in the tsan preset).
+maestro_add_test(engine_hybrid_fallback
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_hybrid_fallback.c
+  ENV MAESTRO_STATS=0
+  TIMEOUT 120)

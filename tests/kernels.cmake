@@ -9,9 +9,6 @@ set_tests_properties(kernels_graph_two_devices PROPERTIES TIMEOUT 300 LABELS "un
                      ENVIRONMENT "POCL_DEVICES=pthread pthread")
 # Input messages of the wrong size are refused before a launch (bundled
 # agents on the device and the CPU, user kernels): status, message, and
-# dead letters with SKIP. Tests waiting for the engine to carry a firing's
-# message to maestro_graph_wait are compiled in with -DMAESTRO_TEST_PENDING=ON.
+# dead letters with SKIP, and the firing's own message in maestro_graph_wait
+# and in the dead letters' .reason.
 maestro_add_test(kernels_check SOURCES kernels_check.c TIMEOUT 120 LABELS kernels)
-if(MAESTRO_TEST_PENDING)
-  target_compile_definitions(kernels_check PRIVATE MAESTRO_TEST_PENDING=1)
-endif()

@@ -168,6 +168,7 @@ typedef struct run {
   int nletters;
   maestro_letter_t letters[2 * MAXMSG]; /* .agent/.port point to agent/port below */
   char agent[2 * MAXMSG][16], port[2 * MAXMSG][16];
+  char reason[2 * MAXMSG][256]; /* .reason copied ("" for NULL) */
   maestro_agent_stats_t stats;
 } run_t;
 
@@ -220,6 +221,9 @@ static void run_graph(const maestro_agent_desc_t *d, maestro_buf_t *msgs[][2], i
     snprintf(r->port[k], sizeof r->port[k], "%s", r->letters[k].port);
     r->letters[k].agent = r->agent[k];
     r->letters[k].port = r->port[k];
+    snprintf(r->reason[k], sizeof r->reason[k], "%s",
+             r->letters[k].reason ? r->letters[k].reason : "");
+    r->letters[k].reason = r->reason[k];
   }
   maestro_graph_destroy(g);
 }
@@ -240,13 +244,14 @@ static void test_device_wrong_image_stop(void) {
   CU_ASSERT_EQUAL(r.wait_st, MAESTRO_EAGENT);
   CU_ASSERT(has(r.wait_msg, "agent 'blur'"));
   CU_ASSERT(has(r.wait_msg, "invalid") || has(r.wait_msg, "argument"));
-#ifdef MAESTRO_TEST_PENDING /* engine: carry the firing's message to graph_wait (CHANGES.md) */
   CU_ASSERT(has(r.wait_msg, "input 0 'in'") && has(r.wait_msg, "expected 16"));
-#endif
+  CU_ASSERT(has(r.wait_msg, "failed with status -1 (invalid argument): agent 'blur': kernel "
+                            "'maestro_conv3x3': input 0 'in' holds 15 elements, expected 16"));
   CU_ASSERT_EQUAL(r.nout, 0);
   CU_ASSERT_EQUAL(r.nletters, 1);
   CU_ASSERT_EQUAL(r.letters[0].status, MAESTRO_EINVAL);
   CU_ASSERT_STRING_EQUAL(r.letters[0].agent, "blur");
+  CU_ASSERT(has(r.letters[0].reason, "input 0 'in' holds 15 elements, expected 16"));
   CU_ASSERT_EQUAL(r.stats.device_fires, 0);
   CU_ASSERT(r.stats.failures >= 1);
 }
@@ -276,6 +281,8 @@ static void test_device_wrong_image_skip(void) {
   CU_ASSERT_STRING_EQUAL(r.letters[0].agent, "blur");
   CU_ASSERT_STRING_EQUAL(r.letters[0].port, "in");
   CU_ASSERT_EQUAL(r.letters[0].seq, 1);
+  CU_ASSERT(has(r.letters[0].reason, "agent 'blur': kernel 'maestro_conv3x3': input 0 'in' holds "
+                                     "17 elements, expected 16"));
   CU_ASSERT_EQUAL(r.stats.device_fires, 2);
   CU_ASSERT_EQUAL(r.stats.dead_letters, 1);
 }
@@ -335,9 +342,7 @@ static void test_cpu_wrong_size_stop(void) {
   run_graph(&tr.desc, msgs, 1, &r);
   CU_ASSERT_EQUAL(r.wait_st, MAESTRO_EAGENT);
   CU_ASSERT(has(r.wait_msg, "agent 'tr'"));
-#ifdef MAESTRO_TEST_PENDING
   CU_ASSERT(has(r.wait_msg, "63 bytes"));
-#endif
   CU_ASSERT_EQUAL(r.nout, 0);
   CU_ASSERT_EQUAL(r.nletters, 1);
   CU_ASSERT_EQUAL(r.letters[0].status, MAESTRO_EINVAL);
@@ -388,9 +393,7 @@ static void test_user_kernel_partial_element_stop(void) {
   run_graph(&d, msgs, 1, &r);
   CU_ASSERT_EQUAL(r.wait_st, MAESTRO_EAGENT);
   CU_ASSERT(has(r.wait_msg, "agent 'twice'"));
-#ifdef MAESTRO_TEST_PENDING
   CU_ASSERT(has(r.wait_msg, "10 bytes"));
-#endif
   CU_ASSERT_EQUAL(r.nout, 0);
   CU_ASSERT_EQUAL(r.nletters, 1);
   CU_ASSERT_EQUAL(r.letters[0].status, MAESTRO_EINVAL);
@@ -422,6 +425,8 @@ static void test_user_kernel_skip(void) {
     CU_ASSERT_EQUAL(r.letters[i].status, MAESTRO_EINVAL);
     CU_ASSERT_STRING_EQUAL(r.letters[i].agent, "twice");
   }
+  CU_ASSERT(has(r.letters[0].reason, "10 bytes, not a whole number"));
+  CU_ASSERT(has(r.letters[1].reason, "9 elements, at most 8 allowed"));
   CU_ASSERT_EQUAL(r.stats.device_fires, 2);
 }
 
@@ -465,10 +470,50 @@ static void test_kernel_setup_message(void) {
   int st = maestro_graph_start(g);
   CU_ASSERT(st < 0);
   CU_ASSERT(has(maestro_last_error(), "'twice'"));
-#ifdef MAESTRO_TEST_PENDING /* engine: keep ocl's reason instead of "kernel setup failed" */
   CU_ASSERT(has(maestro_last_error(), "takes 3 arguments, .args binds 2"));
-#endif
   maestro_graph_destroy(g);
+}
+
+static int twice_cpu(maestro_fire_t *f) {
+  maestro_buf_t *in = maestro_fire_in(f, 0);
+  maestro_buf_t *o;
+  int rc = maestro_fire_alloc(f, maestro_buf_size(in), &o);
+  if (rc) return rc;
+  const float *x = maestro_buf_cdata(in);
+  float *y = maestro_buf_data(o);
+  for (size_t i = 0; i < maestro_buf_size(in) / sizeof(float); i++)
+    y[i] = 2.0f * x[i];
+  return maestro_fire_out(f, 0, o);
+}
+
+/* A hybrid agent whose kernel cannot be set up while a device exists does
+ * not quietly run CPU-only: the start fails with OpenCL's own words. */
+static void test_hybrid_setup_fails_start(void) {
+  static maestro_kernel_t k;
+  maestro_agent_desc_t d = twice_desc(&k, MAESTRO_FAIL_STOP);
+  k.n_args = 2;
+  d.cpu = twice_cpu;
+  d.affinity = (maestro_affinity_t){MAESTRO_ANYWHERE, -1};
+  maestro_graph_t *g;
+  maestro_agent_t *a;
+  CU_ASSERT_FATAL(maestro_graph_create(rt, "hsetup", &g) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_agent_add(g, &d, &a) == MAESTRO_OK);
+  maestro_input_t *in;
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "in", &in) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, a, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_start(g), MAESTRO_EINVAL);
+  CU_ASSERT(has(maestro_last_error(), "graph 'hsetup': hybrid agent 'twice'"));
+  CU_ASSERT(has(maestro_last_error(), "takes 3 arguments, .args binds 2"));
+  maestro_graph_destroy(g);
+  /* Pinned to the CPU it never needs its kernel: it runs. */
+  d.affinity = (maestro_affinity_t){MAESTRO_ON_CPU, -1};
+  maestro_buf_t *msgs[1][2] = {{floats(4, 1)}};
+  run_t r;
+  run_graph(&d, msgs, 1, &r);
+  CU_ASSERT_EQUAL(r.wait_st, MAESTRO_OK);
+  CU_ASSERT_EQUAL_FATAL(r.nout, 1);
+  CU_ASSERT_EQUAL(r.out[0][3], 8.0f);
 }
 
 void register_suites(void) {
@@ -483,5 +528,6 @@ void register_suites(void) {
             {"user kernel partial element STOP", test_user_kernel_partial_element_stop},
             {"user kernel SKIP", test_user_kernel_skip},
             {"user check message", test_user_check_message},
-            {"kernel setup message", test_kernel_setup_message});
+            {"kernel setup message", test_kernel_setup_message},
+            {"hybrid kernel setup fails start", test_hybrid_setup_fails_start});
 }

@@ -120,6 +120,13 @@ typedef struct maestro_letter {
   const char *port;  /**< its input port */
   int status;        /**< the failing status, or MAESTRO_ECLOSED for "not taken" */
   uint64_t seq;      /**< the message's sequence number on that port */
+  /** Why, for the message of a failed firing (SKIP, or the one that stopped
+   *  the graph): the firing's own message, e.g. "agent 'blur': kernel
+   *  'maestro_conv3x3': input 0 'in' holds 15 elements, expected 16 ...", or
+   *  "agent 'x' failed with status -1 (invalid argument)" when it set none.
+   *  Graph-owned, valid until the graph is destroyed. NULL when there is no
+   *  reason beyond `status` (MAESTRO_ECLOSED: a message nobody took). */
+  const char *reason;
 } maestro_letter_t;
 
 /** Like maestro_output_pop, and says where a dead letter came from (`why` may be NULL). */

@@ -394,35 +394,55 @@ int maestro_graph_dead_letters(maestro_graph_t *g, maestro_output_t **out) {
   return MAESTRO_OK;
 }
 
-/* Builds kernels; decides which agents run where. */
+/* Which device places agent `a` may run on (bit i = device i); 0 for none. */
+static uint64_t agent_devices(const struct maestro_agent *a) {
+  if (a->affinity.pref == MAESTRO_ON_CPU) return 0;
+  if (a->affinity.pref == MAESTRO_ON_DEVICE && a->affinity.index >= 0 && a->affinity.index < 64)
+    return 1ull << a->affinity.index;
+  return OCL_ALL_DEVICES;
+}
+
+/* Builds kernels, only for the devices each agent may run on. A kernel that
+ * cannot be set up while devices exist fails the start with OpenCL's own
+ * message (the build log, the argument count that does not match), also for
+ * a hybrid agent: running it CPU-only would hide a programming error. A
+ * runtime with no device runs hybrid agents on their CPU implementation. */
 static int graph_prepare_kernels(struct maestro_graph *g) {
+  struct maestro_runtime *rt = g->rt;
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
     if (!a->kernel) continue;
+    uint64_t devs = agent_devices(a);
+    if (!devs) continue; /* MAESTRO_ON_CPU: it never runs its kernel */
+    if (rt->ndev == 0) {
+      if (a->cpu) continue;
+      return err_set(MAESTRO_ENODEV,
+                     "maestro_graph_start: graph '%s': agent '%s' has only an OpenCL kernel and no "
+                     "device can run it (%s)",
+                     g->name, a->name, rt->cpu_only_reason ? rt->cpu_only_reason : "no device");
+    }
     maestro_port_t *in = calloc((size_t)a->n_in + 1, sizeof *in);
     maestro_port_t *out = calloc((size_t)a->n_out + 1, sizeof *out);
     int rc = MAESTRO_ENOMEM;
+    err_clear();
     if (in && out) {
       for (int p = 0; p < a->n_in; p++)
         in[p] = (maestro_port_t){a->in[p].name, a->in[p].type};
       for (int p = 0; p < a->n_out; p++)
         out[p] = (maestro_port_t){a->out[p].name, a->out[p].type};
-      rc = ocl_kagent_create(g->rt, a->name, a->kernel, in, a->n_in, out, a->n_out, &a->ka);
+      rc = ocl_kagent_create_on(rt, a->name, a->kernel, in, a->n_in, out, a->n_out, devs, &a->ka);
     }
     free(in);
     free(out);
-    if (rc == MAESTRO_ENOMEM && !a->ka) return err_set(rc, "maestro_graph_start: out of memory");
-    if (a->ka) continue;
-    if (rc == MAESTRO_EBUILD) return rc; /* the build log is in the message */
-    if (!a->cpu)
-      return err_set(rc ? rc : MAESTRO_ENODEV,
-                     "maestro_graph_start: graph '%s': agent '%s' has only an OpenCL kernel and no "
-                     "device can run it (%s)",
-                     g->name, a->name,
-                     g->rt->ndev              ? "kernel setup failed"
-                     : g->rt->cpu_only_reason ? g->rt->cpu_only_reason
-                                              : "no device");
-    /* A hybrid agent without a usable device runs its CPU implementation. */
+    if (rc == MAESTRO_OK && a->ka) continue;
+    if (rc == MAESTRO_OK) rc = MAESTRO_ECL;
+    if (rc == MAESTRO_EBUILD) return rc; /* the message names the agent and holds the build log */
+    char *why = strdup(maestro_last_error());
+    rc = err_set(
+        rc, "maestro_graph_start: graph '%s': %s agent '%s': its kernel cannot be set up: %s",
+        g->name, a->cpu ? "hybrid" : "kernel", a->name, why && why[0] ? why : maestro_strerror(rc));
+    free(why);
+    return rc;
   }
   return MAESTRO_OK;
 }
@@ -538,17 +558,44 @@ void graph_stop(struct maestro_graph *g) {
       sched_notify(g->rt, &g->agents[i]->task);
 }
 
-void graph_fail(struct maestro_graph *g, struct maestro_agent *a, int status) {
+void graph_fail(struct maestro_graph *g, struct maestro_agent *a, int status, const char *why) {
   pthread_mutex_lock(&g->mu);
   if (!g->failed) {
     g->failed = 1;
     g->fail_status = status;
+    int has_why = why && why[0];
     snprintf(g->fail_msg, sizeof g->fail_msg,
-             "graph '%s': agent '%s' failed with status %d (%s); its supervisor stopped the graph",
-             g->name, a->name, status, maestro_strerror(status));
+             "graph '%s': agent '%s' failed with status %d (%s)%s%s; its supervisor stopped the "
+             "graph",
+             g->name, a->name, status, maestro_strerror(status), has_why ? ": " : "",
+             has_why ? why : "");
   }
   pthread_mutex_unlock(&g->mu);
   graph_stop(g);
+}
+
+const char *graph_keep_reason(struct maestro_graph *g, struct maestro_agent *a, int status,
+                              const char *why) {
+  char own[256];
+  if (!why || !why[0]) {
+    snprintf(own, sizeof own, "agent '%s' failed with status %d (%s)", a->name, status,
+             maestro_strerror(status));
+    why = own;
+  }
+  size_t len = strlen(why);
+  pthread_mutex_lock(&g->dl.mu);
+  /* A run of failures for the same reason (SKIP on many bad messages) keeps one copy. */
+  struct reason *r = g->reasons;
+  if (!r || strcmp(r->text, why) != 0) {
+    r = malloc(sizeof *r + len + 1);
+    if (r) {
+      memcpy(r->text, why, len + 1);
+      r->next = g->reasons;
+      g->reasons = r;
+    }
+  }
+  pthread_mutex_unlock(&g->dl.mu);
+  return r ? r->text : NULL;
 }
 
 static void graph_free(struct maestro_graph *g) {
@@ -566,6 +613,10 @@ static void graph_free(struct maestro_graph *g) {
     free(o);
   }
   host_output_free(&g->dl);
+  for (struct reason *r = g->reasons, *n; r; r = n) {
+    n = r->next;
+    free(r);
+  }
   for (int i = 0; i < g->nagents; i++)
     agent_free(g->agents[i]);
   free(g->agents);

@@ -77,6 +77,13 @@ struct maestro_agent {
   struct agent_counters st;
 };
 
+/* Why some dead letters were made (a failed firing's message), kept by the
+ * graph until it is destroyed: maestro_letter_t.reason points into it. */
+struct reason {
+  struct reason *next;
+  char text[];
+};
+
 /* One letter of the dead-letter output. */
 struct letter {
   maestro_buf_t *b;
@@ -135,19 +142,28 @@ struct maestro_graph {
   int nfinished, finished; /* agents finished; all of them */
   int published;           /* final stats published */
   int failed, fail_status;
-  char fail_msg[512];
+  char fail_msg[2048];
+  struct reason *reasons; /* under dl.mu; freed with the graph */
 };
 
 /* graph.c */
 void graph_stop(struct maestro_graph *g);
 /* run.c: an agent finished (called by its runner). */
 void graph_agent_finished(struct maestro_graph *g);
-/* Records the first failure and stops the graph. */
-void graph_fail(struct maestro_graph *g, struct maestro_agent *a, int status);
+/* Records the first failure and stops the graph. `why` is the failed
+ * firing's own message (maestro_last_error() on the thread where it failed),
+ * appended to the one maestro_graph_wait reports; NULL or "" for none. */
+void graph_fail(struct maestro_graph *g, struct maestro_agent *a, int status, const char *why);
+/* A graph-owned copy of a dead letter's reason (valid until the graph is
+ * destroyed): the firing's message `why`, or, when it is empty, a sentence
+ * naming agent `a` and `status`. */
+const char *graph_keep_reason(struct maestro_graph *g, struct maestro_agent *a, int status,
+                              const char *why);
 
 /* host.c */
+/* `reason`: graph-owned (graph_keep_reason) or NULL. */
 void dl_put(struct maestro_graph *g, maestro_buf_t *b, const char *agent, const char *port,
-            int status, uint64_t seq);
+            int status, uint64_t seq, const char *reason);
 void dl_close(struct maestro_graph *g);
 void host_output_init(struct maestro_output *o, struct maestro_graph *g, struct chan *c);
 void host_output_free(struct maestro_output *o);

@@ -69,7 +69,7 @@ void chan_notify_producer(struct maestro_runtime *rt, struct chan *c) {
 /* ---- dead letters ---- */
 
 void dl_put(struct maestro_graph *g, maestro_buf_t *b, const char *agent, const char *port,
-            int status, uint64_t seq) {
+            int status, uint64_t seq, const char *reason) {
   struct maestro_output *o = &g->dl;
   struct letter *l = malloc(sizeof *l);
   if (!l) { /* nowhere to keep it: at least do not leak it */
@@ -77,7 +77,8 @@ void dl_put(struct maestro_graph *g, maestro_buf_t *b, const char *agent, const 
     return;
   }
   l->b = b;
-  l->why = (maestro_letter_t){.agent = agent, .port = port, .status = status, .seq = seq};
+  l->why = (maestro_letter_t){
+      .agent = agent, .port = port, .status = status, .seq = seq, .reason = reason};
   l->next = NULL;
   pthread_mutex_lock(&o->mu);
   if (o->tail)
@@ -318,7 +319,7 @@ static int input_push(maestro_input_t *in, maestro_buf_t *b, int timeout_ms) {
       uint64_t seq = atomic_fetch_add(&in->seq, 1);
       int closed = atomic_load(&in->closed);
       pthread_mutex_unlock(&in->mu);
-      dl_put(g, b, a->name, port, MAESTRO_ECLOSED, seq);
+      dl_put(g, b, a->name, port, MAESTRO_ECLOSED, seq, NULL);
       return err_set(MAESTRO_ECLOSED, "maestro_input_push: %s.%s: %s", a->name, port,
                      closed ? "input closed" : "graph stopped");
     }

@@ -58,7 +58,7 @@ static void chan_send_dead(struct maestro_graph *g, struct chan *c, maestro_buf_
                            struct run_stats *rs) {
   const char *agent, *port;
   letter_names(c, &agent, &port);
-  dl_put(g, b, agent, port, status, c->pushed++);
+  dl_put(g, b, agent, port, status, c->pushed++, NULL);
   rs->dead++;
 }
 
@@ -86,7 +86,7 @@ void run_drain_inputs(struct maestro_agent *a, struct run_stats *rs) {
       while ((b = ring_pop(&c->ring))) {
         c->popped++;
         c->cons_dirty = 1;
-        dl_put(a->g, b, a->name, p->name, MAESTRO_ECLOSED, p->taken++);
+        dl_put(a->g, b, a->name, p->name, MAESTRO_ECLOSED, p->taken++, NULL);
         rs->dead++;
       }
     }
@@ -110,7 +110,7 @@ int run_flush_pending(struct maestro_agent *a, int stopped, struct run_stats *rs
         letter_names(c, &agent, &port);
         uint64_t seq = c->pushed - c->pend_n;
         while ((b = chan_pend_take(c))) {
-          dl_put(a->g, b, agent, port, MAESTRO_ECLOSED, seq++);
+          dl_put(a->g, b, agent, port, MAESTRO_ECLOSED, seq++, NULL);
           rs->dead++;
         }
         continue;
@@ -173,9 +173,9 @@ void run_discard_staged(struct maestro_fire *f) {
 
 /* Sends the inputs of a failed firing to the dead letters. */
 void run_inputs_dead(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq, int status,
-                     struct run_stats *rs) {
+                     const char *reason, struct run_stats *rs) {
   for (int p = 0; p < a->n_in; p++) {
-    dl_put(a->g, in[p], a->name, a->in[p].name, status, seq ? seq[p] : a->in[p].taken - 1);
+    dl_put(a->g, in[p], a->name, a->in[p].name, status, seq ? seq[p] : a->in[p].taken - 1, reason);
     in[p] = NULL;
     rs->dead++;
   }
@@ -187,6 +187,7 @@ int run_fire_exec(struct maestro_agent *a, struct maestro_fire *f, struct run_st
   int st, tries = 0;
   for (;;) {
     rs->fires++;
+    err_clear(); /* what it leaves there is its own message (nothing stale) */
     st = a->cpu(f);
     if (st >= 0) break;
     rs->failures++;
@@ -225,13 +226,14 @@ uint64_t run_flow_out(struct maestro_agent *a, const struct maestro_fire *f) {
   return (c->id << 32) | ((c->pushed + 1) & 0xffffffffu);
 }
 
-/* Applies the supervisor's decision to a failed firing whose inputs are `in`. */
+/* Applies the supervisor's decision to a failed firing whose inputs are
+ * `in`; `why` is its message, read on the thread where it failed. */
 int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq, int st,
-               struct run_stats *rs) {
-  run_inputs_dead(a, in, seq, st, rs);
+               const char *why, struct run_stats *rs) {
+  run_inputs_dead(a, in, seq, st, graph_keep_reason(a->g, a, st, why), rs);
   if (a->sup.on_fail == MAESTRO_FAIL_SKIP) return MAESTRO_OK;
   a->failed = 1;
-  graph_fail(a->g, a, st);
+  graph_fail(a->g, a, st, why);
   return st;
 }
 
@@ -265,7 +267,8 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int 
     return st == MAESTRO_DONE ? MAESTRO_DONE : MAESTRO_OK;
   }
   if (f.out != f.inl) free(f.out);
-  return run_failed(a, a->inbuf, NULL, st, rs);
+  /* This thread ran the firing: its message is still here. */
+  return run_failed(a, a->inbuf, NULL, st, maestro_last_error(), rs);
 }
 
 /* Fires while inputs and output space allow, at most AGENT_BATCH times.

@@ -35,9 +35,10 @@ void run_close_outputs(struct maestro_agent *a);
 int run_commit(struct maestro_agent *a, const struct staged *out, int nout, struct run_stats *rs);
 void run_discard_staged(struct maestro_fire *f);
 void run_inputs_dead(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq, int status,
-                     struct run_stats *rs);
+                     const char *reason, struct run_stats *rs);
+/* The supervisor's decision on a failed firing; `why` = its message (may be NULL). */
 int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq, int st,
-               struct run_stats *rs);
+               const char *why, struct run_stats *rs);
 int run_fire_exec(struct maestro_agent *a, struct maestro_fire *f, struct run_stats *rs);
 void run_fire_init(struct maestro_fire *f, struct maestro_agent *a, maestro_buf_t **in,
                    uint64_t seq, int kind, int index);

@@ -41,6 +41,7 @@ struct slot {
   uint64_t *inseq;    /* n_in: each message's sequence on its port */
   struct staged *out;
   int nout;
+  char *why; /* a failed firing's message, read where it failed (emit may run elsewhere) */
   struct staged inl[FIRE_INLINE_OUT];
 };
 
@@ -64,6 +65,12 @@ struct window {
   uint64_t est[2][WIN_BUCKETS];
   uint32_t nest[2][WIN_BUCKETS];
 };
+
+/* A copy of this thread's message for a failed firing, or NULL when empty. */
+static char *keep_error(void) {
+  const char *m = maestro_last_error();
+  return m[0] ? strdup(m) : NULL;
+}
 
 static int bucket_of(uint64_t bytes) {
   int b = 0;
@@ -149,6 +156,7 @@ void win_free(struct maestro_agent *a) {
         maestro_buf_release(s->out[k].b);
       if (s->out && s->out != s->inl) free(s->out);
     }
+    free(s->why);
     free(s->in);
     free(s->inseq);
   }
@@ -250,8 +258,10 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
       }
       if (s->status == MAESTRO_DONE && a->phase == AG_RUN) a->phase = AG_CLOSING;
     } else {
-      run_failed(a, s->in, s->inseq, s->status, rs);
+      run_failed(a, s->in, s->inseq, s->status, s->why, rs);
     }
+    free(s->why);
+    s->why = NULL;
     if (s->out != s->inl) free(s->out);
     s->out = NULL;
     s->nout = 0;
@@ -275,6 +285,8 @@ static void exec_cpu(struct maestro_agent *a, struct window *w, struct slot *s, 
   s->status = st;
   s->kind = MAESTRO_PLACE_CPU;
   s->index = cpu;
+  free(s->why); /* a failed launch's message: the CPU's outcome replaces it */
+  s->why = st < 0 ? keep_error() : NULL;
   if (f.out == f.inl) {
     memcpy(s->inl, f.inl, (size_t)f.nout * sizeof *f.inl);
     s->out = s->inl;
@@ -321,6 +333,8 @@ static void launch_done(void *ctx, maestro_buf_t **out, const ocl_launch_result_
   struct window *w = a->win;
   int d = s->index;
   int fallback = 0;
+  /* The launch's message was set on this thread just before done(). */
+  char *why = r->status < 0 && !a->cpu ? keep_error() : NULL;
   if (r->status >= 0) {
     s->nout = 0;
     s->out = s->inl;
@@ -350,10 +364,13 @@ static void launch_done(void *ctx, maestro_buf_t **out, const ocl_launch_result_
     fallback = 1;
   } else {
     s->status = r->status;
+    s->why = why;
+    why = NULL;
     s->state = SLOT_DONE;
     atomic_fetch_add_explicit(&a->st.failures, 1, memory_order_relaxed);
   }
   pthread_mutex_unlock(&w->mu);
+  free(why);
   if (fallback) sched_notify(rt, main_task(a));
   sched_notify(rt, &w->dev_lanes[d].task);
   atomic_fetch_sub(&g->active, 1); /* taken at launch: the graph may go now */
@@ -369,21 +386,51 @@ static void launch(struct maestro_agent *a, struct window *w, struct slot *s, in
   int rc = ocl_launch(a->ka, d, s->in, launch_done, s);
   if (rc == MAESTRO_OK) return;
   atomic_fetch_sub(&g->active, 1);
+  if (a->cpu && !(a->flags & MAESTRO_STATELESS)) {
+    /* A stateful agent fires its CPU function one firing at a time: not
+     * here (a device worker, beside its own CPU lane) but on its CPU lane,
+     * which runs fallbacks oldest first. */
+    pthread_mutex_lock(&w->mu);
+    w->dev_inflight[d]--;
+    s->state = SLOT_FALLBACK;
+    w->fallbacks++;
+    pthread_mutex_unlock(&w->mu);
+    sched_notify(g->rt, main_task(a));
+    return;
+  }
   pthread_mutex_lock(&w->mu);
   w->dev_inflight[d]--;
   pthread_mutex_unlock(&w->mu);
-  if (a->cpu) {
+  if (a->cpu) { /* stateless: any worker may fire it */
     rs->fallbacks++;
     exec_cpu(a, w, s, cpu_index, rs);
     return;
   }
   rs->failures++;
   s->status = rc;
+  s->why = keep_error(); /* ocl_launch's refusal, set on this thread */
   run_stats_flush(a, rs, 0, MAESTRO_PLACE_CPU, -1);
   memset(rs, 0, sizeof *rs);
   pthread_mutex_lock(&w->mu);
   s->state = SLOT_DONE;
   pthread_mutex_unlock(&w->mu);
+}
+
+/* Runs the oldest slot waiting for a CPU fallback (the lock held on entry
+ * and on return). Returns 0 when there was none. */
+static int run_fallback(struct maestro_agent *a, struct window *w, int cpu_index,
+                        struct run_stats *rs) {
+  struct slot *s = NULL;
+  for (uint64_t q = w->next_emit; q < a->seq && !s; q++)
+    if (w->slots[q % WIN_SLOTS].state == SLOT_FALLBACK) s = &w->slots[q % WIN_SLOTS];
+  if (!s) return 0;
+  s->state = SLOT_BUSY;
+  w->fallbacks--;
+  win_unlock(a, w, rs);
+  atomic_fetch_add_explicit(&a->st.fallbacks, 1, memory_order_relaxed);
+  exec_cpu(a, w, s, cpu_index, rs);
+  pthread_mutex_lock(&w->mu);
+  return 1;
 }
 
 int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
@@ -401,21 +448,12 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     return TASK_WAIT;
   }
   atomic_store_explicit(&a->st.pstate, PROF_AGENT_RUNNING, memory_order_relaxed);
-  /* Device firings that failed: run them here on the CPU (in their slots). */
-  while (my_dev < 0 && w->fallbacks > 0) {
-    struct slot *s = NULL;
-    for (int i = 0; i < WIN_SLOTS && !s; i++)
-      if (w->slots[i].state == SLOT_FALLBACK) s = &w->slots[i];
-    if (!s) break;
-    s->state = SLOT_BUSY;
-    w->fallbacks--;
-    win_unlock(a, w, &rs);
-    atomic_fetch_add_explicit(&a->st.fallbacks, 1, memory_order_relaxed);
-    exec_cpu(a, w, s, cpu_index, &rs);
-    pthread_mutex_lock(&w->mu);
-  }
   int n;
   for (n = 0; n < AGENT_BATCH; n++) {
+    /* Device firings that failed run here on a CPU lane (in their slots),
+     * oldest first and before new input: the agent's own CPU lane is the
+     * only place a stateful agent's CPU function runs. */
+    if (my_dev < 0 && w->fallbacks > 0 && run_fallback(a, w, cpu_index, &rs)) continue;
     emit(a, w, &rs);
     if (atomic_load_explicit(&g->stopped, memory_order_acquire) && a->phase == AG_RUN)
       a->phase = AG_CLOSING;
