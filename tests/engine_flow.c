@@ -503,7 +503,7 @@ static void test_join_uneven_ends(void) {
   CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
   CU_ASSERT_EQUAL(eng_feed(eng_rt, x, 8), MAESTRO_OK);
   CU_ASSERT_EQUAL(eng_feed(eng_rt, y, 5), MAESTRO_OK);
-  uint64_t vals[8];
+  uint64_t vals[8] = {0};
   CU_ASSERT_EQUAL(eng_drain(out, vals, 8), 5);
   for (uint64_t i = 0; i < 5; i++)
     CU_ASSERT_EQUAL(vals[i], i * 1000000 + i);
@@ -638,7 +638,7 @@ static void test_long_chain(void) {
   CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
   struct eng_feeder fd;
   eng_feeder_start(&fd, eng_rt, in, N, 0);
-  uint64_t vals[N];
+  uint64_t vals[N] = {0};
   CU_ASSERT_EQUAL(eng_drain(out, vals, N), N);
   CU_ASSERT_EQUAL(eng_feeder_join(&fd), MAESTRO_OK);
   long bad = 0;
