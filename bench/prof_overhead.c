@@ -1,12 +1,16 @@
 /* prof_overhead: what live stats and tracing cost a running graph.
  *
  * A source -> scale -> sink pipeline (CPU agents, `BYTES`-byte f32
- * messages; scale multiplies every element) runs `MESSAGES` messages on a
- * fresh runtime in three modes, alternating within each round so that
- * machine noise hits them alike: everything off (the baseline, measured in
- * the same run), live stats on (MAESTRO_STATS=1), stats and trace on
- * (MAESTRO_TRACE to a temporary file, deleted afterwards). The time is
- * maestro_graph_run's: it includes writing the trace at graph end.
+ * messages; scale multiplies every element), or with SHAPE "pass" the
+ * pipeline benchmark's source -> 2 pass-through agents -> sink (8-byte
+ * messages), runs `MESSAGES` messages on a fresh runtime in three modes,
+ * alternating within each round so that machine noise hits them alike:
+ * everything off (the baseline, measured in the same run), live stats on
+ * (MAESTRO_STATS=1), stats and trace on (MAESTRO_TRACE to a temporary file,
+ * deleted afterwards). The time is maestro_graph_run's (until the graph's
+ * outputs are all out). The trace is written when the runtime is destroyed:
+ * that time (and the runtime's creation, which populates the trace buffer)
+ * and the file's size are printed apart.
  * Prints each mode's best and median time and their ratios to the baseline.
  *
  * On a shared machine those wall-clock ratios carry the noise of everyone
@@ -16,8 +20,9 @@
  * event, formatting and writing it), and a firing of the same pipeline with
  * everything off (process CPU time / firings), for scale.
  *
- *   prof_overhead [MESSAGES=100000] [BYTES=4096] [ROUNDS=5]
+ *   prof_overhead [MESSAGES=100000] [BYTES=4096] [ROUNDS=5] [SHAPE=scale|pass]
  */
+#include <sys/stat.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +83,10 @@ static int scale(maestro_fire_t *f) {
   return maestro_fire_out(f, 0, out);
 }
 
+static int pass(maestro_fire_t *f) {
+  return maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
+}
+
 static int sink(maestro_fire_t *f) {
   long *count = maestro_fire_state(f);
   (*count)++;
@@ -88,54 +97,109 @@ enum mode { OFF, STATS, TRACE, NMODES };
 static const char *const mode_name[NMODES] = {"stats off, trace off", "stats on",
                                               "stats on + trace on"};
 
+static int shape_pass; /* SHAPE "pass": source -> pass0 -> pass1 -> sink */
+
+/* What writing the trace cost, summed over the traced runs. */
+static double trace_create_s, trace_destroy_s, trace_file_bytes;
+static int trace_runs;
+
 /* One run on a fresh runtime; returns seconds of maestro_graph_run. */
+static uint64_t cpu_ns(clockid_t c);
+static double last_cpu_s; /* process CPU time of the last run's maestro_graph_run */
+
+/* A temporary trace file in $TMPDIR (default /tmp). */
+static void temp_path(char *path, size_t n) {
+  const char *dir = getenv("TMPDIR");
+  snprintf(path, n, "%s/prof_overhead_XXXXXX.json", dir && *dir ? dir : "/tmp");
+  int fd = mkstemps(path, 5);
+  if (fd < 0) {
+    perror("prof_overhead: mkstemps");
+    exit(1);
+  }
+  close(fd);
+}
+
 static double run(enum mode m, long n, size_t bytes) {
-  char path[] = "/tmp/prof_overhead_XXXXXX.json";
+  char path[4200];
   maestro_config_t cfg;
   CHECK(maestro_config_defaults(&cfg));
   cfg.devices = "none";
   cfg.stats = m >= STATS;
   cfg.trace = NULL;
   if (m == TRACE) {
-    int fd = mkstemps(path, 5);
-    if (fd < 0) {
-      perror("prof_overhead: mkstemps");
-      exit(1);
-    }
-    close(fd);
+    temp_path(path, sizeof path);
     cfg.trace = path;
   }
   maestro_runtime_t *rt;
+  uint64_t tc = now_ns();
   CHECK(maestro_runtime_create(&cfg, &rt));
+  tc = now_ns() - tc;
   maestro_graph_t *g;
   CHECK(maestro_graph_create(rt, "pipeline", &g));
   struct src s = {n, bytes};
   long count = 0;
   maestro_agent_t *a, *b, *c;
-  CHECK(maestro_agent_add(
-      g,
-      &(maestro_agent_desc_t){
-          .name = "source", .out = f32_out, .n_out = 1, .cpu = source, .state = &s},
-      &a));
-  CHECK(maestro_agent_add(
-      g,
-      &(maestro_agent_desc_t){
-          .name = "scale", .in = f32_in, .n_in = 1, .out = f32_out, .n_out = 1, .cpu = scale},
-      &b));
-  CHECK(
-      maestro_agent_add(g,
-                        &(maestro_agent_desc_t){
-                            .name = "sink", .in = f32_in, .n_in = 1, .cpu = sink, .state = &count},
-                        &c));
-  CHECK(maestro_connect(g, a, "out", b, "in", 0));
-  CHECK(maestro_connect(g, b, "out", c, "in", 0));
+  if (shape_pass) {
+    CHECK(maestro_agent_add(
+        g,
+        &(maestro_agent_desc_t){
+            .name = "source", .out = f32_out, .n_out = 1, .cpu = source, .state = &s},
+        &a));
+    maestro_agent_t *prev = a;
+    for (int i = 0; i < 2; i++) {
+      char name[16];
+      snprintf(name, sizeof name, "pass%d", i);
+      CHECK(maestro_agent_add(
+          g,
+          &(maestro_agent_desc_t){
+              .name = name, .in = f32_in, .n_in = 1, .out = f32_out, .n_out = 1, .cpu = pass},
+          &b));
+      CHECK(maestro_connect(g, prev, "out", b, "in", 0));
+      prev = b;
+    }
+    CHECK(maestro_agent_add(
+        g,
+        &(maestro_agent_desc_t){
+            .name = "sink", .in = f32_in, .n_in = 1, .cpu = sink, .state = &count},
+        &c));
+    CHECK(maestro_connect(g, prev, "out", c, "in", 0));
+  } else {
+    CHECK(maestro_agent_add(
+        g,
+        &(maestro_agent_desc_t){
+            .name = "source", .out = f32_out, .n_out = 1, .cpu = source, .state = &s},
+        &a));
+    CHECK(maestro_agent_add(
+        g,
+        &(maestro_agent_desc_t){
+            .name = "scale", .in = f32_in, .n_in = 1, .out = f32_out, .n_out = 1, .cpu = scale},
+        &b));
+    CHECK(maestro_agent_add(
+        g,
+        &(maestro_agent_desc_t){
+            .name = "sink", .in = f32_in, .n_in = 1, .cpu = sink, .state = &count},
+        &c));
+    CHECK(maestro_connect(g, a, "out", b, "in", 0));
+    CHECK(maestro_connect(g, b, "out", c, "in", 0));
+  }
+  uint64_t c0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
   uint64_t t0 = now_ns();
   CHECK(maestro_graph_run(g));
   double t = (double)(now_ns() - t0) / 1e9;
+  last_cpu_s = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e9;
   if (count != n) fprintf(stderr, "prof_overhead: sink saw %ld of %ld messages\n", count, n);
   maestro_graph_destroy(g);
+  uint64_t td = now_ns();
   maestro_runtime_destroy(rt);
-  if (m == TRACE) unlink(path);
+  td = now_ns() - td;
+  if (m == TRACE) {
+    struct stat st;
+    if (stat(path, &st) == 0) trace_file_bytes += (double)st.st_size;
+    trace_create_s += (double)tc / 1e9;
+    trace_destroy_s += (double)td / 1e9;
+    trace_runs++;
+    unlink(path);
+  }
   return t;
 }
 
@@ -150,8 +214,9 @@ static void measure_costs(long n, size_t bytes) {
   /* A firing with everything off: process CPU time over the firings. */
   uint64_t c0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
   double wall = run(OFF, n, bytes);
-  double fire_cpu = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / (3.0 * (double)n);
-  double fire_wall = wall * 1e9 / (3.0 * (double)n);
+  double fire_cpu =
+      (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / ((shape_pass ? 4.0 : 3.0) * (double)n);
+  double fire_wall = wall * 1e9 / ((shape_pass ? 4.0 : 3.0) * (double)n);
 
   /* One publish: a runtime whose finished graph is still alive. */
   maestro_config_t cfg;
@@ -199,35 +264,35 @@ static void measure_costs(long n, size_t bytes) {
   maestro_graph_destroy(g);
   maestro_runtime_destroy(rt);
 
-  /* Tracing: clock reads, recording, formatting + writing. */
-  char path[] = "/tmp/prof_overhead_XXXXXX.json";
-  int fd = mkstemps(path, 5);
-  if (fd < 0) {
-    perror("prof_overhead: mkstemps");
-    exit(1);
-  }
-  close(fd);
+  /* Tracing: the clock, recording, formatting + writing. */
+  char path[4200];
+  temp_path(path, sizeof path);
   cfg.stats = 0;
   cfg.trace = path;
-  setenv("MAESTRO_STATS_INTERVAL_MS", "60000", 1); /* no background drain: flush here */
+  setenv("MAESTRO_STATS_INTERVAL_MS", "60000", 1); /* no background work: write here */
   CHECK(maestro_runtime_create(&cfg, &rt));
   unsetenv("MAESTRO_STATS_INTERVAL_MS");
-  enum { EVENTS = 1000000 };
+  enum { EVENTS = 1000000, BATCH = 64 };
   t0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
   uint64_t sum = 0;
   for (int i = 0; i < EVENTS; i++)
-    sum += rt_now_ns();
+    sum += prof_clock();
   double clock_ns = (double)(cpu_ns(CLOCK_THREAD_CPUTIME_ID) - t0) / EVENTS;
-  /* In rounds, as the publisher drains the buffers every interval: chunks
-   * written out are reused. */
+  uint32_t names[2] = {prof_trace_name(rt, "source"), prof_trace_name(rt, "scale")};
+  /* In rounds of 100k, written after each (as a drain past the cap does):
+   * chunks written out are reused. Firings in batches of 64 (untimed, as
+   * the engine records short firings), each batch a span. */
   uint64_t rec = 0, wr = 0;
   for (int round = 0; round < 10; round++) {
     t0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
-    for (int k = 0; k < EVENTS / 10; k++) {
-      int i = round * (EVENTS / 10) + k;
-      prof_trace_firing(rt, MAESTRO_PLACE_CPU, i & 1, i & 1 ? "scale" : "source", (uint64_t)i,
-                        bytes, sum + (uint64_t)i * 100, sum + (uint64_t)i * 100 + 50,
-                        (uint64_t)i + 1, (uint64_t)i + 2);
+    for (int k = 0; k < EVENTS / 10; k += BATCH) {
+      prof_trace_batch_begin(rt);
+      for (int j = 0; j < BATCH; j++) {
+        int i = round * (EVENTS / 10) + k + j;
+        prof_trace_fire(rt, i & 1, names[i & 1], (uint64_t)i, bytes, 0, 0, (uint64_t)i + 1,
+                        (uint64_t)i + 2);
+      }
+      prof_trace_batch_end(rt);
     }
     uint64_t t1 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
     prof_trace_flush(rt);
@@ -237,8 +302,9 @@ static void measure_costs(long n, size_t bytes) {
   double record_ns = (double)rec / EVENTS, write_ns = (double)wr / EVENTS;
   maestro_runtime_destroy(rt);
   unlink(path);
+  (void)sum;
 
-  double trace_ns = clock_ns + record_ns + write_ns;
+  double trace_ns = clock_ns * 2 / BATCH + record_ns;
   printf("prof_overhead costs (thread CPU time):\n");
   printf("  a firing, everything off (%zu B, source -> scale -> sink): %.0f ns CPU (process, "
          "spinning included), %.0f ns wall\n",
@@ -246,9 +312,10 @@ static void measure_costs(long n, size_t bytes) {
   printf("  one live-stats publish, %d agents and %d channels: %.1f us; every %d ms that is "
          "%.4f%% of one core\n",
          nagents, NPASS + 1, publish_ns / 1e3, 100, publish_ns / 1e6 / 100 * 100);
-  printf("  one traced firing: 1 clock read %.0f ns + record %.0f ns + format and write %.0f ns "
-         "= %.0f ns CPU; ratio to an untraced firing's wall time: %.2f\n",
-         clock_ns, record_ns, write_ns, trace_ns, trace_ns / fire_wall);
+  printf("  one traced firing while the graph runs: record %.1f ns (2 clock reads of %.1f ns "
+         "per batch of %d included) = %.1f%% of an untraced firing's wall time; written "
+         "later: %.0f ns CPU per firing (formatting and writing its JSON)\n",
+         record_ns, clock_ns, BATCH, 100.0 * trace_ns / fire_wall, write_ns);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -260,12 +327,13 @@ int main(int argc, char **argv) {
   long n = argc > 1 ? atol(argv[1]) : 100000;
   size_t bytes = argc > 2 ? (size_t)atol(argv[2]) : 4096;
   int rounds = argc > 3 ? atoi(argv[3]) : 5;
+  shape_pass = argc > 4 && strcmp(argv[4], "pass") == 0;
   if (n <= 0 || bytes < sizeof(float) || rounds <= 0 || rounds > 100) {
     fprintf(stderr, "usage: prof_overhead [MESSAGES>0] [BYTES>=4] [ROUNDS 1..100]\n");
     return 2;
   }
   bytes -= bytes % sizeof(float);
-  double t[NMODES][100];
+  double t[NMODES][100], cpu[NMODES][100];
   run(OFF, n / 10 + 1, bytes); /* warm up: pools, page faults */
   measure_costs(n, bytes);
   for (int r = 0; r < rounds; r++) {
@@ -273,14 +341,18 @@ int main(int argc, char **argv) {
     for (int k = 0; k < NMODES; k++) {
       enum mode m = (enum mode)(r % 2 ? NMODES - 1 - k : k);
       t[m][r] = run(m, n, bytes);
+      cpu[m][r] = last_cpu_s;
     }
   }
-  printf("prof_overhead: source -> scale -> sink, %ld messages of %zu B, %d alternating rounds, "
+  printf("prof_overhead: %s, %ld messages of %zu B, %d alternating rounds, "
          "best / median seconds of maestro_graph_run\n",
-         n, bytes, rounds);
-  double best[NMODES], med[NMODES];
+         shape_pass ? "source -> pass0 -> pass1 -> sink" : "source -> scale -> sink", n, bytes,
+         rounds);
+  double best[NMODES], med[NMODES], cmed[NMODES];
   for (int m = 0; m < NMODES; m++) {
     qsort(t[m], (size_t)rounds, sizeof(double), cmp_double);
+    qsort(cpu[m], (size_t)rounds, sizeof(double), cmp_double);
+    cmed[m] = rounds % 2 ? cpu[m][rounds / 2] : (cpu[m][rounds / 2 - 1] + cpu[m][rounds / 2]) / 2;
     best[m] = t[m][0];
     med[m] = rounds % 2 ? t[m][rounds / 2] : (t[m][rounds / 2 - 1] + t[m][rounds / 2]) / 2;
     printf("  %-22s best %.4f s (%.2f M msg/s)  median %.4f s", mode_name[m], best[m],
@@ -288,7 +360,15 @@ int main(int argc, char **argv) {
     if (m != OFF)
       printf("  ratio to off: best %.3f, median %.3f (%+.1f%%)", best[m] / best[OFF],
              med[m] / med[OFF], 100.0 * (med[m] / med[OFF] - 1));
+    printf("\n    process CPU time, median %.4f s", cmed[m]);
+    if (m != OFF) printf(" (%+.1f%%)", 100.0 * (cmed[m] / cmed[OFF] - 1));
     printf("\n");
   }
+  if (trace_runs)
+    printf("  trace written at runtime destroy: %.3f s per run (%.1f MB file, %.0f B per "
+           "firing); runtime creation with the trace buffer: %.3f s\n",
+           trace_destroy_s / trace_runs, trace_file_bytes / trace_runs / 1e6,
+           trace_file_bytes / trace_runs / ((shape_pass ? 4.0 : 3.0) * (double)n),
+           trace_create_s / trace_runs);
   return 0;
 }

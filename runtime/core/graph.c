@@ -490,6 +490,8 @@ int maestro_graph_start(maestro_graph_t *g) {
   }
   g->numa = mem_nodes(g->rt) > 1;
   g->tracing = prof_tracing(g->rt);
+  for (int i = 0; g->tracing && i < g->nagents; i++)
+    g->agents[i]->trace_name = prof_trace_name(g->rt, g->agents[i]->name);
   /* Under the list lock: the stats publisher reads started graphs only. */
   pthread_mutex_lock(&g->rt->graphs_lock);
   g->state = GRAPH_STARTED;
@@ -522,10 +524,9 @@ int maestro_graph_wait(maestro_graph_t *g) {
   int publish = !g->published;
   g->published = 1;
   pthread_mutex_unlock(&g->mu);
-  if (publish) { /* the last counters and trace events, before the graph goes */
-    prof_publish(g->rt);
-    prof_trace_flush(g->rt);
-  }
+  /* The last counters, before the graph goes. (Trace records outlive the
+   * graph: they are written at runtime destroy, off the graph's time.) */
+  if (publish) prof_publish(g->rt);
   if (failed) return err_set(MAESTRO_EAGENT, "%s", g->fail_msg);
   return MAESTRO_OK;
 }

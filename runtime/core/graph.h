@@ -72,6 +72,8 @@ struct maestro_agent {
   int failed;            /* its supervisor stopped the graph */
   uint64_t seq;          /* input sets taken (the firing's sequence) */
   uint64_t flow_in;      /* flow id of the current firing's first input */
+  uint32_t trace_name;   /* prof_trace_name(name) when the graph is traced */
+  int trace_timed;       /* traced firings are long: time each one (prof_trace_batch_end) */
   struct window *win;    /* stateless or kernel agents: the windowed runner (window.c) */
   maestro_buf_t **inbuf; /* n_in, the current firing's inputs */
   struct agent_counters st;

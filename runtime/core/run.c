@@ -239,23 +239,23 @@ int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq,
 
 /* One firing of a stateful agent with its supervision. Returns MAESTRO_OK,
  * MAESTRO_DONE, or the failing status once the supervisor stopped the graph. */
-/* `trace_t`: when tracing, the end of the previous firing of this run (its
- * start, so that back-to-back firings read the clock once each), else 0. */
+/* `trace_t`: when tracing a batch whose firings are timed one by one
+ * (a->trace_timed), the end of the previous firing (this one's start: one
+ * clock read per firing); else 0 and the firing is recorded untimed, its
+ * time shared out of the batch's span (prof_trace_batch_begin/end). */
 static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int *blocked,
                     uint64_t *trace_t) {
   struct maestro_runtime *rt = a->g->rt;
   struct maestro_fire f;
   run_fire_init(&f, a, a->inbuf, a->seq++, MAESTRO_PLACE_CPU, cpu);
-  int tracing = a->g->tracing;
-  uint64_t t0 = tracing ? (*trace_t ? *trace_t : rt_now_ns()) : 0;
   int st = run_fire_exec(a, &f, rs);
-  if (tracing) {
+  if (a->g->tracing) {
     uint64_t bytes = 0;
     for (int p = 0; p < a->n_in; p++)
       bytes += a->inbuf[p]->size;
-    *trace_t = rt_now_ns();
-    prof_trace_firing(rt, MAESTRO_PLACE_CPU, cpu, a->name, f.seq, bytes, t0, *trace_t, a->flow_in,
-                      run_flow_out(a, &f));
+    uint64_t t0 = *trace_t, t1 = t0 ? prof_clock() : 0;
+    if (t0) *trace_t = t1;
+    prof_trace_fire(rt, cpu, a->trace_name, f.seq, bytes, t0, t1, a->flow_in, run_flow_out(a, &f));
   }
   if (st >= 0) {
     *blocked = run_commit(a, f.out, f.nout, rs);
@@ -273,9 +273,9 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int 
 
 /* Fires while inputs and output space allow, at most AGENT_BATCH times.
  * Returns 1 when it stopped only because the batch was used up. */
-static int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, int *blocked) {
+static int fire_batch_run(struct maestro_agent *a, int cpu, struct run_stats *rs, int *blocked,
+                          uint64_t trace_t) {
   struct maestro_graph *g = a->g;
-  uint64_t trace_t = 0;
   for (int n = 0; n < AGENT_BATCH; n++) {
     if (*blocked) {
       if (!run_flush_pending(a, 0, rs)) return 0;
@@ -308,6 +308,15 @@ static int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, in
     if (st < 0) return 0;
   }
   return 1;
+}
+
+static int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, int *blocked) {
+  if (!a->g->tracing) return fire_batch_run(a, cpu, rs, blocked, 0);
+  struct maestro_runtime *rt = a->g->rt;
+  uint64_t t = prof_trace_batch_begin(rt);
+  int r = fire_batch_run(a, cpu, rs, blocked, a->trace_timed ? t : 0);
+  a->trace_timed = prof_trace_batch_end(rt);
+  return r;
 }
 
 /* Notifies the consumers of what this run sent and the producers waiting on

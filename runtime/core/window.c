@@ -247,8 +247,8 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
     if (s->status >= 0 && s->t1 && prof_tracing(a->g->rt)) {
       /* Traced here, where the id of the first message it sends is known. */
       struct maestro_fire f = {.out = s->out, .nout = s->nout};
-      prof_trace_firing(a->g->rt, (maestro_place_kind_t)s->kind, s->index, a->name, s->seq,
-                        s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f));
+      prof_trace_fire_ns(a->g->rt, (maestro_place_kind_t)s->kind, s->index, a->trace_name, s->seq,
+                         s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f));
     }
     if (s->status >= 0) {
       if (run_commit(a, s->out, s->nout, rs)) a->blocked = 1;

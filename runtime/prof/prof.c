@@ -120,9 +120,9 @@ static void *publisher_main(void *arg) {
     if (p->stop) break;
     pthread_mutex_unlock(&p->wake_lock);
     prof_publish(p->rt);
-    /* Drain the trace buffers as the program runs: memory stays bounded in
-     * long runs and graph end only writes the rest. */
-    if (p->trace) prof_trace_flush(p->rt);
+    /* The trace is written here only past its buffer cap (memory stays
+     * bounded); otherwise at runtime destroy, off the program's run. */
+    if (p->trace) trace_background(p);
     pthread_mutex_lock(&p->wake_lock);
   }
   pthread_mutex_unlock(&p->wake_lock);

@@ -29,13 +29,46 @@ const char *prof_stats_name(const struct maestro_runtime *rt);
 const char *prof_stats_error(const struct maestro_runtime *rt);
 
 /* ---- trace (prof/trace.c). Every call is a no-op when tracing is off;
- * callers test prof_tracing(rt) first on hot paths. Timestamps are
- * rt_now_ns(). Events are buffered per thread and written at graph end or
- * runtime destroy. */
+ * callers test prof_tracing(rt) first on hot paths. Records are buffered
+ * per thread in binary form (no lock, no formatting on the recording path)
+ * and written as JSON when the runtime is destroyed, when prof_trace_flush
+ * asks, and in the background once MAESTRO_TRACE_BUFFER_MB fills. */
 int prof_tracing(const struct maestro_runtime *rt);
 
-/* One firing on a place. `flow_in` / `flow_out` are message ids (0 = none)
- * linking a producer's firing to its consumer's. */
+/* The trace clock: the TSC where it is invariant (a few ns), else
+ * rt_now_ns(). Its ticks are mapped onto rt_now_ns() when written. */
+extern int prof_clock_tsc;
+uint64_t rt_now_ns(void);
+static inline uint64_t prof_clock(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (prof_clock_tsc) return __builtin_ia32_rdtsc();
+#endif
+  return rt_now_ns();
+}
+
+/* Interns an agent's name for prof_trace_fire (the engine does it once per
+ * agent at graph start); 0 when tracing is off. */
+uint32_t prof_trace_name(struct maestro_runtime *rt, const char *name);
+
+/* The engine's CPU firing path. A batch of firings on one CPU worker:
+ *   prof_trace_batch_begin(rt)            reads the clock, returns it;
+ *   prof_trace_fire(...) per firing       t0 = t1 = 0: untimed, spread
+ *                                         evenly over the batch when written;
+ *                                         or t0, t1 from prof_clock();
+ *   prof_trace_batch_end(rt)              reads the clock; returns 1 when the
+ *                                         batch's firings were long enough
+ *                                         (> ~1 us) to time them one by one.
+ * `flow_in` / `flow_out` are message ids (0 = none) linking a producer's
+ * firing to its consumer's. `name` from prof_trace_name. */
+uint64_t prof_trace_batch_begin(struct maestro_runtime *rt);
+void prof_trace_fire(struct maestro_runtime *rt, int cpu, uint32_t name, uint64_t seq,
+                     uint64_t bytes, uint64_t t0, uint64_t t1, uint64_t flow_in, uint64_t flow_out);
+int prof_trace_batch_end(struct maestro_runtime *rt);
+/* A firing timed in rt_now_ns() nanoseconds on any place. */
+void prof_trace_fire_ns(struct maestro_runtime *rt, maestro_place_kind_t kind, int index,
+                        uint32_t name, uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns,
+                        uint64_t flow_in, uint64_t flow_out);
+/* The same by name (interned on each call: not for hot paths). */
 void prof_trace_firing(struct maestro_runtime *rt, maestro_place_kind_t kind, int index,
                        const char *agent, uint64_t seq, uint64_t bytes, uint64_t t0_ns,
                        uint64_t t1_ns, uint64_t flow_in, uint64_t flow_out);
@@ -45,7 +78,7 @@ void prof_trace_transfer(struct maestro_runtime *rt, int dev, const char *what, 
 /* A channel depth sample. */
 void prof_trace_depth(struct maestro_runtime *rt, const char *channel, uint32_t depth,
                       uint64_t t_ns);
-/* Writes what has been buffered so far (graph end). */
+/* Writes what has been recorded so far (the runtime's destroy does it too). */
 void prof_trace_flush(struct maestro_runtime *rt);
 
 #endif

@@ -1,0 +1,28 @@
+/* The trace's JSON writer (runtime/prof private): formats records into
+ * compact Chrome Trace Event JSON (no spaces, one event per line). */
+#ifndef MAESTRO_PROF_TRACE_WRITE_H
+#define MAESTRO_PROF_TRACE_WRITE_H
+
+#include <stdint.h>
+
+#include "prof/prof_impl.h"
+
+struct maestro_runtime;
+
+/* Writes `s` as a JSON string (quotes included) at `o`; returns the end.
+ * Needs up to 6 * strlen(s) + 2 bytes. */
+char *tw_put_str(char *o, const char *s);
+void tw_init(struct trace *t);
+/* The header and the track names. */
+void tw_meta(struct trace *t, struct maestro_runtime *rt);
+/* A firing on track `tid` from t0 to t1 ns, with its flows (0 = none). */
+void tw_firing(struct trace *t, uint32_t tid, const struct trace_name *name, uint64_t seq,
+               uint64_t bytes, uint64_t flow_in, uint64_t flow_out, uint64_t t0, uint64_t t1);
+/* A batch of `n` firings whose times are spread over [t0, t1] ns. */
+void tw_batch(struct trace *t, uint32_t tid, uint64_t n, uint64_t t0, uint64_t t1);
+void tw_transfer(struct trace *t, const uint64_t *w, const struct trace_name *name);
+void tw_depth(struct trace *t, const uint64_t *w, const struct trace_name *name);
+/* Writes out what is formatted. */
+void tw_out_flush(struct trace *t);
+
+#endif
