@@ -503,7 +503,7 @@ static void test_join_uneven_ends(void) {
   CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
   CU_ASSERT_EQUAL(eng_feed(eng_rt, x, 8), MAESTRO_OK);
   CU_ASSERT_EQUAL(eng_feed(eng_rt, y, 5), MAESTRO_OK);
-  uint64_t vals[8];
+  uint64_t vals[8] = {0};
   CU_ASSERT_EQUAL(eng_drain(out, vals, 8), 5);
   for (uint64_t i = 0; i < 5; i++)
     CU_ASSERT_EQUAL(vals[i], i * 1000000 + i);
@@ -638,7 +638,7 @@ static void test_long_chain(void) {
   CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
   struct eng_feeder fd;
   eng_feeder_start(&fd, eng_rt, in, N, 0);
-  uint64_t vals[N];
+  uint64_t vals[N] = {0};
   CU_ASSERT_EQUAL(eng_drain(out, vals, N), N);
   CU_ASSERT_EQUAL(eng_feeder_join(&fd), MAESTRO_OK);
   long bad = 0;
@@ -717,6 +717,63 @@ static void test_fire_accessors(void) {
   maestro_graph_destroy(g);
 }
 
+/* Several host threads push into one input at once: every message arrives
+ * exactly once, and each thread's messages keep their order. */
+enum { PUSHERS = 4, PER_PUSHER = 3000 };
+struct pusher {
+  maestro_input_t *in;
+  uint64_t id;
+  int rc;
+};
+
+static void *push_many(void *arg) {
+  struct pusher *p = arg;
+  p->rc = MAESTRO_OK;
+  for (uint64_t i = 0; i < PER_PUSHER && p->rc == MAESTRO_OK; i++)
+    p->rc = maestro_input_push(p->in, eng_msg(eng_rt, p->id << 32 | i));
+  return NULL;
+}
+
+static void test_many_pushers(void) {
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "pushers", &g) == MAESTRO_OK);
+  maestro_agent_t *a = eng_add(g, "a", eng_pass, NULL);
+  maestro_input_t *in;
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "in", &in) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, a, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  pthread_t th[PUSHERS];
+  struct pusher ps[PUSHERS];
+  for (int k = 0; k < PUSHERS; k++) {
+    ps[k] = (struct pusher){.in = in, .id = (uint64_t)k};
+    pthread_create(&th[k], NULL, push_many, &ps[k]);
+  }
+  uint64_t next[PUSHERS] = {0};
+  long got = 0, bad = 0;
+  while (got < PUSHERS * PER_PUSHER) {
+    maestro_buf_t *b;
+    if (maestro_output_pop(out, &b, 10000) != MAESTRO_OK) break;
+    uint64_t v = eng_val(b), k = v >> 32;
+    if (k >= PUSHERS || (v & 0xffffffffu) != next[k])
+      bad++;
+    else
+      next[k]++;
+    got++;
+    maestro_buf_release(b);
+  }
+  for (int k = 0; k < PUSHERS; k++) {
+    pthread_join(th[k], NULL);
+    CU_ASSERT_EQUAL(ps[k].rc, MAESTRO_OK);
+  }
+  CU_ASSERT_EQUAL(got, PUSHERS * PER_PUSHER);
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT_EQUAL(maestro_input_close(in), MAESTRO_OK);
+  CU_ASSERT_EQUAL(eng_drain(out, NULL, 0), 0);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  maestro_graph_destroy(g);
+}
+
 void register_suites(void) {
   ADD_SUITE("engine_flow", eng_suite_init, eng_suite_fini, {"chain keeps order", test_chain_order},
             {"source returns DONE", test_source_done}, {"empty source", test_empty_source},
@@ -727,5 +784,6 @@ void register_suites(void) {
             {"several graphs on one runtime", test_several_graphs},
             {"cycle with capacity", test_cycle}, {"join with uneven ends", test_join_uneven_ends},
             {"sizes and buffer reuse", test_sizes_and_reuse}, {"long chain", test_long_chain},
-            {"polling", test_poll}, {"firing accessors", test_fire_accessors});
+            {"polling", test_poll}, {"firing accessors", test_fire_accessors},
+            {"several host threads push into one input", test_many_pushers});
 }

@@ -43,7 +43,7 @@ static int run_sleepy(unsigned flags) {
   maestro_output_t *out;
   CU_ASSERT_FATAL(maestro_graph_output(g, w, "out", &out) == MAESTRO_OK);
   CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
-  uint64_t vals[60];
+  uint64_t vals[60] = {0};
   CU_ASSERT_EQUAL(eng_drain(out, vals, 60), 60);
   for (int i = 0; i < 60; i++)
     CU_ASSERT_EQUAL(vals[i], (uint64_t)i);
@@ -302,7 +302,7 @@ static void test_stateless_fanin_stats(void) {
              round, letters, atomic_load(&fails), (unsigned long long)st.failures,
              (unsigned long long)st.dead_letters, (unsigned long long)st.fires,
              (unsigned long long)st.msgs_in, (unsigned long long)want, (unsigned long long)want,
-             (unsigned long long)(2 * n), (unsigned long long)(2 * n));
+             2ull * n, 2ull * n);
     maestro_graph_destroy(g);
   }
   CU_ASSERT_EQUAL(bad_runs, 0);

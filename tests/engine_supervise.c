@@ -267,7 +267,7 @@ static void test_retry_recovers(void) {
   CU_ASSERT_FATAL(maestro_graph_output(g, f, "out", &out) == MAESTRO_OK);
   CU_ASSERT_FATAL(maestro_graph_dead_letters(g, &dl) == MAESTRO_OK);
   CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
-  uint64_t vals[100];
+  uint64_t vals[100] = {0};
   CU_ASSERT_EQUAL(eng_drain(out, vals, 100), 100);
   for (int i = 0; i < 100; i++)
     CU_ASSERT_EQUAL(vals[i], (uint64_t)i);

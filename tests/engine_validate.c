@@ -328,7 +328,7 @@ static void test_kernel_without_devices(void) {
   CU_ASSERT_EQUAL(maestro_graph_output(g, h, "out", &out), MAESTRO_OK);
   CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
   CU_ASSERT_EQUAL(eng_feed(eng_rt, in, 20), MAESTRO_OK);
-  uint64_t vals[20];
+  uint64_t vals[20] = {0};
   CU_ASSERT_EQUAL(eng_drain(out, vals, 20), 20);
   for (int i = 0; i < 20; i++)
     CU_ASSERT_EQUAL(vals[i], (uint64_t)i + 1);

@@ -36,6 +36,11 @@ struct chan {
   _Alignas(64) uint64_t popped;
   int cons_dirty; /* popped since the producer was last checked */
 
+  /* Bytes its messages moved across the host/device boundary for a device
+   * consumer (h2d, d2d) or out of a device producer for the host (d2h),
+   * added by the launch's completion (runtime/core/window.c). */
+  _Alignas(64) atomic_ullong h2d, d2h, d2d;
+
   struct chan *next; /* graph's list */
 };
 

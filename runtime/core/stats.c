@@ -111,6 +111,9 @@ int core_collect_channels(struct maestro_runtime *rt, struct prof_chan_rec *r, i
       p->depth = (uint32_t)ring_count(&c->ring);
       p->msgs = LOAD(c->msgs);
       p->bytes = LOAD(c->bytes);
+      p->bytes_h2d = LOAD(c->h2d);
+      p->bytes_d2h = LOAD(c->d2h);
+      p->bytes_d2d = LOAD(c->d2d);
     }
   }
   pthread_mutex_unlock(&rt->graphs_lock);

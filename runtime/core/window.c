@@ -39,6 +39,8 @@ struct slot {
   uint64_t t0, t1;    /* when it ran (host clock), for the trace */
   maestro_buf_t **in; /* n_in */
   uint64_t *inseq;    /* n_in: each message's sequence on its port */
+  struct chan **inch; /* n_in: the channel each came from */
+  uint64_t stale;     /* bit p: input p was not valid on the launch's device */
   struct staged *out;
   int nout;
   char *why; /* a failed firing's message, read where it failed (emit may run elsewhere) */
@@ -60,6 +62,8 @@ struct window {
   int ncpu_lanes, next_lane;
   struct lane *dev_lanes;        /* one per device, NULL without a kernel */
   int cpu_ok, dev_ok, dev_fixed; /* dev_fixed: the one device allowed, or -1 */
+  unsigned host_out;             /* bit j: output j is read on the host (ocl_launch_ex) */
+  struct chan **host_ch;         /* n_out: the channel whose d2h bytes output j's read counts */
   int eager;
   /* History: expected ns per firing by place kind and input size bucket (EWMA). */
   uint64_t est[2][WIN_BUCKETS];
@@ -106,7 +110,21 @@ int win_setup(struct maestro_agent *a) {
     s->a = a;
     s->in = calloc((size_t)a->n_in + 1, sizeof *s->in);
     s->inseq = calloc((size_t)a->n_in + 1, sizeof *s->inseq);
-    oom = !s->in || !s->inseq;
+    s->inch = calloc((size_t)a->n_in + 1, sizeof *s->inch);
+    oom = !s->in || !s->inseq || !s->inch;
+  }
+  if (!oom && w->dev_ok) {
+    /* Outputs whose consumer can only run on a CPU, or is the host: the
+     * launch reads them back right behind the kernel. */
+    w->host_ch = calloc((size_t)a->n_out + 1, sizeof *w->host_ch);
+    oom = !w->host_ch;
+    for (int j = 0; !oom && j < a->n_out; j++)
+      for (int k = 0; k < a->out[j].nch && !w->host_ch[j]; k++) {
+        struct chan *c = a->out[j].ch[k];
+        if (c->cons && c->cons->ka) continue; /* it may run on a device */
+        w->host_ch[j] = c;
+        if (j < 32) w->host_out |= 1u << j;
+      }
   }
   if (!oom && w->dev_ok) {
     w->dev_inflight = calloc((size_t)rt->ndev, sizeof *w->dev_inflight);
@@ -159,7 +177,9 @@ void win_free(struct maestro_agent *a) {
     free(s->why);
     free(s->in);
     free(s->inseq);
+    free(s->inch);
   }
+  free(w->host_ch);
   free(w->dev_inflight);
   free(w->dev_lanes);
   free(w->cpu_lanes);
@@ -229,6 +249,7 @@ static void take_inputs(struct maestro_agent *a, struct slot *s) {
     struct chan *c = run_port_ready(ip);
     if (!c) continue; /* cannot happen: inputs_ready() said so under the lock */
     s->in[p] = ring_pop(&c->ring);
+    s->inch[p] = c;
     c->popped++;
     c->cons_dirty = 1;
     if (p == 0) s->flow_in = (c->id << 32) | (c->popped & 0xffffffffu);
@@ -324,6 +345,47 @@ static struct sched_task *main_task(struct maestro_agent *a) {
   return &a->task;
 }
 
+/* Adds `part` of `total` (rounded down; the last share takes the rest). */
+static uint64_t share(uint64_t amount, uint64_t part, uint64_t total, uint64_t *left, int last) {
+  uint64_t v = last || !total ? *left : (uint64_t)((double)amount * (double)part / (double)total);
+  if (v > *left) v = *left;
+  *left -= v;
+  return v;
+}
+
+/* Per-channel bytes across the boundary from one launch's totals: h2d and
+ * d2d to the input channels whose message was not on the device yet (by
+ * size), d2h to the channels of the outputs read back for the host. */
+static void count_transfers(struct maestro_agent *a, struct window *w, struct slot *s,
+                            maestro_buf_t **out, const ocl_launch_result_t *r) {
+  if (r->bytes_h2d || r->bytes_d2d) {
+    uint64_t total = 0, h2d = r->bytes_h2d, d2d = r->bytes_d2d;
+    int nstale = 0, seen = 0;
+    for (int p = 0; p < a->n_in && p < 64; p++)
+      if (s->stale >> p & 1) total += s->in[p]->size, nstale++;
+    for (int p = 0; p < a->n_in && p < 64; p++) {
+      if (!(s->stale >> p & 1)) continue;
+      int last = ++seen == nstale;
+      uint64_t sz = s->in[p]->size;
+      uint64_t hv = share(r->bytes_h2d, sz, total, &h2d, last);
+      uint64_t dv = share(r->bytes_d2d, sz, total, &d2d, last);
+      if (hv) atomic_fetch_add_explicit(&s->inch[p]->h2d, hv, memory_order_relaxed);
+      if (dv) atomic_fetch_add_explicit(&s->inch[p]->d2d, dv, memory_order_relaxed);
+    }
+  }
+  if (r->bytes_d2h && w->host_ch) {
+    uint64_t total = 0, left = r->bytes_d2h;
+    int n = 0, seen = 0;
+    for (int j = 0; j < a->n_out && j < 32; j++)
+      if ((w->host_out >> j & 1) && out[j]) total += out[j]->size, n++;
+    for (int j = 0; j < a->n_out && j < 32; j++) {
+      if (!(w->host_out >> j & 1) || !out[j]) continue;
+      uint64_t v = share(r->bytes_d2h, out[j]->size, total, &left, ++seen == n);
+      if (v) atomic_fetch_add_explicit(&w->host_ch[j]->d2h, v, memory_order_relaxed);
+    }
+  }
+}
+
 /* Completion of a launch, on the device's completion thread. */
 static void launch_done(void *ctx, maestro_buf_t **out, const ocl_launch_result_t *r) {
   struct slot *s = ctx;
@@ -336,6 +398,7 @@ static void launch_done(void *ctx, maestro_buf_t **out, const ocl_launch_result_
   /* The launch's message was set on this thread just before done(). */
   char *why = r->status < 0 && !a->cpu ? keep_error() : NULL;
   if (r->status >= 0) {
+    count_transfers(a, w, s, out, r);
     s->nout = 0;
     s->out = s->inl;
     for (int j = 0; j < a->n_out && j < FIRE_INLINE_OUT; j++)
@@ -382,8 +445,11 @@ static void launch(struct maestro_agent *a, struct window *w, struct slot *s, in
   struct maestro_graph *g = a->g;
   s->kind = MAESTRO_PLACE_DEVICE;
   s->index = d;
+  s->stale = 0;
+  for (int p = 0; p < a->n_in && p < 64; p++)
+    if (!ocl_buf_valid_on(s->in[p], d)) s->stale |= 1ull << p;
   atomic_fetch_add(&g->active, 1);
-  int rc = ocl_launch(a->ka, d, s->in, launch_done, s);
+  int rc = ocl_launch_ex(a->ka, d, s->in, w->host_out, launch_done, s);
   if (rc == MAESTRO_OK) return;
   atomic_fetch_sub(&g->active, 1);
   if (a->cpu && !(a->flags & MAESTRO_STATELESS)) {

@@ -184,14 +184,20 @@ static int wake(struct worker *w) {
   return 1;
 }
 
-/* After queueing on `target`: wake it if it sleeps, else a sleeper that can steal. */
-static void wake_for(struct sched *s, struct worker *target, struct sched_task *t) {
+/* After queueing a task on `target`: wake it if it sleeps, else a sleeper
+ * that can steal. `movable`: the task is not pinned and worth stealing
+ * (sched_task_stealable), read BEFORE it was queued: once queued, another
+ * worker may run and finish it and its graph be freed. */
+static int task_movable(const struct sched_task *t) {
+  return t->pin < 0 && sched_task_stealable(t);
+}
+
+static void wake_for(struct sched *s, struct worker *target, int movable, int pinned) {
   full_fence();
   if (atomic_load_explicit(&s->nparked, memory_order_relaxed) == 0) return;
   if (wake(target)) return;
-  if (t->pin >= 0 || target->dev >= 0) return;
-  if (!sched_task_stealable(t) && !atomic_load_explicit(&target->heavy, memory_order_relaxed))
-    return;
+  if (pinned || target->dev >= 0) return;
+  if (!movable && !atomic_load_explicit(&target->heavy, memory_order_relaxed)) return;
   if (tls_worker == target || atomic_load_explicit(&target->qlen, memory_order_relaxed) > 0) {
     for (int k = 1; k < s->n; k++)
       if (wake(&s->w[(target->index + k) % s->n])) return;
@@ -225,8 +231,9 @@ void sched_notify(struct maestro_runtime *rt, struct sched_task *t) {
     target = t->home;
   else
     target = here ? w->index : 0;
+  int movable = task_movable(t), pinned = t->pin >= 0;
   q_push(&s->w[target], t);
-  wake_for(s, &s->w[target], t);
+  wake_for(s, &s->w[target], movable, pinned);
 }
 
 /* Runs `t` (state QUEUED) until it waits, or queues it again if it yields. */
@@ -238,9 +245,10 @@ static void run_task(struct worker *w, struct sched_task *t) {
     if (w->dev < 0) t->home = w->index;
     int r = core_task_run(t, w->dev >= 0 ? w->dev : w->index);
     if (r == TASK_YIELD) {
+      int movable = task_movable(t), pinned = t->pin >= 0;
       atomic_store(&t->state, TASK_QUEUED);
       q_push(w, t);
-      wake_for(s, w, t);
+      wake_for(s, w, movable, pinned);
       return;
     }
     int running = TASK_RUNNING;
