@@ -1,4 +1,9 @@
-/* Observability: the live stats segment and the Chrome trace writer. */
+/* Observability: the live stats segment and the Chrome trace writer.
+ *
+ * 2026-11-26 (tracefast): the trace records binary per-thread records and
+ * writes JSON at runtime destroy (prof_trace_flush is no longer called at
+ * graph end). New: prof_clock, prof_trace_name, prof_trace_batch_begin/end,
+ * prof_trace_fire (inline), prof_trace_fire_ns. Existing signatures kept. */
 #ifndef MAESTRO_PROF_H
 #define MAESTRO_PROF_H
 
