@@ -60,16 +60,17 @@ static void skip_reasons(unsigned flags) {
   maestro_graph_t *g;
   CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "reasons", &g) == MAESTRO_OK);
   maestro_agent_t *a = NULL;
-  CU_ASSERT_FATAL(maestro_agent_add(g,
-                                    &(maestro_agent_desc_t){.name = "picky",
-                                                            .in = eng_u64_in,
-                                                            .n_in = 1,
-                                                            .out = eng_u64_out,
-                                                            .n_out = 1,
-                                                            .cpu = picky,
-                                                            .flags = flags,
-                                                            .supervisor = {MAESTRO_FAIL_SKIP}},
-                                    &a) == MAESTRO_OK);
+  CU_ASSERT_FATAL(
+      maestro_agent_add(g,
+                        &(maestro_agent_desc_t){.name = "picky",
+                                                .in = eng_u64_in,
+                                                .n_in = 1,
+                                                .out = eng_u64_out,
+                                                .n_out = 1,
+                                                .cpu = picky,
+                                                .flags = flags,
+                                                .supervisor = {.on_fail = MAESTRO_FAIL_SKIP}},
+                        &a) == MAESTRO_OK);
   maestro_input_t *in;
   maestro_output_t *out;
   CU_ASSERT_FATAL(maestro_graph_input(g, a, "in", &in) == MAESTRO_OK);
