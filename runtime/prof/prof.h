@@ -1,4 +1,9 @@
-/* Observability: the live stats segment and the Chrome trace writer. */
+/* Observability: the live stats segment and the Chrome trace writer.
+ *
+ * 2026-11-26 (tracefast): the trace records binary per-thread records and
+ * writes JSON at runtime destroy (prof_trace_flush is no longer called at
+ * graph end). New: prof_clock, prof_trace_name, prof_trace_batch_begin/end,
+ * prof_trace_fire (inline), prof_trace_fire_ns. Existing signatures kept. */
 #ifndef MAESTRO_PROF_H
 #define MAESTRO_PROF_H
 
@@ -61,9 +66,40 @@ uint32_t prof_trace_name(struct maestro_runtime *rt, const char *name);
  * `flow_in` / `flow_out` are message ids (0 = none) linking a producer's
  * firing to its consumer's. `name` from prof_trace_name. */
 uint64_t prof_trace_batch_begin(struct maestro_runtime *rt);
-void prof_trace_fire(struct maestro_runtime *rt, int cpu, uint32_t name, uint64_t seq,
-                     uint64_t bytes, uint64_t t0, uint64_t t1, uint64_t flow_in, uint64_t flow_out);
+static inline void prof_trace_fire(struct maestro_runtime *rt, int cpu, uint32_t name, uint64_t seq,
+                                   uint64_t bytes, uint64_t t0, uint64_t t1, uint64_t flow_in,
+                                   uint64_t flow_out);
 int prof_trace_batch_end(struct maestro_runtime *rt);
+
+/* prof_trace_fire's inline part: the firing that comes next in the run of
+ * untimed firings this thread recorded last (same agent and place and
+ * bytes, seq and the flow ids not 0 one up) only counts one more in the
+ * run's record. The run exists only inside a batch of this thread. */
+struct prof_run {
+  uint64_t *count;              /* the run's count word, or NULL */
+  uint64_t key;                 /* name << 32 | cpu */
+  uint64_t bytes, seq, in, out; /* what the run's next firing looks like */
+  uint32_t batch_n;             /* firings recorded in this batch */
+};
+extern __attribute__((tls_model("initial-exec"))) _Thread_local struct prof_run prof_run;
+void prof_trace_fire_rec(struct maestro_runtime *rt, int cpu, uint32_t name, uint64_t seq,
+                         uint64_t bytes, uint64_t t0, uint64_t t1, uint64_t flow_in,
+                         uint64_t flow_out);
+static inline void prof_trace_fire(struct maestro_runtime *rt, int cpu, uint32_t name, uint64_t seq,
+                                   uint64_t bytes, uint64_t t0, uint64_t t1, uint64_t flow_in,
+                                   uint64_t flow_out) {
+  struct prof_run *r = &prof_run;
+  if (r->count && !t1 && seq == r->seq && flow_in == r->in && flow_out == r->out &&
+      bytes == r->bytes && r->key == ((uint64_t)name << 32 | (uint32_t)cpu)) {
+    ++*r->count; /* published by the batch's end */
+    r->seq++;
+    r->in += flow_in != 0;
+    r->out += flow_out != 0;
+    r->batch_n++;
+    return;
+  }
+  prof_trace_fire_rec(rt, cpu, name, seq, bytes, t0, t1, flow_in, flow_out);
+}
 /* A firing timed in rt_now_ns() nanoseconds on any place. */
 void prof_trace_fire_ns(struct maestro_runtime *rt, maestro_place_kind_t kind, int index,
                         uint32_t name, uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns,

@@ -311,9 +311,9 @@ int prof_list_segments(struct prof_proc *out, int cap, int clean, int *cleaned) 
       continue;
     struct prof_proc p = {.pid = (int)pid, .stale = !prof_pid_alive((int)pid)};
     snprintf(p.shm_name, sizeof p.shm_name, "/%.70s", e->d_name);
-    struct prof_reader *r;
+    struct prof_reader *r = NULL;
     char err[16];
-    if (!p.stale && prof_reader_open_name(p.shm_name, &r, err, sizeof err) == PROF_READ_OK) {
+    if (!p.stale && prof_reader_open_name(p.shm_name, &r, err, sizeof err) == PROF_READ_OK && r) {
       memcpy(p.program, r->info.program, sizeof p.program);
       p.start_unix_ns = r->info.start_unix_ns;
       prof_reader_close(r);

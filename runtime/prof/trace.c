@@ -92,12 +92,10 @@ static __attribute__((tls_model("initial-exec"))) _Thread_local struct {
   uint32_t n;            /* words in c (== c->count) */
   int in_batch;
   uint64_t batch_t0; /* prof_clock() at the batch's start (or its last chunk change) */
-  uint32_t batch_n;  /* firings recorded in this batch */
-  /* The run of untimed firings the next one may extend (NULL: none): its
-   * count word, and what the next firing of the run looks like. */
-  uint64_t *run;
-  uint64_t run_head, run_seq, run_in, run_out;
 } tl;
+
+/* The run the next untimed firing may extend (prof.h's inline part). */
+__attribute__((tls_model("initial-exec"))) _Thread_local struct prof_run prof_run;
 
 static const char FOOTER[] = "\n]}\n";
 
@@ -282,7 +280,7 @@ static int rec_slow(struct trace *t, uint32_t words) {
     tl.c = atomic_load_explicit(&b->tail, memory_order_relaxed);
     tl.n = atomic_load_explicit(&tl.c->count, memory_order_relaxed);
     tl.in_batch = 0;
-    tl.run = NULL;
+    prof_run.count = NULL;
   }
   if (tl.n + words + REC_SPAN_WORDS <= CHUNK_WORDS) return 1;
   /* The chunk is full. A batch going on is closed in it with a span to
@@ -296,7 +294,7 @@ static int rec_slow(struct trace *t, uint32_t words) {
     atomic_store_explicit(&c->count, tl.n, memory_order_release);
     tl.batch_t0 = now;
   }
-  tl.run = NULL; /* a run never spans two chunks */
+  prof_run.count = NULL; /* a run never spans two chunks */
   struct trace_chunk *nc = chunk_take(t, 0);
   if (!nc) { /* every chunk waits to be written: write them here */
     pthread_mutex_lock(&t->lock);
@@ -327,26 +325,16 @@ static inline void rec_commit(uint32_t words) {
 
 /* ---- recording ---- */
 
-void prof_trace_fire(struct maestro_runtime *rt, int index, uint32_t name, uint64_t seq,
-                     uint64_t bytes, uint64_t t0, uint64_t t1, uint64_t flow_in,
-                     uint64_t flow_out) {
+void prof_trace_fire_rec(struct maestro_runtime *rt, int index, uint32_t name, uint64_t seq,
+                         uint64_t bytes, uint64_t t0, uint64_t t1, uint64_t flow_in,
+                         uint64_t flow_out) {
   struct prof *p = rt->prof;
   if (!p || !p->trace) return;
   int timed = t1 != 0, big = bytes >= REC_HEAD_BYTES;
   uint64_t head = rec_head(timed ? REC_FIRE_TIMED : REC_FIRE, (uint32_t)(TID_CPU + index), name,
                            big ? REC_F_BIG : 0) |
                   (big ? 0 : bytes << 40);
-  tl.batch_n++;
-  /* The common case: the next firing of the run recorded last (one store
-   * to a word in the cache; the batch's span publishes it). */
-  if (tl.run && head == tl.run_head && seq == tl.run_seq && flow_in == tl.run_in &&
-      flow_out == tl.run_out && tl.id == p->trace->id && !big) {
-    (*tl.run)++;
-    tl.run_seq++;
-    tl.run_in += flow_in != 0;
-    tl.run_out += flow_out != 0;
-    return;
-  }
+  prof_run.batch_n++;
   uint32_t words = (timed ? REC_FIRE_TIMED_WORDS : REC_FIRE_WORDS) + (uint32_t)big;
   uint64_t *w = rec_begin(p->trace, words);
   if (!w) return;
@@ -363,13 +351,14 @@ void prof_trace_fire(struct maestro_runtime *rt, int index, uint32_t name, uint6
   }
   rec_commit(words);
   if (!timed && !big && tl.in_batch) {
-    tl.run = tl.c->w + tl.n - words + 4;
-    tl.run_head = head;
-    tl.run_seq = seq + 1;
-    tl.run_in = flow_in + (flow_in != 0);
-    tl.run_out = flow_out + (flow_out != 0);
+    prof_run.count = tl.c->w + tl.n - words + 4;
+    prof_run.key = (uint64_t)name << 32 | (uint32_t)index;
+    prof_run.bytes = bytes;
+    prof_run.seq = seq + 1;
+    prof_run.in = flow_in + (flow_in != 0);
+    prof_run.out = flow_out + (flow_out != 0);
   } else {
-    tl.run = NULL;
+    prof_run.count = NULL;
   }
 }
 
@@ -410,8 +399,8 @@ uint64_t prof_trace_batch_begin(struct maestro_runtime *rt) {
   if (!rec_begin(p->trace, 0)) return now;
   tl.in_batch = 1;
   tl.batch_t0 = now;
-  tl.batch_n = 0;
-  tl.run = NULL;
+  prof_run.batch_n = 0;
+  prof_run.count = NULL;
   return now;
 }
 
@@ -419,12 +408,12 @@ int prof_trace_batch_end(struct maestro_runtime *rt) {
   struct prof *p = rt->prof;
   if (!p || !p->trace || tl.id != p->trace->id || !tl.in_batch) return 0;
   uint64_t now = prof_clock();
-  uint32_t n = tl.batch_n;
+  uint32_t n = prof_run.batch_n;
   /* rec_begin left room for a span in the chunk. */
   rec_put_span(tl.c->w + tl.n, tl.batch_t0, now);
   rec_commit(REC_SPAN_WORDS);
   tl.in_batch = 0;
-  tl.run = NULL;
+  prof_run.count = NULL;
   return n && (now - tl.batch_t0) / n > TIMED_TICKS;
 }
 
