@@ -31,7 +31,8 @@ maestro_add_test(engine_hybrid_fallback
   TIMEOUT 120)
 
 # Channels count bytes across the host/device boundary (maestro-top's
-# channels view): copy path (MAESTRO_ZERO_COPY=0 set by the test) and zero-copy.
+# channels view): copy path (MAESTRO_ZERO_COPY=0 set by the test) and zero-copy;
+# a kernel agent with 9 outputs delivers all of them.
 maestro_add_test(engine_chan_bytes
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_chan_bytes.c
   ENV MAESTRO_STATS=0

@@ -395,14 +395,25 @@ static void launch_done(void *ctx, maestro_buf_t **out, const ocl_launch_result_
   struct window *w = a->win;
   int d = s->index;
   int fallback = 0;
+  int st = r->status;
+  if (st >= 0 && a->n_out > FIRE_INLINE_OUT) {
+    /* More outputs than the slot holds inline: every one is delivered. */
+    s->out = malloc((size_t)a->n_out * sizeof *s->out);
+    if (!s->out) {
+      for (int j = 0; j < a->n_out; j++)
+        maestro_buf_release(out[j]);
+      st = err_set(MAESTRO_ENOMEM, "agent '%s': out of memory for %d outputs", a->name, a->n_out);
+    }
+  } else {
+    s->out = s->inl;
+  }
   /* The launch's message was set on this thread just before done(). */
-  char *why = r->status < 0 && !a->cpu ? keep_error() : NULL;
-  if (r->status >= 0) {
+  char *why = st < 0 && !a->cpu ? keep_error() : NULL;
+  if (st >= 0) {
     count_transfers(a, w, s, out, r);
     s->nout = 0;
-    s->out = s->inl;
-    for (int j = 0; j < a->n_out && j < FIRE_INLINE_OUT; j++)
-      if (out[j]) s->inl[s->nout++] = (struct staged){j, out[j]};
+    for (int j = 0; j < a->n_out; j++)
+      if (out[j]) s->out[s->nout++] = (struct staged){j, out[j]};
     s->status = MAESTRO_OK;
     atomic_fetch_add_explicit(&a->st.device_fires, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&a->st.fires, 1, memory_order_relaxed);
@@ -414,10 +425,13 @@ static void launch_done(void *ctx, maestro_buf_t **out, const ocl_launch_result_
     sched_account(rt, MAESTRO_PLACE_DEVICE, d, r->kernel_ns, 1);
     s->t0 = r->t_start_ns;
     s->t1 = r->t_end_ns > r->t_start_ns ? r->t_end_ns : r->t_start_ns + 1;
+  } else {
+    s->out = NULL;
+    s->nout = 0;
   }
   pthread_mutex_lock(&w->mu);
   w->dev_inflight[d]--;
-  if (r->status >= 0) {
+  if (st >= 0) {
     uint64_t ns = r->t_end_ns > r->t_start_ns ? r->t_end_ns - r->t_start_ns : r->kernel_ns;
     model_add(w, MAESTRO_PLACE_DEVICE, s->bytes, ns);
     s->state = SLOT_DONE;
@@ -426,7 +440,7 @@ static void launch_done(void *ctx, maestro_buf_t **out, const ocl_launch_result_
     w->fallbacks++;
     fallback = 1;
   } else {
-    s->status = r->status;
+    s->status = st;
     s->why = why;
     why = NULL;
     s->state = SLOT_DONE;

@@ -109,7 +109,84 @@ static void zero_copy_moves_nothing(void) {
   CU_ASSERT_EQUAL(to_dev.bytes_d2d + from_dev.bytes_d2d, 0);
 }
 
+/* A kernel agent with more outputs than a slot holds inline (9 > 8): every
+ * output reaches its consumer (once, none leaked). */
+#define N_OUT9 9
+static const maestro_port_t nine_out[N_OUT9] = {
+    {"o0", MAESTRO_F32}, {"o1", MAESTRO_F32}, {"o2", MAESTRO_F32},
+    {"o3", MAESTRO_F32}, {"o4", MAESTRO_F32}, {"o5", MAESTRO_F32},
+    {"o6", MAESTRO_F32}, {"o7", MAESTRO_F32}, {"o8", MAESTRO_F32}};
+static const maestro_karg_t nine_args[] = {
+    MAESTRO_KARG_IN(0),  MAESTRO_KARG_OUT(0), MAESTRO_KARG_OUT(1),  MAESTRO_KARG_OUT(2),
+    MAESTRO_KARG_OUT(3), MAESTRO_KARG_OUT(4), MAESTRO_KARG_OUT(5),  MAESTRO_KARG_OUT(6),
+    MAESTRO_KARG_OUT(7), MAESTRO_KARG_OUT(8), MAESTRO_KARG_COUNT(0)};
+static const maestro_kernel_t nine_cl = {
+    .source = "__kernel void nine(__global const float *x, __global float *y0, __global float *y1,"
+              " __global float *y2, __global float *y3, __global float *y4, __global float *y5,"
+              " __global float *y6, __global float *y7, __global float *y8, uint n)"
+              "{ size_t i = get_global_id(0); if (i >= n) return; y0[i] = x[i]; y1[i] = x[i] + 1;"
+              " y2[i] = x[i] + 2; y3[i] = x[i] + 3; y4[i] = x[i] + 4; y5[i] = x[i] + 5;"
+              " y6[i] = x[i] + 6; y7[i] = x[i] + 7; y8[i] = x[i] + 8; }",
+    .name = "nine",
+    .args = nine_args,
+    .n_args = 11,
+    .range_port = 0};
+
+static void nine_outputs_all_delivered(void) {
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.stats = 0;
+  maestro_runtime_t *rt;
+  CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt), MAESTRO_OK);
+  maestro_graph_t *g;
+  maestro_agent_t *a;
+  maestro_input_t *in;
+  maestro_output_t *out[N_OUT9];
+  CU_ASSERT_EQUAL_FATAL(maestro_graph_create(rt, "nine", &g), MAESTRO_OK);
+  CU_ASSERT_EQUAL_FATAL(
+      maestro_agent_add(g,
+                        &(maestro_agent_desc_t){.name = "nine",
+                                                .in = f32_in,
+                                                .n_in = 1,
+                                                .out = nine_out,
+                                                .n_out = N_OUT9,
+                                                .kernel = &nine_cl,
+                                                .affinity = {MAESTRO_ON_DEVICE, 0}},
+                        &a),
+      MAESTRO_OK);
+  CU_ASSERT_EQUAL_FATAL(maestro_graph_input(g, a, "in", &in), MAESTRO_OK);
+  for (int j = 0; j < N_OUT9; j++)
+    CU_ASSERT_EQUAL_FATAL(maestro_graph_output(g, a, nine_out[j].name, &out[j]), MAESTRO_OK);
+  CU_ASSERT_EQUAL_FATAL(maestro_graph_start(g), MAESTRO_OK);
+  float x[16];
+  for (int m = 0; m < 3; m++) {
+    for (int i = 0; i < 16; i++)
+      x[i] = (float)(100 * m + i);
+    maestro_buf_t *b;
+    CU_ASSERT_EQUAL_FATAL(maestro_buf_from(rt, x, sizeof x, &b), MAESTRO_OK);
+    CU_ASSERT_EQUAL(maestro_input_push(in, b), MAESTRO_OK);
+  }
+  maestro_input_close(in);
+  int bad = 0;
+  for (int j = 0; j < N_OUT9; j++) {
+    int got = 0;
+    maestro_buf_t *b;
+    while (maestro_output_pop(out[j], &b, 20000) == MAESTRO_OK) {
+      const float *y = maestro_buf_cdata(b);
+      bad += maestro_buf_size(b) != sizeof x || y[5] != (float)(100 * got + 5 + j);
+      got++;
+      maestro_buf_release(b);
+    }
+    CU_ASSERT_EQUAL(got, 3);
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  maestro_graph_destroy(g);
+  maestro_runtime_destroy(rt);
+}
+
 void register_suites(void) {
   ADD_SUITE("chan_bytes", NULL, NULL, {"copy path counts bytes", copy_path_counts_bytes},
-            {"zero copy moves nothing", zero_copy_moves_nothing});
+            {"zero copy moves nothing", zero_copy_moves_nothing},
+            {"nine outputs all delivered", nine_outputs_all_delivered});
 }
