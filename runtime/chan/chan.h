@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "chan/ring.h"
+#include "mem/buf.h"
 #include "maestro.h"
 
 struct chan {
@@ -28,8 +29,9 @@ struct chan {
   /* Producer side (one producer at a time). */
   _Alignas(64) maestro_buf_t **pend; /* overflow FIFO */
   size_t pend_head, pend_n, pend_cap;
-  uint64_t pushed; /* messages sent (pushed or queued in the overflow) */
-  int dirty;       /* pushed since the consumer was last notified */
+  uint64_t pushed;              /* messages sent (pushed or queued in the overflow) */
+  int dirty;                    /* pushed since the consumer was last notified */
+  uint64_t run_msgs, run_bytes; /* sent in this run, not yet in msgs/bytes (chan_publish) */
   atomic_ullong msgs, bytes;
 
   /* Consumer side. */
@@ -57,17 +59,28 @@ int chan_flush(struct chan *c);
 /* Producer: takes the oldest overflow message (for dead letters), or NULL. */
 maestro_buf_t *chan_pend_take(struct chan *c);
 
-/* Producer: sends `b` (ring if room and no overflow, else overflow). 0 or -1. */
+/* Producer: sends `b` (ring if room and no overflow, else overflow). 0 or -1.
+ * Counted in run_msgs/run_bytes until chan_publish. */
 static inline int chan_send(struct chan *c, maestro_buf_t *b) {
   c->pushed++;
   c->dirty = 1;
-  atomic_store_explicit(&c->msgs, atomic_load_explicit(&c->msgs, memory_order_relaxed) + 1,
-                        memory_order_relaxed);
-  atomic_store_explicit(&c->bytes,
-                        atomic_load_explicit(&c->bytes, memory_order_relaxed) + maestro_buf_size(b),
-                        memory_order_relaxed);
+  c->run_msgs++;
+  c->run_bytes += b->size;
   if (c->pend_n == 0 && ring_push(&c->ring, b)) return 0;
   return chan_pend(c, b);
+}
+
+/* Producer, at the end of a run (with `dirty` set): makes this run's sends
+ * visible in the counters the stats read. Per run, not per message. */
+static inline void chan_publish(struct chan *c) {
+  if (!c->run_msgs) return;
+  atomic_store_explicit(&c->msgs,
+                        atomic_load_explicit(&c->msgs, memory_order_relaxed) + c->run_msgs,
+                        memory_order_relaxed);
+  atomic_store_explicit(&c->bytes,
+                        atomic_load_explicit(&c->bytes, memory_order_relaxed) + c->run_bytes,
+                        memory_order_relaxed);
+  c->run_msgs = c->run_bytes = 0;
 }
 
 /* Consumer: 1 when the stream has ended and every message was taken. */

@@ -135,11 +135,16 @@ void run_close_outputs(struct maestro_agent *a) {
     }
 }
 
-/* Hands a successful firing's sends to the channels. Returns 1 when some
- * channel was full (the agent must wait before firing again). */
-int run_commit(struct maestro_agent *a, const struct staged *out, int nout, struct run_stats *rs) {
-  int blocked = 0;
+void run_send_failed(struct maestro_agent *a, struct chan *c, maestro_buf_t *b,
+                     struct run_stats *rs) {
+  chan_send_dead(a->g, c, b, MAESTRO_ENOMEM, rs);
+}
+
+/* Hands a successful firing's sends to the channels (run.h: run_commit). */
+int run_commit_all(struct maestro_agent *a, const struct staged *out, int nout,
+                   struct run_stats *rs) {
   int stopped = atomic_load_explicit(&a->g->stopped, memory_order_relaxed);
+  int blocked = 0;
   for (int i = 0; i < nout; i++) {
     maestro_buf_t *b = out[i].b;
     struct outport *op = &a->out[out[i].port];
@@ -181,15 +186,16 @@ void run_inputs_dead(struct maestro_agent *a, maestro_buf_t **in, const uint64_t
   }
 }
 
-/* Calls the CPU implementation with its supervisor's retries. Returns its
- * final status; after a failure nothing it sent is kept. */
-int run_fire_exec(struct maestro_agent *a, struct maestro_fire *f, struct run_stats *rs) {
-  int st, tries = 0;
+/* A firing failed with `st`: its supervisor's retries. */
+int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_stats *rs, int st) {
+  int tries = 0;
   for (;;) {
-    rs->fires++;
-    err_clear(); /* what it leaves there is its own message (nothing stale) */
-    st = a->cpu(f);
-    if (st >= 0) break;
+    if (tries > 0) {
+      rs->fires++;
+      err_clear();
+      st = a->cpu(f);
+      if (st >= 0) break;
+    }
     rs->failures++;
     run_discard_staged(f);
     if (a->sup.on_fail == MAESTRO_FAIL_RETRY && tries < a->sup.max_retries &&
@@ -201,9 +207,6 @@ int run_fire_exec(struct maestro_agent *a, struct maestro_fire *f, struct run_st
     }
     break;
   }
-  rs->msgs_in += (uint64_t)a->n_in;
-  for (int p = 0; p < a->n_in; p++)
-    rs->bytes_in += f->in[p]->size;
   return st;
 }
 
@@ -294,7 +297,19 @@ static int fire_batch_run(struct maestro_agent *a, int cpu, struct run_stats *rs
       *blocked = 0;
     }
     if (atomic_load_explicit(&g->stopped, memory_order_relaxed)) return 0;
-    if (a->n_in) {
+    if (a->n_in == 1 && a->in[0].nch == 1) {
+      /* One port, one channel (a pipeline stage): take without a peek first. */
+      struct inport *ip = &a->in[0];
+      struct chan *c = ip->ch[0];
+      if (!(a->inbuf[0] = ring_pop(&c->ring))) {
+        if (run_port_ended(ip)) a->phase = AG_CLOSING;
+        return 0;
+      }
+      c->popped++;
+      c->cons_dirty = 1;
+      ip->taken++;
+      if (g->tracing) a->flow_in = (c->id << 32) | (c->popped & 0xffffffffu);
+    } else if (a->n_in) {
       for (int p = 0; p < a->n_in; p++) {
         if (!run_port_ready(&a->in[p])) {
           if (run_port_ended(&a->in[p])) a->phase = AG_CLOSING;
@@ -340,6 +355,7 @@ void run_end_of_run(struct maestro_agent *a) {
       struct chan *c = a->out[i].ch[k];
       if (!c->dirty) continue;
       c->dirty = 0;
+      chan_publish(c);
       chan_notify_consumer(rt, c);
     }
   int fenced = 0;

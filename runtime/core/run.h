@@ -3,8 +3,10 @@
 #ifndef MAESTRO_CORE_RUN_H
 #define MAESTRO_CORE_RUN_H
 
+#include "core/error.h"
 #include "core/fire.h"
 #include "core/graph.h"
+#include "mem/buf.h"
 
 struct run_stats {
   uint64_t fires, msgs_in, msgs_out, bytes_in, bytes_out, failures, retries, dead;
@@ -32,14 +34,57 @@ int run_inputs_ended(struct maestro_agent *a);
 void run_drain_inputs(struct maestro_agent *a, struct run_stats *rs);
 int run_flush_pending(struct maestro_agent *a, int stopped, struct run_stats *rs);
 void run_close_outputs(struct maestro_agent *a);
-int run_commit(struct maestro_agent *a, const struct staged *out, int nout, struct run_stats *rs);
+/* run_commit for any firing (fan-out, several sends, a stopped graph). */
+int run_commit_all(struct maestro_agent *a, const struct staged *out, int nout,
+                   struct run_stats *rs);
+/* chan_send found no memory for `b`: a dead letter. */
+void run_send_failed(struct maestro_agent *a, struct chan *c, maestro_buf_t *b,
+                     struct run_stats *rs);
+
+/* Hands a successful firing's sends to the channels. Returns 1 when some
+ * channel was full (the agent must wait before firing again). Inline for
+ * the common firing (one message to a port feeding one channel): the
+ * per-message path of a pipeline stage has no call to make here. */
+static inline int run_commit(struct maestro_agent *a, const struct staged *out, int nout,
+                             struct run_stats *rs) {
+  if (nout == 1 && !atomic_load_explicit(&a->g->stopped, memory_order_relaxed)) {
+    struct outport *op = &a->out[out[0].port];
+    if (op->nch == 1) {
+      maestro_buf_t *b = out[0].b;
+      struct chan *c = op->ch[0];
+      rs->msgs_out++;
+      rs->bytes_out += b->size;
+      if (__builtin_expect(chan_send(c, b) != 0, 0)) {
+        run_send_failed(a, c, b, rs);
+        return 0;
+      }
+      return c->pend_n != 0;
+    }
+  }
+  return run_commit_all(a, out, nout, rs);
+}
 void run_discard_staged(struct maestro_fire *f);
 void run_inputs_dead(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq, int status,
                      const char *reason, struct run_stats *rs);
 /* The supervisor's decision on a failed firing; `why` = its message (may be NULL). */
 int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq, int st,
                const char *why, struct run_stats *rs);
-int run_fire_exec(struct maestro_agent *a, struct maestro_fire *f, struct run_stats *rs);
+/* A firing failed with `st`: its supervisor's retries; the final status. */
+int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_stats *rs, int st);
+
+/* Calls the CPU implementation with its supervisor's retries. Returns its
+ * final status; after a failure nothing it sent is kept. */
+static inline int run_fire_exec(struct maestro_agent *a, struct maestro_fire *f,
+                                struct run_stats *rs) {
+  rs->fires++;
+  err_clear(); /* what it leaves there is its own message (nothing stale) */
+  int st = a->cpu(f);
+  if (__builtin_expect(st < 0, 0)) st = run_fire_retry(a, f, rs, st);
+  rs->msgs_in += (uint64_t)a->n_in;
+  for (int p = 0; p < a->n_in; p++)
+    rs->bytes_in += f->in[p]->size;
+  return st;
+}
 void run_fire_init(struct maestro_fire *f, struct maestro_agent *a, maestro_buf_t **in,
                    uint64_t seq, int kind, int index);
 uint64_t run_flow_out(struct maestro_agent *a, const struct maestro_fire *f);
