@@ -490,8 +490,11 @@ int maestro_graph_start(maestro_graph_t *g) {
   }
   g->numa = mem_nodes(g->rt) > 1;
   g->tracing = prof_tracing(g->rt);
-  for (int i = 0; g->tracing && i < g->nagents; i++)
-    g->agents[i]->trace_name = prof_trace_name(g->rt, g->agents[i]->name);
+  for (int i = 0; g->tracing && i < g->nagents; i++) {
+    struct maestro_agent *a = g->agents[i];
+    a->trace_name = prof_trace_name(g->rt, a->name);
+    a->trace_regular = a->n_in == 0 || (a->n_in == 1 && a->in[0].nch == 1);
+  }
   /* Under the list lock: the stats publisher reads started graphs only. */
   pthread_mutex_lock(&g->rt->graphs_lock);
   g->state = GRAPH_STARTED;

@@ -74,6 +74,7 @@ struct maestro_agent {
   uint64_t flow_in;      /* flow id of the current firing's first input */
   uint32_t trace_name;   /* prof_trace_name(name) when the graph is traced */
   int trace_timed;       /* traced firings are long: time each one (prof_trace_batch_end) */
+  int trace_regular;     /* at most one input channel: see fire_one's traced path */
   struct window *win;    /* stateless or kernel agents: the windowed runner (window.c) */
   maestro_buf_t **inbuf; /* n_in, the current firing's inputs */
   struct agent_counters st;

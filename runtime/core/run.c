@@ -264,7 +264,13 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int 
       bytes += a->inbuf[p]->size;
     uint64_t t0 = *trace_t, t1 = t0 ? prof_clock() : 0;
     if (t0) *trace_t = t1;
-    prof_trace_fire(rt, cpu, a->trace_name, f.seq, bytes, t0, t1, a->flow_in, flow_out_of(a, &f));
+    /* A regular firing (one input channel, one message sent on output 0,
+     * or none from a sink) has the seq and message ids that follow the
+     * previous one's: it only extends the run, unless there is none. */
+    int regular =
+        !t0 && a->trace_regular && (a->n_out ? f.nout == 1 && f.out[0].port == 0 : !f.nout);
+    if (!regular || !prof_trace_fire_next(bytes))
+      prof_trace_fire(rt, cpu, a->trace_name, f.seq, bytes, t0, t1, a->flow_in, flow_out_of(a, &f));
   }
   if (st >= 0) {
     *blocked = run_commit(a, f.out, f.nout, rs);
