@@ -12,7 +12,7 @@ enum { MAXD = 8 };
 /* Seconds per firing with `depth` firings in flight. */
 static double agent_run(maestro_runtime_t *rt, ocl_kagent_t *ka, size_t n, int iters, int depth,
                         int *bad) {
-  maestro_buf_t *ins[MAXD + 1];
+  maestro_buf_t *ins[MAXD + 1] = {0};
   int K = depth + 1;
   for (int k = 0; k < K; k++) {
     maestro_buf_create(rt, n * sizeof(float), &ins[k]);

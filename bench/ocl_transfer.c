@@ -109,8 +109,8 @@ static int K = KMAX;
  * host and device memory, as the runtime's messages are): best seconds. */
 static void raw_bw(raw_cl_t *r, size_t bytes, int reps, double *w, double *rd) {
   cl_int e;
-  void *h[KMAX];
-  cl_mem m[KMAX];
+  void *h[KMAX] = {0};
+  cl_mem m[KMAX] = {0};
   for (int k = 0; k < K; k++) {
     h[k] = malloc(bytes);
     memset(h[k], 1, bytes);

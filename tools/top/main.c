@@ -167,6 +167,8 @@ int main(int argc, char **argv) {
     const char *a = argv[i];
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
     char *end;
+    /* argv[i] is set for i < argc. */
+    // NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker)
     if (!strcmp(a, "-p") && val) {
       long v = strtol(val, &end, 10);
       if (*end || v <= 0 || v > 1 << 30) {

@@ -7,8 +7,8 @@
 
 enum { LINE = 512 };
 
-#define N(buf, v) fmt_num(buf, sizeof buf, v)
-#define B(buf, v) fmt_bytes(buf, sizeof buf, v)
+#define N(buf, v) fmt_num(buf, sizeof(buf), v)
+#define B(buf, v) fmt_bytes(buf, sizeof(buf), v)
 
 void render_header(const struct top_view *v, const char *status, line_fn out, void *ctx) {
   char line[LINE], up[32], m[16], hd[16], f[16];
