@@ -1,5 +1,6 @@
 /* Shared by the benchmarks: clocks, thread pinning, percentiles, the size
- * argument, and the runtime configuration read from the environment. */
+ * argument, the runtime configuration read from the environment, and the
+ * small agents and graphs several benchmarks build. */
 #ifndef MAESTRO_BENCH_UTIL_H
 #define MAESTRO_BENCH_UTIL_H
 
@@ -117,5 +118,45 @@ static inline void bench_print_config(maestro_runtime_t *rt) {
       exit(1);                                                                                     \
     }                                                                                              \
   } while (0)
+
+/* Source agent: sends its sequence numbers 0, 1, ... as 8-byte messages
+ * on output 0, up to the count (a long) its state points to, then is done. */
+static inline int bench_seq_source(maestro_fire_t *f) {
+  long n = *(const long *)maestro_fire_state(f);
+  uint64_t seq = maestro_fire_seq(f);
+  if (seq >= (uint64_t)n) return MAESTRO_DONE;
+  maestro_buf_t *b;
+  int rc = maestro_fire_alloc(f, sizeof seq, &b);
+  if (rc != MAESTRO_OK) return rc;
+  memcpy(maestro_buf_data(b), &seq, sizeof seq);
+  return maestro_fire_out(f, 0, b);
+}
+
+/* Pass-through agent: sends its input buffer on unchanged (no copy). */
+static inline int bench_pass(maestro_fire_t *f) {
+  return maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
+}
+
+/* Creates and starts graph `name`: one bench_pass agent `agent` with a host
+ * input on its "in" port and a host output on its "out" port. Exits on
+ * failure. */
+static inline maestro_graph_t *bench_echo_graph(maestro_runtime_t *rt, const char *name,
+                                                const char *agent, maestro_input_t **in,
+                                                maestro_output_t **out) {
+  static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES}};
+  static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES}};
+  maestro_graph_t *g;
+  BENCH_CHECK(maestro_graph_create(rt, name, &g));
+  maestro_agent_t *a;
+  BENCH_CHECK(maestro_agent_add(
+      g,
+      &(maestro_agent_desc_t){
+          .name = agent, .in = msg_in, .n_in = 1, .out = msg_out, .n_out = 1, .cpu = bench_pass},
+      &a));
+  BENCH_CHECK(maestro_graph_input(g, a, "in", in));
+  BENCH_CHECK(maestro_graph_output(g, a, "out", out));
+  BENCH_CHECK(maestro_graph_start(g));
+  return g;
+}
 
 #endif

@@ -9,17 +9,6 @@
 static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES}};
 static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES}};
 
-static int source(maestro_fire_t *f) {
-  long n = *(const long *)maestro_fire_state(f);
-  uint64_t seq = maestro_fire_seq(f);
-  if (seq >= (uint64_t)n) return MAESTRO_DONE;
-  maestro_buf_t *b;
-  int rc = maestro_fire_alloc(f, sizeof seq, &b);
-  if (rc != MAESTRO_OK) return rc;
-  memcpy(maestro_buf_data(b), &seq, sizeof seq);
-  return maestro_fire_out(f, 0, b);
-}
-
 static int sink(maestro_fire_t *f) {
   uint64_t *count = maestro_fire_state(f);
   (*count)++;
@@ -34,7 +23,7 @@ static double run_fanout(maestro_runtime_t *rt, long n, int width) {
   BENCH_CHECK(maestro_agent_add(
       g,
       &(maestro_agent_desc_t){
-          .name = "source", .out = msg_out, .n_out = 1, .cpu = source, .state = &n},
+          .name = "source", .out = msg_out, .n_out = 1, .cpu = bench_seq_source, .state = &n},
       &src));
   uint64_t counts[64] = {0};
   for (int i = 0; i < width; i++) {

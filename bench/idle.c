@@ -10,13 +10,6 @@
 
 #include "bench_util.h"
 
-static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES}};
-static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES}};
-
-static int pass(maestro_fire_t *f) {
-  return maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
-}
-
 /* Percent of one core used by the process while the caller sleeps `ms`. */
 static double idle_percent(long ms) {
   uint64_t c0 = bench_cpu_ns(), t0 = bench_now_ns();
@@ -33,19 +26,9 @@ int main(int argc, char **argv) {
 
   maestro_runtime_t *rt = bench_runtime(0);
   bench_print_config(rt);
-  maestro_graph_t *g;
-  BENCH_CHECK(maestro_graph_create(rt, "idle", &g));
-  maestro_agent_t *a;
-  BENCH_CHECK(maestro_agent_add(
-      g,
-      &(maestro_agent_desc_t){
-          .name = "waiting", .in = msg_in, .n_in = 1, .out = msg_out, .n_out = 1, .cpu = pass},
-      &a));
   maestro_input_t *in;
   maestro_output_t *out;
-  BENCH_CHECK(maestro_graph_input(g, a, "in", &in));
-  BENCH_CHECK(maestro_graph_output(g, a, "out", &out));
-  BENCH_CHECK(maestro_graph_start(g));
+  maestro_graph_t *g = bench_echo_graph(rt, "idle", "waiting", &in, &out);
   /* One message first, so the workers have run and gone idle again. */
   uint64_t v = 1;
   maestro_buf_t *b;

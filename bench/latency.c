@@ -53,27 +53,10 @@ static void raw_condvar(long n, uint64_t *rt) {
 }
 
 /* ---- Maestro ---- */
-static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES}};
-static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES}};
-
-static int pass(maestro_fire_t *f) {
-  return maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
-}
-
 static void maestro_roundtrips(maestro_runtime_t *rt, long n, uint64_t *lat) {
-  maestro_graph_t *g;
-  BENCH_CHECK(maestro_graph_create(rt, "latency", &g));
-  maestro_agent_t *a;
-  BENCH_CHECK(maestro_agent_add(
-      g,
-      &(maestro_agent_desc_t){
-          .name = "echo", .in = msg_in, .n_in = 1, .out = msg_out, .n_out = 1, .cpu = pass},
-      &a));
   maestro_input_t *in;
   maestro_output_t *out;
-  BENCH_CHECK(maestro_graph_input(g, a, "in", &in));
-  BENCH_CHECK(maestro_graph_output(g, a, "out", &out));
-  BENCH_CHECK(maestro_graph_start(g));
+  maestro_graph_t *g = bench_echo_graph(rt, "latency", "echo", &in, &out);
   for (long i = 0; i < n; i++) {
     uint64_t v = (uint64_t)i;
     maestro_buf_t *b;

@@ -99,21 +99,6 @@ static double raw_ring_rate(long n, size_t batch) {
 static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES}};
 static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES}};
 
-static int source(maestro_fire_t *f) {
-  long n = *(const long *)maestro_fire_state(f);
-  uint64_t seq = maestro_fire_seq(f);
-  if (seq >= (uint64_t)n) return MAESTRO_DONE;
-  maestro_buf_t *b;
-  int rc = maestro_fire_alloc(f, sizeof seq, &b);
-  if (rc != MAESTRO_OK) return rc;
-  memcpy(maestro_buf_data(b), &seq, sizeof seq);
-  return maestro_fire_out(f, 0, b);
-}
-
-static int pass(maestro_fire_t *f) {
-  return maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
-}
-
 struct sink_state {
   uint64_t next, errors;
 };
@@ -134,7 +119,7 @@ static double run_pipeline(maestro_runtime_t *rt, long n, int k) {
   BENCH_CHECK(maestro_agent_add(
       g,
       &(maestro_agent_desc_t){
-          .name = "source", .out = msg_out, .n_out = 1, .cpu = source, .state = &n},
+          .name = "source", .out = msg_out, .n_out = 1, .cpu = bench_seq_source, .state = &n},
       &prev));
   for (int i = 0; i < k; i++) {
     char name[32];
@@ -142,7 +127,7 @@ static double run_pipeline(maestro_runtime_t *rt, long n, int k) {
     BENCH_CHECK(maestro_agent_add(
         g,
         &(maestro_agent_desc_t){
-            .name = name, .in = msg_in, .n_in = 1, .out = msg_out, .n_out = 1, .cpu = pass},
+            .name = name, .in = msg_in, .n_in = 1, .out = msg_out, .n_out = 1, .cpu = bench_pass},
         &a));
     BENCH_CHECK(maestro_connect(g, prev, "out", a, "in", 0));
     prev = a;

@@ -20,17 +20,6 @@ static uint64_t work(uint64_t x) {
   return x;
 }
 
-static int source(maestro_fire_t *f) {
-  long n = *(const long *)maestro_fire_state(f);
-  uint64_t seq = maestro_fire_seq(f);
-  if (seq >= (uint64_t)n) return MAESTRO_DONE;
-  maestro_buf_t *b;
-  int rc = maestro_fire_alloc(f, sizeof seq, &b);
-  if (rc != MAESTRO_OK) return rc;
-  memcpy(maestro_buf_data(b), &seq, sizeof seq);
-  return maestro_fire_out(f, 0, b);
-}
-
 static atomic_int running, most_running; /* firings of the agent at once */
 
 static int worker(maestro_fire_t *f) {
@@ -72,7 +61,7 @@ static double run_stateless(int ncpu, long n, uint64_t *check) {
   BENCH_CHECK(maestro_agent_add(
       g,
       &(maestro_agent_desc_t){
-          .name = "source", .out = msg_out, .n_out = 1, .cpu = source, .state = &n},
+          .name = "source", .out = msg_out, .n_out = 1, .cpu = bench_seq_source, .state = &n},
       &s));
   BENCH_CHECK(maestro_agent_add(g,
                                 &(maestro_agent_desc_t){.name = "work",

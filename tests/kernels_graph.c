@@ -11,15 +11,12 @@
 
 #include "maestro.h"
 #include "testmain.h"
+#include "testutil.h"
 
 static maestro_runtime_t *rt;
 
 static int suite_init(void) {
-  if (maestro_runtime_create(NULL, &rt) != MAESTRO_OK)
-    return fprintf(stderr, "runtime: %s\n", maestro_last_error()), 1;
-  if (maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) < 1)
-    return fprintf(stderr, "no OpenCL device\n"), 1;
-  return 0;
+  return testutil_device_suite_init(&rt);
 }
 static int suite_fini(void) {
   maestro_runtime_destroy(rt);

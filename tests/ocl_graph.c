@@ -11,6 +11,7 @@
 #include "maestro.h"
 #include "ocl/ocl.h"
 #include "testmain.h"
+#include "testutil.h"
 
 static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
 static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
@@ -23,33 +24,6 @@ static const maestro_kernel_t x2_kernel = {
     .args = x2_args,
     .n_args = 4,
     .range_port = 0};
-
-static int x2_cpu(maestro_fire_t *f) {
-  maestro_buf_t *in = maestro_fire_in(f, 0);
-  size_t n = maestro_buf_size(in) / sizeof(float);
-  maestro_buf_t *out;
-  int rc = maestro_fire_alloc(f, n * sizeof(float), &out);
-  if (rc) return rc;
-  const float *x = maestro_buf_cdata(in);
-  float *y = maestro_buf_data(out);
-  for (size_t i = 0; i < n; i++)
-    y[i] = 2.0f * x[i];
-  return maestro_fire_out(f, 0, out);
-}
-
-static maestro_runtime_t *make_rt(int zero_copy, size_t device_mem) {
-  setenv("MAESTRO_ZERO_COPY", zero_copy ? "1" : "0", 1);
-  maestro_config_t cfg;
-  maestro_config_defaults(&cfg);
-  cfg.stats = 0;
-  cfg.device_mem = device_mem;
-  maestro_runtime_t *rt = NULL;
-  int rc = maestro_runtime_create(&cfg, &rt);
-  if (rc) fprintf(stderr, "runtime: %s\n", maestro_last_error());
-  CU_ASSERT_FATAL(rc == MAESTRO_OK);
-  CU_ASSERT_FATAL(rt->ndev >= 1);
-  return rt;
-}
 
 /* A chain of `n` x2 agents on devices devs[i] (hybrid when `hybrid`). */
 typedef struct {
@@ -68,7 +42,7 @@ static void chain_build(maestro_runtime_t *rt, chain_t *c, int n, const int *dev
                               .n_in = 1,
                               .out = f32_out,
                               .n_out = 1,
-                              .cpu = hybrid ? x2_cpu : NULL,
+                              .cpu = hybrid ? testutil_scale2_cpu : NULL,
                               .kernel = &x2_kernel,
                               .affinity = {MAESTRO_ON_DEVICE, devs[i]}};
     CU_ASSERT_FATAL(maestro_agent_add(c->g, &d, &c->a[i]) == MAESTRO_OK);
@@ -128,7 +102,7 @@ static int chain_run(maestro_runtime_t *rt, chain_t *c, int msgs, size_t n, int 
 }
 
 static void chain_on_one_device(int zero_copy) {
-  maestro_runtime_t *rt = make_rt(zero_copy, 0);
+  maestro_runtime_t *rt = testutil_device_runtime(zero_copy, 0);
   chain_t c;
   int devs[] = {0, 0, 0};
   chain_build(rt, &c, 3, devs, 0);
@@ -161,7 +135,7 @@ static void test_chain_zero_copy(void) {
 }
 
 static void test_two_devices(void) {
-  maestro_runtime_t *rt = make_rt(0, 0);
+  maestro_runtime_t *rt = testutil_device_runtime(0, 0);
   if (rt->ndev < 2) {
     fprintf(stderr, "(one device: run with POCL_DEVICES=\"pthread pthread\")\n");
     maestro_runtime_destroy(rt);
@@ -188,7 +162,7 @@ static void test_two_devices(void) {
 /* 40 messages of 256 KiB through two device agents with 1 MiB of device
  * memory: evictions, and every message comes out right. */
 static void test_memory_pressure(void) {
-  maestro_runtime_t *rt = make_rt(0, (size_t)1 << 20);
+  maestro_runtime_t *rt = testutil_device_runtime(0, (size_t)1 << 20);
   chain_t c;
   int devs[] = {0, 0};
   chain_build(rt, &c, 2, devs, 0);
@@ -204,7 +178,7 @@ static void test_memory_pressure(void) {
 /* Messages bigger than the device memory limit: every launch fails, the
  * hybrid agent falls back to its CPU implementation, counted. */
 static void test_hybrid_fallback(void) {
-  maestro_runtime_t *rt = make_rt(0, (size_t)64 << 10);
+  maestro_runtime_t *rt = testutil_device_runtime(0, (size_t)64 << 10);
   chain_t c;
   int devs[] = {0};
   chain_build(rt, &c, 1, devs, 1);
@@ -221,7 +195,7 @@ static void test_hybrid_fallback(void) {
 
 /* A kernel that does not compile stops maestro_graph_start with the log. */
 static void test_build_error_at_start(void) {
-  maestro_runtime_t *rt = make_rt(1, 0);
+  maestro_runtime_t *rt = testutil_device_runtime(1, 0);
   maestro_graph_t *g;
   CU_ASSERT_FATAL(maestro_graph_create(rt, "bad", &g) == MAESTRO_OK);
   maestro_kernel_t k = x2_kernel;

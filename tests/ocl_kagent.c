@@ -14,6 +14,7 @@
 #include "mem/buf.h"
 #include "ocl/ocl.h"
 #include "testmain.h"
+#include "testutil.h"
 
 static const char *scale_src =
     "__kernel void scale(__global const float *x, __global float *y, uint n, float a)"
@@ -31,21 +32,6 @@ static const maestro_karg_t scale2_args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OU
                                              MAESTRO_KARG_COUNT(0), MAESTRO_KARG_F32(2.0f)};
 static const maestro_karg_t scale3_args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
                                              MAESTRO_KARG_COUNT(0), MAESTRO_KARG_F32(3.0f)};
-
-/* A runtime with zero-copy on or off and an optional device memory limit. */
-static maestro_runtime_t *make_rt(int zero_copy, size_t device_mem) {
-  setenv("MAESTRO_ZERO_COPY", zero_copy ? "1" : "0", 1);
-  maestro_config_t cfg;
-  maestro_config_defaults(&cfg);
-  cfg.stats = 0;
-  cfg.device_mem = device_mem;
-  maestro_runtime_t *rt = NULL;
-  int rc = maestro_runtime_create(&cfg, &rt);
-  if (rc) fprintf(stderr, "runtime: %s\n", maestro_last_error());
-  CU_ASSERT_FATAL(rc == MAESTRO_OK);
-  CU_ASSERT_FATAL(rt->ndev >= 1);
-  return rt;
-}
 
 /* Waits for launches: each done() stores its output in a slot. */
 typedef struct {
@@ -114,7 +100,7 @@ static int check_ramp(maestro_buf_t *b, size_t n, float factor) {
 }
 
 static void test_build_error(void) {
-  maestro_runtime_t *rt = make_rt(1, 0);
+  maestro_runtime_t *rt = testutil_device_runtime(1, 0);
   static const maestro_karg_t args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0)};
   maestro_kernel_t k = {.source = "__kernel void broken(__global float *x, __global float *y)"
                                   "{ y[0] = x[0] + undefined_name; }",
@@ -145,7 +131,7 @@ static void test_program_cache(void) {
   CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
   setenv("MAESTRO_KERNEL_CACHE_DIR", dir, 1);
   unsetenv("MAESTRO_KERNEL_CACHE");
-  maestro_runtime_t *rt = make_rt(1, 0);
+  maestro_runtime_t *rt = testutil_device_runtime(1, 0);
   int ndev = rt->ndev;
   maestro_kernel_t k = scale_kernel(scale2_args);
   ocl_kagent_t *a = NULL, *b = NULL;
@@ -174,7 +160,7 @@ static void test_program_cache(void) {
   ocl_kagent_destroy(c);
   maestro_runtime_destroy(rt);
   /* A second runtime finds the binaries on disk. */
-  rt = make_rt(1, 0);
+  rt = testutil_device_runtime(1, 0);
   ocl_prog_stats(rt, &s0);
   CU_ASSERT_FATAL(ocl_kagent_create(rt, "a", &k, f32_in, 1, f32_out, 1, &a) == MAESTRO_OK);
   ocl_prog_stats(rt, &s1);
@@ -195,7 +181,7 @@ static void test_program_cache(void) {
 
 /* in -> scale2 -> scale3 -> scale2 on one device, then read on the host. */
 static void chain_one_device(int zero_copy) {
-  maestro_runtime_t *rt = make_rt(zero_copy, 0);
+  maestro_runtime_t *rt = testutil_device_runtime(zero_copy, 0);
   maestro_kernel_t k2 = scale_kernel(scale2_args), k3 = scale_kernel(scale3_args);
   ocl_kagent_t *a, *b;
   CU_ASSERT_FATAL(ocl_kagent_create(rt, "x2", &k2, f32_in, 1, f32_out, 1, &a) == MAESTRO_OK);
@@ -247,7 +233,7 @@ static void test_chain_zero_copy(void) {
  * launch sees the new bytes. */
 static void test_host_write_invalidates(void) {
   for (int zc = 0; zc < 2; zc++) {
-    maestro_runtime_t *rt = make_rt(zc, 0);
+    maestro_runtime_t *rt = testutil_device_runtime(zc, 0);
     maestro_kernel_t k2 = scale_kernel(scale2_args);
     ocl_kagent_t *a;
     CU_ASSERT_FATAL(ocl_kagent_create(rt, "x2", &k2, f32_in, 1, f32_out, 1, &a) == MAESTRO_OK);
@@ -271,7 +257,7 @@ static void test_host_write_invalidates(void) {
 
 /* dev 0 -> dev 1: a direct copy (one context), and the host reads dev 1. */
 static void test_two_devices(void) {
-  maestro_runtime_t *rt = make_rt(0, 0);
+  maestro_runtime_t *rt = testutil_device_runtime(0, 0);
   if (rt->ndev < 2) {
     fprintf(stderr, "(one device: run with POCL_DEVICES=\"pthread pthread\")\n");
     maestro_runtime_destroy(rt);
@@ -303,7 +289,7 @@ static void test_two_devices(void) {
   ocl_kagent_destroy(a);
   ocl_kagent_destroy(b);
   maestro_runtime_destroy(rt);
-  rt = make_rt(1, 0);
+  rt = testutil_device_runtime(1, 0);
   CU_ASSERT_FATAL(ocl_kagent_create(rt, "x2", &k2, f32_in, 1, f32_out, 1, &a) == MAESTRO_OK);
   CU_ASSERT_FATAL(ocl_kagent_create(rt, "x3", &k3, f32_in, 1, f32_out, 1, &b) == MAESTRO_OK);
   in = ramp(rt, n);
@@ -326,7 +312,7 @@ static void test_two_devices(void) {
  * copy; dev0 -> host -> dev1. */
 static void test_two_contexts(void) {
   setenv("MAESTRO_OCL_CONTEXTS", "device", 1);
-  maestro_runtime_t *rt = make_rt(0, 0);
+  maestro_runtime_t *rt = testutil_device_runtime(0, 0);
   unsetenv("MAESTRO_OCL_CONTEXTS");
   if (rt->ndev < 2) {
     maestro_runtime_destroy(rt);
@@ -359,7 +345,7 @@ static void test_two_contexts(void) {
 
 /* An agent built for device 1 only: not launched on device 0. */
 static void test_built_on_some(void) {
-  maestro_runtime_t *rt = make_rt(1, 0);
+  maestro_runtime_t *rt = testutil_device_runtime(1, 0);
   if (rt->ndev < 2) {
     maestro_runtime_destroy(rt);
     return;
@@ -390,7 +376,7 @@ static void test_built_on_some(void) {
 static void test_memory_pressure(void) {
   enum { N = 48 };
   size_t n = 65536; /* 256 KiB of f32 */
-  maestro_runtime_t *rt = make_rt(0, (size_t)1 << 20);
+  maestro_runtime_t *rt = testutil_device_runtime(0, (size_t)1 << 20);
   maestro_kernel_t k2 = scale_kernel(scale2_args);
   ocl_kagent_t *a;
   CU_ASSERT_FATAL(ocl_kagent_create(rt, "x2", &k2, f32_in, 1, f32_out, 1, &a) == MAESTRO_OK);
@@ -428,7 +414,7 @@ static void test_memory_pressure(void) {
 /* Pipelined launches keep their order and their results. */
 static void test_pipelined(void) {
   enum { N = 64 };
-  maestro_runtime_t *rt = make_rt(0, 0);
+  maestro_runtime_t *rt = testutil_device_runtime(0, 0);
   maestro_kernel_t k3 = scale_kernel(scale3_args);
   ocl_kagent_t *a;
   CU_ASSERT_FATAL(ocl_kagent_create(rt, "x3", &k3, f32_in, 1, f32_out, 1, &a) == MAESTRO_OK);
@@ -458,7 +444,7 @@ static void test_pipelined(void) {
  * the kernel, the host replica is valid at done(), and reading it later
  * moves nothing more. */
 static void test_host_outputs(void) {
-  maestro_runtime_t *rt = make_rt(0, 0);
+  maestro_runtime_t *rt = testutil_device_runtime(0, 0);
   maestro_kernel_t k2 = scale_kernel(scale2_args);
   ocl_kagent_t *a;
   CU_ASSERT_FATAL(ocl_kagent_create(rt, "x2", &k2, f32_in, 1, f32_out, 1, &a) == MAESTRO_OK);
@@ -487,7 +473,7 @@ static void test_host_outputs(void) {
 /* MAESTRO_KARG_SCRATCH: zero-filled for every launch, even when the pool
  * hands back memory an earlier launch wrote to. */
 static void test_scratch(void) {
-  maestro_runtime_t *rt = make_rt(1, 0);
+  maestro_runtime_t *rt = testutil_device_runtime(1, 0);
   static const maestro_karg_t args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
                                         MAESTRO_KARG_SCRATCH(64)};
   maestro_kernel_t k = {.source = "__kernel void s(__global const float *x, __global float *y,"
@@ -544,7 +530,7 @@ static maestro_buf_t *run_bundled(maestro_runtime_t *rt, maestro_bundled_t which
 /* The bundled kernels (.source = NULL) through kernel agents, against their
  * CPU implementations, on sizes that are not work-group multiples, 1 and 0. */
 static void test_bundled(void) {
-  maestro_runtime_t *rt = make_rt(1, 0);
+  maestro_runtime_t *rt = testutil_device_runtime(1, 0);
   size_t sizes[] = {0, 1, 1000, 100003};
   for (int s = 0; s < 4; s++) {
     size_t n = sizes[s];

@@ -1,6 +1,8 @@
 # Observability: the live stats segment, maestro-top and traces (issue 5).
 add_executable(prof_demo ${CMAKE_CURRENT_LIST_DIR}/prof/prof_demo.c)
-target_link_libraries(prof_demo PRIVATE maestro_internal)
+# maestro_testmain for the shared helpers (testutil.c) only: prof_demo has
+# its own main(), so the archive's testmain.o is never pulled in.
+target_link_libraries(prof_demo PRIVATE maestro_internal maestro_testmain)
 
 maestro_add_test(test_prof_segment SOURCES ${CMAKE_CURRENT_LIST_DIR}/prof/test_prof_segment.c
                  TIMEOUT 120 LABELS prof)

@@ -315,17 +315,24 @@ int maestro_connect(maestro_graph_t *g, maestro_agent_t *from, const char *out_p
   return maestro_connect_ports(g, from, op, to, ip, capacity);
 }
 
-int maestro_graph_input(maestro_graph_t *g, maestro_agent_t *a, const char *port,
-                        maestro_input_t **out) {
+/* The checks maestro_graph_input and maestro_graph_output share: no NULL
+ * argument (`out_name` names the result in the message), an agent of `g`,
+ * a graph not started yet. `fn` names the caller in the message. */
+static int check_host_end(maestro_graph_t *g, maestro_agent_t *a, const char *port, const void *out,
+                          const char *fn, const char *out_name) {
   if (!g || !port || !out)
-    return err_set(MAESTRO_EINVAL, "maestro_graph_input: %s is NULL",
-                   !g      ? "g"
-                   : !port ? "port"
-                           : "in");
-  int rc = check_agent(g, a, "maestro_graph_input", "the");
+    return err_set(MAESTRO_EINVAL, "%s: %s is NULL", fn, !g ? "g" : !port ? "port" : out_name);
+  int rc = check_agent(g, a, fn, "the");
   if (rc) return rc;
   if (g->state != GRAPH_NEW)
-    return err_set(MAESTRO_ESTATE, "maestro_graph_input: graph '%s' has already started", g->name);
+    return err_set(MAESTRO_ESTATE, "%s: graph '%s' has already started", fn, g->name);
+  return MAESTRO_OK;
+}
+
+int maestro_graph_input(maestro_graph_t *g, maestro_agent_t *a, const char *port,
+                        maestro_input_t **out) {
+  int rc = check_host_end(g, a, port, out, "maestro_graph_input", "in");
+  if (rc) return rc;
   int ip = port_index_in(a, port);
   if (ip < 0)
     return err_set(MAESTRO_EGRAPH, "maestro_graph_input: agent '%s' has no input port '%s'",
@@ -359,15 +366,8 @@ int maestro_graph_input(maestro_graph_t *g, maestro_agent_t *a, const char *port
 
 int maestro_graph_output(maestro_graph_t *g, maestro_agent_t *a, const char *port,
                          maestro_output_t **out) {
-  if (!g || !port || !out)
-    return err_set(MAESTRO_EINVAL, "maestro_graph_output: %s is NULL",
-                   !g      ? "g"
-                   : !port ? "port"
-                           : "out");
-  int rc = check_agent(g, a, "maestro_graph_output", "the");
+  int rc = check_host_end(g, a, port, out, "maestro_graph_output", "out");
   if (rc) return rc;
-  if (g->state != GRAPH_NEW)
-    return err_set(MAESTRO_ESTATE, "maestro_graph_output: graph '%s' has already started", g->name);
   int op = port_index_out(a, port);
   if (op < 0)
     return err_set(MAESTRO_EGRAPH, "maestro_graph_output: agent '%s' has no output port '%s'",

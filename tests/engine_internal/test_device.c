@@ -9,6 +9,7 @@
 
 #include "maestro.h"
 #include "testmain.h"
+#include "testutil.h"
 
 #define N_MSG  200
 #define N_ELEM 1024
@@ -24,19 +25,6 @@ static const maestro_kernel_t scale_cl = {
     .args = scale_args,
     .n_args = 3,
     .range_port = 0};
-
-static int scale_cpu(maestro_fire_t *f) {
-  maestro_buf_t *in = maestro_fire_in(f, 0);
-  size_t n = maestro_buf_size(in) / sizeof(float);
-  maestro_buf_t *out;
-  int rc = maestro_fire_alloc(f, n * sizeof(float), &out);
-  if (rc) return rc;
-  const float *x = maestro_buf_cdata(in);
-  float *y = maestro_buf_data(out);
-  for (size_t i = 0; i < n; i++)
-    y[i] = 2.0f * x[i];
-  return maestro_fire_out(f, 0, out);
-}
 
 /* Pushes N_MSG messages (message m holds m, m+1, ...) and checks every
  * output in order. Returns the number of bad messages. */
@@ -135,8 +123,8 @@ static void hybrid_is_placed_per_firing(void) {
   if (!rt) return;
   maestro_agent_stats_t st;
   int rc;
-  CU_ASSERT_EQUAL(run_scale(rt, scale_cpu, (maestro_affinity_t){MAESTRO_ANYWHERE, -1}, &st, &rc),
-                  0);
+  CU_ASSERT_EQUAL(
+      run_scale(rt, testutil_scale2_cpu, (maestro_affinity_t){MAESTRO_ANYWHERE, -1}, &st, &rc), 0);
   CU_ASSERT_EQUAL(rc, MAESTRO_OK);
   CU_ASSERT_EQUAL(st.fires, N_MSG);
   CU_ASSERT(st.device_fires <= N_MSG);
@@ -150,7 +138,8 @@ static void hybrid_pinned_to_cpu_never_launches(void) {
   if (!rt) return;
   maestro_agent_stats_t st;
   int rc;
-  CU_ASSERT_EQUAL(run_scale(rt, scale_cpu, (maestro_affinity_t){MAESTRO_ON_CPU, -1}, &st, &rc), 0);
+  CU_ASSERT_EQUAL(
+      run_scale(rt, testutil_scale2_cpu, (maestro_affinity_t){MAESTRO_ON_CPU, -1}, &st, &rc), 0);
   CU_ASSERT_EQUAL(st.device_fires, 0);
   CU_ASSERT_EQUAL(st.fires, N_MSG);
   maestro_runtime_destroy(rt);
@@ -164,8 +153,8 @@ static void no_device_kernel_only_fails_start_hybrid_runs_on_cpu(void) {
   run_scale(rt, NULL, (maestro_affinity_t){MAESTRO_ANYWHERE, -1}, &st, &rc);
   CU_ASSERT(rc < 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(maestro_last_error(), "scale"));
-  CU_ASSERT_EQUAL(run_scale(rt, scale_cpu, (maestro_affinity_t){MAESTRO_ANYWHERE, -1}, &st, &rc),
-                  0);
+  CU_ASSERT_EQUAL(
+      run_scale(rt, testutil_scale2_cpu, (maestro_affinity_t){MAESTRO_ANYWHERE, -1}, &st, &rc), 0);
   CU_ASSERT_EQUAL(rc, MAESTRO_OK);
   CU_ASSERT_EQUAL(st.fires, N_MSG);
   CU_ASSERT_EQUAL(st.device_fires, 0);

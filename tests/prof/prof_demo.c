@@ -34,6 +34,7 @@
 #include "maestro.h"
 #include "prof/prof.h"
 #include "prof/segment.h"
+#include "testutil.h"
 
 static void sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -162,19 +163,6 @@ static int src_fire(maestro_fire_t *f) {
   return maestro_fire_out(f, 0, out);
 }
 
-static int scale_fire(maestro_fire_t *f) {
-  maestro_buf_t *in = maestro_fire_in(f, 0);
-  size_t n = maestro_buf_size(in) / sizeof(float);
-  maestro_buf_t *out;
-  int rc = maestro_fire_alloc(f, n * sizeof(float), &out);
-  if (rc) return rc;
-  const float *x = maestro_buf_cdata(in);
-  float *y = maestro_buf_data(out);
-  for (size_t i = 0; i < n; i++)
-    y[i] = 2.0f * x[i];
-  return maestro_fire_out(f, 0, out);
-}
-
 static int sink_fire(maestro_fire_t *f) {
   (void)f;
   return MAESTRO_OK;
@@ -221,7 +209,7 @@ static int run_graph(double seconds, const char *trace, uint64_t n, int device) 
                                 .n_in = 1,
                                 .out = f32_out,
                                 .n_out = 1,
-                                .cpu = scale_fire,
+                                .cpu = testutil_scale2_cpu,
                                 .kernel = device ? &scale_kernel : NULL,
                                 .affinity = {device ? MAESTRO_ON_DEVICE : MAESTRO_ANYWHERE, 0}},
         &a[1]);
@@ -291,7 +279,9 @@ static void *stress_thread(void *arg) {
   return NULL;
 }
 
-static int run_trace_stress(const char *file, int n) {
+/* A CPU-only runtime with 2 workers tracing to `file`; NULL (after saying
+ * why) on failure. */
+static maestro_runtime_t *trace_runtime(const char *file) {
   maestro_config_t cfg;
   maestro_config_defaults(&cfg);
   cfg.devices = "none";
@@ -300,8 +290,14 @@ static int run_trace_stress(const char *file, int n) {
   maestro_runtime_t *rt;
   if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
     fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
-    return 1;
+    return NULL;
   }
+  return rt;
+}
+
+static int run_trace_stress(const char *file, int n) {
+  maestro_runtime_t *rt = trace_runtime(file);
+  if (!rt) return 1;
   struct stress st[4];
   pthread_t th[4];
   for (int i = 0; i < 4; i++) {
@@ -320,16 +316,8 @@ static int run_trace_stress(const char *file, int n) {
 }
 
 static int run_trace(const char *file, int n) {
-  maestro_config_t cfg;
-  maestro_config_defaults(&cfg);
-  cfg.devices = "none";
-  cfg.ncpu = 2;
-  cfg.trace = file;
-  maestro_runtime_t *rt;
-  if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
-    fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
-    return 1;
-  }
+  maestro_runtime_t *rt = trace_runtime(file);
+  if (!rt) return 1;
   struct tracer t[2] = {{rt, 0, n}, {rt, 1, n}};
   pthread_t th[2];
   pthread_create(&th[0], NULL, trace_thread, &t[0]);
