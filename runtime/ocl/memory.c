@@ -31,35 +31,7 @@ static size_t size_class(size_t bytes) {
   return (bytes + mib - 1) / mib * mib;
 }
 
-void ocl_lru_touch(ocl_dev_t *d, ocl_rep_t *r) {
-  pthread_mutex_lock(&d->mem_lock);
-  if (r->in_lru) {
-    if (d->lru_tail == r) {
-      r->last_use = rt_now_ns();
-      pthread_mutex_unlock(&d->mem_lock);
-      return;
-    }
-    if (r->prev)
-      r->prev->next = r->next;
-    else
-      d->lru_head = r->next;
-    if (r->next)
-      r->next->prev = r->prev;
-    else
-      d->lru_tail = r->prev;
-  }
-  r->prev = d->lru_tail;
-  r->next = NULL;
-  if (d->lru_tail)
-    d->lru_tail->next = r;
-  else
-    d->lru_head = r;
-  d->lru_tail = r;
-  r->in_lru = 1;
-  r->last_use = rt_now_ns();
-  pthread_mutex_unlock(&d->mem_lock);
-}
-
+/* Takes `r` out of the LRU list if it is in it; the caller holds d->mem_lock. */
 static void lru_unlink(ocl_dev_t *d, ocl_rep_t *r) {
   if (!r->in_lru) return;
   if (r->prev)
@@ -72,6 +44,28 @@ static void lru_unlink(ocl_dev_t *d, ocl_rep_t *r) {
     d->lru_tail = r->prev;
   r->prev = r->next = NULL;
   r->in_lru = 0;
+}
+
+void ocl_lru_touch(ocl_dev_t *d, ocl_rep_t *r) {
+  pthread_mutex_lock(&d->mem_lock);
+  if (r->in_lru) {
+    if (d->lru_tail == r) {
+      r->last_use = rt_now_ns();
+      pthread_mutex_unlock(&d->mem_lock);
+      return;
+    }
+    lru_unlink(d, r);
+  }
+  r->prev = d->lru_tail;
+  r->next = NULL;
+  if (d->lru_tail)
+    d->lru_tail->next = r;
+  else
+    d->lru_head = r;
+  d->lru_tail = r;
+  r->in_lru = 1;
+  r->last_use = rt_now_ns();
+  pthread_mutex_unlock(&d->mem_lock);
 }
 
 void ocl_lru_remove(ocl_dev_t *d, ocl_rep_t *r) {
