@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and tests under the sanitizer presets: debug (AddressSanitizer +
-# UndefinedBehaviorSanitizer) and tsan (ThreadSanitizer). Not part of CI's
-# required run (it takes a few minutes more); run it before landing
+# UndefinedBehaviorSanitizer) and tsan (ThreadSanitizer). .ci/run runs it
+# after the default suite (a few minutes more); run it before landing
 # concurrency or memory work. usage: tools/sanitize.sh [debug|tsan]...
 set -uo pipefail
 cd "$(dirname "$0")/.."
