@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "maestro.h"
 #include "mem/buf.h"
-#include "ocl/ocl.h"
+#include "backend/opencl/ocl.h"
 
 #define SCALE_SRC                                                                                  \
   "__kernel void scale(__global const float *x, __global float *y, uint n, float a)"               \

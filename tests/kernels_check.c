@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "kern/kern.h"
 #include "maestro.h"
-#include "ocl/ocl.h"
+#include "backend/opencl/ocl.h"
 #include "testmain.h"
 #include "testutil.h"
 

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "maestro.h"
-#include "ocl/ocl.h"
+#include "backend/opencl/ocl.h"
 #include "testmain.h"
 #include "testutil.h"
 

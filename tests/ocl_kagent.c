@@ -7,12 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "kern/kern.h"
 #include <math.h>
 #include "maestro.h"
 #include "mem/buf.h"
-#include "ocl/ocl.h"
+#include "backend/opencl/ocl.h"
 #include "testmain.h"
 #include "testutil.h"
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "testmain.h"
 
 int testutil_scale2_cpu(maestro_fire_t *f) {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "maestro.h"
-#include "ocl/ocl.h"
+#include "backend/opencl/ocl.h"
 
 void info_bench_device(struct maestro_runtime *rt, int dev, info_bench_t *out) {
   memset(out, 0, sizeof *out);

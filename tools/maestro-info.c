@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "maestro.h"
-#include "core/json.h"
-#include "core/runtime.h"
+#include "base/json.h"
+#include "base/runtime.h"
 #include "topo/topo.h"
 #include "info_bench.h"
 

@@ -7,7 +7,7 @@
 
 #include "maestro.h"
 #include "core/config_parse.h"
-#include "core/error.h"
+#include "base/error.h"
 
 int config_parse_int(const char *var, const char *s, long lo, long hi, long *out) {
   char *end;

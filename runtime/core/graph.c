@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/run.h"
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "mem/buf.h"
 #include "prof/prof.h"
 

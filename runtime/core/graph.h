@@ -11,7 +11,7 @@
 
 #include "chan/chan.h"
 #include "maestro.h"
-#include "ocl/ocl.h"
+#include "backend/opencl/ocl.h"
 #include "sched/sched.h"
 
 #define GRAPH_DEFAULT_CAPACITY 64

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/error.h"
-#include "sched/fence.h"
+#include "base/error.h"
+#include "base/fence.h"
 #include "core/graph.h"
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "mem/buf.h"
 
 /* How long a host thread polls before it sleeps on a condition variable. */

@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "sched/fence.h"
+#include "base/error.h"
+#include "base/fence.h"
 #include "core/fire.h"
 #include "core/graph.h"
 #include "core/run.h"
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "mem/buf.h"
 #include "prof/prof.h"
 #include "prof/records.h"

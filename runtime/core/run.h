@@ -3,7 +3,7 @@
 #ifndef MAESTRO_CORE_RUN_H
 #define MAESTRO_CORE_RUN_H
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/fire.h"
 #include "core/graph.h"
 #include "mem/buf.h"

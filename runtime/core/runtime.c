@@ -1,27 +1,21 @@
 /* maestro_runtime_create / destroy: validates the configuration, then brings
- * the subsystems up in order (see core/runtime.h) and down in reverse. */
-#include "core/runtime.h"
+ * the subsystems up in order (see base/runtime.h) and down in reverse. */
+#include "base/runtime.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/config_parse.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "mem/buf.h"
-#include "ocl/ocl.h"
+#include "backend/opencl/ocl.h"
 #include "prof/prof.h"
 #include "sched/sched.h"
 #include "topo/topo.h"
 
 /* Tears graphs down before the workers stop (runtime/core/graph.c). */
 void graph_destroy_all(struct maestro_runtime *rt);
-
-uint64_t rt_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 const char *maestro_version(void) {
   return MAESTRO_VERSION_STRING;

@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/graph.h"
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "prof/records.h"
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)

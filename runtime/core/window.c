@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/run.h"
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "mem/buf.h"
 #include "prof/prof.h"
 #include "prof/records.h"

@@ -2,7 +2,7 @@
  * bundled operation, filled into caller-owned storage. */
 #include <string.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kern/kern.h"
 
 static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};

@@ -5,7 +5,7 @@
  * port, expected and got (kern_check_inputs, shared with the device side). */
 #include <string.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kern/kern.h"
 
 /* What one firing sees: the agent, its inputs' host views and counts. */

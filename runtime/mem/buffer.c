@@ -2,11 +2,11 @@
  * pools (mem/pool.c) and the device replicas (runtime/ocl). */
 #include <string.h>
 
-#include "core/error.h"
-#include "core/runtime.h"
+#include "base/error.h"
+#include "base/runtime.h"
 #include "mem/buf.h"
 #include "mem/pool.h"
-#include "ocl/ocl.h"
+#include "backend/opencl/ocl.h"
 
 int maestro_buf_create(maestro_runtime_t *rt, size_t bytes, maestro_buf_t **b) {
   if (!rt || !b) return err_set(MAESTRO_EINVAL, "maestro_buf_create: %s is NULL", rt ? "b" : "rt");

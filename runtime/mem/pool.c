@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "core/runtime.h"
-#include "ocl/ocl.h"
+#include "base/error.h"
+#include "base/runtime.h"
+#include "backend/opencl/ocl.h"
 #include "topo/topo.h"
 
 /* Per-thread cache: at most TC_MAX buffers and TC_BYTES bytes per class. */

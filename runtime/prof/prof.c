@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/error.h"
-#include "core/runtime.h"
+#include "base/error.h"
+#include "base/runtime.h"
 #include "prof/prof_impl.h"
 
 enum { DEFAULT_INTERVAL_MS = 100 };

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "base/clock.h"
 #include "maestro.h"
 
 struct maestro_runtime;
@@ -43,7 +44,6 @@ int prof_tracing(const struct maestro_runtime *rt);
 /* The trace clock: the TSC where it is invariant (a few ns), else
  * rt_now_ns(). Its ticks are mapped onto rt_now_ns() when written. */
 extern int prof_clock_tsc;
-uint64_t rt_now_ns(void);
 static inline uint64_t prof_clock(void) {
 #if defined(__x86_64__) || defined(__i386__)
   if (prof_clock_tsc) return __builtin_ia32_rdtsc();

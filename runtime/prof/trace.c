@@ -42,8 +42,8 @@
 #include <cpuid.h>
 #endif
 
-#include "core/error.h"
-#include "core/runtime.h"
+#include "base/error.h"
+#include "base/runtime.h"
 #include "prof/prof.h"
 #include "prof/prof_impl.h"
 #include "prof/trace_rec.h"

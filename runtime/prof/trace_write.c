@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "prof/trace_rec.h"
 
 void tw_out_flush(struct trace *t) {

@@ -11,9 +11,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "core/error.h"
-#include "sched/fence.h"
-#include "core/runtime.h"
+#include "base/error.h"
+#include "base/fence.h"
+#include "base/runtime.h"
 #include "mem/buf.h"
 #include "prof/records.h"
 #include "sched/sched.h"

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "core/json.h"
-#include "core/runtime.h"
+#include "base/error.h"
+#include "base/json.h"
+#include "base/runtime.h"
 
 struct topo {
   hwloc_topology_t t;

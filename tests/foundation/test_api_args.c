@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "testmain.h"
 
 static maestro_runtime_t *rt;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "testmain.h"
 #include "topo/topo.h"
 

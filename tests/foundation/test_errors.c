@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "testmain.h"
 
 static const int all_codes[] = {

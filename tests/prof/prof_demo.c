@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "maestro.h"
 #include "prof/prof.h"
 #include "prof/segment.h"

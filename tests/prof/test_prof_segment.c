@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "maestro.h"
 #include "prof/prof.h"
 #include "prof/segment.h"

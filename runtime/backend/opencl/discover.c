@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "ocl/ocl_int.h"
+#include "base/error.h"
+#include "backend/opencl/ocl_int.h"
 
 /* PoCL and others report -1001 (CL_PLATFORM_NOT_FOUND_KHR) with no ICD. */
 #define OCL_PLATFORM_NOT_FOUND_KHR (-1001)

@@ -1,6 +1,6 @@
 /* Small helpers to write JSON by hand (maestro-info, topo_describe). */
-#ifndef MAESTRO_CORE_JSON_H
-#define MAESTRO_CORE_JSON_H
+#ifndef MAESTRO_BASE_JSON_H
+#define MAESTRO_BASE_JSON_H
 
 #include <stdio.h>
 

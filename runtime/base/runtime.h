@@ -6,16 +6,17 @@
  *   (and the *_fini in reverse).
  *
  * Only runtime.c writes the fields below outside the owning subsystem. */
-#ifndef MAESTRO_CORE_RUNTIME_H
-#define MAESTRO_CORE_RUNTIME_H
+#ifndef MAESTRO_BASE_RUNTIME_H
+#define MAESTRO_BASE_RUNTIME_H
 
 #include <pthread.h>
 #include <stdint.h>
 
+#include "base/clock.h"
 #include "maestro.h"
 
 struct topo;  /* runtime/topo: hwloc topology */
-struct ocl;   /* runtime/ocl: platforms, devices, contexts, queues */
+struct ocl;   /* runtime/backend/opencl: platforms, devices, contexts, queues */
 struct mem;   /* runtime/mem: buffer pools */
 struct sched; /* runtime/sched: workers and placement */
 struct prof;  /* runtime/prof: stats segment and trace */
@@ -45,8 +46,5 @@ struct maestro_runtime {
 
   uint64_t start_ns; /* CLOCK_MONOTONIC at creation */
 };
-
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t rt_now_ns(void);
 
 #endif

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/error.h"
-#include "ocl/ocl_int.h"
+#include "base/error.h"
+#include "backend/opencl/ocl_int.h"
 
 typedef struct ocl_prog {
   struct ocl_prog *next;

@@ -1,5 +1,5 @@
 /* JSON string escaping for the hand-written JSON of maestro-info. */
-#include "core/json.h"
+#include "base/json.h"
 
 void json_write_str(FILE *f, const char *s) {
   if (!s) {

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "core/error.h"
-#include "ocl/ocl_int.h"
+#include "base/error.h"
+#include "backend/opencl/ocl_int.h"
 
 struct ocl_free_mem {
   struct ocl_free_mem *next;

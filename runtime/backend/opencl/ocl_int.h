@@ -9,9 +9,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "core/runtime.h"
+#include "base/runtime.h"
 #include "mem/buf.h"
-#include "ocl/ocl.h"
+#include "backend/opencl/ocl.h"
 
 typedef struct ocl_platform {
   cl_platform_id id;

@@ -1,8 +1,8 @@
 /* OpenCL status codes as names, for error messages. */
 #include <stdio.h>
 
-#include "core/error.h"
-#include "ocl/ocl_int.h"
+#include "base/error.h"
+#include "backend/opencl/ocl_int.h"
 
 const char *ocl_strerror(cl_int e) {
   switch (e) {

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "mem/pool.h"
-#include "ocl/ocl_int.h"
+#include "backend/opencl/ocl_int.h"
 #include "prof/prof.h"
 
 struct ocl_replicas *ocl_reps(maestro_buf_t *b) {

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/error.h"
-#include "ocl/ocl_int.h"
+#include "base/error.h"
+#include "backend/opencl/ocl_int.h"
 
 static uint64_t best_of(uint64_t a, uint64_t b) {
   return a < b ? a : b;

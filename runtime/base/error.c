@@ -1,5 +1,5 @@
 /* Status strings and the thread-local detailed error message. */
-#include "core/error.h"
+#include "base/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -3,8 +3,8 @@
  * model atomic_thread_fence (and gcc refuses it under -fsanitize=thread), so
  * there it is a seq_cst read-modify-write of a thread-local word: a full
  * barrier on the hardware all the same. */
-#ifndef MAESTRO_SCHED_FENCE_H
-#define MAESTRO_SCHED_FENCE_H
+#ifndef MAESTRO_BASE_FENCE_H
+#define MAESTRO_BASE_FENCE_H
 
 #include <stdatomic.h>
 

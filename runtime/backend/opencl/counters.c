@@ -1,6 +1,6 @@
 /* Counters and costs: what runtime/prof and placement read. */
-#include "core/error.h"
-#include "ocl/ocl_int.h"
+#include "base/error.h"
+#include "backend/opencl/ocl_int.h"
 #include "prof/records.h"
 
 void ocl_collect_device(struct maestro_runtime *rt, int dev, struct prof_place_rec *r) {

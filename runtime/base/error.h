@@ -1,8 +1,8 @@
 /* Internal error reporting: set the calling thread's detailed message and
  * return the status, so a failing path reads `return err_set(MAESTRO_EINVAL,
  * "maestro_connect: agent '%s' has no output port '%s'", a, p);`. */
-#ifndef MAESTRO_CORE_ERROR_H
-#define MAESTRO_CORE_ERROR_H
+#ifndef MAESTRO_BASE_ERROR_H
+#define MAESTRO_BASE_ERROR_H
 
 #include "maestro/status.h"
 
