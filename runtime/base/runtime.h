@@ -2,8 +2,18 @@
  * state behind one opaque pointer here and is brought up and down in a fixed
  * order by runtime.c:
  *
- *   topo_init -> ocl_init -> mem_init -> sched_init -> prof_init
+ *   topo_init -> ocl_init -> mem_init -> sched_init -> rt_modules[] init
  *   (and the *_fini in reverse).
+ *
+ * The engine (base, mem, chan, sched, core) names nothing above it. What
+ * sits on top (runtime/prof) is reached three ways, all declared here:
+ *   - rt_modules[] (runtime/modules.c, outside the layered folders) lists
+ *     the modules runtime.c brings up after the subsystems and down first;
+ *   - rt->observer, which a module fills at its init, is how the engine
+ *     tells it of events (rt_notify_graph_end);
+ *   - rt->collectors (base/stats_rec.h), which the subsystems fill at their
+ *     init, is what a stats publisher reads; rt->tracer (core/trace.h) is
+ *     the trace recorder a trace writer starts and drains.
  *
  * Only runtime.c writes the fields below outside the owning subsystem. */
 #ifndef MAESTRO_BASE_RUNTIME_H
@@ -13,14 +23,36 @@
 #include <stdint.h>
 
 #include "base/clock.h"
+#include "base/stats_rec.h"
 #include "maestro.h"
 
-struct topo;  /* runtime/topo: hwloc topology */
-struct ocl;   /* runtime/backend/opencl: platforms, devices, contexts, queues */
-struct mem;   /* runtime/mem: buffer pools */
-struct sched; /* runtime/sched: workers and placement */
-struct prof;  /* runtime/prof: stats segment and trace */
+struct topo;   /* runtime/topo: hwloc topology */
+struct ocl;    /* runtime/backend/opencl: platforms, devices, contexts, queues */
+struct mem;    /* runtime/mem: buffer pools */
+struct sched;  /* runtime/sched: workers and placement */
+struct prof;   /* runtime/prof: stats segment and trace writer */
+struct tracer; /* runtime/core/trace_rec.c: the trace recorder */
 struct graph_list;
+struct maestro_runtime;
+
+/* A module above the engine: brought up after every subsystem (init may
+ * fail: the runtime is then not created), brought down before them. */
+struct rt_module {
+  const char *name;
+  int (*init)(struct maestro_runtime *rt);
+  void (*fini)(struct maestro_runtime *rt);
+};
+/* runtime/modules.c: the modules, in bring-up order. */
+extern const struct rt_module rt_modules[];
+extern const int rt_nmodules;
+
+/* What the engine tells the modules above it. A module sets the entries it
+ * wants at its init and clears them at its fini; NULL is skipped. */
+struct rt_observer {
+  /* A graph has ended (maestro_graph_wait, before the graph goes), called
+   * holding no engine lock: the last counts are still there to read. */
+  void (*graph_end)(struct maestro_runtime *rt);
+};
 
 struct maestro_runtime {
   /* Configuration, strings copied. */
@@ -39,6 +71,12 @@ struct maestro_runtime {
   struct mem *mem;
   struct sched *sched;
   struct prof *prof;
+  struct tracer *tracer; /* set while a trace is recorded (core/trace.h) */
+  struct rt_observer observer;
+
+  /* Stats collectors (base/stats_rec.h), registered at the subsystems' init. */
+  const struct stats_collector *collectors[STATS_MAX_COLLECTORS];
+  int ncollectors;
 
   /* Graphs alive on this runtime (runtime/core/graph.c keeps the list). */
   pthread_mutex_t graphs_lock;
@@ -46,5 +84,10 @@ struct maestro_runtime {
 
   uint64_t start_ns; /* CLOCK_MONOTONIC at creation */
 };
+
+/* Tells the modules above that a graph has ended. */
+static inline void rt_notify_graph_end(struct maestro_runtime *rt) {
+  if (rt->observer.graph_end) rt->observer.graph_end(rt);
+}
 
 #endif

@@ -1,5 +1,6 @@
 /* maestro_runtime_create / destroy: validates the configuration, then brings
- * the subsystems up in order (see base/runtime.h) and down in reverse. */
+ * the subsystems up in order, then the modules above the engine (rt_modules,
+ * runtime/modules.c; see base/runtime.h), and all down in reverse. */
 #include "base/runtime.h"
 
 #include <stdlib.h>
@@ -10,7 +11,7 @@
 #include "base/error.h"
 #include "mem/buf.h"
 #include "backend/opencl/ocl.h"
-#include "prof/prof.h"
+#include "core/graph.h"
 #include "sched/sched.h"
 #include "topo/topo.h"
 
@@ -48,14 +49,27 @@ typedef struct {
 } subsystem_t;
 
 static const subsystem_t subsystems[] = {
-    {topo_init, topo_fini},   {ocl_init, ocl_fini},   {mem_init, mem_fini},
-    {sched_init, sched_fini}, {prof_init, prof_fini},
+    {topo_init, topo_fini},
+    {ocl_init, ocl_fini},
+    {mem_init, mem_fini},
+    {sched_init, sched_fini},
 };
 enum { NSUB = sizeof subsystems / sizeof subsystems[0] };
 
+/* The i-th layer up: the subsystems, then the modules above the engine. */
+static int layer_init(struct maestro_runtime *rt, int i) {
+  return i < NSUB ? subsystems[i].init(rt) : rt_modules[i - NSUB].init(rt);
+}
+static void layer_fini(struct maestro_runtime *rt, int i) {
+  if (i < NSUB)
+    subsystems[i].fini(rt);
+  else
+    rt_modules[i - NSUB].fini(rt);
+}
+
 static void runtime_free(struct maestro_runtime *rt, int up) {
   for (int i = up - 1; i >= 0; i--)
-    subsystems[i].fini(rt);
+    layer_fini(rt, i);
   free(rt->cfg_devices);
   free(rt->cfg_sched);
   free(rt->cfg_trace);
@@ -92,8 +106,13 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
   rt->cfg.sched = rt->cfg_sched;
   rt->cfg.trace = rt->cfg_trace;
 
-  for (int i = 0; i < NSUB; i++) {
-    if ((rc = subsystems[i].init(rt)) != MAESTRO_OK) {
+  /* core's own stats collector; each subsystem registers its own. */
+  if ((rc = core_stats_register(rt)) != MAESTRO_OK) {
+    runtime_free(rt, 0);
+    return rc;
+  }
+  for (int i = 0; i < NSUB + rt_nmodules; i++) {
+    if ((rc = layer_init(rt, i)) != MAESTRO_OK) {
       runtime_free(rt, i);
       return rc;
     }
@@ -105,7 +124,7 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
 void maestro_runtime_destroy(maestro_runtime_t *rt) {
   if (!rt) return;
   graph_destroy_all(rt);
-  runtime_free(rt, NSUB);
+  runtime_free(rt, NSUB + rt_nmodules);
 }
 
 int maestro_runtime_nplaces(const maestro_runtime_t *rt, maestro_place_kind_t kind) {

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "base/runtime.h"
-#include "prof/trace_rec.h"
+#include "core/trace_rec.h"
 
 void tw_out_flush(struct trace *t) {
   if (t->out_n && fwrite(t->out, 1, t->out_n, t->f) != t->out_n) t->failed = 1;

@@ -296,6 +296,9 @@ int ocl_init(struct maestro_runtime *rt) {
   rt->ndev = 0;
   rt->dev_info = NULL;
   rt->cpu_only_reason = NULL;
+  /* Reads nothing until rt->ocl is set. */
+  int reg = stats_register(rt, &ocl_stats_collector);
+  if (reg) return reg;
   struct ocl *o = calloc(1, sizeof *o);
   if (!o) return err_set(MAESTRO_ENOMEM, "OpenCL discovery: out of memory");
   pthread_mutex_init(&o->prog_lock, NULL);

@@ -13,7 +13,7 @@
 #include "base/error.h"
 #include "mem/pool.h"
 #include "backend/opencl/ocl_int.h"
-#include "prof/prof.h"
+#include "core/trace.h"
 
 struct ocl_replicas *ocl_reps(maestro_buf_t *b) {
   struct ocl_replicas *R = __atomic_load_n(&b->dev, __ATOMIC_ACQUIRE);
@@ -115,7 +115,7 @@ static int sync_host_locked(maestro_buf_t *b, struct ocl_replicas *R) {
     if (e != CL_SUCCESS) return ocl_fail(e, "clEnqueueReadBuffer (device -> host)");
     atomic_fetch_add(&d->bytes_d2h, b->size);
     atomic_fetch_add(&d->transfers, 1);
-    if (prof_tracing(rt)) prof_trace_transfer(rt, d->index, "d2h", b->size, t0, rt_now_ns());
+    if (trace_on(rt)) trace_transfer(rt, d->index, "d2h", b->size, t0, rt_now_ns());
   }
   atomic_store(&b->host_valid, 1);
   return MAESTRO_OK;

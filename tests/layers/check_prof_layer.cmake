@@ -1,0 +1,25 @@
+# Fails when an include points up across runtime/prof's place in the layers:
+# the engine (base, mem, chan, sched, core) never includes a prof header,
+# and prof never includes a backend header (it reads what the backends
+# registered). Run as: cmake -DROOT=<source dir> -P check_prof_layer.cmake
+set(bad "")
+foreach(dir base mem chan sched core)
+  file(GLOB_RECURSE files "${ROOT}/runtime/${dir}/*.c" "${ROOT}/runtime/${dir}/*.h")
+  foreach(f ${files})
+    file(STRINGS "${f}" hits REGEX "^[ \t]*#[ \t]*include[ \t]*\"prof/")
+    foreach(h ${hits})
+      string(APPEND bad "  ${f}: ${h}\n")
+    endforeach()
+  endforeach()
+endforeach()
+file(GLOB_RECURSE files "${ROOT}/runtime/prof/*.c" "${ROOT}/runtime/prof/*.h")
+foreach(f ${files})
+  file(STRINGS "${f}" hits REGEX "^[ \t]*#[ \t]*include[ \t]*\"backend/")
+  foreach(h ${hits})
+    string(APPEND bad "  ${f}: ${h}\n")
+  endforeach()
+endforeach()
+if(bad)
+  message(FATAL_ERROR "includes that point up (engine -> prof, prof -> backend):\n${bad}")
+endif()
+message(STATUS "prof layer: no engine file includes prof/, prof includes no backend/")
