@@ -129,8 +129,6 @@ uint32_t trace_name(struct maestro_runtime *rt, const char *name) {
 
 /* ---- chunks ---- */
 
-/* ---- chunks ---- */
-
 /* Faults in the arena's first `bytes` before any writer gets there. */
 static void arena_prefault(struct tracer *t, size_t bytes) {
   if (bytes > t->arena_bytes) bytes = t->arena_bytes;
