@@ -15,7 +15,10 @@
  *     init, is what a stats publisher reads; rt->tracer (core/trace.h) is
  *     the trace recorder a trace writer starts and drains.
  *
- * Only runtime.c writes the fields below outside the owning subsystem. */
+ * Only runtime.c writes the fields below outside the owning subsystem, but
+ * for those three hooks: rt->collectors (stats_register, at a subsystem's
+ * init), rt->observer (a module, at its init and fini) and rt->tracer
+ * (tracer_start / tracer_stop, called by the trace writer). */
 #ifndef MAESTRO_BASE_RUNTIME_H
 #define MAESTRO_BASE_RUNTIME_H
 
