@@ -19,6 +19,7 @@
 struct topo;  /* runtime/topo: hwloc topology */
 struct ocl;   /* the OpenCL backend's state, set by its discovery (backend/opencl) */
 struct mem;   /* runtime/mem: buffer pools */
+struct mem_node_table; /* runtime/mem/node.c: memory nodes and their operations */
 struct sched; /* runtime/sched: workers and placement */
 struct places; /* runtime/sched/place.c: device places and their backends */
 struct prof;  /* runtime/prof: stats segment and trace */
@@ -42,6 +43,7 @@ struct maestro_runtime {
   struct topo *topo;
   struct ocl *ocl;
   struct mem *mem;
+  struct mem_node_table *node_table;
   struct sched *sched;
   struct places *places;
   struct prof *prof;

@@ -21,6 +21,7 @@
 #include "core/run.h"
 #include "base/runtime.h"
 #include "mem/buf.h"
+#include "mem/replica.h"
 #include "prof/prof.h"
 #include "prof/records.h"
 #include "sched/place.h"
@@ -229,7 +230,7 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
     /* A busy device still counts: waiting for it may beat a slow CPU. */
     uint64_t cost = (uint64_t)(w->dev_inflight[d] + 1) * dev_est;
     for (int p = 0; p < a->n_in && p < 8; p++)
-      cost += place_input_cost_ns(rt, d, peek[p]);
+      cost += mem_cost_to_node(peek[p], place_node(rt, d));
     if (cost < best_cost ||
         (best < 0 && cost == best_cost && best_cost == 0 && w->nest[MAESTRO_PLACE_CPU][bk] > 0)) {
       best_cost = cost;
@@ -467,7 +468,7 @@ static void launch(struct maestro_agent *a, struct window *w, struct slot *s, in
   s->index = d;
   s->stale = 0;
   for (int p = 0; p < a->n_in && p < 64; p++)
-    if (place_input_cost_ns(a->g->rt, d, s->in[p])) s->stale |= 1ull << p;
+    if (!mem_buf_valid_on(s->in[p], place_node(g->rt, d))) s->stale |= 1ull << p;
   atomic_fetch_add(&g->active, 1);
   int rc = place_submit(g->rt, a->impls, d, s->in, w->host_out, launch_done, s);
   if (rc == MAESTRO_OK) return;

@@ -237,10 +237,3 @@ const char *place_arch(const struct maestro_runtime *rt, int dev) {
   const struct backend *b = &p->be[p->be_of[dev]];
   return b->ops->arch ? b->ops->arch(b->be, dev - b->first) : b->ops->name;
 }
-
-uint64_t place_input_cost_ns(const struct maestro_runtime *rt, int dev, const maestro_buf_t *b) {
-  const struct places *p = rt->places;
-  if (!b || dev < 0 || dev >= p->ndev) return 0;
-  const struct backend *k = &p->be[p->be_of[dev]];
-  return k->ops->input_cost_ns ? k->ops->input_cost_ns(k->be, dev - k->first, b) : 0;
-}

@@ -86,9 +86,6 @@ struct backend_ops {
   /* The place's architecture, the key of performance models: two places of
    * one model share it ("opencl:NVIDIA H200", "opencl:pthread-AMD EPYC"). */
   const char *(*arch)(void *be, int place);
-  /* Expected time to make buffer b readable on `place` (0 when it already
-   * is, or the place shares its memory): placement by locality. */
-  uint64_t (*input_cost_ns)(void *be, int place, const maestro_buf_t *b);
 };
 
 /* Adds a backend for runtimes created from now on (tests; built-in ones are
@@ -128,8 +125,6 @@ uint64_t place_impls_places(const struct place_impls *pi);
 int place_submit(struct maestro_runtime *rt, const struct place_impls *pi, int dev,
                  maestro_buf_t *const *in, unsigned host_outputs, place_done_fn done, void *ctx);
 
-/* Expected time to make `b` readable on device place `dev`. */
-uint64_t place_input_cost_ns(const struct maestro_runtime *rt, int dev, const maestro_buf_t *b);
 /* The memory node of device place `dev`. */
 int place_node(const struct maestro_runtime *rt, int dev);
 /* The architecture of device place `dev` ("" for a bad index). */

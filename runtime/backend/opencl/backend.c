@@ -6,6 +6,7 @@
 
 #include "backend/opencl/ocl_int.h"
 #include "base/error.h"
+#include "mem/node.h"
 #include "sched/place.h"
 
 struct ocl *ocl_get(struct maestro_runtime *rt) {
@@ -22,8 +23,12 @@ static int discover(struct maestro_runtime *rt, void **be) {
   if (rc) return rc;
   struct ocl *o = rt->ocl;
   for (int i = 0; i < o->ndev; i++) {
-    /* Memory node: device i's own memory, node i + 1 (node 0 is the host). */
-    int d = place_add(rt, &o->info[i], i + 1);
+    ocl_dev_t *dev = &o->dev[i];
+    unsigned flags = (dev->zero_copy ? MEM_NODE_ZERO_COPY : 0) |
+                     (dev->host_coherent ? MEM_NODE_HOST_COHERENT : 0);
+    dev->node = mem_node_add(rt, &ocl_node_ops, dev, flags);
+    if (dev->node < 0) return dev->node;
+    int d = place_add(rt, &o->info[i], dev->node);
     if (d < 0) return d;
     if (d != i) /* the backend indexes its devices as device places */
       return err_set(MAESTRO_ENODEV, "OpenCL backend: its devices must be the first device places");
@@ -63,12 +68,6 @@ static const char *arch(void *be, int place) {
   return ocl_dev(rt, place)->arch;
 }
 
-static uint64_t input_cost_ns(void *be, int place, const maestro_buf_t *b) {
-  struct maestro_runtime *rt = be;
-  if (ocl_buf_valid_on(b, place)) return 0;
-  return ocl_transfer_cost_ns(rt, place, b->size);
-}
-
 const struct backend_ops ocl_backend_ops = {
     .name = "opencl",
     .wants = wants,
@@ -78,5 +77,4 @@ const struct backend_ops ocl_backend_ops = {
     .unprepare = unprepare,
     .submit = submit,
     .arch = arch,
-    .input_cost_ns = input_cost_ns,
 };

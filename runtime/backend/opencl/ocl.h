@@ -114,20 +114,12 @@ typedef struct ocl_dev_stats {
 } ocl_dev_stats_t;
 int ocl_dev_stats(const struct maestro_runtime *rt, int dev, ocl_dev_stats_t *s);
 
-/* ---- buffers and replicas (ocl/replica.c), called from runtime/mem ---- */
+/* ---- a device's view of buffers (node.c; tests and tools) ---- */
 
-/* Makes the host replica of `b` valid (blocking read or map). */
-int ocl_buf_sync_host(maestro_buf_t *b);
-/* The host replica was written: every device replica is stale. */
-void ocl_buf_invalidate_devices(maestro_buf_t *b);
-/* Frees the device replicas of a buffer whose last reference went away. */
-void ocl_buf_free_replicas(maestro_buf_t *b);
-/* 1 when device `dev` holds a valid replica of `b` (for placement by locality). */
+/* 1 when device `dev` holds a valid replica of `b`. */
 int ocl_buf_valid_on(const maestro_buf_t *b, int dev);
-
-/* ---- costs for placement ---- */
-
-/* Expected time to move `bytes` host -> device `dev` (0 on a zero-copy device). */
+/* Expected time to move `bytes` host -> device `dev` (0 on a zero-copy
+ * device): the link model ocl_measure_link feeds. */
 uint64_t ocl_transfer_cost_ns(const struct maestro_runtime *rt, int dev, size_t bytes);
 
 #endif
