@@ -435,7 +435,9 @@ static void agent_desc(const struct maestro_agent *a, maestro_port_t *in, maestr
                                  .in = in,
                                  .out = out,
                                  .n_in = a->n_in,
-                                 .n_out = a->n_out};
+                                 .n_out = a->n_out,
+                                 .fire_cpu = a->cpu ? run_fire_offload : NULL,
+                                 .agent = (void *)a};
 }
 
 /* Prepares every agent's device implementations (builds kernels), only for
