@@ -303,8 +303,10 @@ int maestro_config_defaults(maestro_config_t *cfg) {
   }
   /* MAESTRO_KERNEL_CACHE_DIR, the older name of the directory, still counts
    * unless MAESTRO_KERNEL_CACHE says otherwise. */
-  if ((v = env("MAESTRO_KERNEL_CACHE_DIR")))
-    KEEP(env_dir("MAESTRO_KERNEL_CACHE_DIR", v, cfg->kernel_cache, &cfg->kernel_cache));
+  if ((v = env("MAESTRO_KERNEL_CACHE_DIR"))) {
+    KEEP(config_check_dir("MAESTRO_KERNEL_CACHE_DIR", v));
+    SET_STR(kernel_cache, v);
+  }
   if ((v = env("MAESTRO_KERNEL_CACHE")))
     KEEP(env_dir("MAESTRO_KERNEL_CACHE", v, cfg->kernel_cache, &cfg->kernel_cache));
   if ((v = env("MAESTRO_STATS_INTERVAL_MS"))) {
