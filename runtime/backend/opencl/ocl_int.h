@@ -44,6 +44,7 @@ typedef struct ocl_dev {
   cl_ulong max_alloc, global_mem;
   char name[128];
   char version[128]; /* driver version, for the on-disk program cache key */
+  char arch[160];    /* "opencl:<device name>": the performance model's key */
 
   /* Device clock -> host clock: host_ns = device_ns + clock_off_ns. */
   int64_t clock_off_ns;
@@ -82,9 +83,11 @@ struct ocl_prog; /* program.c */
 struct ocl {
   int nplat;
   ocl_platform_t *plat;
-  int ndev;
+  int ndev; /* the backend's devices: device places 0 .. ndev - 1 (it is discovered first) */
   ocl_dev_t *dev;
-  int total_devices; /* over all platforms, before selection */
+  maestro_place_info_t *info; /* ndev, handed to place_add */
+  const char *why;            /* why ndev is 0 (a static string) */
+  int total_devices;          /* over all platforms, before selection */
 
   pthread_mutex_t prog_lock;
   struct ocl_prog *progs;

@@ -18,7 +18,7 @@
 struct ocl_replicas *ocl_reps(maestro_buf_t *b) {
   struct ocl_replicas *R = __atomic_load_n(&b->dev, __ATOMIC_ACQUIRE);
   if (R) return R;
-  int n = b->rt->ndev;
+  int n = b->rt->ocl->ndev;
   R = calloc(1, sizeof *R + (size_t)n * sizeof R->rep[0]);
   if (!R) return NULL;
   pthread_mutex_init(&R->lock, NULL);
