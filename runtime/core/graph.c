@@ -89,6 +89,49 @@ static int check_ports(const char *agent, const char *what, const maestro_port_t
   return MAESTRO_OK;
 }
 
+/* maestro_agent_add keeps its own copy of the kernel description and of
+ * everything it points to (the strings, .args, and .out_count with one entry
+ * per output port), so the caller may reuse or free its own at once: a
+ * kernel described in a loop from one variable. `.check` is a function and
+ * `.check_arg` an opaque pointer of the caller's, kept as they are. */
+static void kernel_free(maestro_kernel_t *k) {
+  if (!k) return;
+  free((char *)k->source);
+  free((char *)k->name);
+  free((char *)k->options);
+  free((maestro_karg_t *)k->args);
+  free((size_t *)k->out_count);
+  free(k);
+}
+
+static maestro_kernel_t *kernel_dup(const maestro_kernel_t *k, int n_out) {
+  maestro_kernel_t *c = malloc(sizeof *c);
+  char *source = k->source ? strdup(k->source) : NULL;
+  char *name = k->name ? strdup(k->name) : NULL;
+  char *options = k->options ? strdup(k->options) : NULL;
+  maestro_karg_t *args = k->n_args > 0 ? malloc((size_t)k->n_args * sizeof *args) : NULL;
+  size_t *out_count = k->out_count && n_out > 0 ? malloc((size_t)n_out * sizeof *out_count) : NULL;
+  if (!c || (k->source && !source) || (k->name && !name) || (k->options && !options) ||
+      (k->n_args > 0 && !args) || (k->out_count && n_out > 0 && !out_count)) {
+    free(c);
+    free(source);
+    free(name);
+    free(options);
+    free(args);
+    free(out_count);
+    return NULL;
+  }
+  if (args) memcpy(args, k->args, (size_t)k->n_args * sizeof *args);
+  if (out_count) memcpy(out_count, k->out_count, (size_t)n_out * sizeof *out_count);
+  *c = *k;
+  c->source = source;
+  c->name = name;
+  c->options = options;
+  c->args = args;
+  c->out_count = out_count;
+  return c;
+}
+
 static void agent_free(struct maestro_agent *a) {
   if (!a) return;
   for (int i = 0; i < a->n_in; i++) {
@@ -101,6 +144,7 @@ static void agent_free(struct maestro_agent *a) {
   }
   win_free(a);
   place_impls_free(a->g->rt, a->impls);
+  kernel_free((maestro_kernel_t *)a->kernel); /* our copy (kernel_dup) */
   free(a->in);
   free(a->out);
   free(a->inbuf);
@@ -169,6 +213,15 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
                      "maestro_agent_add: agent '%s': no device place %d (there are %d)", d->name,
                      af->index, g->rt->ndev);
   }
+  /* The kernel is copied here, its .args with it. */
+  const maestro_kernel_t *k = d->kernel;
+  if (k && k->n_args < 0)
+    return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': kernel '%s': .n_args is %d",
+                   d->name, k->name ? k->name : "?", k->n_args);
+  if (k && k->n_args > 0 && !k->args)
+    return err_set(MAESTRO_EINVAL,
+                   "maestro_agent_add: agent '%s': kernel '%s': .args is NULL with .n_args %d",
+                   d->name, k->name ? k->name : "?", k->n_args);
   if (d->supervisor.on_fail != MAESTRO_FAIL_STOP && d->supervisor.on_fail != MAESTRO_FAIL_RETRY &&
       d->supervisor.on_fail != MAESTRO_FAIL_SKIP)
     return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': unknown supervisor policy %d",
@@ -186,7 +239,8 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
   a->in = calloc((size_t)d->n_in + 1, sizeof *a->in);
   a->out = calloc((size_t)d->n_out + 1, sizeof *a->out);
   a->inbuf = calloc((size_t)d->n_in + 1, sizeof *a->inbuf);
-  int oom = !a->name || !a->in || !a->out || !a->inbuf;
+  if (k) a->kernel = kernel_dup(k, d->n_out);
+  int oom = !a->name || !a->in || !a->out || !a->inbuf || (k && !a->kernel);
   for (int i = 0; !oom && i < d->n_in; i++) {
     a->in[i].name = strdup(d->in[i].name);
     a->in[i].type = d->in[i].type;
@@ -212,7 +266,6 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
     return err_set(MAESTRO_ENOMEM, "maestro_agent_add: out of memory");
   }
   a->cpu = d->cpu;
-  a->kernel = d->kernel;
   a->state = d->state;
   a->affinity = d->affinity;
   a->flags = d->flags;
