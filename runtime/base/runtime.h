@@ -2,8 +2,9 @@
  * state behind one opaque pointer here and is brought up and down in a fixed
  * order by runtime.c:
  *
- *   topo_init -> ocl_init -> mem_init -> sched_init -> rt_modules[] init
- *   (and the *_fini in reverse).
+ *   topo_init -> place_init -> mem_init -> sched_init -> rt_modules[] init
+ *   (and the *_fini in reverse; place_fini ends every backend that was
+ *   discovered, which happens lazily: see sched/place.h).
  *
  * The engine (base, mem, chan, sched, core) names nothing above it. What
  * sits on top (runtime/prof) is reached three ways, all declared here:
@@ -12,12 +13,12 @@
  *   - rt->observer, which a module fills at its init, is how the engine
  *     tells it of events (rt_notify_graph_end);
  *   - rt->collectors (base/stats_rec.h), which the subsystems fill at their
- *     init, is what a stats publisher reads; rt->tracer (core/trace.h) is
- *     the trace recorder a trace writer starts and drains.
+ *     init (a backend at its discovery), is what a stats publisher reads; rt->tracer (core/trace.h)
+ * is the trace recorder a trace writer starts and drains.
  *
  * Only runtime.c writes the fields below outside the owning subsystem, but
  * for those three hooks: rt->collectors (stats_register, at a subsystem's
- * init), rt->observer (a module, at its init and fini) and rt->tracer
+ * init or a backend's discovery), rt->observer (a module, at its init and fini) and rt->tracer
  * (tracer_start / tracer_stop, called by the trace writer). */
 #ifndef MAESTRO_BASE_RUNTIME_H
 #define MAESTRO_BASE_RUNTIME_H
@@ -29,12 +30,14 @@
 #include "base/stats_rec.h"
 #include "maestro.h"
 
-struct topo;   /* runtime/topo: hwloc topology */
-struct ocl;    /* runtime/backend/opencl: platforms, devices, contexts, queues */
-struct mem;    /* runtime/mem: buffer pools */
-struct sched;  /* runtime/sched: workers and placement */
-struct prof;   /* runtime/prof: stats segment and trace writer */
-struct tracer; /* runtime/core/trace_rec.c: the trace recorder */
+struct topo;           /* runtime/topo: hwloc topology */
+struct ocl;            /* the OpenCL backend's state, set by its discovery (backend/opencl) */
+struct mem;            /* runtime/mem: buffer pools */
+struct mem_node_table; /* runtime/mem/node.c: memory nodes and their operations */
+struct sched;          /* runtime/sched: workers and placement */
+struct places;         /* runtime/sched/place.c: device places and their backends */
+struct prof;           /* runtime/prof: stats segment and trace writer */
+struct tracer;         /* runtime/core/trace_rec.c: the trace recorder */
 struct graph_list;
 struct maestro_runtime;
 
@@ -58,28 +61,39 @@ struct rt_observer {
 };
 
 struct maestro_runtime {
-  /* Configuration, strings copied. */
+  /* Configuration, strings copied (the cfg_* below; cfg's string fields
+   * point at them and are never NULL, trace excepted). The subsystems read
+   * it here, never the environment. */
   maestro_config_t cfg;
   char *cfg_devices, *cfg_sched, *cfg_trace;
+  char *cfg_kernel_cache, *cfg_perf_dir, *cfg_dist, *cfg_ocl_contexts;
 
-  /* Places, filled by topo_init (CPU) and ocl_init (devices). */
+  /* Places: CPU ones filled by topo_init, device ones by the backends. */
   int ncpu;
   maestro_place_info_t *cpu_info;
-  int ndev;
+  /* Device places: 0 until the backends are discovered (sched/place.h),
+   * then set once; dev_info has room for PLACE_MAX_DEVICES from the start so
+   * that readers never see it move. */
+  _Atomic int ndev;
   maestro_place_info_t *dev_info;
   const char *cpu_only_reason; /* static string, NULL when ndev > 0 */
 
   struct topo *topo;
   struct ocl *ocl;
   struct mem *mem;
+  struct mem_node_table *node_table;
   struct sched *sched;
+  struct places *places;
   struct prof *prof;
   struct tracer *tracer; /* set while a trace is recorded (core/trace.h) */
   struct rt_observer observer;
 
-  /* Stats collectors (base/stats_rec.h), registered at the subsystems' init. */
+  /* Stats collectors (base/stats_rec.h): stats_register fills a slot, then
+   * publishes the count (release); a reader loads the count (acquire) and
+   * reads that many slots, so a backend may register at its (lazy)
+   * discovery while a publisher reads. */
   const struct stats_collector *collectors[STATS_MAX_COLLECTORS];
-  int ncollectors;
+  _Atomic int ncollectors;
 
   /* Graphs alive on this runtime (runtime/core/graph.c keeps the list). */
   pthread_mutex_t graphs_lock;

@@ -76,9 +76,12 @@ struct stats_collector {
 enum { STATS_MAX_COLLECTORS = 8 };
 
 /* Adds `c` (static storage: the runtime keeps the pointer) to the runtime's
- * collectors. Called at a subsystem's init, before any publisher runs: the
- * list is not locked. MAESTRO_ENOMEM when STATS_MAX_COLLECTORS are in,
- * MAESTRO_EINVAL for a NULL argument. */
+ * collectors, at a subsystem's init or a backend's discovery; a publisher
+ * may be reading them meanwhile. MAESTRO_ENOMEM when STATS_MAX_COLLECTORS
+ * are in, MAESTRO_EINVAL for a NULL argument. A collector stays until the
+ * runtime is freed: the publishers stop before the subsystems do. */
 int stats_register(struct maestro_runtime *rt, const struct stats_collector *c);
+/* How many collectors rt->collectors[] holds now (read them up to it). */
+int stats_collectors(const struct maestro_runtime *rt);
 
 #endif

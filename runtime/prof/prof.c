@@ -15,15 +15,6 @@
 #include "base/runtime.h"
 #include "prof/prof_impl.h"
 
-enum { DEFAULT_INTERVAL_MS = 100 };
-
-static uint64_t interval_from_env(void) {
-  const char *s = getenv("MAESTRO_STATS_INTERVAL_MS");
-  long ms = s ? strtol(s, NULL, 10) : 0;
-  if (ms < 10 || ms > 60000) ms = DEFAULT_INTERVAL_MS;
-  return (uint64_t)ms * 1000000ull;
-}
-
 /* Counts distinct graph names (agents of a graph are usually adjacent). */
 static uint64_t count_graphs(const struct prof_agent_rec *a, int n) {
   enum { MAXG = 256 };
@@ -64,7 +55,7 @@ static int collect_places(struct prof *p) {
                rt->dev_info ? rt->dev_info[d].name : "");
     }
   }
-  for (int c = 0; c < rt->ncollectors; c++) {
+  for (int c = 0; c < stats_collectors(rt); c++) {
     if (!rt->collectors[c]->places) continue;
     int m = clamp_count(rt->collectors[c]->places(rt, p->places, p->place_cap), p->place_cap);
     if (m > n) n = m;
@@ -76,7 +67,7 @@ static int collect_places(struct prof *p) {
  * records of those before it; returns how many exist (may exceed `cap`). */
 static int collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, int cap) {
   int total = 0;
-  for (int c = 0; c < rt->ncollectors; c++) {
+  for (int c = 0; c < stats_collectors(rt); c++) {
     if (!rt->collectors[c]->agents) continue;
     int at = clamp_count(total, cap);
     int m = rt->collectors[c]->agents(rt, r + at, cap - at);
@@ -87,7 +78,7 @@ static int collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, 
 
 static int collect_channels(struct maestro_runtime *rt, struct prof_chan_rec *r, int cap) {
   int total = 0;
-  for (int c = 0; c < rt->ncollectors; c++) {
+  for (int c = 0; c < stats_collectors(rt); c++) {
     if (!rt->collectors[c]->channels) continue;
     int at = clamp_count(total, cap);
     int m = rt->collectors[c]->channels(rt, r + at, cap - at);
@@ -169,7 +160,7 @@ int prof_init(struct maestro_runtime *rt) {
   struct prof *p = calloc(1, sizeof *p);
   if (!p) return err_set(MAESTRO_ENOMEM, "maestro_runtime_create: out of memory (stats)");
   p->rt = rt;
-  p->interval_ns = interval_from_env();
+  p->interval_ns = (uint64_t)rt->cfg.stats_interval_ms * 1000000ull;
   pthread_mutex_init(&p->publish_lock, NULL);
   pthread_mutex_init(&p->wake_lock, NULL);
   pthread_condattr_t ca;

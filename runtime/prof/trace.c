@@ -42,8 +42,6 @@
 #include "prof/prof_impl.h"
 #include "prof/trace_write.h"
 
-enum { DEFAULT_BUFFER_MB = 256, DEFAULT_PREFAULT_MB = 64 };
-
 static const char FOOTER[] = "\n]}\n";
 
 void prof_trace_sample_depths(struct prof *p, const struct prof_chan_rec *c, int n, uint64_t t_ns) {
@@ -197,6 +195,7 @@ static void flush_locked(struct trace *t, int final) {
     return;
   }
   clock_fit(t);
+  tw_meta_devices(t, t->prof->rt);
   for (struct trace_buf *b = t->rec->bufs; b; b = b->next) {
     struct trace_chunk *c = b->head;
     while (c) {
@@ -256,18 +255,11 @@ static void trace_wake_drain(void *ctx) {
   pthread_mutex_unlock(&t->prof->wake_lock);
 }
 
-static size_t mb_from_env(const char *name, size_t dflt, size_t lo, size_t hi) {
-  const char *s = getenv(name);
-  long v = s ? strtol(s, NULL, 10) : -1;
-  if (v < (long)lo || v > (long)hi) return dflt;
-  return (size_t)v;
-}
-
 int prof_trace_open(struct prof *p, const char *path) {
   struct trace *t = calloc(1, sizeof *t);
   if (!t) return err_set(MAESTRO_ENOMEM, "MAESTRO_TRACE: out of memory");
-  size_t mb = mb_from_env("MAESTRO_TRACE_BUFFER_MB", DEFAULT_BUFFER_MB, 4, 1 << 20);
-  size_t pre = mb_from_env("MAESTRO_TRACE_PREFAULT_MB", DEFAULT_PREFAULT_MB, 0, 1 << 20);
+  size_t mb = (size_t)p->rt->cfg.trace_buffer_mb;
+  size_t pre = (size_t)p->rt->cfg.trace_prefault_mb;
   t->prof = p;
   struct tracer_writer w = {
       .ctx = t, .wake_drain = trace_wake_drain, .write_locked = trace_write_now};

@@ -19,6 +19,7 @@
 #include "prof/prof.h"
 #include "prof/segment.h"
 #include "prof/segment_reader.h"
+#include "sched/place.h"
 #include "testmain.h"
 
 static struct prof_seg *make_seg(uint32_t places, uint32_t agents, uint32_t chans) {
@@ -483,11 +484,14 @@ static void test_collectors(void) {
   maestro_runtime_t *rt;
   CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt), MAESTRO_OK);
   unsetenv("MAESTRO_STATS_INTERVAL_MS");
-  /* Each subsystem registered its own, at its own init, in bring-up order. */
-  CU_ASSERT_EQUAL_FATAL(rt->ncollectors, 3);
+  /* Each subsystem registered its own, at its own init, in bring-up order;
+   * the OpenCL backend at its discovery, which is lazy. */
+  CU_ASSERT_EQUAL_FATAL(stats_collectors(rt), 2);
   CU_ASSERT_STRING_EQUAL(rt->collectors[0]->name, "core");
-  CU_ASSERT_STRING_EQUAL(rt->collectors[1]->name, "opencl");
-  CU_ASSERT_STRING_EQUAL(rt->collectors[2]->name, "sched");
+  CU_ASSERT_STRING_EQUAL(rt->collectors[1]->name, "sched");
+  CU_ASSERT_EQUAL_FATAL(place_discover(rt), MAESTRO_OK);
+  CU_ASSERT_EQUAL_FATAL(stats_collectors(rt), 3);
+  CU_ASSERT_STRING_EQUAL(rt->collectors[2]->name, "opencl");
   CU_ASSERT_EQUAL_FATAL(stats_register(rt, &fake), MAESTRO_OK);
 
   struct prof_reader *r;
@@ -511,12 +515,12 @@ static void test_collectors(void) {
   prof_reader_close(r);
 
   /* The table is bounded: the one past it is refused, by name. */
-  int n = rt->ncollectors;
+  int n = stats_collectors(rt);
   for (int i = n; i < STATS_MAX_COLLECTORS; i++)
     CU_ASSERT_EQUAL(stats_register(rt, &fake), MAESTRO_OK);
   CU_ASSERT_EQUAL(stats_register(rt, &fake), MAESTRO_ENOMEM);
   CU_ASSERT(strstr(maestro_last_error(), "'fake'") != NULL);
-  CU_ASSERT_EQUAL(rt->ncollectors, STATS_MAX_COLLECTORS);
+  CU_ASSERT_EQUAL(stats_collectors(rt), STATS_MAX_COLLECTORS);
   CU_ASSERT_EQUAL(stats_register(rt, NULL), MAESTRO_EINVAL);
   maestro_runtime_destroy(rt);
 }

@@ -1,14 +1,17 @@
 /* Counters and costs: what runtime/prof and placement read. */
 #include "base/error.h"
 #include "backend/opencl/ocl_int.h"
+#include "mem/replica.h"
 #include "base/stats_rec.h"
 
-/* The devices' stats collector (base/stats_rec.h): adds each device's
- * transfer counters to its place record. */
+/* The devices' stats collector (base/stats_rec.h), registered once the
+ * backend has found its devices: adds each device's transfer counters to
+ * its place record (the backend's devices are the first device places). */
 static int collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, int cap) {
   if (!rt->ocl) return 0;
   for (int i = 0; i < cap; i++) {
-    if (r[i].kind != MAESTRO_PLACE_DEVICE || r[i].index < 0 || r[i].index >= rt->ndev) continue;
+    if (r[i].kind != MAESTRO_PLACE_DEVICE || r[i].index < 0 || r[i].index >= rt->ocl->ndev)
+      continue;
     ocl_dev_t *d = ocl_dev(rt, r[i].index);
     r[i].bytes_h2d += atomic_load(&d->bytes_h2d);
     r[i].bytes_d2h += atomic_load(&d->bytes_d2h);
@@ -22,9 +25,10 @@ const struct stats_collector ocl_stats_collector = {.name = "opencl", .places = 
 
 int ocl_dev_stats(const struct maestro_runtime *rt, int dev, ocl_dev_stats_t *s) {
   if (!rt || !s) return err_set(MAESTRO_EINVAL, "ocl_dev_stats: NULL argument");
-  if (dev < 0 || dev >= rt->ndev)
-    return err_set(MAESTRO_ENODEV, "ocl_dev_stats: no device %d (this runtime has %d)", dev,
-                   rt->ndev);
+  struct ocl *o = ocl_get((struct maestro_runtime *)rt);
+  int n = o ? o->ndev : 0;
+  if (dev < 0 || dev >= n)
+    return err_set(MAESTRO_ENODEV, "ocl_dev_stats: no device %d (this runtime has %d)", dev, n);
   ocl_dev_t *d = ocl_dev(rt, dev);
   s->bytes_h2d = atomic_load(&d->bytes_h2d);
   s->bytes_d2h = atomic_load(&d->bytes_d2h);
@@ -44,8 +48,11 @@ int ocl_dev_stats(const struct maestro_runtime *rt, int dev, ocl_dev_stats_t *s)
 }
 
 uint64_t ocl_transfer_cost_ns(const struct maestro_runtime *rt, int dev, size_t bytes) {
-  if (!rt || !rt->ocl || dev < 0 || dev >= rt->ndev || bytes == 0) return 0;
-  const ocl_dev_t *d = ocl_dev(rt, dev);
-  if (d->zero_copy) return 0;
-  return d->h2d_lat_ns + (uint64_t)(d->h2d_ns_per_byte * (double)bytes);
+  if (!rt || !rt->ocl || dev < 0 || dev >= rt->ocl->ndev) return 0;
+  return ocl_node_ops.cost_ns(ocl_dev(rt, dev), MEM_TO_NODE, bytes);
+}
+
+int ocl_buf_valid_on(const maestro_buf_t *b, int dev) {
+  if (!b || !b->rt->ocl || dev < 0 || dev >= b->rt->ocl->ndev) return 0;
+  return mem_buf_valid_on(b, ocl_dev(b->rt, dev)->node);
 }
