@@ -373,6 +373,53 @@ static void test_firing_push_own(void) {
   maestro_graph_destroy(g);
 }
 
+/* A supervisor's restart runs on the worker too: the same refusals. */
+static struct probe restart_probe;
+
+static int restart_waits(void *state) {
+  (void)state;
+  restart_probe.rc = maestro_graph_wait(restart_probe.own);
+  snprintf(restart_probe.msg, sizeof restart_probe.msg, "%s", maestro_last_error());
+  restart_probe.calls++;
+  return 0;
+}
+
+static int fail_first(maestro_fire_t *f) {
+  int *fired = maestro_fire_state(f);
+  return (*fired)++ == 0 ? MAESTRO_EINVAL : MAESTRO_OK;
+}
+
+static void test_restart_wait_own(void) {
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "restart", &g) == MAESTRO_OK);
+  int fired = 0;
+  maestro_agent_t *a = NULL;
+  CU_ASSERT_FATAL(
+      maestro_agent_add(g,
+                        &(maestro_agent_desc_t){.name = "retried",
+                                                .in = eng_u64_in,
+                                                .n_in = 1,
+                                                .cpu = fail_first,
+                                                .state = &fired,
+                                                .supervisor = {.on_fail = MAESTRO_FAIL_RETRY,
+                                                               .max_retries = 1,
+                                                               .restart = restart_waits}},
+                        &a) == MAESTRO_OK);
+  maestro_input_t *in;
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "in", &in) == MAESTRO_OK);
+  restart_probe.own = g;
+  restart_probe.calls = 0;
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(eng_feed(eng_rt, in, 3), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  CU_ASSERT_EQUAL(fired, 4);
+  CU_ASSERT_EQUAL(restart_probe.calls, 1);
+  CU_ASSERT_EQUAL(restart_probe.rc, MAESTRO_ESTATE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(
+      restart_probe.msg, "maestro_graph_wait called from inside a firing of agent 'retried'"));
+  maestro_graph_destroy(g);
+}
+
 /* ---- cycles that can never end ---- */
 
 static void check_start_refused(maestro_graph_t *g, const char *cycle, const char *not_named) {
@@ -585,6 +632,7 @@ void register_suites(void) {
       {"firing: destroy the runtime", test_firing_runtime_destroy},
       {"firing: pop own output for ever", test_firing_pop_own},
       {"firing: push into own full input", test_firing_push_own},
+      {"restart: wait on own graph", test_restart_wait_own},
       {"cycle with nothing entering", test_cycle_closed},
       {"agent fed by itself", test_cycle_self},
       {"cycle upstream of an agent", test_cycle_downstream_named},

@@ -209,7 +209,7 @@ int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_s
         !atomic_load_explicit(&a->g->stopped, memory_order_relaxed)) {
       tries++;
       rs->retries++;
-      if (a->sup.restart && a->sup.restart(a->state) < 0) break;
+      if (a->sup.restart && run_call_restart(a) < 0) break;
       continue;
     }
     break;

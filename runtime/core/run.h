@@ -87,6 +87,15 @@ static inline int run_call_cpu(struct maestro_agent *a, struct maestro_fire *f) 
   return st;
 }
 
+/* Calls the supervisor's restart (set) before a retry, marked like a firing. */
+static inline int run_call_restart(struct maestro_agent *a) {
+  struct maestro_agent *outer = core_firing;
+  core_firing = a;
+  int st = a->sup.restart(a->state);
+  core_firing = outer;
+  return st;
+}
+
 /* Calls the CPU implementation with its supervisor's retries. Returns its
  * final status; after a failure nothing it sent is kept. */
 static inline int run_fire_exec(struct maestro_agent *a, struct maestro_fire *f,
