@@ -468,8 +468,8 @@ static int port_fed(const struct inport *p, const char *ok, int all) {
   return all;
 }
 
-/* Refuses a graph in which some agent can never finish (docs/engine.md,
- * "Cycles"). An agent may fire if it is a source or each input port has a
+/* Refuses a graph in which some agent can never finish (docs/engine.md, "Ends,
+ * cycles and calls from a firing"). An agent may fire if it is a source or each input port has a
  * channel from a host input or from an agent that may fire; it may stop
  * firing and close its outputs if it may fire (it may return MAESTRO_DONE)
  * or some input port may end (each of its channels is a host input or comes
