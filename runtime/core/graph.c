@@ -468,14 +468,15 @@ static int port_fed(const struct inport *p, const char *ok, int all) {
   return all;
 }
 
-/* Refuses a graph in which some agent can never finish (docs/engine.md, "Ends,
- * cycles and calls from a firing"). An agent may fire if it is a source or each input port has a
- * channel from a host input or from an agent that may fire; it may stop
- * firing and close its outputs if it may fire (it may return MAESTRO_DONE)
- * or some input port may end (each of its channels is a host input or comes
- * from an agent that may close). The graph finishes only if every agent may
- * close; one that cannot waits on a producer that cannot either, so
- * following them leads round a cycle, which the message names. */
+/* Refuses a graph in which some agent can never finish (docs/engine.md,
+ * "Ends, cycles and calls from a firing"). An agent may fire if it is a
+ * source or each input port has a channel from a host input or from an agent
+ * that may fire; it may stop firing and close its outputs if it may fire (it
+ * may return MAESTRO_DONE) or some input port may end (each of its channels
+ * is a host input or comes from an agent that may close). The graph finishes
+ * only if every agent may close; one that cannot waits on a producer that
+ * cannot either, so following them leads round a cycle, which the message
+ * names. */
 static int graph_check_ends(struct maestro_graph *g) {
   int n = g->nagents;
   char *fire = calloc((size_t)n + 1, 1), *ends = calloc((size_t)n + 1, 1);
