@@ -129,6 +129,10 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
 
 void maestro_runtime_destroy(maestro_runtime_t *rt) {
   if (!rt) return;
+  /* It waits for every graph and joins the workers, the firing's own included. */
+  if (core_refuse_in_firing("maestro_runtime_destroy",
+                            "a firing may not destroy a runtime; the runtime is left running"))
+    return;
   graph_destroy_all(rt);
   runtime_free(rt, NSUB + rt_nmodules);
 }
