@@ -13,3 +13,6 @@ maestro_add_test(ocl_kagent_two_devices SOURCES ocl_kagent.c TIMEOUT 180 LABELS 
 maestro_add_test(ocl_graph SOURCES ocl_graph.c TIMEOUT 180 LABELS ocl)
 maestro_add_test(ocl_graph_two_devices SOURCES ocl_graph.c TIMEOUT 180 LABELS ocl
                  ENV "POCL_DEVICES=pthread pthread")
+# Refusals instead of crashes: a damaged on-disk program cache entry,
+# work sizes that wrap, argument bindings that do not fit the kernel.
+maestro_add_test(ocl_guard SOURCES ocl_guard.c TIMEOUT 180 LABELS ocl)
