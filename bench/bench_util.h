@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,20 @@ static inline void bench_print_config(maestro_runtime_t *rt) {
   printf("config: %d CPU workers, stats=%d, trace=%s, cores=%d (shared machine: compare ratios)\n",
          maestro_runtime_nplaces(rt, MAESTRO_PLACE_CPU), cfg.stats, cfg.trace ? cfg.trace : "off",
          bench_ncores());
+}
+
+/* Exits 1 with "BENCH: FAILED: <message>": a benchmark whose outputs are
+ * wrong (a message lost, duplicated, out of order or altered) measured
+ * something else than it says, and prints no figure. */
+__attribute__((noreturn, format(printf, 2, 3))) static inline void
+bench_fail(const char *bench, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: FAILED: ", bench);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  exit(1);
 }
 
 /* Exits with a message when a Maestro call fails. */
