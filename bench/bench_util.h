@@ -134,6 +134,18 @@ bench_fail(const char *bench, const char *fmt, ...) {
     }                                                                                              \
   } while (0)
 
+/* After the graph ended: fails `bench` when `out` still holds a message
+ * (one delivered twice, or one nobody asked for). */
+static inline void bench_no_more(maestro_output_t *out, const char *bench) {
+  maestro_buf_t *b = NULL;
+  int rc = maestro_output_pop(out, &b, 0);
+  if (rc == MAESTRO_OK) {
+    maestro_buf_release(b);
+    bench_fail(bench, "the output holds a message nobody sent");
+  }
+  if (rc != MAESTRO_ECLOSED) bench_fail(bench, "the output did not end: %s", maestro_strerror(rc));
+}
+
 /* Source agent: sends its sequence numbers 0, 1, ... as 8-byte messages
  * on output 0, up to the count (a long) its state points to, then is done. */
 static inline int bench_seq_source(maestro_fire_t *f) {

@@ -50,6 +50,7 @@ int main(int argc, char **argv) {
          maestro_runtime_nplaces(rt, MAESTRO_PLACE_CPU), ms, used, used - base, used / 1.0);
   maestro_input_close(in);
   BENCH_CHECK(maestro_graph_wait(g));
+  bench_no_more(out, "idle");
   maestro_graph_destroy(g);
   maestro_runtime_destroy(rt);
   return 0;

@@ -86,6 +86,7 @@ static void maestro_roundtrips(maestro_runtime_t *rt, long n, uint64_t *lat) {
   }
   maestro_input_close(in);
   BENCH_CHECK(maestro_graph_wait(g));
+  bench_no_more(out, "latency");
   maestro_graph_destroy(g);
 }
 
