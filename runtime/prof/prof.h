@@ -31,7 +31,9 @@ void prof_fini(struct maestro_runtime *rt);
 void prof_publish(struct maestro_runtime *rt);
 /* The segment's shm name ("/maestro-1000-4242"), or NULL when none. */
 const char *prof_stats_name(const struct maestro_runtime *rt);
-/* Why stats were asked for but no segment exists (no /dev/shm...), or NULL. */
+/* Why stats were asked for but no segment exists (no /dev/shm...), or why
+ * the segment is not under its usual name (something not this program's
+ * held it: prof_stats_name says where it is); NULL when neither. */
 const char *prof_stats_error(const struct maestro_runtime *rt);
 
 /* ---- trace (prof/trace.c). Every call is a no-op when tracing is off;

@@ -18,7 +18,7 @@ struct prof {
 
   /* Live stats segment (NULL when MAESTRO_STATS=0 or it could not be made). */
   struct prof_seg *seg;
-  char seg_error[256]; /* why there is no segment, if stats were asked for */
+  char seg_error[256]; /* why there is no segment, or why it moved to another name */
 
   /* Publisher thread: wakes every interval_ns, or when told to stop. */
   pthread_t thread;
