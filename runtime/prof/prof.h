@@ -130,7 +130,9 @@ void prof_trace_transfer(struct maestro_runtime *rt, int dev, const char *what, 
 /* A channel depth sample. */
 void prof_trace_depth(struct maestro_runtime *rt, const char *channel, uint32_t depth,
                       uint64_t t_ns);
-/* Writes what has been recorded so far (the runtime's destroy does it too). */
-void prof_trace_flush(struct maestro_runtime *rt);
+/* Writes what has been recorded so far (the runtime's destroy does it too).
+ * MAESTRO_OK, or MAESTRO_ESYS when writing the file failed (now or
+ * before: the trace is then incomplete; stderr said so once). */
+int prof_trace_flush(struct maestro_runtime *rt);
 
 #endif

@@ -61,7 +61,9 @@ struct trace {
   uint64_t id; /* tells this trace's thread buffers from a previous runtime's */
   FILE *f;
   long body_end; /* where the footer starts */
-  int failed;    /* a write failed: stop writing */
+  char *path;    /* as given (MAESTRO_TRACE) */
+  int failed;    /* a write failed: stop writing (tw_fail) */
+  int error;     /* its errno */
   uint64_t start_ns;
   int pid;
   pthread_mutex_t lock; /* registry and writes */
