@@ -25,8 +25,8 @@ enum { MAX_PROCS = 256 };
 
 static void usage(FILE *f) {
   fprintf(f, "usage: maestro-top [-p PID] [-d SECONDS] [-b] [-n N] [--json] [-l]\n"
-             "  -p PID      attach to this process (default: this user's Maestro program;\n"
-             "              a list to pick from when several run)\n"
+             "  -p PID      attach to this process, every runtime it created (default: this\n"
+             "              user's Maestro program; a list to pick from when several run)\n"
              "  -d SECONDS  refresh delay (default 1; fractions allowed)\n"
              "  -b          batch mode: plain text snapshots on stdout, no screen\n"
              "  -n N        stop after N snapshots (batch mode; default: until the program ends)\n"
