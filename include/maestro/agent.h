@@ -90,7 +90,7 @@ typedef struct maestro_agent_desc {
   const maestro_port_t *out;
   int n_out;
   maestro_cpu_fn cpu;             /**< CPU implementation, or NULL */
-  const maestro_kernel_t *kernel; /**< OpenCL implementation, or NULL */
+  const maestro_kernel_t *kernel; /**< OpenCL implementation (copied), or NULL */
   void *state;                    /**< private state, handed to every firing */
   maestro_affinity_t affinity;
   unsigned flags; /**< MAESTRO_STATELESS */

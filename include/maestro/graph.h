@@ -39,9 +39,15 @@ void maestro_graph_destroy(maestro_graph_t *g);
 const char *maestro_graph_name(const maestro_graph_t *g);
 
 /**
- * Adds an agent described by `desc` (copied, names included).
+ * Adds an agent described by `desc`, copied whole: its name, port arrays and
+ * port names, and the kernel with its source, name, options, .args and
+ * .out_count. Nothing they point to needs to outlive the call (one
+ * maestro_kernel_t variable may describe several agents in turn). `.state`
+ * and the kernel's `.check_arg` are handed to the agent's code as they are:
+ * what they point to is the caller's, for the graph's lifetime.
  * @return MAESTRO_OK; MAESTRO_EINVAL (no name, no implementation, bad port
- *         array, a kernel on a runtime without devices with MAESTRO_ON_DEVICE);
+ *         array, a kernel's .args NULL or .n_args negative, a kernel on a
+ *         runtime without devices with MAESTRO_ON_DEVICE);
  *         MAESTRO_EGRAPH (duplicate agent or port name); MAESTRO_ENODEV (an
  *         affinity index with no such place); MAESTRO_ESTATE after start.
  */

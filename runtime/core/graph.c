@@ -11,6 +11,7 @@
 #include "base/runtime.h"
 #include "mem/buf.h"
 #include "prof/prof.h"
+#include "sched/place.h"
 
 size_t maestro_type_size(maestro_type_t t) {
   switch (t) {
@@ -88,6 +89,49 @@ static int check_ports(const char *agent, const char *what, const maestro_port_t
   return MAESTRO_OK;
 }
 
+/* maestro_agent_add keeps its own copy of the kernel description and of
+ * everything it points to (the strings, .args, and .out_count with one entry
+ * per output port), so the caller may reuse or free its own at once: a
+ * kernel described in a loop from one variable. `.check` is a function and
+ * `.check_arg` an opaque pointer of the caller's, kept as they are. */
+static void kernel_free(maestro_kernel_t *k) {
+  if (!k) return;
+  free((char *)k->source);
+  free((char *)k->name);
+  free((char *)k->options);
+  free((maestro_karg_t *)k->args);
+  free((size_t *)k->out_count);
+  free(k);
+}
+
+static maestro_kernel_t *kernel_dup(const maestro_kernel_t *k, int n_out) {
+  maestro_kernel_t *c = malloc(sizeof *c);
+  char *source = k->source ? strdup(k->source) : NULL;
+  char *name = k->name ? strdup(k->name) : NULL;
+  char *options = k->options ? strdup(k->options) : NULL;
+  maestro_karg_t *args = k->n_args > 0 ? malloc((size_t)k->n_args * sizeof *args) : NULL;
+  size_t *out_count = k->out_count && n_out > 0 ? malloc((size_t)n_out * sizeof *out_count) : NULL;
+  if (!c || (k->source && !source) || (k->name && !name) || (k->options && !options) ||
+      (k->n_args > 0 && !args) || (k->out_count && n_out > 0 && !out_count)) {
+    free(c);
+    free(source);
+    free(name);
+    free(options);
+    free(args);
+    free(out_count);
+    return NULL;
+  }
+  if (args) memcpy(args, k->args, (size_t)k->n_args * sizeof *args);
+  if (out_count) memcpy(out_count, k->out_count, (size_t)n_out * sizeof *out_count);
+  *c = *k;
+  c->source = source;
+  c->name = name;
+  c->options = options;
+  c->args = args;
+  c->out_count = out_count;
+  return c;
+}
+
 static void agent_free(struct maestro_agent *a) {
   if (!a) return;
   for (int i = 0; i < a->n_in; i++) {
@@ -99,7 +143,8 @@ static void agent_free(struct maestro_agent *a) {
     free(a->out[i].ch);
   }
   win_free(a);
-  if (a->ka) ocl_kagent_destroy(a->ka);
+  place_impls_free(a->g->rt, a->impls);
+  kernel_free((maestro_kernel_t *)a->kernel); /* our copy (kernel_dup) */
   free(a->in);
   free(a->out);
   free(a->inbuf);
@@ -141,9 +186,23 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
                      af->index, g->rt->ncpu);
   }
   if (af->pref == MAESTRO_ON_DEVICE) {
-    if (!d->kernel)
+    struct place_agent_desc pd = {.name = d->name,
+                                  .cpu = d->cpu,
+                                  .kernel = d->kernel,
+                                  .state = d->state,
+                                  .flags = d->flags,
+                                  .affinity = d->affinity,
+                                  .in = d->in,
+                                  .out = d->out,
+                                  .n_in = d->n_in,
+                                  .n_out = d->n_out};
+    if (!place_wanted(g->rt, &pd))
       return err_set(MAESTRO_EINVAL,
-                     "maestro_agent_add: agent '%s' asks for a device but has no .kernel", d->name);
+                     "maestro_agent_add: agent '%s' asks for a device but has no device "
+                     "implementation (.kernel)",
+                     d->name);
+    int drc = place_discover(g->rt);
+    if (drc) return drc;
     if (g->rt->ndev == 0)
       return err_set(
           MAESTRO_EINVAL,
@@ -154,6 +213,15 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
                      "maestro_agent_add: agent '%s': no device place %d (there are %d)", d->name,
                      af->index, g->rt->ndev);
   }
+  /* The kernel is copied here, its .args with it. */
+  const maestro_kernel_t *k = d->kernel;
+  if (k && k->n_args < 0)
+    return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': kernel '%s': .n_args is %d",
+                   d->name, k->name ? k->name : "?", k->n_args);
+  if (k && k->n_args > 0 && !k->args)
+    return err_set(MAESTRO_EINVAL,
+                   "maestro_agent_add: agent '%s': kernel '%s': .args is NULL with .n_args %d",
+                   d->name, k->name ? k->name : "?", k->n_args);
   if (d->supervisor.on_fail != MAESTRO_FAIL_STOP && d->supervisor.on_fail != MAESTRO_FAIL_RETRY &&
       d->supervisor.on_fail != MAESTRO_FAIL_SKIP)
     return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': unknown supervisor policy %d",
@@ -171,7 +239,8 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
   a->in = calloc((size_t)d->n_in + 1, sizeof *a->in);
   a->out = calloc((size_t)d->n_out + 1, sizeof *a->out);
   a->inbuf = calloc((size_t)d->n_in + 1, sizeof *a->inbuf);
-  int oom = !a->name || !a->in || !a->out || !a->inbuf;
+  if (k) a->kernel = kernel_dup(k, d->n_out);
+  int oom = !a->name || !a->in || !a->out || !a->inbuf || (k && !a->kernel);
   for (int i = 0; !oom && i < d->n_in; i++) {
     a->in[i].name = strdup(d->in[i].name);
     a->in[i].type = d->in[i].type;
@@ -197,7 +266,6 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
     return err_set(MAESTRO_ENOMEM, "maestro_agent_add: out of memory");
   }
   a->cpu = d->cpu;
-  a->kernel = d->kernel;
   a->state = d->state;
   a->affinity = d->affinity;
   a->flags = d->flags;
@@ -397,54 +465,82 @@ int maestro_graph_dead_letters(maestro_graph_t *g, maestro_output_t **out) {
 /* Which device places agent `a` may run on (bit i = device i); 0 for none. */
 static uint64_t agent_devices(const struct maestro_agent *a) {
   if (a->affinity.pref == MAESTRO_ON_CPU) return 0;
-  if (a->affinity.pref == MAESTRO_ON_DEVICE && a->affinity.index >= 0 && a->affinity.index < 64)
+  if (a->affinity.pref == MAESTRO_ON_DEVICE && a->affinity.index >= 0 &&
+      a->affinity.index < PLACE_MAX_DEVICES)
     return 1ull << a->affinity.index;
-  return OCL_ALL_DEVICES;
+  return ~(uint64_t)0;
 }
 
-/* Builds kernels, only for the devices each agent may run on. A kernel that
- * cannot be set up while devices exist fails the start with OpenCL's own
- * message (the build log, the argument count that does not match), also for
- * a hybrid agent: running it CPU-only would hide a programming error. A
- * runtime with no device runs hybrid agents on their CPU implementation. */
-static int graph_prepare_kernels(struct maestro_graph *g) {
+/* What the backends see of agent `a`; in/out are arrays of n_in / n_out + 1
+ * the caller provides. */
+static void agent_desc(const struct maestro_agent *a, maestro_port_t *in, maestro_port_t *out,
+                       struct place_agent_desc *d) {
+  for (int p = 0; p < a->n_in; p++)
+    in[p] = (maestro_port_t){a->in[p].name, a->in[p].type};
+  for (int p = 0; p < a->n_out; p++)
+    out[p] = (maestro_port_t){a->out[p].name, a->out[p].type};
+  *d = (struct place_agent_desc){.name = a->name,
+                                 .cpu = a->cpu,
+                                 .kernel = a->kernel,
+                                 .state = a->state,
+                                 .flags = a->flags,
+                                 .affinity = a->affinity,
+                                 .in = in,
+                                 .out = out,
+                                 .n_in = a->n_in,
+                                 .n_out = a->n_out,
+                                 .fire_cpu = a->cpu ? run_fire_offload : NULL,
+                                 .agent = (void *)a};
+}
+
+/* Prepares every agent's device implementations (builds kernels), only for
+ * the device places each agent may run on. An implementation that cannot be
+ * set up while its places exist fails the start with the backend's own
+ * message (the build log, the argument count that does not match), also
+ * for a hybrid agent: running it CPU-only would hide a programming error.
+ * A runtime with no device place runs hybrid agents on their CPU
+ * implementation. */
+static int graph_prepare_impls(struct maestro_graph *g) {
   struct maestro_runtime *rt = g->rt;
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
-    if (!a->kernel) continue;
     uint64_t devs = agent_devices(a);
-    if (!devs) continue; /* MAESTRO_ON_CPU: it never runs its kernel */
-    if (rt->ndev == 0) {
-      if (a->cpu) continue;
-      return err_set(MAESTRO_ENODEV,
-                     "maestro_graph_start: graph '%s': agent '%s' has only an OpenCL kernel and no "
-                     "device can run it (%s)",
-                     g->name, a->name, rt->cpu_only_reason ? rt->cpu_only_reason : "no device");
-    }
+    if (!devs) continue; /* MAESTRO_ON_CPU: it never runs on a device */
     maestro_port_t *in = calloc((size_t)a->n_in + 1, sizeof *in);
     maestro_port_t *out = calloc((size_t)a->n_out + 1, sizeof *out);
     int rc = MAESTRO_ENOMEM;
     err_clear();
     if (in && out) {
-      for (int p = 0; p < a->n_in; p++)
-        in[p] = (maestro_port_t){a->in[p].name, a->in[p].type};
-      for (int p = 0; p < a->n_out; p++)
-        out[p] = (maestro_port_t){a->out[p].name, a->out[p].type};
-      rc = ocl_kagent_create_on(rt, a->name, a->kernel, in, a->n_in, out, a->n_out, devs, &a->ka);
+      struct place_agent_desc d;
+      agent_desc(a, in, out, &d);
+      rc = place_prepare(rt, &d, devs, &a->impls);
     }
     free(in);
     free(out);
-    if (rc == MAESTRO_OK && a->ka) continue;
-    if (rc == MAESTRO_OK) rc = MAESTRO_ECL;
+    if (rc == MAESTRO_OK && (a->impls || a->cpu)) continue;
+    if (rc == MAESTRO_OK)
+      return err_set(MAESTRO_ENODEV,
+                     "maestro_graph_start: graph '%s': agent '%s' has no CPU implementation and "
+                     "no device can run it (%s)",
+                     g->name, a->name, rt->cpu_only_reason ? rt->cpu_only_reason : "no device");
     if (rc == MAESTRO_EBUILD) return rc; /* the message names the agent and holds the build log */
     char *why = strdup(maestro_last_error());
-    rc = err_set(
-        rc, "maestro_graph_start: graph '%s': %s agent '%s': its kernel cannot be set up: %s",
-        g->name, a->cpu ? "hybrid" : "kernel", a->name, why && why[0] ? why : maestro_strerror(rc));
+    rc = err_set(rc,
+                 "maestro_graph_start: graph '%s': %s agent '%s': its device implementation "
+                 "cannot be set up: %s",
+                 g->name, a->cpu ? "hybrid" : "device", a->name,
+                 why && why[0] ? why : maestro_strerror(rc));
     free(why);
     return rc;
   }
   return MAESTRO_OK;
+}
+
+static void graph_free_impls(struct maestro_graph *g) {
+  for (int i = 0; i < g->nagents; i++) {
+    place_impls_free(g->rt, g->agents[i]->impls);
+    g->agents[i]->impls = NULL;
+  }
 }
 
 int maestro_graph_start(maestro_graph_t *g) {
@@ -460,13 +556,9 @@ int maestro_graph_start(maestro_graph_t *g) {
                        "connected (connect a channel or a host input)",
                        g->name, a->in[p].name, a->name);
   }
-  int rc = graph_prepare_kernels(g);
+  int rc = graph_prepare_impls(g);
   if (rc) {
-    for (int i = 0; i < g->nagents; i++)
-      if (g->agents[i]->ka) {
-        ocl_kagent_destroy(g->agents[i]->ka);
-        g->agents[i]->ka = NULL;
-      }
+    graph_free_impls(g);
     return rc;
   }
   /* First homes: a graph's agents start together on one worker (graphs
@@ -479,12 +571,10 @@ int maestro_graph_start(maestro_graph_t *g) {
     g->agents[i]->task.home = home;
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
-    if (a->n_in > 0 && ((a->flags & MAESTRO_STATELESS) || a->ka) && (rc = win_setup(a))) {
-      for (int j = 0; j < g->nagents; j++) {
+    if (a->n_in > 0 && ((a->flags & MAESTRO_STATELESS) || a->impls) && (rc = win_setup(a))) {
+      for (int j = 0; j < g->nagents; j++)
         win_free(g->agents[j]);
-        if (g->agents[j]->ka) ocl_kagent_destroy(g->agents[j]->ka);
-        g->agents[j]->ka = NULL;
-      }
+      graph_free_impls(g);
       return rc;
     }
   }

@@ -64,6 +64,7 @@ struct trace {
   char *path;    /* as given (MAESTRO_TRACE) */
   int failed;    /* a write failed: stop writing (tw_fail) */
   int error;     /* its errno */
+  int dev_named; /* device places whose tracks are named (devices appear lazily) */
   uint64_t start_ns;
   int pid;
   pthread_mutex_t lock; /* registry and writes */
