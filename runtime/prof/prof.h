@@ -35,13 +35,17 @@ void prof_fini(struct maestro_runtime *rt);
 void prof_publish(struct maestro_runtime *rt);
 /* The segment's shm name ("/maestro-1000-4242"), or NULL when none. */
 const char *prof_stats_name(const struct maestro_runtime *rt);
-/* Why stats were asked for but no segment exists (no /dev/shm...), or NULL. */
+/* Why stats were asked for but no segment exists (no /dev/shm...), or why
+ * the segment is not under its usual name (something not this program's
+ * held it: prof_stats_name says where it is); NULL when neither. */
 const char *prof_stats_error(const struct maestro_runtime *rt);
 
 /* ---- trace (prof/trace.c): the writer of what core/trace.h records.
  * Records are written as JSON when the runtime is destroyed, when
  * prof_trace_flush asks, and in the background once MAESTRO_TRACE_BUFFER_MB
- * fills. Writes what has been recorded so far; no-op when not tracing. */
-void prof_trace_flush(struct maestro_runtime *rt);
+ * fills. prof_trace_flush writes what has been recorded so far (no-op when
+ * not tracing): MAESTRO_OK, or MAESTRO_ESYS when writing the file failed
+ * (now or before: the trace is then incomplete; stderr said so once). */
+int prof_trace_flush(struct maestro_runtime *rt);
 
 #endif

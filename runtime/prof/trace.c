@@ -187,15 +187,18 @@ static uint32_t writable_end(const uint64_t *w, uint32_t from, uint32_t n) {
   return open ? safe : n;
 }
 
-/* Writes every record published so far; the caller holds t->rec->lock. */
+/* Writes every record published so far; the caller holds t->rec->lock.
+ * Once a write failed, records are dropped instead (their chunks reused:
+ * memory stays bounded, recording threads never wait on a file that
+ * fails). */
 static void flush_locked(struct trace *t, int final) {
-  if (!t->f || t->failed) return;
-  if (fseek(t->f, t->body_end, SEEK_SET) != 0) {
-    t->failed = 1;
-    return;
+  if (!t->f) return;
+  if (!t->failed && fseek(t->f, t->body_end, SEEK_SET) != 0) tw_fail(t, errno);
+  int drop = t->failed;
+  if (!drop) {
+    clock_fit(t);
+    tw_meta_devices(t, t->prof->rt);
   }
-  clock_fit(t);
-  tw_meta_devices(t, t->prof->rt);
   for (struct trace_buf *b = t->rec->bufs; b; b = b->next) {
     struct trace_chunk *c = b->head;
     while (c) {
@@ -205,7 +208,7 @@ static void flush_locked(struct trace *t, int final) {
        * its last record. Re-read the count after `next` for that. */
       if (next) n = atomic_load_explicit(&c->count, memory_order_acquire);
       uint32_t end = next || final ? n : writable_end(c->w, c->done, n);
-      if (end > c->done) write_words(t, c->w, c->done, end, final || next != NULL);
+      if (end > c->done && !drop) write_words(t, c->w, c->done, end, final || next != NULL);
       c->done = end;
       if (!next) break;
       b->head = next; /* the writer has moved on: c is ours */
@@ -213,18 +216,24 @@ static void flush_locked(struct trace *t, int final) {
       c = next;
     }
   }
+  if (drop) return;
   tw_out_flush(t);
   t->body_end = ftell(t->f);
   fputs(FOOTER, t->f);
-  if (fflush(t->f) != 0 || ferror(t->f)) t->failed = 1;
+  if (fflush(t->f) != 0 || ferror(t->f)) tw_fail(t, errno);
 }
 
-void prof_trace_flush(struct maestro_runtime *rt) {
+int prof_trace_flush(struct maestro_runtime *rt) {
   struct trace *t = rt && rt->prof ? rt->prof->trace : NULL;
-  if (!t) return;
+  if (!t) return MAESTRO_OK;
   pthread_mutex_lock(&t->rec->lock);
   flush_locked(t, 0);
+  int failed = t->failed, e = t->error;
   pthread_mutex_unlock(&t->rec->lock);
+  if (failed)
+    return err_set(MAESTRO_ESYS, "prof_trace_flush: writing the trace file '%s' failed: %s",
+                   t->path, strerror(e));
+  return MAESTRO_OK;
 }
 
 /* The stats thread's part: write when past the drain mark. (It does not
@@ -269,8 +278,12 @@ int prof_trace_open(struct prof *p, const char *path) {
     return rc;
   }
   t->f = fopen(path, "w");
-  if (!t->f) {
-    int e = errno;
+  int open_errno = errno;
+  t->path = strdup(path);
+  if (!t->f || !t->path) {
+    int e = t->f ? ENOMEM : open_errno;
+    if (t->f) fclose(t->f);
+    free(t->path);
     tracer_stop(p->rt);
     free(t);
     return err_set(MAESTRO_EINVAL, "MAESTRO_TRACE='%s': cannot write the trace file: %s", path,
@@ -285,8 +298,14 @@ int prof_trace_open(struct prof *p, const char *path) {
   tw_meta(t, p->rt);
   t->body_end = ftell(t->f);
   fputs(FOOTER, t->f);
-  fflush(t->f);
   p->trace = t;
+  if (fflush(t->f) != 0 || ferror(t->f)) { /* a full disk, /dev/full */
+    int e = errno ? errno : EIO;
+    tw_fail(t, e);
+    err_format("MAESTRO_TRACE='%s': cannot write the trace file: %s", path, strerror(e));
+    prof_trace_close(p);
+    return MAESTRO_ESYS;
+  }
   return MAESTRO_OK;
 }
 
@@ -298,12 +317,13 @@ void prof_trace_close(struct prof *p) {
   pthread_mutex_unlock(&t->rec->lock);
   p->trace = NULL;
   tracer_stop(p->rt);
-  fclose(t->f);
+  if (fclose(t->f) != 0) tw_fail(t, errno);
   for (int i = 0; i < NAME_PAGES; i++) {
     if (!t->pages[i]) continue;
     for (int k = 0; k < NAME_PAGE; k++)
       free(t->pages[i][k].json);
     free(t->pages[i]);
   }
+  free(t->path);
   free(t);
 }
