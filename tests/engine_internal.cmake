@@ -37,3 +37,11 @@ maestro_add_test(engine_chan_bytes
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_chan_bytes.c
   ENV MAESTRO_STATS=0
   TIMEOUT 120)
+
+# Performance models (runtime/sched/perf.c): figures, calibration,
+# exploration, files in temporary directories, and places' architectures
+# (the real PoCL device).
+maestro_add_test(engine_perf
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_perf.c
+  ENV MAESTRO_STATS=0
+  TIMEOUT 120)
