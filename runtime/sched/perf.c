@@ -59,6 +59,11 @@ struct perf_hist {
   struct perf_key *key;
   pthread_mutex_t mu; /* e[] */
   struct perf_entry e[PERF_BUCKETS];
+  /* What perf_estimate reads without the lock: e[b].count and e[b].mean as
+   * of the last update (a reader may pair one update's count with the
+   * next's mean, which an estimate can live with). */
+  _Atomic uint64_t pub_count[PERF_BUCKETS];
+  _Atomic double pub_mean[PERF_BUCKETS];
   _Atomic uint64_t last_chosen; /* key->fires when this arch was last chosen */
   _Atomic unsigned gap;         /* firings without it before an exploration */
   atomic_int exploring;         /* the next record measures an exploration */
@@ -92,9 +97,11 @@ static _Atomic unsigned tmp_counter; /* unique temporary names within the proces
 
 /* ---- helpers ---- */
 
+/* Seconds are all a last update needs: the coarse clock is a load, where a
+ * precise one can cost 100 ns in a virtual machine. */
 static int64_t wall_s(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
   return (int64_t)ts.tv_sec;
 }
 
@@ -448,7 +455,10 @@ static int arch_load(struct perf_store *s, struct perf_arch *a) {
       recs_free(r, n);
       return err_set(MAESTRO_ENOMEM, "perf_hist_get: out of memory");
     }
-    h->e[r[i].bucket] = r[i].e; /* before the pointer is handed out: no lock needed */
+    /* Before the pointer is handed out: no lock needed. */
+    h->e[r[i].bucket] = r[i].e;
+    atomic_store(&h->pub_count[r[i].bucket], r[i].e.count);
+    atomic_store(&h->pub_mean[r[i].bucket], r[i].e.mean);
   }
   recs_free(r, n);
   return MAESTRO_OK;
@@ -490,20 +500,16 @@ struct perf_hist *perf_hist_get(struct perf_store *s, const char *key, const cha
 /* ---- the firing path ---- */
 
 int perf_bucket(uint64_t bytes) {
-  int b = 0;
-  while (bytes > 64 && b < PERF_BUCKETS - 1) {
-    bytes = (bytes >> 1) + (bytes & 1); /* rounded up: 129 bytes is bucket 2 */
-    b++;
-  }
-  return b;
+  if (bytes <= 64) return 0;
+  /* ceil(log2(bytes)) - 6: 65..128 is 1, 129..256 is 2 */
+  int b = 64 - __builtin_clzll(bytes - 1) - 6;
+  return b < PERF_BUCKETS - 1 ? b : PERF_BUCKETS - 1;
 }
 
 int perf_estimate(struct perf_hist *h, uint64_t bytes, double *ns) {
-  const struct perf_entry *e = &h->e[perf_bucket(bytes)];
-  pthread_mutex_lock(&h->mu);
-  uint64_t n = e->count;
-  double mean = e->mean;
-  pthread_mutex_unlock(&h->mu);
+  int b = perf_bucket(bytes);
+  uint64_t n = atomic_load_explicit(&h->pub_count[b], memory_order_acquire);
+  double mean = atomic_load_explicit(&h->pub_mean[b], memory_order_relaxed);
   *ns = n ? mean : -1.0;
   return n >= h->s->p.min_samples;
 }
@@ -525,7 +531,8 @@ struct perf_stats perf_entry_stats(struct perf_hist *h, int bucket) {
 
 void perf_record(struct perf_hist *h, uint64_t bytes, uint64_t ns) {
   const struct perf_params *p = &h->s->p;
-  struct perf_entry *e = &h->e[perf_bucket(bytes)];
+  int b = perf_bucket(bytes);
+  struct perf_entry *e = &h->e[b];
   double x = (double)ns;
   int64_t now = wall_s();
   pthread_mutex_lock(&h->mu);
@@ -552,6 +559,8 @@ void perf_record(struct perf_hist *h, uint64_t bytes, uint64_t ns) {
   }
   e->last = now;
   e->gen++;
+  atomic_store_explicit(&h->pub_mean[b], e->mean, memory_order_relaxed);
+  atomic_store_explicit(&h->pub_count[b], e->count, memory_order_release);
   pthread_mutex_unlock(&h->mu);
 }
 

@@ -47,9 +47,9 @@
  *
  * Threads: perf_hist_get takes the store's lock and may read a file: call it
  * once per (implementation, place) when a graph starts and keep the
- * pointer, valid until perf_store_destroy. The firing-path calls
- * (perf_estimate, perf_record, perf_chosen, perf_should_explore) take only
- * that history's own lock or atomics. */
+ * pointer, valid until perf_store_destroy. On the firing path,
+ * perf_estimate, perf_chosen and perf_should_explore are a few atomic
+ * loads and stores, and perf_record takes only that history's own lock. */
 #ifndef MAESTRO_SCHED_PERF_H
 #define MAESTRO_SCHED_PERF_H
 

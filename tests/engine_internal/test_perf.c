@@ -599,6 +599,50 @@ static void perf_concurrent_saves(void) {
   free(dir);
 }
 
+/* Firing-path calls from several threads while another saves: every
+ * sample counted. */
+#define NREC_THREADS 4
+#define NRECS        2000
+static struct perf_hist *rec_h[2];
+static void *record_loop(void *arg) {
+  (void)arg;
+  double ns;
+  for (int i = 0; i < NRECS; i++) {
+    perf_estimate(rec_h[0], 100, &ns);
+    perf_estimate(rec_h[1], 100, &ns);
+    if (perf_should_explore(rec_h[1])) perf_chosen(rec_h[1]);
+    perf_chosen(rec_h[0]);
+    perf_record(rec_h[0], 100, 10);
+  }
+  return NULL;
+}
+
+static void perf_record_while_saving(void) {
+  char *dir = tmpdir_new();
+  struct perf_store *s = perf_store_create(dir, NULL);
+  rec_h[0] = perf_hist_get(s, "k", "cpu:test");
+  rec_h[1] = perf_hist_get(s, "k", ARCH_B);
+  pthread_t t[NREC_THREADS];
+  for (int i = 0; i < NREC_THREADS; i++)
+    pthread_create(&t[i], NULL, record_loop, NULL);
+  int rc = MAESTRO_OK;
+  for (int i = 0; i < 20; i++)
+    rc |= perf_store_save(s);
+  for (int i = 0; i < NREC_THREADS; i++)
+    pthread_join(t[i], NULL);
+  CU_ASSERT_EQUAL(rc, MAESTRO_OK);
+  struct perf_stats st = perf_entry_stats(rec_h[0], perf_bucket(100));
+  CU_ASSERT_EQUAL(st.count, NREC_THREADS * NRECS);
+  CU_ASSERT(st.mean_ns == 10.0 && st.var_ns2 == 0.0);
+  perf_store_destroy(s);
+  s = perf_store_create(dir, NULL);
+  CU_ASSERT_EQUAL(perf_entry_stats(perf_hist_get(s, "k", "cpu:test"), perf_bucket(100)).count,
+                  NREC_THREADS * NRECS);
+  perf_store_destroy(s);
+  rm_rf(dir);
+  free(dir);
+}
+
 /* A place's architecture: the CPU model for CPU places, place_arch() for a
  * device (the real PoCL device). */
 static void perf_place_arches(void) {
@@ -643,5 +687,6 @@ void register_suites(void) {
             {"no_dir_writes_nothing", perf_no_dir_writes_nothing},
             {"corrupt_files_ignored", perf_corrupt_files_ignored},
             {"arches_apart", perf_arches_apart}, {"two_stores", perf_two_stores},
-            {"concurrent_saves", perf_concurrent_saves}, {"place_arches", perf_place_arches});
+            {"concurrent_saves", perf_concurrent_saves},
+            {"record_while_saving", perf_record_while_saving}, {"place_arches", perf_place_arches});
 }
