@@ -383,6 +383,29 @@ static void perf_saved_at_destroy(void) {
   free(dir);
 }
 
+/* A directory that cannot be made: the save says so, naming it, and the
+ * entries stay unsaved (a later save may still write them). */
+static void perf_unwritable_dir(void) {
+  char *dir = tmpdir_new(), file[PATH_MAX], sub[PATH_MAX];
+  snprintf(file, sizeof file, "%s/file", dir);
+  snprintf(sub, sizeof sub, "%s/file/perf", dir);
+  spit(file, "x", 1);
+  struct perf_store *s = perf_store_create(sub, NULL);
+  perf_record(perf_hist_get(s, "k", ARCH_B), 1, 3);
+  CU_ASSERT_EQUAL(perf_store_save(s), MAESTRO_ESYS);
+  CU_ASSERT(strstr(maestro_last_error(), "cannot create directory") != NULL);
+  CU_ASSERT(strstr(maestro_last_error(), sub) != NULL);
+  unlink(file);
+  CU_ASSERT_EQUAL(perf_store_save(s), MAESTRO_OK);
+  CU_ASSERT_EQUAL(count_files(sub, NULL, 0), 1);
+  perf_store_destroy(s);
+  rm_rf(sub);
+  snprintf(sub, sizeof sub, "%s/file", dir);
+  rmdir(sub);
+  rm_rf(dir);
+  free(dir);
+}
+
 /* "" and NULL keep nothing: no file anywhere, not even in the current directory. */
 static void perf_no_dir_writes_nothing(void) {
   char *dir = tmpdir_new(), cwd[PATH_MAX];
@@ -685,6 +708,7 @@ void register_suites(void) {
   ADD_SUITE("perf_files", NULL, NULL, {"round_trip", perf_round_trip},
             {"saved_at_destroy", perf_saved_at_destroy},
             {"no_dir_writes_nothing", perf_no_dir_writes_nothing},
+            {"unwritable_dir", perf_unwritable_dir},
             {"corrupt_files_ignored", perf_corrupt_files_ignored},
             {"arches_apart", perf_arches_apart}, {"two_stores", perf_two_stores},
             {"concurrent_saves", perf_concurrent_saves},
