@@ -9,6 +9,26 @@
 #include "mem/pool.h"
 #include "testmain.h"
 
+/* Sanitizer allocators abort on a request above their limit (1 TiB) unless
+ * told to return NULL as malloc does: the huge-size cases count on NULL. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TEST_SANITIZED 1
+#endif
+#endif
+#ifdef TEST_SANITIZED
+const char *__asan_default_options(void);
+const char *__tsan_default_options(void);
+const char *__asan_default_options(void) {
+  return "allocator_may_return_null=1";
+}
+const char *__tsan_default_options(void) {
+  return "allocator_may_return_null=1";
+}
+#endif
+
 #if defined(__SANITIZE_ADDRESS__)
 #define POOL_ASAN 1
 #elif defined(__has_feature)
