@@ -129,10 +129,9 @@ static void test_build_error(void) {
 static void test_program_cache(void) {
   char dir[] = "/tmp/maestro-kcache-XXXXXX";
   CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
-  setenv("MAESTRO_KERNEL_CACHE_DIR", dir, 1);
-  unsetenv("MAESTRO_KERNEL_CACHE");
+  setenv("MAESTRO_KERNEL_CACHE", dir, 1);
   maestro_runtime_t *rt = testutil_device_runtime(1, 0);
-  int ndev = rt->ndev;
+  int ndev = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE);
   maestro_kernel_t k = scale_kernel(scale2_args);
   ocl_kagent_t *a = NULL, *b = NULL;
   ocl_prog_stats_t s0, s1, s2;
@@ -176,7 +175,7 @@ static void test_program_cache(void) {
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   CU_ASSERT(system(cmd) == 0);
-  unsetenv("MAESTRO_KERNEL_CACHE_DIR");
+  unsetenv("MAESTRO_KERNEL_CACHE");
 }
 
 /* in -> scale2 -> scale3 -> scale2 on one device, then read on the host. */
@@ -258,7 +257,7 @@ static void test_host_write_invalidates(void) {
 /* dev 0 -> dev 1: a direct copy (one context), and the host reads dev 1. */
 static void test_two_devices(void) {
   maestro_runtime_t *rt = testutil_device_runtime(0, 0);
-  if (rt->ndev < 2) {
+  if (maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) < 2) {
     fprintf(stderr, "(one device: run with POCL_DEVICES=\"pthread pthread\")\n");
     maestro_runtime_destroy(rt);
     return;
@@ -314,7 +313,7 @@ static void test_two_contexts(void) {
   setenv("MAESTRO_OCL_CONTEXTS", "device", 1);
   maestro_runtime_t *rt = testutil_device_runtime(0, 0);
   unsetenv("MAESTRO_OCL_CONTEXTS");
-  if (rt->ndev < 2) {
+  if (maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) < 2) {
     maestro_runtime_destroy(rt);
     return;
   }
@@ -346,7 +345,7 @@ static void test_two_contexts(void) {
 /* An agent built for device 1 only: not launched on device 0. */
 static void test_built_on_some(void) {
   maestro_runtime_t *rt = testutil_device_runtime(1, 0);
-  if (rt->ndev < 2) {
+  if (maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) < 2) {
     maestro_runtime_destroy(rt);
     return;
   }

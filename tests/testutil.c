@@ -21,16 +21,16 @@ int testutil_scale2_cpu(maestro_fire_t *f) {
 }
 
 maestro_runtime_t *testutil_device_runtime(int zero_copy, size_t device_mem) {
-  setenv("MAESTRO_ZERO_COPY", zero_copy ? "1" : "0", 1);
   maestro_config_t cfg;
   maestro_config_defaults(&cfg);
+  cfg.zero_copy = zero_copy ? -1 : 0;
   cfg.stats = 0;
   cfg.device_mem = device_mem;
   maestro_runtime_t *rt = NULL;
   int rc = maestro_runtime_create(&cfg, &rt);
   if (rc) fprintf(stderr, "runtime: %s\n", maestro_last_error());
   CU_ASSERT_FATAL(rc == MAESTRO_OK);
-  CU_ASSERT_FATAL(rt->ndev >= 1);
+  CU_ASSERT_FATAL(maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) >= 1);
   return rt;
 }
 

@@ -7,6 +7,7 @@
 #include "core/fire.h"
 #include "core/graph.h"
 #include "mem/buf.h"
+#include "sched/place.h"
 
 struct run_stats {
   uint64_t fires, msgs_in, msgs_out, bytes_in, bytes_out, failures, retries, dead;
@@ -89,6 +90,10 @@ void run_fire_init(struct maestro_fire *f, struct maestro_agent *a, maestro_buf_
                    uint64_t seq, int kind, int index);
 uint64_t run_flow_out(struct maestro_agent *a, const struct maestro_fire *f);
 void run_end_of_run(struct maestro_agent *a);
+
+/* offload.c: place_agent_desc.fire_cpu (sched/place.h). */
+int run_fire_offload(void *agent, maestro_buf_t *const *in, uint64_t seq, int dev,
+                     maestro_buf_t **out, struct place_msg **more, int *n_more);
 
 /* window.c */
 int win_setup(struct maestro_agent *a);

@@ -9,8 +9,8 @@
 #include "core/config_parse.h"
 #include "base/error.h"
 #include "mem/buf.h"
-#include "backend/opencl/ocl.h"
 #include "prof/prof.h"
+#include "sched/place.h"
 #include "sched/sched.h"
 #include "topo/topo.h"
 
@@ -25,30 +25,13 @@ static char *dup_or_null(const char *s) {
   return s ? strdup(s) : NULL;
 }
 
-static int config_validate(const maestro_config_t *cfg) {
-  if (cfg->ncpu < 0)
-    return err_set(MAESTRO_EINVAL,
-                   "maestro_runtime_create: ncpu=%d: expected 0 (one per core) or more", cfg->ncpu);
-  if (cfg->devices) {
-    int rc = config_check_devices("cfg.devices", cfg->devices);
-    if (rc) return rc;
-  }
-  if (cfg->sched) {
-    int rc = config_check_sched("cfg.sched", cfg->sched);
-    if (rc) return rc;
-  }
-  if (cfg->stats != 0 && cfg->stats != 1)
-    return err_set(MAESTRO_EINVAL, "maestro_runtime_create: stats=%d: expected 0 or 1", cfg->stats);
-  return MAESTRO_OK;
-}
-
 typedef struct {
   int (*init)(struct maestro_runtime *);
   void (*fini)(struct maestro_runtime *);
 } subsystem_t;
 
 static const subsystem_t subsystems[] = {
-    {topo_init, topo_fini},   {ocl_init, ocl_fini},   {mem_init, mem_fini},
+    {topo_init, topo_fini},   {place_init, place_fini}, {mem_init, mem_fini},
     {sched_init, sched_fini}, {prof_init, prof_fini},
 };
 enum { NSUB = sizeof subsystems / sizeof subsystems[0] };
@@ -59,6 +42,10 @@ static void runtime_free(struct maestro_runtime *rt, int up) {
   free(rt->cfg_devices);
   free(rt->cfg_sched);
   free(rt->cfg_trace);
+  free(rt->cfg_kernel_cache);
+  free(rt->cfg_perf_dir);
+  free(rt->cfg_dist);
+  free(rt->cfg_ocl_contexts);
   pthread_mutex_destroy(&rt->graphs_lock);
   free(rt);
 }
@@ -80,23 +67,42 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
   pthread_mutex_init(&rt->graphs_lock, NULL);
   rt->start_ns = rt_now_ns();
   rt->cfg = *cfg;
+  /* The runtime keeps its own copies, NULL replaced by the default, so the
+   * subsystems read rt->cfg without checking for NULL (trace excepted: NULL
+   * is "no trace"). */
   rt->cfg_devices = strdup(cfg->devices ? cfg->devices : "all");
   rt->cfg_sched = strdup(cfg->sched ? cfg->sched : "dmda");
   /* An empty trace path means no trace, as an empty MAESTRO_TRACE does. */
   rt->cfg_trace = dup_or_null(cfg->trace && *cfg->trace ? cfg->trace : NULL);
-  if (!rt->cfg_devices || !rt->cfg_sched || (cfg->trace && *cfg->trace && !rt->cfg_trace)) {
+  rt->cfg_kernel_cache = strdup(cfg->kernel_cache ? cfg->kernel_cache : "");
+  rt->cfg_perf_dir = strdup(cfg->perf_dir ? cfg->perf_dir : "");
+  rt->cfg_dist = strdup(cfg->dist ? cfg->dist : "none");
+  rt->cfg_ocl_contexts = strdup(cfg->ocl_contexts ? cfg->ocl_contexts : "platform");
+  if (!rt->cfg_devices || !rt->cfg_sched || (cfg->trace && *cfg->trace && !rt->cfg_trace) ||
+      !rt->cfg_kernel_cache || !rt->cfg_perf_dir || !rt->cfg_dist || !rt->cfg_ocl_contexts) {
     runtime_free(rt, 0);
     return err_set(MAESTRO_ENOMEM, "maestro_runtime_create: out of memory");
   }
   rt->cfg.devices = rt->cfg_devices;
   rt->cfg.sched = rt->cfg_sched;
   rt->cfg.trace = rt->cfg_trace;
+  rt->cfg.kernel_cache = rt->cfg_kernel_cache;
+  rt->cfg.perf_dir = rt->cfg_perf_dir;
+  rt->cfg.dist = rt->cfg_dist;
+  rt->cfg.ocl_contexts = rt->cfg_ocl_contexts;
 
   for (int i = 0; i < NSUB; i++) {
     if ((rc = subsystems[i].init(rt)) != MAESTRO_OK) {
       runtime_free(rt, i);
       return rc;
     }
+  }
+  /* Devices are discovered when first needed, except those asked for by
+   * index: a program that names a device wants to hear now that it lacks. */
+  if (strcmp(rt->cfg.devices, "all") != 0 && strcmp(rt->cfg.devices, "none") != 0 &&
+      (rc = place_discover(rt)) != MAESTRO_OK) {
+    runtime_free(rt, NSUB);
+    return rc;
   }
   *out = rt;
   return MAESTRO_OK;
@@ -112,7 +118,11 @@ int maestro_runtime_nplaces(const maestro_runtime_t *rt, maestro_place_kind_t ki
   if (!rt) return err_set(MAESTRO_EINVAL, "maestro_runtime_nplaces: rt is NULL");
   switch (kind) {
   case MAESTRO_PLACE_CPU: return rt->ncpu;
-  case MAESTRO_PLACE_DEVICE: return rt->ndev;
+  case MAESTRO_PLACE_DEVICE: {
+    /* Asking for devices is what discovers them (sched/place.h). */
+    int rc = place_discover((struct maestro_runtime *)rt);
+    return rc ? rc : rt->ndev;
+  }
   default:
     return err_set(MAESTRO_EINVAL,
                    "maestro_runtime_nplaces: kind %d is neither "
@@ -136,5 +146,6 @@ int maestro_runtime_place_info(const maestro_runtime_t *rt, maestro_place_kind_t
 }
 
 const char *maestro_runtime_cpu_only_reason(const maestro_runtime_t *rt) {
+  if (rt) place_discover((struct maestro_runtime *)rt);
   return rt && rt->ndev == 0 ? rt->cpu_only_reason : NULL;
 }
