@@ -74,9 +74,9 @@ maestro_buf_t *maestro_buf_retain(maestro_buf_t *b) {
 void maestro_buf_release(maestro_buf_t *b) {
   if (!b) return;
   unsigned before = atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel);
-  if (before == 1)
+  if (before == 1) {
     mem_buf_recycle(b);
-  else if (before == 0) {
+  } else if (before == 0) {
     atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
     mem_buf_overreleased(b, "maestro_buf_release");
   }
