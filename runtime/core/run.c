@@ -439,7 +439,7 @@ int maestro_fire_alloc(maestro_fire_t *f, size_t bytes, maestro_buf_t **out) {
     int home = a->out[0].ch[0]->cons->task.home;
     if (home >= 0 && home < rt->ncpu) node = rt->cpu_info[home].numa_node;
   }
-  return mem_buf_alloc_on(rt, bytes, node, out);
+  return mem_buf_alloc_for(rt, bytes, node, "maestro_fire_alloc", out);
 }
 
 int maestro_fire_out(maestro_fire_t *f, int port, maestro_buf_t *b) {
