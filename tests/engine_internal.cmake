@@ -45,3 +45,10 @@ maestro_add_test(engine_perf
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_perf.c
   ENV MAESTRO_STATS=0
   TIMEOUT 120)
+
+# Memory bounded by the pools' capacities for every size from 1 B to 24 MiB
+# (issue 13): a run three times as long allocates no new buffer.
+maestro_add_test(engine_memory
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_memory.c
+  ENV MAESTRO_DEVICES=none MAESTRO_STATS=0
+  TIMEOUT 120)

@@ -78,7 +78,12 @@ enum maestro_agent_flags {
 
 /**
  * A CPU implementation. Returns MAESTRO_OK after a firing, MAESTRO_DONE when a
- * source has nothing more to send, or a negative status when the firing failed.
+ * source has nothing more to send (any agent returning it stops firing and
+ * closes its outputs), or a negative status when the firing failed. Any other
+ * value is a failure too (MAESTRO_EAGENT, the message naming the agent and the
+ * value), handled by the supervisor. Inside it, calls that would wait without
+ * bound for agents (maestro_graph_wait, maestro_output_pop with -1, ...) are
+ * refused with MAESTRO_ESTATE (maestro/graph.h).
  */
 typedef int (*maestro_cpu_fn)(maestro_fire_t *f);
 
@@ -122,7 +127,9 @@ const char *maestro_agent_name(const maestro_agent_t *a);
 /** The message on input port `port`, borrowed for this firing; NULL if out of range. */
 maestro_buf_t *maestro_fire_in(maestro_fire_t *f, int port);
 
-/** Allocates a buffer for an output (from the worker's pool). */
+/** Allocates a buffer for an output (from the worker's pool).
+ *  @return MAESTRO_OK, MAESTRO_EINVAL, MAESTRO_ENOMEM (also for a size no
+ *  buffer can hold, such as SIZE_MAX). */
 int maestro_fire_alloc(maestro_fire_t *f, size_t bytes, maestro_buf_t **out);
 
 /**
