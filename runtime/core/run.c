@@ -250,10 +250,11 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, uint
 static int fire_batch_run(struct maestro_agent *a, int cpu, struct run_stats *rs,
                           uint64_t trace_t) {
   struct maestro_graph *g = a->g;
+  uint64_t *flow_in = g->tracing ? &a->flow_in : NULL; /* flow ids only for the trace */
   for (int n = 0; n < AGENT_BATCH; n++) {
     if (!run_outputs_free(a, rs)) return 0;
     if (atomic_load_explicit(&g->stopped, memory_order_relaxed)) return 0;
-    if (!run_take(a, a->inbuf, NULL, NULL, g->tracing ? &a->flow_in : NULL)) return 0;
+    if (!run_take(a, a->inbuf, NULL, NULL, flow_in)) return 0;
     int st = fire_one(a, cpu, rs, &trace_t);
     if (st == MAESTRO_DONE) {
       a->phase = AG_CLOSING;

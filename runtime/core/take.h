@@ -75,6 +75,7 @@ static inline int run_take(struct maestro_agent *a, maestro_buf_t **in, uint64_t
     run_take_note(ip, c, 0, inseq, inch, flow_in);
     return 1;
   }
+  if (!a->n_in) return 1;
   int ended = 0;
   if (!run_inputs_ready(a, &ended)) {
     if (ended) a->phase = AG_CLOSING;
