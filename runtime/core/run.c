@@ -207,7 +207,8 @@ int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq,
 }
 
 /* One firing of a stateful agent with its supervision. Returns MAESTRO_OK,
- * MAESTRO_DONE, or the failing status once the supervisor stopped the graph. */
+ * MAESTRO_DONE (the agent is now AG_CLOSING), or the failing status once the
+ * supervisor stopped the graph. */
 /* `trace_t`: when tracing a batch whose firings are timed one by one
  * (a->trace_timed), the end of the previous firing (this one's start: one
  * clock read per firing); else 0 and the firing is recorded untimed, its
@@ -231,18 +232,14 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, uint
     if (!regular || !prof_trace_fire_next(bytes))
       prof_trace_fire(rt, cpu, a->trace_name, f.seq, bytes, t0, t1, a->flow_in, flow_out_of(a, &f));
   }
-  if (st >= 0) {
-    a->blocked = run_commit(a, f.out, f.nout, rs);
+  if (__builtin_expect(st < 0, 0)) {
     if (f.out != f.inl) free(f.out);
-    for (int p = 0; p < a->n_in; p++) {
-      maestro_buf_release(a->inbuf[p]);
-      a->inbuf[p] = NULL;
-    }
-    return st == MAESTRO_DONE ? MAESTRO_DONE : MAESTRO_OK;
+    /* This thread ran the firing: its message is still here. */
+    return run_failed(a, a->inbuf, NULL, st, maestro_last_error(), rs);
   }
+  run_deliver(a, a->inbuf, st, f.out, f.nout, rs);
   if (f.out != f.inl) free(f.out);
-  /* This thread ran the firing: its message is still here. */
-  return run_failed(a, a->inbuf, NULL, st, maestro_last_error(), rs);
+  return st == MAESTRO_DONE ? MAESTRO_DONE : MAESTRO_OK; /* any other st >= 0 is a success */
 }
 
 /* Fires while inputs and output space allow, at most AGENT_BATCH times.
@@ -255,12 +252,7 @@ static int fire_batch_run(struct maestro_agent *a, int cpu, struct run_stats *rs
     if (!run_outputs_free(a, rs)) return 0;
     if (atomic_load_explicit(&g->stopped, memory_order_relaxed)) return 0;
     if (!run_take(a, a->inbuf, NULL, NULL, flow_in)) return 0;
-    int st = fire_one(a, cpu, rs, &trace_t);
-    if (st == MAESTRO_DONE) {
-      a->phase = AG_CLOSING;
-      return 0;
-    }
-    if (st < 0) return 0;
+    if (fire_one(a, cpu, rs, &trace_t) != MAESTRO_OK) return 0; /* DONE or stopped */
   }
   return 1;
 }

@@ -83,6 +83,19 @@ void run_inputs_dead(struct maestro_agent *a, maestro_buf_t **in, const uint64_t
 /* The supervisor's decision on a failed firing; `why` = its message (may be NULL). */
 int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq, int st,
                const char *why, struct run_stats *rs);
+/* A successful firing (st >= 0), for both runners: its sends `out` go to
+ * the channels (a full one blocks the agent) and its inputs `in` are
+ * released; MAESTRO_DONE closes the agent (emission stops once it is
+ * AG_DRAIN: no later phase to undo). A failed one goes to run_failed. */
+static inline void run_deliver(struct maestro_agent *a, maestro_buf_t **in, int st,
+                               const struct staged *out, int nout, struct run_stats *rs) {
+  if (run_commit(a, out, nout, rs)) a->blocked = 1;
+  for (int p = 0; p < a->n_in; p++) {
+    maestro_buf_release(in[p]);
+    in[p] = NULL;
+  }
+  if (__builtin_expect(st == MAESTRO_DONE, 0)) a->phase = AG_CLOSING;
+}
 /* A firing failed with `st`: its supervisor's retries; the final status. */
 int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_stats *rs, int st);
 

@@ -252,16 +252,10 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
       prof_trace_fire_ns(a->g->rt, (maestro_place_kind_t)s->kind, s->index, a->trace_name, s->seq,
                          s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f));
     }
-    if (s->status >= 0) {
-      if (run_commit(a, s->out, s->nout, rs)) a->blocked = 1;
-      for (int p = 0; p < a->n_in; p++) {
-        maestro_buf_release(s->in[p]);
-        s->in[p] = NULL;
-      }
-      if (s->status == MAESTRO_DONE && a->phase == AG_RUN) a->phase = AG_CLOSING;
-    } else {
+    if (s->status >= 0)
+      run_deliver(a, s->in, s->status, s->out, s->nout, rs);
+    else
       run_failed(a, s->in, s->inseq, s->status, s->why, rs);
-    }
     free(s->why);
     s->why = NULL;
     if (s->out != s->inl) free(s->out);
