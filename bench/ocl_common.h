@@ -28,7 +28,7 @@ static inline maestro_runtime_t *bench_rt(int zero_copy) {
   maestro_config_defaults(&cfg);
   cfg.stats = 0;
   maestro_runtime_t *rt = NULL;
-  if (maestro_runtime_create(&cfg, &rt) || rt->ndev < 1) {
+  if (maestro_runtime_create(&cfg, &rt) || maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) < 1) {
     fprintf(stderr, "no runtime with a device: %s\n", maestro_last_error());
     exit(1);
   }

@@ -136,7 +136,7 @@ static void test_chain_zero_copy(void) {
 
 static void test_two_devices(void) {
   maestro_runtime_t *rt = testutil_device_runtime(0, 0);
-  if (rt->ndev < 2) {
+  if (maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) < 2) {
     fprintf(stderr, "(one device: run with POCL_DEVICES=\"pthread pthread\")\n");
     maestro_runtime_destroy(rt);
     return;

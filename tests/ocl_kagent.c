@@ -132,7 +132,7 @@ static void test_program_cache(void) {
   setenv("MAESTRO_KERNEL_CACHE_DIR", dir, 1);
   unsetenv("MAESTRO_KERNEL_CACHE");
   maestro_runtime_t *rt = testutil_device_runtime(1, 0);
-  int ndev = rt->ndev;
+  int ndev = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE);
   maestro_kernel_t k = scale_kernel(scale2_args);
   ocl_kagent_t *a = NULL, *b = NULL;
   ocl_prog_stats_t s0, s1, s2;
@@ -258,7 +258,7 @@ static void test_host_write_invalidates(void) {
 /* dev 0 -> dev 1: a direct copy (one context), and the host reads dev 1. */
 static void test_two_devices(void) {
   maestro_runtime_t *rt = testutil_device_runtime(0, 0);
-  if (rt->ndev < 2) {
+  if (maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) < 2) {
     fprintf(stderr, "(one device: run with POCL_DEVICES=\"pthread pthread\")\n");
     maestro_runtime_destroy(rt);
     return;
@@ -314,7 +314,7 @@ static void test_two_contexts(void) {
   setenv("MAESTRO_OCL_CONTEXTS", "device", 1);
   maestro_runtime_t *rt = testutil_device_runtime(0, 0);
   unsetenv("MAESTRO_OCL_CONTEXTS");
-  if (rt->ndev < 2) {
+  if (maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) < 2) {
     maestro_runtime_destroy(rt);
     return;
   }
@@ -346,7 +346,7 @@ static void test_two_contexts(void) {
 /* An agent built for device 1 only: not launched on device 0. */
 static void test_built_on_some(void) {
   maestro_runtime_t *rt = testutil_device_runtime(1, 0);
-  if (rt->ndev < 2) {
+  if (maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) < 2) {
     maestro_runtime_destroy(rt);
     return;
   }

@@ -30,7 +30,7 @@ maestro_runtime_t *testutil_device_runtime(int zero_copy, size_t device_mem) {
   int rc = maestro_runtime_create(&cfg, &rt);
   if (rc) fprintf(stderr, "runtime: %s\n", maestro_last_error());
   CU_ASSERT_FATAL(rc == MAESTRO_OK);
-  CU_ASSERT_FATAL(rt->ndev >= 1);
+  CU_ASSERT_FATAL(maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) >= 1);
   return rt;
 }
 

@@ -2,8 +2,9 @@
  * state behind one opaque pointer here and is brought up and down in a fixed
  * order by runtime.c:
  *
- *   topo_init -> ocl_init -> mem_init -> sched_init -> prof_init
- *   (and the *_fini in reverse).
+ *   topo_init -> place_init -> mem_init -> sched_init -> prof_init
+ *   (and the *_fini in reverse; place_fini ends every backend that was
+ *   discovered, which happens lazily: see sched/place.h).
  *
  * Only runtime.c writes the fields below outside the owning subsystem. */
 #ifndef MAESTRO_BASE_RUNTIME_H
@@ -16,9 +17,11 @@
 #include "maestro.h"
 
 struct topo;  /* runtime/topo: hwloc topology */
-struct ocl;   /* runtime/backend/opencl: platforms, devices, contexts, queues */
+struct ocl;   /* the OpenCL backend's state, set by its discovery (backend/opencl) */
 struct mem;   /* runtime/mem: buffer pools */
+struct mem_node_table; /* runtime/mem/node.c: memory nodes and their operations */
 struct sched; /* runtime/sched: workers and placement */
+struct places; /* runtime/sched/place.c: device places and their backends */
 struct prof;  /* runtime/prof: stats segment and trace */
 struct graph_list;
 
@@ -27,17 +30,22 @@ struct maestro_runtime {
   maestro_config_t cfg;
   char *cfg_devices, *cfg_sched, *cfg_trace;
 
-  /* Places, filled by topo_init (CPU) and ocl_init (devices). */
+  /* Places: CPU ones filled by topo_init, device ones by the backends. */
   int ncpu;
   maestro_place_info_t *cpu_info;
-  int ndev;
+  /* Device places: 0 until the backends are discovered (sched/place.h),
+   * then set once; dev_info has room for PLACE_MAX_DEVICES from the start so
+   * that readers never see it move. */
+  _Atomic int ndev;
   maestro_place_info_t *dev_info;
   const char *cpu_only_reason; /* static string, NULL when ndev > 0 */
 
   struct topo *topo;
   struct ocl *ocl;
   struct mem *mem;
+  struct mem_node_table *node_table;
   struct sched *sched;
+  struct places *places;
   struct prof *prof;
 
   /* Graphs alive on this runtime (runtime/core/graph.c keeps the list). */

@@ -11,6 +11,7 @@
 #include "base/runtime.h"
 #include "mem/buf.h"
 #include "prof/prof.h"
+#include "sched/place.h"
 
 size_t maestro_type_size(maestro_type_t t) {
   switch (t) {
@@ -99,7 +100,7 @@ static void agent_free(struct maestro_agent *a) {
     free(a->out[i].ch);
   }
   win_free(a);
-  if (a->ka) ocl_kagent_destroy(a->ka);
+  place_impls_free(a->g->rt, a->impls);
   free(a->in);
   free(a->out);
   free(a->inbuf);
@@ -141,9 +142,23 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
                      af->index, g->rt->ncpu);
   }
   if (af->pref == MAESTRO_ON_DEVICE) {
-    if (!d->kernel)
+    struct place_agent_desc pd = {.name = d->name,
+                                  .cpu = d->cpu,
+                                  .kernel = d->kernel,
+                                  .state = d->state,
+                                  .flags = d->flags,
+                                  .affinity = d->affinity,
+                                  .in = d->in,
+                                  .out = d->out,
+                                  .n_in = d->n_in,
+                                  .n_out = d->n_out};
+    if (!place_wanted(g->rt, &pd))
       return err_set(MAESTRO_EINVAL,
-                     "maestro_agent_add: agent '%s' asks for a device but has no .kernel", d->name);
+                     "maestro_agent_add: agent '%s' asks for a device but has no device "
+                     "implementation (.kernel)",
+                     d->name);
+    int drc = place_discover(g->rt);
+    if (drc) return drc;
     if (g->rt->ndev == 0)
       return err_set(
           MAESTRO_EINVAL,
@@ -397,54 +412,80 @@ int maestro_graph_dead_letters(maestro_graph_t *g, maestro_output_t **out) {
 /* Which device places agent `a` may run on (bit i = device i); 0 for none. */
 static uint64_t agent_devices(const struct maestro_agent *a) {
   if (a->affinity.pref == MAESTRO_ON_CPU) return 0;
-  if (a->affinity.pref == MAESTRO_ON_DEVICE && a->affinity.index >= 0 && a->affinity.index < 64)
+  if (a->affinity.pref == MAESTRO_ON_DEVICE && a->affinity.index >= 0 &&
+      a->affinity.index < PLACE_MAX_DEVICES)
     return 1ull << a->affinity.index;
-  return OCL_ALL_DEVICES;
+  return ~(uint64_t)0;
 }
 
-/* Builds kernels, only for the devices each agent may run on. A kernel that
- * cannot be set up while devices exist fails the start with OpenCL's own
- * message (the build log, the argument count that does not match), also for
- * a hybrid agent: running it CPU-only would hide a programming error. A
- * runtime with no device runs hybrid agents on their CPU implementation. */
-static int graph_prepare_kernels(struct maestro_graph *g) {
+/* What the backends see of agent `a`; in/out are arrays of n_in / n_out + 1
+ * the caller provides. */
+static void agent_desc(const struct maestro_agent *a, maestro_port_t *in, maestro_port_t *out,
+                       struct place_agent_desc *d) {
+  for (int p = 0; p < a->n_in; p++)
+    in[p] = (maestro_port_t){a->in[p].name, a->in[p].type};
+  for (int p = 0; p < a->n_out; p++)
+    out[p] = (maestro_port_t){a->out[p].name, a->out[p].type};
+  *d = (struct place_agent_desc){.name = a->name,
+                                 .cpu = a->cpu,
+                                 .kernel = a->kernel,
+                                 .state = a->state,
+                                 .flags = a->flags,
+                                 .affinity = a->affinity,
+                                 .in = in,
+                                 .out = out,
+                                 .n_in = a->n_in,
+                                 .n_out = a->n_out};
+}
+
+/* Prepares every agent's device implementations (builds kernels), only for
+ * the device places each agent may run on. An implementation that cannot be
+ * set up while its places exist fails the start with the backend's own
+ * message (the build log, the argument count that does not match), also
+ * for a hybrid agent: running it CPU-only would hide a programming error.
+ * A runtime with no device place runs hybrid agents on their CPU
+ * implementation. */
+static int graph_prepare_impls(struct maestro_graph *g) {
   struct maestro_runtime *rt = g->rt;
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
-    if (!a->kernel) continue;
     uint64_t devs = agent_devices(a);
-    if (!devs) continue; /* MAESTRO_ON_CPU: it never runs its kernel */
-    if (rt->ndev == 0) {
-      if (a->cpu) continue;
-      return err_set(MAESTRO_ENODEV,
-                     "maestro_graph_start: graph '%s': agent '%s' has only an OpenCL kernel and no "
-                     "device can run it (%s)",
-                     g->name, a->name, rt->cpu_only_reason ? rt->cpu_only_reason : "no device");
-    }
+    if (!devs) continue; /* MAESTRO_ON_CPU: it never runs on a device */
     maestro_port_t *in = calloc((size_t)a->n_in + 1, sizeof *in);
     maestro_port_t *out = calloc((size_t)a->n_out + 1, sizeof *out);
     int rc = MAESTRO_ENOMEM;
     err_clear();
     if (in && out) {
-      for (int p = 0; p < a->n_in; p++)
-        in[p] = (maestro_port_t){a->in[p].name, a->in[p].type};
-      for (int p = 0; p < a->n_out; p++)
-        out[p] = (maestro_port_t){a->out[p].name, a->out[p].type};
-      rc = ocl_kagent_create_on(rt, a->name, a->kernel, in, a->n_in, out, a->n_out, devs, &a->ka);
+      struct place_agent_desc d;
+      agent_desc(a, in, out, &d);
+      rc = place_prepare(rt, &d, devs, &a->impls);
     }
     free(in);
     free(out);
-    if (rc == MAESTRO_OK && a->ka) continue;
-    if (rc == MAESTRO_OK) rc = MAESTRO_ECL;
+    if (rc == MAESTRO_OK && (a->impls || a->cpu)) continue;
+    if (rc == MAESTRO_OK)
+      return err_set(MAESTRO_ENODEV,
+                     "maestro_graph_start: graph '%s': agent '%s' has no CPU implementation and "
+                     "no device can run it (%s)",
+                     g->name, a->name, rt->cpu_only_reason ? rt->cpu_only_reason : "no device");
     if (rc == MAESTRO_EBUILD) return rc; /* the message names the agent and holds the build log */
     char *why = strdup(maestro_last_error());
-    rc = err_set(
-        rc, "maestro_graph_start: graph '%s': %s agent '%s': its kernel cannot be set up: %s",
-        g->name, a->cpu ? "hybrid" : "kernel", a->name, why && why[0] ? why : maestro_strerror(rc));
+    rc = err_set(rc,
+                 "maestro_graph_start: graph '%s': %s agent '%s': its device implementation "
+                 "cannot be set up: %s",
+                 g->name, a->cpu ? "hybrid" : "device", a->name,
+                 why && why[0] ? why : maestro_strerror(rc));
     free(why);
     return rc;
   }
   return MAESTRO_OK;
+}
+
+static void graph_free_impls(struct maestro_graph *g) {
+  for (int i = 0; i < g->nagents; i++) {
+    place_impls_free(g->rt, g->agents[i]->impls);
+    g->agents[i]->impls = NULL;
+  }
 }
 
 int maestro_graph_start(maestro_graph_t *g) {
@@ -460,13 +501,9 @@ int maestro_graph_start(maestro_graph_t *g) {
                        "connected (connect a channel or a host input)",
                        g->name, a->in[p].name, a->name);
   }
-  int rc = graph_prepare_kernels(g);
+  int rc = graph_prepare_impls(g);
   if (rc) {
-    for (int i = 0; i < g->nagents; i++)
-      if (g->agents[i]->ka) {
-        ocl_kagent_destroy(g->agents[i]->ka);
-        g->agents[i]->ka = NULL;
-      }
+    graph_free_impls(g);
     return rc;
   }
   /* First homes: a graph's agents start together on one worker (graphs
@@ -479,12 +516,10 @@ int maestro_graph_start(maestro_graph_t *g) {
     g->agents[i]->task.home = home;
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
-    if (a->n_in > 0 && ((a->flags & MAESTRO_STATELESS) || a->ka) && (rc = win_setup(a))) {
-      for (int j = 0; j < g->nagents; j++) {
+    if (a->n_in > 0 && ((a->flags & MAESTRO_STATELESS) || a->impls) && (rc = win_setup(a))) {
+      for (int j = 0; j < g->nagents; j++)
         win_free(g->agents[j]);
-        if (g->agents[j]->ka) ocl_kagent_destroy(g->agents[j]->ka);
-        g->agents[j]->ka = NULL;
-      }
+      graph_free_impls(g);
       return rc;
     }
   }

@@ -11,7 +11,6 @@
 
 #include "chan/chan.h"
 #include "maestro.h"
-#include "backend/opencl/ocl.h"
 #include "sched/sched.h"
 
 #define GRAPH_DEFAULT_CAPACITY 64
@@ -64,7 +63,7 @@ struct maestro_agent {
   int n_in, n_out;
   struct inport *in;
   struct outport *out;
-  ocl_kagent_t *ka; /* built kernel, or NULL */
+  struct place_impls *impls; /* its device implementations (sched/place.h), or NULL */
 
   /* Runner's state. */
   int phase;

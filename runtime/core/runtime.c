@@ -9,8 +9,8 @@
 #include "core/config_parse.h"
 #include "base/error.h"
 #include "mem/buf.h"
-#include "backend/opencl/ocl.h"
 #include "prof/prof.h"
+#include "sched/place.h"
 #include "sched/sched.h"
 #include "topo/topo.h"
 
@@ -48,7 +48,7 @@ typedef struct {
 } subsystem_t;
 
 static const subsystem_t subsystems[] = {
-    {topo_init, topo_fini},   {ocl_init, ocl_fini},   {mem_init, mem_fini},
+    {topo_init, topo_fini},   {place_init, place_fini}, {mem_init, mem_fini},
     {sched_init, sched_fini}, {prof_init, prof_fini},
 };
 enum { NSUB = sizeof subsystems / sizeof subsystems[0] };
@@ -98,6 +98,13 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
       return rc;
     }
   }
+  /* Devices are discovered when first needed, except those asked for by
+   * index: a program that names a device wants to hear now that it lacks. */
+  if (strcmp(rt->cfg.devices, "all") != 0 && strcmp(rt->cfg.devices, "none") != 0 &&
+      (rc = place_discover(rt)) != MAESTRO_OK) {
+    runtime_free(rt, NSUB);
+    return rc;
+  }
   *out = rt;
   return MAESTRO_OK;
 }
@@ -112,7 +119,11 @@ int maestro_runtime_nplaces(const maestro_runtime_t *rt, maestro_place_kind_t ki
   if (!rt) return err_set(MAESTRO_EINVAL, "maestro_runtime_nplaces: rt is NULL");
   switch (kind) {
   case MAESTRO_PLACE_CPU: return rt->ncpu;
-  case MAESTRO_PLACE_DEVICE: return rt->ndev;
+  case MAESTRO_PLACE_DEVICE: {
+    /* Asking for devices is what discovers them (sched/place.h). */
+    int rc = place_discover((struct maestro_runtime *)rt);
+    return rc ? rc : rt->ndev;
+  }
   default:
     return err_set(MAESTRO_EINVAL,
                    "maestro_runtime_nplaces: kind %d is neither "
@@ -136,5 +147,6 @@ int maestro_runtime_place_info(const maestro_runtime_t *rt, maestro_place_kind_t
 }
 
 const char *maestro_runtime_cpu_only_reason(const maestro_runtime_t *rt) {
+  if (rt) place_discover((struct maestro_runtime *)rt);
   return rt && rt->ndev == 0 ? rt->cpu_only_reason : NULL;
 }

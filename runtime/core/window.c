@@ -21,8 +21,10 @@
 #include "core/run.h"
 #include "base/runtime.h"
 #include "mem/buf.h"
+#include "mem/replica.h"
 #include "prof/prof.h"
 #include "prof/records.h"
+#include "sched/place.h"
 
 #define WIN_SLOTS         64
 #define WIN_DEV_INFLIGHT  4
@@ -62,7 +64,8 @@ struct window {
   int ncpu_lanes, next_lane;
   struct lane *dev_lanes;        /* one per device, NULL without a kernel */
   int cpu_ok, dev_ok, dev_fixed; /* dev_fixed: the one device allowed, or -1 */
-  unsigned host_out;             /* bit j: output j is read on the host (ocl_launch_ex) */
+  uint64_t dev_mask;             /* device places its implementations run on */
+  unsigned host_out;             /* bit j: output j is read on the host (place_submit) */
   struct chan **host_ch;         /* n_out: the channel whose d2h bytes output j's read counts */
   int eager;
   /* History: expected ns per firing by place kind and input size bucket (EWMA). */
@@ -100,7 +103,8 @@ int win_setup(struct maestro_agent *a) {
   if (!w) return err_set(MAESTRO_ENOMEM, "maestro_graph_start: out of memory");
   pthread_mutex_init(&w->mu, NULL);
   w->eager = rt->cfg.sched && strcmp(rt->cfg.sched, "eager") == 0;
-  w->dev_ok = a->ka != NULL && a->affinity.pref != MAESTRO_ON_CPU && rt->ndev > 0;
+  w->dev_mask = place_impls_places(a->impls);
+  w->dev_ok = w->dev_mask != 0 && a->affinity.pref != MAESTRO_ON_CPU && rt->ndev > 0;
   w->cpu_ok = a->cpu != NULL && (a->affinity.pref != MAESTRO_ON_DEVICE || !w->dev_ok);
   w->dev_fixed =
       a->affinity.pref == MAESTRO_ON_DEVICE && a->affinity.index >= 0 ? a->affinity.index : -1;
@@ -121,7 +125,7 @@ int win_setup(struct maestro_agent *a) {
     for (int j = 0; !oom && j < a->n_out; j++)
       for (int k = 0; k < a->out[j].nch && !w->host_ch[j]; k++) {
         struct chan *c = a->out[j].ch[k];
-        if (c->cons && c->cons->ka) continue; /* it may run on a device */
+        if (c->cons && c->cons->impls) continue; /* it may run on a device */
         w->host_ch[j] = c;
         if (j < 32) w->host_out |= 1u << j;
       }
@@ -194,24 +198,25 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
   if (!w->dev_ok) return -1;
   if (w->dev_fixed >= 0) return w->dev_fixed;
   if (!w->cpu_ok) { /* device only: the least loaded device, this lane's own on a tie */
-    int best = my_dev >= 0 ? my_dev : 0;
+    int best = my_dev >= 0 && (w->dev_mask >> my_dev & 1) ? my_dev : -1;
     for (int d = 0; d < rt->ndev; d++)
-      if (w->dev_inflight[d] < w->dev_inflight[best]) best = d;
+      if ((w->dev_mask >> d & 1) && (best < 0 || w->dev_inflight[d] < w->dev_inflight[best]))
+        best = d;
     return best;
   }
-  maestro_buf_t *first = NULL;
+  maestro_buf_t *peek[8] = {0};
   uint64_t bytes = 0;
   for (int p = 0; p < a->n_in; p++) {
     struct chan *c = run_port_peek(&a->in[p]);
     maestro_buf_t *b = c ? ring_peek(&c->ring) : NULL;
     if (!b) continue;
-    if (!first) first = b;
+    if (p < 8) peek[p] = b;
     bytes += b->size;
   }
   if (w->eager) {
     for (int k = 0; k < rt->ndev; k++) {
       int d = my_dev >= 0 ? (my_dev + k) % rt->ndev : k;
-      if (w->dev_inflight[d] < WIN_DEV_INFLIGHT) return d;
+      if ((w->dev_mask >> d & 1) && w->dev_inflight[d] < WIN_DEV_INFLIGHT) return d;
     }
     return -1;
   }
@@ -221,9 +226,11 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
   int best = -1;
   uint64_t dev_est = w->nest[MAESTRO_PLACE_DEVICE][bk] ? w->est[MAESTRO_PLACE_DEVICE][bk] : 0;
   for (int d = 0; d < rt->ndev; d++) {
+    if (!(w->dev_mask >> d & 1)) continue;
     /* A busy device still counts: waiting for it may beat a slow CPU. */
     uint64_t cost = (uint64_t)(w->dev_inflight[d] + 1) * dev_est;
-    if (first && !ocl_buf_valid_on(first, d)) cost += ocl_transfer_cost_ns(rt, d, bytes);
+    for (int p = 0; p < a->n_in && p < 8; p++)
+      cost += mem_cost_to_node(peek[p], place_node(rt, d));
     if (cost < best_cost ||
         (best < 0 && cost == best_cost && best_cost == 0 && w->nest[MAESTRO_PLACE_CPU][bk] > 0)) {
       best_cost = cost;
@@ -332,7 +339,7 @@ static uint64_t share(uint64_t amount, uint64_t part, uint64_t total, uint64_t *
  * d2d to the input channels whose message was not on the device yet (by
  * size), d2h to the channels of the outputs read back for the host. */
 static void count_transfers(struct maestro_agent *a, struct window *w, struct slot *s,
-                            maestro_buf_t **out, const ocl_launch_result_t *r) {
+                            maestro_buf_t **out, const struct place_result *r) {
   if (r->bytes_h2d || r->bytes_d2d) {
     uint64_t total = 0, h2d = r->bytes_h2d, d2d = r->bytes_d2d;
     int nstale = 0, seen = 0;
@@ -362,7 +369,7 @@ static void count_transfers(struct maestro_agent *a, struct window *w, struct sl
 }
 
 /* Completion of a launch, on the device's completion thread. */
-static void launch_done(void *ctx, maestro_buf_t **out, const ocl_launch_result_t *r) {
+static void launch_done(void *ctx, maestro_buf_t **out, const struct place_result *r) {
   struct slot *s = ctx;
   struct maestro_agent *a = s->a;
   struct maestro_graph *g = a->g;
@@ -394,10 +401,10 @@ static void launch_done(void *ctx, maestro_buf_t **out, const ocl_launch_result_
     atomic_fetch_add_explicit(&a->st.fires, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&a->st.msgs_in, (uint64_t)a->n_in, memory_order_relaxed);
     atomic_fetch_add_explicit(&a->st.bytes_in, s->bytes, memory_order_relaxed);
-    atomic_fetch_add_explicit(&a->st.busy_ns, r->kernel_ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->st.busy_ns, r->busy_ns, memory_order_relaxed);
     atomic_store_explicit(&a->st.place_kind, MAESTRO_PLACE_DEVICE, memory_order_relaxed);
     atomic_store_explicit(&a->st.place_index, d, memory_order_relaxed);
-    sched_account(rt, MAESTRO_PLACE_DEVICE, d, r->kernel_ns, 1);
+    sched_account(rt, MAESTRO_PLACE_DEVICE, d, r->busy_ns, 1);
     s->t0 = r->t_start_ns;
     s->t1 = r->t_end_ns > r->t_start_ns ? r->t_end_ns : r->t_start_ns + 1;
   } else {
@@ -407,7 +414,7 @@ static void launch_done(void *ctx, maestro_buf_t **out, const ocl_launch_result_
   pthread_mutex_lock(&w->mu);
   w->dev_inflight[d]--;
   if (st >= 0) {
-    uint64_t ns = r->t_end_ns > r->t_start_ns ? r->t_end_ns - r->t_start_ns : r->kernel_ns;
+    uint64_t ns = r->t_end_ns > r->t_start_ns ? r->t_end_ns - r->t_start_ns : r->busy_ns;
     model_add(w, MAESTRO_PLACE_DEVICE, s->bytes, ns);
     s->state = SLOT_DONE;
   } else if (a->cpu) {
@@ -436,9 +443,9 @@ static void launch(struct maestro_agent *a, struct window *w, struct slot *s, in
   s->index = d;
   s->stale = 0;
   for (int p = 0; p < a->n_in && p < 64; p++)
-    if (!ocl_buf_valid_on(s->in[p], d)) s->stale |= 1ull << p;
+    if (!mem_buf_valid_on(s->in[p], place_node(g->rt, d))) s->stale |= 1ull << p;
   atomic_fetch_add(&g->active, 1);
-  int rc = ocl_launch_ex(a->ka, d, s->in, w->host_out, launch_done, s);
+  int rc = place_submit(g->rt, a->impls, d, s->in, w->host_out, launch_done, s);
   if (rc == MAESTRO_OK) return;
   atomic_fetch_sub(&g->active, 1);
   if (a->cpu && !(a->flags & MAESTRO_STATELESS)) {
@@ -463,7 +470,7 @@ static void launch(struct maestro_agent *a, struct window *w, struct slot *s, in
   }
   rs->failures++;
   s->status = rc;
-  s->why = keep_error(); /* ocl_launch's refusal, set on this thread */
+  s->why = keep_error(); /* the backend's refusal, set on this thread */
   run_stats_flush(a, rs, 0, MAESTRO_PLACE_CPU, -1);
   memset(rs, 0, sizeof *rs);
   pthread_mutex_lock(&w->mu);

@@ -1,5 +1,5 @@
-/* The buffer object. runtime/mem owns allocation and reference counting;
- * runtime/ocl owns the device replicas hanging off `dev`. */
+/* The buffer object. runtime/mem owns allocation, reference counting and
+ * the replicas on other memory nodes hanging off `reps` (mem/replica.h). */
 #ifndef MAESTRO_MEM_BUF_H
 #define MAESTRO_MEM_BUF_H
 
@@ -9,7 +9,7 @@
 
 #include "maestro.h"
 
-struct ocl_replicas; /* runtime/ocl: per-device replicas and their validity */
+struct mem_reps; /* mem/replica.c: replicas on other memory nodes and their validity */
 
 /* Host replicas are aligned so that a device sharing host memory can wrap
  * them without a copy (CL_MEM_USE_HOST_PTR wants the device's base-address
@@ -22,8 +22,8 @@ struct maestro_buf {
   atomic_uint refs;
   atomic_int host_valid; /* 1 when `host` holds the current bytes */
   size_t size;
-  void *host;               /* host bytes; NULL until the host replica exists */
-  struct ocl_replicas *dev; /* NULL until a device has touched the buffer */
+  void *host;            /* host bytes; NULL until the host replica exists */
+  struct mem_reps *reps; /* NULL until another memory node has touched the buffer */
   struct maestro_runtime *rt;
   uint32_t size_class;           /* pool bookkeeping (runtime/mem) */
   uint32_t flags;                /* MEM_BUF_* below */

@@ -1,12 +1,12 @@
 /* The public buffer API: reference counting and copy-on-write on top of the
- * pools (mem/pool.c) and the device replicas (runtime/ocl). */
+ * pools (mem/pool.c) and the replicas on other memory nodes (mem/replica.c). */
 #include <string.h>
 
 #include "base/error.h"
 #include "base/runtime.h"
 #include "mem/buf.h"
 #include "mem/pool.h"
-#include "backend/opencl/ocl.h"
+#include "mem/replica.h"
 
 int maestro_buf_create(maestro_runtime_t *rt, size_t bytes, maestro_buf_t **b) {
   if (!rt || !b) return err_set(MAESTRO_EINVAL, "maestro_buf_create: %s is NULL", rt ? "b" : "rt");
@@ -41,7 +41,7 @@ void *maestro_buf_data(maestro_buf_t *b) {
   if (!atomic_load_explicit(&b->host_valid, memory_order_acquire)) {
     if (!maestro_buf_cdata(b)) return NULL;
   }
-  if (b->dev) ocl_buf_invalidate_devices(b);
+  if (b->reps) mem_buf_invalidate_nodes(b);
   return b->host;
 }
 
@@ -51,13 +51,9 @@ const void *maestro_buf_cdata(maestro_buf_t *b) {
     return NULL;
   }
   if (!atomic_load_explicit(&b->host_valid, memory_order_acquire)) {
-    /* runtime/ocl gives the buffer host memory under its replica lock (two
-     * readers of one device result must not both allocate it). */
-    if (b->dev) {
-      if (ocl_buf_sync_host(b) != MAESTRO_OK) return NULL;
-    } else if (mem_buf_ensure_host(b) != MAESTRO_OK) {
-      return NULL;
-    }
+    /* Host memory is given under the replica lock (two readers of one
+     * device result must not both allocate it). */
+    if (mem_buf_sync_host(b) != MAESTRO_OK) return NULL;
   }
   return b->size ? b->host : NULL;
 }

@@ -14,7 +14,7 @@
 
 #include "base/error.h"
 #include "base/runtime.h"
-#include "backend/opencl/ocl.h"
+#include "mem/replica.h"
 #include "topo/topo.h"
 
 /* Per-thread cache: at most TC_MAX buffers and TC_BYTES bytes per class. */
@@ -78,6 +78,8 @@ static struct shared_class *shared(struct mem *m, int node, unsigned k) {
 }
 
 int mem_init(struct maestro_runtime *rt) {
+  int rc = mem_node_table_init(rt);
+  if (rc) return rc;
   struct mem *m = calloc(1, sizeof *m);
   if (!m) return err_set(MAESTRO_ENOMEM, "mem_init: out of memory");
   m->nnodes = topo_numa_nodes(rt);
@@ -133,6 +135,7 @@ void mem_fini(struct maestro_runtime *rt) {
   free(m->cls);
   free(m);
   rt->mem = NULL;
+  mem_node_table_fini(rt);
 }
 
 void mem_thread_attach(struct maestro_runtime *rt, int node) {
@@ -271,7 +274,7 @@ static maestro_buf_t *buf_get(struct maestro_runtime *rt, size_t bytes, int with
   atomic_init(&b->refs, 1);
   b->size = bytes;
   atomic_init(&b->host_valid, with_host ? 1 : 0);
-  b->dev = NULL;
+  b->reps = NULL;
   b->next_free = NULL;
   return b;
 }
@@ -307,10 +310,7 @@ int mem_nodes(const struct maestro_runtime *rt) {
 }
 
 void mem_buf_recycle(maestro_buf_t *b) {
-  if (b->dev) {
-    ocl_buf_free_replicas(b);
-    b->dev = NULL;
-  }
+  if (b->reps) mem_buf_free_replicas(b);
   unsigned k = b->size_class;
   if (k == MEM_NOPOOL || !b->host) {
     buf_free_memory(b);

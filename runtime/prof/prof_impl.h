@@ -62,6 +62,7 @@ struct trace {
   FILE *f;
   long body_end; /* where the footer starts */
   int failed;    /* a write failed: stop writing */
+  int dev_named; /* device places whose tracks are named (devices appear lazily) */
   uint64_t start_ns;
   int pid;
   pthread_mutex_t lock; /* registry and writes */

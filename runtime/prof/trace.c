@@ -573,6 +573,7 @@ static void flush_locked(struct trace *t, int final) {
     return;
   }
   clock_fit(t);
+  tw_meta_devices(t, t->prof->rt);
   for (struct trace_buf *b = t->bufs; b; b = b->next) {
     struct trace_chunk *c = b->head;
     while (c) {

@@ -191,6 +191,18 @@ static void put_json_string(FILE *f, const char *s) {
   fwrite(buf, 1, (size_t)(o - buf), f);
 }
 
+/* Names track `tid` and sorts it by its id. */
+static void tw_track(struct trace *t, int tid, const char *name) {
+  FILE *f = t->f;
+  fprintf(f, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":",
+          t->pid, tid);
+  put_json_string(f, name);
+  fprintf(f,
+          "}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":%d,"
+          "\"args\":{\"sort_index\":%d}}",
+          t->pid, tid, tid);
+}
+
 void tw_meta(struct trace *t, struct maestro_runtime *rt) {
   FILE *f = t->f;
   fprintf(f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"maestro_version\":\"%s\"},",
@@ -203,28 +215,25 @@ void tw_meta(struct trace *t, struct maestro_runtime *rt) {
   snprintf(pname, sizeof pname, "%.80s (maestro)", program_invocation_short_name);
   put_json_string(f, pname);
   fprintf(f, "}}");
-  for (int i = -1; i < rt->ncpu + 2 * rt->ndev; i++) {
-    int tid;
-    char name[200];
-    if (i < 0) {
-      tid = TID_HOST;
-      snprintf(name, sizeof name, "host");
-    } else if (i < rt->ncpu) {
-      tid = TID_CPU + i;
+  for (int i = -1; i < rt->ncpu; i++) {
+    if (i < 0)
+      tw_track(t, TID_HOST, "host");
+    else {
+      char name[32];
       snprintf(name, sizeof name, "cpu %d", i);
-    } else {
-      int d = (i - rt->ncpu) / 2, xfer = (i - rt->ncpu) % 2;
-      tid = (xfer ? TID_XFER : TID_DEV) + d;
+      tw_track(t, TID_CPU + i, name);
+    }
+  }
+}
+
+void tw_meta_devices(struct trace *t, struct maestro_runtime *rt) {
+  int n = rt->ndev;
+  for (int d = t->dev_named; d < n; d++)
+    for (int xfer = 0; xfer < 2; xfer++) {
+      char name[200];
       snprintf(name, sizeof name, "device %d: %.128s%s", d, rt->dev_info[d].name,
                xfer ? " transfers" : "");
+      tw_track(t, (xfer ? TID_XFER : TID_DEV) + d, name);
     }
-    fprintf(f,
-            ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":",
-            t->pid, tid);
-    put_json_string(f, name);
-    fprintf(f,
-            "}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":%d,"
-            "\"args\":{\"sort_index\":%d}}",
-            t->pid, tid, tid);
-  }
+  if (n > t->dev_named) t->dev_named = n;
 }

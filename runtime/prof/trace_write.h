@@ -13,8 +13,11 @@ struct maestro_runtime;
  * Needs up to 6 * strlen(s) + 2 bytes. */
 char *tw_put_str(char *o, const char *s);
 void tw_init(struct trace *t);
-/* The header and the track names. */
+/* The header and the host and CPU track names. */
 void tw_meta(struct trace *t, struct maestro_runtime *rt);
+/* Names the tracks of device places discovered since the last call
+ * (devices are discovered lazily, after the header is written). */
+void tw_meta_devices(struct trace *t, struct maestro_runtime *rt);
 /* A firing on track `tid` from t0 to t1 ns, with its flows (0 = none). */
 void tw_firing(struct trace *t, uint32_t tid, const struct trace_name *name, uint64_t seq,
                uint64_t bytes, uint64_t flow_in, uint64_t flow_out, uint64_t t0, uint64_t t1);

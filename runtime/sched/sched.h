@@ -19,6 +19,9 @@ struct maestro_runtime;
 int sched_init(struct maestro_runtime *rt);
 /* Stops and joins every worker. */
 void sched_fini(struct maestro_runtime *rt);
+/* Starts the workers of device places [current count, ndev): called by
+ * place discovery before it publishes the places. */
+int sched_add_devices(struct maestro_runtime *rt, int ndev);
 
 /* Index of the CPU place the calling thread is the worker of, or -1. */
 int sched_current_cpu(void);

@@ -16,6 +16,7 @@
 #include "base/runtime.h"
 #include "mem/buf.h"
 #include "prof/records.h"
+#include "sched/place.h"
 #include "sched/sched.h"
 #include "topo/topo.h"
 
@@ -45,8 +46,8 @@ struct worker {
 
 struct sched {
   struct maestro_runtime *rt;
-  int n;    /* CPU workers */
-  int ndev; /* device workers, after them in w */
+  int n;           /* CPU workers */
+  atomic_int ndev; /* device workers, after them in w (room for PLACE_MAX_DEVICES) */
   struct worker *w;
   atomic_int stop;
   atomic_int nparked;
@@ -315,40 +316,55 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-int sched_init(struct maestro_runtime *rt) {
-  struct sched *s = calloc(1, sizeof *s);
-  if (!s) return err_set(MAESTRO_ENOMEM, "sched_init: out of memory");
-  s->rt = rt;
-  s->n = rt->ncpu > 0 ? rt->ncpu : 1;
-  s->ndev = rt->ndev;
-  int nw = s->n + s->ndev;
-  s->w = aligned_alloc(64, sizeof *s->w * (size_t)nw);
-  if (!s->w) {
-    free(s);
-    return err_set(MAESTRO_ENOMEM, "sched_init: out of memory");
-  }
-  memset(s->w, 0, sizeof *s->w * (size_t)nw);
-  rt->sched = s;
-  for (int i = 0; i < nw; i++) {
+/* Sets up and starts workers [from, to) of s->w (CPU places first, then
+ * devices). On failure the ones set up are left for sched_fini. */
+static int start_workers(struct sched *s, int from, int to) {
+  for (int i = from; i < to; i++) {
     struct worker *w = &s->w[i];
     pthread_mutex_init(&w->qlock, NULL);
     w->s = s;
     w->index = i;
     w->dev = i < s->n ? -1 : i - s->n;
-    if (q_grow(w) != 0) {
-      sched_fini(rt);
-      return err_set(MAESTRO_ENOMEM, "sched_init: out of memory");
-    }
+    if (q_grow(w) != 0) return err_set(MAESTRO_ENOMEM, "sched: out of memory for worker %d", i);
   }
-  for (int i = 0; i < nw; i++) {
+  for (int i = from; i < to; i++) {
     int rc = pthread_create(&s->w[i].thread, NULL, worker_main, &s->w[i]);
-    if (rc) {
-      sched_fini(rt);
-      return err_set(MAESTRO_ESYS, "sched_init: pthread_create: %s", strerror(rc));
-    }
+    if (rc) return err_set(MAESTRO_ESYS, "sched: pthread_create: %s", strerror(rc));
     s->w[i].started = 1;
   }
   return MAESTRO_OK;
+}
+
+int sched_init(struct maestro_runtime *rt) {
+  struct sched *s = calloc(1, sizeof *s);
+  if (!s) return err_set(MAESTRO_ENOMEM, "sched_init: out of memory");
+  s->rt = rt;
+  s->n = rt->ncpu > 0 ? rt->ncpu : 1;
+  atomic_init(&s->ndev, 0);
+  /* Room for the device workers too: devices are discovered later. */
+  size_t nw = (size_t)s->n + PLACE_MAX_DEVICES;
+  s->w = aligned_alloc(64, sizeof *s->w * nw);
+  if (!s->w) {
+    free(s);
+    return err_set(MAESTRO_ENOMEM, "sched_init: out of memory");
+  }
+  memset(s->w, 0, sizeof *s->w * nw);
+  rt->sched = s;
+  int rc = start_workers(s, 0, s->n);
+  if (rc) sched_fini(rt);
+  return rc;
+}
+
+int sched_add_devices(struct maestro_runtime *rt, int ndev) {
+  struct sched *s = rt->sched;
+  int have = atomic_load(&s->ndev);
+  if (ndev <= have) return MAESTRO_OK;
+  if (ndev > PLACE_MAX_DEVICES)
+    return err_set(MAESTRO_ENODEV, "more than %d device places", PLACE_MAX_DEVICES);
+  int rc = start_workers(s, s->n + have, s->n + ndev);
+  /* Set up (started or not), so that sched_fini sees them. */
+  atomic_store(&s->ndev, ndev);
+  return rc;
 }
 
 void sched_fini(struct maestro_runtime *rt) {

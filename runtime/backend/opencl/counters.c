@@ -1,10 +1,11 @@
 /* Counters and costs: what runtime/prof and placement read. */
 #include "base/error.h"
 #include "backend/opencl/ocl_int.h"
+#include "mem/replica.h"
 #include "prof/records.h"
 
 void ocl_collect_device(struct maestro_runtime *rt, int dev, struct prof_place_rec *r) {
-  if (!rt || !rt->ocl || dev < 0 || dev >= rt->ndev || !r) return;
+  if (!rt || !rt->ocl || dev < 0 || dev >= rt->ocl->ndev || !r) return;
   ocl_dev_t *d = ocl_dev(rt, dev);
   r->bytes_h2d += atomic_load(&d->bytes_h2d);
   r->bytes_d2h += atomic_load(&d->bytes_d2h);
@@ -14,9 +15,10 @@ void ocl_collect_device(struct maestro_runtime *rt, int dev, struct prof_place_r
 
 int ocl_dev_stats(const struct maestro_runtime *rt, int dev, ocl_dev_stats_t *s) {
   if (!rt || !s) return err_set(MAESTRO_EINVAL, "ocl_dev_stats: NULL argument");
-  if (dev < 0 || dev >= rt->ndev)
-    return err_set(MAESTRO_ENODEV, "ocl_dev_stats: no device %d (this runtime has %d)", dev,
-                   rt->ndev);
+  struct ocl *o = ocl_get((struct maestro_runtime *)rt);
+  int n = o ? o->ndev : 0;
+  if (dev < 0 || dev >= n)
+    return err_set(MAESTRO_ENODEV, "ocl_dev_stats: no device %d (this runtime has %d)", dev, n);
   ocl_dev_t *d = ocl_dev(rt, dev);
   s->bytes_h2d = atomic_load(&d->bytes_h2d);
   s->bytes_d2h = atomic_load(&d->bytes_d2h);
@@ -36,8 +38,11 @@ int ocl_dev_stats(const struct maestro_runtime *rt, int dev, ocl_dev_stats_t *s)
 }
 
 uint64_t ocl_transfer_cost_ns(const struct maestro_runtime *rt, int dev, size_t bytes) {
-  if (!rt || !rt->ocl || dev < 0 || dev >= rt->ndev || bytes == 0) return 0;
-  const ocl_dev_t *d = ocl_dev(rt, dev);
-  if (d->zero_copy) return 0;
-  return d->h2d_lat_ns + (uint64_t)(d->h2d_ns_per_byte * (double)bytes);
+  if (!rt || !rt->ocl || dev < 0 || dev >= rt->ocl->ndev) return 0;
+  return ocl_node_ops.cost_ns(ocl_dev(rt, dev), MEM_TO_NODE, bytes);
+}
+
+int ocl_buf_valid_on(const maestro_buf_t *b, int dev) {
+  if (!b || !b->rt->ocl || dev < 0 || dev >= b->rt->ocl->ndev) return 0;
+  return mem_buf_valid_on(b, ocl_dev(b->rt, dev)->node);
 }

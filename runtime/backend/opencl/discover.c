@@ -209,8 +209,9 @@ static int dev_init(struct maestro_runtime *rt, ocl_dev_t *d) {
   if ((rc = make_queue(d, &d->q_exec)) || (rc = make_queue(d, &d->q_h2d)) ||
       (rc = make_queue(d, &d->q_d2h)))
     return rc;
+  snprintf(d->arch, sizeof d->arch, "opencl:%s", d->name);
   d->zero_copy = d->unified && env_flag("MAESTRO_ZERO_COPY", 1);
-  d->host_coherent = d->zero_copy && rt->dev_info[d->index].device_type == MAESTRO_DEVICE_CPU;
+  d->host_coherent = d->zero_copy && rt->ocl->info[d->index].device_type == MAESTRO_DEVICE_CPU;
   uint64_t limit = rt->cfg.device_mem;
   if (!limit || limit > d->global_mem) limit = d->global_mem;
   d->mem_limit = limit;
@@ -285,17 +286,12 @@ void ocl_fini(struct maestro_runtime *rt) {
   pthread_mutex_destroy(&o->prog_lock);
   free(o->dev);
   free(o->plat);
-  free(rt->dev_info);
-  rt->dev_info = NULL;
-  rt->ndev = 0;
+  free(o->info);
   free(o);
   rt->ocl = NULL;
 }
 
 int ocl_init(struct maestro_runtime *rt) {
-  rt->ndev = 0;
-  rt->dev_info = NULL;
-  rt->cpu_only_reason = NULL;
   struct ocl *o = calloc(1, sizeof *o);
   if (!o) return err_set(MAESTRO_ENOMEM, "OpenCL discovery: out of memory");
   pthread_mutex_init(&o->prog_lock, NULL);
@@ -303,7 +299,7 @@ int ocl_init(struct maestro_runtime *rt) {
 
   const char *spec = rt->cfg.devices ? rt->cfg.devices : "all";
   if (!strcmp(spec, "none")) {
-    rt->cpu_only_reason = "MAESTRO_DEVICES=none";
+    o->why = "MAESTRO_DEVICES=none";
     return ocl_prog_init(rt);
   }
   cl_platform_id *plats;
@@ -322,7 +318,7 @@ int ocl_init(struct maestro_runtime *rt) {
   }
   if ((rc = select_devices(spec, nfound, sel, &nsel))) goto fail_sel;
   if (nsel == 0) {
-    rt->cpu_only_reason = why ? why : "no OpenCL device selected";
+    o->why = why ? why : "no OpenCL device selected";
     free(sel);
     free(found);
     free(plats);
@@ -331,8 +327,8 @@ int ocl_init(struct maestro_runtime *rt) {
   o->nplat = (int)nplat;
   o->plat = calloc(nplat, sizeof *o->plat);
   o->dev = calloc((size_t)nsel, sizeof *o->dev);
-  rt->dev_info = calloc((size_t)nsel, sizeof *rt->dev_info);
-  if (!o->plat || !o->dev || !rt->dev_info) {
+  o->info = calloc((size_t)nsel, sizeof *o->info);
+  if (!o->plat || !o->dev || !o->info) {
     rc = err_set(MAESTRO_ENOMEM, "OpenCL discovery: out of memory");
     goto fail_sel;
   }
@@ -348,7 +344,7 @@ int ocl_init(struct maestro_runtime *rt) {
     d->global_index = i;
     d->plat = found[i].plat_index;
     d->id = found[i].dev;
-    fill_info(d, &rt->dev_info[o->ndev], o->plat[d->plat].name);
+    fill_info(d, &o->info[o->ndev], o->plat[d->plat].name);
     o->ndev++;
   }
   if ((rc = make_contexts(o))) goto fail_sel;
@@ -358,7 +354,6 @@ int ocl_init(struct maestro_runtime *rt) {
       goto fail_sel;
     }
   }
-  rt->ndev = o->ndev;
   free(sel);
   free(found);
   free(plats);

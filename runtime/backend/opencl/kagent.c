@@ -192,9 +192,10 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
   *out_ka = NULL;
   if (!agent) agent = "?";
   if (!rt || !k) return err_set(MAESTRO_EINVAL, "agent '%s': no kernel", agent);
-  if (rt->ndev == 0)
+  if (!ocl_get(rt)) return MAESTRO_ENODEV; /* discovery failed: its message is set */
+  if (rt->ocl->ndev == 0)
     return err_set(MAESTRO_ENODEV, "agent '%s': no OpenCL device (%s)", agent,
-                   rt->cpu_only_reason ? rt->cpu_only_reason : "none");
+                   rt->ocl->why ? rt->ocl->why : "none");
   if (n_in < 0 || n_out < 0 || (n_in && !in) || (n_out && !out))
     return err_set(MAESTRO_EINVAL, "agent '%s': bad port arrays", agent);
   int rc = check_args(agent, k, n_in, n_out);
@@ -209,13 +210,13 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
   ka->k.source = k->source ? strdup(k->source) : NULL;
   ka->n_in = n_in;
   ka->n_out = n_out;
-  ka->ndev = rt->ndev;
+  ka->ndev = rt->ocl->ndev;
   ka->name = strdup(agent);
   ka->args = calloc((size_t)k->n_args + 1, sizeof *ka->args);
   ka->out_count = calloc((size_t)n_out + 1, sizeof *ka->out_count);
   ka->in_esize = calloc((size_t)n_in + 1, sizeof *ka->in_esize);
   ka->out_esize = calloc((size_t)n_out + 1, sizeof *ka->out_esize);
-  ka->dev = calloc((size_t)rt->ndev, sizeof *ka->dev);
+  ka->dev = calloc((size_t)rt->ocl->ndev, sizeof *ka->dev);
   ka->in_name = calloc((size_t)n_in + 1, sizeof *ka->in_name);
   int names_ok = ka->in_name != NULL;
   for (int i = 0; names_ok && i < n_in; i++)
@@ -226,7 +227,7 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
     ocl_kagent_destroy(ka);
     return err_set(MAESTRO_ENOMEM, "agent '%s': out of memory", agent);
   }
-  for (int i = 0; i < rt->ndev; i++)
+  for (int i = 0; i < rt->ocl->ndev; i++)
     pthread_mutex_init(&ka->dev[i].lock, NULL);
   if (k->n_args) memcpy(ka->args, k->args, (size_t)k->n_args * sizeof *ka->args);
   for (int i = 0; i < k->n_args; i++)
@@ -240,7 +241,7 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
   for (int i = 0; i < n_in; i++)
     ka->in_esize[i] = elem_size(in[i].type);
   int built = 0;
-  for (int i = 0; i < rt->ndev; i++) {
+  for (int i = 0; i < rt->ocl->ndev; i++) {
     if (i < 64 && !(devices & (1ull << i))) continue; /* it will never run there */
     if ((rc = make_kernel(ka, i))) {
       ocl_kagent_destroy(ka);
@@ -573,7 +574,7 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
   uint64_t s = prof_time(L->kev, CL_PROFILING_COMMAND_START);
   uint64_t f = prof_time(L->kev, CL_PROFILING_COMMAND_END);
   if (s && f >= s) {
-    L->res.kernel_ns = f - s;
+    L->res.busy_ns = f - s;
     L->res.t_start_ns = ocl_dev_to_host_ns(d, s);
     L->res.t_end_ns = ocl_dev_to_host_ns(d, f);
     /* Never in the host's future; and when the clock mapping is off by more
@@ -581,7 +582,7 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
      * calibrated), place the kernel just before now. */
     if (L->res.t_end_ns > now || now - L->res.t_end_ns > 1000000000ull) {
       L->res.t_end_ns = now;
-      L->res.t_start_ns = now - L->res.kernel_ns;
+      L->res.t_start_ns = now - L->res.busy_ns;
     }
   } else {
     L->res.t_start_ns = L->res.t_end_ns = now;

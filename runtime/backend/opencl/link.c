@@ -13,9 +13,10 @@ static uint64_t best_of(uint64_t a, uint64_t b) {
 int ocl_measure_link(struct maestro_runtime *rt, int dev, size_t bytes, ocl_link_t *out) {
   if (!rt || !out)
     return err_set(MAESTRO_EINVAL, "ocl_measure_link: %s is NULL", rt ? "out" : "rt");
-  if (dev < 0 || dev >= rt->ndev)
-    return err_set(MAESTRO_ENODEV, "ocl_measure_link: no device %d (this runtime has %d)", dev,
-                   rt->ndev);
+  struct ocl *o = ocl_get(rt);
+  int n = o ? o->ndev : 0;
+  if (dev < 0 || dev >= n)
+    return err_set(MAESTRO_ENODEV, "ocl_measure_link: no device %d (this runtime has %d)", dev, n);
   if (bytes == 0) bytes = (size_t)64 << 20;
   if (bytes < 4096) bytes = 4096;
   memset(out, 0, sizeof *out);

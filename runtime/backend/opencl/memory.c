@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "backend/opencl/ocl_int.h"
+#include "mem/replica.h"
 
 struct ocl_free_mem {
   struct ocl_free_mem *next;
@@ -74,67 +75,22 @@ void ocl_lru_remove(ocl_dev_t *d, ocl_rep_t *r) {
   pthread_mutex_unlock(&d->mem_lock);
 }
 
-/* 1 when another memory node holds the bytes of r's buffer. */
-static int valid_elsewhere(const struct ocl_replicas *R, const ocl_rep_t *r) {
-  const maestro_buf_t *b = r->buf;
-  if (atomic_load(&b->host_valid)) return 1;
-  for (int i = 0; i < R->ndev; i++)
-    if (i != r->dev && R->rep[i].valid) return 1;
-  return 0;
-}
-
 /* Evicts one unpinned replica (called with mem_lock held). Its memory goes
  * back to the free list. Returns 1 when something was evicted; sets
  * d->evict_busy when a candidate was skipped only because its buffer was
- * busy (worth trying again shortly). */
+ * busy (worth trying again shortly). mem/replica.c decides (and writes the
+ * only copy back to the host first, on the second pass only). */
 static int evict_one(ocl_dev_t *d) {
   d->evict_busy = 0;
   for (int pass = 0; pass < 2; pass++) {
     for (ocl_rep_t *r = d->lru_head; r; r = r->next) {
-      struct ocl_replicas *R = r->buf->dev;
-      /* Lock order is replicas -> mem_lock; here we hold mem_lock, so only
-       * try: a buffer busy elsewhere is skipped. */
-      if (pthread_mutex_trylock(&R->lock)) {
-        d->evict_busy = 1;
-        continue;
-      }
-      if (r->pins > 0 || !r->mem) {
-        pthread_mutex_unlock(&R->lock);
-        continue;
-      }
-      if (r->valid && !valid_elsewhere(R, r)) {
-        if (pass == 0) { /* only copies are the last resort */
-          pthread_mutex_unlock(&R->lock);
-          continue;
-        }
-        /* Write the only copy back to the host before freeing it. */
-        maestro_buf_t *b = r->buf;
-        if (mem_buf_ensure_host(b) != MAESTRO_OK) {
-          pthread_mutex_unlock(&R->lock);
-          continue;
-        }
-        cl_int e = clEnqueueReadBuffer(d->q_d2h, r->mem, CL_TRUE, 0, b->size, b->host,
-                                       r->ready ? 1 : 0, r->ready ? &r->ready : NULL, NULL);
-        if (e != CL_SUCCESS) {
-          pthread_mutex_unlock(&R->lock);
-          continue;
-        }
-        atomic_fetch_add(&d->bytes_d2h, b->size);
-        atomic_fetch_add(&d->transfers, 1);
-        atomic_store(&b->host_valid, 1);
-      }
-      /* Commands still reading this memory (a copy to another device) must
-       * finish before someone else's bytes land in it. */
-      if (r->ready) {
-        clWaitForEvents(1, &r->ready);
-        clReleaseEvent(r->ready);
-        r->ready = NULL;
-      }
-      if (r->busy) {
-        clWaitForEvents(1, &r->busy);
-        clReleaseEvent(r->busy);
-        r->busy = NULL;
-      }
+      int got = mem_rep_evict(r->buf, d->node, pass);
+      if (got < 0) d->evict_busy = 1;
+      if (got <= 0) continue;
+      /* Detached from its buffer: ours. Commands still reading this memory
+       * (a copy to another device) must finish before someone else's bytes
+       * land in it. */
+      ocl_rep_wait_idle(r);
       lru_unlink(d, r);
       struct ocl_free_mem *f = malloc(sizeof *f);
       if (f) {
@@ -146,11 +102,8 @@ static int evict_one(ocl_dev_t *d) {
         clReleaseMemObject(r->mem);
         d->mem_used -= r->cap;
       }
-      r->mem = NULL;
-      r->cap = 0;
-      r->valid = 0;
+      free(r);
       d->evictions++;
-      pthread_mutex_unlock(&R->lock);
       return 1;
     }
   }

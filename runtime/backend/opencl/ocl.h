@@ -8,16 +8,21 @@
 #include <stdint.h>
 
 #include "maestro.h"
+#include "sched/place.h"
 
 struct maestro_runtime;
 
 /* ---- discovery (ocl/discover.c) ---- */
 
 /* Finds the platforms and devices through the ICD loader, keeps those that
- * rt->cfg.devices selects, fills rt->ndev / rt->dev_info and creates one
- * context and queues per device. No platform at all is not an error:
- * rt->ndev = 0 and rt->cpu_only_reason says why. */
+ * rt->cfg.devices selects, fills rt->ocl (devices, their place info) and
+ * creates one context and queues per device. No platform at all is not an
+ * error: rt->ocl->ndev = 0 and rt->ocl->why says why. Called by the
+ * backend's discover (backend.c), when device places are first needed. */
 int ocl_init(struct maestro_runtime *rt);
+/* rt->ocl, discovering the device places first if nobody has yet (entry
+ * points that tools and tests call directly). NULL if discovery failed. */
+struct ocl *ocl_get(struct maestro_runtime *rt);
 void ocl_fini(struct maestro_runtime *rt);
 
 /* What ocl_measure_link found for one device (maestro-info --bench). */
@@ -34,6 +39,9 @@ typedef struct ocl_link {
  * and feeds the figures to ocl_transfer_cost_ns. Blocks for a few tens of
  * milliseconds. MAESTRO_ENODEV for a bad index. */
 int ocl_measure_link(struct maestro_runtime *rt, int dev, size_t bytes, ocl_link_t *out);
+
+/* The OpenCL backend's operations (backend.c), listed in runtime/backends.c. */
+extern const struct backend_ops ocl_backend_ops;
 
 /* ---- kernel agents (ocl/kagent.c) ---- */
 
@@ -56,19 +64,12 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
                          uint64_t devices, ocl_kagent_t **ka);
 void ocl_kagent_destroy(ocl_kagent_t *ka);
 
-/* What one launch did, handed to its completion callback. */
-typedef struct ocl_launch_result {
-  int status;          /* MAESTRO_OK or a negative status (message set) */
-  uint64_t kernel_ns;  /* kernel time from OpenCL event profiling */
-  uint64_t t_start_ns; /* kernel start and end on the host clock (rt_now_ns) */
-  uint64_t t_end_ns;
-  uint64_t bytes_h2d; /* bytes this launch moved host -> device */
-  uint64_t bytes_d2h;
-  uint64_t bytes_d2d;
-} ocl_launch_result_t;
-
-/* Called once per launch, from any thread (often an OpenCL callback thread). */
-typedef void (*ocl_done_fn)(void *ctx, maestro_buf_t **out, const ocl_launch_result_t *r);
+/* What one launch did, handed to its completion callback: the place
+ * result of sched/place.h (busy_ns is the kernel time from OpenCL event
+ * profiling). Called once per launch, from any thread (often an OpenCL
+ * callback thread). */
+typedef struct place_result ocl_launch_result_t;
+typedef place_done_fn ocl_done_fn;
 
 /* Enqueues one firing of `ka` on device `dev` without blocking: makes each
  * input's replica valid on the device, allocates the outputs, runs the
@@ -113,20 +114,12 @@ typedef struct ocl_dev_stats {
 } ocl_dev_stats_t;
 int ocl_dev_stats(const struct maestro_runtime *rt, int dev, ocl_dev_stats_t *s);
 
-/* ---- buffers and replicas (ocl/replica.c), called from runtime/mem ---- */
+/* ---- a device's view of buffers (node.c; tests and tools) ---- */
 
-/* Makes the host replica of `b` valid (blocking read or map). */
-int ocl_buf_sync_host(maestro_buf_t *b);
-/* The host replica was written: every device replica is stale. */
-void ocl_buf_invalidate_devices(maestro_buf_t *b);
-/* Frees the device replicas of a buffer whose last reference went away. */
-void ocl_buf_free_replicas(maestro_buf_t *b);
-/* 1 when device `dev` holds a valid replica of `b` (for placement by locality). */
+/* 1 when device `dev` holds a valid replica of `b`. */
 int ocl_buf_valid_on(const maestro_buf_t *b, int dev);
-
-/* ---- costs for placement ---- */
-
-/* Expected time to move `bytes` host -> device `dev` (0 on a zero-copy device). */
+/* Expected time to move `bytes` host -> device `dev` (0 on a zero-copy
+ * device): the link model ocl_measure_link feeds. */
 uint64_t ocl_transfer_cost_ns(const struct maestro_runtime *rt, int dev, size_t bytes);
 
 #endif

@@ -10,8 +10,9 @@
 #include <stdint.h>
 
 #include "base/runtime.h"
-#include "mem/buf.h"
 #include "backend/opencl/ocl.h"
+#include "mem/buf.h"
+#include "mem/node.h"
 
 typedef struct ocl_platform {
   cl_platform_id id;
@@ -25,6 +26,7 @@ struct ocl_rep;
 typedef struct ocl_dev {
   struct maestro_runtime *rt;
   int index;        /* device place index */
+  int node;         /* its memory node (mem/node.h) */
   int plat;         /* index into ocl->plat */
   int global_index; /* index over all devices of all platforms (MAESTRO_DEVICES) */
   cl_device_id id;
@@ -44,6 +46,7 @@ typedef struct ocl_dev {
   cl_ulong max_alloc, global_mem;
   char name[128];
   char version[128]; /* driver version, for the on-disk program cache key */
+  char arch[160];    /* "opencl:<device name>": the performance model's key */
 
   /* Device clock -> host clock: host_ns = device_ns + clock_off_ns. */
   int64_t clock_off_ns;
@@ -82,9 +85,11 @@ struct ocl_prog; /* program.c */
 struct ocl {
   int nplat;
   ocl_platform_t *plat;
-  int ndev;
+  int ndev; /* the backend's devices: device places 0 .. ndev - 1 (it is discovered first) */
   ocl_dev_t *dev;
-  int total_devices; /* over all platforms, before selection */
+  maestro_place_info_t *info; /* ndev, handed to place_add */
+  const char *why;            /* why ndev is 0 (a static string) */
+  int total_devices;          /* over all platforms, before selection */
 
   pthread_mutex_t prog_lock;
   struct ocl_prog *progs;
@@ -93,12 +98,11 @@ struct ocl {
   char cache_dir[512];
 };
 
-/* One device's replica of a buffer. */
+/* One device's replica of a buffer: the handle of a memory node's replica
+ * (mem/replica.h keeps whether it is valid and pinned). */
 typedef struct ocl_rep {
-  cl_mem mem; /* NULL when this device has no replica */
-  size_t cap; /* bytes of `mem` (pool size class) */
-  int valid;
-  int pins;           /* launches using it now: never evicted while > 0 */
+  cl_mem mem;         /* NULL for a 0-byte buffer */
+  size_t cap;         /* bytes of `mem` (pool size class) */
   int wraps_host;     /* zero-copy: `mem` wraps the buffer's host bytes */
   cl_event ready;     /* the command that makes it valid, or NULL when done */
   cl_event busy;      /* the last copy reading it for another device, or NULL */
@@ -108,12 +112,6 @@ typedef struct ocl_rep {
   int in_lru;
   struct ocl_rep *prev, *next;
 } ocl_rep_t;
-
-struct ocl_replicas {
-  pthread_mutex_t lock;
-  int ndev;
-  ocl_rep_t rep[];
-};
 
 static inline ocl_dev_t *ocl_dev(const struct maestro_runtime *rt, int dev) {
   return &rt->ocl->dev[dev];
@@ -145,9 +143,11 @@ void ocl_mem_fini(ocl_dev_t *d);
 void ocl_lru_touch(ocl_dev_t *d, ocl_rep_t *r);
 void ocl_lru_remove(ocl_dev_t *d, ocl_rep_t *r);
 
-/* replica.c */
-/* The replica set of `b`, created on first use. NULL on ENOMEM. */
-struct ocl_replicas *ocl_reps(maestro_buf_t *b);
+/* node.c: the memory node operations of a device, and the launch's view
+ * of a buffer's replica on it (through mem/replica.h). */
+extern const struct mem_node_ops ocl_node_ops;
+/* Drops what a replica handle holds once the commands using it are done. */
+void ocl_rep_wait_idle(ocl_rep_t *r);
 
 /* What making one input valid on a device did. */
 typedef struct ocl_xfer {

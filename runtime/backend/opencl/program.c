@@ -217,6 +217,10 @@ int ocl_prog_get(struct maestro_runtime *rt, int dev, const char *agent, const c
 }
 
 void ocl_prog_stats(const struct maestro_runtime *rt, ocl_prog_stats_t *s) {
+  if (!ocl_get((struct maestro_runtime *)rt)) {
+    *s = (ocl_prog_stats_t){0};
+    return;
+  }
   s->builds = atomic_load(&rt->ocl->builds);
   s->cache_hits = atomic_load(&rt->ocl->cache_hits);
   s->disk_hits = atomic_load(&rt->ocl->disk_hits);

@@ -1,0 +1,80 @@
+/* The OpenCL backend's place operations (sched/place.h): discovery through
+ * the ICD loader, kernels built per agent, launches submitted without
+ * blocking. Everything else of the backend hangs off these. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "backend/opencl/ocl_int.h"
+#include "base/error.h"
+#include "mem/node.h"
+#include "sched/place.h"
+
+struct ocl *ocl_get(struct maestro_runtime *rt) {
+  if (!rt->ocl) place_discover(rt);
+  return rt->ocl;
+}
+
+static int wants(const struct place_agent_desc *d) {
+  return d->kernel != NULL && d->affinity.pref != MAESTRO_ON_CPU;
+}
+
+static int discover(struct maestro_runtime *rt, void **be) {
+  int rc = ocl_init(rt);
+  if (rc) return rc;
+  struct ocl *o = rt->ocl;
+  for (int i = 0; i < o->ndev; i++) {
+    ocl_dev_t *dev = &o->dev[i];
+    unsigned flags = (dev->zero_copy ? MEM_NODE_ZERO_COPY : 0) |
+                     (dev->host_coherent ? MEM_NODE_HOST_COHERENT : 0);
+    dev->node = mem_node_add(rt, &ocl_node_ops, dev, flags);
+    if (dev->node < 0) return dev->node;
+    int d = place_add(rt, &o->info[i], dev->node);
+    if (d < 0) return d;
+    if (d != i) /* the backend indexes its devices as device places */
+      return err_set(MAESTRO_ENODEV, "OpenCL backend: its devices must be the first device places");
+  }
+  if (!o->ndev) place_set_reason(rt, o->why);
+  *be = rt;
+  return MAESTRO_OK;
+}
+
+static void fini(struct maestro_runtime *rt, void *be) {
+  (void)be;
+  ocl_fini(rt);
+}
+
+static int prepare(void *be, const struct place_agent_desc *d, uint64_t places, void **impl) {
+  struct maestro_runtime *rt = be;
+  ocl_kagent_t *ka = NULL;
+  int rc =
+      ocl_kagent_create_on(rt, d->name, d->kernel, d->in, d->n_in, d->out, d->n_out, places, &ka);
+  *impl = ka;
+  return rc;
+}
+
+static void unprepare(void *be, void *impl) {
+  (void)be;
+  ocl_kagent_destroy(impl);
+}
+
+static int submit(void *be, void *impl, int place, maestro_buf_t *const *in, unsigned host_outputs,
+                  place_done_fn done, void *ctx) {
+  (void)be;
+  return ocl_launch_ex(impl, place, in, host_outputs, done, ctx);
+}
+
+static const char *arch(void *be, int place) {
+  struct maestro_runtime *rt = be;
+  return ocl_dev(rt, place)->arch;
+}
+
+const struct backend_ops ocl_backend_ops = {
+    .name = "opencl",
+    .wants = wants,
+    .discover = discover,
+    .fini = fini,
+    .prepare = prepare,
+    .unprepare = unprepare,
+    .submit = submit,
+    .arch = arch,
+};

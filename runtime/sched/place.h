@@ -1,0 +1,136 @@
+/* Places beyond the CPU workers, brought by backends (runtime/sched/place.c).
+ *
+ * A backend is a table of operations held as data (struct backend_ops), so
+ * that several backends live in one process and the engine names none of
+ * them: the OpenCL backend (runtime/backend/opencl) is one, a test-only
+ * backend in tests/ another. The built-in ones are listed in
+ * runtime/backends.c; a program (a test) may add one with
+ * place_backend_register before it creates a runtime.
+ *
+ * A backend's places are discovered when first needed, not when the
+ * runtime is created: a graph with an agent the backend can run
+ * (backend_ops.wants) starts, maestro_runtime_nplaces(rt,
+ * MAESTRO_PLACE_DEVICE) or place info asks, or an agent asks for a device. Discovery of every
+ * backend happens together, in registration order, so the places of earlier backends come first in
+ * the runtime's device place numbering (the OpenCL backend is the first built-in one: its device i
+ * is device place i).
+ *
+ * The memory a place reads and writes is a memory node (runtime/mem); the
+ * backend names it for each place it adds. */
+#ifndef MAESTRO_SCHED_PLACE_H
+#define MAESTRO_SCHED_PLACE_H
+
+#include <stdint.h>
+
+#include "maestro.h"
+
+struct maestro_runtime;
+
+/* Device places one runtime can hold, over all backends (a bit mask of
+ * places is a uint64_t). */
+#define PLACE_MAX_DEVICES 64
+
+/* What one submitted firing did, handed to its completion. */
+struct place_result {
+  int status;          /* MAESTRO_OK or a negative status (message set on the calling thread) */
+  uint64_t busy_ns;    /* time the place was busy with it */
+  uint64_t t_start_ns; /* when it ran, on the host clock (rt_now_ns) */
+  uint64_t t_end_ns;
+  uint64_t bytes_h2d; /* bytes this firing moved host -> place */
+  uint64_t bytes_d2h;
+  uint64_t bytes_d2d;
+};
+
+/* A firing's completion: `out` holds one reference per output port (NULL
+ * for a port that sent nothing; the array is valid during the call only), or
+ * the failure in r->status (every out[j] NULL). From any thread. */
+typedef void (*place_done_fn)(void *ctx, maestro_buf_t **out, const struct place_result *r);
+
+/* What a backend sees of an agent when it prepares an implementation. The
+ * pointers are the agent's own copies, valid until unprepare. */
+struct place_agent_desc {
+  const char *name;
+  maestro_cpu_fn cpu;             /* NULL when none */
+  const maestro_kernel_t *kernel; /* NULL when none */
+  void *state;
+  unsigned flags;
+  maestro_affinity_t affinity;
+  const maestro_port_t *in, *out;
+  int n_in, n_out;
+};
+
+struct backend_ops {
+  const char *name; /* "opencl", ... */
+  /* 1 when this backend has an implementation for the agent, judged from
+   * its description alone (no discovery: a CPU-only program pays for no
+   * backend it does not use). */
+  int (*wants)(const struct place_agent_desc *d);
+  /* Finds the backend's places and adds each with place_add (zero is no
+   * error: place_set_reason says why). *be is the backend's state. */
+  int (*discover)(struct maestro_runtime *rt, void **be);
+  void (*fini)(struct maestro_runtime *rt, void *be);
+  /* Prepares agent `d` for the backend's places in `places` (bit i = the
+   * backend's own place i): builds its kernel there. *impl = NULL with
+   * MAESTRO_OK when the backend has nothing to run it with. Errors name the
+   * agent (a build log, an argument that does not fit). */
+  int (*prepare)(void *be, const struct place_agent_desc *d, uint64_t places, void **impl);
+  void (*unprepare)(void *be, void *impl);
+  /* Submits one firing of `impl` on the backend's place `place` without
+   * blocking. `in` holds one borrowed buffer per input port until done()
+   * is called. Bit j of host_outputs: output j will be read on the host.
+   * An error return means done() will never be called for it (libuv's
+   * rule); otherwise done() is called exactly once, in submission order
+   * per place. */
+  int (*submit)(void *be, void *impl, int place, maestro_buf_t *const *in, unsigned host_outputs,
+                place_done_fn done, void *ctx);
+  /* The place's architecture, the key of performance models: two places of
+   * one model share it ("opencl:NVIDIA H200", "opencl:pthread-AMD EPYC"). */
+  const char *(*arch)(void *be, int place);
+};
+
+/* Adds a backend for runtimes created from now on (tests; built-in ones are
+ * listed in runtime/backends.c). MAESTRO_ENOMEM past 8 extra backends. */
+int place_backend_register(const struct backend_ops *ops);
+
+/* Runtime life: the place table (no discovery), then every discovered
+ * backend's fini. */
+int place_init(struct maestro_runtime *rt);
+void place_fini(struct maestro_runtime *rt);
+
+/* Discovers every backend now if not yet done (thread-safe, once). */
+int place_discover(struct maestro_runtime *rt);
+/* 1 when some backend wants `d` (see backend_ops.wants); discovers nothing. */
+int place_wanted(const struct maestro_runtime *rt, const struct place_agent_desc *d);
+
+/* For a backend's discover: adds one device place; returns its device place
+ * index, or a negative status (PLACE_MAX_DEVICES reached). `node` is the
+ * memory node its firings read and write (runtime/mem). */
+int place_add(struct maestro_runtime *rt, const maestro_place_info_t *info, int node);
+/* For a backend's discover: why it found no place (a static string). */
+void place_set_reason(struct maestro_runtime *rt, const char *why);
+
+/* An agent's implementations on device places: one per backend that has
+ * one. NULL when it has none. */
+struct place_impls;
+
+/* Prepares `d` on every backend that wants it, on the device places in
+ * `allowed` (bit i = device place i). *out = NULL when none has an
+ * implementation. */
+int place_prepare(struct maestro_runtime *rt, const struct place_agent_desc *d, uint64_t allowed,
+                  struct place_impls **out);
+void place_impls_free(struct maestro_runtime *rt, struct place_impls *pi);
+/* Device places the implementations can run on (bit i = device place i). */
+uint64_t place_impls_places(const struct place_impls *pi);
+/* Submits a firing on device place `dev` (see backend_ops.submit). */
+int place_submit(struct maestro_runtime *rt, const struct place_impls *pi, int dev,
+                 maestro_buf_t *const *in, unsigned host_outputs, place_done_fn done, void *ctx);
+
+/* The memory node of device place `dev`. */
+int place_node(const struct maestro_runtime *rt, int dev);
+/* The architecture of device place `dev` ("" for a bad index). */
+const char *place_arch(const struct maestro_runtime *rt, int dev);
+
+/* Built-in backends, in discovery order, NULL-terminated (runtime/backends.c). */
+extern const struct backend_ops *const place_builtin_backends[];
+
+#endif
