@@ -4,7 +4,8 @@
  * and output space allow. A send that finds its channel full waits in the
  * channel's overflow and the agent stops firing (it is suspended, the worker
  * moves on) until the consumer makes room and notifies it. Consumers are
- * notified once per run, not per message. */
+ * notified once per run, not per message. Taking inputs (take.h) and the
+ * end of an agent's life (life.c) are shared with window.c. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,5 +1,7 @@
 /* What the stateful runner (run.c) shares with the windowed runner
- * (window.c: stateless agents and agents with a kernel). */
+ * (window.c: stateless agents and agents with a kernel): counting, sending,
+ * a firing's outcome and supervision (run.c), taking inputs (take.h), the
+ * end of an agent's life (life.c). */
 #ifndef MAESTRO_CORE_RUN_H
 #define MAESTRO_CORE_RUN_H
 

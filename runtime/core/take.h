@@ -44,6 +44,16 @@ static inline int run_inputs_ready(struct maestro_agent *a, int *ended) {
   return 1;
 }
 
+/* 1 when a take would get an input set now. Else 0 and, if the port
+ * lacking a message has ended, the agent is AG_CLOSING: nothing more to
+ * fire on. (window.c asks before placing a firing, run_take before taking.) */
+static inline int run_can_take(struct maestro_agent *a) {
+  int ended = 0;
+  if (run_inputs_ready(a, &ended)) return 1;
+  if (ended) a->phase = AG_CLOSING;
+  return 0;
+}
+
 /* Counts the message of port `ip` (index `p`) just popped from channel `c`. */
 static inline void run_take_note(struct inport *ip, struct chan *c, int p, uint64_t *inseq,
                                  struct chan **inch, uint64_t *flow_in) {
@@ -76,11 +86,7 @@ static inline int run_take(struct maestro_agent *a, maestro_buf_t **in, uint64_t
     return 1;
   }
   if (!a->n_in) return 1;
-  int ended = 0;
-  if (!run_inputs_ready(a, &ended)) {
-    if (ended) a->phase = AG_CLOSING;
-    return 0;
-  }
+  if (!run_can_take(a)) return 0;
   for (int p = 0; p < a->n_in; p++) {
     struct inport *ip = &a->in[p];
     struct chan *c = ip->ch[0];

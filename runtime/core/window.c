@@ -521,11 +521,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     if (a->phase != AG_RUN) break;
     if (!run_outputs_free(a, &rs)) break;
     if (a->seq - w->next_emit >= WIN_SLOTS) break; /* window full: emission wakes us */
-    int ended = 0;
-    if (!run_inputs_ready(a, &ended)) {
-      if (ended) a->phase = AG_CLOSING;
-      break;
-    }
+    if (!run_can_take(a)) break;
     int where = choose_place(a, w, my_dev);
     struct sched_task *hand = NULL;
     if (where < 0 && (my_dev >= 0 || !w->cpu_ok))
