@@ -23,9 +23,9 @@ static inline double now_s(void) {
 }
 
 static inline maestro_runtime_t *bench_rt(int zero_copy) {
-  setenv("MAESTRO_ZERO_COPY", zero_copy ? "1" : "0", 1);
   maestro_config_t cfg;
   maestro_config_defaults(&cfg);
+  cfg.zero_copy = zero_copy ? -1 : 0;
   cfg.stats = 0;
   maestro_runtime_t *rt = NULL;
   if (maestro_runtime_create(&cfg, &rt) || maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) < 1) {

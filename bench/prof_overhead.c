@@ -269,9 +269,8 @@ static void measure_costs(long n, size_t bytes) {
   temp_path(path, sizeof path);
   cfg.stats = 0;
   cfg.trace = path;
-  setenv("MAESTRO_STATS_INTERVAL_MS", "60000", 1); /* no background work: write here */
+  cfg.stats_interval_ms = 60000; /* no background work: write here */
   CHECK(maestro_runtime_create(&cfg, &rt));
-  unsetenv("MAESTRO_STATS_INTERVAL_MS");
   enum { EVENTS = 1000000, BATCH = 64 };
   t0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
   uint64_t sum = 0;

@@ -16,3 +16,6 @@ maestro_add_test(engine_alloc SOURCES engine_alloc.c TIMEOUT 60)
 option(MAESTRO_TEST_PENDING "Also run engine tests that wait for an engine fix" OFF)
 # A failed firing's own message in maestro_graph_wait and in dead letters' .reason.
 maestro_add_test(engine_errors SOURCES engine_errors.c TIMEOUT 60)
+# Issue 13: destroy while waiting, calls refused inside a firing, cycles that
+# can never end, statuses no firing may return.
+maestro_add_test(engine_guard SOURCES engine_guard.c TIMEOUT 120)

@@ -195,6 +195,12 @@ static int keep_and_pass(maestro_fire_t *f) {
 }
 
 static void test_fanout_shares(void) {
+#ifdef ENG_FAKE_DEVICE
+  /* A consumer on a device place reads its own replica, not the producer's
+   * buffer: identity holds between CPU places only (the fake variant pins
+   * nothing, so it does not apply there). */
+  return;
+#endif
   static uint64_t n = N_FAN;
   static struct keeper kb, kc;
   memset(&kb, 0, sizeof kb);

@@ -19,6 +19,12 @@ set(MAESTRO_EMPTY_ICD_DIR ${CMAKE_CURRENT_BINARY_DIR}/empty-icd)
 file(MAKE_DIRECTORY ${MAESTRO_EMPTY_ICD_DIR})
 
 maestro_add_test(foundation_config SOURCES ${F}/test_config.c TIMEOUT 60)
+# Two runtimes with different configurations in one process (real PoCL).
+maestro_add_test(foundation_config_runtimes SOURCES ${F}/test_config_runtimes.c TIMEOUT 120)
+# The environment is read in runtime/core/config.c and nowhere else.
+add_test(NAME foundation_config_getenv
+  COMMAND sh ${F}/check_getenv.sh ${PROJECT_SOURCE_DIR})
+set_tests_properties(foundation_config_getenv PROPERTIES TIMEOUT 30 LABELS "unit")
 maestro_add_test(foundation_errors SOURCES ${F}/test_errors.c TIMEOUT 60)
 maestro_add_test(foundation_discovery SOURCES ${F}/test_discovery.c TIMEOUT 120)
 maestro_add_test(foundation_two_devices SOURCES ${F}/test_two_devices.c TIMEOUT 120

@@ -13,3 +13,6 @@ maestro_add_test(ocl_kagent_two_devices SOURCES ocl_kagent.c TIMEOUT 180 LABELS 
 maestro_add_test(ocl_graph SOURCES ocl_graph.c TIMEOUT 180 LABELS ocl)
 maestro_add_test(ocl_graph_two_devices SOURCES ocl_graph.c TIMEOUT 180 LABELS ocl
                  ENV "POCL_DEVICES=pthread pthread")
+# maestro_agent_add copies the whole kernel description: one kernel variable
+# reused in a loop, source and names freed right after the add.
+maestro_add_test(ocl_agent_copy SOURCES ocl_agent_copy.c TIMEOUT 120 LABELS ocl)

@@ -129,8 +129,7 @@ static void test_build_error(void) {
 static void test_program_cache(void) {
   char dir[] = "/tmp/maestro-kcache-XXXXXX";
   CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
-  setenv("MAESTRO_KERNEL_CACHE_DIR", dir, 1);
-  unsetenv("MAESTRO_KERNEL_CACHE");
+  setenv("MAESTRO_KERNEL_CACHE", dir, 1);
   maestro_runtime_t *rt = testutil_device_runtime(1, 0);
   int ndev = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE);
   maestro_kernel_t k = scale_kernel(scale2_args);
@@ -176,7 +175,7 @@ static void test_program_cache(void) {
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   CU_ASSERT(system(cmd) == 0);
-  unsetenv("MAESTRO_KERNEL_CACHE_DIR");
+  unsetenv("MAESTRO_KERNEL_CACHE");
 }
 
 /* in -> scale2 -> scale3 -> scale2 on one device, then read on the host. */

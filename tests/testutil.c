@@ -21,9 +21,9 @@ int testutil_scale2_cpu(maestro_fire_t *f) {
 }
 
 maestro_runtime_t *testutil_device_runtime(int zero_copy, size_t device_mem) {
-  setenv("MAESTRO_ZERO_COPY", zero_copy ? "1" : "0", 1);
   maestro_config_t cfg;
   maestro_config_defaults(&cfg);
+  cfg.zero_copy = zero_copy ? -1 : 0;
   cfg.stats = 0;
   cfg.device_mem = device_mem;
   maestro_runtime_t *rt = NULL;

@@ -12,9 +12,9 @@
  * 2 * every element of the input. */
 int testutil_scale2_cpu(maestro_fire_t *f);
 
-/* A runtime with MAESTRO_ZERO_COPY set from `zero_copy`, stats off, an
- * optional device memory limit (0: none) and at least one OpenCL device;
- * fails the running CUnit test (fatally) otherwise. */
+/* A runtime with zero-copy where the device allows it (`zero_copy` 1) or
+ * never (0), stats off, an optional device memory limit (0: none) and at
+ * least one OpenCL device; fails the running CUnit test (fatally) otherwise. */
 maestro_runtime_t *testutil_device_runtime(int zero_copy, size_t device_mem);
 
 /* For a suite's init: creates *rt from the default configuration and

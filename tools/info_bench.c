@@ -1,17 +1,16 @@
 /* maestro-info --bench: one device's link to the host, measured by
- * runtime/ocl (ocl_measure_link), in the units maestro-info prints. */
+ * maestro_runtime_measure_link, in the units maestro-info prints. */
 #include "info_bench.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "maestro.h"
-#include "backend/opencl/ocl.h"
 
 void info_bench_device(struct maestro_runtime *rt, int dev, info_bench_t *out) {
   memset(out, 0, sizeof *out);
-  ocl_link_t link;
-  out->status = ocl_measure_link(rt, dev, 0, &link);
+  maestro_link_info_t link;
+  out->status = maestro_runtime_measure_link(rt, dev, 0, &link);
   if (out->status != MAESTRO_OK) {
     snprintf(out->error, sizeof out->error, "%s", maestro_last_error());
     return;

@@ -18,7 +18,7 @@ typedef struct info_bench {
   int zero_copy;     /* 1 when the runtime uses the zero-copy path there */
 } info_bench_t;
 
-/* Measures device place `dev` (through runtime/ocl). */
+/* Measures device place `dev` (maestro_runtime_measure_link). */
 void info_bench_device(struct maestro_runtime *rt, int dev, info_bench_t *out);
 
 #endif

@@ -10,9 +10,7 @@
 #include <string.h>
 
 #include "maestro.h"
-#include "base/json.h"
-#include "base/runtime.h"
-#include "topo/topo.h"
+#include "base/json.h" /* compiled into maestro-info (tools/maestro-info.cmake) */
 #include "info_bench.h"
 
 static void usage(FILE *f) {
@@ -46,7 +44,7 @@ static void fmt_mem(char *out, size_t cap, uint64_t b) {
 
 static void print_text(maestro_runtime_t *rt, const info_bench_t *bench, int nbench) {
   printf("Maestro %s\n\n", maestro_version());
-  topo_describe(rt, stdout, 0);
+  maestro_runtime_describe_topology(rt, stdout, MAESTRO_DESCRIBE_TEXT);
 
   int ncpu = maestro_runtime_nplaces(rt, MAESTRO_PLACE_CPU);
   int ndev = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE);
@@ -58,7 +56,7 @@ static void print_text(maestro_runtime_t *rt, const info_bench_t *bench, int nbe
   for (int i = 0; i < ncpu; i++) {
     if (maestro_runtime_place_info(rt, MAESTRO_PLACE_CPU, i, &p) != MAESTRO_OK) continue;
     char pus[64] = "?";
-    topo_cpu_pus(rt, i, pus, sizeof pus);
+    maestro_runtime_place_pus(rt, i, pus, sizeof pus);
     fmt_mem(mem, sizeof mem, p.mem_bytes);
     printf("  %-6s %-8s %-5d %-10s %s\n", p.name, pus, p.numa_node, mem, p.vendor);
   }
@@ -112,7 +110,7 @@ static void json_place(maestro_runtime_t *rt, const maestro_place_info_t *p) {
            dev_type_name(p->device_type), p->compute_units, (unsigned long long)p->max_alloc);
   } else {
     char pus[64] = "";
-    topo_cpu_pus(rt, p->index, pus, sizeof pus);
+    maestro_runtime_place_pus(rt, p->index, pus, sizeof pus);
     printf(", \"os_index\": %d, \"pus\": ", p->os_index);
     json_write_str(stdout, pus);
   }
@@ -138,7 +136,7 @@ static void print_json(maestro_runtime_t *rt, const info_bench_t *bench, int nbe
   printf(", \"cpu_only_reason\": ");
   json_write_str(stdout, maestro_runtime_cpu_only_reason(rt));
   printf(", \"topology\": ");
-  topo_describe(rt, stdout, 1);
+  maestro_runtime_describe_topology(rt, stdout, MAESTRO_DESCRIBE_JSON);
   if (bench) {
     printf(", \"bench\": [");
     for (int i = 0; i < nbench; i++) {

@@ -6,7 +6,9 @@
 #ifndef MAESTRO_RUNTIME_H
 #define MAESTRO_RUNTIME_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -60,7 +62,9 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **rt);
 
 /**
  * Stops and joins every worker and frees the runtime. Graphs still alive are
- * cancelled and destroyed first. NULL is ignored.
+ * cancelled and destroyed first. NULL is ignored. Refused from inside a
+ * firing (a CPU function): the runtime is left running and
+ * maestro_last_error() says why.
  */
 void maestro_runtime_destroy(maestro_runtime_t *rt);
 
@@ -79,6 +83,59 @@ int maestro_runtime_place_info(const maestro_runtime_t *rt, maestro_place_kind_t
  * platform found", "MAESTRO_DEVICES=none"), or NULL when it has some.
  */
 const char *maestro_runtime_cpu_only_reason(const maestro_runtime_t *rt);
+
+/**
+ * Writes the OS processor numbers of CPU place `cpu` as a list ("3", or
+ * "3,67" for a core with two hardware threads, "0-3" for a range) into `buf`,
+ * truncated to `len` bytes, NUL included.
+ * @return MAESTRO_OK, MAESTRO_EINVAL (NULL argument, len 0) or MAESTRO_ENODEV
+ *         (no such CPU place).
+ */
+int maestro_runtime_place_pus(const maestro_runtime_t *rt, int cpu, char *buf, size_t len);
+
+/** The two forms of maestro_runtime_describe_topology. */
+typedef enum maestro_describe_format {
+  MAESTRO_DESCRIBE_TEXT = 0, /**< lines for people, ending in a newline */
+  MAESTRO_DESCRIBE_JSON = 1, /**< one JSON object, no newline */
+} maestro_describe_format_t;
+
+/**
+ * Writes the machine topology the runtime found (packages with their CPU
+ * model, NUMA nodes with their memory, cores and hardware threads usable by
+ * this process, caches) to `f`. The JSON object has the keys
+ * "hwloc_version", "packages" [{"os_index", "model", "pus"}], "numa_nodes"
+ * [{"os_index", "mem_bytes", "pus"}], "cores", "usable_cores", "pus",
+ * "usable_pus" (a list string such as "0-7") and "caches" [{"name", "level", "size", "line",
+ * "count"}]; keys may be added. This is what maestro-info prints.
+ * @return MAESTRO_OK or MAESTRO_EINVAL (NULL argument, unknown format).
+ */
+int maestro_runtime_describe_topology(const maestro_runtime_t *rt, FILE *f,
+                                      maestro_describe_format_t format);
+
+/** The measured link between the host and one device place. */
+typedef struct maestro_link_info {
+  size_t bytes;        /**< transfer size used for the bandwidth figures */
+  double h2d_gbps;     /**< host -> device copy bandwidth, best of 5, GB/s (1e9 bytes/s) */
+  double d2h_gbps;     /**< device -> host copy bandwidth, best of 5, GB/s */
+  uint64_t h2d_lat_ns; /**< latency of a blocking 4-byte host -> device write, ns */
+  uint64_t d2h_lat_ns; /**< latency of a blocking 4-byte device -> host read, ns */
+  uint64_t map_ns;     /**< map + unmap of a `bytes` host-memory buffer, ns */
+  int zero_copy;       /**< 1 when the runtime maps host memory there instead of copying */
+} maestro_link_info_t;
+
+/**
+ * Measures the link between the host and device place `dev`: bandwidth
+ * with copies of `bytes` (0 for 64 MiB; at least 4 KiB, at most the
+ * device's largest allocation) and the latency of small transfers. Blocks
+ * for a few tens of milliseconds while the device is otherwise idle, and
+ * feeds the figures to the runtime's transfer cost model. This is what
+ * `maestro-info --bench` prints.
+ * @return MAESTRO_OK, MAESTRO_EINVAL (NULL argument), MAESTRO_ENODEV (no
+ *         such device place), MAESTRO_ENOMEM, or MAESTRO_ECL (the device
+ *         failed; maestro_last_error() has the OpenCL error).
+ */
+int maestro_runtime_measure_link(maestro_runtime_t *rt, int dev, size_t bytes,
+                                 maestro_link_info_t *out);
 
 #ifdef __cplusplus
 }

@@ -26,9 +26,12 @@ struct prof;  /* runtime/prof: stats segment and trace */
 struct graph_list;
 
 struct maestro_runtime {
-  /* Configuration, strings copied. */
+  /* Configuration, strings copied (the cfg_* below; cfg's string fields
+   * point at them and are never NULL, trace excepted). The subsystems read
+   * it here, never the environment. */
   maestro_config_t cfg;
   char *cfg_devices, *cfg_sched, *cfg_trace;
+  char *cfg_kernel_cache, *cfg_perf_dir, *cfg_dist, *cfg_ocl_contexts;
 
   /* Places: CPU ones filled by topo_init, device ones by the backends. */
   int ncpu;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/config_parse.h"
+#include "core/graph.h"
 #include "base/error.h"
 #include "mem/buf.h"
 #include "prof/prof.h"
@@ -23,23 +24,6 @@ const char *maestro_version(void) {
 
 static char *dup_or_null(const char *s) {
   return s ? strdup(s) : NULL;
-}
-
-static int config_validate(const maestro_config_t *cfg) {
-  if (cfg->ncpu < 0)
-    return err_set(MAESTRO_EINVAL,
-                   "maestro_runtime_create: ncpu=%d: expected 0 (one per core) or more", cfg->ncpu);
-  if (cfg->devices) {
-    int rc = config_check_devices("cfg.devices", cfg->devices);
-    if (rc) return rc;
-  }
-  if (cfg->sched) {
-    int rc = config_check_sched("cfg.sched", cfg->sched);
-    if (rc) return rc;
-  }
-  if (cfg->stats != 0 && cfg->stats != 1)
-    return err_set(MAESTRO_EINVAL, "maestro_runtime_create: stats=%d: expected 0 or 1", cfg->stats);
-  return MAESTRO_OK;
 }
 
 typedef struct {
@@ -59,6 +43,10 @@ static void runtime_free(struct maestro_runtime *rt, int up) {
   free(rt->cfg_devices);
   free(rt->cfg_sched);
   free(rt->cfg_trace);
+  free(rt->cfg_kernel_cache);
+  free(rt->cfg_perf_dir);
+  free(rt->cfg_dist);
+  free(rt->cfg_ocl_contexts);
   pthread_mutex_destroy(&rt->graphs_lock);
   free(rt);
 }
@@ -80,17 +68,29 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
   pthread_mutex_init(&rt->graphs_lock, NULL);
   rt->start_ns = rt_now_ns();
   rt->cfg = *cfg;
+  /* The runtime keeps its own copies, NULL replaced by the default, so the
+   * subsystems read rt->cfg without checking for NULL (trace excepted: NULL
+   * is "no trace"). */
   rt->cfg_devices = strdup(cfg->devices ? cfg->devices : "all");
   rt->cfg_sched = strdup(cfg->sched ? cfg->sched : "dmda");
   /* An empty trace path means no trace, as an empty MAESTRO_TRACE does. */
   rt->cfg_trace = dup_or_null(cfg->trace && *cfg->trace ? cfg->trace : NULL);
-  if (!rt->cfg_devices || !rt->cfg_sched || (cfg->trace && *cfg->trace && !rt->cfg_trace)) {
+  rt->cfg_kernel_cache = strdup(cfg->kernel_cache ? cfg->kernel_cache : "");
+  rt->cfg_perf_dir = strdup(cfg->perf_dir ? cfg->perf_dir : "");
+  rt->cfg_dist = strdup(cfg->dist ? cfg->dist : "none");
+  rt->cfg_ocl_contexts = strdup(cfg->ocl_contexts ? cfg->ocl_contexts : "platform");
+  if (!rt->cfg_devices || !rt->cfg_sched || (cfg->trace && *cfg->trace && !rt->cfg_trace) ||
+      !rt->cfg_kernel_cache || !rt->cfg_perf_dir || !rt->cfg_dist || !rt->cfg_ocl_contexts) {
     runtime_free(rt, 0);
     return err_set(MAESTRO_ENOMEM, "maestro_runtime_create: out of memory");
   }
   rt->cfg.devices = rt->cfg_devices;
   rt->cfg.sched = rt->cfg_sched;
   rt->cfg.trace = rt->cfg_trace;
+  rt->cfg.kernel_cache = rt->cfg_kernel_cache;
+  rt->cfg.perf_dir = rt->cfg_perf_dir;
+  rt->cfg.dist = rt->cfg_dist;
+  rt->cfg.ocl_contexts = rt->cfg_ocl_contexts;
 
   for (int i = 0; i < NSUB; i++) {
     if ((rc = subsystems[i].init(rt)) != MAESTRO_OK) {
@@ -111,6 +111,10 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
 
 void maestro_runtime_destroy(maestro_runtime_t *rt) {
   if (!rt) return;
+  /* It waits for every graph and joins the workers, the firing's own included. */
+  if (core_refuse_in_firing("maestro_runtime_destroy",
+                            "a firing may not destroy a runtime; the runtime is left running"))
+    return;
   graph_destroy_all(rt);
   runtime_free(rt, NSUB);
 }

@@ -65,8 +65,9 @@ struct window {
   struct lane *dev_lanes;        /* one per device, NULL without a kernel */
   int cpu_ok, dev_ok, dev_fixed; /* dev_fixed: the one device allowed, or -1 */
   uint64_t dev_mask;             /* device places its implementations run on */
-  unsigned host_out;             /* bit j: output j is read on the host (place_submit) */
-  struct chan **host_ch;         /* n_out: the channel whose d2h bytes output j's read counts */
+  int serial;            /* stateful, and a device place runs its CPU code: one firing at a time */
+  unsigned host_out;     /* bit j: output j is read on the host (place_submit) */
+  struct chan **host_ch; /* n_out: the channel whose d2h bytes output j's read counts */
   int eager;
   /* History: expected ns per firing by place kind and input size bucket (EWMA). */
   uint64_t est[2][WIN_BUCKETS];
@@ -105,6 +106,7 @@ int win_setup(struct maestro_agent *a) {
   w->eager = rt->cfg.sched && strcmp(rt->cfg.sched, "eager") == 0;
   w->dev_mask = place_impls_places(a->impls);
   w->dev_ok = w->dev_mask != 0 && a->affinity.pref != MAESTRO_ON_CPU && rt->ndev > 0;
+  w->serial = !(a->flags & MAESTRO_STATELESS) && place_impls_run_cpu_code(a->impls);
   w->cpu_ok = a->cpu != NULL && (a->affinity.pref != MAESTRO_ON_DEVICE || !w->dev_ok);
   w->dev_fixed =
       a->affinity.pref == MAESTRO_ON_DEVICE && a->affinity.index >= 0 ? a->affinity.index : -1;
@@ -378,25 +380,30 @@ static void launch_done(void *ctx, maestro_buf_t **out, const struct place_resul
   int d = s->index;
   int fallback = 0;
   int st = r->status;
-  if (st >= 0 && a->n_out > FIRE_INLINE_OUT) {
-    /* More outputs than the slot holds inline: every one is delivered. */
-    s->out = malloc((size_t)a->n_out * sizeof *s->out);
+  int nmsg = a->n_out + (st >= 0 ? r->n_more : 0);
+  if (st >= 0 && nmsg > FIRE_INLINE_OUT) {
+    /* More messages than the slot holds inline: every one is delivered. */
+    s->out = malloc((size_t)nmsg * sizeof *s->out);
     if (!s->out) {
       for (int j = 0; j < a->n_out; j++)
         maestro_buf_release(out[j]);
-      st = err_set(MAESTRO_ENOMEM, "agent '%s': out of memory for %d outputs", a->name, a->n_out);
+      for (int k = 0; k < r->n_more; k++)
+        maestro_buf_release(r->more[k].b);
+      st = err_set(MAESTRO_ENOMEM, "agent '%s': out of memory for %d messages", a->name, nmsg);
     }
   } else {
     s->out = s->inl;
   }
   /* The launch's message was set on this thread just before done(). */
-  char *why = st < 0 && !a->cpu ? keep_error() : NULL;
+  char *why = st < 0 && (!a->cpu || r->impl_failed) ? keep_error() : NULL;
   if (st >= 0) {
     count_transfers(a, w, s, out, r);
     s->nout = 0;
     for (int j = 0; j < a->n_out; j++)
       if (out[j]) s->out[s->nout++] = (struct staged){j, out[j]};
-    s->status = MAESTRO_OK;
+    for (int k = 0; k < r->n_more; k++) /* after its port's first: the order sent */
+      s->out[s->nout++] = (struct staged){r->more[k].port, r->more[k].b};
+    s->status = st; /* MAESTRO_DONE closes the agent once emitted */
     atomic_fetch_add_explicit(&a->st.device_fires, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&a->st.fires, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&a->st.msgs_in, (uint64_t)a->n_in, memory_order_relaxed);
@@ -417,7 +424,7 @@ static void launch_done(void *ctx, maestro_buf_t **out, const struct place_resul
     uint64_t ns = r->t_end_ns > r->t_start_ns ? r->t_end_ns - r->t_start_ns : r->busy_ns;
     model_add(w, MAESTRO_PLACE_DEVICE, s->bytes, ns);
     s->state = SLOT_DONE;
-  } else if (a->cpu) {
+  } else if (a->cpu && !r->impl_failed) {
     s->state = SLOT_FALLBACK; /* a CPU lane runs it */
     w->fallbacks++;
     fallback = 1;
@@ -426,7 +433,12 @@ static void launch_done(void *ctx, maestro_buf_t **out, const struct place_resul
     s->why = why;
     why = NULL;
     s->state = SLOT_DONE;
-    atomic_fetch_add_explicit(&a->st.failures, 1, memory_order_relaxed);
+    if (r->impl_failed) { /* it ran: its failures were counted where it did */
+      atomic_fetch_add_explicit(&a->st.fires, 1, memory_order_relaxed);
+      atomic_fetch_add_explicit(&a->st.msgs_in, (uint64_t)a->n_in, memory_order_relaxed);
+      atomic_fetch_add_explicit(&a->st.bytes_in, s->bytes, memory_order_relaxed);
+    } else
+      atomic_fetch_add_explicit(&a->st.failures, 1, memory_order_relaxed);
   }
   pthread_mutex_unlock(&w->mu);
   free(why);
@@ -445,7 +457,7 @@ static void launch(struct maestro_agent *a, struct window *w, struct slot *s, in
   for (int p = 0; p < a->n_in && p < 64; p++)
     if (!mem_buf_valid_on(s->in[p], place_node(g->rt, d))) s->stale |= 1ull << p;
   atomic_fetch_add(&g->active, 1);
-  int rc = place_submit(g->rt, a->impls, d, s->in, w->host_out, launch_done, s);
+  int rc = place_submit(g->rt, a->impls, d, s->in, s->seq, w->host_out, launch_done, s);
   if (rc == MAESTRO_OK) return;
   atomic_fetch_sub(&g->active, 1);
   if (a->cpu && !(a->flags & MAESTRO_STATELESS)) {
@@ -520,7 +532,8 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     run_note_stop(a);
     if (a->phase != AG_RUN) break;
     if (!run_outputs_free(a, &rs)) break;
-    if (a->seq - w->next_emit >= WIN_SLOTS) break; /* window full: emission wakes us */
+    if (a->seq - w->next_emit >= WIN_SLOTS) break;  /* window full: emission wakes us */
+    if (w->serial && a->seq != w->next_emit) break; /* one at a time: its emission wakes us */
     if (!run_can_take(a)) break;
     int where = choose_place(a, w, my_dev);
     struct sched_task *hand = NULL;

@@ -14,15 +14,6 @@
 #include "base/runtime.h"
 #include "prof/prof_impl.h"
 
-enum { DEFAULT_INTERVAL_MS = 100 };
-
-static uint64_t interval_from_env(void) {
-  const char *s = getenv("MAESTRO_STATS_INTERVAL_MS");
-  long ms = s ? strtol(s, NULL, 10) : 0;
-  if (ms < 10 || ms > 60000) ms = DEFAULT_INTERVAL_MS;
-  return (uint64_t)ms * 1000000ull;
-}
-
 /* Counts distinct graph names (agents of a graph are usually adjacent). */
 static uint64_t count_graphs(const struct prof_agent_rec *a, int n) {
   enum { MAXG = 256 };
@@ -145,7 +136,7 @@ int prof_init(struct maestro_runtime *rt) {
   struct prof *p = calloc(1, sizeof *p);
   if (!p) return err_set(MAESTRO_ENOMEM, "maestro_runtime_create: out of memory (stats)");
   p->rt = rt;
-  p->interval_ns = interval_from_env();
+  p->interval_ns = (uint64_t)rt->cfg.stats_interval_ms * 1000000ull;
   pthread_mutex_init(&p->publish_lock, NULL);
   pthread_mutex_init(&p->wake_lock, NULL);
   pthread_condattr_t ca;

@@ -54,7 +54,6 @@ _Static_assert(NAME_PAGES *NAME_PAGE == REC_NAMES, "name table and record name i
 int prof_clock_tsc;
 
 enum { CHUNK_BYTES = 1 << 20, CHUNK_WORDS = (CHUNK_BYTES - 64) / 8 };
-enum { DEFAULT_BUFFER_MB = 256, DEFAULT_PREFAULT_MB = 64 };
 /* A batch's firings are timed one by one when they average more than this
  * many ticks (about a microsecond): a clock read is then under 2 %. */
 enum { TIMED_TICKS = 4096 };
@@ -630,17 +629,10 @@ static void trace_wake_drain(struct trace *t) {
   pthread_mutex_unlock(&t->prof->wake_lock);
 }
 
-static size_t mb_from_env(const char *name, size_t dflt, size_t lo, size_t hi) {
-  const char *s = getenv(name);
-  long v = s ? strtol(s, NULL, 10) : -1;
-  if (v < (long)lo || v > (long)hi) return dflt;
-  return (size_t)v;
-}
-
 int trace_open(struct prof *p, const char *path) {
   struct trace *t = calloc(1, sizeof *t);
   if (!t) return err_set(MAESTRO_ENOMEM, "MAESTRO_TRACE: out of memory");
-  size_t mb = mb_from_env("MAESTRO_TRACE_BUFFER_MB", DEFAULT_BUFFER_MB, 4, 1 << 20);
+  size_t mb = (size_t)p->rt->cfg.trace_buffer_mb;
   t->arena_bytes = mb << 20;
   t->arena = mmap(NULL, t->arena_bytes, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -674,7 +666,7 @@ int trace_open(struct prof *p, const char *path) {
   /* The first part of the arena now: recording never waits for a page
    * fault there (a first touch costs 1-3 us a page on a VM, about 40 ns a
    * 32-byte record). Past it, the writers fault pages in themselves. */
-  size_t pre = mb_from_env("MAESTRO_TRACE_PREFAULT_MB", DEFAULT_PREFAULT_MB, 0, 1 << 20) << 20;
+  size_t pre = (size_t)p->rt->cfg.trace_prefault_mb << 20;
   arena_prefault(t, pre);
   tw_init(t);
   tw_meta(t, p->rt);

@@ -42,6 +42,7 @@ struct places {
 
 struct place_impls {
   uint64_t places; /* device places they run on */
+  int cpu_code;    /* one of them runs the agent's CPU code */
   int n;
   struct {
     int be;
@@ -189,6 +190,7 @@ int place_prepare(struct maestro_runtime *rt, const struct place_agent_desc *d, 
     pi->im[pi->n].impl = impl;
     pi->n++;
     pi->places |= local << b->first;
+    pi->cpu_code |= b->ops->runs_cpu_code;
   }
   if (!pi->n) {
     free(pi);
@@ -212,8 +214,13 @@ uint64_t place_impls_places(const struct place_impls *pi) {
   return pi ? pi->places : 0;
 }
 
+int place_impls_run_cpu_code(const struct place_impls *pi) {
+  return pi && pi->cpu_code;
+}
+
 int place_submit(struct maestro_runtime *rt, const struct place_impls *pi, int dev,
-                 maestro_buf_t *const *in, unsigned host_outputs, place_done_fn done, void *ctx) {
+                 maestro_buf_t *const *in, uint64_t seq, unsigned host_outputs, place_done_fn done,
+                 void *ctx) {
   struct places *p = rt->places;
   if (!pi || dev < 0 || dev >= p->ndev || !(pi->places >> dev & 1))
     return err_set(MAESTRO_ENODEV, "no implementation for device place %d", dev);
@@ -221,7 +228,8 @@ int place_submit(struct maestro_runtime *rt, const struct place_impls *pi, int d
   for (int i = 0; i < pi->n; i++)
     if (pi->im[i].be == k) {
       struct backend *b = &p->be[k];
-      return b->ops->submit(b->be, pi->im[i].impl, dev - b->first, in, host_outputs, done, ctx);
+      return b->ops->submit(b->be, pi->im[i].impl, dev - b->first, in, seq, host_outputs, done,
+                            ctx);
     }
   return err_set(MAESTRO_ENODEV, "no implementation for device place %d", dev);
 }
@@ -236,4 +244,9 @@ const char *place_arch(const struct maestro_runtime *rt, int dev) {
   if (dev < 0 || dev >= p->ndev) return "";
   const struct backend *b = &p->be[p->be_of[dev]];
   return b->ops->arch ? b->ops->arch(b->be, dev - b->first) : b->ops->name;
+}
+
+void *place_backend_state(const struct maestro_runtime *rt, int dev) {
+  const struct places *p = rt->places;
+  return dev >= 0 && dev < p->ndev ? p->be[p->be_of[dev]].be : NULL;
 }

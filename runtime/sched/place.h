@@ -30,6 +30,12 @@ struct maestro_runtime;
  * places is a uint64_t). */
 #define PLACE_MAX_DEVICES 64
 
+/* A message a firing sent beyond the first on its port. */
+struct place_msg {
+  int port;
+  maestro_buf_t *b;
+};
+
 /* What one submitted firing did, handed to its completion. */
 struct place_result {
   int status;          /* MAESTRO_OK or a negative status (message set on the calling thread) */
@@ -39,6 +45,15 @@ struct place_result {
   uint64_t bytes_h2d; /* bytes this firing moved host -> place */
   uint64_t bytes_d2h;
   uint64_t bytes_d2d;
+  /* With status < 0: the agent's own code ran there and failed (after its
+   * supervisor's retries, counted): no fallback to another place, the
+   * failure goes to its supervisor. 0: the place could not run it (a
+   * build, an enqueue, memory): a hybrid agent falls back to its CPU. */
+  int impl_failed;
+  /* Messages beyond the first on a port (a CPU function may send several),
+   * in the order sent; done() takes their references too. */
+  const struct place_msg *more;
+  int n_more;
 };
 
 /* A firing's completion: `out` holds one reference per output port (NULL
@@ -57,10 +72,25 @@ struct place_agent_desc {
   maestro_affinity_t affinity;
   const maestro_port_t *in, *out;
   int n_in, n_out;
+  /* For a backend whose places run CPU code (a host-offload thread, the
+   * test backend): fires the agent's CPU implementation once on `in`, on
+   * the calling thread, as a firing of device place `dev` numbered `seq`.
+   * out[j] (n_out of them) gets port j's first message, NULL when it sent
+   * none; *more (malloc'd, NULL when none) the others, *n_more of them, in
+   * the order sent. The supervisor's retries happen here (counted in the
+   * agent's stats). Returns MAESTRO_OK or the firing's final failure
+   * (nothing sent then; report it with place_result.impl_failed). */
+  int (*fire_cpu)(void *agent, maestro_buf_t *const *in, uint64_t seq, int dev, maestro_buf_t **out,
+                  struct place_msg **more, int *n_more);
+  void *agent; /* fire_cpu's first argument */
 };
 
 struct backend_ops {
   const char *name; /* "opencl", ... */
+  /* 1 when its firings run the agent's CPU function (fire_cpu), which may
+   * touch the agent's state: a stateful agent's firings there then never
+   * overlap its others (one firing at a time, as on its CPU lane). */
+  int runs_cpu_code;
   /* 1 when this backend has an implementation for the agent, judged from
    * its description alone (no discovery: a CPU-only program pays for no
    * backend it does not use). */
@@ -75,14 +105,14 @@ struct backend_ops {
    * agent (a build log, an argument that does not fit). */
   int (*prepare)(void *be, const struct place_agent_desc *d, uint64_t places, void **impl);
   void (*unprepare)(void *be, void *impl);
-  /* Submits one firing of `impl` on the backend's place `place` without
+  /* Submits firing `seq` of `impl` on the backend's place `place` without
    * blocking. `in` holds one borrowed buffer per input port until done()
    * is called. Bit j of host_outputs: output j will be read on the host.
    * An error return means done() will never be called for it (libuv's
    * rule); otherwise done() is called exactly once, in submission order
    * per place. */
-  int (*submit)(void *be, void *impl, int place, maestro_buf_t *const *in, unsigned host_outputs,
-                place_done_fn done, void *ctx);
+  int (*submit)(void *be, void *impl, int place, maestro_buf_t *const *in, uint64_t seq,
+                unsigned host_outputs, place_done_fn done, void *ctx);
   /* The place's architecture, the key of performance models: two places of
    * one model share it ("opencl:NVIDIA H200", "opencl:pthread-AMD EPYC"). */
   const char *(*arch)(void *be, int place);
@@ -121,9 +151,15 @@ int place_prepare(struct maestro_runtime *rt, const struct place_agent_desc *d, 
 void place_impls_free(struct maestro_runtime *rt, struct place_impls *pi);
 /* Device places the implementations can run on (bit i = device place i). */
 uint64_t place_impls_places(const struct place_impls *pi);
+/* 1 when one of them runs the agent's CPU code (backend_ops.runs_cpu_code). */
+int place_impls_run_cpu_code(const struct place_impls *pi);
 /* Submits a firing on device place `dev` (see backend_ops.submit). */
 int place_submit(struct maestro_runtime *rt, const struct place_impls *pi, int dev,
-                 maestro_buf_t *const *in, unsigned host_outputs, place_done_fn done, void *ctx);
+                 maestro_buf_t *const *in, uint64_t seq, unsigned host_outputs, place_done_fn done,
+                 void *ctx);
+/* The backend's state of device place `dev` (what its discover set), for
+ * the backend's own entry points; NULL for a bad index. */
+void *place_backend_state(const struct maestro_runtime *rt, int dev);
 
 /* The memory node of device place `dev`. */
 int place_node(const struct maestro_runtime *rt, int dev);

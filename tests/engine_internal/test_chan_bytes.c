@@ -29,9 +29,9 @@ static const maestro_kernel_t twice_cl = {
 
 /* Runs N_MSG messages through a device-only agent; fills the two channels' records. */
 static void run(int zero_copy, struct prof_chan_rec *to_dev, struct prof_chan_rec *from_dev) {
-  setenv("MAESTRO_ZERO_COPY", zero_copy ? "1" : "0", 1);
   maestro_config_t cfg;
   maestro_config_defaults(&cfg);
+  cfg.zero_copy = zero_copy ? -1 : 0;
   cfg.stats = 0;
   maestro_runtime_t *rt;
   CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt), MAESTRO_OK);
@@ -88,7 +88,6 @@ static void run(int zero_copy, struct prof_chan_rec *to_dev, struct prof_chan_re
   CU_ASSERT_EQUAL(from_dev->msgs, N_MSG);
   maestro_graph_destroy(g);
   maestro_runtime_destroy(rt);
-  unsetenv("MAESTRO_ZERO_COPY");
 }
 
 static void copy_path_counts_bytes(void) {

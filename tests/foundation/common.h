@@ -10,8 +10,21 @@
 /* The MAESTRO_* variables a suite's own settings must not inherit from the
  * shell that runs ctest. */
 static inline void clear_maestro_env(void) {
-  static const char *vars[] = {"MAESTRO_NCPU",  "MAESTRO_DEVICES", "MAESTRO_SCHED",
-                               "MAESTRO_TRACE", "MAESTRO_STATS",   "MAESTRO_DEVICE_MEM"};
+  static const char *vars[] = {"MAESTRO_NCPU",
+                               "MAESTRO_DEVICES",
+                               "MAESTRO_SCHED",
+                               "MAESTRO_TRACE",
+                               "MAESTRO_STATS",
+                               "MAESTRO_DEVICE_MEM",
+                               "MAESTRO_ZERO_COPY",
+                               "MAESTRO_KERNEL_CACHE",
+                               "MAESTRO_KERNEL_CACHE_DIR",
+                               "MAESTRO_STATS_INTERVAL_MS",
+                               "MAESTRO_PERF_DIR",
+                               "MAESTRO_DIST",
+                               "MAESTRO_OCL_CONTEXTS",
+                               "MAESTRO_TRACE_BUFFER_MB",
+                               "MAESTRO_TRACE_PREFAULT_MB"};
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
     unsetenv(vars[i]);
 }

@@ -42,6 +42,18 @@ static void test_runtime_h(void) {
   CHECK_FAILS(maestro_runtime_place_info(rt, MAESTRO_PLACE_CPU, -5, &p));
   CHECK_FAILS(maestro_runtime_place_info(rt, MAESTRO_PLACE_DEVICE, 0, &p));
   CU_ASSERT_PTR_NULL(maestro_runtime_cpu_only_reason(NULL));
+  char pus[16];
+  CHECK_FAILS(maestro_runtime_place_pus(NULL, 0, pus, sizeof pus));
+  CHECK_FAILS(maestro_runtime_place_pus(rt, 0, NULL, sizeof pus));
+  CHECK_FAILS(maestro_runtime_place_pus(rt, 0, pus, 0));
+  CHECK_FAILS(maestro_runtime_place_pus(rt, -1, pus, sizeof pus));
+  CHECK_FAILS(maestro_runtime_describe_topology(NULL, stdout, MAESTRO_DESCRIBE_TEXT));
+  CHECK_FAILS(maestro_runtime_describe_topology(rt, NULL, MAESTRO_DESCRIBE_JSON));
+  CHECK_FAILS(maestro_runtime_describe_topology(rt, stdout, (maestro_describe_format_t)7));
+  maestro_link_info_t link;
+  CHECK_FAILS(maestro_runtime_measure_link(NULL, 0, 0, &link));
+  CHECK_FAILS(maestro_runtime_measure_link(rt, 0, 0, NULL));
+  CHECK_FAILS(maestro_runtime_measure_link(rt, 0, 0, &link)); /* "none": no device place */
   maestro_runtime_destroy(NULL);
   CHECK_FAILS(maestro_config_defaults(NULL));
 }

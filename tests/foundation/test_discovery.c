@@ -185,6 +185,11 @@ static void test_bind_thread(void) {
   CU_ASSERT_EQUAL(topo_cpu_pus(rt, 0, pus, sizeof pus), MAESTRO_OK);
   CU_ASSERT_TRUE(pus[0] >= '0' && pus[0] <= '9');
   CU_ASSERT_EQUAL(topo_cpu_pus(rt, n, pus, sizeof pus), MAESTRO_ENODEV);
+  /* The public form gives the same list, and refuses the same index. */
+  char pub[64];
+  CU_ASSERT_EQUAL(maestro_runtime_place_pus(rt, 0, pub, sizeof pub), MAESTRO_OK);
+  CU_ASSERT_STRING_EQUAL(pub, pus);
+  CU_ASSERT_EQUAL(maestro_runtime_place_pus(rt, n, pub, sizeof pub), MAESTRO_ENODEV);
   CU_ASSERT_EQUAL(topo_bind_thread(rt, -1), MAESTRO_ENODEV);
   sched_setaffinity(0, sizeof before, &before);
 }
@@ -211,14 +216,14 @@ static void test_describe(void) {
   char *text = NULL, *json = NULL;
   size_t len;
   FILE *f = open_memstream(&text, &len);
-  topo_describe(rt, f, 0);
+  CU_ASSERT_EQUAL(maestro_runtime_describe_topology(rt, f, MAESTRO_DESCRIBE_TEXT), MAESTRO_OK);
   fclose(f);
   CU_ASSERT_PTR_NOT_NULL_FATAL(text);
   CU_ASSERT_TRUE(strstr(text, "packages") != NULL);
   CU_ASSERT_TRUE(strstr(text, "NUMA nodes") != NULL);
   CU_ASSERT_TRUE(strstr(text, "cores") != NULL);
   f = open_memstream(&json, &len);
-  topo_describe(rt, f, 1);
+  CU_ASSERT_EQUAL(maestro_runtime_describe_topology(rt, f, MAESTRO_DESCRIBE_JSON), MAESTRO_OK);
   fclose(f);
   CU_ASSERT_PTR_NOT_NULL_FATAL(json);
   CU_ASSERT_EQUAL(json[0], '{');

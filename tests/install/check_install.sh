@@ -51,4 +51,6 @@ cmake --build "$work/cmake" >"$work/cmake-build.log" \
   || { cat "$work/cmake-build.log"; fail "build with find_package failed"; }
 "$work/cmake/consumer_shared" || fail "consumer (Maestro::maestro) failed to run"
 "$work/cmake/consumer_static" || fail "consumer (Maestro::maestro_static) failed to run"
+"$work/cmake/own_names_shared" || fail "own_names (Maestro::maestro) failed to run"
+"$work/cmake/own_names_static" || fail "own_names (Maestro::maestro_static) failed to run"
 echo "check_install: pkg-config and find_package builds of an outside project work"

@@ -57,9 +57,10 @@ static void unprepare(void *be, void *impl) {
   ocl_kagent_destroy(impl);
 }
 
-static int submit(void *be, void *impl, int place, maestro_buf_t *const *in, unsigned host_outputs,
-                  place_done_fn done, void *ctx) {
+static int submit(void *be, void *impl, int place, maestro_buf_t *const *in, uint64_t seq,
+                  unsigned host_outputs, place_done_fn done, void *ctx) {
   (void)be;
+  (void)seq;
   return ocl_launch_ex(impl, place, in, host_outputs, done, ctx);
 }
 

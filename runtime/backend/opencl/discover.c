@@ -20,12 +20,6 @@ typedef struct {
   cl_device_id dev;
 } found_dev_t;
 
-static int env_flag(const char *name, int dflt) {
-  const char *v = getenv(name);
-  if (!v || !*v) return dflt;
-  return !(v[0] == '0' || !strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"));
-}
-
 /* Lists every device of every platform, in platform order. */
 static int enumerate(cl_platform_id **plats, cl_uint *nplat, found_dev_t **devs, int *ndev,
                      const char **why) {
@@ -210,7 +204,9 @@ static int dev_init(struct maestro_runtime *rt, ocl_dev_t *d) {
       (rc = make_queue(d, &d->q_d2h)))
     return rc;
   snprintf(d->arch, sizeof d->arch, "opencl:%s", d->name);
-  d->zero_copy = d->unified && env_flag("MAESTRO_ZERO_COPY", 1);
+  /* cfg.zero_copy 1 and -1 (auto) alike: only memory the device shares
+   * with the host can be mapped. */
+  d->zero_copy = d->unified && rt->cfg.zero_copy != 0;
   d->host_coherent = d->zero_copy && rt->ocl->info[d->index].device_type == MAESTRO_DEVICE_CPU;
   uint64_t limit = rt->cfg.device_mem;
   if (!limit || limit > d->global_mem) limit = d->global_mem;
@@ -240,12 +236,11 @@ static void dev_fini(ocl_dev_t *d) {
 }
 
 /* One context per platform over its selected devices. */
-/* MAESTRO_OCL_CONTEXTS=device gives every device a context of its own (for
+/* cfg.ocl_contexts = "device" gives every device a context of its own (for
  * drivers that misbehave with shared contexts, and to test the path between
  * devices that cannot copy directly: through the host). */
-static int make_contexts(struct ocl *o) {
-  const char *v = getenv("MAESTRO_OCL_CONTEXTS");
-  if (v && !strcmp(v, "device")) {
+static int make_contexts(struct maestro_runtime *rt, struct ocl *o) {
+  if (!strcmp(rt->cfg.ocl_contexts, "device")) {
     for (int i = 0; i < o->ndev; i++) {
       ocl_dev_t *d = &o->dev[i];
       cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
@@ -347,7 +342,7 @@ int ocl_init(struct maestro_runtime *rt) {
     fill_info(d, &o->info[o->ndev], o->plat[d->plat].name);
     o->ndev++;
   }
-  if ((rc = make_contexts(o))) goto fail_sel;
+  if ((rc = make_contexts(rt, o))) goto fail_sel;
   for (int i = 0; i < o->ndev; i++) {
     if ((rc = dev_init(rt, &o->dev[i]))) {
       err_append(" (device %d: %s)", i, o->dev[i].name);

@@ -88,3 +88,29 @@ int ocl_measure_link(struct maestro_runtime *rt, int dev, size_t bytes, ocl_link
   d->d2h_lat_ns = rl;
   return MAESTRO_OK;
 }
+
+/* The public entry point (include/maestro/runtime.h) for tools. */
+int maestro_runtime_measure_link(maestro_runtime_t *rt, int dev, size_t bytes,
+                                 maestro_link_info_t *out) {
+  if (!rt || !out)
+    return err_set(MAESTRO_EINVAL, "maestro_runtime_measure_link: %s is NULL", rt ? "out" : "rt");
+  int n = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE);
+  if (n < 0) return n;
+  if (dev < 0 || dev >= n)
+    return err_set(MAESTRO_ENODEV,
+                   "maestro_runtime_measure_link: no device place %d (this runtime has %d)", dev,
+                   n);
+  ocl_link_t link;
+  int rc = ocl_measure_link(rt, dev, bytes, &link);
+  if (rc != MAESTRO_OK) return rc;
+  *out = (maestro_link_info_t){
+      .bytes = link.bytes,
+      .h2d_gbps = link.h2d_gbps,
+      .d2h_gbps = link.d2h_gbps,
+      .h2d_lat_ns = link.h2d_lat_ns,
+      .d2h_lat_ns = link.d2h_lat_ns,
+      .map_ns = link.map_ns,
+      .zero_copy = link.zero_copy,
+  };
+  return MAESTRO_OK;
+}

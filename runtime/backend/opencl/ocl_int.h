@@ -94,8 +94,8 @@ struct ocl {
   pthread_mutex_t prog_lock;
   struct ocl_prog *progs;
   _Atomic uint64_t builds, cache_hits, disk_hits;
-  int disk_cache; /* 0 when MAESTRO_KERNEL_CACHE=0 */
-  char cache_dir[512];
+  int disk_cache;        /* 0 when cfg.kernel_cache is "" */
+  const char *cache_dir; /* rt->cfg.kernel_cache */
 };
 
 /* One device's replica of a buffer: the handle of a memory node's replica

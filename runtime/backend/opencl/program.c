@@ -1,9 +1,9 @@
 /* Programs: built once per (device, source hash, options) for the life of
  * the runtime, so a second agent or graph with the same source does not
- * rebuild; optionally cached on disk as device binaries
- * ($MAESTRO_KERNEL_CACHE_DIR, else $XDG_CACHE_HOME/maestro, else
- * ~/.cache/maestro; MAESTRO_KERNEL_CACHE=0 turns the disk cache off). */
+ * rebuild; optionally cached on disk as device binaries in the directory
+ * rt->cfg.kernel_cache ("" = no disk cache). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +32,9 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
 }
 #define FNV_SEED 0xcbf29ce484222325ull
 
-static int mkdir_p(char *path) {
+static int mkdir_p(const char *dir) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s", dir);
   for (char *p = path + 1; *p; p++) {
     if (*p != '/') continue;
     *p = 0;
@@ -45,19 +47,10 @@ static int mkdir_p(char *path) {
 
 int ocl_prog_init(struct maestro_runtime *rt) {
   struct ocl *o = rt->ocl;
-  const char *v = getenv("MAESTRO_KERNEL_CACHE");
-  o->disk_cache = !(v && (v[0] == '0' || !strcmp(v, "off")));
-  const char *dir = getenv("MAESTRO_KERNEL_CACHE_DIR");
-  const char *xdg = getenv("XDG_CACHE_HOME");
-  const char *home = getenv("HOME");
-  if (dir && *dir)
-    snprintf(o->cache_dir, sizeof o->cache_dir, "%s", dir);
-  else if (xdg && *xdg)
-    snprintf(o->cache_dir, sizeof o->cache_dir, "%s/maestro", xdg);
-  else if (home && *home)
-    snprintf(o->cache_dir, sizeof o->cache_dir, "%s/.cache/maestro", home);
-  else
-    o->disk_cache = 0;
+  /* The runtime owns the string (base/runtime.h); its length is bounded by
+   * maestro_runtime_create (CONFIG_DIR_MAX). */
+  o->cache_dir = rt->cfg.kernel_cache;
+  o->disk_cache = o->cache_dir[0] != '\0';
   return MAESTRO_OK;
 }
 
@@ -84,7 +77,7 @@ static void disk_path(struct ocl *o, const ocl_dev_t *d, uint64_t hash, char *ou
 
 static cl_program load_binary(struct ocl *o, const ocl_dev_t *d, uint64_t hash,
                               const char *options) {
-  char path[640];
+  char path[PATH_MAX];
   disk_path(o, d, hash, path, sizeof path);
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
@@ -122,7 +115,7 @@ static void save_binary(struct ocl *o, const ocl_dev_t *d, uint64_t hash, cl_pro
   unsigned char *bins[1] = {bin};
   if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS &&
       mkdir_p(o->cache_dir) == 0) {
-    char path[640], tmp[700];
+    char path[PATH_MAX], tmp[PATH_MAX + 32];
     disk_path(o, d, hash, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
     FILE *f = fopen(tmp, "wb");
