@@ -2,7 +2,8 @@
  * state behind one opaque pointer here and is brought up and down in a fixed
  * order by runtime.c:
  *
- *   topo_init -> place_init -> mem_init -> sched_init -> rt_modules[] init
+ *   topo_init -> perf_init -> place_init -> mem_init -> sched_init
+ *   -> rt_modules[] init
  *   (and the *_fini in reverse; place_fini ends every backend that was
  *   discovered, which happens lazily: see sched/place.h).
  *
@@ -36,6 +37,7 @@ struct mem;            /* runtime/mem: buffer pools */
 struct mem_node_table; /* runtime/mem/node.c: memory nodes and their operations */
 struct sched;          /* runtime/sched: workers and placement */
 struct places;         /* runtime/sched/place.c: device places and their backends */
+struct perf_store;     /* runtime/sched/perf.c: performance models */
 struct prof;           /* runtime/prof: stats segment and trace writer */
 struct tracer;         /* runtime/core/trace_rec.c: the trace recorder */
 struct graph_list;
@@ -84,6 +86,7 @@ struct maestro_runtime {
   struct mem_node_table *node_table;
   struct sched *sched;
   struct places *places;
+  struct perf_store *perf;
   struct prof *prof;
   struct tracer *tracer; /* set while a trace is recorded (core/trace.h) */
   struct rt_observer observer;
