@@ -38,6 +38,14 @@ maestro_add_test(engine_chan_bytes
   ENV MAESTRO_STATS=0
   TIMEOUT 120)
 
+# Performance models (runtime/sched/perf.c): figures, calibration,
+# exploration, files in temporary directories, and places' architectures
+# (the real PoCL device).
+maestro_add_test(engine_perf
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_perf.c
+  ENV MAESTRO_STATS=0
+  TIMEOUT 120)
+
 # Memory bounded by the pools' capacities for every size from 1 B to 24 MiB
 # (issue 13): a run three times as long allocates no new buffer.
 maestro_add_test(engine_memory
