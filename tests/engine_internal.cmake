@@ -1,9 +1,11 @@
 # White-box tests of the engine's internals: rings, pools, and a smoke run
-# of the scheduler (runtime/chan, runtime/mem, runtime/sched).
+# of the scheduler, the input take (runtime/chan, runtime/mem, runtime/sched,
+# runtime/core/take.h).
 maestro_add_test(test_engine_internal
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_ring.c
           ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_pool.c
           ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_smoke.c
+          ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_take.c
           ${CMAKE_CURRENT_LIST_DIR}/engine_internal/main.c
   ENV MAESTRO_DEVICES=none MAESTRO_STATS=0
   TIMEOUT 120)

@@ -31,6 +31,8 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/fs.h"
+#include "base/hash.h"
 #include "base/runtime.h"
 #include "sched/place.h"
 #include "topo/topo.h"
@@ -105,15 +107,6 @@ static int64_t wall_s(void) {
   return (int64_t)ts.tv_sec;
 }
 
-static uint64_t fnv1a(const char *s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
 static void warn(struct perf_store *s, const char *fmt, ...) MAESTRO_PRINTF(2, 3);
 static void warn(struct perf_store *s, const char *fmt, ...) {
   va_list ap;
@@ -178,19 +171,6 @@ static int unescape(const char *s, char *out) {
   return n > 0;
 }
 
-static int mkdir_p(const char *dir) {
-  char path[PATH_MAX];
-  if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) return -1;
-  for (char *p = path + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    int r = mkdir(path, 0700);
-    *p = '/';
-    if (r && errno != EEXIST) return -1;
-  }
-  return mkdir(path, 0700) && errno != EEXIST ? -1 : 0;
-}
-
 /* The file of architecture `arch`: its name made safe for any file system,
  * with a hash so that two names made alike stay apart. */
 static int arch_path(const struct perf_store *s, const char *arch, char *out, size_t len) {
@@ -202,7 +182,8 @@ static int arch_path(const struct perf_store *s, const char *arch, char *out, si
                     ? *c
                     : '_';
   safe[n] = 0;
-  int w = snprintf(out, len, "%s/%s-%016llx.perf", s->dir, safe, (unsigned long long)fnv1a(arch));
+  int w = snprintf(out, len, "%s/%s-%016llx.perf", s->dir, safe,
+                   (unsigned long long)hash_fnv1a(HASH_FNV_SEED, arch, strlen(arch)));
   return w > 0 && (size_t)w < len;
 }
 
@@ -710,7 +691,7 @@ int perf_store_save(struct perf_store *s) {
   for (struct perf_arch *a = s->archs; a; a = a->next) {
     if (!arch_dirty(a)) continue;
     if (lockfd < 0) {
-      if (mkdir_p(s->dir) != 0) {
+      if (fs_mkdir_p(s->dir) != 0) {
         rc = err_set(MAESTRO_ESYS, "perf_store_save: cannot create directory '%s': %s", s->dir,
                      strerror(errno));
         break;
