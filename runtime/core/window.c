@@ -86,11 +86,12 @@ static char *keep_error(void) {
  * a bad place or out of memory: placement then treats it as unmeasured). */
 struct perf_hist *win_model(struct maestro_agent *a, maestro_place_kind_t kind, int index) {
   struct maestro_runtime *rt = a->g->rt;
-  char arch[PERF_NAME_MAX], key[PERF_NAME_MAX];
+  char arch[PERF_NAME_MAX];
   if (perf_place_arch(rt, kind, index, arch, sizeof arch) != MAESTRO_OK) return NULL;
-  const char *impl = kind == MAESTRO_PLACE_CPU ? "cpu" : place_backend_name(rt, index);
-  if (snprintf(key, sizeof key, "%s/%s", a->name, impl) >= (int)sizeof key) return NULL;
-  return perf_hist_get(rt->perf, key, arch);
+  /* One key per agent: the architecture tells its implementations apart
+   * (a CPU core, an OpenCL device, another backend's place), and the places
+   * not chosen are those of the same key (perf_should_explore). */
+  return perf_hist_get(rt->perf, a->name, arch);
 }
 
 int win_setup(struct maestro_agent *a) {
@@ -454,6 +455,7 @@ static void launch_done(void *ctx, maestro_buf_t **out, const struct place_resul
     s->state = SLOT_DONE;
     if (r->impl_failed) { /* it ran: its failures were counted where it did */
       atomic_fetch_add_explicit(&a->st.fires, 1, memory_order_relaxed);
+      atomic_fetch_add_explicit(&a->st.device_fires, 1, memory_order_relaxed);
       atomic_fetch_add_explicit(&a->st.msgs_in, (uint64_t)a->n_in, memory_order_relaxed);
       atomic_fetch_add_explicit(&a->st.bytes_in, s->bytes, memory_order_relaxed);
     } else
@@ -606,4 +608,36 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   if (wake_main) sched_notify(rt, wake_main);
   /* Busy time and firings were counted per firing (exec_cpu, launch_done). */
   return run_task_end(a, finished_now, blocked, yield);
+}
+
+int maestro_agent_estimate(const maestro_agent_t *a, maestro_place_kind_t kind, int index,
+                           size_t bytes, double *ns) {
+  if (!a || !ns)
+    return err_set(MAESTRO_EINVAL, "maestro_agent_estimate: %s is NULL", a ? "ns" : "a");
+  struct maestro_agent *ag = (struct maestro_agent *)a;
+  struct maestro_runtime *rt = ag->g->rt;
+  *ns = -1;
+  if (kind == MAESTRO_PLACE_CPU) {
+    if (index < 0 || index >= rt->ncpu)
+      return err_set(MAESTRO_ENODEV, "maestro_agent_estimate: agent '%s': no CPU place %d (%d)",
+                     ag->name, index, rt->ncpu);
+    if (!ag->cpu)
+      return err_set(MAESTRO_ENODEV, "maestro_agent_estimate: agent '%s' has no CPU implementation",
+                     ag->name);
+  } else if (kind == MAESTRO_PLACE_DEVICE) {
+    int n = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE);
+    if (index < 0 || index >= n)
+      return err_set(MAESTRO_ENODEV, "maestro_agent_estimate: agent '%s': no device place %d (%d)",
+                     ag->name, index, n < 0 ? 0 : n);
+    if (ag->g->state == GRAPH_STARTED && !(place_impls_places(ag->impls) >> index & 1))
+      return err_set(MAESTRO_ENODEV,
+                     "maestro_agent_estimate: agent '%s' has no implementation for device place %d",
+                     ag->name, index);
+  } else {
+    return err_set(MAESTRO_EINVAL, "maestro_agent_estimate: unknown place kind %d", (int)kind);
+  }
+  struct perf_hist *h = win_model(ag, kind, index);
+  if (!h) return MAESTRO_OK; /* no model could be had: not measured */
+  perf_estimate(h, bytes, ns);
+  return MAESTRO_OK;
 }
