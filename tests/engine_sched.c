@@ -499,10 +499,14 @@ static int lr_fork(maestro_fire_t *f) {
 static int lr_blocker(maestro_fire_t *f) {
   (void)f;
   if (atomic_fetch_add(&lr_blocker_firings, 1) == 0) {
-    for (long waited = 0; atomic_load(&lr_counted) < LR_MSGS && waited < LR_GIVE_UP_US;
-         waited += 1000)
+    long waited = 0;
+    for (; atomic_load(&lr_counted) < LR_MSGS && waited < LR_GIVE_UP_US; waited += 1000)
       eng_sleep_us(1000);
     atomic_store(&lr_seen_by_blocker, atomic_load(&lr_counted));
+    printf(
+        "\n    the other branch's %d messages arrived within about %ld ms of the blocking firing "
+        "(gave up at %d ms)\n",
+        LR_MSGS, waited / 1000, LR_GIVE_UP_US / 1000);
   }
   return MAESTRO_OK;
 }
