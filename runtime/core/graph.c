@@ -648,6 +648,47 @@ static int graph_check_ends(struct maestro_graph *g) {
   return rc;
 }
 
+/* Root of agent `i` in the union-find `up` (paths halved on the way). */
+static int comp_root(int *up, int i) {
+  while (up[i] != i)
+    i = up[i] = up[up[i]];
+  return i;
+}
+
+/* First homes: the agents of one connected part of the graph start
+ * together on one worker, since agents that talk share caches there;
+ * independent parts (and graphs) go to different workers in turn. Agents
+ * whose firings prove costly, or that wait behind a run that lasts, are
+ * then stolen by idle workers (sched.h). */
+static void graph_first_homes(struct maestro_graph *g) {
+  static atomic_uint next_home;
+  unsigned ncpu = g->rt->ncpu > 0 ? (unsigned)g->rt->ncpu : 1;
+  int n = g->nagents;
+  int *up = malloc((size_t)n * sizeof *up);
+  if (!up) {
+    /* Out of memory: one home for all, as correct if less spread. */
+    unsigned home = atomic_fetch_add(&next_home, 1) % ncpu;
+    for (int i = 0; i < n; i++)
+      g->agents[i]->task.home = (int)home;
+    return;
+  }
+  for (int i = 0; i < n; i++)
+    up[i] = i;
+  for (struct chan *c = g->chans; c; c = c->next)
+    if (c->prod && c->cons) up[comp_root(up, c->prod->id)] = comp_root(up, c->cons->id);
+  int ncomp = 0;
+  for (int i = 0; i < n; i++)
+    ncomp += up[i] == i;
+  unsigned base = atomic_fetch_add(&next_home, (unsigned)(ncomp ? ncomp : 1));
+  /* Each root takes the next home, in agent order, then its part follows it. */
+  int next = 0;
+  for (int i = 0; i < n; i++)
+    if (up[i] == i) g->agents[i]->task.home = (int)((base + (unsigned)next++) % ncpu);
+  for (int i = 0; i < n; i++)
+    g->agents[i]->task.home = g->agents[comp_root(up, i)]->task.home;
+  free(up);
+}
+
 int maestro_graph_start(maestro_graph_t *g) {
   if (!g) return err_set(MAESTRO_EINVAL, "maestro_graph_start: g is NULL");
   if (g->state != GRAPH_NEW)
@@ -668,14 +709,7 @@ int maestro_graph_start(maestro_graph_t *g) {
     graph_free_impls(g);
     return rc;
   }
-  /* First homes: a graph's agents start together on one worker (graphs
-   * take turns), since agents that talk share caches there; agents whose
-   * firings prove costly are then stolen by idle workers (sched.h). */
-  static atomic_uint next_home;
-  int ncpu = g->rt->ncpu > 0 ? g->rt->ncpu : 1;
-  int home = (int)(atomic_fetch_add(&next_home, 1) % (unsigned)ncpu);
-  for (int i = 0; i < g->nagents; i++)
-    g->agents[i]->task.home = home;
+  graph_first_homes(g);
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
     if (a->n_in > 0 && ((a->flags & MAESTRO_STATELESS) || a->impls) && (rc = win_setup(a))) {
