@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/opencl/ocl.h"
 #include "maestro.h"
 #include "testmain.h"
 #include "testutil.h"
@@ -662,11 +663,78 @@ static void test_shape_through_agents(void) {
   free(r);
 }
 
+/* ---- a constant buffer bound once ---- */
+
+static void test_karg_buf(void) {
+  /* Copies, not zero-copy: the transfers are what is counted. */
+  maestro_runtime_t *shared = rt;
+  rt = testutil_device_runtime(0, 0);
+  maestro_buf_t *table;
+  float t[4] = {1.0f, -2.0f, 0.5f, 10.0f};
+  CU_ASSERT_FATAL(maestro_buf_from(rt, t, sizeof t, &table) == MAESTRO_OK);
+  maestro_karg_t args[4] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0), MAESTRO_KARG_COUNT(0),
+                            MAESTRO_KARG_BUF(table)};
+  maestro_kernel_t k = {
+      .source = "__kernel void lut(__global const float *x, __global float *y, uint n, "
+                "__constant float *t) { size_t i = get_global_id(0); if (i < n) y[i] = x[i] * "
+                "t[i % 4]; }",
+      .name = "lut",
+      .args = args,
+      .n_args = 4};
+  maestro_agent_desc_t d = device_agent("lut", &k);
+  maestro_graph_t *g;
+  maestro_agent_t *a;
+  CU_ASSERT_FATAL(maestro_graph_create(rt, "lut", &g) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_agent_add(g, &d, &a) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_buf_refs(table), 2); /* ours and the agent's */
+  maestro_input_t *in;
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "in", &in) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, a, "out", &out) == MAESTRO_OK);
+  int st = maestro_graph_start(g);
+  if (st) fprintf(stderr, "start: %s\n", maestro_last_error());
+  CU_ASSERT_FATAL(st == MAESTRO_OK);
+  ocl_dev_stats_t s0, s1;
+  CU_ASSERT_FATAL(ocl_dev_stats(rt, 0, &s0) == MAESTRO_OK);
+  for (int m = 0; m < 5; m++)
+    CU_ASSERT_EQUAL(maestro_input_push(in, image(0, 37, m)), MAESTRO_OK);
+  maestro_input_close(in);
+  for (int m = 0; m < 5; m++) {
+    maestro_buf_t *b;
+    CU_ASSERT_FATAL(maestro_output_pop(out, &b, 20000) == MAESTRO_OK);
+    maestro_buf_t *xb = image(0, 37, m);
+    const float *x = maestro_buf_cdata(xb), *y = maestro_buf_cdata(b);
+    CU_ASSERT_EQUAL_FATAL(maestro_buf_size(b), 37 * sizeof(float));
+    int ok = 1;
+    for (int i = 0; i < 37; i++)
+      ok &= y[i] == x[i] * t[i % 4];
+    CU_ASSERT(ok);
+    maestro_buf_release(xb);
+    maestro_buf_release(b);
+  }
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  /* The table went to the device once, the messages each time. */
+  CU_ASSERT_FATAL(ocl_dev_stats(rt, 0, &s1) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(s1.bytes_h2d - s0.bytes_h2d,
+                  s0.zero_copy ? 0 : 5 * 37 * sizeof(float) + sizeof t);
+  maestro_graph_destroy(g);
+  CU_ASSERT_EQUAL(maestro_buf_refs(table), 1); /* the agent's references are gone */
+  maestro_buf_release(table);
+  /* A NULL buffer: refused at add. */
+  args[3] = (maestro_karg_t)MAESTRO_KARG_BUF(NULL);
+  CU_ASSERT_FATAL(maestro_graph_create(rt, "lut2", &g) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_agent_add(g, &d, &a), MAESTRO_EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(maestro_last_error(), "MAESTRO_KARG_BUF of a NULL buffer"));
+  maestro_graph_destroy(g);
+  maestro_runtime_destroy(rt);
+  rt = shared;
+}
+
 void register_suites(void) {
   ADD_SUITE("ocl_geom", suite_init, suite_fini, {"shape_api", test_shape_api},
             {"2d_two_shapes", test_2d_two_shapes},
             {"reqd_work_group_size", test_reqd_work_group_size}, {"3d", test_3d},
             {"prepare", test_prepare}, {"prepare_refused", test_prepare_refused},
             {"bytes_and_dim", test_bytes_and_dim}, {"prepare_bytes", test_prepare_bytes},
-            {"shape_through_agents", test_shape_through_agents});
+            {"shape_through_agents", test_shape_through_agents}, {"karg_buf", test_karg_buf});
 }

@@ -33,6 +33,11 @@ typedef enum maestro_karg_kind {
   /** any by-value argument (a double, a long, a struct): the `v.data.n`
    *  bytes at `v.data.ptr`, copied when the agent is added */
   MAESTRO_KARG_KIND_BYTES,
+  /** a constant buffer `v.buf` bound once (__global const or __constant):
+   *  the agent holds a reference from maestro_agent_add until it is
+   *  destroyed, and the buffer's replica stays on the device between
+   *  firings (copied there once, not per firing) */
+  MAESTRO_KARG_KIND_BUF,
 } maestro_karg_kind_t;
 
 /** One kernel argument. Build them with the MAESTRO_KARG_* macros. */
@@ -49,6 +54,7 @@ typedef struct maestro_karg {
       const void *ptr; /**< MAESTRO_KARG_BYTES: the value's bytes */
       size_t n;        /**< and their count */
     } data;
+    struct maestro_buf *buf; /**< MAESTRO_KARG_BUF */
   } v;
 } maestro_karg_t;
 
@@ -90,6 +96,13 @@ typedef struct maestro_karg {
 #define MAESTRO_KARG_BYTES(ptr, n)                                                                 \
   {                                                                                                \
     .kind = MAESTRO_KARG_KIND_BYTES, .port = -1, .v = {.data = {(ptr), (n)} }                      \
+  }
+
+/** A constant buffer bound once (a table, weights): maestro_agent_add takes
+ *  a reference; do not write to `b` afterwards (it is shared). */
+#define MAESTRO_KARG_BUF(b)                                                                        \
+  {                                                                                                \
+    .kind = MAESTRO_KARG_KIND_BUF, .port = -1, .v = {.buf = (b) }                                  \
   }
 
 /**

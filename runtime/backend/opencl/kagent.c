@@ -29,6 +29,8 @@ struct ocl_kagent {
   size_t *out_count;
   int n_in, n_out;
   int n_scratch; /* MAESTRO_KARG_SCRATCH arguments */
+  int n_buf;     /* MAESTRO_KARG_BUF arguments: acquired after the inputs */
+  int n_acq;     /* n_in + n_buf: the buffers a launch makes valid on its device */
   size_t *in_esize, *out_esize;
   char **in_name;          /* input port names, for messages and the input check */
   unsigned wd;             /* the kernel's launch dimensions (1 to 3) */
@@ -48,7 +50,7 @@ typedef struct ocl_launch {
   ocl_done_fn done;
   void *ctx;
   ocl_launch_result_t res;
-  maestro_buf_t **in;  /* borrowed */
+  maestro_buf_t **in;  /* borrowed: the inputs, then the BUF arguments */
   maestro_buf_t **out; /* owned until done() */
   ocl_xfer_t *x;
   struct scratch {
@@ -95,6 +97,8 @@ void ocl_kagent_destroy(ocl_kagent_t *ka) {
     free(ka->in_name[i]);
   free(ka->in_name);
   free(ka->argbytes);
+  for (int i = 0; ka->args && i < ka->k.n_args; i++)
+    if (ka->args[i].kind == MAESTRO_KARG_KIND_BUF) maestro_buf_release(ka->args[i].v.buf);
   free(ka->name);
   free((char *)ka->k.name);
   free((char *)ka->k.options);
@@ -181,6 +185,12 @@ static int check_args(const char *agent, const maestro_kernel_t *k, int n_in, in
     case MAESTRO_KARG_KIND_I32:
     case MAESTRO_KARG_KIND_U32:
     case MAESTRO_KARG_KIND_F32: break;
+    case MAESTRO_KARG_KIND_BUF:
+      if (!a->v.buf)
+        return err_set(MAESTRO_EINVAL,
+                       "agent '%s': kernel '%s': argument %d: MAESTRO_KARG_BUF of a NULL buffer",
+                       agent, k->name, i);
+      break;
     case MAESTRO_KARG_KIND_BYTES:
       if (!a->v.data.n || !a->v.data.ptr)
         return err_set(MAESTRO_EINVAL,
@@ -214,6 +224,7 @@ static const char *kind_name(maestro_karg_kind_t k) {
   case MAESTRO_KARG_KIND_SCRATCH: return "MAESTRO_KARG_SCRATCH (a __global buffer)";
   case MAESTRO_KARG_KIND_DIM: return "MAESTRO_KARG_DIM (a uint)";
   case MAESTRO_KARG_KIND_BYTES: return "MAESTRO_KARG_BYTES (a by-value argument)";
+  case MAESTRO_KARG_KIND_BUF: return "MAESTRO_KARG_BUF (a __global or __constant buffer)";
   }
   return "?";
 }
@@ -283,6 +294,7 @@ static int check_signature(const ocl_kagent_t *ka, int dev) {
     maestro_karg_kind_t kind = ka->args[i].kind;
     int ok = 1;
     switch (kind) {
+    case MAESTRO_KARG_KIND_BUF:
     case MAESTRO_KARG_KIND_IN:
       ok = ptr && (aq == CL_KERNEL_ARG_ADDRESS_GLOBAL || aq == CL_KERNEL_ARG_ADDRESS_CONSTANT);
       break;
@@ -501,6 +513,12 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
   for (int i = 0; i < rt->ocl->ndev; i++)
     pthread_mutex_init(&ka->dev[i].lock, NULL);
   if (k->n_args) memcpy(ka->args, k->args, (size_t)k->n_args * sizeof *ka->args);
+  for (int i = 0; i < k->n_args; i++) /* released by ocl_kagent_destroy */
+    if (k->args[i].kind == MAESTRO_KARG_KIND_BUF) {
+      maestro_buf_retain(k->args[i].v.buf);
+      ka->n_buf++;
+    }
+  ka->n_acq = n_in + ka->n_buf;
   for (int i = 0; i < k->n_args; i++) {
     ka->n_scratch += k->args[i].kind == MAESTRO_KARG_KIND_SCRATCH;
     if (k->args[i].kind == MAESTRO_KARG_KIND_BYTES) ka->n_argbytes += k->args[i].v.data.n;
@@ -623,7 +641,7 @@ static void launch_free(ocl_launch_t *L) {
   if (!L) return;
   if (L->kev) clReleaseEvent(L->kev);
   if (L->rev) clReleaseEvent(L->rev);
-  for (int i = 0; i < L->ka->n_in; i++) {
+  for (int i = 0; i < L->ka->n_acq; i++) {
     if (L->x[i].ev) clReleaseEvent(L->x[i].ev);
     if (L->x[i].wait) clReleaseEvent(L->x[i].wait);
   }
@@ -632,7 +650,7 @@ static void launch_free(ocl_launch_t *L) {
 
 static int set_args(ocl_launch_t *L, kdev_t *kd, cl_uint count_of_in(const ocl_launch_t *, int)) {
   const ocl_kagent_t *ka = L->ka;
-  int scratch = 0;
+  int scratch = 0, buf = 0;
   for (int i = 0; i < ka->k.n_args; i++) {
     const maestro_karg_t *a = &L->args[i];
     cl_int e = CL_SUCCESS;
@@ -668,6 +686,9 @@ static int set_args(ocl_launch_t *L, kdev_t *kd, cl_uint count_of_in(const ocl_l
     }
     case MAESTRO_KARG_KIND_BYTES:
       e = clSetKernelArg(kd->kern, (cl_uint)i, a->v.data.n, a->v.data.ptr);
+      break;
+    case MAESTRO_KARG_KIND_BUF:
+      e = clSetKernelArg(kd->kern, (cl_uint)i, sizeof(cl_mem), &L->x[ka->n_in + buf++].mem);
       break;
     case MAESTRO_KARG_KIND_LOCAL: e = clSetKernelArg(kd->kern, (cl_uint)i, a->v.bytes, NULL); break;
     case MAESTRO_KARG_KIND_SCRATCH:
@@ -759,9 +780,10 @@ typedef struct {
 static ocl_launch_t *launch_new(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in,
                                 ocl_done_fn done, void *ctx, prep_room_t *room) {
   size_t n_in = (size_t)ka->n_in, n_out = (size_t)ka->n_out, n_args = (size_t)ka->k.n_args;
+  size_t n_acq = (size_t)ka->n_acq;
   int prep = ka->k.prepare != NULL;
   /* Every piece a multiple of 8 bytes up to the ints and bytes at the end. */
-  size_t sz = sizeof(ocl_launch_t) + n_in * (sizeof(ocl_xfer_t) + sizeof(maestro_buf_t *)) +
+  size_t sz = sizeof(ocl_launch_t) + n_acq * (sizeof(ocl_xfer_t) + sizeof(maestro_buf_t *)) +
               n_out * sizeof(maestro_buf_t *) + (size_t)ka->n_scratch * sizeof(struct scratch) +
               n_out * (sizeof(size_t) + 3 * sizeof(size_t)) +
               (prep ? n_args * sizeof(maestro_karg_t) + n_in * 4 * sizeof(size_t) +
@@ -775,8 +797,8 @@ static ocl_launch_t *launch_new(ocl_kagent_t *ka, int dev, maestro_buf_t *const 
   L->done = done;
   L->ctx = ctx;
   L->x = (ocl_xfer_t *)(L + 1);
-  L->in = (maestro_buf_t **)(L->x + n_in);
-  L->out = L->in + n_in;
+  L->in = (maestro_buf_t **)(L->x + n_acq);
+  L->out = L->in + n_acq;
   L->scratch = (struct scratch *)(L->out + n_out);
   L->out_bytes = (size_t *)(L->scratch + ka->n_scratch);
   L->out_shape = (size_t(*)[3])(L->out_bytes + n_out);
@@ -797,6 +819,8 @@ static ocl_launch_t *launch_new(ocl_kagent_t *ka, int dev, maestro_buf_t *const 
   }
   for (size_t i = 0; i < n_in; i++)
     L->in[i] = in[i];
+  for (int i = 0, b = 0; i < ka->k.n_args; i++)
+    if (ka->args[i].kind == MAESTRO_KARG_KIND_BUF) L->in[n_in + (size_t)b++] = ka->args[i].v.buf;
   L->args = ka->args;
   return L;
 }
@@ -1021,9 +1045,10 @@ static int launch_build(ocl_launch_t *L, unsigned host_outputs) {
   ocl_dev_t *d = ocl_dev(ka->rt, dev);
   kdev_t *kd = &ka->dev[dev];
   int rc;
-  for (int i = 0; i < ka->n_in; i++) {
+  for (int i = 0; i < ka->n_acq; i++) {
     if ((rc = ocl_rep_acquire(L->in[i], dev, &L->x[i]))) {
-      err_append(" (agent '%s', input %d, device %d)", ka->name, i, dev);
+      err_append(" (agent '%s', %s %d, device %d)", ka->name,
+                 i < ka->n_in ? "input" : "MAESTRO_KARG_BUF", i < ka->n_in ? i : i - ka->n_in, dev);
       launch_abort(L, i, 0);
       return rc;
     }
@@ -1035,7 +1060,7 @@ static int launch_build(ocl_launch_t *L, unsigned host_outputs) {
   for (int j = 0; j < ka->n_out; j++) {
     if ((rc = ocl_rep_new_output(d, L->out_bytes[j], &L->out[j]))) {
       err_append(" (agent '%s', output %d, device %d)", ka->name, j, dev);
-      launch_abort(L, ka->n_in, j);
+      launch_abort(L, ka->n_acq, j);
       return rc;
     }
     L->out[j]->ndim = L->out_ndim[j];
@@ -1052,17 +1077,17 @@ static int launch_build(ocl_launch_t *L, unsigned host_outputs) {
                   ? MAESTRO_OK
                   : err_set(MAESTRO_ECL, "clEnqueueFillBuffer (scratch) failed"))) {
       err_append(" (agent '%s', scratch argument, device %d)", ka->name, dev);
-      launch_abort(L, ka->n_in, ka->n_out);
+      launch_abort(L, ka->n_acq, ka->n_out);
       return rc;
     }
   }
   cl_event waits[16], *wl = waits;
-  if (ka->n_in > 16 && !(wl = malloc((size_t)ka->n_in * sizeof *wl))) {
-    launch_abort(L, ka->n_in, ka->n_out);
+  if (ka->n_acq > 16 && !(wl = malloc((size_t)ka->n_acq * sizeof *wl))) {
+    launch_abort(L, ka->n_acq, ka->n_out);
     return err_set(MAESTRO_ENOMEM, "ocl_launch: out of memory");
   }
   cl_uint nw = 0;
-  for (int i = 0; i < ka->n_in; i++)
+  for (int i = 0; i < ka->n_acq; i++)
     if (L->x[i].wait) wl[nw++] = L->x[i].wait;
   cl_int e;
   pthread_mutex_lock(&kd->lock);
@@ -1082,7 +1107,7 @@ static int launch_build(ocl_launch_t *L, unsigned host_outputs) {
   pthread_mutex_unlock(&kd->lock);
   if (wl != waits) free(wl);
   if (rc) {
-    launch_abort(L, ka->n_in, ka->n_out);
+    launch_abort(L, ka->n_acq, ka->n_out);
     return rc;
   }
   for (int j = 0; j < ka->n_out; j++)
@@ -1168,7 +1193,7 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
     L->res.t_start_ns = L->res.t_end_ns = now;
   }
   if (prof_tracing(rt)) {
-    for (int i = 0; i < ka->n_in; i++) {
+    for (int i = 0; i < ka->n_acq; i++) {
       ocl_xfer_t *x = &L->x[i];
       if (!x->ev) continue;
       uint64_t a = prof_time(x->ev, CL_PROFILING_COMMAND_START);
@@ -1178,7 +1203,7 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
                             ocl_dev_to_host_ns(d, b));
     }
   }
-  for (int i = 0; i < ka->n_in; i++)
+  for (int i = 0; i < ka->n_acq; i++)
     ocl_rep_unpin(L->in[i], L->dev);
   for (int j = 0; j < ka->n_out; j++) {
     ocl_rep_unpin(L->out[j], L->dev);
@@ -1206,7 +1231,7 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
   void *ctx = L->ctx;
   ocl_launch_result_t res = L->res;
   maestro_buf_t **out = L->out;
-  for (int i = 0; i < ka->n_in; i++) {
+  for (int i = 0; i < ka->n_acq; i++) {
     if (L->x[i].ev) clReleaseEvent(L->x[i].ev);
     if (L->x[i].wait) clReleaseEvent(L->x[i].wait);
     L->x[i].ev = L->x[i].wait = NULL;
