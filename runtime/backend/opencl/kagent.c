@@ -89,6 +89,8 @@ void ocl_kagent_destroy(ocl_kagent_t *ka) {
     pthread_mutex_destroy(&ka->dev[i].lock);
   }
   free(ka->dev);
+  for (int i = 0; ka->args && i < ka->k.n_args; i++)
+    if (ka->args[i].kind == MAESTRO_KARG_KIND_BUF) maestro_buf_release(ka->args[i].v.buf);
   free(ka->args);
   free(ka->out_count);
   free(ka->in_esize);
@@ -97,8 +99,6 @@ void ocl_kagent_destroy(ocl_kagent_t *ka) {
     free(ka->in_name[i]);
   free(ka->in_name);
   free(ka->argbytes);
-  for (int i = 0; ka->args && i < ka->k.n_args; i++)
-    if (ka->args[i].kind == MAESTRO_KARG_KIND_BUF) maestro_buf_release(ka->args[i].v.buf);
   free(ka->name);
   free((char *)ka->k.name);
   free((char *)ka->k.options);
