@@ -147,7 +147,8 @@ static void *launch(const maestro_bundled_agent_t *ba, const void *const *in,
     case MAESTRO_KARG_KIND_BYTES:
       err = clSetKernelArg(k, (cl_uint)a, g->v.data.n, g->v.data.ptr);
       break;
-    case MAESTRO_KARG_KIND_BUF: CU_FAIL("bundled kernels bind no constant buffer"); break;
+    case MAESTRO_KARG_KIND_BUF:
+    case MAESTRO_KARG_KIND_INOUT: CU_FAIL("bundled kernels bind no BUF or INOUT"); break;
     }
     CU_ASSERT_FATAL(err == CL_SUCCESS);
   }

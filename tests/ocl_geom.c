@@ -730,11 +730,90 @@ static void test_karg_buf(void) {
   rt = shared;
 }
 
+/* ---- read-write arguments ---- */
+
+static void karg_inout(void) {
+  static const maestro_karg_t args[] = {MAESTRO_KARG_INOUT(0, 0), MAESTRO_KARG_COUNT(0)};
+  static const maestro_kernel_t k = {
+      .source = "__kernel void inc(__global float *x, uint n) { size_t i = get_global_id(0); "
+                "if (i < n) x[i] += 1.0f; }",
+      .name = "inc",
+      .args = args,
+      .n_args = 2};
+  maestro_agent_desc_t d[2] = {device_agent("inc1", &k), device_agent("inc2", &k)};
+  maestro_graph_t *g;
+  maestro_agent_t *a[2];
+  CU_ASSERT_FATAL(maestro_graph_create(rt, "inout", &g) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_agent_add(g, &d[0], &a[0]) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_agent_add(g, &d[1], &a[1]) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_connect(g, a[0], "out", a[1], "in", 4) == MAESTRO_OK);
+  maestro_input_t *in;
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_input(g, a[0], "in", &in) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, a[1], "out", &out) == MAESTRO_OK);
+  int st = maestro_graph_start(g);
+  if (st) fprintf(stderr, "start: %s\n", maestro_last_error());
+  CU_ASSERT_FATAL(st == MAESTRO_OK);
+  /* Held alone: written in place, the same buffer comes out, shape kept. */
+  maestro_buf_t *alone = image(5, 9, 1);
+  CU_ASSERT_EQUAL(maestro_input_push(in, alone), MAESTRO_OK);
+  /* Also held here: the kernels write a copy, ours keeps its bytes. */
+  maestro_buf_t *shared = image(0, 30, 2);
+  maestro_buf_retain(shared);
+  CU_ASSERT_EQUAL(maestro_input_push(in, shared), MAESTRO_OK);
+  maestro_input_close(in);
+  maestro_buf_t *b;
+  CU_ASSERT_FATAL(maestro_output_pop(out, &b, 20000) == MAESTRO_OK);
+  CU_ASSERT_PTR_EQUAL(b, alone);
+  size_t dims[3];
+  CU_ASSERT_EQUAL(maestro_buf_shape(b, dims), 2);
+  CU_ASSERT_EQUAL(dims[0], 5);
+  CU_ASSERT_EQUAL(dims[1], 9);
+  maestro_buf_t *ref = image(5, 9, 1);
+  const float *x = maestro_buf_cdata(ref), *y = maestro_buf_cdata(b);
+  CU_ASSERT_EQUAL_FATAL(maestro_buf_size(b), 45 * sizeof(float));
+  int ok = 1;
+  for (int i = 0; i < 45; i++)
+    ok &= y[i] == x[i] + 2.0f;
+  CU_ASSERT(ok);
+  maestro_buf_release(ref);
+  maestro_buf_release(b);
+  CU_ASSERT_FATAL(maestro_output_pop(out, &b, 20000) == MAESTRO_OK);
+  CU_ASSERT_PTR_NOT_EQUAL(b, shared);
+  ref = image(0, 30, 2);
+  x = maestro_buf_cdata(ref);
+  y = maestro_buf_cdata(b);
+  const float *mine = maestro_buf_cdata(shared);
+  CU_ASSERT_EQUAL_FATAL(maestro_buf_size(b), 30 * sizeof(float));
+  ok = 1;
+  for (int i = 0; i < 30; i++)
+    ok &= y[i] == x[i] + 2.0f && mine[i] == x[i];
+  CU_ASSERT(ok);
+  maestro_buf_release(ref);
+  maestro_buf_release(b);
+  maestro_buf_release(shared);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  maestro_graph_destroy(g);
+}
+
+/* With copies to the device and with zero-copy (the kernel then writes
+ * the host bytes themselves). */
+static void test_karg_inout(void) {
+  maestro_runtime_t *shared = rt;
+  for (int zc = 0; zc < 2; zc++) {
+    rt = testutil_device_runtime(zc, 0);
+    karg_inout();
+    maestro_runtime_destroy(rt);
+  }
+  rt = shared;
+}
+
 void register_suites(void) {
   ADD_SUITE("ocl_geom", suite_init, suite_fini, {"shape_api", test_shape_api},
             {"2d_two_shapes", test_2d_two_shapes},
             {"reqd_work_group_size", test_reqd_work_group_size}, {"3d", test_3d},
             {"prepare", test_prepare}, {"prepare_refused", test_prepare_refused},
             {"bytes_and_dim", test_bytes_and_dim}, {"prepare_bytes", test_prepare_bytes},
-            {"shape_through_agents", test_shape_through_agents}, {"karg_buf", test_karg_buf});
+            {"shape_through_agents", test_shape_through_agents}, {"karg_buf", test_karg_buf},
+            {"karg_inout", test_karg_inout});
 }

@@ -38,6 +38,12 @@ typedef enum maestro_karg_kind {
    *  destroyed, and the buffer's replica stays on the device between
    *  firings (copied there once, not per firing) */
   MAESTRO_KARG_KIND_BUF,
+  /** read-write (a __global pointer): input port `port`'s message becomes
+   *  output port `v.out`'s message, written in place when the firing holds
+   *  the input alone, else into a copy made on the device first (the
+   *  other holders keep what they had). The output has the input's size
+   *  and shape. */
+  MAESTRO_KARG_KIND_INOUT,
 } maestro_karg_kind_t;
 
 /** One kernel argument. Build them with the MAESTRO_KARG_* macros. */
@@ -55,6 +61,7 @@ typedef struct maestro_karg {
       size_t n;        /**< and their count */
     } data;
     struct maestro_buf *buf; /**< MAESTRO_KARG_BUF */
+    int out;                 /**< MAESTRO_KARG_INOUT: the output port */
   } v;
 } maestro_karg_t;
 
@@ -103,6 +110,11 @@ typedef struct maestro_karg {
 #define MAESTRO_KARG_BUF(b)                                                                        \
   {                                                                                                \
     .kind = MAESTRO_KARG_KIND_BUF, .port = -1, .v = {.buf = (b) }                                  \
+  }
+
+#define MAESTRO_KARG_INOUT(in, o)                                                                  \
+  {                                                                                                \
+    .kind = MAESTRO_KARG_KIND_INOUT, .port = (in), .v = {.out = (o) }                              \
   }
 
 /**

@@ -31,6 +31,7 @@ struct ocl_kagent {
   int n_scratch; /* MAESTRO_KARG_SCRATCH arguments */
   int n_buf;     /* MAESTRO_KARG_BUF arguments: acquired after the inputs */
   int n_acq;     /* n_in + n_buf: the buffers a launch makes valid on its device */
+  int *inout_in; /* per output: the input MAESTRO_KARG_INOUT makes it, or -1 */
   size_t *in_esize, *out_esize;
   char **in_name;          /* input port names, for messages and the input check */
   unsigned wd;             /* the kernel's launch dimensions (1 to 3) */
@@ -62,6 +63,7 @@ typedef struct ocl_launch {
    * .prepare changed). */
   unsigned wd;
   size_t global[3], local[3];
+  unsigned inplace; /* outputs that are their input's buffer, written in place */
   size_t *out_bytes;
   size_t (*out_shape)[3];
   int *out_ndim;
@@ -93,6 +95,7 @@ void ocl_kagent_destroy(ocl_kagent_t *ka) {
     if (ka->args[i].kind == MAESTRO_KARG_KIND_BUF) maestro_buf_release(ka->args[i].v.buf);
   free(ka->args);
   free(ka->out_count);
+  free(ka->inout_in);
   free(ka->in_esize);
   free(ka->out_esize);
   for (int i = 0; ka->in_name && i < ka->n_in; i++)
@@ -153,10 +156,21 @@ static int check_args(const char *agent, const maestro_kernel_t *k, int n_in, in
                    "agent '%s': kernel '%s' has no input port: .out_count[0] must set its range",
                    agent, k->name);
   for (int j = 0; j < n_out; j++) {
-    int bound = 0;
-    for (int i = 0; i < k->n_args; i++)
-      bound |= k->args[i].kind == MAESTRO_KARG_KIND_OUT && k->args[i].port == j;
-    if (!bound)
+    int bound = 0, inout = 0;
+    for (int i = 0; i < k->n_args; i++) {
+      bound += k->args[i].kind == MAESTRO_KARG_KIND_OUT && k->args[i].port == j;
+      inout += k->args[i].kind == MAESTRO_KARG_KIND_INOUT && k->args[i].v.out == j;
+    }
+    if (inout && (inout > 1 || bound))
+      return err_set(MAESTRO_EINVAL,
+                     "agent '%s': kernel '%s': output port %d is a MAESTRO_KARG_INOUT and bound "
+                     "again: an in-place output has one binding",
+                     agent, k->name, j);
+    if (inout && j >= 32)
+      return err_set(MAESTRO_EINVAL,
+                     "agent '%s': kernel '%s': MAESTRO_KARG_INOUT on output port %d (at most 32)",
+                     agent, k->name, j);
+    if (!bound && !inout)
       return err_set(MAESTRO_EINVAL,
                      "agent '%s': kernel '%s': output port %d is bound to no MAESTRO_KARG_OUT",
                      agent, k->name, j);
@@ -185,6 +199,19 @@ static int check_args(const char *agent, const maestro_kernel_t *k, int n_in, in
     case MAESTRO_KARG_KIND_I32:
     case MAESTRO_KARG_KIND_U32:
     case MAESTRO_KARG_KIND_F32: break;
+    case MAESTRO_KARG_KIND_INOUT:
+      if (a->port < 0 || a->port >= n_in || a->v.out < 0 || a->v.out >= n_out)
+        return err_set(MAESTRO_EINVAL,
+                       "agent '%s': kernel '%s': argument %d: MAESTRO_KARG_INOUT(%d, %d) names no "
+                       "input or no output port",
+                       agent, k->name, i, a->port, a->v.out);
+      for (int o = 0; o < i; o++)
+        if (k->args[o].kind == MAESTRO_KARG_KIND_INOUT && k->args[o].port == a->port)
+          return err_set(MAESTRO_EINVAL,
+                         "agent '%s': kernel '%s': arguments %d and %d both write input port %d "
+                         "(MAESTRO_KARG_INOUT)",
+                         agent, k->name, o, i, a->port);
+      break;
     case MAESTRO_KARG_KIND_BUF:
       if (!a->v.buf)
         return err_set(MAESTRO_EINVAL,
@@ -225,6 +252,7 @@ static const char *kind_name(maestro_karg_kind_t k) {
   case MAESTRO_KARG_KIND_DIM: return "MAESTRO_KARG_DIM (a uint)";
   case MAESTRO_KARG_KIND_BYTES: return "MAESTRO_KARG_BYTES (a by-value argument)";
   case MAESTRO_KARG_KIND_BUF: return "MAESTRO_KARG_BUF (a __global or __constant buffer)";
+  case MAESTRO_KARG_KIND_INOUT: return "MAESTRO_KARG_INOUT (a __global buffer)";
   }
   return "?";
 }
@@ -299,6 +327,7 @@ static int check_signature(const ocl_kagent_t *ka, int dev) {
       ok = ptr && (aq == CL_KERNEL_ARG_ADDRESS_GLOBAL || aq == CL_KERNEL_ARG_ADDRESS_CONSTANT);
       break;
     case MAESTRO_KARG_KIND_OUT:
+    case MAESTRO_KARG_KIND_INOUT:
     case MAESTRO_KARG_KIND_SCRATCH: ok = ptr && aq == CL_KERNEL_ARG_ADDRESS_GLOBAL; break;
     case MAESTRO_KARG_KIND_LOCAL: ok = ptr && aq == CL_KERNEL_ARG_ADDRESS_LOCAL; break;
     case MAESTRO_KARG_KIND_BYTES: {
@@ -519,6 +548,15 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
       ka->n_buf++;
     }
   ka->n_acq = n_in + ka->n_buf;
+  if (!(ka->inout_in = malloc(((size_t)n_out + 1) * sizeof *ka->inout_in))) {
+    ocl_kagent_destroy(ka);
+    return err_set(MAESTRO_ENOMEM, "agent '%s': out of memory", agent);
+  }
+  for (int j = 0; j < n_out; j++)
+    ka->inout_in[j] = -1;
+  for (int i = 0; i < k->n_args; i++)
+    if (k->args[i].kind == MAESTRO_KARG_KIND_INOUT)
+      ka->inout_in[k->args[i].v.out] = k->args[i].port;
   for (int i = 0; i < k->n_args; i++) {
     ka->n_scratch += k->args[i].kind == MAESTRO_KARG_KIND_SCRATCH;
     if (k->args[i].kind == MAESTRO_KARG_KIND_BYTES) ka->n_argbytes += k->args[i].v.data.n;
@@ -690,6 +728,11 @@ static int set_args(ocl_launch_t *L, kdev_t *kd, cl_uint count_of_in(const ocl_l
     case MAESTRO_KARG_KIND_BUF:
       e = clSetKernelArg(kd->kern, (cl_uint)i, sizeof(cl_mem), &L->x[ka->n_in + buf++].mem);
       break;
+    case MAESTRO_KARG_KIND_INOUT: {
+      cl_mem m = ocl_rep_mem(L->out[a->v.out], L->dev);
+      e = clSetKernelArg(kd->kern, (cl_uint)i, sizeof(cl_mem), &m);
+      break;
+    }
     case MAESTRO_KARG_KIND_LOCAL: e = clSetKernelArg(kd->kern, (cl_uint)i, a->v.bytes, NULL); break;
     case MAESTRO_KARG_KIND_SCRATCH:
       e = clSetKernelArg(kd->kern, (cl_uint)i, sizeof(cl_mem), &L->scratch[scratch++].mem);
@@ -720,7 +763,7 @@ static void launch_abort(ocl_launch_t *L, int n_acquired, int n_out) {
   for (int i = 0; i < n_acquired; i++)
     ocl_rep_unpin(L->in[i], L->dev);
   for (int j = 0; j < n_out; j++) {
-    ocl_rep_unpin(L->out[j], L->dev);
+    if (!(L->inplace & (1u << j))) ocl_rep_unpin(L->out[j], L->dev); /* else pinned as input */
     maestro_buf_release(L->out[j]);
   }
   launch_free(L);
@@ -825,7 +868,8 @@ static ocl_launch_t *launch_new(ocl_kagent_t *ka, int dev, maestro_buf_t *const 
   return L;
 }
 
-/* Output j's shape without .prepare's word: the range port message's when it
+/* Output j's shape without .prepare's word: an in-place output's input's;
+ * the range port message's when it
  * holds as many elements, else the launch's global range (before rounding)
  * when that does, else none. */
 static void out_shape_default(ocl_launch_t *L, int j, unsigned wd, const size_t items[3]) {
@@ -833,6 +877,12 @@ static void out_shape_default(ocl_launch_t *L, int j, unsigned wd, const size_t 
   size_t es = ka->out_esize[j], want = L->out_bytes[j];
   L->out_ndim[j] = 0;
   L->out_shape[j][0] = L->out_shape[j][1] = L->out_shape[j][2] = 0;
+  if (ka->inout_in[j] >= 0) { /* the input's own buffer, shape and all */
+    const maestro_buf_t *b = L->in[ka->inout_in[j]];
+    L->out_ndim[j] = b->ndim;
+    memcpy(L->out_shape[j], b->dims, sizeof b->dims);
+    return;
+  }
   if (ka->n_in) {
     const maestro_buf_t *r = L->in[ka->k.range_port];
     if (r->ndim && !mem_shape_fits(r->ndim, r->dims, want) &&
@@ -952,7 +1002,9 @@ static int launch_plan(ocl_launch_t *L, prep_room_t *room) {
     }
   }
   for (int j = 0; j < ka->n_out; j++) {
-    L->out_bytes[j] = (ka->out_count[j] ? ka->out_count[j] : count) * ka->out_esize[j];
+    L->out_bytes[j] = ka->inout_in[j] >= 0
+                          ? maestro_buf_size(L->in[ka->inout_in[j]])
+                          : (ka->out_count[j] ? ka->out_count[j] : count) * ka->out_esize[j];
     out_shape_default(L, j, wd, global);
   }
   int rc;
@@ -1016,6 +1068,12 @@ static int launch_plan(ocl_launch_t *L, prep_room_t *room) {
   memcpy(L->global, global, sizeof global);
   memcpy(L->local, local, sizeof local);
   for (int j = 0; j < ka->n_out; j++) {
+    int i = ka->inout_in[j];
+    if (i >= 0 && L->out_bytes[j] != maestro_buf_size(L->in[i]))
+      return err_set(MAESTRO_EINVAL,
+                     "agent '%s': kernel '%s': its .prepare set output %d to %zu bytes, but it is "
+                     "input %d's buffer of %zu (MAESTRO_KARG_INOUT)",
+                     ka->name, k->name, j, L->out_bytes[j], i, maestro_buf_size(L->in[i]));
     int nd = L->out_ndim[j];
     if (k->prepare && nd == room->preset_ndim[j] &&
         !memcmp(L->out_shape[j], room->preset_shape[j], sizeof room->preset_shape[j])) {
@@ -1058,6 +1116,15 @@ static int launch_build(ocl_launch_t *L, unsigned host_outputs) {
       L->res.bytes_d2d += L->x[i].bytes;
   }
   for (int j = 0; j < ka->n_out; j++) {
+    int i = ka->inout_in[j];
+    /* Held by this firing alone: the kernel may write it where it is. */
+    if (i >= 0 && maestro_buf_refs(L->in[i]) == 1) {
+      L->out[j] = maestro_buf_retain(L->in[i]);
+      L->inplace |= 1u << j;
+      L->out[j]->ndim = L->out_ndim[j];
+      memcpy(L->out[j]->dims, L->out_shape[j], sizeof L->out[j]->dims);
+      continue;
+    }
     if ((rc = ocl_rep_new_output(d, L->out_bytes[j], &L->out[j]))) {
       err_append(" (agent '%s', output %d, device %d)", ka->name, j, dev);
       launch_abort(L, ka->n_acq, j);
@@ -1089,6 +1156,21 @@ static int launch_build(ocl_launch_t *L, unsigned host_outputs) {
   cl_uint nw = 0;
   for (int i = 0; i < ka->n_acq; i++)
     if (L->x[i].wait) wl[nw++] = L->x[i].wait;
+  /* A shared input written by the kernel: into a copy made first, on the
+   * same in-order queue, so that the kernel runs after it. */
+  for (int j = 0; j < ka->n_out; j++) {
+    int i = ka->inout_in[j];
+    if (i < 0 || (L->inplace & (1u << j)) || !L->out_bytes[j]) continue;
+    cl_int ce = clEnqueueCopyBuffer(d->q_exec, L->x[i].mem, ocl_rep_mem(L->out[j], dev), 0, 0,
+                                    L->out_bytes[j], nw, nw ? wl : NULL, NULL);
+    if (ce != CL_SUCCESS) {
+      rc = ocl_fail(ce, "clEnqueueCopyBuffer");
+      err_append(" (agent '%s', MAESTRO_KARG_INOUT copy of input %d, device %d)", ka->name, i, dev);
+      if (wl != waits) free(wl);
+      launch_abort(L, ka->n_acq, ka->n_out);
+      return rc;
+    }
+  }
   cl_int e;
   pthread_mutex_lock(&kd->lock);
   rc = set_args(L, kd, count_of_in);
@@ -1110,8 +1192,10 @@ static int launch_build(ocl_launch_t *L, unsigned host_outputs) {
     launch_abort(L, ka->n_acq, ka->n_out);
     return rc;
   }
-  for (int j = 0; j < ka->n_out; j++)
+  for (int j = 0; j < ka->n_out; j++) {
+    if (L->inplace & (1u << j)) ocl_rep_write_on(L->out[j], dev);
     ocl_rep_set_ready(L->out[j], dev, L->kev);
+  }
   read_outputs_back(L, d, host_outputs);
   /* Start the transfers and the kernel now; the completion thread waits. */
   clFlush(d->q_h2d);
@@ -1206,7 +1290,7 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
   for (int i = 0; i < ka->n_acq; i++)
     ocl_rep_unpin(L->in[i], L->dev);
   for (int j = 0; j < ka->n_out; j++) {
-    ocl_rep_unpin(L->out[j], L->dev);
+    if (!(L->inplace & (1u << j))) ocl_rep_unpin(L->out[j], L->dev); /* else pinned as input */
     if (!L->res.status && (L->host_outputs & (1u << j))) atomic_store(&L->out[j]->host_valid, 1);
     /* On a host-coherent device the kernel wrote the host bytes themselves. */
     if (!L->res.status && d->host_coherent && L->out[j]->host &&
