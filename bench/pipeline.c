@@ -15,7 +15,7 @@
 /* ---- the baseline: a raw SPSC ring with cached indices ----
  * Each side reads the other's index only when its cached copy says the ring
  * is full (producer) or empty (consumer). `batch` > 1 publishes the index
- * every `batch` messages instead of every message (MACHINE.md's "batched 32"
+ * every `batch` messages instead of every message (the reference figures' "batched 32"
  * floor). A side that spins long yields its core: on a shared machine a pure
  * spin would wait for the other side's next time slice. */
 enum { RING = 1024 };

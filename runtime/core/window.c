@@ -24,12 +24,12 @@
 #include "mem/replica.h"
 #include "prof/prof.h"
 #include "prof/records.h"
+#include "sched/perf.h"
 #include "sched/place.h"
 
 #define WIN_SLOTS         64
 #define WIN_DEV_INFLIGHT  4
 #define WIN_MAX_CPU_LANES 16
-#define WIN_BUCKETS       24
 
 enum { SLOT_FREE = 0, SLOT_BUSY, SLOT_DONE, SLOT_FALLBACK };
 
@@ -69,9 +69,11 @@ struct window {
   unsigned host_out;     /* bit j: output j is read on the host (place_submit) */
   struct chan **host_ch; /* n_out: the channel whose d2h bytes output j's read counts */
   int eager;
-  /* History: expected ns per firing by place kind and input size bucket (EWMA). */
-  uint64_t est[2][WIN_BUCKETS];
-  uint32_t nest[2][WIN_BUCKETS];
+  atomic_int cpu_inflight; /* CPU firings running (its CPU queue, for placement) */
+  /* Performance models (sched/perf.h): the CPU implementation's, and each
+   * device place's (shared by places of one architecture). */
+  struct perf_hist *ph_cpu;
+  struct perf_hist **ph_dev; /* rt->ndev, NULL where it cannot run */
 };
 
 /* A copy of this thread's message for a failed firing, or NULL when empty. */
@@ -80,22 +82,15 @@ static char *keep_error(void) {
   return m[0] ? strdup(m) : NULL;
 }
 
-static int bucket_of(uint64_t bytes) {
-  int b = 0;
-  while (bytes > 64 && b < WIN_BUCKETS - 1) {
-    bytes >>= 1;
-    b++;
-  }
-  return b;
-}
-
-/* Records one firing's duration for placement (the lock held). */
-static void model_add(struct window *w, int kind, uint64_t bytes, uint64_t ns) {
-  int b = bucket_of(bytes);
-  if (w->nest[kind][b]++ == 0)
-    w->est[kind][b] = ns;
-  else
-    w->est[kind][b] = (w->est[kind][b] * 7 + ns) / 8;
+/* The performance model of agent `a`'s implementation on a place (NULL on
+ * a bad place or out of memory: placement then treats it as unmeasured). */
+struct perf_hist *win_model(struct maestro_agent *a, maestro_place_kind_t kind, int index) {
+  struct maestro_runtime *rt = a->g->rt;
+  char arch[PERF_NAME_MAX], key[PERF_NAME_MAX];
+  if (perf_place_arch(rt, kind, index, arch, sizeof arch) != MAESTRO_OK) return NULL;
+  const char *impl = kind == MAESTRO_PLACE_CPU ? "cpu" : place_backend_name(rt, index);
+  if (snprintf(key, sizeof key, "%s/%s", a->name, impl) >= (int)sizeof key) return NULL;
+  return perf_hist_get(rt->perf, key, arch);
 }
 
 int win_setup(struct maestro_agent *a) {
@@ -160,6 +155,14 @@ int win_setup(struct maestro_agent *a) {
       t->active = &a->g->active;
     }
   }
+  /* Performance models, looked up once (perf_hist_get may read a file). */
+  if (!oom && w->cpu_ok) w->ph_cpu = win_model(a, MAESTRO_PLACE_CPU, 0);
+  if (!oom && w->dev_ok) {
+    w->ph_dev = calloc((size_t)rt->ndev, sizeof *w->ph_dev);
+    oom = !w->ph_dev;
+    for (int d = 0; !oom && d < rt->ndev; d++)
+      if (w->dev_mask >> d & 1) w->ph_dev[d] = win_model(a, MAESTRO_PLACE_DEVICE, d);
+  }
   a->win = w;
   if (oom) {
     win_free(a);
@@ -188,6 +191,7 @@ void win_free(struct maestro_agent *a) {
   free(w->host_ch);
   free(w->dev_inflight);
   free(w->dev_lanes);
+  free(w->ph_dev);
   free(w->cpu_lanes);
   pthread_mutex_destroy(&w->mu);
   free(w);
@@ -209,7 +213,7 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
   maestro_buf_t *peek[8] = {0};
   uint64_t bytes = 0;
   for (int p = 0; p < a->n_in; p++) {
-    struct chan *c = run_port_ready(&a->in[p]);
+    struct chan *c = run_port_peek(&a->in[p]);
     maestro_buf_t *b = c ? ring_peek(&c->ring) : NULL;
     if (!b) continue;
     if (p < 8) peek[p] = b;
@@ -222,48 +226,42 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
     }
     return -1;
   }
-  /* dmda: earliest expected finish; an unmeasured place costs 0 so that it gets measured. */
-  int bk = bucket_of(bytes);
-  uint64_t best_cost = w->nest[MAESTRO_PLACE_CPU][bk] ? w->est[MAESTRO_PLACE_CPU][bk] : 0;
+  /* dmda: the earliest expected finish over every place, each counting its
+   * queue (this agent's firings there not done yet) and the cost of moving
+   * every input that is not valid there. A place whose model is not
+   * calibrated yet gets the firing while it has room, so that it is
+   * measured; now and then a place not chosen is measured again
+   * (perf_should_explore), so that a wrong model (a slow first firing)
+   * does not stay wrong. */
+  double ns;
+  int cpu_queue = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed);
+  if (perf_estimate(w->ph_cpu, bytes, &ns) == 0 && cpu_queue == 0) return -1;
+  double best_cost = (cpu_queue + 1) * (ns > 0 ? ns : 0);
   int best = -1;
-  uint64_t dev_est = w->nest[MAESTRO_PLACE_DEVICE][bk] ? w->est[MAESTRO_PLACE_DEVICE][bk] : 0;
   for (int d = 0; d < rt->ndev; d++) {
     if (!(w->dev_mask >> d & 1)) continue;
+    int room = w->dev_inflight[d] < WIN_DEV_INFLIGHT;
+    if (perf_estimate(w->ph_dev[d], bytes, &ns) == 0 && room) return d;
     /* A busy device still counts: waiting for it may beat a slow CPU. */
-    uint64_t cost = (uint64_t)(w->dev_inflight[d] + 1) * dev_est;
+    double cost = (w->dev_inflight[d] + 1) * (ns > 0 ? ns : 0);
     for (int p = 0; p < a->n_in && p < 8; p++)
-      cost += mem_cost_to_node(peek[p], place_node(rt, d));
-    if (cost < best_cost ||
-        (best < 0 && cost == best_cost && best_cost == 0 && w->nest[MAESTRO_PLACE_CPU][bk] > 0)) {
+      cost += (double)mem_cost_to_node(peek[p], place_node(rt, d));
+    if (cost < best_cost) {
       best_cost = cost;
       best = d;
     }
   }
+  if (best >= 0 && perf_should_explore(w->ph_cpu)) return -1;
+  for (int d = 0; d < rt->ndev; d++)
+    if (d != best && (w->dev_mask >> d & 1) && w->dev_inflight[d] < WIN_DEV_INFLIGHT &&
+        perf_should_explore(w->ph_dev[d]))
+      return d;
   return best;
 }
 
-static int inputs_ready(struct maestro_agent *a, int *ended) {
-  for (int p = 0; p < a->n_in; p++)
-    if (!run_port_ready(&a->in[p])) {
-      if (ended) *ended = run_port_ended(&a->in[p]);
-      return 0;
-    }
-  return 1;
-}
-
-/* Takes one message per port into slot `s` (the lock held). */
+/* Takes one input set into slot `s` (the lock held, inputs ready). */
 static void take_inputs(struct maestro_agent *a, struct slot *s) {
-  for (int p = 0; p < a->n_in; p++) {
-    struct inport *ip = &a->in[p];
-    struct chan *c = run_port_ready(ip);
-    if (!c) continue; /* cannot happen: inputs_ready() said so under the lock */
-    s->in[p] = ring_pop(&c->ring);
-    s->inch[p] = c;
-    c->popped++;
-    c->cons_dirty = 1;
-    if (p == 0) s->flow_in = (c->id << 32) | (c->popped & 0xffffffffu);
-    s->inseq[p] = ip->taken++;
-  }
+  run_take(a, s->in, s->inseq, s->inch, &s->flow_in);
   s->bytes = 0;
   for (int p = 0; p < a->n_in; p++)
     s->bytes += s->in[p]->size;
@@ -280,16 +278,10 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
       prof_trace_fire_ns(a->g->rt, (maestro_place_kind_t)s->kind, s->index, a->trace_name, s->seq,
                          s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f));
     }
-    if (s->status >= 0) {
-      if (run_commit(a, s->out, s->nout, rs)) a->blocked = 1;
-      for (int p = 0; p < a->n_in; p++) {
-        maestro_buf_release(s->in[p]);
-        s->in[p] = NULL;
-      }
-      if (s->status == MAESTRO_DONE && a->phase == AG_RUN) a->phase = AG_CLOSING;
-    } else {
+    if (s->status >= 0)
+      run_deliver(a, s->in, s->status, s->out, s->nout, rs);
+    else
       run_failed(a, s->in, s->inseq, s->status, s->why, rs);
-    }
     free(s->why);
     s->why = NULL;
     if (s->out != s->inl) free(s->out);
@@ -307,9 +299,11 @@ static void exec_cpu(struct maestro_agent *a, struct window *w, struct slot *s, 
   struct maestro_runtime *rt = a->g->rt;
   struct maestro_fire f;
   run_fire_init(&f, a, s->in, s->seq, MAESTRO_PLACE_CPU, cpu);
+  atomic_fetch_add_explicit(&w->cpu_inflight, 1, memory_order_relaxed);
   uint64_t t0 = rt_now_ns();
   int st = run_fire_exec(a, &f, rs);
   uint64_t t1 = rt_now_ns();
+  atomic_fetch_sub_explicit(&w->cpu_inflight, 1, memory_order_relaxed);
   s->t0 = t0;
   s->t1 = t1;
   s->status = st;
@@ -335,7 +329,7 @@ static void exec_cpu(struct maestro_agent *a, struct window *w, struct slot *s, 
   sched_account(rt, MAESTRO_PLACE_CPU, cpu, t1 - t0, rs->fires);
   memset(rs, 0, sizeof *rs);
   pthread_mutex_lock(&w->mu);
-  model_add(w, MAESTRO_PLACE_CPU, s->bytes, t1 - t0);
+  perf_record(w->ph_cpu, s->bytes, t1 - t0);
   s->state = SLOT_DONE;
   pthread_mutex_unlock(&w->mu);
 }
@@ -447,7 +441,7 @@ static void launch_done(void *ctx, maestro_buf_t **out, const struct place_resul
   w->dev_inflight[d]--;
   if (st >= 0) {
     uint64_t ns = r->t_end_ns > r->t_start_ns ? r->t_end_ns - r->t_start_ns : r->busy_ns;
-    model_add(w, MAESTRO_PLACE_DEVICE, s->bytes, ns);
+    perf_record(w->ph_dev[d], s->bytes, ns);
     s->state = SLOT_DONE;
   } else if (a->cpu && !r->impl_failed) {
     s->state = SLOT_FALLBACK; /* a CPU lane runs it */
@@ -539,7 +533,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   int my_dev = t->dev;
   int cpu_index = my_dev >= 0 ? -1 : place;
   struct run_stats rs = {0};
-  int yield = 0, finished_now = 0;
+  int yield = 0;
   struct sched_task *wake_main = NULL;
   pthread_mutex_lock(&w->mu);
   if (a->phase == AG_FINISHED) {
@@ -554,20 +548,12 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
      * only place a stateful agent's CPU function runs. */
     if (my_dev < 0 && w->fallbacks > 0 && run_fallback(a, w, cpu_index, &rs)) continue;
     emit(a, w, &rs);
-    if (atomic_load_explicit(&g->stopped, memory_order_acquire) && a->phase == AG_RUN)
-      a->phase = AG_CLOSING;
+    run_note_stop(a);
     if (a->phase != AG_RUN) break;
-    if (a->blocked) {
-      if (!run_flush_pending(a, 0, &rs)) break;
-      a->blocked = 0;
-    }
+    if (!run_outputs_free(a, &rs)) break;
     if (a->seq - w->next_emit >= WIN_SLOTS) break;  /* window full: emission wakes us */
     if (w->serial && a->seq != w->next_emit) break; /* one at a time: its emission wakes us */
-    int ended = 0;
-    if (!inputs_ready(a, &ended)) {
-      if (ended) a->phase = AG_CLOSING;
-      break;
-    }
+    if (!run_can_take(a)) break;
     int where = choose_place(a, w, my_dev);
     struct sched_task *hand = NULL;
     if (where < 0 && (my_dev >= 0 || !w->cpu_ok))
@@ -589,9 +575,11 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     s->t1 = 0;
     take_inputs(a, s);
     if (where >= 0) w->dev_inflight[where]++;
+    perf_chosen(where >= 0 ? w->ph_dev[where] : w->ph_cpu);
     /* More waiting: let another CPU lane fire it at the same time. */
     struct sched_task *more = NULL;
-    if (where < 0 && w->ncpu_lanes && inputs_ready(a, NULL) && a->seq - w->next_emit < WIN_SLOTS) {
+    if (where < 0 && w->ncpu_lanes && run_inputs_ready(a, NULL) &&
+        a->seq - w->next_emit < WIN_SLOTS) {
       more = &w->cpu_lanes[w->next_lane].task;
       w->next_lane = (w->next_lane + 1) % w->ncpu_lanes;
       if (more == t) more = NULL;
@@ -606,38 +594,16 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   }
   if (n == AGENT_BATCH) yield = 1;
   emit(a, w, &rs);
-  int stopped = atomic_load_explicit(&g->stopped, memory_order_acquire);
-  if (stopped && a->phase == AG_RUN) a->phase = AG_CLOSING;
-  if (a->phase == AG_CLOSING && a->seq == w->next_emit && w->fallbacks == 0) {
-    if (!a->blocked || run_flush_pending(a, stopped, &rs)) {
-      a->blocked = 0;
-      run_close_outputs(a);
-      a->phase = AG_DRAIN;
-    }
-  }
-  if (a->phase == AG_DRAIN) {
-    run_drain_inputs(a, &rs);
-    if (run_inputs_ended(a)) {
-      a->phase = AG_FINISHED;
-      finished_now = 1;
-    }
-  }
+  /* Closing waits for every slot taken to be emitted. */
+  int finished_now = run_wind_down(a, a->seq == w->next_emit && w->fallbacks == 0, &rs);
   run_end_of_run(a);
   /* Work this lane cannot do (a CPU firing after a device lane emitted). */
   if (!finished_now && t != main_task(a) && a->phase == AG_RUN && !a->blocked &&
-      a->seq - w->next_emit < WIN_SLOTS && inputs_ready(a, NULL))
+      a->seq - w->next_emit < WIN_SLOTS && run_inputs_ready(a, NULL))
     wake_main = main_task(a);
   int blocked = a->blocked;
   win_unlock(a, w, &rs);
   if (wake_main) sched_notify(rt, wake_main);
   /* Busy time and firings were counted per firing (exec_cpu, launch_done). */
-  if (finished_now) {
-    atomic_store_explicit(&a->st.pstate, a->failed ? PROF_AGENT_FAILED : PROF_AGENT_FINISHED,
-                          memory_order_relaxed);
-    graph_agent_finished(g);
-    return TASK_WAIT;
-  }
-  atomic_store_explicit(&a->st.pstate, blocked ? PROF_AGENT_BLOCKED : PROF_AGENT_WAITING,
-                        memory_order_relaxed);
-  return yield ? TASK_YIELD : TASK_WAIT;
+  return run_task_end(a, finished_now, blocked, yield);
 }
