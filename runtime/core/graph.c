@@ -105,6 +105,11 @@ static int check_ports(const char *agent, const char *what, const maestro_port_t
  * `.check_arg` an opaque pointer of the caller's, kept as they are. */
 static void kernel_free(maestro_kernel_t *k) {
   if (!k) return;
+  for (int i = 0; k->args && i < k->n_args; i++)
+    if (k->args[i].kind == MAESTRO_KARG_KIND_BYTES)
+      free((void *)k->args[i].v.data.ptr);
+    else if (k->args[i].kind == MAESTRO_KARG_KIND_BUF)
+      maestro_buf_release(k->args[i].v.buf);
   free((char *)k->source);
   free((char *)k->name);
   free((char *)k->options);
@@ -131,7 +136,30 @@ static maestro_kernel_t *kernel_dup(const maestro_kernel_t *k, int n_out) {
     return NULL;
   }
   if (args) memcpy(args, k->args, (size_t)k->n_args * sizeof *args);
+  /* MAESTRO_KARG_BYTES values are copied too (NULL until copied, so that
+   * kernel_free can undo a partial copy). */
+  int bytes_ok = 1;
+  for (int i = 0; args && i < k->n_args; i++) {
+    if (args[i].kind != MAESTRO_KARG_KIND_BYTES) continue;
+    void *v = bytes_ok ? malloc(args[i].v.data.n ? args[i].v.data.n : 1) : NULL;
+    if (v && args[i].v.data.n) memcpy(v, args[i].v.data.ptr, args[i].v.data.n);
+    args[i].v.data.ptr = v;
+    bytes_ok = v != NULL;
+  }
+  if (!bytes_ok) {
+    for (int i = 0; i < k->n_args; i++)
+      if (args[i].kind == MAESTRO_KARG_KIND_BYTES) free((void *)args[i].v.data.ptr);
+    free(c);
+    free(source);
+    free(name);
+    free(options);
+    free(args);
+    free(out_count);
+    return NULL;
+  }
   if (out_count) memcpy(out_count, k->out_count, (size_t)n_out * sizeof *out_count);
+  for (int i = 0; args && i < k->n_args; i++) /* the agent's own references */
+    if (args[i].kind == MAESTRO_KARG_KIND_BUF) maestro_buf_retain(args[i].v.buf);
   *c = *k;
   c->source = source;
   c->name = name;
@@ -231,6 +259,18 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
     return err_set(MAESTRO_EINVAL,
                    "maestro_agent_add: agent '%s': kernel '%s': .args is NULL with .n_args %d",
                    d->name, k->name ? k->name : "?", k->n_args);
+  for (int i = 0; k && i < k->n_args; i++)
+    if (k->args[i].kind == MAESTRO_KARG_KIND_BYTES && !k->args[i].v.data.ptr)
+      return err_set(MAESTRO_EINVAL,
+                     "maestro_agent_add: agent '%s': kernel '%s': argument %d: MAESTRO_KARG_BYTES "
+                     "of a NULL pointer",
+                     d->name, k->name ? k->name : "?", i);
+  for (int i = 0; k && i < k->n_args; i++)
+    if (k->args[i].kind == MAESTRO_KARG_KIND_BUF && !k->args[i].v.buf)
+      return err_set(MAESTRO_EINVAL,
+                     "maestro_agent_add: agent '%s': kernel '%s': argument %d: MAESTRO_KARG_BUF "
+                     "of a NULL buffer",
+                     d->name, k->name ? k->name : "?", i);
   if (d->supervisor.on_fail != MAESTRO_FAIL_STOP && d->supervisor.on_fail != MAESTRO_FAIL_RETRY &&
       d->supervisor.on_fail != MAESTRO_FAIL_SKIP)
     return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': unknown supervisor policy %d",
