@@ -15,3 +15,8 @@ if(Python3_FOUND AND MAESTRO_BUILD_TOOLS)
                    $<TARGET_FILE:maestro-top> $<TARGET_FILE:prof_demo>)
   set_tests_properties(prof_top PROPERTIES TIMEOUT 120 LABELS "prof")
 endif()
+
+# maestro-top's model on its own (tools/top/model.c), over hand-made snapshots.
+maestro_add_test(test_top_model SOURCES ${CMAKE_CURRENT_LIST_DIR}/prof/test_top_model.c
+                 ${PROJECT_SOURCE_DIR}/tools/top/model.c LABELS prof)
+target_include_directories(test_top_model PRIVATE ${PROJECT_SOURCE_DIR}/tools/top)

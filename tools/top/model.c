@@ -167,7 +167,8 @@ static int cmp_agent(const void *pa, const void *pb) {
   case COL_NAME: r = strcmp(a->r->name, b->r->name); break;
   case COL_GRAPH: r = strcmp(a->r->graph, b->r->graph); break;
   case COL_PLACE: r = strcmp(a->place, b->place); break;
-  case COL_STATE: r = a->r->state - b->r->state; break;
+  /* Not a subtraction: a foreign segment's states can be any int32. */
+  case COL_STATE: r = (a->r->state > b->r->state) - (a->r->state < b->r->state); break;
   case COL_FIRES_S: r = cmp_num(a->fires_s, b->fires_s); break;
   case COL_IN_S: r = cmp_num(a->in_s, b->in_s); break;
   case COL_OUT_S: r = cmp_num(a->out_s, b->out_s); break;
