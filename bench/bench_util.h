@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,20 @@ static inline void bench_print_config(maestro_runtime_t *rt) {
          bench_ncores());
 }
 
+/* Exits 1 with "BENCH: FAILED: <message>": a benchmark whose outputs are
+ * wrong (a message lost, duplicated, out of order or altered) measured
+ * something else than it says, and prints no figure. */
+__attribute__((noreturn, format(printf, 2, 3))) static inline void
+bench_fail(const char *bench, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: FAILED: ", bench);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  exit(1);
+}
+
 /* Exits with a message when a Maestro call fails. */
 #define BENCH_CHECK(call)                                                                          \
   do {                                                                                             \
@@ -118,6 +133,18 @@ static inline void bench_print_config(maestro_runtime_t *rt) {
       exit(1);                                                                                     \
     }                                                                                              \
   } while (0)
+
+/* After the graph ended: fails `bench` when `out` still holds a message
+ * (one delivered twice, or one nobody asked for). */
+static inline void bench_no_more(maestro_output_t *out, const char *bench) {
+  maestro_buf_t *b = NULL;
+  int rc = maestro_output_pop(out, &b, 0);
+  if (rc == MAESTRO_OK) {
+    maestro_buf_release(b);
+    bench_fail(bench, "the output holds a message nobody sent");
+  }
+  if (rc != MAESTRO_ECLOSED) bench_fail(bench, "the output did not end: %s", maestro_strerror(rc));
+}
 
 /* Source agent: sends its sequence numbers 0, 1, ... as 8-byte messages
  * on output 0, up to the count (a long) its state points to, then is done. */

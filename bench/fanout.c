@@ -9,9 +9,16 @@
 static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES}};
 static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES}};
 
+struct sink_state {
+  uint64_t next, errors; /* messages seen; those not the sequence number expected */
+};
+
+/* Every sink gets every message, in order: 0, 1, 2, ... */
 static int sink(maestro_fire_t *f) {
-  uint64_t *count = maestro_fire_state(f);
-  (*count)++;
+  struct sink_state *s = maestro_fire_state(f);
+  uint64_t v;
+  memcpy(&v, maestro_buf_cdata(maestro_fire_in(f, 0)), sizeof v);
+  s->errors += v != s->next++;
   return MAESTRO_OK;
 }
 
@@ -25,7 +32,7 @@ static double run_fanout(maestro_runtime_t *rt, long n, int width) {
       &(maestro_agent_desc_t){
           .name = "source", .out = msg_out, .n_out = 1, .cpu = bench_seq_source, .state = &n},
       &src));
-  uint64_t counts[64] = {0};
+  struct sink_state counts[64] = {{0, 0}};
   for (int i = 0; i < width; i++) {
     char name[32];
     snprintf(name, sizeof name, "sink%d", i);
@@ -40,8 +47,9 @@ static double run_fanout(maestro_runtime_t *rt, long n, int width) {
   BENCH_CHECK(maestro_graph_run(g));
   uint64_t t = bench_now_ns() - t0;
   for (int i = 0; i < width; i++)
-    if (counts[i] != (uint64_t)n)
-      fprintf(stderr, "fanout: sink %d got %llu of %ld\n", i, (unsigned long long)counts[i], n);
+    if (counts[i].next != (uint64_t)n || counts[i].errors)
+      bench_fail("fanout", "sink %d got %llu messages of %ld, %llu not the one expected next", i,
+                 (unsigned long long)counts[i].next, n, (unsigned long long)counts[i].errors);
   maestro_graph_destroy(g);
   return (double)t / 1e9;
 }

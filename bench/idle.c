@@ -35,7 +35,13 @@ int main(int argc, char **argv) {
   BENCH_CHECK(maestro_buf_from(rt, &v, sizeof v, &b));
   BENCH_CHECK(maestro_input_push(in, b));
   BENCH_CHECK(maestro_output_pop(out, &b, -1));
+  uint64_t back = 0;
+  if (maestro_buf_size(b) == sizeof back && maestro_buf_cdata(b))
+    memcpy(&back, maestro_buf_cdata(b), sizeof back);
   maestro_buf_release(b);
+  if (back != v)
+    bench_fail("idle", "the echo returned %llu, sent %llu", (unsigned long long)back,
+               (unsigned long long)v);
   usleep(50000);
   double used = idle_percent(ms);
   printf("idle process without a runtime: %.3f%% of a core (the baseline)\n", base);
@@ -44,6 +50,7 @@ int main(int argc, char **argv) {
          maestro_runtime_nplaces(rt, MAESTRO_PLACE_CPU), ms, used, used - base, used / 1.0);
   maestro_input_close(in);
   BENCH_CHECK(maestro_graph_wait(g));
+  bench_no_more(out, "idle");
   maestro_graph_destroy(g);
   maestro_runtime_destroy(rt);
   return 0;

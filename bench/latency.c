@@ -46,10 +46,18 @@ static void raw_condvar(long n, uint64_t *rt) {
     while (p.full != 2)
       pthread_cond_wait(&p.to_main, &p.m);
     p.full = 0;
+    uint64_t back = p.value;
     pthread_mutex_unlock(&p.m);
+    if (back != (uint64_t)i + 1)
+      bench_fail("latency", "raw echo of ping %ld came back as %llu, expected %ld", i,
+                 (unsigned long long)back, i + 1);
     rt[i] = bench_now_ns() - t0;
   }
   pthread_join(th, NULL);
+  /* The echo thread added one to every value it was handed. */
+  if (p.value != (uint64_t)n)
+    bench_fail("latency", "raw echo thread returned %llu for the last ping, expected %ld",
+               (unsigned long long)p.value, n);
 }
 
 /* ---- Maestro ---- */
@@ -64,11 +72,21 @@ static void maestro_roundtrips(maestro_runtime_t *rt, long n, uint64_t *lat) {
     BENCH_CHECK(maestro_buf_from(rt, &v, sizeof v, &b));
     BENCH_CHECK(maestro_input_push(in, b));
     BENCH_CHECK(maestro_output_pop(out, &b, -1));
-    maestro_buf_release(b);
     lat[i] = bench_now_ns() - t0;
+    /* The value that comes back is the value sent: nothing lost, duplicated
+     * or reordered (outside the timed span). */
+    uint64_t back = 0;
+    size_t size = maestro_buf_size(b);
+    const void *data = maestro_buf_cdata(b);
+    if (size == sizeof back && data) memcpy(&back, data, sizeof back);
+    maestro_buf_release(b);
+    if (size != sizeof back || !data || back != v)
+      bench_fail("latency", "round trip %ld: sent %llu, got %zu bytes holding %llu", i,
+                 (unsigned long long)v, size, (unsigned long long)back);
   }
   maestro_input_close(in);
   BENCH_CHECK(maestro_graph_wait(g));
+  bench_no_more(out, "latency");
   maestro_graph_destroy(g);
 }
 

@@ -91,6 +91,8 @@ static double raw_chain(raw_cl_t *r, size_t n, int reps) {
     clEnqueueReadBuffer(r->q, m[1], CL_TRUE, 0, bytes, y, 0, NULL, NULL);
     double t = now_s() - t0;
     if (t < best) best = t;
+    CHECK(y[0] == 8.0f && y[n - 1] == 8.0f, "raw chain result wrong (%g, %g; expected 8)",
+          (double)y[0], (double)y[n - 1]);
   }
   clReleaseMemObject(m[0]);
   clReleaseMemObject(m[1]);
@@ -125,6 +127,9 @@ static void raw_bw(raw_cl_t *r, size_t bytes, int reps, double *w, double *rd) {
     for (int k = 0; k < K; k++)
       clEnqueueReadBuffer(r->q, m[k], CL_TRUE, 0, bytes, h[k], 0, NULL, NULL);
     double t2 = now_s();
+    for (int k = 0; k < K; k++)
+      CHECK(((unsigned char *)h[k])[0] == 1 && ((unsigned char *)h[k])[bytes - 1] == 1,
+            "raw read back other bytes than written");
     if (i && t1 - t0 < *w) *w = t1 - t0;
     if (i && t2 - t1 < *rd) *rd = t2 - t1;
   }
@@ -184,9 +189,16 @@ static void agent_bw(maestro_runtime_t *rt, size_t n, int reps, double *w, doubl
       maestro_buf_t *ins[2] = {x[k], r};
       if (ocl_launch(touch, 0, ins, done_q_cb, &q)) exit(1);
     }
+    maestro_buf_t *touched[KMAX];
     for (int k = 0; k < K; k++)
-      maestro_buf_release(done_q_pop(&q, NULL));
+      touched[k] = done_q_pop(&q, NULL);
     double t1 = now_s();
+    /* x (bytes 0x01: a tiny float) + r (1.0) */
+    for (int k = 0; k < K; k++) {
+      const float *y = maestro_buf_cdata(touched[k]);
+      CHECK(y && y[0] == 1.0f, "touch result wrong");
+      maestro_buf_release(touched[k]);
+    }
     ocl_dev_stats(rt, 0, &s1);
     /* The messages, plus the 4-byte range message the first time. */
     CHECK(s1.bytes_h2d - s0.bytes_h2d == (size_t)K * n * sizeof(float) + (i ? 0 : sizeof(float)),
@@ -197,9 +209,12 @@ static void agent_bw(maestro_runtime_t *rt, size_t n, int reps, double *w, doubl
     for (int k = 0; k < K; k++)
       outs[k] = done_q_pop(&q, NULL);
     double t2 = now_s();
+    const float *ys[KMAX];
     for (int k = 0; k < K; k++)
-      CHECK(maestro_buf_cdata(outs[k]) != NULL, "read back failed");
+      ys[k] = maestro_buf_cdata(outs[k]);
     double t3 = now_s();
+    for (int k = 0; k < K; k++)
+      CHECK(ys[k] && ys[k][0] == 1.0f, "fill result %d wrong or not read back", k);
     for (int k = 0; k < K; k++)
       maestro_buf_release(outs[k]);
     if (i && t1 - t0 < *w) *w = t1 - t0;

@@ -15,7 +15,7 @@
 /* ---- the baseline: a raw SPSC ring with cached indices ----
  * Each side reads the other's index only when its cached copy says the ring
  * is full (producer) or empty (consumer). `batch` > 1 publishes the index
- * every `batch` messages instead of every message (MACHINE.md's "batched 32"
+ * every `batch` messages instead of every message (the reference figures' "batched 32"
  * floor). A side that spins long yields its core: on a shared machine a pure
  * spin would wait for the other side's next time slice. */
 enum { RING = 1024 };
@@ -88,7 +88,10 @@ static double raw_ring_rate(long n, size_t batch) {
     pthread_join(prod, NULL);
     pthread_join(cons, NULL);
     uint64_t t = bench_now_ns() - t0;
-    if (r.sum != (uint64_t)n * (uint64_t)(n - 1) / 2) fprintf(stderr, "raw ring lost messages\n");
+    if (r.sum != (uint64_t)n * (uint64_t)(n - 1) / 2)
+      bench_fail("pipeline", "the raw ring's consumer summed %llu, expected %llu",
+                 (unsigned long long)r.sum,
+                 (unsigned long long)n * (unsigned long long)(n - 1) / 2);
     double rate = (double)n / ((double)t / 1e9);
     if (rate > best) best = rate;
   }
@@ -142,8 +145,8 @@ static double run_pipeline(maestro_runtime_t *rt, long n, int k) {
   BENCH_CHECK(maestro_graph_run(g));
   uint64_t t = bench_now_ns() - t0;
   if (st.errors || st.next != (uint64_t)n)
-    fprintf(stderr, "pipeline: sink saw %llu messages, %llu out of order\n",
-            (unsigned long long)st.next, (unsigned long long)st.errors);
+    bench_fail("pipeline", "sink saw %llu messages of %ld, %llu not the one expected next",
+               (unsigned long long)st.next, n, (unsigned long long)st.errors);
   maestro_graph_destroy(g);
   return (double)t / 1e9;
 }

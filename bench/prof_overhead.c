@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "base/runtime.h"
+#include "bench_util.h"
 #include "maestro.h"
 #include "prof/prof.h"
 #include "prof/records.h"
@@ -53,6 +54,10 @@ static uint64_t now_ns(void) {
 static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
 static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
 
+/* A message's first element carries its sequence number modulo this: exact
+ * in float, also multiplied by the 2^30 of the 30-stage pipeline. */
+#define SEQ_WRAP (1u << 20)
+
 struct src {
   long n;
   size_t bytes;
@@ -67,6 +72,7 @@ static int source(maestro_fire_t *f) {
   float *x = maestro_buf_data(b);
   for (size_t i = 0; i < s->bytes / sizeof(float); i++)
     x[i] = (float)i;
+  x[0] = (float)(maestro_fire_seq(f) % SEQ_WRAP); /* the sink checks the order */
   return maestro_fire_out(f, 0, b);
 }
 
@@ -87,10 +93,30 @@ static int pass(maestro_fire_t *f) {
   return maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
 }
 
+/* What the sink expects: the source's messages in order, every element
+ * multiplied by `factor` (a power of two: exact in float). */
+struct sink_state {
+  long count, bad;
+  size_t bytes;
+  float factor;
+};
+
 static int sink(maestro_fire_t *f) {
-  long *count = maestro_fire_state(f);
-  (*count)++;
+  struct sink_state *s = maestro_fire_state(f);
+  maestro_buf_t *in = maestro_fire_in(f, 0);
+  const float *x = maestro_buf_cdata(in);
+  size_t n = s->bytes / sizeof(float);
+  s->bad += maestro_buf_size(in) != s->bytes || !x ||
+            x[0] != s->factor * (float)((uint64_t)s->count % SEQ_WRAP) ||
+            (n > 1 && x[n - 1] != s->factor * (float)(n - 1));
+  s->count++;
   return MAESTRO_OK;
+}
+
+static void sink_verify(const struct sink_state *s, long n) {
+  if (s->count != n || s->bad)
+    bench_fail("prof_overhead", "sink saw %ld messages of %ld, %ld of them wrong or out of order",
+               s->count, n, s->bad);
 }
 
 enum mode { OFF, STATS, TRACE, NMODES };
@@ -137,7 +163,7 @@ static double run(enum mode m, long n, size_t bytes) {
   maestro_graph_t *g;
   CHECK(maestro_graph_create(rt, "pipeline", &g));
   struct src s = {n, bytes};
-  long count = 0;
+  struct sink_state count = {0, 0, bytes, shape_pass ? 1.0f : 2.0f};
   maestro_agent_t *a, *b, *c;
   if (shape_pass) {
     CHECK(maestro_agent_add(
@@ -187,7 +213,7 @@ static double run(enum mode m, long n, size_t bytes) {
   CHECK(maestro_graph_run(g));
   double t = (double)(now_ns() - t0) / 1e9;
   last_cpu_s = (double)(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e9;
-  if (count != n) fprintf(stderr, "prof_overhead: sink saw %ld of %ld messages\n", count, n);
+  sink_verify(&count, n);
   maestro_graph_destroy(g);
   uint64_t td = now_ns();
   maestro_runtime_destroy(rt);
@@ -228,7 +254,7 @@ static void measure_costs(long n, size_t bytes) {
   maestro_graph_t *g;
   CHECK(maestro_graph_create(rt, "costs", &g));
   struct src s = {1000, bytes};
-  long count = 0;
+  struct sink_state count = {0, 0, bytes, (float)(1u << 30)}; /* 30 stages of x2 */
   maestro_agent_t *prev, *a;
   CHECK(maestro_agent_add(
       g,
@@ -254,6 +280,7 @@ static void measure_costs(long n, size_t bytes) {
                         &a));
   CHECK(maestro_connect(g, prev, "out", a, "in", 0));
   CHECK(maestro_graph_run(g));
+  sink_verify(&count, 1000);
   struct prof_agent_rec recs[64];
   int nagents = core_collect_agents(rt, recs, 64);
   enum { PUBLISHES = 2000 };

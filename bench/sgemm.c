@@ -235,7 +235,8 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (max_err(c, want, nn) > tol) {
-    fprintf(stderr, "sgemm: raw result differs from the CPU one by %g\n", max_err(c, want, nn));
+    fprintf(stderr, "sgemm: FAILED: raw result differs from the CPU one by %g\n",
+            max_err(c, want, nn));
     goto out;
   }
   int ast = agent_open(&ag, &ba);
@@ -244,7 +245,7 @@ int main(int argc, char **argv) {
     memset(c, 0, nn * 4);
     ast = agent_once(&ag, a, b, c, nn, nn, nn, &t);
     if (ast == MAESTRO_OK && max_err(c, want, nn) > tol) {
-      fprintf(stderr, "sgemm: agent result differs by %g\n", max_err(c, want, nn));
+      fprintf(stderr, "sgemm: FAILED: agent result differs by %g\n", max_err(c, want, nn));
       goto out;
     }
   }
@@ -252,12 +253,23 @@ int main(int argc, char **argv) {
     double t0 = now_s();
     if (raw_once(&raw, a, b, c, 0) != 0) goto out;
     double rt_ = now_s() - t0;
+    if (max_err(c, want, nn) > tol) {
+      fprintf(stderr, "sgemm: FAILED: raw result of round %d differs by %g\n", r,
+              max_err(c, want, nn));
+      goto out;
+    }
     raw_s = fmin(raw_s, rt_);
     t0 = now_s();
     if (raw_once(&raw, a, b, c, 1) != 0) goto out;
     kern_s = fmin(kern_s, now_s() - t0);
     if (ast == MAESTRO_OK) {
+      memset(c, 0, nn * 4);
       if ((ast = agent_once(&ag, a, b, c, nn, nn, nn, &t)) != MAESTRO_OK) break;
+      if (max_err(c, want, nn) > tol) {
+        fprintf(stderr, "sgemm: FAILED: agent result of round %d differs by %g\n", r,
+                max_err(c, want, nn));
+        goto out;
+      }
       agent_s = fmin(agent_s, t);
       ratio[r] = rt_ / t;
     }

@@ -2,7 +2,8 @@
  * @file maestro.h
  * Maestro: a C runtime for heterogeneous dataflow programs.
  *
- * The one header users include. See docs/guide.md for a tour.
+ * The one header users include. Start with examples/pipeline.c and
+ * docs/architecture.md; every function is documented in its header.
  */
 #ifndef MAESTRO_H
 #define MAESTRO_H

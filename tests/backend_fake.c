@@ -170,11 +170,12 @@ static void run_job(struct fake_dev *d, struct fake_job *j) {
     mem_rep_unpin(j->in[p], d->node);
   }
   /* Results move into the device's memory: their only valid replica. */
-  for (int k = 0; k < im->n_out + n_more && r.status == MAESTRO_OK; k++) {
+  for (int k = 0; k < im->n_out + n_more && r.status >= 0; k++) {
     maestro_buf_t **slot = k < im->n_out ? &out[k] : &more[k - im->n_out].b;
-    if (*slot) r.status = to_device(d, slot);
+    int rc = *slot ? to_device(d, slot) : MAESTRO_OK;
+    if (rc) r.status = rc; /* the place's failure, not the agent's: it may fall back */
   }
-  if (r.status != MAESTRO_OK) {
+  if (r.status < 0) {
     for (int k = 0; k < im->n_out; k++) {
       maestro_buf_release(out[k]);
       out[k] = NULL;

@@ -11,8 +11,8 @@ maestro_add_test(engine_stress SOURCES engine_stress.c TIMEOUT 300 LABELS stress
 maestro_add_test(engine_stateless SOURCES engine_stateless.c TIMEOUT 60)
 # Counts allocator calls (defines malloc itself; a plain check in sanitizer builds).
 maestro_add_test(engine_alloc SOURCES engine_alloc.c TIMEOUT 60)
-# Tests of engine bugs not fixed yet (see /work/notes/engine-bugs.md) are
-# compiled in only with -DMAESTRO_TEST_PENDING=ON.
-option(MAESTRO_TEST_PENDING "Also run engine tests that wait for an engine fix" OFF)
 # A failed firing's own message in maestro_graph_wait and in dead letters' .reason.
 maestro_add_test(engine_errors SOURCES engine_errors.c TIMEOUT 60)
+# Issue 13: destroy while waiting, calls refused inside a firing, cycles that
+# can never end, statuses no firing may return.
+maestro_add_test(engine_guard SOURCES engine_guard.c TIMEOUT 120)

@@ -26,6 +26,8 @@ add_test(NAME foundation_config_getenv
   COMMAND sh ${F}/check_getenv.sh ${PROJECT_SOURCE_DIR})
 set_tests_properties(foundation_config_getenv PROPERTIES TIMEOUT 30 LABELS "unit")
 maestro_add_test(foundation_errors SOURCES ${F}/test_errors.c TIMEOUT 60)
+# Devices are discovered when first needed: a CPU-only run maps no PoCL.
+maestro_add_test(foundation_lazy_devices SOURCES ${F}/test_lazy_devices.c TIMEOUT 120)
 maestro_add_test(foundation_discovery SOURCES ${F}/test_discovery.c TIMEOUT 120)
 maestro_add_test(foundation_two_devices SOURCES ${F}/test_two_devices.c TIMEOUT 120
                  ENV "POCL_DEVICES=pthread pthread")

@@ -16,3 +16,6 @@ maestro_add_test(ocl_graph_two_devices SOURCES ocl_graph.c TIMEOUT 180 LABELS oc
 # maestro_agent_add copies the whole kernel description: one kernel variable
 # reused in a loop, source and names freed right after the add.
 maestro_add_test(ocl_agent_copy SOURCES ocl_agent_copy.c TIMEOUT 120 LABELS ocl)
+# Refusals instead of crashes: a damaged on-disk program cache entry,
+# work sizes that wrap, argument bindings that do not fit the kernel.
+maestro_add_test(ocl_guard SOURCES ocl_guard.c TIMEOUT 180 LABELS ocl)

@@ -16,7 +16,10 @@ if(Python3_FOUND AND MAESTRO_BUILD_TOOLS)
   set_tests_properties(prof_top PROPERTIES TIMEOUT 120 LABELS "prof")
 endif()
 
-# maestro-top's model on its own (tools/top/model.c), over hand-made snapshots.
-maestro_add_test(test_top_model SOURCES ${CMAKE_CURRENT_LIST_DIR}/prof/test_top_model.c
-                 ${PROJECT_SOURCE_DIR}/tools/top/model.c LABELS prof)
-target_include_directories(test_top_model PRIVATE ${PROJECT_SOURCE_DIR}/tools/top)
+# maestro-top's model on its own (tools/top/model.c, no curses).
+if(MAESTRO_BUILD_TOOLS)
+  maestro_add_test(test_top_model SOURCES ${CMAKE_CURRENT_LIST_DIR}/prof/test_top_model.c
+                   ${CMAKE_CURRENT_LIST_DIR}/../tools/top/model.c LABELS prof)
+  target_include_directories(test_top_model PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../tools/top)
+  target_link_libraries(test_top_model PRIVATE m)
+endif()

@@ -78,7 +78,12 @@ enum maestro_agent_flags {
 
 /**
  * A CPU implementation. Returns MAESTRO_OK after a firing, MAESTRO_DONE when a
- * source has nothing more to send, or a negative status when the firing failed.
+ * source has nothing more to send (any agent returning it stops firing and
+ * closes its outputs), or a negative status when the firing failed. Any other
+ * value is a failure too (MAESTRO_EAGENT, the message naming the agent and the
+ * value), handled by the supervisor. Inside it, calls that would wait without
+ * bound for agents (maestro_graph_wait, maestro_output_pop with -1, ...) are
+ * refused with MAESTRO_ESTATE (maestro/graph.h).
  */
 typedef int (*maestro_cpu_fn)(maestro_fire_t *f);
 

@@ -30,7 +30,13 @@ int maestro_graph_create(maestro_runtime_t *rt, const char *name, maestro_graph_
 
 /**
  * Destroys `g`. A running graph is cancelled first: its workers stop firing
- * it, buffers still queued are released, and no thread is left waiting.
+ * it, buffers still queued are released, and no thread is left waiting:
+ * threads in maestro_graph_wait return MAESTRO_ESTATE ("destroyed while
+ * waiting") unless the graph had already finished, threads in push or pop
+ * MAESTRO_ECLOSED; the graph is freed once they have all left their calls.
+ * From inside a firing (a CPU function), destroying the firing's own graph
+ * or any started graph is refused (it would wait for workers, this one
+ * among them): the graph is left as it is and maestro_last_error() says so.
  * NULL is ignored.
  */
 void maestro_graph_destroy(maestro_graph_t *g);
@@ -82,27 +88,40 @@ int maestro_graph_output(maestro_graph_t *g, maestro_agent_t *a, const char *por
 
 /**
  * Validates the whole graph (every input fed, types equal, kernels built for
- * every device they may run on), places it and starts firing.
- * @return MAESTRO_OK; MAESTRO_EGRAPH naming the agent and port at fault;
- *         MAESTRO_EBUILD with the build log; MAESTRO_ESTATE if already started.
+ * every device they may run on), places it and starts firing. A graph in
+ * which some agent can never finish is refused: a cycle no message can enter
+ * from a source or a host input (and whose agents wait for end-of-stream
+ * from each other), see docs/engine.md, "Ends, cycles and calls from a firing".
+ * @return MAESTRO_OK; MAESTRO_EGRAPH naming the agent and port at fault, or
+ *         the agents of such a cycle; MAESTRO_EBUILD with the build log;
+ *         MAESTRO_ESTATE if already started.
  */
 int maestro_graph_start(maestro_graph_t *g);
 
 /**
  * Waits until every agent has finished (or the graph stopped on a failure).
+ * Refused from inside a firing, for any graph: the firing's own graph cannot
+ * finish while it runs, and another graph may need the firing's worker.
  * @return MAESTRO_OK, or the first failure: MAESTRO_EAGENT with the agent's
- *         name and status in maestro_last_error().
+ *         name and status in maestro_last_error(); MAESTRO_ESTATE when the
+ *         graph has not started, was destroyed while waiting (before it
+ *         finished), or the caller is a firing ("maestro_graph_wait called
+ *         from inside a firing of agent 'x' ...").
  */
 int maestro_graph_wait(maestro_graph_t *g);
 
-/** maestro_graph_start then maestro_graph_wait. */
+/** maestro_graph_start then maestro_graph_wait. From inside a firing:
+ *  MAESTRO_ESTATE, and the graph is not started. */
 int maestro_graph_run(maestro_graph_t *g);
 
 /**
  * Sends `b` into the graph, handing the caller's reference over (also on
  * failure: the buffer then goes to the dead letters or is released). Blocks
- * while the channel is full. @return MAESTRO_OK, MAESTRO_ECLOSED (input
- * closed or graph stopped), MAESTRO_ESTATE (graph not started).
+ * while the channel is full, except inside a firing, which may not wait
+ * without a timeout: there a full channel gives MAESTRO_ESTATE and `b` goes
+ * to the dead letters (status MAESTRO_ESTATE). @return MAESTRO_OK,
+ * MAESTRO_ECLOSED (input closed or graph stopped), MAESTRO_ESTATE (graph not
+ * started, or full inside a firing).
  */
 int maestro_input_push(maestro_input_t *in, maestro_buf_t *b);
 
@@ -115,8 +134,10 @@ int maestro_input_close(maestro_input_t *in);
 
 /**
  * Takes the next message, waiting up to `timeout_ms` (-1 for ever, 0 polls).
+ * Inside a firing a timeout of -1 is refused (MAESTRO_ESTATE): the agents
+ * that would send the message may need the firing's worker.
  * @return MAESTRO_OK (the caller now holds `*b`), MAESTRO_ECLOSED once the
- *         stream ended and was drained, MAESTRO_ETIMEDOUT.
+ *         stream ended and was drained, MAESTRO_ETIMEDOUT, MAESTRO_ESTATE.
  */
 int maestro_output_pop(maestro_output_t *out, maestro_buf_t **b, int timeout_ms);
 

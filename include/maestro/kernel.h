@@ -106,6 +106,10 @@ typedef struct maestro_kernel {
   const char *source;  /**< OpenCL C source; NULL = the bundled kernels (kernels/) */
   const char *name;    /**< kernel function name */
   const char *options; /**< build options, or NULL */
+  /** One binding per kernel parameter, checked at maestro_graph_start
+   *  against the parameters the compiler reports (MAESTRO_EINVAL naming
+   *  the argument and both types on a mismatch; not checked where the
+   *  driver reports nothing, or for typedef and struct parameter types). */
   const maestro_karg_t *args;
   int n_args;
   int range_port; /**< input port whose element count sets the range */

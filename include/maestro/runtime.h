@@ -62,7 +62,9 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **rt);
 
 /**
  * Stops and joins every worker and frees the runtime. Graphs still alive are
- * cancelled and destroyed first. NULL is ignored.
+ * cancelled and destroyed first. NULL is ignored. Refused from inside a
+ * firing (a CPU function): the runtime is left running and
+ * maestro_last_error() says why.
  */
 void maestro_runtime_destroy(maestro_runtime_t *rt);
 

@@ -31,6 +31,15 @@ const char *maestro_type_name(maestro_type_t t) {
   return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
+_Thread_local struct maestro_agent *core_firing __attribute__((tls_model("initial-exec")));
+
+int core_refuse_in_firing(const char *fn, const char *why) {
+  struct maestro_agent *a = core_firing;
+  if (__builtin_expect(a == NULL, 1)) return MAESTRO_OK;
+  return err_set(MAESTRO_ESTATE, "%s called from inside a firing of agent '%s' (graph '%s'): %s",
+                 fn, a->name, a->g->name, why);
+}
+
 int maestro_graph_create(maestro_runtime_t *rt, const char *name, maestro_graph_t **out) {
   if (!rt || !name || !out)
     return err_set(MAESTRO_EINVAL, "maestro_graph_create: %s is NULL",
@@ -543,6 +552,102 @@ static void graph_free_impls(struct maestro_graph *g) {
   }
 }
 
+/* Whether some agent of port `p`'s channels satisfies `ok` (host inputs count
+ * as satisfying it: a host can push and close): `all` asks it of every channel. */
+static int port_fed(const struct inport *p, const char *ok, int all) {
+  for (int k = 0; k < p->nch; k++) {
+    const struct maestro_agent *prod = p->ch[k]->prod;
+    int yes = !prod || ok[prod->id];
+    if (all && !yes) return 0;
+    if (!all && yes) return 1;
+  }
+  return all;
+}
+
+/* Refuses a graph in which some agent can never finish (docs/engine.md,
+ * "Ends, cycles and calls from a firing"). An agent may fire if it is a
+ * source or each input port has a channel from a host input or from an agent
+ * that may fire; it may stop firing and close its outputs if it may fire (it
+ * may return MAESTRO_DONE) or some input port may end (each of its channels
+ * is a host input or comes from an agent that may close). The graph finishes
+ * only if every agent may close; one that cannot waits on a producer that
+ * cannot either, so following them leads round a cycle, which the message
+ * names. */
+static int graph_check_ends(struct maestro_graph *g) {
+  int n = g->nagents;
+  char *fire = calloc((size_t)n + 1, 1), *ends = calloc((size_t)n + 1, 1);
+  int *step = malloc(((size_t)n + 1) * sizeof *step);
+  int *walk = malloc(((size_t)n + 1) * sizeof *walk);
+  if (!fire || !ends || !step || !walk) {
+    free(fire);
+    free(ends);
+    free(step);
+    free(walk);
+    return err_set(MAESTRO_ENOMEM, "maestro_graph_start: out of memory");
+  }
+  for (int changed = 1; changed;) {
+    changed = 0;
+    for (int i = 0; i < n; i++) {
+      const struct maestro_agent *a = g->agents[i];
+      if (fire[i]) continue;
+      int all = 1;
+      for (int p = 0; all && p < a->n_in; p++)
+        all = port_fed(&a->in[p], fire, 0);
+      if (all) fire[i] = changed = 1;
+    }
+  }
+  memcpy(ends, fire, (size_t)n);
+  for (int changed = 1; changed;) {
+    changed = 0;
+    for (int i = 0; i < n; i++) {
+      const struct maestro_agent *a = g->agents[i];
+      for (int p = 0; !ends[i] && p < a->n_in; p++)
+        if (port_fed(&a->in[p], ends, 1)) ends[i] = changed = 1;
+    }
+  }
+  int rc = MAESTRO_OK, first = -1;
+  for (int i = 0; i < n && first < 0; i++)
+    if (!ends[i]) first = i;
+  if (first >= 0) {
+    /* Walk to a producer that cannot close until an agent comes round again. */
+    for (int i = 0; i < n; i++)
+      step[i] = -1;
+    int cur = first, k = 0;
+    while (step[cur] < 0) {
+      walk[k] = cur;
+      step[cur] = k++;
+      const struct inport *p = &g->agents[cur]->in[0];
+      int next = -1;
+      for (int c = 0; c < p->nch && next < 0; c++)
+        if (p->ch[c]->prod && !ends[p->ch[c]->prod->id]) next = p->ch[c]->prod->id;
+      cur = next; /* never -1: port 0 cannot end */
+    }
+    /* walk[step[cur]..k-1] is the cycle, consumers first: name it in the
+     * order messages would flow, producers first. */
+    char names[1024];
+    size_t len = 0;
+    names[0] = 0;
+    for (int x = k - 1; x >= step[cur] - 1 && len < sizeof names - 1; x--) {
+      int i = x >= step[cur] ? walk[x] : walk[k - 1];
+      int r = snprintf(names + len, sizeof names - len, "%s'%s'", x < k - 1 ? " -> " : "",
+                       g->agents[i]->name);
+      if (r < 0) break;
+      len += (size_t)r;
+    }
+    rc = err_set(MAESTRO_EGRAPH,
+                 "maestro_graph_start: graph '%s': the cycle %s can never end: no message "
+                 "reaches every input port of any of its agents from a source or a host input "
+                 "(so none fires or returns MAESTRO_DONE), and each waits for end-of-stream "
+                 "from the one before it",
+                 g->name, names);
+  }
+  free(fire);
+  free(ends);
+  free(step);
+  free(walk);
+  return rc;
+}
+
 int maestro_graph_start(maestro_graph_t *g) {
   if (!g) return err_set(MAESTRO_EINVAL, "maestro_graph_start: g is NULL");
   if (g->state != GRAPH_NEW)
@@ -556,7 +661,9 @@ int maestro_graph_start(maestro_graph_t *g) {
                        "connected (connect a channel or a host input)",
                        g->name, a->in[p].name, a->name);
   }
-  int rc = graph_prepare_impls(g);
+  int rc = graph_check_ends(g);
+  if (rc) return rc;
+  rc = graph_prepare_impls(g);
   if (rc) {
     graph_free_impls(g);
     return rc;
@@ -608,24 +715,45 @@ int maestro_graph_start(maestro_graph_t *g) {
 
 int maestro_graph_wait(maestro_graph_t *g) {
   if (!g) return err_set(MAESTRO_EINVAL, "maestro_graph_wait: g is NULL");
-  if (g->state != GRAPH_STARTED)
-    return err_set(MAESTRO_ESTATE, "maestro_graph_wait: graph '%s' has not started", g->name);
+  int rc = core_refuse_in_firing("maestro_graph_wait",
+                                 "a firing may not wait for a graph to finish (its own cannot "
+                                 "while the firing runs; another may need this worker)");
+  if (rc) return rc;
+  /* Counted before anything else is read: maestro_graph_destroy wakes the
+   * waiters and frees the graph only once they have left. */
+  atomic_fetch_add(&g->host_users, 1);
+  if (g->state != GRAPH_STARTED) {
+    rc = err_set(MAESTRO_ESTATE, "maestro_graph_wait: graph '%s' has not started", g->name);
+    atomic_fetch_sub(&g->host_users, 1);
+    return rc;
+  }
   pthread_mutex_lock(&g->mu);
-  while (!g->finished)
+  while (!g->finished && !atomic_load(&g->destroying))
     pthread_cond_wait(&g->cv, &g->mu);
-  int failed = g->failed;
-  int publish = !g->published;
-  g->published = 1;
+  int publish = 0;
+  if (g->destroy_cancelled) {
+    rc = err_set(MAESTRO_ESTATE,
+                 "maestro_graph_wait: graph '%s' destroyed while waiting (it had not finished)",
+                 g->name);
+  } else {
+    publish = !g->published;
+    g->published = 1;
+    rc = g->failed ? err_set(MAESTRO_EAGENT, "%s", g->fail_msg) : MAESTRO_OK;
+  }
   pthread_mutex_unlock(&g->mu);
   /* The last counters, before the graph goes. (Trace records outlive the
    * graph: they are written at runtime destroy, off the graph's time.) */
   if (publish) prof_publish(g->rt);
-  if (failed) return err_set(MAESTRO_EAGENT, "%s", g->fail_msg);
-  return MAESTRO_OK;
+  atomic_fetch_sub(&g->host_users, 1);
+  return rc;
 }
 
 int maestro_graph_run(maestro_graph_t *g) {
-  int rc = maestro_graph_start(g);
+  int rc = core_refuse_in_firing("maestro_graph_run",
+                                 "a firing may not wait for a graph to finish (another graph "
+                                 "may need this worker); the graph was not started");
+  if (rc) return rc;
+  rc = maestro_graph_start(g);
   return rc ? rc : maestro_graph_wait(g);
 }
 
@@ -722,6 +850,16 @@ static void graph_free(struct maestro_graph *g) {
 
 void maestro_graph_destroy(maestro_graph_t *g) {
   if (!g) return;
+  /* Destroying a started graph waits for its workers: from a firing of its
+   * own that never ends, and another's may need this worker. Left as it is. */
+  if (core_firing && (core_firing->g == g || g->state == GRAPH_STARTED)) {
+    core_refuse_in_firing("maestro_graph_destroy",
+                          core_firing->g == g
+                              ? "a firing may not destroy its own graph; the graph is left running"
+                              : "a firing may not destroy a started graph (it would wait for its "
+                                "workers); the graph is left running");
+    return;
+  }
   struct maestro_runtime *rt = g->rt;
   pthread_mutex_lock(&rt->graphs_lock);
   for (struct maestro_graph **pp = &rt->graphs; *pp; pp = &(*pp)->next)
@@ -730,6 +868,12 @@ void maestro_graph_destroy(maestro_graph_t *g) {
       break;
     }
   pthread_mutex_unlock(&rt->graphs_lock);
+  /* Threads in maestro_graph_wait leave now, told whether the graph had finished. */
+  pthread_mutex_lock(&g->mu);
+  g->destroy_cancelled = g->state == GRAPH_STARTED && !g->finished;
+  atomic_store(&g->destroying, 1);
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
   if (g->state == GRAPH_STARTED) {
     graph_stop(g);
     pthread_mutex_lock(&g->mu);
@@ -748,7 +892,7 @@ void maestro_graph_destroy(maestro_graph_t *g) {
       host_output_cancel(o);
     dl_close(g);
   }
-  /* Host threads woken above (closed inputs, ended outputs) leave their calls first. */
+  /* Threads woken above (closed inputs, ended outputs, waiters) leave their calls first. */
   while (atomic_load(&g->host_users) > 0) {
     struct timespec ts = {0, 50000};
     nanosleep(&ts, NULL);

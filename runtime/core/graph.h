@@ -135,7 +135,8 @@ struct maestro_graph {
   atomic_int state;      /* graph_state; written under rt->graphs_lock */
   atomic_int stopped;    /* a failure or a cancel: agents wind down */
   atomic_int active;     /* tasks queued or running, launches in flight */
-  atomic_int host_users; /* host threads inside push/pop/close */
+  atomic_int host_users; /* host threads inside push/pop/close and maestro_graph_wait */
+  atomic_int destroying; /* maestro_graph_destroy has begun: waiters leave */
   int numa;              /* the pools know several NUMA nodes (set at start) */
   int tracing;           /* prof_tracing() at start: a trace is being written */
 
@@ -143,10 +144,22 @@ struct maestro_graph {
   pthread_cond_t cv;
   int nfinished, finished; /* agents finished; all of them */
   int published;           /* final stats published */
+  int destroy_cancelled;   /* destroy found it unfinished: waiters report that */
   int failed, fail_status;
   char fail_msg[2048];
   struct reason *reasons; /* under dl.mu; freed with the graph */
 };
+
+/* The agent whose CPU function this thread is running, or NULL: set by
+ * run_fire_exec (run.h) around the call. Calls that would wait for agents to
+ * make progress refuse to run there (core_refuse_in_firing): the firing holds
+ * a worker, and its own graph cannot finish before the firing returns.
+ * Initial-exec: read and written once per firing, so no __tls_get_addr. */
+extern _Thread_local struct maestro_agent *core_firing __attribute__((tls_model("initial-exec")));
+
+/* MAESTRO_ESTATE naming `fn` and the firing's agent when this thread is
+ * inside a firing (`why` says what would hang), else MAESTRO_OK. */
+int core_refuse_in_firing(const char *fn, const char *why);
 
 /* graph.c */
 void graph_stop(struct maestro_graph *g);

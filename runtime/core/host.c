@@ -3,6 +3,7 @@
  * channel), outputs and the dead-letter output. */
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -218,6 +219,15 @@ static int output_pop(maestro_output_t *o, maestro_buf_t **b, maestro_letter_t *
 int maestro_output_pop_letter(maestro_output_t *o, maestro_buf_t **b, maestro_letter_t *why,
                               int timeout_ms) {
   if (!o || !b) return err_set(MAESTRO_EINVAL, "maestro_output_pop: %s is NULL", o ? "b" : "out");
+  if (timeout_ms < 0) {
+    int rc = core_refuse_in_firing("maestro_output_pop",
+                                   "a firing may not wait for a message without a timeout (-1): "
+                                   "the agents that would send it may need this worker");
+    if (rc) {
+      *b = NULL;
+      return rc;
+    }
+  }
   struct maestro_graph *g = o->g;
   atomic_fetch_add(&g->host_users, 1);
   int rc = output_pop(o, b, why, timeout_ms);
@@ -327,6 +337,18 @@ static int input_push(maestro_input_t *in, maestro_buf_t *b, int timeout_ms) {
     if (timeout_ms == 0) {
       pthread_mutex_unlock(&in->mu);
       return err_set(MAESTRO_ETIMEDOUT, "maestro_input_push: %s.%s is full", a->name, port);
+    }
+    if (timeout_ms < 0 && core_firing) {
+      /* Waiting for room without a timeout could hang: the consumer may need this worker. */
+      uint64_t seq = atomic_fetch_add(&in->seq, 1);
+      pthread_mutex_unlock(&in->mu);
+      dl_put(g, b, a->name, port, MAESTRO_ESTATE, seq, NULL);
+      char why[256];
+      snprintf(why, sizeof why,
+               "%s.%s is full and a firing may not wait for room without a timeout (-1); the "
+               "message went to the dead letters",
+               a->name, port);
+      return core_refuse_in_firing("maestro_input_push", why);
     }
     /* Ask the consumer to wake us, then look again (it may just have made room). */
     atomic_store(&c->prod_waiting, 1);

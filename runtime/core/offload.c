@@ -19,13 +19,13 @@ int run_fire_offload(void *agent, maestro_buf_t *const *in, uint64_t seq, int de
   *n_more = 0;
   struct run_stats rs = {0};
   err_clear();
-  int st = a->cpu(&f);
+  int st = run_call_cpu(a, &f);
   if (st < 0) st = run_fire_retry(a, &f, &rs, st);
   /* The runner counts the firing itself; these are its retries. */
   atomic_fetch_add_explicit(&a->st.fires, rs.fires, memory_order_relaxed);
   atomic_fetch_add_explicit(&a->st.failures, rs.failures, memory_order_relaxed);
   atomic_fetch_add_explicit(&a->st.retries, rs.retries, memory_order_relaxed);
-  if (st == MAESTRO_OK)
+  if (st >= 0) /* MAESTRO_DONE too: the agent closes once it is emitted */
     for (int i = 0; i < f.nout; i++) {
       struct staged *s = &f.out[i];
       if (!out[s->port]) {
@@ -39,7 +39,7 @@ int run_fire_offload(void *agent, maestro_buf_t *const *in, uint64_t seq, int de
       }
       s->b = NULL;
     }
-  if (st != MAESTRO_OK) {
+  if (st < 0) {
     for (int j = 0; j < a->n_out; j++) {
       maestro_buf_release(out[j]);
       out[j] = NULL;
@@ -49,9 +49,6 @@ int run_fire_offload(void *agent, maestro_buf_t *const *in, uint64_t seq, int de
     free(*more);
     *more = NULL;
     *n_more = 0;
-    if (st > 0)
-      st = err_set(MAESTRO_EINVAL, "agent '%s' returned %d from a firing on device place %d",
-                   a->name, st, dev);
   }
   for (int i = 0; i < f.nout; i++)
     maestro_buf_release(f.out[i].b); /* NULL once handed over */

@@ -186,6 +186,13 @@ void run_inputs_dead(struct maestro_agent *a, maestro_buf_t **in, const uint64_t
   }
 }
 
+int run_bad_return(struct maestro_agent *a, int st) {
+  return err_set(MAESTRO_EAGENT,
+                 "agent '%s': its CPU function returned %d, which is not a status a firing may "
+                 "return (MAESTRO_OK, MAESTRO_DONE or a negative MAESTRO_E* code)",
+                 a->name, st);
+}
+
 /* A firing failed with `st`: its supervisor's retries. */
 int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_stats *rs, int st) {
   int tries = 0;
@@ -193,7 +200,7 @@ int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_s
     if (tries > 0) {
       rs->fires++;
       err_clear();
-      st = a->cpu(f);
+      st = run_call_cpu(a, f);
       if (st >= 0) break;
     }
     rs->failures++;
@@ -202,7 +209,7 @@ int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_s
         !atomic_load_explicit(&a->g->stopped, memory_order_relaxed)) {
       tries++;
       rs->retries++;
-      if (a->sup.restart && a->sup.restart(a->state) < 0) break;
+      if (a->sup.restart && run_call_restart(a) < 0) break;
       continue;
     }
     break;

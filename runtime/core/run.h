@@ -73,13 +73,37 @@ int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq,
 /* A firing failed with `st`: its supervisor's retries; the final status. */
 int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_stats *rs, int st);
 
+/* A CPU function returned `st` > MAESTRO_DONE, which no firing may return:
+ * a failure (MAESTRO_EAGENT) with a message naming the agent and the value. */
+int run_bad_return(struct maestro_agent *a, int st);
+
+/* Calls the CPU implementation once, marked as this thread's firing
+ * (core_firing). Returns MAESTRO_OK, MAESTRO_DONE or a negative status. */
+static inline int run_call_cpu(struct maestro_agent *a, struct maestro_fire *f) {
+  struct maestro_agent *outer = core_firing;
+  core_firing = a;
+  int st = a->cpu(f);
+  core_firing = outer;
+  if (__builtin_expect(st > MAESTRO_DONE, 0)) st = run_bad_return(a, st);
+  return st;
+}
+
+/* Calls the supervisor's restart (set) before a retry, marked like a firing. */
+static inline int run_call_restart(struct maestro_agent *a) {
+  struct maestro_agent *outer = core_firing;
+  core_firing = a;
+  int st = a->sup.restart(a->state);
+  core_firing = outer;
+  return st;
+}
+
 /* Calls the CPU implementation with its supervisor's retries. Returns its
  * final status; after a failure nothing it sent is kept. */
 static inline int run_fire_exec(struct maestro_agent *a, struct maestro_fire *f,
                                 struct run_stats *rs) {
   rs->fires++;
   err_clear(); /* what it leaves there is its own message (nothing stale) */
-  int st = a->cpu(f);
+  int st = run_call_cpu(a, f);
   if (__builtin_expect(st < 0, 0)) st = run_fire_retry(a, f, rs, st);
   rs->msgs_in += (uint64_t)a->n_in;
   for (int p = 0; p < a->n_in; p++)

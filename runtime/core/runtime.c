@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/config_parse.h"
+#include "core/graph.h"
 #include "base/error.h"
 #include "mem/buf.h"
 #include "prof/prof.h"
@@ -110,6 +111,10 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
 
 void maestro_runtime_destroy(maestro_runtime_t *rt) {
   if (!rt) return;
+  /* It waits for every graph and joins the workers, the firing's own included. */
+  if (core_refuse_in_firing("maestro_runtime_destroy",
+                            "a firing may not destroy a runtime; the runtime is left running"))
+    return;
   graph_destroy_all(rt);
   runtime_free(rt, NSUB);
 }

@@ -428,7 +428,7 @@ static void launch_done(void *ctx, maestro_buf_t **out, const struct place_resul
       if (out[j]) s->out[s->nout++] = (struct staged){j, out[j]};
     for (int k = 0; k < r->n_more; k++) /* after its port's first: the order sent */
       s->out[s->nout++] = (struct staged){r->more[k].port, r->more[k].b};
-    s->status = MAESTRO_OK;
+    s->status = st; /* MAESTRO_DONE closes the agent once emitted */
     atomic_fetch_add_explicit(&a->st.device_fires, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&a->st.fires, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&a->st.msgs_in, (uint64_t)a->n_in, memory_order_relaxed);

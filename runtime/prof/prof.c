@@ -200,5 +200,5 @@ const char *prof_stats_name(const struct maestro_runtime *rt) {
 }
 
 const char *prof_stats_error(const struct maestro_runtime *rt) {
-  return rt && rt->prof && !rt->prof->seg && rt->prof->seg_error[0] ? rt->prof->seg_error : NULL;
+  return rt && rt->prof && rt->prof->seg_error[0] ? rt->prof->seg_error : NULL;
 }

@@ -31,7 +31,9 @@ void prof_fini(struct maestro_runtime *rt);
 void prof_publish(struct maestro_runtime *rt);
 /* The segment's shm name ("/maestro-1000-4242"), or NULL when none. */
 const char *prof_stats_name(const struct maestro_runtime *rt);
-/* Why stats were asked for but no segment exists (no /dev/shm...), or NULL. */
+/* Why stats were asked for but no segment exists (no /dev/shm...), or why
+ * the segment is not under its usual name (something not this program's
+ * held it: prof_stats_name says where it is); NULL when neither. */
 const char *prof_stats_error(const struct maestro_runtime *rt);
 
 /* ---- trace (prof/trace.c). Every call is a no-op when tracing is off;
@@ -128,7 +130,9 @@ void prof_trace_transfer(struct maestro_runtime *rt, int dev, const char *what, 
 /* A channel depth sample. */
 void prof_trace_depth(struct maestro_runtime *rt, const char *channel, uint32_t depth,
                       uint64_t t_ns);
-/* Writes what has been recorded so far (the runtime's destroy does it too). */
-void prof_trace_flush(struct maestro_runtime *rt);
+/* Writes what has been recorded so far (the runtime's destroy does it too).
+ * MAESTRO_OK, or MAESTRO_ESYS when writing the file failed (now or
+ * before: the trace is then incomplete; stderr said so once). */
+int prof_trace_flush(struct maestro_runtime *rt);
 
 #endif

@@ -18,7 +18,7 @@ struct prof {
 
   /* Live stats segment (NULL when MAESTRO_STATS=0 or it could not be made). */
   struct prof_seg *seg;
-  char seg_error[256]; /* why there is no segment, if stats were asked for */
+  char seg_error[256]; /* why there is no segment, or why it moved to another name */
 
   /* Publisher thread: wakes every interval_ns, or when told to stop. */
   pthread_t thread;
@@ -61,7 +61,9 @@ struct trace {
   uint64_t id; /* tells this trace's thread buffers from a previous runtime's */
   FILE *f;
   long body_end; /* where the footer starts */
-  int failed;    /* a write failed: stop writing */
+  char *path;    /* as given (MAESTRO_TRACE) */
+  int failed;    /* a write failed: stop writing (tw_fail) */
+  int error;     /* its errno */
   int dev_named; /* device places whose tracks are named (devices appear lazily) */
   uint64_t start_ns;
   int pid;

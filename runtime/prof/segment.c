@@ -75,38 +75,105 @@ static size_t align8(size_t n) {
   return (n + 7) & ~(size_t)7;
 }
 
-/* Opens the shm object O_EXCL; a leftover of a dead process that had our pid
- * (only possible for the first name) is removed and the open retried. */
-static int open_exclusive(const char *name, int first, char *err, size_t errlen) {
-  for (int attempt = 0; attempt < 2; attempt++) {
-    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-    if (fd >= 0) return fd;
-    if (errno == EEXIST && first && attempt == 0) {
-      shm_unlink(name); /* our pid, but not us: stale */
-      continue;
-    }
-    snprintf(err, errlen, "shm_open(%s): %s", name, strerror(errno));
-    return -errno;
+/* Describes what sits under `name` when creating it said EEXIST. Returns 1
+ * when it is a regular file of ours (a leftover of a dead process that had
+ * our pid: ours to remove), 0 otherwise, with `why` saying what it is. Opened
+ * without following a link and without blocking (a FIFO would block). */
+static int inspect_existing(const char *name, char *why, size_t whylen) {
+  int fd = shm_open(name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ELOOP)
+      snprintf(why, whylen, "a symbolic link");
+    else if (e == EACCES)
+      snprintf(why, whylen, "a file of another user");
+    else
+      snprintf(why, whylen, "unreadable (%s)", strerror(e));
+    return 0;
   }
-  snprintf(err, errlen, "shm_open(%s): exists", name);
+  struct stat st;
+  int rc = fstat(fd, &st);
+  int e = errno;
+  close(fd);
+  if (rc != 0) {
+    snprintf(why, whylen, "unreadable (%s)", strerror(e));
+    return 0;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    snprintf(why, whylen, "%s",
+             S_ISFIFO(st.st_mode)  ? "a FIFO"
+             : S_ISDIR(st.st_mode) ? "a directory"
+                                   : "not a file");
+    return 0;
+  }
+  if (st.st_uid != geteuid()) {
+    snprintf(why, whylen, "a file of uid %u", (unsigned)st.st_uid);
+    return 0;
+  }
+  return 1;
+}
+
+/* Creates `name` anew: O_EXCL (never an object that exists, never through
+ * a link), then checks that what was opened is an empty regular file of
+ * ours, mode 0600. A leftover of ours is removed and the creation retried
+ * once. Returns the fd; -EEXIST with `why` filled when something else holds
+ * the name (another user's file, a FIFO, a link: left alone); another
+ * -errno with `err` filled on other failures. */
+static int create_checked(const char *name, char *why, size_t whylen, char *err, size_t errlen) {
+  for (int attempt = 0; attempt < 2; attempt++) {
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+      int e = errno;
+      if (e == EEXIST || e == ELOOP) {
+        if (inspect_existing(name, why, whylen) && attempt == 0 && shm_unlink(name) == 0)
+          continue; /* ours, stale */
+        if (!why[0]) snprintf(why, whylen, "in use");
+        return -EEXIST;
+      }
+      snprintf(err, errlen, "shm_open(%s): %s", name, strerror(e));
+      return -e;
+    }
+    struct stat st;
+    if (fchmod(fd, 0600) != 0 || fstat(fd, &st) != 0) {
+      int e = errno;
+      snprintf(err, errlen, "fstat(%s): %s", name, strerror(e));
+      close(fd);
+      return -e;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0 ||
+        st.st_size != 0) {
+      snprintf(err, errlen, "%s: created, but it is not an empty 0600 file of ours", name);
+      close(fd);
+      return -EPERM;
+    }
+    return fd;
+  }
+  snprintf(why, whylen, "in use");
   return -EEXIST;
 }
+
+static void seg_name(char *buf, size_t n, int index) {
+  if (index == 0)
+    snprintf(buf, n, "/" PROF_SEG_PREFIX "%u-%d", (unsigned)getuid(), (int)getpid());
+  else
+    snprintf(buf, n, "/" PROF_SEG_PREFIX "%u-%d.%d", (unsigned)getuid(), (int)getpid(), index);
+}
+
+/* Names tried before giving up when others are squatted. */
+enum { SEG_NAME_TRIES = 16 };
+
+/* The warning about a squatted name goes to stderr once per process. */
+static atomic_flag squat_warned = ATOMIC_FLAG_INIT;
 
 int prof_seg_create(const struct prof_seg_params *p, struct prof_seg **out, char *err,
                     size_t errlen) {
   *out = NULL;
+  if (errlen) err[0] = '\0';
   struct prof_seg *s = calloc(1, sizeof *s);
   if (!s) {
     snprintf(err, errlen, "out of memory");
     return -ENOMEM;
   }
-  int n = atomic_fetch_add(&seg_count, 1);
-  if (n == 0)
-    snprintf(s->name, sizeof s->name, "/" PROF_SEG_PREFIX "%u-%d", (unsigned)getuid(),
-             (int)getpid());
-  else
-    snprintf(s->name, sizeof s->name, "/" PROF_SEG_PREFIX "%u-%d.%d", (unsigned)getuid(),
-             (int)getpid(), n);
 
   size_t place_sz = PROF_SLOT_SIZE(struct prof_place_rec);
   size_t agent_sz = PROF_SLOT_SIZE(struct prof_agent_rec);
@@ -116,12 +183,32 @@ int prof_seg_create(const struct prof_seg_params *p, struct prof_seg **out, char
   size_t chan_off = agent_off + agent_sz * p->agent_slots;
   size_t total = chan_off + chan_sz * p->chan_slots;
 
-  int fd = open_exclusive(s->name, n == 0, err, errlen);
+  /* A name held by something not ours (another user may create any name
+   * in /dev/shm before we do) is left alone: the next index is used, and
+   * maestro-top -p finds every index of a process. */
+  char first[64] = "", first_why[64] = "";
+  int fd = -EEXIST;
+  for (int t = 0; t < SEG_NAME_TRIES && fd == -EEXIST; t++) {
+    char why[64] = "";
+    seg_name(s->name, sizeof s->name, atomic_fetch_add(&seg_count, 1));
+    fd = create_checked(s->name, why, sizeof why, err, errlen);
+    if (fd == -EEXIST && t == 0) {
+      snprintf(first, sizeof first, "%s", s->name);
+      snprintf(first_why, sizeof first_why, "%s", why);
+    }
+  }
+  if (fd == -EEXIST)
+    snprintf(err, errlen, "/dev/shm%s is %s, and the %d names after it are taken too", first,
+             first_why, SEG_NAME_TRIES - 1);
   if (fd < 0) {
     free(s);
     return fd;
   }
-  fchmod(fd, 0600);
+  if (first[0]) {
+    snprintf(err, errlen, "/dev/shm%s is %s, not this program's: its stats are at /dev/shm%s",
+             first, first_why, s->name);
+    if (!atomic_flag_test_and_set(&squat_warned)) fprintf(stderr, "maestro: warning: %s\n", err);
+  }
   if (ftruncate(fd, (off_t)total) != 0) {
     int e = errno;
     snprintf(err, errlen, "ftruncate(%s, %zu): %s", s->name, total, strerror(e));

@@ -97,7 +97,11 @@ struct prof_seg_params {
   const char *program; /* NULL: this process's name */
 };
 
-/* Creates and maps the segment for this process. On failure returns a
+/* Creates and maps the segment for this process. The object is created
+ * anew (O_EXCL, never through a link) and checked to be an empty 0600
+ * regular file of ours; a name something else holds (another user's file,
+ * a FIFO, a link) is left alone and the next index used: then `err` says so
+ * (and stderr, once per process) and 0 is returned. On failure returns a
  * negative errno-like value and writes a message to `err`. */
 int prof_seg_create(const struct prof_seg_params *p, struct prof_seg **out, char *err,
                     size_t errlen);

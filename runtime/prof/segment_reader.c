@@ -138,7 +138,10 @@ int prof_reader_open_mem(const void *mem, size_t len, struct prof_reader **out, 
 
 int prof_reader_open_name(const char *name, struct prof_reader **out, char *err, size_t errlen) {
   *out = NULL;
-  int fd = shm_open(name, O_RDONLY, 0);
+  /* Anyone can create a name in /dev/shm: never follow a link, never block
+   * on a FIFO, and read only a regular file of ours that no one else can
+   * write (else its data could be forged). */
+  int fd = shm_open(name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
   if (fd < 0) {
     int e = errno;
     if (e == ENOENT)
@@ -149,6 +152,9 @@ int prof_reader_open_name(const char *name, struct prof_reader **out, char *err,
       return fail(PROF_READ_EACCES, err, errlen,
                   "/dev/shm%s: permission denied (segments are readable by their owner only)",
                   name);
+    if (e == ELOOP)
+      return fail(PROF_READ_EFOREIGN, err, errlen,
+                  "/dev/shm%s is a symbolic link, not a stats segment: ignored", name);
     return fail(PROF_READ_ESYS, err, errlen, "shm_open(%s): %s", name, strerror(e));
   }
   struct stat st;
@@ -156,6 +162,24 @@ int prof_reader_open_name(const char *name, struct prof_reader **out, char *err,
     int e = errno;
     close(fd);
     return fail(PROF_READ_ESYS, err, errlen, "fstat(/dev/shm%s): %s", name, strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return fail(PROF_READ_EFOREIGN, err, errlen, "/dev/shm%s is %s, not a stats segment: ignored",
+                name, S_ISFIFO(st.st_mode) ? "a FIFO" : "not a regular file");
+  }
+  if (st.st_uid != geteuid()) {
+    close(fd);
+    return fail(PROF_READ_EFOREIGN, err, errlen,
+                "/dev/shm%s belongs to uid %u, not to you (uid %u): ignored (anyone can create "
+                "names in /dev/shm)",
+                name, (unsigned)st.st_uid, (unsigned)geteuid());
+  }
+  if (st.st_mode & 022) {
+    close(fd);
+    return fail(PROF_READ_EFOREIGN, err, errlen,
+                "/dev/shm%s is writable by others (mode %03o): ignored", name,
+                (unsigned)(st.st_mode & 0777));
   }
   if (st.st_size < (off_t)sizeof(struct prof_seg_header)) {
     close(fd);
@@ -194,7 +218,15 @@ int prof_reader_open_name(const char *name, struct prof_reader **out, char *err,
 int prof_reader_open_pid(int pid, struct prof_reader **out, char *err, size_t errlen) {
   char name[80];
   snprintf(name, sizeof name, "/" PROF_SEG_PREFIX "%u-%d", (unsigned)getuid(), pid);
-  return prof_reader_open_name(name, out, err, errlen);
+  int rc = prof_reader_open_name(name, out, err, errlen);
+  if (rc == PROF_READ_OK && (*out)->info.pid != pid) {
+    int other = (*out)->info.pid;
+    prof_reader_close(*out);
+    *out = NULL;
+    return fail(PROF_READ_ECORRUPT, err, errlen, "/dev/shm%s: corrupt: it says it is pid %d's",
+                name, other);
+  }
+  return rc;
 }
 
 void prof_reader_close(struct prof_reader *r) {
@@ -295,7 +327,27 @@ int prof_pid_alive(int pid) {
   return kill(pid, 0) == 0 || errno == EPERM;
 }
 
-int prof_list_segments(struct prof_proc *out, int cap, int clean, int *cleaned) {
+/* Parses "<pid>" or "<pid>.<n>" (digits only: a name that is anything else
+ * is not a Maestro segment, and is never printed). */
+static int parse_suffix(const char *s, long *pid, long *index) {
+  char *end;
+  if (*s < '0' || *s > '9') return 0;
+  *pid = strtol(s, &end, 10);
+  *index = 0;
+  if (*pid <= 0 || *pid > 1 << 30) return 0;
+  if (*end == '\0') return 1;
+  if (*end != '.' || end[1] < '0' || end[1] > '9') return 0;
+  *index = strtol(end + 1, &end, 10);
+  return *end == '\0' && *index > 0 && *index < 1 << 20;
+}
+
+static int cmp_proc(const void *a, const void *b) {
+  const struct prof_proc *x = a, *y = b;
+  if (x->pid != y->pid) return x->pid < y->pid ? -1 : 1;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+int prof_list_pid_segments(int only_pid, struct prof_proc *out, int cap, int clean, int *cleaned) {
   if (cleaned) *cleaned = 0;
   DIR *d = opendir("/dev/shm");
   if (!d) return 0;
@@ -305,17 +357,24 @@ int prof_list_segments(struct prof_proc *out, int cap, int clean, int *cleaned) 
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
     if (strncmp(e->d_name, prefix, (size_t)plen) != 0) continue;
-    char *end;
-    long pid = strtol(e->d_name + plen, &end, 10);
-    if (end == e->d_name + plen || (*end != '\0' && *end != '.') || pid <= 0 || pid > 1 << 30)
+    long pid, index;
+    if (!parse_suffix(e->d_name + plen, &pid, &index)) continue;
+    if (only_pid > 0 && pid != only_pid) continue;
+    /* Only our own regular files: another user's file, a FIFO or a link
+     * under one of our names is neither read nor removed. */
+    struct stat st;
+    if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_uid != geteuid())
       continue;
-    struct prof_proc p = {.pid = (int)pid, .stale = !prof_pid_alive((int)pid)};
+    struct prof_proc p = {.pid = (int)pid, .index = (int)index, .stale = !prof_pid_alive((int)pid)};
     snprintf(p.shm_name, sizeof p.shm_name, "/%.70s", e->d_name);
     struct prof_reader *r = NULL;
     char err[16];
     if (!p.stale && prof_reader_open_name(p.shm_name, &r, err, sizeof err) == PROF_READ_OK && r) {
-      memcpy(p.program, r->info.program, sizeof p.program);
-      p.start_unix_ns = r->info.start_unix_ns;
+      if (r->info.pid == p.pid) {
+        memcpy(p.program, r->info.program, sizeof p.program);
+        p.start_unix_ns = r->info.start_unix_ns;
+      }
       prof_reader_close(r);
     }
     if (p.stale && clean && shm_unlink(p.shm_name) == 0 && cleaned) (*cleaned)++;
@@ -323,7 +382,12 @@ int prof_list_segments(struct prof_proc *out, int cap, int clean, int *cleaned) 
     n++;
   }
   closedir(d);
+  if (out && cap > 0) qsort(out, (size_t)(n < cap ? n : cap), sizeof *out, cmp_proc);
   return n;
+}
+
+int prof_list_segments(struct prof_proc *out, int cap, int clean, int *cleaned) {
+  return prof_list_pid_segments(0, out, cap, clean, cleaned);
 }
 
 const char *prof_agent_state_name(int state) {

@@ -24,6 +24,8 @@ enum prof_read_status {
   PROF_READ_ECORRUPT = -6, /* sizes or offsets that do not fit */
   PROF_READ_EBUSY = -7,    /* the writer kept a record locked through every retry */
   PROF_READ_ESYS = -8,     /* another system error (message says which) */
+  PROF_READ_EFOREIGN = -9, /* not this user's regular file (a FIFO, a link, another owner's
+                              file, writable by others): never read */
 };
 
 /* The static facts of a segment. */
@@ -50,9 +52,13 @@ struct prof_snapshot {
 
 struct prof_reader;
 
-/* Attaches to /maestro-<uid>-<pid> of the calling user. */
+/* Attaches to /maestro-<uid>-<pid> of the calling user (its first runtime;
+ * prof_list_segments finds the others); the segment must say it is pid's. */
 int prof_reader_open_pid(int pid, struct prof_reader **r, char *err, size_t errlen);
-/* Attaches to the shm object `name` ("/maestro-1000-42"). */
+/* Attaches to the shm object `name` ("/maestro-1000-42"). The object is
+ * opened without following a link and without blocking, and read only when
+ * it is a regular file owned by this user and writable by no one else
+ * (anyone may create names in /dev/shm): PROF_READ_EFOREIGN otherwise. */
 int prof_reader_open_name(const char *name, struct prof_reader **r, char *err, size_t errlen);
 /* Reads `len` bytes at `mem` (borrowed, must outlive the reader). */
 int prof_reader_open_mem(const void *mem, size_t len, struct prof_reader **r, char *err,
@@ -69,15 +75,19 @@ void prof_snapshot_free(struct prof_snapshot *s);
 /* This user's segments. */
 struct prof_proc {
   int pid;
+  int index; /* which runtime of the process: 0 for maestro-<uid>-<pid>, n for .n */
   int stale; /* its process is gone */
   char shm_name[80];
   char program[PROF_PROGRAM_LEN];
   uint64_t start_unix_ns;
 };
-/* Fills up to `cap` entries (returns how many exist). With `clean`, stale
+/* Fills up to `cap` entries (returns how many exist), ordered by pid then
+ * index. Only regular files of this user under a well-formed name are
+ * listed (others are not ours to read or remove). With `clean`, stale
  * segments are unlinked (and still listed, stale = 1); `cleaned` counts
- * them (may be NULL). */
+ * them (may be NULL). `pid` > 0 lists that process's segments only. */
 int prof_list_segments(struct prof_proc *out, int cap, int clean, int *cleaned);
+int prof_list_pid_segments(int pid, struct prof_proc *out, int cap, int clean, int *cleaned);
 /* 1 when process `pid` exists. */
 int prof_pid_alive(int pid);
 

@@ -564,15 +564,17 @@ static uint32_t writable_end(const uint64_t *w, uint32_t from, uint32_t n) {
   return open ? safe : n;
 }
 
-/* Writes every record published so far; the caller holds t->lock. */
+/* Writes every record published so far; the caller holds t->lock. Once a
+ * write failed, records are dropped instead (their chunks reused: memory
+ * stays bounded, recording threads never wait on a file that fails). */
 static void flush_locked(struct trace *t, int final) {
-  if (!t->f || t->failed) return;
-  if (fseek(t->f, t->body_end, SEEK_SET) != 0) {
-    t->failed = 1;
-    return;
+  if (!t->f) return;
+  if (!t->failed && fseek(t->f, t->body_end, SEEK_SET) != 0) tw_fail(t, errno);
+  int drop = t->failed;
+  if (!drop) {
+    clock_fit(t);
+    tw_meta_devices(t, t->prof->rt);
   }
-  clock_fit(t);
-  tw_meta_devices(t, t->prof->rt);
   for (struct trace_buf *b = t->bufs; b; b = b->next) {
     struct trace_chunk *c = b->head;
     while (c) {
@@ -582,7 +584,7 @@ static void flush_locked(struct trace *t, int final) {
        * its last record. Re-read the count after `next` for that. */
       if (next) n = atomic_load_explicit(&c->count, memory_order_acquire);
       uint32_t end = next || final ? n : writable_end(c->w, c->done, n);
-      if (end > c->done) write_words(t, c->w, c->done, end, final || next != NULL);
+      if (end > c->done && !drop) write_words(t, c->w, c->done, end, final || next != NULL);
       c->done = end;
       if (!next) break;
       b->head = next; /* the writer has moved on: c is ours */
@@ -590,18 +592,24 @@ static void flush_locked(struct trace *t, int final) {
       c = next;
     }
   }
+  if (drop) return;
   tw_out_flush(t);
   t->body_end = ftell(t->f);
   fputs(FOOTER, t->f);
-  if (fflush(t->f) != 0 || ferror(t->f)) t->failed = 1;
+  if (fflush(t->f) != 0 || ferror(t->f)) tw_fail(t, errno);
 }
 
-void prof_trace_flush(struct maestro_runtime *rt) {
-  if (!prof_tracing(rt)) return;
+int prof_trace_flush(struct maestro_runtime *rt) {
+  if (!prof_tracing(rt)) return MAESTRO_OK;
   struct trace *t = rt->prof->trace;
   pthread_mutex_lock(&t->lock);
   flush_locked(t, 0);
+  int failed = t->failed, e = t->error;
   pthread_mutex_unlock(&t->lock);
+  if (failed)
+    return err_set(MAESTRO_ESYS, "prof_trace_flush: writing the trace file '%s' failed: %s",
+                   t->path, strerror(e));
+  return MAESTRO_OK;
 }
 
 /* The stats thread's part: write when past the drain mark. (It does not
@@ -641,8 +649,12 @@ int trace_open(struct prof *p, const char *path) {
     return err_set(MAESTRO_ENOMEM, "MAESTRO_TRACE: cannot reserve %zu MiB of trace buffer", mb);
   }
   t->f = fopen(path, "w");
-  if (!t->f) {
-    int e = errno;
+  int open_errno = errno;
+  t->path = strdup(path);
+  if (!t->f || !t->path) {
+    int e = t->f ? ENOMEM : open_errno;
+    if (t->f) fclose(t->f);
+    free(t->path);
     munmap(t->arena, t->arena_bytes);
     free(t);
     return err_set(MAESTRO_EINVAL, "MAESTRO_TRACE='%s': cannot write the trace file: %s", path,
@@ -672,8 +684,14 @@ int trace_open(struct prof *p, const char *path) {
   tw_meta(t, p->rt);
   t->body_end = ftell(t->f);
   fputs(FOOTER, t->f);
-  fflush(t->f);
   p->trace = t;
+  if (fflush(t->f) != 0 || ferror(t->f)) { /* a full disk, /dev/full */
+    int e = errno ? errno : EIO;
+    tw_fail(t, e);
+    err_format("MAESTRO_TRACE='%s': cannot write the trace file: %s", path, strerror(e));
+    trace_close(p);
+    return MAESTRO_ESYS;
+  }
   return MAESTRO_OK;
 }
 
@@ -684,7 +702,7 @@ void trace_close(struct prof *p) {
   flush_locked(t, 1);
   pthread_mutex_unlock(&t->lock);
   p->trace = NULL;
-  fclose(t->f);
+  if (fclose(t->f) != 0) tw_fail(t, errno);
   for (struct trace_buf *b = t->bufs, *nb; b; b = nb) {
     nb = b->next;
     for (struct trace_chunk *c = b->head, *nc; c; c = nc) {
@@ -704,5 +722,6 @@ void trace_close(struct prof *p) {
   pthread_mutex_destroy(&t->lock);
   pthread_mutex_destroy(&t->free_lock);
   pthread_mutex_destroy(&t->names_lock);
+  free(t->path);
   free(t);
 }

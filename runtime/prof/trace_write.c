@@ -11,8 +11,18 @@
 #include "base/runtime.h"
 #include "prof/trace_rec.h"
 
+void tw_fail(struct trace *t, int err) {
+  if (t->failed) return;
+  t->failed = 1;
+  t->error = err ? err : EIO;
+  fprintf(stderr,
+          "maestro: MAESTRO_TRACE='%s': writing the trace file failed: %s; the trace is "
+          "incomplete and no longer written\n",
+          t->path, strerror(t->error));
+}
+
 void tw_out_flush(struct trace *t) {
-  if (t->out_n && fwrite(t->out, 1, t->out_n, t->f) != t->out_n) t->failed = 1;
+  if (t->out_n && !t->failed && fwrite(t->out, 1, t->out_n, t->f) != t->out_n) tw_fail(t, errno);
   t->out_n = 0;
 }
 

@@ -25,6 +25,11 @@ void tw_firing(struct trace *t, uint32_t tid, const struct trace_name *name, uin
 void tw_batch(struct trace *t, uint32_t tid, uint64_t n, uint64_t t0, uint64_t t1);
 void tw_transfer(struct trace *t, const uint64_t *w, const struct trace_name *name);
 void tw_depth(struct trace *t, const uint64_t *w, const struct trace_name *name);
+/* Records a failed write (`err` is its errno): the trace stops being
+ * written, and the first failure is reported on stderr (the runtime's
+ * destroy, the stats thread and a recording thread that writes have no
+ * status to return it through; prof_trace_flush returns one too). */
+void tw_fail(struct trace *t, int err);
 /* Writes out what is formatted. */
 void tw_out_flush(struct trace *t);
 

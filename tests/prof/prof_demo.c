@@ -1,11 +1,16 @@
 /* A program for the observability tests (tests/prof_*.py):
  *
- *   prof_demo fake SECONDS     publishes a synthetic segment through the
+ *   prof_demo fake SECONDS [NAME]  publishes a synthetic segment through the
  *                              writer API (graph "pipeline": src -> scale -> sink,
- *                              counters growing) for SECONDS, then exits cleanly
+ *                              counters growing) for SECONDS, then exits cleanly;
+ *                              NAME replaces "scale" (and the program is
+ *                              "demo-NAME")
  *   prof_demo runtime SECONDS  a real runtime (maestro_runtime_create) that
  *                              stays up for SECONDS: its publisher thread
- *                              publishes the places
+ *                              publishes the places (prof_stats_error, if
+ *                              any, on stderr)
+ *   prof_demo tworuntimes SECONDS  two runtimes at once, for SECONDS; prints
+ *                              "ready <pid> <segment> <segment>"
  *   prof_demo graph SECONDS    a real graph through the public API, graph
  *                              "pipeline": src -> scale -> sink (4 KiB f32
  *                              messages, src paced at about 5000 msg/s), for
@@ -41,21 +46,23 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
-static int run_fake(double seconds) {
+static int run_fake(double seconds, const char *middle) {
+  char program[PROF_PROGRAM_LEN] = "prof_demo";
+  if (middle) snprintf(program, sizeof program, "demo-%.50s", middle);
   struct prof_seg_params p = {.ncpu = 2,
                               .ndev = 1,
                               .place_slots = 3,
                               .agent_slots = 8,
                               .chan_slots = 8,
                               .start_mono_ns = rt_now_ns(),
-                              .program = "prof_demo"};
+                              .program = program};
   struct prof_seg *seg;
   char err[256];
   if (prof_seg_create(&p, &seg, err, sizeof err) != 0) {
     fprintf(stderr, "prof_demo: %s\n", err);
     return 1;
   }
-  static const char *const names[3] = {"src", "scale", "sink"};
+  const char *const names[3] = {"src", middle ? middle : "scale", "sink"};
   uint64_t tick = 0, t_end = rt_now_ns() + (uint64_t)(seconds * 1e9);
   while (rt_now_ns() < t_end) {
     tick++;
@@ -128,10 +135,31 @@ static int run_runtime(double seconds) {
     fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
     return 1;
   }
+  if (prof_stats_error(rt)) fprintf(stderr, "prof_demo: stats: %s\n", prof_stats_error(rt));
   printf("ready %d %s\n", (int)getpid(), prof_stats_name(rt) ? prof_stats_name(rt) : "(none)");
   fflush(stdout);
   sleep_ms((long)(seconds * 1000));
   maestro_runtime_destroy(rt);
+  return 0;
+}
+
+static int run_two_runtimes(double seconds) {
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  cfg.ncpu = 1;
+  maestro_runtime_t *rt[2];
+  for (int i = 0; i < 2; i++)
+    if (maestro_runtime_create(&cfg, &rt[i]) != MAESTRO_OK) {
+      fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
+      return 1;
+    }
+  printf("ready %d %s %s\n", (int)getpid(), prof_stats_name(rt[0]) ? prof_stats_name(rt[0]) : "-",
+         prof_stats_name(rt[1]) ? prof_stats_name(rt[1]) : "-");
+  fflush(stdout);
+  sleep_ms((long)(seconds * 1000));
+  maestro_runtime_destroy(rt[1]);
+  maestro_runtime_destroy(rt[0]);
   return 0;
 }
 
@@ -326,14 +354,18 @@ static int run_trace(const char *file, int n) {
   prof_trace_flush(rt); /* a flush while a thread still writes */
   pthread_join(th[1], NULL);
   prof_trace_transfer(rt, -1, "h2d", 4096, rt_now_ns(), rt_now_ns() + 500);
+  int rc = prof_trace_flush(rt);
+  if (rc != MAESTRO_OK) fprintf(stderr, "prof_demo: flush: %s\n", maestro_last_error());
   maestro_runtime_destroy(rt);
   printf("%d\n", 2 * n);
-  return 0;
+  return rc == MAESTRO_OK ? 0 : 3;
 }
 
 int main(int argc, char **argv) {
-  if (argc == 3 && !strcmp(argv[1], "fake")) return run_fake(atof(argv[2]));
+  if ((argc == 3 || argc == 4) && !strcmp(argv[1], "fake"))
+    return run_fake(atof(argv[2]), argc == 4 ? argv[3] : NULL);
   if (argc == 3 && !strcmp(argv[1], "runtime")) return run_runtime(atof(argv[2]));
+  if (argc == 3 && !strcmp(argv[1], "tworuntimes")) return run_two_runtimes(atof(argv[2]));
   int dev = argc > 1 && !strncmp(argv[1], "dev", 3);
   const char *mode = argc > 1 ? argv[1] + (dev ? 3 : 0) : "";
   if (argc == 3 && !strcmp(mode, "graph")) return run_graph(atof(argv[2]), NULL, 0, dev);
@@ -341,7 +373,8 @@ int main(int argc, char **argv) {
     return run_graph(0, argv[2], strtoull(argv[3], NULL, 10), dev);
   if (argc == 4 && !strcmp(argv[1], "tracestress")) return run_trace_stress(argv[2], atoi(argv[3]));
   if (argc == 4 && !strcmp(argv[1], "trace")) return run_trace(argv[2], atoi(argv[3]));
-  fprintf(stderr, "usage: prof_demo fake SECONDS | runtime SECONDS | [dev]graph SECONDS | "
+  fprintf(stderr, "usage: prof_demo fake SECONDS [NAME] | runtime SECONDS | tworuntimes SECONDS | "
+                  "[dev]graph SECONDS | "
                   "[dev]graphtrace FILE N | "
                   "trace FILE N\n");
   return 2;

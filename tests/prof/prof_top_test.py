@@ -34,11 +34,21 @@ def start_demo(*args):
     p = subprocess.Popen([DEMO, *args], stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline().split()
     assert line and line[0] == "ready", f"prof_demo did not start: {line}"
+    p.segments = line[2:]
     return p, int(line[1])
 
 
 def run_top(*args, timeout=30):
     return subprocess.run([TOP, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def run_top_t(*args, timeout=10):
+    """run_top that must not hang: a timeout is a failure (None)."""
+    try:
+        return run_top(*args, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        check(False, f"maestro-top {' '.join(args)}: hung for {timeout} s")
+        return None
 
 
 def test_json():
@@ -333,6 +343,298 @@ def test_trace_stress():
         shutil.rmtree(d)
 
 
+# ---- names squatted by another user (issue 13) ----
+
+HDR_PID, HDR_PROGRAM = 80, 112  # offsets in struct prof_seg_header
+_good = []
+
+
+def good_image():
+    """The bytes of a real, valid segment (a fake demo's)."""
+    if not _good:
+        p, pid = start_demo("fake", "3")
+        with open(f"/dev/shm{p.segments[0]}", "rb") as f:
+            _good.append(bytes(f.read()))
+        p.kill()
+        p.wait()
+        run_top("-l")
+    return _good[0]
+
+
+def forged_image(pid):
+    """A valid segment that says it is `pid`'s, program "forged": what
+    another user could plant under pid's name."""
+    img = bytearray(good_image())
+    img[HDR_PID:HDR_PID + 4] = pid.to_bytes(4, "little")
+    img[HDR_PROGRAM:HDR_PROGRAM + 7] = b"forged\0"
+    return bytes(img)
+
+
+SQUATS = ["fifo", "symlink", "foreign"]
+
+
+def squat(path, kind, data, tmpdir):
+    """Puts something that is not the program's own segment at `path`.
+    Returns False when this kind cannot be made here."""
+    if kind == "fifo":
+        os.mkfifo(path, 0o666)
+    elif kind == "symlink":
+        target = os.path.join(tmpdir, "forged-target")
+        with open(target, "wb") as f:
+            f.write(data)
+        os.chmod(target, 0o600)
+        os.symlink(target, path)
+    else:  # a file of another user: needs root to make
+        if os.geteuid() != 0:
+            print("  (not root: the squat by another owner is skipped)")
+            return False
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, 0o644)
+        os.chown(path, 65534, 65534)
+    return True
+
+
+def squat_intact(path, kind, data):
+    import stat
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if kind == "fifo":
+        return stat.S_ISFIFO(st.st_mode)
+    if kind == "symlink":
+        return stat.S_ISLNK(st.st_mode)
+    with open(path, "rb") as f:
+        return st.st_uid == 65534 and f.read() == data
+
+
+SQUAT_SAYS = {"fifo": "a FIFO", "symlink": "symbolic link", "foreign": "uid 65534"}
+
+
+def test_squat_top():
+    """maestro-top and a name squatted for a live process: never hangs on a
+    FIFO, never shows another owner's or a linked file."""
+    victim = subprocess.Popen(["sleep", "60"])
+    d = tempfile.mkdtemp()
+    path = f"/dev/shm/maestro-{UID}-{victim.pid}"
+    try:
+        for kind in SQUATS:
+            data = forged_image(victim.pid)
+            if not squat(path, kind, data, d):
+                continue
+            try:
+                r = run_top_t("-b", "-n", "1", "-p", str(victim.pid))
+                if r:
+                    check(r.returncode == 1 and "forged" not in r.stdout
+                          and SQUAT_SAYS[kind] in r.stderr,
+                          f"squat {kind}: -p refuses it: {r.returncode} {r.stderr!r}")
+                r = run_top_t("--json", "-n", "1", "-p", str(victim.pid))
+                if r:
+                    check(r.returncode == 1 and r.stdout == "", f"squat {kind}: --json refuses it")
+                r = run_top_t("-l")
+                if r:
+                    check(r.returncode == 0 and f"-{victim.pid}" not in r.stdout
+                          and "forged" not in r.stdout, f"squat {kind}: -l does not list it")
+                r = run_top_t("--json", "-n", "1")  # the default mode never picks it
+                if r:
+                    check("forged" not in r.stdout, f"squat {kind}: default mode ignores it")
+                check(squat_intact(path, kind, data), f"squat {kind}: left alone")
+            finally:
+                if os.path.lexists(path):
+                    os.unlink(path)
+    finally:
+        victim.kill()
+        victim.wait()
+        shutil.rmtree(d)
+
+
+def spawn_held(*args):
+    """A program that starts when released: its pid is known before it runs."""
+    return subprocess.Popen(["sh", "-c", 'read x; exec "$0" "$@"', *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_squat_runtime():
+    """A runtime whose segment name is squatted publishes under another name,
+    says where (stderr, prof_stats_error), and maestro-top -p finds it."""
+    d = tempfile.mkdtemp()
+    try:
+        for kind in SQUATS:
+            p = spawn_held(DEMO, "runtime", "2")
+            base = f"/maestro-{UID}-{p.pid}"
+            path = "/dev/shm" + base
+            data = forged_image(p.pid)
+            if not squat(path, kind, data, d):
+                p.kill()
+                p.wait()
+                continue
+            try:
+                p.stdin.write("\n")
+                p.stdin.close()
+                p.stdin = None  # released: communicate() has nothing to send
+                line = p.stdout.readline().split()
+                check(line[:2] == ["ready", str(p.pid)], f"squat {kind}: runtime started: {line}")
+                seg = line[2] if len(line) > 2 else "(none)"
+                check(seg.startswith(base + "."), f"squat {kind}: publishes at {seg}")
+                r = run_top_t("--json", "-n", "1", "-p", str(p.pid))
+                if r:
+                    check(r.returncode == 0 and "forged" not in r.stdout,
+                          f"squat {kind}: -p shows the runtime: {r.returncode} {r.stderr!r}")
+                    if r.returncode == 0:
+                        s = json.loads(r.stdout.strip().split("\n")[0])
+                        check(s["segment"] == seg and s["program"] == "prof_demo"
+                              and s["places"][0]["name"] == "cpu 0",
+                              f"squat {kind}: the runtime's own data: {s['segment']}")
+                check(squat_intact(path, kind, data), f"squat {kind}: the runtime left it alone")
+                err = p.communicate(timeout=30)[1]
+                check(p.returncode == 0, f"squat {kind}: clean exit")
+                check(err.count("maestro: warning:") == 1 and f"stats are at /dev/shm{seg}" in err
+                      and SQUAT_SAYS[kind].replace("uid", "of uid") in err,
+                      f"squat {kind}: stderr says where: {err!r}")
+                check(f"prof_demo: stats: /dev/shm{base} is " in err,
+                      f"squat {kind}: prof_stats_error says so: {err!r}")
+                check(not os.path.exists("/dev/shm" + seg), f"squat {kind}: removed at exit")
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                if os.path.lexists(path):
+                    os.unlink(path)
+    finally:
+        shutil.rmtree(d)
+
+
+def test_escape():
+    """Names are data from the segment: control characters are printed escaped."""
+    name = "\x1b[2J"
+    p, pid = start_demo("fake", "15", name)
+    try:
+        r = run_top("-b", "-n", "1", "-p", str(pid))
+        check(r.returncode == 0 and "\x1b" not in r.stdout, f"escape: no ESC in text: {r.stdout!r}")
+        check("demo-\\x1b[2J (pid" in r.stdout and "\\x1b[2J.out" in r.stdout
+              and "\n\\x1b[2J " in r.stdout, f"escape: text shows \\x1b: {r.stdout!r}")
+        r = run_top("--json", "-n", "1", "-p", str(pid))
+        check(r.returncode == 0 and "\x1b" not in r.stdout, "escape: no ESC in JSON")
+        s = json.loads(r.stdout)
+        check(s["program"] == "demo-" + name and name in {a["name"] for a in s["agents"]},
+              "escape: JSON keeps the name (as \\u001b)")
+        r = run_top("-l")
+        check("\x1b" not in r.stdout and "demo-\\x1b[2J" in r.stdout, f"escape: -l: {r.stdout!r}")
+        if shutil.which("tmux"):
+            sock = f"maestro-top-esc-{os.getpid()}"
+            try:
+                tmux(sock, "new-session", "-d", "-s", "top", "-x", "150", "-y", "30",
+                     f"env TERM=screen {TOP} -p {pid} -d 0.3")
+                screen = wait_screen(sock, "FIRES/S")
+                check("demo-\\x1b[2J" in screen and "\\x1b[2J.out" not in screen
+                      and "\n\\x1b[2J " in screen, f"escape: the screen shows \\x1b:\n{screen}")
+            finally:
+                tmux(sock, "kill-server")
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_two_runtimes():
+    """-p (and the default mode) show every runtime of a process."""
+    p, pid = start_demo("tworuntimes", "8")
+    try:
+        check(len(p.segments) == 2 and p.segments[1] == f"/maestro-{UID}-{pid}.1",
+              f"two runtimes: segments {p.segments}")
+        r = run_top("--json", "-n", "2", "-d", "0.3", "-p", str(pid))
+        check(r.returncode == 0, f"two runtimes: exit {r.returncode}: {r.stderr}")
+        snaps = [json.loads(l) for l in r.stdout.strip().split("\n")]
+        check(len(snaps) == 4, f"two runtimes: {len(snaps)} objects for 2 snapshots of 2")
+        check([(s["segment"], s["runtime"]) for s in snaps] ==
+              [(p.segments[0], 0), (p.segments[1], 1)] * 2, "two runtimes: both, in order")
+        check(all(s["pid"] == pid and s["places"][0]["name"] == "cpu 0" for s in snaps),
+              "two runtimes: each its places")
+        r = run_top("-b", "-n", "1", "-p", str(pid))
+        check(r.returncode == 0 and f"(pid {pid}, runtime 1 of 2)" in r.stdout
+              and f"(pid {pid}, runtime 2 of 2)" in r.stdout, f"two runtimes: text {r.stdout}")
+        # the default mode attaches the same way (other programs of this uid
+        # may run: it shows the newest; try until it is this one)
+        for _ in range(5):
+            r = run_top("--json", "-n", "1")
+            objs = [json.loads(l) for l in r.stdout.strip().split("\n") if l]
+            if objs and objs[0]["pid"] == pid:
+                check(len(objs) == 2 and {o["segment"] for o in objs} == set(p.segments),
+                      f"two runtimes: default mode shows both: {len(objs)}")
+                break
+            time.sleep(0.2)
+        else:
+            print("  (another program of this uid is newer: default mode check skipped)")
+    finally:
+        p.kill()
+        p.wait()
+        run_top("-l")
+
+
+def test_killed():
+    """-p of a killed process removes its segments (all its runtimes')."""
+    p, pid = start_demo("fake", "20")
+    p.kill()
+    p.wait()
+    seg = "/dev/shm" + p.segments[0]
+    check(os.path.exists(seg), "killed: segment left behind")
+    r = run_top("-b", "-n", "1", "-p", str(pid))
+    check(r.returncode == 1 and f"process {pid} is gone; removed its stale stats segment\n"
+          == r.stderr.replace("maestro-top: ", ""), f"killed: -p says gone: {r.stderr!r}")
+    check(not os.path.exists(seg), "killed: -p removed its segment")
+    p, pid = start_demo("tworuntimes", "20")
+    p.kill()
+    p.wait()
+    r = run_top("--json", "-n", "1", "-p", str(pid))
+    check(r.returncode == 1 and "removed its stale stats segments" in r.stderr,
+          f"killed: two runtimes: {r.stderr!r}")
+    check(not any(os.path.exists("/dev/shm" + s) for s in p.segments),
+          "killed: both segments removed")
+    # killed while maestro-top watches it
+    p, pid = start_demo("fake", "20")
+    top = subprocess.Popen([TOP, "-b", "-d", "0.2", "-p", str(pid)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    p.kill()
+    p.wait()
+    try:
+        out, err = top.communicate(timeout=10)
+        check(top.returncode == 0 and "has exited" in err, f"killed: watched: {err!r}")
+    except subprocess.TimeoutExpired:
+        top.kill()
+        top.wait()
+        check(False, "killed: maestro-top kept watching a killed process")
+    check(not os.path.exists("/dev/shm" + p.segments[0]), "killed: watched: segment removed")
+
+
+def test_trace_errors():
+    """A trace that cannot be written says so (stderr, and a status)."""
+    env = dict(os.environ, MAESTRO_TRACE="/dev/full")
+    r = subprocess.run([DEMO, "runtime", "0.1"], capture_output=True, text=True, timeout=30,
+                       env=env)
+    check(r.returncode == 1 and "MAESTRO_TRACE='/dev/full'" in r.stderr
+          and "No space left on device" in r.stderr,
+          f"trace /dev/full: create fails clearly: {r.returncode} {r.stderr!r}")
+    # Writes failing mid-run (a file size limit): said once, flush returns an error.
+    import resource
+    import signal
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256 << 10, 256 << 10))
+
+    d = tempfile.mkdtemp()
+    try:
+        path = os.path.join(d, "run.json")
+        r = subprocess.run([DEMO, "trace", path, "20000"], capture_output=True, text=True,
+                           timeout=60, preexec_fn=limit)
+        check(r.returncode == 3, f"trace limit: flush reports the failure: exit {r.returncode}")
+        check(r.stderr.count("writing the trace file failed: File too large") == 1
+              and "prof_demo: flush: " in r.stderr, f"trace limit: stderr: {r.stderr!r}")
+    finally:
+        shutil.rmtree(d)
+
+
 def tmux(sock, *args):
     return subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", *args], capture_output=True,
                           text=True, timeout=10)
@@ -396,7 +698,9 @@ def test_tmux():
 
 
 for t in (test_json, test_runtime_places, test_graph, test_graph_trace, test_device_graph,
-          test_stale, test_bad_segments, test_trace, test_trace_stress, test_tmux):
+          test_stale, test_bad_segments, test_trace, test_trace_stress, test_tmux,
+          test_squat_top, test_squat_runtime, test_escape, test_two_runtimes, test_killed,
+          test_trace_errors):
     print(t.__name__)
     t()
 # The killed demos left their segments behind: -l removes them as stale.

@@ -1,14 +1,17 @@
 /* The live stats segment: layout round trip, sequence-lock consistency under
  * concurrent writers and a reader, the reader against truncated, foreign and
- * random segments, stale segment cleanup, and MAESTRO_STATS on / off. */
+ * random segments, stale segment cleanup, MAESTRO_STATS on / off, names
+ * squatted by another user, trace write errors. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -450,6 +453,211 @@ static void test_trace_open_error(void) {
   CU_ASSERT(strstr(maestro_last_error(), "/nonexistent-dir/run.json") != NULL);
 }
 
+/* ---- names squatted by another user ---- */
+
+/* The name this process's next segment gets: the index after the last. */
+static void next_seg_name(char *buf, size_t n) {
+  struct prof_seg *s = make_seg(1, 1, 1);
+  const char *dot = strrchr(prof_seg_name(s), '.');
+  int next = dot ? atoi(dot + 1) + 1 : 1;
+  prof_seg_destroy(s);
+  snprintf(buf, n, "/maestro-%u-%d.%d", (unsigned)getuid(), (int)getpid(), next);
+}
+
+enum squat_kind { SQUAT_FIFO, SQUAT_LINK, SQUAT_FOREIGN };
+
+/* Puts something not ours at /dev/shm`name` (`img`: a segment image that
+ * says it is ours); 0 when it cannot be made here (a file of another owner
+ * needs root). */
+static int squat(enum squat_kind kind, const char *name, const char *link_target,
+                 const unsigned char *img, size_t len) {
+  char path[128];
+  snprintf(path, sizeof path, "/dev/shm%s", name);
+  if (kind == SQUAT_FIFO) return mkfifo(path, 0666) == 0;
+  if (kind == SQUAT_LINK) return symlink(link_target, path) == 0;
+  if (geteuid() != 0) return 0;
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  int ok = fd >= 0 && write(fd, img, len) == (ssize_t)len && fchown(fd, 65534, 65534) == 0;
+  if (fd >= 0) close(fd);
+  return ok;
+}
+
+static int squat_intact(enum squat_kind kind, const char *name) {
+  char path[128];
+  snprintf(path, sizeof path, "/dev/shm%s", name);
+  struct stat st;
+  if (lstat(path, &st) != 0) return 0;
+  if (kind == SQUAT_FIFO) return S_ISFIFO(st.st_mode);
+  if (kind == SQUAT_LINK) return S_ISLNK(st.st_mode);
+  return S_ISREG(st.st_mode) && st.st_uid == 65534;
+}
+
+/* A FIFO, a link or another user's file under the name the runtime's
+ * segment would get: the runtime publishes under another name, says where
+ * (prof_stats_error, and stderr once), leaves the squat alone; the reader
+ * refuses the squat without blocking. */
+static void test_squatted_name(void) {
+  char target[] = "/tmp/maestro-squat-XXXXXX";
+  int tfd = mkstemp(target);
+  CU_ASSERT_FATAL(tfd >= 0);
+  size_t len;
+  unsigned char *img = valid_image(&len); /* forged: says it is this process's */
+  struct prof_seg_header *h = (struct prof_seg_header *)img;
+  h->pid = (int32_t)getpid();
+  snprintf(h->program, sizeof h->program, "forged");
+  CU_ASSERT_EQUAL(write(tfd, img, len), (ssize_t)len);
+  close(tfd);
+  /* stderr into a file, to count the warnings */
+  fflush(stderr);
+  int saved = dup(STDERR_FILENO);
+  FILE *cap = tmpfile();
+  CU_ASSERT_FATAL(saved >= 0 && cap != NULL);
+  dup2(fileno(cap), STDERR_FILENO);
+  alarm(60); /* a reader that blocks on the FIFO fails the test, not the suite's timeout */
+  int made = 0;
+  for (int kind = SQUAT_FIFO; kind <= SQUAT_FOREIGN; kind++) {
+    char name[80];
+    next_seg_name(name, sizeof name);
+    if (!squat((enum squat_kind)kind, name, target, img, len)) {
+      CU_ASSERT_EQUAL(kind, SQUAT_FOREIGN); /* only that one may be impossible */
+      continue;
+    }
+    made++;
+    maestro_config_t cfg;
+    maestro_config_defaults(&cfg);
+    cfg.devices = "none";
+    cfg.ncpu = 1;
+    cfg.stats = 1;
+    maestro_runtime_t *rt;
+    CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt), MAESTRO_OK);
+    const char *at = prof_stats_name(rt);
+    CU_ASSERT_PTR_NOT_NULL(at);
+    if (at) {
+      CU_ASSERT_STRING_NOT_EQUAL(at, name);
+      const char *why = prof_stats_error(rt);
+      CU_ASSERT_PTR_NOT_NULL(why);
+      char want[200];
+      snprintf(want, sizeof want, "/dev/shm%s is ", name);
+      CU_ASSERT(why && strstr(why, want) == why);
+      snprintf(want, sizeof want, "stats are at /dev/shm%s", at);
+      CU_ASSERT(why && strstr(why, want) != NULL);
+      struct prof_reader *r;
+      char err[256];
+      CU_ASSERT_EQUAL(prof_reader_open_name(at, &r, err, sizeof err), PROF_READ_OK);
+      if (r) {
+        struct prof_snapshot snap;
+        CU_ASSERT_EQUAL(prof_reader_snapshot(r, &snap, err, sizeof err), PROF_READ_OK);
+        CU_ASSERT_EQUAL(snap.n_places, 1);
+        CU_ASSERT_STRING_EQUAL(snap.info.program, program_invocation_short_name);
+        prof_snapshot_free(&snap);
+        prof_reader_close(r);
+      }
+    }
+    CU_ASSERT(squat_intact((enum squat_kind)kind, name));
+    struct prof_reader *r = NULL;
+    char err[256] = "";
+    CU_ASSERT_EQUAL(prof_reader_open_name(name, &r, err, sizeof err), PROF_READ_EFOREIGN);
+    CU_ASSERT_PTR_NULL(r);
+    CU_ASSERT(strstr(err, kind == SQUAT_FIFO   ? "a FIFO"
+                          : kind == SQUAT_LINK ? "symbolic link"
+                                               : "uid 65534") != NULL);
+    maestro_runtime_destroy(rt);
+    CU_ASSERT(squat_intact((enum squat_kind)kind, name));
+    char path[128];
+    snprintf(path, sizeof path, "/dev/shm%s", name);
+    unlink(path);
+  }
+  alarm(0);
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  char text[4096] = "";
+  rewind(cap);
+  size_t got = fread(text, 1, sizeof text - 1, cap);
+  text[got] = '\0';
+  fclose(cap);
+  unlink(target);
+  free(img);
+  int warnings = 0;
+  for (const char *p = text; (p = strstr(p, "maestro: warning: ")) != NULL; p++)
+    warnings++;
+  CU_ASSERT(made >= 2);
+  CU_ASSERT_EQUAL(warnings, 1); /* once per process */
+  CU_ASSERT(strstr(text, "stats are at /dev/shm/maestro-") != NULL);
+}
+
+/* ---- trace write errors ---- */
+
+/* /dev/full takes the open and refuses every write: the runtime is not
+ * created, with a message saying why. */
+static void test_trace_dev_full(void) {
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  cfg.trace = "/dev/full";
+  maestro_runtime_t *rt = NULL;
+  CU_ASSERT_EQUAL(maestro_runtime_create(&cfg, &rt), MAESTRO_ESYS);
+  CU_ASSERT_PTR_NULL(rt);
+  CU_ASSERT(strstr(maestro_last_error(), "MAESTRO_TRACE='/dev/full'") != NULL);
+  CU_ASSERT(strstr(maestro_last_error(), "No space left on device") != NULL);
+  if (rt) maestro_runtime_destroy(rt);
+}
+
+/* Writes that start failing mid-run (a file size limit, in a child):
+ * prof_trace_flush returns MAESTRO_ESYS every time after, and stderr says
+ * so exactly once. */
+static void test_trace_write_fails(void) {
+  char dir[] = "/tmp/maestro-trace-XXXXXX";
+  CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+  char trace[96], errpath[96];
+  snprintf(trace, sizeof trace, "%s/run.json", dir);
+  snprintf(errpath, sizeof errpath, "%s/stderr", dir);
+  fflush(NULL);
+  pid_t child = fork();
+  CU_ASSERT_FATAL(child >= 0);
+  if (child == 0) {
+    int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, STDERR_FILENO);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit lim = {128 << 10, 128 << 10};
+    setrlimit(RLIMIT_FSIZE, &lim);
+    maestro_config_t cfg;
+    maestro_config_defaults(&cfg);
+    cfg.devices = "none";
+    cfg.ncpu = 1;
+    cfg.stats = 0;
+    cfg.trace = trace;
+    maestro_runtime_t *rt;
+    if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) _exit(10);
+    for (int i = 0; i < 20000; i++)
+      prof_trace_firing(rt, MAESTRO_PLACE_CPU, 0, "a", (uint64_t)i, 8, 1000 + 10 * (uint64_t)i,
+                        1005 + 10 * (uint64_t)i, 0, 0);
+    int rc1 = prof_trace_flush(rt);
+    int said = strstr(maestro_last_error(), "File too large") != NULL;
+    int rc2 = prof_trace_flush(rt);
+    maestro_runtime_destroy(rt);
+    _exit(rc1 == MAESTRO_ESYS && rc2 == MAESTRO_ESYS && said ? 0 : 11);
+  }
+  int status = 0;
+  CU_ASSERT_EQUAL(waitpid(child, &status, 0), child);
+  CU_ASSERT(WIFEXITED(status));
+  CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
+  char text[4096] = "";
+  FILE *f = fopen(errpath, "r");
+  CU_ASSERT_FATAL(f != NULL);
+  size_t got = fread(text, 1, sizeof text - 1, f);
+  text[got] = '\0';
+  fclose(f);
+  int n = 0;
+  for (const char *p = text; (p = strstr(p, "writing the trace file failed")) != NULL; p++)
+    n++;
+  CU_ASSERT_EQUAL(n, 1);
+  CU_ASSERT(strstr(text, trace) != NULL && strstr(text, "File too large") != NULL);
+  unlink(trace);
+  unlink(errpath);
+  rmdir(dir);
+}
+
 void register_suites(void) {
   ADD_SUITE("prof_segment", NULL, NULL, {"layout round trip", test_roundtrip},
             {"seqlock: no torn record under concurrent writers", test_seqlock_concurrent},
@@ -458,5 +666,8 @@ void register_suites(void) {
             {"reader: object truncated while attached", test_truncated_while_attached},
             {"stale segment cleanup", test_stale_cleanup},
             {"runtime: MAESTRO_STATS on and off", test_runtime_stats_on_off},
-            {"trace: unwritable file", test_trace_open_error});
+            {"trace: unwritable file", test_trace_open_error},
+            {"squatted name: runtime moves, reader refuses", test_squatted_name},
+            {"trace: /dev/full", test_trace_dev_full},
+            {"trace: writes failing mid-run", test_trace_write_fails});
 }

@@ -1,50 +1,47 @@
-/* maestro-top's model (tools/top/model.c) on snapshots a foreign or
- * garbage segment can produce: the fuzzer's findings, kept as tests. */
-#include <limits.h>
-#include <stdlib.h>
+/* maestro-top's model (tools/top/model.c) on its own: sorting the agent
+ * table with the values a segment may hold (any int32 state: found by
+ * fuzzing, a difference overflowed). */
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "model.h"
 #include "testmain.h"
 
-/* A snapshot of agents with the given states, named a0, a1, ... */
-static void agents_with_states(struct prof_snapshot *s, const int32_t *states, int n) {
-  memset(s, 0, sizeof *s);
-  s->n_agents = n;
-  s->live.n_agents = (uint64_t)n;
-  s->agents = calloc((size_t)n + 1, sizeof *s->agents);
-  s->places = calloc(1, sizeof *s->places);
-  s->chans = calloc(1, sizeof *s->chans);
-  for (int i = 0; i < n; i++) {
-    s->agents[i].name[0] = 'a';
-    s->agents[i].name[1] = (char)('0' + i);
-    s->agents[i].state = states[i];
-    s->agents[i].place_index = -1;
-  }
-}
+enum { N = 8 };
 
-/* Sorting by state compared states by subtraction: INT32_MIN - 33554432
- * overflowed (undefined; it wrapped to a positive number here, so
- * INT32_MIN sorted above 33554432 and the order depended on qsort's
- * path). */
-static void test_sort_state_extremes(void) {
-  const int32_t states[] = {33554432, INT32_MIN, 0, INT32_MAX, -1};
-  struct prof_snapshot s;
-  agents_with_states(&s, states, 5);
+static void sort_states(const int32_t *states, int reverse, int32_t *out) {
+  struct prof_agent_rec recs[N];
+  struct agent_row rows[N];
+  memset(recs, 0, sizeof recs);
+  memset(rows, 0, sizeof rows);
+  for (int i = 0; i < N; i++) {
+    snprintf(recs[i].name, sizeof recs[i].name, "a%d", i);
+    recs[i].state = states[i];
+    rows[i].r = &recs[i];
+  }
   struct top_view v;
   memset(&v, 0, sizeof v);
-  view_update(&v, &s);
-  CU_ASSERT_EQUAL_FATAL(v.n_agents, 5);
-  view_sort_agents(&v, COL_STATE, 0);
-  const int32_t up[] = {INT32_MIN, -1, 0, 33554432, INT32_MAX};
-  for (int i = 0; i < 5; i++)
-    CU_ASSERT_EQUAL(v.agents[i].r->state, up[i]);
-  view_sort_agents(&v, COL_STATE, 1);
-  for (int i = 0; i < 5; i++)
-    CU_ASSERT_EQUAL(v.agents[i].r->state, up[4 - i]);
-  view_free(&v);
+  v.n_agents = N;
+  v.agents = rows;
+  view_sort_agents(&v, COL_STATE, reverse);
+  for (int i = 0; i < N; i++)
+    out[i] = v.agents[i].r->state;
+}
+
+static void test_state_sort_extremes(void) {
+  const int32_t states[N] = {INT32_MAX,          INT32_MIN,     0, -1,
+                             PROF_AGENT_RUNNING, INT32_MIN + 1, 1, INT32_MAX - 1};
+  const int32_t up[N] = {INT32_MIN, INT32_MIN + 1, -1, 0, 1, 1, INT32_MAX - 1, INT32_MAX};
+  int32_t got[N];
+  sort_states(states, 0, got);
+  for (int i = 0; i < N; i++)
+    CU_ASSERT_EQUAL(got[i], up[i]);
+  sort_states(states, 1, got);
+  for (int i = 0; i < N; i++)
+    CU_ASSERT_EQUAL(got[i], up[N - 1 - i]);
 }
 
 void register_suites(void) {
-  ADD_SUITE("top_model", NULL, NULL, {"sort_state_extremes", test_sort_state_extremes});
+  ADD_SUITE("top_model", NULL, NULL, {"STATE sort with extreme values", test_state_sort_extremes});
 }

@@ -1,7 +1,7 @@
 /* maestro-top: a live, top-like view of running Maestro programs.
  *
  *   maestro-top                 attach to this user's Maestro program (a list when several)
- *   maestro-top -p PID          attach to PID
+ *   maestro-top -p PID          attach to PID (every runtime it created)
  *   maestro-top -b -n N -d S    N plain-text snapshots, S seconds apart
  *   maestro-top --json ...      one JSON object per snapshot and line
  *   maestro-top -l              list this user's Maestro programs (and clean stale segments)
@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,8 +25,8 @@ enum { MAX_PROCS = 256 };
 
 static void usage(FILE *f) {
   fprintf(f, "usage: maestro-top [-p PID] [-d SECONDS] [-b] [-n N] [--json] [-l]\n"
-             "  -p PID      attach to this process (default: this user's Maestro program;\n"
-             "              a list to pick from when several run)\n"
+             "  -p PID      attach to this process, every runtime it created (default: this\n"
+             "              user's Maestro program; a list to pick from when several run)\n"
              "  -d SECONDS  refresh delay (default 1; fractions allowed)\n"
              "  -b          batch mode: plain text snapshots on stdout, no screen\n"
              "  -n N        stop after N snapshots (batch mode; default: until the program ends)\n"
@@ -51,19 +50,22 @@ static int list_procs(void) {
   if (n > MAX_PROCS) n = MAX_PROCS;
   printf("%8s  %-24s %s\n", "PID", "PROGRAM", "SEGMENT");
   for (int i = 0; i < n; i++) {
+    char prog[TOP_ESC_NAME], name[4 * sizeof procs[i].shm_name];
+    top_escape(name, sizeof name, procs[i].shm_name);
     if (procs[i].stale)
-      printf("%8d  %-24s %s (stale: process gone, removed)\n", procs[i].pid, "-",
-             procs[i].shm_name);
+      printf("%8d  %-24s %s (stale: process gone, removed)\n", procs[i].pid, "-", name);
     else
-      printf("%8d  %-24s %s\n", procs[i].pid, procs[i].program[0] ? procs[i].program : "?",
-             procs[i].shm_name);
+      printf("%8d  %-24s %s\n", procs[i].pid,
+             procs[i].program[0] ? top_escape(prog, sizeof prog, procs[i].program) : "?", name);
   }
   if (cleaned) fprintf(stderr, "maestro-top: removed %d stale segment(s)\n", cleaned);
   return 0;
 }
 
 /* Finds a live program when no -p was given: the only one, the one picked
- * from a list (interactive), or the newest (batch). Returns 0 if none. */
+ * from a list (interactive), or the newest (batch). Returns 0 if none. A
+ * process with several runtimes is one program (all its runtimes are
+ * shown). */
 static int choose_pid(int interactive) {
   struct prof_proc all[MAX_PROCS], live[MAX_PROCS];
   int cleaned = 0;
@@ -71,7 +73,8 @@ static int choose_pid(int interactive) {
   if (n > MAX_PROCS) n = MAX_PROCS;
   int nl = 0;
   for (int i = 0; i < n; i++)
-    if (!all[i].stale && all[i].program[0]) live[nl++] = all[i];
+    if (!all[i].stale && all[i].program[0] && (nl == 0 || live[nl - 1].pid != all[i].pid))
+      live[nl++] = all[i]; /* listed by pid then index: one entry per process */
   if (cleaned) fprintf(stderr, "maestro-top: removed %d stale segment(s)\n", cleaned);
   if (nl == 0) {
     fprintf(stderr,
@@ -90,23 +93,22 @@ static int choose_pid(int interactive) {
   return live[newest].pid;
 }
 
-static int open_pid(int pid, struct prof_reader **r) {
+/* Attaches to every runtime of `pid`. A process that is gone was killed
+ * (a runtime destroyed normally removes its segment): its segments are
+ * removed, as stale. */
+static int attach(int pid, struct top_set *set) {
+  set->pid = pid;
+  if (!prof_pid_alive(pid)) {
+    int gone = top_set_clean_if_gone(set);
+    if (gone)
+      fprintf(stderr, "maestro-top: process %d is gone; removed its stale stats segment%s\n", pid,
+              gone > 1 ? "s" : "");
+    else
+      fprintf(stderr, "maestro-top: no process %d\n", pid);
+    return 1;
+  }
   char err[256];
-  int rc = prof_reader_open_pid(pid, r, err, sizeof err);
-  if (rc == PROF_READ_OK) return 0;
-  if (rc == PROF_READ_ENOENT && !prof_pid_alive(pid)) {
-    fprintf(stderr, "maestro-top: no process %d\n", pid);
-    return 1;
-  }
-  if (!prof_pid_alive(pid) && rc != PROF_READ_EACCES) {
-    /* A segment left by a killed process: remove it. */
-    char name[80];
-    snprintf(name, sizeof name, "/maestro-%u-%d", (unsigned)getuid(), pid);
-    int gone = shm_unlink(name) == 0;
-    fprintf(stderr, "maestro-top: process %d is gone%s\n", pid,
-            gone ? "; removed its stale stats segment" : "");
-    return 1;
-  }
+  if (top_set_scan(set, err, sizeof err) == PROF_READ_OK) return 0;
   fprintf(stderr, "maestro-top: pid %d: %s\n", pid, err);
   return 1;
 }
@@ -116,46 +118,45 @@ static void print_line(void *ctx, enum line_style style, const char *line) {
   fprintf(ctx, "%s\n", line);
 }
 
-static int process_gone(const struct top_view *v) {
-  return (v->cur.live.flags & PROF_SEG_F_CLOSING) || !prof_pid_alive(v->cur.info.pid);
-}
-
-static int run_batch(struct prof_reader *r, long n, double delay, int json) {
-  struct top_view v = {0};
-  int rc = 0;
+static int run_batch(struct top_set *set, long n, double delay, int json) {
+  int rc = 0, blocks = 0;
   for (long i = 0; n <= 0 || i < n; i++) {
     if (i > 0) sleep_s(delay);
-    struct prof_snapshot s;
     char err[256];
-    if (prof_reader_snapshot(r, &s, err, sizeof err) != PROF_READ_OK) {
+    if (top_set_refresh(set, err, sizeof err) != PROF_READ_OK) {
       fprintf(stderr, "maestro-top: %s\n", err);
       rc = 1;
       break;
     }
-    view_update(&v, &s);
-    view_sort_agents(&v, v.has_prev ? COL_FIRES_S : COL_FIRES, 0);
-    int gone = process_gone(&v);
-    if (json) {
-      write_json(stdout, &v);
-    } else {
-      if (i > 0) putchar('\n');
-      render_header(&v, gone ? "[exited]" : NULL, print_line, stdout);
+    for (int k = 0; k < set->n; k++) {
+      struct top_runtime *t = &set->rt[k];
+      if (t->ended && !t->just_ended) continue; /* its last snapshot was shown */
+      struct top_view *v = &t->v;
+      view_sort_agents(v, v->has_prev ? COL_FIRES_S : COL_FIRES, 0);
+      if (json) {
+        write_json(stdout, v);
+        continue;
+      }
+      if (blocks++ > 0) putchar('\n');
+      render_header(v, t->ended ? (prof_pid_alive(set->pid) ? "[ended]" : "[exited]") : NULL,
+                    print_line, stdout);
       putchar('\n');
-      render_places(&v, print_line, stdout);
+      render_places(v, print_line, stdout);
       putchar('\n');
-      render_agents(&v, v.has_prev ? COL_FIRES_S : COL_FIRES, -1, print_line, stdout);
+      render_agents(v, v->has_prev ? COL_FIRES_S : COL_FIRES, -1, print_line, stdout);
       putchar('\n');
-      render_chans(&v, -1, print_line, stdout);
-      fflush(stdout);
+      render_chans(v, -1, print_line, stdout);
     }
-    if (gone) {
+    fflush(stdout);
+    if (top_set_ended(set)) {
       if (n <= 0 || i + 1 < n)
         fprintf(stderr, "maestro-top: process %d has exited (that was its last snapshot)\n",
-                v.cur.info.pid);
+                set->pid);
       break;
     }
   }
-  view_free(&v);
+  /* Killed while watched: nothing else will remove its segments. */
+  if (top_set_ended(set)) top_set_clean_if_gone(set);
   return rc;
 }
 
@@ -213,9 +214,9 @@ int main(int argc, char **argv) {
   int interactive = !batch && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
   if (!batch && !interactive) batch = 1; /* piped: behave like top -b */
   if (!pid && !(pid = choose_pid(interactive))) return 1;
-  struct prof_reader *r;
-  if (open_pid(pid, &r)) return 1;
-  int rc = batch ? run_batch(r, n, delay, json) : run_ui(r, delay);
-  prof_reader_close(r);
+  static struct top_set set;
+  if (attach(pid, &set)) return 1;
+  int rc = batch ? run_batch(&set, n, delay, json) : run_ui(&set, delay);
+  top_set_free(&set);
   return rc;
 }

@@ -160,6 +160,11 @@ static int cmp_num(double a, double b) {
   return a > b ? -1 : a < b ? 1 : 0; /* descending */
 }
 
+/* States come from the segment, any int32: a difference could overflow. */
+int agent_state_cmp(int32_t a, int32_t b) {
+  return (a > b) - (a < b);
+}
+
 static int cmp_agent(const void *pa, const void *pb) {
   const struct agent_row *a = pa, *b = pb;
   int r = 0;
@@ -167,8 +172,7 @@ static int cmp_agent(const void *pa, const void *pb) {
   case COL_NAME: r = strcmp(a->r->name, b->r->name); break;
   case COL_GRAPH: r = strcmp(a->r->graph, b->r->graph); break;
   case COL_PLACE: r = strcmp(a->place, b->place); break;
-  /* Not a subtraction: a foreign segment's states can be any int32. */
-  case COL_STATE: r = (a->r->state > b->r->state) - (a->r->state < b->r->state); break;
+  case COL_STATE: r = agent_state_cmp(a->r->state, b->r->state); break;
   case COL_FIRES_S: r = cmp_num(a->fires_s, b->fires_s); break;
   case COL_IN_S: r = cmp_num(a->in_s, b->in_s); break;
   case COL_OUT_S: r = cmp_num(a->out_s, b->out_s); break;
@@ -221,4 +225,96 @@ const char *fmt_bytes(char *buf, size_t n, double v) {
 const char *fmt_ns(char *buf, size_t n, double v) {
   static const char *const u[] = {"ns", "us", "ms", "s", NULL};
   return scaled(buf, n, v, u, 1000);
+}
+
+/* ---- every runtime of a process ---- */
+
+static int attached(const struct top_set *s, const char *name) {
+  for (int i = 0; i < s->n; i++)
+    if (!strcmp(prof_reader_info(s->rt[i].r)->shm_name, name)) return 1;
+  return 0;
+}
+
+static void add_runtime(struct top_set *s, struct prof_reader *r) {
+  struct top_runtime *t = &s->rt[s->n++];
+  memset(t, 0, sizeof *t);
+  t->r = r;
+}
+
+int top_set_scan(struct top_set *s, char *err, size_t errlen) {
+  struct prof_proc procs[TOP_MAX_RUNTIMES];
+  int n = prof_list_pid_segments(s->pid, procs, TOP_MAX_RUNTIMES, 0, NULL);
+  if (n > TOP_MAX_RUNTIMES) n = TOP_MAX_RUNTIMES;
+  int first = PROF_READ_OK;
+  for (int i = 0; i < n && s->n < TOP_MAX_RUNTIMES; i++) {
+    if (attached(s, procs[i].shm_name)) continue;
+    struct prof_reader *r = NULL;
+    char e[256];
+    int rc = prof_reader_open_name(procs[i].shm_name, &r, e, sizeof e);
+    if (rc == PROF_READ_OK && prof_reader_info(r)->pid != s->pid) {
+      snprintf(e, sizeof e, "/dev/shm%s: corrupt: it says it is pid %d's", procs[i].shm_name,
+               prof_reader_info(r)->pid);
+      prof_reader_close(r);
+      rc = PROF_READ_ECORRUPT;
+    }
+    if (rc == PROF_READ_OK) {
+      add_runtime(s, r);
+    } else if (first == PROF_READ_OK) {
+      first = rc;
+      snprintf(err, errlen, "%s", e);
+    }
+  }
+  if (s->n > 0) return PROF_READ_OK;
+  if (first != PROF_READ_OK) return first;
+  /* Nothing of ours listed: say why (no segment, or something that is not
+   * ours under the name). */
+  struct prof_reader *r = NULL;
+  int rc = prof_reader_open_pid(s->pid, &r, err, errlen);
+  if (rc == PROF_READ_OK) add_runtime(s, r);
+  return rc;
+}
+
+int top_set_refresh(struct top_set *s, char *err, size_t errlen) {
+  char e[256];
+  top_set_scan(s, e, sizeof e); /* runtimes created since: not yet readable is fine */
+  for (int i = 0; i < s->n; i++) {
+    struct top_runtime *t = &s->rt[i];
+    t->just_ended = 0;
+    if (t->ended) continue;
+    struct prof_snapshot snap;
+    int rc = prof_reader_snapshot(t->r, &snap, err, errlen);
+    if (rc != PROF_READ_OK) return rc;
+    view_update(&t->v, &snap);
+  }
+  int alive = prof_pid_alive(s->pid);
+  for (int i = 0; i < s->n; i++) {
+    struct top_runtime *t = &s->rt[i];
+    t->v.rt_index = i;
+    t->v.rt_count = s->n;
+    if (t->ended) continue;
+    t->ended = t->just_ended = (t->v.cur.live.flags & PROF_SEG_F_CLOSING) || !alive;
+  }
+  return PROF_READ_OK;
+}
+
+int top_set_ended(const struct top_set *s) {
+  for (int i = 0; i < s->n; i++)
+    if (!s->rt[i].ended) return 0;
+  return 1;
+}
+
+int top_set_clean_if_gone(const struct top_set *s) {
+  if (prof_pid_alive(s->pid)) return 0;
+  struct prof_proc procs[TOP_MAX_RUNTIMES];
+  int cleaned = 0;
+  prof_list_pid_segments(s->pid, procs, TOP_MAX_RUNTIMES, 1, &cleaned);
+  return cleaned;
+}
+
+void top_set_free(struct top_set *s) {
+  for (int i = 0; i < s->n; i++) {
+    view_free(&s->rt[i].v);
+    prof_reader_close(s->rt[i].r);
+  }
+  s->n = 0;
 }

@@ -30,6 +30,7 @@ struct top_view {
   double since_publish_s; /* how old the snapshot's data is */
   double msgs_s, hd_bytes_s, fires_s;
   int n_agents, n_places, n_chans;
+  int rt_index, rt_count; /* which of its process's runtimes this is, of how many */
   struct agent_row *agents;
   struct place_row *places;
   struct chan_row *chans;
@@ -60,6 +61,41 @@ void view_free(struct top_view *v);
 /* Sorts the agent rows by column `col`, descending for numbers unless
  * `reverse`; names ascending unless `reverse`. */
 void view_sort_agents(struct top_view *v, int col, int reverse);
+
+/* Every runtime of one process: a process may create several, each with
+ * its segment (maestro-<uid>-<pid>, then .1, .2..., or a later index when a
+ * name was taken), each shown with its own view. */
+enum { TOP_MAX_RUNTIMES = 32 };
+struct top_runtime {
+  struct prof_reader *r;
+  struct top_view v;
+  int ended;      /* destroyed, or its process is gone: v holds its last snapshot */
+  int just_ended; /* ended at the last refresh (its last snapshot is new) */
+};
+struct top_set {
+  int pid;
+  int n;
+  struct top_runtime rt[TOP_MAX_RUNTIMES];
+};
+/* Attaches to the runtimes of s->pid not attached yet (again later: picks
+ * up runtimes created since). PROF_READ_OK when at least one is attached;
+ * else the status of the first failure and its message in `err`
+ * (PROF_READ_ENOENT when there is no segment at all). */
+int top_set_scan(struct top_set *s, char *err, size_t errlen);
+/* Picks up new runtimes, takes a snapshot of each runtime not ended yet
+ * and marks those that ended (segment flagged closing, process gone).
+ * PROF_READ_OK, or the first snapshot's error (`err`). */
+int top_set_refresh(struct top_set *s, char *err, size_t errlen);
+/* 1 when every attached runtime has ended. */
+int top_set_ended(const struct top_set *s);
+/* When s->pid is gone (killed: its runtimes could not remove their
+ * segments), removes its segments; returns how many. */
+int top_set_clean_if_gone(const struct top_set *s);
+void top_set_free(struct top_set *s);
+
+/* The agent table's order for the STATE column (enum prof_agent_state
+ * values from the segment, any int32): <0, 0, >0 like strcmp. */
+int agent_state_cmp(int32_t a, int32_t b);
 
 /* "12.3k", "1.20M"; "-" for NAN. Returns buf. */
 const char *fmt_num(char *buf, size_t n, double v);

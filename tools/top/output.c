@@ -10,6 +10,37 @@ enum { LINE = 512 };
 #define N(buf, v) fmt_num(buf, sizeof(buf), v)
 #define B(buf, v) fmt_bytes(buf, sizeof(buf), v)
 
+const char *top_escape(char *dst, size_t n, const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  size_t o = 0;
+  if (n == 0) return dst;
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    char tmp[4];
+    size_t k;
+    if (ch == '\\') {
+      tmp[0] = tmp[1] = '\\';
+      k = 2;
+    } else if (ch >= 0x20 && ch < 0x7f) {
+      tmp[0] = (char)ch;
+      k = 1;
+    } else {
+      tmp[0] = '\\';
+      tmp[1] = 'x';
+      tmp[2] = hex[ch >> 4];
+      tmp[3] = hex[ch & 15];
+      k = 4;
+    }
+    if (o + k >= n) break;
+    memcpy(dst + o, tmp, k);
+    o += k;
+  }
+  dst[o] = '\0';
+  return dst;
+}
+
+#define E(buf, s) top_escape(buf, sizeof(buf), s)
+
 void render_header(const struct top_view *v, const char *status, line_fn out, void *ctx) {
   char line[LINE], up[32], m[16], hd[16], f[16];
   const struct prof_snapshot *s = &v->cur;
@@ -19,12 +50,16 @@ void render_header(const struct top_view *v, const char *status, line_fn out, vo
     long t = (long)v->uptime_s;
     snprintf(up, sizeof up, "%02ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
   }
+  char prog[TOP_ESC_NAME], which[48] = "";
+  if (v->rt_count > 1)
+    snprintf(which, sizeof which, ", runtime %d of %d", v->rt_index + 1, v->rt_count);
   snprintf(line, sizeof line,
-           "maestro-top - %s (pid %d)  up %s  graphs %" PRIu64 "  agents %" PRIu64
+           "maestro-top - %s (pid %d%s)  up %s  graphs %" PRIu64 "  agents %" PRIu64
            "  places %d  channels %" PRIu64 "%s%s%s",
-           s->info.program, s->info.pid, up, s->live.n_graphs, s->live.agents_total, s->n_places,
-           s->live.chans_total, s->live.flags & PROF_SEG_F_TRACING ? "  [tracing]" : "",
-           status ? "  " : "", status ? status : "");
+           E(prog, s->info.program), s->info.pid, which, up, s->live.n_graphs, s->live.agents_total,
+           s->n_places, s->live.chans_total,
+           s->live.flags & PROF_SEG_F_TRACING ? "  [tracing]" : "", status ? "  " : "",
+           status ? status : "");
   out(ctx, LINE_TITLE, line);
   char age[48] = "";
   if (v->since_publish_s > 2.0 && !(s->live.flags & PROF_SEG_F_CLOSING))
@@ -47,7 +82,8 @@ void render_places(const struct top_view *v, line_fn out, void *ctx) {
     else
       snprintf(busy, sizeof busy, "%.1f", p->busy_pct > 100 ? 100.0 : p->busy_pct); /* jitter */
     int dev = p->r->kind == 1;
-    snprintf(line, sizeof line, "%-34.34s %6s %6u %8s %10s %10s %10s", p->r->name, busy,
+    char name[TOP_ESC_NAME];
+    snprintf(line, sizeof line, "%-34.34s %6s %6u %8s %10s %10s %10s", E(name, p->r->name), busy,
              p->r->agents, N(fs, p->fires_s), dev ? B(h, p->h2d_s) : "", dev ? B(d, p->d2h_s) : "",
              dev ? B(dd, p->d2d_s) : "");
     out(ctx, LINE_PLAIN, line);
@@ -67,12 +103,13 @@ void render_agents(const struct top_view *v, int sort_col, int max_rows, line_fn
   out(ctx, LINE_COLUMNS, line);
   for (int i = 0; i < v->n_agents && (max_rows < 0 || i < max_rows); i++) {
     const struct agent_row *a = &v->agents[i];
-    char fs[16], in[16], o[16], avg[16], fires[16];
+    char fs[16], in[16], o[16], avg[16], fires[16], name[TOP_ESC_NAME], graph[TOP_ESC_NAME];
     snprintf(line, sizeof line,
              "%-14.14s %-10.10s %-9.9s %-8.8s %8s %8s %8s %8s %5u %8s %4" PRIu64 " %5" PRIu64,
-             a->r->name, a->r->graph, a->place, prof_agent_state_name(a->r->state),
-             N(fs, a->fires_s), N(in, a->in_s), N(o, a->out_s), fmt_ns(avg, sizeof avg, a->avg_ns),
-             a->r->queue_depth, N(fires, (double)a->r->fires), a->r->failures, a->r->retries);
+             E(name, a->r->name), E(graph, a->r->graph), a->place,
+             prof_agent_state_name(a->r->state), N(fs, a->fires_s), N(in, a->in_s), N(o, a->out_s),
+             fmt_ns(avg, sizeof avg, a->avg_ns), a->r->queue_depth, N(fires, (double)a->r->fires),
+             a->r->failures, a->r->retries);
     out(ctx, LINE_PLAIN, line);
   }
 }
@@ -84,10 +121,11 @@ void render_chans(const struct top_view *v, int max_rows, line_fn out, void *ctx
   out(ctx, LINE_COLUMNS, line);
   for (int i = 0; i < v->n_chans && (max_rows < 0 || i < max_rows); i++) {
     const struct chan_row *c = &v->chans[i];
-    char dc[24], ms[16], bs[16], xs[16];
+    char dc[24], ms[16], bs[16], xs[16], graph[TOP_ESC_NAME], from[TOP_ESC_NAME], to[TOP_ESC_NAME];
     snprintf(dc, sizeof dc, "%u/%u", c->r->depth, c->r->capacity);
-    snprintf(line, sizeof line, "%-12.12s %-22.22s %-22.22s %9s %8s %10s %10s", c->r->graph,
-             c->r->from, c->r->to, dc, N(ms, c->msgs_s), B(bs, c->bytes_s), B(xs, c->cross_s));
+    snprintf(line, sizeof line, "%-12.12s %-22.22s %-22.22s %9s %8s %10s %10s",
+             E(graph, c->r->graph), E(from, c->r->from), E(to, c->r->to), dc, N(ms, c->msgs_s),
+             B(bs, c->bytes_s), B(xs, c->cross_s));
     out(ctx, LINE_PLAIN, line);
   }
 }
@@ -146,6 +184,8 @@ void write_json(FILE *f, const struct top_view *v) {
   ji(f, &first, "pid", s->info.pid);
   jd(f, &first, "time", (double)s->taken_unix_ns / 1e9);
   js(f, &first, "program", s->info.program);
+  js(f, &first, "segment", s->info.shm_name);
+  ji(f, &first, "runtime", v->rt_index);
   ju(f, &first, "version", s->info.version);
   jd(f, &first, "uptime_s", v->uptime_s);
   jd(f, &first, "interval_s", v->dt_s);

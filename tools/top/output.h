@@ -12,6 +12,13 @@ enum line_style { LINE_PLAIN, LINE_TITLE, LINE_COLUMNS };
 /* Receives each line; `style` lets curses highlight column headings. */
 typedef void (*line_fn)(void *ctx, enum line_style style, const char *line);
 
+/* A name from a segment made safe for a terminal: printable ASCII as is,
+ * a backslash doubled, any other byte as \xNN (so no escape sequence in an
+ * agent's or program's name reaches the terminal). `n` >= 4 * strlen(s) + 1
+ * keeps it whole; shorter buffers get a truncated copy. Returns dst. */
+const char *top_escape(char *dst, size_t n, const char *s);
+enum { TOP_ESC_NAME = 4 * 64 + 1 }; /* room for an escaped record name */
+
 /* `status` is appended to the summary line ("paused", "exited"), may be NULL. */
 void render_header(const struct top_view *v, const char *status, line_fn out, void *ctx);
 void render_places(const struct top_view *v, line_fn out, void *ctx);

@@ -66,7 +66,10 @@ int ui_pick(const struct prof_proc *procs, int n) {
     attroff(A_REVERSE);
     for (int i = 0; i < n && i + 3 < LINES; i++) {
       if (i == sel) attron(A_STANDOUT);
-      mvprintw(3 + i, 0, "%8d  %-30.30s %s", procs[i].pid, procs[i].program, procs[i].shm_name);
+      char prog[TOP_ESC_NAME], name[4 * sizeof procs[i].shm_name];
+      mvprintw(3 + i, 0, "%8d  %-30.30s %s", procs[i].pid,
+               top_escape(prog, sizeof prog, procs[i].program),
+               top_escape(name, sizeof name, procs[i].shm_name));
       if (i == sel) attroff(A_STANDOUT);
     }
     refresh();
@@ -125,9 +128,8 @@ static double ask_delay(double cur) {
   return cur;
 }
 
-int run_ui(struct prof_reader *r, double delay) {
+int run_ui(struct top_set *set, double delay) {
   start_curses();
-  struct top_view v = {0};
   int view_chans = 0, paused = 0, help = 0, sort_col = COL_FIRES_S, reverse = 0, gone = 0;
   double next = 0;
   char err[256] = "";
@@ -135,11 +137,11 @@ int run_ui(struct prof_reader *r, double delay) {
   for (;;) {
     double now = mono_s();
     if (!paused && !gone && now >= next) {
-      struct prof_snapshot s;
-      if (prof_reader_snapshot(r, &s, err, sizeof err) == PROF_READ_OK) {
-        view_update(&v, &s);
+      if (top_set_refresh(set, err, sizeof err) == PROF_READ_OK) {
         err[0] = '\0';
-        gone = (v.cur.live.flags & PROF_SEG_F_CLOSING) || !prof_pid_alive(v.cur.info.pid);
+        gone = top_set_ended(set);
+        /* Killed while watched: nothing else will remove its segments. */
+        if (gone) top_set_clean_if_gone(set);
       }
       next = now + delay;
     }
@@ -148,19 +150,28 @@ int run_ui(struct prof_reader *r, double delay) {
     } else {
       erase();
       struct screen sc = {0, LINES, COLS};
-      view_sort_agents(&v, v.has_prev ? sort_col : (sort_col == COL_FIRES_S ? COL_FIRES : sort_col),
-                       reverse);
-      char status[64];
-      snprintf(status, sizeof status, "%s%s", gone ? "[exited] " : "", paused ? "[paused]" : "");
-      render_header(&v, status[0] ? status : NULL, put_line, &sc);
-      sc.row++;
-      render_places(&v, put_line, &sc);
-      sc.row++;
-      int room = LINES - 1 - sc.row - 1;
-      if (view_chans)
-        render_chans(&v, room, put_line, &sc);
-      else
-        render_agents(&v, sort_col, room, put_line, &sc);
+      /* Each runtime of the process gets a block: header, places, then
+       * its share of the rows left for its agents or channels. */
+      for (int k = 0; k < set->n; k++) {
+        struct top_runtime *t = &set->rt[k];
+        struct top_view *v = &t->v;
+        view_sort_agents(
+            v, v->has_prev ? sort_col : (sort_col == COL_FIRES_S ? COL_FIRES : sort_col), reverse);
+        char status[64];
+        snprintf(status, sizeof status, "%s%s", t->ended ? (gone ? "[exited] " : "[ended] ") : "",
+                 paused ? "[paused]" : "");
+        if (k > 0) sc.row++;
+        render_header(v, status[0] ? status : NULL, put_line, &sc);
+        sc.row++;
+        render_places(v, put_line, &sc);
+        sc.row++;
+        int room = (LINES - 1 - sc.row) / (set->n - k) - 1 - (k + 1 < set->n);
+        if (room < 0) room = 0;
+        if (view_chans)
+          render_chans(v, room, put_line, &sc);
+        else
+          render_agents(v, sort_col, room, put_line, &sc);
+      }
       move(LINES - 1, 0);
       attron(A_DIM);
       if (err[0])
@@ -197,6 +208,5 @@ int run_ui(struct prof_reader *r, double delay) {
   }
 out:
   endwin();
-  view_free(&v);
   return rc;
 }

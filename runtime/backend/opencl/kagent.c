@@ -141,6 +141,119 @@ static int check_args(const char *agent, const maestro_kernel_t *k, int n_in, in
   return MAESTRO_OK;
 }
 
+static const char *kind_name(maestro_karg_kind_t k) {
+  switch (k) {
+  case MAESTRO_KARG_KIND_IN: return "MAESTRO_KARG_IN (a __global buffer)";
+  case MAESTRO_KARG_KIND_OUT: return "MAESTRO_KARG_OUT (a __global buffer)";
+  case MAESTRO_KARG_KIND_COUNT: return "MAESTRO_KARG_COUNT (a uint)";
+  case MAESTRO_KARG_KIND_I32: return "MAESTRO_KARG_I32 (an int)";
+  case MAESTRO_KARG_KIND_U32: return "MAESTRO_KARG_U32 (a uint)";
+  case MAESTRO_KARG_KIND_F32: return "MAESTRO_KARG_F32 (a float)";
+  case MAESTRO_KARG_KIND_LOCAL: return "MAESTRO_KARG_LOCAL (a __local pointer)";
+  case MAESTRO_KARG_KIND_SCRATCH: return "MAESTRO_KARG_SCRATCH (a __global buffer)";
+  }
+  return "?";
+}
+
+static const char *space_name(cl_kernel_arg_address_qualifier aq) {
+  switch (aq) {
+  case CL_KERNEL_ARG_ADDRESS_GLOBAL: return "__global ";
+  case CL_KERNEL_ARG_ADDRESS_CONSTANT: return "__constant ";
+  case CL_KERNEL_ARG_ADDRESS_LOCAL: return "__local ";
+  default: return "";
+  }
+}
+
+/* 1 for an OpenCL C built-in scalar or vector type name ("uint", "float4",
+ * "unsigned int"): one whose width and kind are known. A typedef or struct
+ * name is not, and is not checked. */
+static int builtin_type(const char *t) {
+  static const char *const names[] = {
+      "bool",  "char", "uchar", "short",  "ushort", "int",       "uint",     "long",
+      "ulong", "half", "float", "double", "size_t", "ptrdiff_t", "intptr_t", "uintptr_t"};
+  if (!strncmp(t, "unsigned ", 9)) t += 9;
+  size_t n = strlen(t);
+  while (n > 0 && t[n - 1] >= '0' && t[n - 1] <= '9')
+    n--;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strlen(names[i]) == n && !strncmp(t, names[i], n)) return 1;
+  return 0;
+}
+
+/* Each binding against the parameter the kernel declares, as the compiler
+ * describes it (built with -cl-kernel-arg-info): a buffer only on a
+ * __global (IN: or __constant) pointer, LOCAL only on a __local pointer, a
+ * scalar only on a by-value parameter of exactly its type. Without the
+ * check a float bound to a uint runs with the float's bits, and a buffer
+ * bound to a scalar (or a scalar to a pointer) has the kernel read or
+ * write wherever those bytes point. A driver that does not describe the
+ * arguments, and parameters of a typedef or struct type, are not checked. */
+static int check_signature(const ocl_kagent_t *ka, int dev) {
+  const kdev_t *kd = &ka->dev[dev];
+  for (int i = 0; i < ka->k.n_args; i++) {
+    cl_kernel_arg_address_qualifier aq = 0;
+    char type[256];
+    if (ocl_prog_arg_info(ka->rt, kd->prog, ka->k.name, (cl_uint)i, &aq, type, sizeof type))
+      continue;
+    size_t tl = strlen(type);
+    int ptr = tl > 0 && type[tl - 1] == '*';
+    maestro_karg_kind_t kind = ka->args[i].kind;
+    int ok = 1;
+    switch (kind) {
+    case MAESTRO_KARG_KIND_IN:
+      ok = ptr && (aq == CL_KERNEL_ARG_ADDRESS_GLOBAL || aq == CL_KERNEL_ARG_ADDRESS_CONSTANT);
+      break;
+    case MAESTRO_KARG_KIND_OUT:
+    case MAESTRO_KARG_KIND_SCRATCH: ok = ptr && aq == CL_KERNEL_ARG_ADDRESS_GLOBAL; break;
+    case MAESTRO_KARG_KIND_LOCAL: ok = ptr && aq == CL_KERNEL_ARG_ADDRESS_LOCAL; break;
+    case MAESTRO_KARG_KIND_COUNT:
+    case MAESTRO_KARG_KIND_U32:
+    case MAESTRO_KARG_KIND_I32:
+    case MAESTRO_KARG_KIND_F32: {
+      const char *want = kind == MAESTRO_KARG_KIND_F32   ? "float"
+                         : kind == MAESTRO_KARG_KIND_I32 ? "int"
+                                                         : "uint";
+      if (ptr || aq != CL_KERNEL_ARG_ADDRESS_PRIVATE)
+        ok = 0;
+      else if (builtin_type(type))
+        ok =
+            !strcmp(type, want) || (kind != MAESTRO_KARG_KIND_F32 &&
+                                    kind != MAESTRO_KARG_KIND_I32 && !strcmp(type, "unsigned int"));
+      break;
+    }
+    }
+    if (!ok)
+      return err_set(MAESTRO_EINVAL,
+                     "agent '%s': kernel '%s': argument %d is bound to %s, but the kernel declares "
+                     "it '%s%s'",
+                     ka->name, ka->k.name, i, kind_name(kind), space_name(aq), type);
+  }
+  return MAESTRO_OK;
+}
+
+/* The work-items a launch of `ka` runs when they do not depend on the
+ * message (.global_count, or .out_count[0] for a kernel without inputs), or
+ * 0 when they do. */
+static size_t fixed_items(const ocl_kagent_t *ka) {
+  if (ka->k.global_count) return ka->k.global_count;
+  return ka->n_in == 0 ? ka->out_count[0] : 0;
+}
+
+/* Work-items rounded up to whole work-groups of `local`, refused when the
+ * rounding wraps around size_t (it would launch one work-group) or when it
+ * needs more than UINT32_MAX work-groups (PoCL asserts and aborts the
+ * process on a global range near SIZE_MAX). */
+static int global_size(const ocl_kagent_t *ka, int dev, size_t items, size_t local,
+                       const char *what, size_t *global) {
+  if (items > SIZE_MAX - (local - 1) || (items + local - 1) / local > UINT32_MAX)
+    return err_set(MAESTRO_EINVAL,
+                   "agent '%s': kernel '%s': %s of %zu work-items does not fit a launch on device "
+                   "%d (at most %zu work-groups of %zu)",
+                   ka->name, ka->k.name, what, items, dev, (size_t)UINT32_MAX, local);
+  *global = (items + local - 1) / local * local;
+  return MAESTRO_OK;
+}
+
 /* The kernel object on one device and the work-group size it likes. */
 static int make_kernel(ocl_kagent_t *ka, int dev) {
   struct maestro_runtime *rt = ka->rt;
@@ -176,7 +289,12 @@ static int make_kernel(ocl_kagent_t *ka, int dev) {
     if (pref > 1 && l >= pref) l -= l % pref;
     kd->local = l ? l : 1;
   }
-  return MAESTRO_OK;
+  size_t items = fixed_items(ka), global;
+  if (items &&
+      (rc = global_size(ka, dev, items, kd->local,
+                        ka->k.global_count ? "its .global_count" : "its .out_count[0]", &global)))
+    return rc;
+  return check_signature(ka, dev);
 }
 
 int ocl_kagent_create(struct maestro_runtime *rt, const char *agent, const maestro_kernel_t *k,
@@ -236,6 +354,15 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
   for (int j = 0; j < n_out; j++) {
     ka->out_count[j] = k->out_count ? k->out_count[j] : 0;
     ka->out_esize[j] = elem_size(out[j].type);
+    /* Wrapped, the output would be a few bytes the kernel writes past. */
+    if (ka->out_count[j] > SIZE_MAX / ka->out_esize[j]) {
+      rc = err_set(MAESTRO_EINVAL,
+                   "agent '%s': kernel '%s': .out_count[%d] = %zu elements of %zu bytes is more "
+                   "than a buffer can hold",
+                   agent, k->name, j, ka->out_count[j], ka->out_esize[j]);
+      ocl_kagent_destroy(ka);
+      return rc;
+    }
   }
   ka->k.out_count = ka->out_count;
   for (int i = 0; i < n_in; i++)
@@ -286,6 +413,17 @@ static int check_inputs(const ocl_kagent_t *ka, maestro_buf_t *const *in) {
                    "agent '%s': kernel '%s': input %d '%s' holds %zu elements, more than a "
                    "kernel's cl_uint count allows (%u)",
                    ka->name, ka->k.name, i, ka->in_name[i], cv[i], UINT32_MAX);
+  }
+  /* The outputs sized by the range port's count: refused rather than
+   * wrapped where size_t is narrower than count * element size. */
+  for (int j = 0; j < ka->n_out && rc == MAESTRO_OK && ka->n_in; j++) {
+    size_t n = cv[ka->k.range_port];
+    if (!ka->out_count[j] && n > SIZE_MAX / ka->out_esize[j])
+      rc = err_set(MAESTRO_EINVAL,
+                   "agent '%s': kernel '%s': output %d of %zu elements of %zu bytes (the count "
+                   "of input %d '%s') is more than a buffer can hold",
+                   ka->name, ka->k.name, j, n, ka->out_esize[j], ka->k.range_port,
+                   ka->in_name[ka->k.range_port]);
   }
   if (rc == MAESTRO_OK && ka->k.check) {
     char why[256] = "";

@@ -132,6 +132,13 @@ void ocl_prog_fini(struct maestro_runtime *rt);
  * the caller releases with clReleaseProgram). `agent` names the culprit. */
 int ocl_prog_get(struct maestro_runtime *rt, int dev, const char *agent, const char *source,
                  const char *options, cl_program *out);
+/* What the compiler said of argument `i` of kernel `kernel` in `prog` (a
+ * program from ocl_prog_get): its address qualifier (CL_KERNEL_ARG_ADDRESS_*)
+ * and its type name as OpenCL spells it ("uint", "float*"), kept with the
+ * program and its cache entry because a program made from a binary reports
+ * neither. MAESTRO_OK, or -1 when the driver did not describe it. */
+int ocl_prog_arg_info(struct maestro_runtime *rt, cl_program prog, const char *kernel, cl_uint i,
+                      cl_kernel_arg_address_qualifier *aq, char *type, size_t type_len);
 
 /* memory.c: device memory with a limit, LRU eviction. */
 /* A cl_mem of at least `bytes` on `dev`, evicting replicas valid elsewhere

@@ -20,6 +20,7 @@ typedef struct ocl_prog {
   size_t src_len;
   char *options;
   cl_program prog;
+  char *meta; /* collect_meta's text, or NULL: the driver described no argument */
 } ocl_prog_t;
 
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
@@ -61,6 +62,7 @@ void ocl_prog_fini(struct maestro_runtime *rt) {
     ocl_prog_t *n = p->next;
     clReleaseProgram(p->prog);
     free(p->options);
+    free(p->meta);
     free(p);
     p = n;
   }
@@ -68,45 +70,177 @@ void ocl_prog_fini(struct maestro_runtime *rt) {
 }
 
 /* The on-disk name: everything that makes a binary valid for a device. */
-static void disk_path(struct ocl *o, const ocl_dev_t *d, uint64_t hash, char *out, size_t len) {
+static uint64_t disk_key(struct ocl *o, const ocl_dev_t *d, uint64_t hash) {
   uint64_t h = fnv1a(hash, d->name, strlen(d->name));
   h = fnv1a(h, d->version, strlen(d->version));
-  h = fnv1a(h, o->plat[d->plat].name, strlen(o->plat[d->plat].name));
-  snprintf(out, len, "%s/%016llx.bin", o->cache_dir, (unsigned long long)h);
+  return fnv1a(h, o->plat[d->plat].name, strlen(o->plat[d->plat].name));
 }
 
-static cl_program load_binary(struct ocl *o, const ocl_dev_t *d, uint64_t hash,
-                              const char *options) {
+static void disk_path(struct ocl *o, uint64_t key, char *out, size_t len) {
+  snprintf(out, len, "%s/%016llx.bin", o->cache_dir, (unsigned long long)key);
+}
+
+/* A cache entry: this header, the device binary, then the kernels' argument
+ * descriptions (see collect_meta). A file cut short by a crash, a full disk
+ * or another writer, or altered afterwards, fails the length or checksum
+ * test and counts as a miss: a truncated binary handed to the driver
+ * crashes it (PoCL reads past the end). */
+enum { CACHE_VERSION = 1 };
+static const char cache_magic[8] = {'M', 'A', 'E', 'S', 'T', 'R', 'O', 'K'};
+typedef struct {
+  char magic[8];
+  uint32_t version;
+  uint32_t header_bytes;
+  uint64_t key;       /* disk_key: a renamed or swapped file is refused */
+  uint64_t bin_bytes; /* the device binary */
+  uint64_t meta_bytes;
+  uint64_t checksum; /* FNV-1a over the binary and the descriptions */
+} cache_header_t;
+
+/* A growing text buffer; `failed` once an allocation failed. */
+typedef struct {
+  char *s;
+  size_t len, cap;
+  int failed;
+} meta_buf_t;
+
+static void meta_add(meta_buf_t *m, const char *text, size_t n) {
+  if (m->failed) return;
+  if (m->len + n + 1 > m->cap) {
+    size_t cap = m->cap ? m->cap : 256;
+    while (cap < m->len + n + 1)
+      cap *= 2;
+    char *s = realloc(m->s, cap);
+    if (!s) {
+      m->failed = 1;
+      return;
+    }
+    m->s = s;
+    m->cap = cap;
+  }
+  memcpy(m->s + m->len, text, n);
+  m->len += n;
+  m->s[m->len] = 0;
+}
+
+/* What the compiler says of every kernel's arguments (built with
+ * -cl-kernel-arg-info), one line per kernel then one per argument:
+ *   K<TAB>name<TAB>nargs\n  A<TAB>address qualifier<TAB>type name\n
+ * Kept because a program made from a binary reports none of it (PoCL:
+ * CL_KERNEL_ARG_INFO_NOT_AVAILABLE), so a disk hit takes it from the cache
+ * entry. A kernel the driver does not describe gets no line. NULL when
+ * there is nothing (or no memory): the argument check is then skipped. */
+static char *collect_meta(cl_program p, size_t *len) {
+  *len = 0;
+  cl_uint nk = 0;
+  if (clCreateKernelsInProgram(p, 0, NULL, &nk) != CL_SUCCESS || nk == 0) return NULL;
+  cl_kernel *ks = calloc(nk, sizeof *ks);
+  if (!ks) return NULL;
+  if (clCreateKernelsInProgram(p, nk, ks, NULL) != CL_SUCCESS) {
+    free(ks);
+    return NULL;
+  }
+  meta_buf_t m = {0};
+  for (cl_uint k = 0; k < nk; k++) {
+    char name[256], line[600];
+    cl_uint nargs = 0;
+    if (clGetKernelInfo(ks[k], CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL) != CL_SUCCESS ||
+        clGetKernelInfo(ks[k], CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL) != CL_SUCCESS)
+      continue;
+    meta_buf_t one = {0};
+    int n = snprintf(line, sizeof line, "K\t%s\t%u\n", name, nargs);
+    meta_add(&one, line, (size_t)n);
+    int known = 1;
+    for (cl_uint i = 0; i < nargs && known; i++) {
+      cl_kernel_arg_address_qualifier aq = 0;
+      char type[256];
+      known = clGetKernelArgInfo(ks[k], i, CL_KERNEL_ARG_ADDRESS_QUALIFIER, sizeof aq, &aq, NULL) ==
+                  CL_SUCCESS &&
+              clGetKernelArgInfo(ks[k], i, CL_KERNEL_ARG_TYPE_NAME, sizeof type, type, NULL) ==
+                  CL_SUCCESS &&
+              !strpbrk(type, "\t\n");
+      if (!known) break;
+      n = snprintf(line, sizeof line, "A\t%u\t%s\n", (unsigned)aq, type);
+      meta_add(&one, line, (size_t)n);
+    }
+    if (known && !one.failed) meta_add(&m, one.s, one.len);
+    free(one.s);
+  }
+  for (cl_uint k = 0; k < nk; k++)
+    clReleaseKernel(ks[k]);
+  free(ks);
+  if (m.failed || !m.len) {
+    free(m.s);
+    return NULL;
+  }
+  *len = m.len;
+  return m.s;
+}
+
+/* A program from a valid cache entry, and its argument descriptions; NULL
+ * for a miss: no file, a bad header, length or checksum, or a binary the
+ * driver refuses. */
+static cl_program load_binary(struct ocl *o, const ocl_dev_t *d, uint64_t hash, const char *options,
+                              char **meta, size_t *meta_len) {
   char path[PATH_MAX];
-  disk_path(o, d, hash, path, sizeof path);
+  uint64_t key = disk_key(o, d, hash);
+  disk_path(o, key, path, sizeof path);
+  *meta = NULL;
+  *meta_len = 0;
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
-  unsigned char *bin = NULL;
+  cache_header_t h;
+  unsigned char *data = NULL;
   long n = 0;
-  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
-      (bin = malloc((size_t)n)) && fread(bin, 1, (size_t)n, f) != (size_t)n) {
-    free(bin);
-    bin = NULL;
+  int ok = fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= (long)sizeof h &&
+           fseek(f, 0, SEEK_SET) == 0 && fread(&h, sizeof h, 1, f) == 1 &&
+           !memcmp(h.magic, cache_magic, sizeof h.magic) && h.version == CACHE_VERSION &&
+           h.header_bytes == sizeof h && h.key == key && h.bin_bytes > 0 &&
+           h.bin_bytes <= (uint64_t)n && h.meta_bytes <= (uint64_t)n &&
+           h.bin_bytes + h.meta_bytes == (uint64_t)n - sizeof h;
+  if (ok) {
+    data = malloc((size_t)h.bin_bytes + (size_t)h.meta_bytes + 1);
+    ok = data &&
+         fread(data, 1, (size_t)(h.bin_bytes + h.meta_bytes), f) ==
+             (size_t)(h.bin_bytes + h.meta_bytes) &&
+         fnv1a(FNV_SEED, data, (size_t)(h.bin_bytes + h.meta_bytes)) == h.checksum;
   }
   fclose(f);
-  if (!bin) return NULL;
-  size_t sz = (size_t)n;
-  const unsigned char *bins[1] = {bin};
+  if (!ok) {
+    free(data);
+    return NULL;
+  }
+  size_t sz = (size_t)h.bin_bytes;
+  const unsigned char *bins[1] = {data};
   cl_int st, e;
   cl_program p = clCreateProgramWithBinary(d->ctx, 1, &d->id, &sz, bins, &st, &e);
-  free(bin);
   if (e != CL_SUCCESS || st != CL_SUCCESS) {
     if (p) clReleaseProgram(p);
+    free(data);
     return NULL;
   }
   if (clBuildProgram(p, 1, &d->id, options, NULL, NULL) != CL_SUCCESS) {
     clReleaseProgram(p);
+    free(data);
     return NULL;
+  }
+  if (h.meta_bytes) {
+    /* The descriptions, NUL-terminated, moved to the front of the block. */
+    memmove(data, data + sz, (size_t)h.meta_bytes);
+    data[h.meta_bytes] = 0;
+    *meta = (char *)data;
+    *meta_len = (size_t)h.meta_bytes;
+  } else {
+    free(data);
   }
   return p;
 }
 
-static void save_binary(struct ocl *o, const ocl_dev_t *d, uint64_t hash, cl_program p) {
+/* Writes the entry to a temporary file of its own, then renames it over
+ * the old one: a concurrent reader sees the old entry or the new, never
+ * half of one. */
+static void save_binary(struct ocl *o, const ocl_dev_t *d, uint64_t hash, cl_program p,
+                        const char *meta, size_t meta_len) {
   size_t sz = 0;
   if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof sz, &sz, NULL) != CL_SUCCESS || !sz)
     return;
@@ -115,14 +249,26 @@ static void save_binary(struct ocl *o, const ocl_dev_t *d, uint64_t hash, cl_pro
   unsigned char *bins[1] = {bin};
   if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS &&
       mkdir_p(o->cache_dir) == 0) {
-    char path[PATH_MAX], tmp[PATH_MAX + 32];
-    disk_path(o, d, hash, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
+    char path[PATH_MAX], tmp[PATH_MAX + 16];
+    cache_header_t h = {.version = CACHE_VERSION,
+                        .header_bytes = sizeof h,
+                        .key = disk_key(o, d, hash),
+                        .bin_bytes = sz,
+                        .meta_bytes = meta_len};
+    memcpy(h.magic, cache_magic, sizeof h.magic);
+    h.checksum = fnv1a(fnv1a(FNV_SEED, bin, sz), meta, meta_len);
+    disk_path(o, h.key, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !f) {
+      close(fd);
+      unlink(tmp);
+    }
     if (f) {
-      int ok = fwrite(bin, 1, sz, f) == sz;
+      int ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(bin, 1, sz, f) == sz &&
+               (!meta_len || fwrite(meta, 1, meta_len, f) == meta_len);
       ok = (fclose(f) == 0) && ok;
-      /* rename is atomic: a concurrent reader sees the old file or the new. */
       if (!ok || rename(tmp, path) != 0) unlink(tmp);
     }
   }
@@ -133,9 +279,19 @@ static int build_source(struct maestro_runtime *rt, ocl_dev_t *d, const char *ag
                         const char *source, const char *options, cl_program *out) {
   cl_int e;
   size_t len = strlen(source);
+  /* -cl-kernel-arg-info: the argument types, checked against the bindings. */
+  static const char arg_info[] = " -cl-kernel-arg-info";
+  char *opts = malloc(strlen(options) + sizeof arg_info);
+  if (!opts) return err_set(MAESTRO_ENOMEM, "agent '%s': out of memory building its kernel", agent);
+  strcpy(opts, options);
+  strcat(opts, arg_info);
   cl_program p = clCreateProgramWithSource(d->ctx, 1, &source, &len, &e);
-  if (e != CL_SUCCESS) return ocl_fail(e, "clCreateProgramWithSource");
-  e = clBuildProgram(p, 1, &d->id, options, NULL, NULL);
+  if (e != CL_SUCCESS) {
+    free(opts);
+    return ocl_fail(e, "clCreateProgramWithSource");
+  }
+  e = clBuildProgram(p, 1, &d->id, opts, NULL, NULL);
+  free(opts);
   atomic_fetch_add(&rt->ocl->builds, 1);
   if (e != CL_SUCCESS) {
     size_t loglen = 0;
@@ -181,17 +337,23 @@ int ocl_prog_get(struct maestro_runtime *rt, int dev, const char *agent, const c
   }
   /* Built under the lock: builds happen at graph start, and a second
    * agent with the same source must wait for the first build, not repeat it. */
-  cl_program prog = o->disk_cache ? load_binary(o, d, h, opt) : NULL;
+  char *meta = NULL;
+  size_t meta_len = 0;
+  cl_program prog = o->disk_cache ? load_binary(o, d, h, opt, &meta, &meta_len) : NULL;
   int rc = MAESTRO_OK;
   if (prog) {
     atomic_fetch_add(&o->disk_hits, 1);
   } else {
+    /* A miss, or an entry that failed its checks: built again, and the
+     * entry written over. */
     rc = build_source(rt, d, agent, source, opt, &prog);
-    if (rc == MAESTRO_OK && o->disk_cache) save_binary(o, d, h, prog);
+    if (rc == MAESTRO_OK) meta = collect_meta(prog, &meta_len);
+    if (rc == MAESTRO_OK && o->disk_cache) save_binary(o, d, h, prog, meta, meta_len);
   }
   ocl_prog_t *e = rc == MAESTRO_OK ? calloc(1, sizeof *e) : NULL;
   if (rc == MAESTRO_OK && (!e || !(e->options = strdup(opt)))) {
     free(e);
+    free(meta);
     clReleaseProgram(prog);
     rc = err_set(MAESTRO_ENOMEM, "agent '%s': out of memory caching its program", agent);
   }
@@ -200,6 +362,7 @@ int ocl_prog_get(struct maestro_runtime *rt, int dev, const char *agent, const c
     e->hash = h;
     e->src_len = src_len;
     e->prog = prog;
+    e->meta = meta;
     e->next = o->progs;
     o->progs = e;
     clRetainProgram(prog);
@@ -217,4 +380,45 @@ void ocl_prog_stats(const struct maestro_runtime *rt, ocl_prog_stats_t *s) {
   s->builds = atomic_load(&rt->ocl->builds);
   s->cache_hits = atomic_load(&rt->ocl->cache_hits);
   s->disk_hits = atomic_load(&rt->ocl->disk_hits);
+}
+
+int ocl_prog_arg_info(struct maestro_runtime *rt, cl_program prog, const char *kernel, cl_uint i,
+                      cl_kernel_arg_address_qualifier *aq, char *type, size_t type_len) {
+  struct ocl *o = rt->ocl;
+  int found = 0;
+  pthread_mutex_lock(&o->prog_lock);
+  const ocl_prog_t *p = o->progs;
+  while (p && p->prog != prog)
+    p = p->next;
+  size_t klen = strlen(kernel);
+  /* Entries live until the runtime ends, their text never changes. */
+  for (const char *l = p ? p->meta : NULL; l && *l && !found;) {
+    const char *eol = strchr(l, '\n');
+    if (!eol) break;
+    unsigned nargs = 0;
+    if (l[0] == 'K' && l[1] == '\t' && !strncmp(l + 2, kernel, klen) && l[2 + klen] == '\t' &&
+        sscanf(l + 3 + klen, "%u", &nargs) == 1 && i < nargs) {
+      const char *a = eol + 1;
+      for (cl_uint k = 0; k < i && a; k++) {
+        a = strchr(a, '\n');
+        if (a) a++;
+      }
+      unsigned q = 0;
+      int off = 0;
+      const char *end = a ? strchr(a, '\n') : NULL;
+      if (end && a[0] == 'A' && sscanf(a, "A\t%u\t%n", &q, &off) == 1 && off > 0 &&
+          a + off <= end) {
+        size_t n = (size_t)(end - (a + off));
+        if (n >= type_len) n = type_len - 1;
+        memcpy(type, a + off, n);
+        type[n] = 0;
+        *aq = q;
+        found = 1;
+      }
+      break;
+    }
+    l = eol + 1;
+  }
+  pthread_mutex_unlock(&o->prog_lock);
+  return found ? MAESTRO_OK : -1;
 }
