@@ -9,7 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "backend/opencl/cache_entry.h"
 #include "prof/segment.h"
+
+#define KCACHE_KEY 0x6d61657374726f21ull /* as fuzz_kcache.c */
 
 static const char *root;
 
@@ -141,6 +144,31 @@ static size_t snapshot(unsigned char *out, int np, int na, int nc, uint8_t sort,
   return n;
 }
 
+/* fuzz_kcache's input: flags, argument, type length, kernel name, then a
+ * cache entry as program.c writes it. */
+static void kcache(const char *name, unsigned flags, unsigned arg, const char *kernel,
+                   const char *meta) {
+  static unsigned char buf[4096];
+  const char bin[] = "\x7f"
+                     "ELF pretend device binary";
+  size_t n = 0;
+  buf[n++] = (unsigned char)flags;
+  buf[n++] = (unsigned char)arg;
+  buf[n++] = 63;
+  memcpy(buf + n, kernel, strlen(kernel) + 1), n += strlen(kernel) + 1;
+  ocl_cache_header_t h = {.version = OCL_CACHE_VERSION,
+                          .header_bytes = sizeof h,
+                          .key = KCACHE_KEY,
+                          .bin_bytes = sizeof bin,
+                          .meta_bytes = strlen(meta)};
+  memcpy(h.magic, ocl_cache_magic, sizeof h.magic);
+  h.checksum = ocl_fnv1a(ocl_fnv1a(OCL_FNV_SEED, bin, sizeof bin), meta, strlen(meta));
+  memcpy(buf + n, &h, sizeof h), n += sizeof h;
+  memcpy(buf + n, bin, sizeof bin), n += sizeof bin;
+  memcpy(buf + n, meta, strlen(meta)), n += strlen(meta);
+  put("fuzz_kcache", name, buf, n);
+}
+
 static void config(const char *name, const char *text) {
   put("fuzz_config", name, text, strlen(text));
 }
@@ -166,6 +194,12 @@ int main(int argc, char **argv) {
   put("fuzz_top_model", "two", buf, n);
   n += snapshot(buf + n, 1, 2, 0, 0x85, 1, 3000000000); /* counters went backwards */
   put("fuzz_top_model", "three", buf, n);
+
+  const char *meta = "K\tscale\t3\nA\t4507\tfloat*\nA\t4507\tfloat*\nA\t0\tuint\n"
+                     "K\tcopy\t2\nA\t4506\tuchar*\nA\t4507\tuchar*\n";
+  kcache("entry", 0, 2, "scale", meta);
+  kcache("entry-fixup", 3, 1, "copy", meta);
+  kcache("no-meta", 0, 0, "k", "");
 
   config("defaults", "MAESTRO_STATS=1\n");
   config("all", "MAESTRO_NCPU=4\nMAESTRO_DEVICES=0,2\nMAESTRO_SCHED=eager\n"
