@@ -22,7 +22,7 @@ int ocl_cache_entry_check(const unsigned char *file, size_t n, uint64_t key, siz
   if (n < sizeof h) return 0;
   memcpy(&h, file, sizeof h);
   /* Each length on its own first: their sum must not wrap. */
-  if (memcmp(h.magic, ocl_cache_magic, sizeof h.magic) || h.version != OCL_CACHE_VERSION ||
+  if (memcmp(h.magic, ocl_cache_magic, sizeof h.magic) != 0 || h.version != OCL_CACHE_VERSION ||
       h.header_bytes != sizeof h || h.key != key || h.bin_bytes == 0 || h.bin_bytes > n ||
       h.meta_bytes > n || h.bin_bytes + h.meta_bytes != n - sizeof h)
     return 0;
