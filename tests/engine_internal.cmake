@@ -1,9 +1,11 @@
 # White-box tests of the engine's internals: rings, pools, and a smoke run
-# of the scheduler (runtime/chan, runtime/mem, runtime/sched).
+# of the scheduler, the input take (runtime/chan, runtime/mem, runtime/sched,
+# runtime/core/take.h).
 maestro_add_test(test_engine_internal
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_ring.c
           ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_pool.c
           ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_smoke.c
+          ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_take.c
           ${CMAKE_CURRENT_LIST_DIR}/engine_internal/main.c
   ENV MAESTRO_DEVICES=none MAESTRO_STATS=0
   TIMEOUT 120)
@@ -36,4 +38,19 @@ maestro_add_test(engine_hybrid_fallback
 maestro_add_test(engine_chan_bytes
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_chan_bytes.c
   ENV MAESTRO_STATS=0
+  TIMEOUT 120)
+
+# Performance models (runtime/sched/perf.c): figures, calibration,
+# exploration, files in temporary directories, and places' architectures
+# (the real PoCL device).
+maestro_add_test(engine_perf
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_perf.c
+  ENV MAESTRO_STATS=0
+  TIMEOUT 120)
+
+# Memory bounded by the pools' capacities for every size from 1 B to 24 MiB
+# (issue 13): a run three times as long allocates no new buffer.
+maestro_add_test(engine_memory
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_memory.c
+  ENV MAESTRO_DEVICES=none MAESTRO_STATS=0
   TIMEOUT 120)

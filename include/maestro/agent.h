@@ -127,7 +127,9 @@ const char *maestro_agent_name(const maestro_agent_t *a);
 /** The message on input port `port`, borrowed for this firing; NULL if out of range. */
 maestro_buf_t *maestro_fire_in(maestro_fire_t *f, int port);
 
-/** Allocates a buffer for an output (from the worker's pool). */
+/** Allocates a buffer for an output (from the worker's pool).
+ *  @return MAESTRO_OK, MAESTRO_EINVAL, MAESTRO_ENOMEM (also for a size no
+ *  buffer can hold, such as SIZE_MAX). */
 int maestro_fire_alloc(maestro_fire_t *f, size_t bytes, maestro_buf_t **out);
 
 /**

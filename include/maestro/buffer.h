@@ -24,11 +24,14 @@ typedef struct maestro_buf maestro_buf_t;
 
 /**
  * A new buffer of `bytes` uninitialised bytes, held alone by the caller.
- * `bytes` may be 0. @return MAESTRO_OK, MAESTRO_EINVAL, MAESTRO_ENOMEM.
+ * `bytes` may be 0. @return MAESTRO_OK, MAESTRO_EINVAL, MAESTRO_ENOMEM (also
+ * for a size no buffer can hold, such as SIZE_MAX, with the size in
+ * maestro_last_error()).
  */
 int maestro_buf_create(maestro_runtime_t *rt, size_t bytes, maestro_buf_t **b);
 
-/** A new buffer holding a copy of `bytes` bytes at `data`. */
+/** A new buffer holding a copy of `bytes` bytes at `data` (statuses as
+ *  maestro_buf_create()). */
 int maestro_buf_from(maestro_runtime_t *rt, const void *data, size_t bytes, maestro_buf_t **b);
 
 /** Size in bytes; 0 for NULL. */
@@ -48,10 +51,23 @@ void *maestro_buf_data(maestro_buf_t *b);
  */
 const void *maestro_buf_cdata(maestro_buf_t *b);
 
-/** Adds a reference; returns `b`. */
+/**
+ * Adds a reference; returns `b`. On a buffer already released by its last
+ * holder (a use after release) it adds none and says so in
+ * maestro_last_error().
+ */
 maestro_buf_t *maestro_buf_retain(maestro_buf_t *b);
 
-/** Drops a reference; the last one frees every replica. NULL is ignored. */
+/**
+ * Drops a reference; the last one frees every replica (the memory goes back
+ * to the runtime's pools). NULL is ignored. A release past the last one
+ * while the buffer sits in a pool (count 0) is ignored and reported in
+ * maestro_last_error(), so that the pool never holds it twice; once the pool
+ * has handed the memory to a new holder, a stale release cannot be told
+ * from the new holder's own. In AddressSanitizer builds of the library a
+ * released buffer's bytes are poisoned while pooled: a write through a
+ * pointer kept after the release is reported.
+ */
 void maestro_buf_release(maestro_buf_t *b);
 
 /**

@@ -2,7 +2,7 @@
  * state behind one opaque pointer here and is brought up and down in a fixed
  * order by runtime.c:
  *
- *   topo_init -> place_init -> mem_init -> sched_init -> prof_init
+ *   topo_init -> perf_init -> place_init -> mem_init -> sched_init -> prof_init
  *   (and the *_fini in reverse; place_fini ends every backend that was
  *   discovered, which happens lazily: see sched/place.h).
  *
@@ -16,13 +16,14 @@
 #include "base/clock.h"
 #include "maestro.h"
 
-struct topo;  /* runtime/topo: hwloc topology */
-struct ocl;   /* the OpenCL backend's state, set by its discovery (backend/opencl) */
-struct mem;   /* runtime/mem: buffer pools */
+struct topo;           /* runtime/topo: hwloc topology */
+struct ocl;            /* the OpenCL backend's state, set by its discovery (backend/opencl) */
+struct mem;            /* runtime/mem: buffer pools */
 struct mem_node_table; /* runtime/mem/node.c: memory nodes and their operations */
-struct sched; /* runtime/sched: workers and placement */
-struct places; /* runtime/sched/place.c: device places and their backends */
-struct prof;  /* runtime/prof: stats segment and trace */
+struct sched;          /* runtime/sched: workers and placement */
+struct places;         /* runtime/sched/place.c: device places and their backends */
+struct perf_store;     /* runtime/sched/perf.c: performance models */
+struct prof;           /* runtime/prof: stats segment and trace */
 struct graph_list;
 
 struct maestro_runtime {
@@ -49,6 +50,7 @@ struct maestro_runtime {
   struct mem_node_table *node_table;
   struct sched *sched;
   struct places *places;
+  struct perf_store *perf;
   struct prof *prof;
 
   /* Graphs alive on this runtime (runtime/core/graph.c keeps the list). */

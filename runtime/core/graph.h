@@ -1,7 +1,8 @@
 /* Graphs, agents, ports and host endpoints: the engine's private structures
- * (runtime/core). graph.c builds and validates graphs, run.c fires agents,
- * host.c holds host inputs, outputs and dead letters, stats.c the counters,
- * the stats records and DOT. */
+ * (runtime/core). graph.c builds and validates graphs, run.c fires agents
+ * (window.c those whose firings overlap; take.h/take.c take their inputs,
+ * life.c ends them), host.c holds host inputs, outputs and dead letters,
+ * stats.c the counters, the stats records and DOT. */
 #ifndef MAESTRO_CORE_GRAPH_H
 #define MAESTRO_CORE_GRAPH_H
 
@@ -35,7 +36,8 @@ struct outport {
   int nch;
 };
 
-/* Where an agent is in its life. Only its runner reads and writes it. */
+/* Where an agent is in its life. Only its runner reads and writes it (the
+ * window.c runner under its lock); life.c moves it past AG_CLOSING. */
 enum agent_phase {
   AG_RUN = 0, /* fires while inputs and output space allow */
   AG_CLOSING, /* fires no more: flushes its overflow, then closes its outputs */

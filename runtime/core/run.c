@@ -4,7 +4,8 @@
  * and output space allow. A send that finds its channel full waits in the
  * channel's overflow and the agent stops firing (it is suspended, the worker
  * moves on) until the consumer makes room and notifies it. Consumers are
- * notified once per run, not per message. */
+ * notified once per run, not per message. Taking inputs (take.h) and the
+ * end of an agent's life (life.c) are shared with window.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,37 +63,6 @@ static void chan_send_dead(struct maestro_graph *g, struct chan *c, maestro_buf_
   rs->dead++;
 }
 
-/* ---- inputs ---- */
-
-int run_port_ended(struct inport *p) {
-  for (int k = 0; k < p->nch; k++)
-    if (!chan_ended(p->ch[k])) return 0;
-  return 1;
-}
-
-int run_inputs_ended(struct maestro_agent *a) {
-  for (int i = 0; i < a->n_in; i++)
-    if (!run_port_ended(&a->in[i])) return 0;
-  return 1;
-}
-
-/* Everything still arriving after the agent stopped firing is a dead letter. */
-void run_drain_inputs(struct maestro_agent *a, struct run_stats *rs) {
-  for (int i = 0; i < a->n_in; i++) {
-    struct inport *p = &a->in[i];
-    for (int k = 0; k < p->nch; k++) {
-      struct chan *c = p->ch[k];
-      maestro_buf_t *b;
-      while ((b = ring_pop(&c->ring))) {
-        c->popped++;
-        c->cons_dirty = 1;
-        dl_put(a->g, b, a->name, p->name, MAESTRO_ECLOSED, p->taken++, NULL);
-        rs->dead++;
-      }
-    }
-  }
-}
-
 /* ---- outputs ---- */
 
 /* Moves overflow into rings; 1 when nothing is left waiting. With the graph
@@ -124,15 +94,6 @@ int run_flush_pending(struct maestro_agent *a, int stopped, struct run_stats *rs
     }
   }
   return all;
-}
-
-void run_close_outputs(struct maestro_agent *a) {
-  for (int i = 0; i < a->n_out; i++)
-    for (int k = 0; k < a->out[i].nch; k++) {
-      struct chan *c = a->out[i].ch[k];
-      atomic_store_explicit(&c->closed, 1, memory_order_release);
-      c->dirty = 1;
-    }
 }
 
 void run_send_failed(struct maestro_agent *a, struct chan *c, maestro_buf_t *b,
@@ -254,13 +215,13 @@ int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq,
 }
 
 /* One firing of a stateful agent with its supervision. Returns MAESTRO_OK,
- * MAESTRO_DONE, or the failing status once the supervisor stopped the graph. */
+ * MAESTRO_DONE (the agent is now AG_CLOSING), or the failing status once the
+ * supervisor stopped the graph. */
 /* `trace_t`: when tracing a batch whose firings are timed one by one
  * (a->trace_timed), the end of the previous firing (this one's start: one
  * clock read per firing); else 0 and the firing is recorded untimed, its
  * time shared out of the batch's span (prof_trace_batch_begin/end). */
-static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int *blocked,
-                    uint64_t *trace_t) {
+static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, uint64_t *trace_t) {
   struct maestro_runtime *rt = a->g->rt;
   struct maestro_fire f;
   run_fire_init(&f, a, a->inbuf, a->seq++, MAESTRO_PLACE_CPU, cpu);
@@ -279,76 +240,36 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, int 
     if (!regular || !prof_trace_fire_next(bytes))
       prof_trace_fire(rt, cpu, a->trace_name, f.seq, bytes, t0, t1, a->flow_in, flow_out_of(a, &f));
   }
-  if (st >= 0) {
-    *blocked = run_commit(a, f.out, f.nout, rs);
+  if (__builtin_expect(st < 0, 0)) {
     if (f.out != f.inl) free(f.out);
-    for (int p = 0; p < a->n_in; p++) {
-      maestro_buf_release(a->inbuf[p]);
-      a->inbuf[p] = NULL;
-    }
-    return st == MAESTRO_DONE ? MAESTRO_DONE : MAESTRO_OK;
+    /* This thread ran the firing: its message is still here. */
+    return run_failed(a, a->inbuf, NULL, st, maestro_last_error(), rs);
   }
+  run_deliver(a, a->inbuf, st, f.out, f.nout, rs);
   if (f.out != f.inl) free(f.out);
-  /* This thread ran the firing: its message is still here. */
-  return run_failed(a, a->inbuf, NULL, st, maestro_last_error(), rs);
+  return st == MAESTRO_DONE ? MAESTRO_DONE : MAESTRO_OK; /* any other st >= 0 is a success */
 }
 
 /* Fires while inputs and output space allow, at most AGENT_BATCH times.
  * Returns 1 when it stopped only because the batch was used up. */
-static int fire_batch_run(struct maestro_agent *a, int cpu, struct run_stats *rs, int *blocked,
+static int fire_batch_run(struct maestro_agent *a, int cpu, struct run_stats *rs,
                           uint64_t trace_t) {
   struct maestro_graph *g = a->g;
+  uint64_t *flow_in = g->tracing ? &a->flow_in : NULL; /* flow ids only for the trace */
   for (int n = 0; n < AGENT_BATCH; n++) {
-    if (*blocked) {
-      if (!run_flush_pending(a, 0, rs)) return 0;
-      *blocked = 0;
-    }
+    if (!run_outputs_free(a, rs)) return 0;
     if (atomic_load_explicit(&g->stopped, memory_order_relaxed)) return 0;
-    if (a->n_in == 1 && a->in[0].nch == 1) {
-      /* One port, one channel (a pipeline stage): take without a peek first. */
-      struct inport *ip = &a->in[0];
-      struct chan *c = ip->ch[0];
-      if (!(a->inbuf[0] = ring_pop(&c->ring))) {
-        if (run_port_ended(ip)) a->phase = AG_CLOSING;
-        return 0;
-      }
-      c->popped++;
-      c->cons_dirty = 1;
-      ip->taken++;
-      if (g->tracing) a->flow_in = (c->id << 32) | (c->popped & 0xffffffffu);
-    } else if (a->n_in) {
-      for (int p = 0; p < a->n_in; p++) {
-        if (!run_port_ready(&a->in[p])) {
-          if (run_port_ended(&a->in[p])) a->phase = AG_CLOSING;
-          return 0;
-        }
-      }
-      for (int p = 0; p < a->n_in; p++) {
-        struct inport *ip = &a->in[p];
-        struct chan *c = ip->nch == 1 ? ip->ch[0] : run_port_ready(ip);
-        if (!c) return 0; /* cannot happen: only this runner takes from it */
-        a->inbuf[p] = ring_pop(&c->ring);
-        c->popped++;
-        if (p == 0) a->flow_in = (c->id << 32) | (c->popped & 0xffffffffu);
-        c->cons_dirty = 1;
-        ip->taken++;
-      }
-    }
-    int st = fire_one(a, cpu, rs, blocked, &trace_t);
-    if (st == MAESTRO_DONE) {
-      a->phase = AG_CLOSING;
-      return 0;
-    }
-    if (st < 0) return 0;
+    if (!run_take(a, a->inbuf, NULL, NULL, flow_in)) return 0;
+    if (fire_one(a, cpu, rs, &trace_t) != MAESTRO_OK) return 0; /* DONE or stopped */
   }
   return 1;
 }
 
-static int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, int *blocked) {
-  if (!a->g->tracing) return fire_batch_run(a, cpu, rs, blocked, 0);
+static int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs) {
+  if (!a->g->tracing) return fire_batch_run(a, cpu, rs, 0);
   struct maestro_runtime *rt = a->g->rt;
   uint64_t t = prof_trace_batch_begin(rt);
-  int r = fire_batch_run(a, cpu, rs, blocked, a->trace_timed ? t : 0);
+  int r = fire_batch_run(a, cpu, rs, a->trace_timed ? t : 0);
   a->trace_timed = prof_trace_batch_end(rt);
   return r;
 }
@@ -390,36 +311,15 @@ int core_task_run(struct sched_task *t, int cpu) {
   uint64_t t0 = rt_now_ns();
   int yield = 0;
   atomic_store_explicit(&a->st.pstate, PROF_AGENT_RUNNING, memory_order_relaxed);
-  int stopped = atomic_load_explicit(&g->stopped, memory_order_acquire);
-  if (stopped && a->phase == AG_RUN) a->phase = AG_CLOSING;
-  if (a->phase == AG_RUN) yield = fire_batch(a, cpu, &rs, &a->blocked);
-  stopped = atomic_load_explicit(&g->stopped, memory_order_acquire);
-  if (stopped && a->phase == AG_RUN) a->phase = AG_CLOSING;
-  if (a->phase == AG_CLOSING) {
-    if (!a->blocked || run_flush_pending(a, stopped, &rs)) {
-      a->blocked = 0;
-      run_close_outputs(a);
-      a->phase = AG_DRAIN;
-    }
-  }
-  if (a->phase == AG_DRAIN) {
-    run_drain_inputs(a, &rs);
-    if (run_inputs_ended(a)) a->phase = AG_FINISHED;
-  }
+  run_note_stop(a);
+  if (a->phase == AG_RUN) yield = fire_batch(a, cpu, &rs);
+  int finished = run_wind_down(a, 1, &rs);
   run_end_of_run(a);
   uint64_t busy = rt_now_ns() - t0;
   run_stats_flush(a, &rs, busy, MAESTRO_PLACE_CPU, cpu);
   sched_task_cost(t, busy, rs.fires);
   sched_account(g->rt, MAESTRO_PLACE_CPU, cpu, busy, rs.fires);
-  if (a->phase == AG_FINISHED) {
-    atomic_store_explicit(&a->st.pstate, a->failed ? PROF_AGENT_FAILED : PROF_AGENT_FINISHED,
-                          memory_order_relaxed);
-    graph_agent_finished(g);
-    return TASK_WAIT;
-  }
-  atomic_store_explicit(&a->st.pstate, a->blocked ? PROF_AGENT_BLOCKED : PROF_AGENT_WAITING,
-                        memory_order_relaxed);
-  return yield ? TASK_YIELD : TASK_WAIT;
+  return run_task_end(a, finished, a->blocked, yield);
 }
 
 /* ---- the firing API ---- */
@@ -439,7 +339,7 @@ int maestro_fire_alloc(maestro_fire_t *f, size_t bytes, maestro_buf_t **out) {
     int home = a->out[0].ch[0]->cons->task.home;
     if (home >= 0 && home < rt->ncpu) node = rt->cpu_info[home].numa_node;
   }
-  return mem_buf_alloc_on(rt, bytes, node, out);
+  return mem_buf_alloc_for(rt, bytes, node, "maestro_fire_alloc", out);
 }
 
 int maestro_fire_out(maestro_fire_t *f, int port, maestro_buf_t *b) {

@@ -1,11 +1,14 @@
 /* What the stateful runner (run.c) shares with the windowed runner
- * (window.c: stateless agents and agents with a kernel). */
+ * (window.c: stateless agents and agents with a kernel): counting, sending,
+ * a firing's outcome and supervision (run.c), taking inputs (take.h), the
+ * end of an agent's life (life.c). */
 #ifndef MAESTRO_CORE_RUN_H
 #define MAESTRO_CORE_RUN_H
 
 #include "base/error.h"
 #include "core/fire.h"
 #include "core/graph.h"
+#include "core/take.h"
 #include "mem/buf.h"
 #include "sched/place.h"
 
@@ -14,27 +17,40 @@ struct run_stats {
   uint64_t fallbacks, device_fires;
 };
 
-/* A channel of port `p` holding a message (merge in arrival order,
- * round-robin between channels), or NULL. */
-static inline struct chan *run_port_ready(struct inport *p) {
-  if (p->nch == 1) return ring_peek(&p->ch[0]->ring) ? p->ch[0] : NULL;
-  for (int k = 0; k < p->nch; k++) {
-    int i = (p->rr + k) % p->nch;
-    if (ring_peek(&p->ch[i]->ring)) {
-      p->rr = (i + 1) % p->nch;
-      return p->ch[i];
-    }
-  }
-  return NULL;
-}
-
 void run_stats_flush(struct maestro_agent *a, const struct run_stats *rs, uint64_t busy, int kind,
                      int index);
-int run_port_ended(struct inport *p);
-int run_inputs_ended(struct maestro_agent *a);
-void run_drain_inputs(struct maestro_agent *a, struct run_stats *rs);
+/* Moves the overflow of `a`'s output channels into their rings; 1 when
+ * none is left waiting (else the consumer will notify it). `stopped`: the
+ * overflow goes to the dead letters instead. */
 int run_flush_pending(struct maestro_agent *a, int stopped, struct run_stats *rs);
-void run_close_outputs(struct maestro_agent *a);
+
+/* 1 when `a` may fire again as far as its outputs go: no overflow waits
+ * (what waited was moved into the rings now). */
+static inline int run_outputs_free(struct maestro_agent *a, struct run_stats *rs) {
+  if (!a->blocked) return 1;
+  if (!run_flush_pending(a, 0, rs)) return 0;
+  a->blocked = 0;
+  return 1;
+}
+
+/* A stop seen by `a`'s runner: AG_RUN becomes AG_CLOSING. Returns whether
+ * the graph is stopped. */
+static inline int run_note_stop(struct maestro_agent *a) {
+  int stopped = atomic_load_explicit(&a->g->stopped, memory_order_acquire);
+  if (stopped && a->phase == AG_RUN) a->phase = AG_CLOSING;
+  return stopped;
+}
+
+/* life.c: the end of a run, for both runners. Moves `a` along AG_CLOSING ->
+ * AG_DRAIN -> AG_FINISHED as far as it can now (a stop first makes AG_RUN
+ * AG_CLOSING): closing waits until `idle` (the runner has no firing of `a`
+ * in flight) and its overflow is sent; draining takes what still arrives as
+ * dead letters until every input has ended. Returns 1 when `a` finished in
+ * this call. */
+int run_wind_down(struct maestro_agent *a, int idle, struct run_stats *rs);
+/* Publishes the agent's state at the end of a run (finished: tells the
+ * graph) and returns what the scheduler does with its task. */
+int run_task_end(struct maestro_agent *a, int finished, int blocked, int yield);
 /* run_commit for any firing (fan-out, several sends, a stopped graph). */
 int run_commit_all(struct maestro_agent *a, const struct staged *out, int nout,
                    struct run_stats *rs);
@@ -70,6 +86,19 @@ void run_inputs_dead(struct maestro_agent *a, maestro_buf_t **in, const uint64_t
 /* The supervisor's decision on a failed firing; `why` = its message (may be NULL). */
 int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq, int st,
                const char *why, struct run_stats *rs);
+/* A successful firing (st >= 0), for both runners: its sends `out` go to
+ * the channels (a full one blocks the agent) and its inputs `in` are
+ * released; MAESTRO_DONE closes the agent (emission stops once it is
+ * AG_DRAIN: no later phase to undo). A failed one goes to run_failed. */
+static inline void run_deliver(struct maestro_agent *a, maestro_buf_t **in, int st,
+                               const struct staged *out, int nout, struct run_stats *rs) {
+  if (run_commit(a, out, nout, rs)) a->blocked = 1;
+  for (int p = 0; p < a->n_in; p++) {
+    maestro_buf_release(in[p]);
+    in[p] = NULL;
+  }
+  if (__builtin_expect(st == MAESTRO_DONE, 0)) a->phase = AG_CLOSING;
+}
 /* A firing failed with `st`: its supervisor's retries; the final status. */
 int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_stats *rs, int st);
 

@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "mem/buf.h"
 #include "prof/prof.h"
+#include "sched/perf.h"
 #include "sched/place.h"
 #include "sched/sched.h"
 #include "topo/topo.h"
@@ -32,8 +33,8 @@ typedef struct {
 } subsystem_t;
 
 static const subsystem_t subsystems[] = {
-    {topo_init, topo_fini},   {place_init, place_fini}, {mem_init, mem_fini},
-    {sched_init, sched_fini}, {prof_init, prof_fini},
+    {topo_init, topo_fini}, {perf_init, perf_fini},   {place_init, place_fini},
+    {mem_init, mem_fini},   {sched_init, sched_fini}, {prof_init, prof_fini},
 };
 enum { NSUB = sizeof subsystems / sizeof subsystems[0] };
 

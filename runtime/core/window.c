@@ -209,7 +209,7 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
   maestro_buf_t *peek[8] = {0};
   uint64_t bytes = 0;
   for (int p = 0; p < a->n_in; p++) {
-    struct chan *c = run_port_ready(&a->in[p]);
+    struct chan *c = run_port_peek(&a->in[p]);
     maestro_buf_t *b = c ? ring_peek(&c->ring) : NULL;
     if (!b) continue;
     if (p < 8) peek[p] = b;
@@ -242,28 +242,9 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
   return best;
 }
 
-static int inputs_ready(struct maestro_agent *a, int *ended) {
-  for (int p = 0; p < a->n_in; p++)
-    if (!run_port_ready(&a->in[p])) {
-      if (ended) *ended = run_port_ended(&a->in[p]);
-      return 0;
-    }
-  return 1;
-}
-
-/* Takes one message per port into slot `s` (the lock held). */
+/* Takes one input set into slot `s` (the lock held, inputs ready). */
 static void take_inputs(struct maestro_agent *a, struct slot *s) {
-  for (int p = 0; p < a->n_in; p++) {
-    struct inport *ip = &a->in[p];
-    struct chan *c = run_port_ready(ip);
-    if (!c) continue; /* cannot happen: inputs_ready() said so under the lock */
-    s->in[p] = ring_pop(&c->ring);
-    s->inch[p] = c;
-    c->popped++;
-    c->cons_dirty = 1;
-    if (p == 0) s->flow_in = (c->id << 32) | (c->popped & 0xffffffffu);
-    s->inseq[p] = ip->taken++;
-  }
+  run_take(a, s->in, s->inseq, s->inch, &s->flow_in);
   s->bytes = 0;
   for (int p = 0; p < a->n_in; p++)
     s->bytes += s->in[p]->size;
@@ -280,16 +261,10 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
       prof_trace_fire_ns(a->g->rt, (maestro_place_kind_t)s->kind, s->index, a->trace_name, s->seq,
                          s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f));
     }
-    if (s->status >= 0) {
-      if (run_commit(a, s->out, s->nout, rs)) a->blocked = 1;
-      for (int p = 0; p < a->n_in; p++) {
-        maestro_buf_release(s->in[p]);
-        s->in[p] = NULL;
-      }
-      if (s->status == MAESTRO_DONE && a->phase == AG_RUN) a->phase = AG_CLOSING;
-    } else {
+    if (s->status >= 0)
+      run_deliver(a, s->in, s->status, s->out, s->nout, rs);
+    else
       run_failed(a, s->in, s->inseq, s->status, s->why, rs);
-    }
     free(s->why);
     s->why = NULL;
     if (s->out != s->inl) free(s->out);
@@ -539,7 +514,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   int my_dev = t->dev;
   int cpu_index = my_dev >= 0 ? -1 : place;
   struct run_stats rs = {0};
-  int yield = 0, finished_now = 0;
+  int yield = 0;
   struct sched_task *wake_main = NULL;
   pthread_mutex_lock(&w->mu);
   if (a->phase == AG_FINISHED) {
@@ -554,20 +529,12 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
      * only place a stateful agent's CPU function runs. */
     if (my_dev < 0 && w->fallbacks > 0 && run_fallback(a, w, cpu_index, &rs)) continue;
     emit(a, w, &rs);
-    if (atomic_load_explicit(&g->stopped, memory_order_acquire) && a->phase == AG_RUN)
-      a->phase = AG_CLOSING;
+    run_note_stop(a);
     if (a->phase != AG_RUN) break;
-    if (a->blocked) {
-      if (!run_flush_pending(a, 0, &rs)) break;
-      a->blocked = 0;
-    }
+    if (!run_outputs_free(a, &rs)) break;
     if (a->seq - w->next_emit >= WIN_SLOTS) break;  /* window full: emission wakes us */
     if (w->serial && a->seq != w->next_emit) break; /* one at a time: its emission wakes us */
-    int ended = 0;
-    if (!inputs_ready(a, &ended)) {
-      if (ended) a->phase = AG_CLOSING;
-      break;
-    }
+    if (!run_can_take(a)) break;
     int where = choose_place(a, w, my_dev);
     struct sched_task *hand = NULL;
     if (where < 0 && (my_dev >= 0 || !w->cpu_ok))
@@ -591,7 +558,8 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     if (where >= 0) w->dev_inflight[where]++;
     /* More waiting: let another CPU lane fire it at the same time. */
     struct sched_task *more = NULL;
-    if (where < 0 && w->ncpu_lanes && inputs_ready(a, NULL) && a->seq - w->next_emit < WIN_SLOTS) {
+    if (where < 0 && w->ncpu_lanes && run_inputs_ready(a, NULL) &&
+        a->seq - w->next_emit < WIN_SLOTS) {
       more = &w->cpu_lanes[w->next_lane].task;
       w->next_lane = (w->next_lane + 1) % w->ncpu_lanes;
       if (more == t) more = NULL;
@@ -606,38 +574,16 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   }
   if (n == AGENT_BATCH) yield = 1;
   emit(a, w, &rs);
-  int stopped = atomic_load_explicit(&g->stopped, memory_order_acquire);
-  if (stopped && a->phase == AG_RUN) a->phase = AG_CLOSING;
-  if (a->phase == AG_CLOSING && a->seq == w->next_emit && w->fallbacks == 0) {
-    if (!a->blocked || run_flush_pending(a, stopped, &rs)) {
-      a->blocked = 0;
-      run_close_outputs(a);
-      a->phase = AG_DRAIN;
-    }
-  }
-  if (a->phase == AG_DRAIN) {
-    run_drain_inputs(a, &rs);
-    if (run_inputs_ended(a)) {
-      a->phase = AG_FINISHED;
-      finished_now = 1;
-    }
-  }
+  /* Closing waits for every slot taken to be emitted. */
+  int finished_now = run_wind_down(a, a->seq == w->next_emit && w->fallbacks == 0, &rs);
   run_end_of_run(a);
   /* Work this lane cannot do (a CPU firing after a device lane emitted). */
   if (!finished_now && t != main_task(a) && a->phase == AG_RUN && !a->blocked &&
-      a->seq - w->next_emit < WIN_SLOTS && inputs_ready(a, NULL))
+      a->seq - w->next_emit < WIN_SLOTS && run_inputs_ready(a, NULL))
     wake_main = main_task(a);
   int blocked = a->blocked;
   win_unlock(a, w, &rs);
   if (wake_main) sched_notify(rt, wake_main);
   /* Busy time and firings were counted per firing (exec_cpu, launch_done). */
-  if (finished_now) {
-    atomic_store_explicit(&a->st.pstate, a->failed ? PROF_AGENT_FAILED : PROF_AGENT_FINISHED,
-                          memory_order_relaxed);
-    graph_agent_finished(g);
-    return TASK_WAIT;
-  }
-  atomic_store_explicit(&a->st.pstate, blocked ? PROF_AGENT_BLOCKED : PROF_AGENT_WAITING,
-                        memory_order_relaxed);
-  return yield ? TASK_YIELD : TASK_WAIT;
+  return run_task_end(a, finished_now, blocked, yield);
 }

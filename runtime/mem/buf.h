@@ -48,12 +48,21 @@ int mem_buf_alloc(struct maestro_runtime *rt, size_t bytes, maestro_buf_t **b);
 /* Like mem_buf_alloc, with the host bytes on NUMA node `node` (-1: the
  * calling worker's node). Only matters on machines with several nodes. */
 int mem_buf_alloc_on(struct maestro_runtime *rt, size_t bytes, int node, maestro_buf_t **b);
+/* mem_buf_alloc_on for the public function `who`, which the error message
+ * names. Sizes whose header and alignment arithmetic would wrap around are
+ * refused with MAESTRO_ENOMEM, as by every mem_buf_alloc*. */
+int mem_buf_alloc_for(struct maestro_runtime *rt, size_t bytes, int node, const char *who,
+                      maestro_buf_t **b);
 /* NUMA nodes the pools know (>= 1). */
 int mem_nodes(const struct maestro_runtime *rt);
 /* A buffer whose host replica does not exist yet (a device will produce it). */
 int mem_buf_alloc_nohost(struct maestro_runtime *rt, size_t bytes, maestro_buf_t **b);
 /* Gives `b` host memory if it has none (host_valid stays as it is). */
 int mem_buf_ensure_host(maestro_buf_t *b);
+/* `who` (a retain or release) found `b` with a reference count of 0 (and
+ * left it 0): counts it and reports it in maestro_last_error(). The buffer
+ * went back to a pool on its last release and stays there, recycled once. */
+void mem_buf_overreleased(maestro_buf_t *b, const char *who);
 
 /* Per-thread pool caches. A worker thread calls mem_thread_attach(rt, node)
  * when it starts (its buffers then come from and return to a cache of its own,

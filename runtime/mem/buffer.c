@@ -10,13 +10,13 @@
 
 int maestro_buf_create(maestro_runtime_t *rt, size_t bytes, maestro_buf_t **b) {
   if (!rt || !b) return err_set(MAESTRO_EINVAL, "maestro_buf_create: %s is NULL", rt ? "b" : "rt");
-  return mem_buf_alloc(rt, bytes, b);
+  return mem_buf_alloc_for(rt, bytes, -1, "maestro_buf_create", b);
 }
 
 int maestro_buf_from(maestro_runtime_t *rt, const void *data, size_t bytes, maestro_buf_t **b) {
   if (!rt || !b || (!data && bytes))
     return err_set(MAESTRO_EINVAL, "maestro_buf_from: %s is NULL", !rt ? "rt" : !b ? "b" : "data");
-  int rc = mem_buf_alloc(rt, bytes, b);
+  int rc = mem_buf_alloc_for(rt, bytes, -1, "maestro_buf_from", b);
   if (rc) return rc;
   if (bytes) memcpy((*b)->host, data, bytes);
   return MAESTRO_OK;
@@ -58,14 +58,28 @@ const void *maestro_buf_cdata(maestro_buf_t *b) {
   return b->size ? b->host : NULL;
 }
 
+/* A count of 0 means that the buffer went back to a pool already: a retain
+ * or release then is a use after release. Both are refused (the count stays
+ * 0), else a later release would recycle the buffer a second time and the
+ * pool hand it to two owners. One branch on the value the atomic returns:
+ * the per-message path costs what it did. */
 maestro_buf_t *maestro_buf_retain(maestro_buf_t *b) {
-  if (b) atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+  if (b && atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed) == 0) {
+    atomic_fetch_sub_explicit(&b->refs, 1, memory_order_relaxed);
+    mem_buf_overreleased(b, "maestro_buf_retain");
+  }
   return b;
 }
 
 void maestro_buf_release(maestro_buf_t *b) {
   if (!b) return;
-  if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) mem_buf_recycle(b);
+  unsigned before = atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel);
+  if (before == 1) {
+    mem_buf_recycle(b);
+  } else if (before == 0) {
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    mem_buf_overreleased(b, "maestro_buf_release");
+  }
 }
 
 int maestro_buf_writable(maestro_buf_t **bp) {
@@ -75,7 +89,7 @@ int maestro_buf_writable(maestro_buf_t **bp) {
   const void *src = maestro_buf_cdata(b);
   if (!src && b->size) return MAESTRO_ECL;
   maestro_buf_t *copy;
-  int rc = mem_buf_alloc(b->rt, b->size, &copy);
+  int rc = mem_buf_alloc_for(b->rt, b->size, -1, "maestro_buf_writable", &copy);
   if (rc) return rc;
   if (b->size) memcpy(copy->host, src, b->size);
   *bp = copy;

@@ -17,6 +17,25 @@
 #include "mem/replica.h"
 #include "topo/topo.h"
 
+/* Under AddressSanitizer the bytes of a buffer sitting in a pool are
+ * poisoned: a write through a pointer kept after the last release is
+ * reported instead of landing in the next owner's message. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MEM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MEM_ASAN 1
+#endif
+#endif
+#ifdef MEM_ASAN
+#include <sanitizer/asan_interface.h>
+#define pool_poison(b)   ASAN_POISON_MEMORY_REGION((b)->host, (b)->host_cap)
+#define pool_unpoison(b) ASAN_UNPOISON_MEMORY_REGION((b)->host, (b)->host_cap)
+#else
+#define pool_poison(b)   ((void)(b))
+#define pool_unpoison(b) ((void)(b))
+#endif
+
 /* Per-thread cache: at most TC_MAX buffers and TC_BYTES bytes per class. */
 #define TC_MAX   256
 #define TC_BYTES (2u << 20)
@@ -29,6 +48,11 @@
 /* Header size, rounded so that inline host bytes stay aligned. */
 #define HDR_BYTES                                                                                  \
   ((sizeof(struct maestro_buf) + MEM_HOST_ALIGN - 1) & ~(size_t)(MEM_HOST_ALIGN - 1))
+
+/* The largest buffer: its header, class rounding and alignment padding
+ * added to it stay far from wrapping around (and malloc refuses more than
+ * PTRDIFF_MAX anyway). */
+#define MEM_MAX_BYTES ((size_t)PTRDIFF_MAX - HDR_BYTES - 2 * MEM_HOST_ALIGN)
 
 static size_t round_align(size_t n) {
   return (n + MEM_HOST_ALIGN - 1) & ~(size_t)(MEM_HOST_ALIGN - 1);
@@ -44,7 +68,7 @@ struct mem {
   int nnodes;                /* NUMA nodes (>= 1) */
   struct shared_class *cls;  /* [nnodes][MEM_NCLASS] */
   atomic_size_t large_bytes; /* cached in classes above TC_BYTES */
-  atomic_ullong fresh, reused;
+  atomic_ullong fresh, reused, overreleased;
 };
 
 struct tcache {
@@ -102,6 +126,7 @@ int mem_init(struct maestro_runtime *rt) {
 
 /* Frees the memory of a buffer (never pooled again). */
 static void buf_free_memory(maestro_buf_t *b) {
+  if (b->host) pool_unpoison(b); /* the allocator may hand these bytes out again */
   if (b->flags & MEM_BUF_INLINE) {
     if (b->flags & MEM_BUF_NUMA)
       topo_free(b->rt, b, HDR_BYTES + round_align(b->host_cap));
@@ -200,6 +225,7 @@ void mem_thread_detach(void) {
 void mem_get_stats(struct maestro_runtime *rt, struct mem_stats *s) {
   s->fresh = atomic_load_explicit(&rt->mem->fresh, memory_order_relaxed);
   s->reused = atomic_load_explicit(&rt->mem->reused, memory_order_relaxed);
+  s->overreleased = atomic_load_explicit(&rt->mem->overreleased, memory_order_relaxed);
 }
 
 /* Host bytes for a separate (non-inline) buffer of class capacity `cap`. */
@@ -269,7 +295,10 @@ static maestro_buf_t *buf_get(struct maestro_runtime *rt, size_t bytes, int with
       atomic_fetch_add_explicit(&m->reused, 1, memory_order_relaxed);
     }
   }
-  if (!b) b = buf_fresh(rt, k, bytes, with_host, node);
+  if (b)
+    pool_unpoison(b);
+  else
+    b = buf_fresh(rt, k, bytes, with_host, node);
   if (!b) return NULL;
   atomic_init(&b->refs, 1);
   b->size = bytes;
@@ -279,22 +308,36 @@ static maestro_buf_t *buf_get(struct maestro_runtime *rt, size_t bytes, int with
   return b;
 }
 
+/* buf_get for `who` (the public function asked, or NULL), refusing sizes
+ * whose arithmetic would wrap around. */
+static int buf_alloc(struct maestro_runtime *rt, size_t bytes, int with_host, int node,
+                     const char *who, maestro_buf_t **out) {
+  const char *sep = who ? ": " : "";
+  if (!who) who = "";
+  if (bytes > MEM_MAX_BYTES)
+    return err_set(MAESTRO_ENOMEM, "%s%sbuffer of %zu bytes: more than a buffer can hold (%zu)",
+                   who, sep, bytes, (size_t)MEM_MAX_BYTES);
+  maestro_buf_t *b = buf_get(rt, bytes, with_host, node);
+  if (!b) return err_set(MAESTRO_ENOMEM, "%s%sbuffer of %zu bytes: out of memory", who, sep, bytes);
+  *out = b;
+  return MAESTRO_OK;
+}
+
 int mem_buf_alloc(struct maestro_runtime *rt, size_t bytes, maestro_buf_t **out) {
-  return mem_buf_alloc_on(rt, bytes, -1, out);
+  return buf_alloc(rt, bytes, 1, -1, NULL, out);
 }
 
 int mem_buf_alloc_on(struct maestro_runtime *rt, size_t bytes, int node, maestro_buf_t **out) {
-  maestro_buf_t *b = buf_get(rt, bytes, 1, node);
-  if (!b) return err_set(MAESTRO_ENOMEM, "buffer of %zu bytes: out of memory", bytes);
-  *out = b;
-  return MAESTRO_OK;
+  return buf_alloc(rt, bytes, 1, node, NULL, out);
+}
+
+int mem_buf_alloc_for(struct maestro_runtime *rt, size_t bytes, int node, const char *who,
+                      maestro_buf_t **out) {
+  return buf_alloc(rt, bytes, 1, node, who, out);
 }
 
 int mem_buf_alloc_nohost(struct maestro_runtime *rt, size_t bytes, maestro_buf_t **out) {
-  maestro_buf_t *b = buf_get(rt, bytes, 0, -1);
-  if (!b) return err_set(MAESTRO_ENOMEM, "buffer of %zu bytes: out of memory", bytes);
-  *out = b;
-  return MAESTRO_OK;
+  return buf_alloc(rt, bytes, 0, -1, NULL, out);
 }
 
 int mem_buf_ensure_host(maestro_buf_t *b) {
@@ -316,15 +359,26 @@ void mem_buf_recycle(maestro_buf_t *b) {
     buf_free_memory(b);
     return;
   }
+  pool_poison(b);
   struct tcache *tc = tls_cache;
   if (tc && tc->rt == b->rt && tc->max[k] && tc->node == b->node) {
     if (tc->n[k] == tc->max[k]) {
-      unsigned half = tc->max[k] / 2;
-      tc->n[k] -= half;
-      shared_put(b->rt->mem, tc->node, k, tc->items[k] + tc->n[k], half);
+      /* Keep the lower half, hand back the rest: at least one buffer, also
+       * when the row holds a single one (max 1: the 2 MiB class). */
+      unsigned keep = tc->max[k] / 2;
+      shared_put(b->rt->mem, tc->node, k, tc->items[k] + keep, tc->n[k] - keep);
+      tc->n[k] = keep;
     }
     tc->items[k][tc->n[k]++] = b;
     return;
   }
   shared_put(b->rt->mem, b->node, k, &b, 1);
+}
+
+void mem_buf_overreleased(maestro_buf_t *b, const char *who) {
+  atomic_fetch_add_explicit(&b->rt->mem->overreleased, 1, memory_order_relaxed);
+  err_set(MAESTRO_ESTATE,
+          "%s: buffer %p of %zu bytes was already released by its last holder (reference "
+          "count 0); this call is ignored",
+          who, (void *)b, b->size);
 }

@@ -23,9 +23,10 @@ size_t mem_class_bytes(unsigned cls);
 void mem_buf_recycle(maestro_buf_t *b);
 
 /* Counters for tests: buffers created by malloc so far, and recycled (a worker's
- * reuses are counted when it stops). */
+ * reuses are counted when it stops); releases and retains refused because the
+ * buffer's count was already 0. */
 struct mem_stats {
-  unsigned long long fresh, reused;
+  unsigned long long fresh, reused, overreleased;
 };
 void mem_get_stats(struct maestro_runtime *rt, struct mem_stats *s);
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "base/error.h"
 #include "base/json.h"
@@ -215,6 +216,41 @@ int topo_cpu_pus(const struct maestro_runtime *rt, int cpu, char *buf, size_t le
                    rt->ncpu);
   if (hwloc_bitmap_list_snprintf(buf, len, rt->topo->cpusets[cpu]) < 0)
     return err_set(MAESTRO_ESYS, "topo_cpu_pus: cannot format the PU list");
+  return MAESTRO_OK;
+}
+
+int topo_cpu_arch(const struct maestro_runtime *rt, int cpu, char *buf, size_t len) {
+  if (!rt || !rt->topo || !buf || len == 0)
+    return err_set(MAESTRO_EINVAL, "topo_cpu_arch: bad argument");
+  if (cpu < 0 || cpu >= rt->ncpu)
+    return err_set(MAESTRO_ENODEV, "topo_cpu_arch: no CPU place %d (this runtime has %d)", cpu,
+                   rt->ncpu);
+  hwloc_topology_t t = rt->topo->t;
+  hwloc_const_bitmap_t set = rt->topo->cpusets[cpu];
+  hwloc_obj_t pu = hwloc_get_pu_obj_by_os_index(t, (unsigned)hwloc_bitmap_first(set));
+  const char *model = pu ? cpu_model(t, pu) : "";
+  struct utsname u;
+  if (!model[0]) model = uname(&u) == 0 ? u.machine : "unknown";
+  /* Performance and efficiency cores of one model run code at different
+   * speeds: their kind keeps their models apart. */
+  const char *type = NULL;
+  char kind[32];
+  if (hwloc_cpukinds_get_nr(t, 0) > 1) {
+    int k = hwloc_cpukinds_get_by_cpuset(t, set, 0);
+    struct hwloc_info_s *infos = NULL;
+    unsigned ninfos = 0;
+    if (k >= 0 && hwloc_cpukinds_get_info(t, (unsigned)k, NULL, NULL, &ninfos, &infos, 0) == 0)
+      for (unsigned i = 0; i < ninfos && !type; i++)
+        if (strcmp(infos[i].name, "CoreType") == 0) type = infos[i].value;
+    if (!type && k >= 0) {
+      snprintf(kind, sizeof kind, "kind %d", k);
+      type = kind;
+    }
+  }
+  if (type)
+    snprintf(buf, len, "cpu:%s (%s)", model, type);
+  else
+    snprintf(buf, len, "cpu:%s", model);
   return MAESTRO_OK;
 }
 

@@ -24,6 +24,13 @@ int topo_bind_thread(struct maestro_runtime *rt, int cpu);
  * on an SMT core) into buf. MAESTRO_ENODEV for a bad index. */
 int topo_cpu_pus(const struct maestro_runtime *rt, int cpu, char *buf, size_t len);
 
+/* Writes the architecture of CPU place `cpu`, the key of its performance
+ * models (sched/perf.h): "cpu:<model>" from hwloc's CPUModel, with the
+ * core type appended on a machine with several kinds of cores
+ * ("cpu:<model> (IntelAtom)"), or "cpu:<machine>" (uname) where hwloc
+ * knows no model. MAESTRO_ENODEV for a bad index. */
+int topo_cpu_arch(const struct maestro_runtime *rt, int cpu, char *buf, size_t len);
+
 /* NUMA node count (>= 1). */
 int topo_numa_nodes(const struct maestro_runtime *rt);
 

@@ -1,12 +1,44 @@
 /* Buffer pools: alignment, size classes, reuse instead of malloc,
  * copy-on-write. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "maestro.h"
 #include "mem/buf.h"
 #include "mem/pool.h"
 #include "testmain.h"
+
+/* Sanitizer allocators abort on a request above their limit (1 TiB) unless
+ * told to return NULL as malloc does: the huge-size cases count on NULL. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TEST_SANITIZED 1
+#endif
+#endif
+#ifdef TEST_SANITIZED
+const char *__asan_default_options(void);
+const char *__tsan_default_options(void);
+const char *__asan_default_options(void) {
+  return "allocator_may_return_null=1";
+}
+const char *__tsan_default_options(void) {
+  return "allocator_may_return_null=1";
+}
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_ASAN 1
+#endif
+#endif
+#ifdef POOL_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 static maestro_runtime_t *rt;
 
@@ -79,7 +111,115 @@ static void pool_copy_on_write(void) {
   maestro_buf_release(b);
 }
 
+static int names(const char *what) {
+  return strstr(maestro_last_error(), what) != NULL;
+}
+
+/* A second release of a buffer whose count is 0 is reported and ignored:
+ * the count stays 0 (it used to wrap around) and the buffer is in the pool
+ * once, so two allocations get two buffers. */
+static void pool_double_release(void) {
+  size_t sizes[] = {100, 5000, 3 << 19, (size_t)3 << 20};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    struct mem_stats s0, s1;
+    mem_get_stats(rt, &s0);
+    maestro_buf_t *b, *x, *y;
+    CU_ASSERT_EQUAL_FATAL(maestro_buf_create(rt, sizes[i], &b), MAESTRO_OK);
+    maestro_buf_release(b);
+    maestro_buf_release(b);
+    CU_ASSERT(names("maestro_buf_release"));
+    CU_ASSERT(names("already released"));
+    CU_ASSERT_EQUAL(maestro_buf_refs(b), 0);
+    mem_get_stats(rt, &s1);
+    CU_ASSERT_EQUAL(s1.overreleased - s0.overreleased, 1);
+    CU_ASSERT_EQUAL_FATAL(maestro_buf_create(rt, sizes[i], &x), MAESTRO_OK);
+    CU_ASSERT_EQUAL_FATAL(maestro_buf_create(rt, sizes[i], &y), MAESTRO_OK);
+    CU_ASSERT_PTR_NOT_EQUAL(x, y);
+    CU_ASSERT_EQUAL(maestro_buf_refs(x), 1);
+    CU_ASSERT_EQUAL(maestro_buf_refs(y), 1);
+    maestro_buf_release(x);
+    maestro_buf_release(y);
+  }
+}
+
+/* A holder that retains and releases a buffer after its last release (a use
+ * after release): before, the retain took the count from 0 to 1 and the
+ * release recycled the buffer a second time, so the pool handed it out twice. */
+static void pool_retain_after_release(void) {
+  struct mem_stats s0, s1;
+  mem_get_stats(rt, &s0);
+  maestro_buf_t *b, *x, *y;
+  CU_ASSERT_EQUAL_FATAL(maestro_buf_create(rt, 100, &b), MAESTRO_OK);
+  maestro_buf_release(b);
+  CU_ASSERT_PTR_EQUAL(maestro_buf_retain(b), b);
+  CU_ASSERT(names("maestro_buf_retain"));
+  CU_ASSERT_EQUAL(maestro_buf_refs(b), 0);
+  maestro_buf_release(b);
+  CU_ASSERT(names("maestro_buf_release"));
+  CU_ASSERT_EQUAL(maestro_buf_refs(b), 0);
+  mem_get_stats(rt, &s1);
+  CU_ASSERT_EQUAL(s1.overreleased - s0.overreleased, 2);
+  CU_ASSERT_EQUAL_FATAL(maestro_buf_create(rt, 100, &x), MAESTRO_OK);
+  CU_ASSERT_EQUAL_FATAL(maestro_buf_create(rt, 100, &y), MAESTRO_OK);
+  CU_ASSERT_PTR_NOT_EQUAL(x, y);
+  maestro_buf_release(x);
+  maestro_buf_release(y);
+}
+
+/* Sizes whose header and alignment arithmetic wraps around are refused with
+ * a message naming the function and the size (they used to succeed over a
+ * one-byte allocation); so are sizes no allocator can give. */
+static void pool_huge_sizes(void) {
+  size_t sizes[] = {SIZE_MAX,       SIZE_MAX - 1,   SIZE_MAX - 63,   SIZE_MAX - 127,
+                    SIZE_MAX - 128, SIZE_MAX - 255, SIZE_MAX - 4096, SIZE_MAX / 2 + 1,
+                    SIZE_MAX / 2,   (size_t)1 << 62};
+  char expect[64];
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    snprintf(expect, sizeof expect, "%zu bytes", sizes[i]);
+    maestro_buf_t *b = NULL;
+    CU_ASSERT_EQUAL(maestro_buf_create(rt, sizes[i], &b), MAESTRO_ENOMEM);
+    CU_ASSERT_PTR_NULL(b);
+    CU_ASSERT(names("maestro_buf_create"));
+    CU_ASSERT(names(expect));
+    char byte = 0;
+    CU_ASSERT_EQUAL(maestro_buf_from(rt, &byte, sizes[i], &b), MAESTRO_ENOMEM);
+    CU_ASSERT_PTR_NULL(b);
+    CU_ASSERT(names("maestro_buf_from"));
+    CU_ASSERT(names(expect));
+  }
+  /* The pools still work. */
+  maestro_buf_t *b;
+  CU_ASSERT_EQUAL(maestro_buf_create(rt, 1000, &b), MAESTRO_OK);
+  maestro_buf_release(b);
+}
+
+/* Under ASan the bytes of a pooled buffer are poisoned (a write after the
+ * last release is reported) and unpoisoned when the pool hands it out. */
+static void pool_poisoned(void) {
+#ifdef POOL_ASAN
+  size_t sizes[] = {1, 100, 5000, 3 << 19, (size_t)3 << 20};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    maestro_buf_t *b, *x;
+    CU_ASSERT_EQUAL_FATAL(maestro_buf_create(rt, sizes[i], &b), MAESTRO_OK);
+    char *p = maestro_buf_data(b);
+    CU_ASSERT_FALSE(__asan_address_is_poisoned(p));
+    maestro_buf_release(b);
+    CU_ASSERT_TRUE(__asan_address_is_poisoned(p));
+    CU_ASSERT_TRUE(__asan_address_is_poisoned(p + sizes[i] - 1));
+    CU_ASSERT_EQUAL_FATAL(maestro_buf_create(rt, sizes[i], &x), MAESTRO_OK);
+    CU_ASSERT_PTR_EQUAL(x, b); /* the pooled one */
+    CU_ASSERT_PTR_NULL(__asan_region_is_poisoned(maestro_buf_data(x), sizes[i]));
+    maestro_buf_release(x);
+  }
+#else
+  printf("\n    (not an ASan build: nothing to check)\n");
+#endif
+}
+
 void register_pool_tests(void) {
   ADD_SUITE("pool", pool_init, pool_fini, {"classes", pool_classes}, {"alignment", pool_alignment},
-            {"reuses", pool_reuses}, {"copy_on_write", pool_copy_on_write});
+            {"reuses", pool_reuses}, {"copy_on_write", pool_copy_on_write},
+            {"double_release", pool_double_release},
+            {"retain_after_release", pool_retain_after_release}, {"huge_sizes", pool_huge_sizes},
+            {"poisoned", pool_poisoned});
 }

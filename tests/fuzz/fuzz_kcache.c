@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "backend/opencl/cache_entry.h"
+#include "base/hash.h"
 
 #define KCACHE_KEY 0x6d61657374726f21ull /* also in seeds.c */
 
@@ -52,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ocl_cache_header_t h;
     memcpy(&h, file, hsz);
     if (flags & 2) h.key = KCACHE_KEY;
-    if (flags & 1) h.checksum = ocl_fnv1a(OCL_FNV_SEED, file + hsz, n - hsz);
+    if (flags & 1) h.checksum = hash_fnv1a(HASH_FNV_SEED, file + hsz, n - hsz);
     memcpy(file, &h, hsz);
   }
   size_t bin = 99, mlen = 99;

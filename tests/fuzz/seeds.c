@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "backend/opencl/cache_entry.h"
+#include "base/hash.h"
 #include "prof/segment.h"
 
 #define KCACHE_KEY 0x6d61657374726f21ull /* as fuzz_kcache.c */
@@ -162,7 +163,7 @@ static void kcache(const char *name, unsigned flags, unsigned arg, const char *k
                           .bin_bytes = sizeof bin,
                           .meta_bytes = strlen(meta)};
   memcpy(h.magic, ocl_cache_magic, sizeof h.magic);
-  h.checksum = ocl_fnv1a(ocl_fnv1a(OCL_FNV_SEED, bin, sizeof bin), meta, strlen(meta));
+  h.checksum = hash_fnv1a(hash_fnv1a(HASH_FNV_SEED, bin, sizeof bin), meta, strlen(meta));
   memcpy(buf + n, &h, sizeof h), n += sizeof h;
   memcpy(buf + n, bin, sizeof bin), n += sizeof bin;
   memcpy(buf + n, meta, strlen(meta)), n += strlen(meta);

@@ -4,16 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-const char ocl_cache_magic[8] = {'M', 'A', 'E', 'S', 'T', 'R', 'O', 'K'};
+#include "base/hash.h"
 
-uint64_t ocl_fnv1a(uint64_t h, const void *p, size_t n) {
-  const unsigned char *s = p;
-  for (size_t i = 0; i < n; i++) {
-    h ^= s[i];
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
+const char ocl_cache_magic[8] = {'M', 'A', 'E', 'S', 'T', 'R', 'O', 'K'};
 
 int ocl_cache_entry_check(const unsigned char *file, size_t n, uint64_t key, size_t *bin_len,
                           size_t *meta_len) {
@@ -26,7 +19,7 @@ int ocl_cache_entry_check(const unsigned char *file, size_t n, uint64_t key, siz
       h.header_bytes != sizeof h || h.key != key || h.bin_bytes == 0 || h.bin_bytes > n ||
       h.meta_bytes > n || h.bin_bytes + h.meta_bytes != n - sizeof h)
     return 0;
-  if (ocl_fnv1a(OCL_FNV_SEED, file + sizeof h, n - sizeof h) != h.checksum) return 0;
+  if (hash_fnv1a(HASH_FNV_SEED, file + sizeof h, n - sizeof h) != h.checksum) return 0;
   *bin_len = (size_t)h.bin_bytes;
   *meta_len = (size_t)h.meta_bytes;
   return 1;

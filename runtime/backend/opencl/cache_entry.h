@@ -8,9 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OCL_FNV_SEED 0xcbf29ce484222325ull
-uint64_t ocl_fnv1a(uint64_t h, const void *p, size_t n);
-
 /* An entry: this header, the device binary, then the kernels' argument
  * descriptions (text, see ocl_cache_meta_arg). */
 enum { OCL_CACHE_VERSION = 1 };
@@ -22,7 +19,7 @@ typedef struct {
   uint64_t key;       /* program.c's disk_key: a renamed or swapped file is refused */
   uint64_t bin_bytes; /* the device binary */
   uint64_t meta_bytes;
-  uint64_t checksum; /* FNV-1a over the binary and the descriptions */
+  uint64_t checksum; /* hash_fnv1a (base/hash.h) over the binary and the descriptions */
 } ocl_cache_header_t;
 
 /* 1 when the `n` bytes at `file` are a whole, unaltered entry for `key`

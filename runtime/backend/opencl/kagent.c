@@ -52,17 +52,10 @@ typedef struct ocl_launch {
   } * scratch; /* one per SCRATCH argument */
 } ocl_launch_t;
 
+/* Bytes of one element of a port of type t (1 for a type without one). */
 static size_t elem_size(maestro_type_t t) {
-  switch (t) {
-  case MAESTRO_BYTES:
-  case MAESTRO_U8: return 1;
-  case MAESTRO_I32:
-  case MAESTRO_U32:
-  case MAESTRO_F32: return 4;
-  case MAESTRO_I64:
-  case MAESTRO_F64: return 8;
-  default: return 1;
-  }
+  size_t n = maestro_type_size(t);
+  return n ? n : 1;
 }
 
 void ocl_kagent_destroy(ocl_kagent_t *ka) {

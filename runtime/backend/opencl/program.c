@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/fs.h"
+#include "base/hash.h"
 #include "backend/opencl/cache_entry.h"
 #include "backend/opencl/ocl_int.h"
 
@@ -23,19 +25,6 @@ typedef struct ocl_prog {
   cl_program prog;
   char *meta; /* collect_meta's text, or NULL: the driver described no argument */
 } ocl_prog_t;
-
-static int mkdir_p(const char *dir) {
-  char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s", dir);
-  for (char *p = path + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = 0;
-    int r = mkdir(path, 0700);
-    *p = '/';
-    if (r && errno != EEXIST) return -1;
-  }
-  return mkdir(path, 0700) && errno != EEXIST ? -1 : 0;
-}
 
 int ocl_prog_init(struct maestro_runtime *rt) {
   struct ocl *o = rt->ocl;
@@ -62,9 +51,9 @@ void ocl_prog_fini(struct maestro_runtime *rt) {
 
 /* The on-disk name: everything that makes a binary valid for a device. */
 static uint64_t disk_key(struct ocl *o, const ocl_dev_t *d, uint64_t hash) {
-  uint64_t h = ocl_fnv1a(hash, d->name, strlen(d->name));
-  h = ocl_fnv1a(h, d->version, strlen(d->version));
-  return ocl_fnv1a(h, o->plat[d->plat].name, strlen(o->plat[d->plat].name));
+  uint64_t h = hash_fnv1a(hash, d->name, strlen(d->name));
+  h = hash_fnv1a(h, d->version, strlen(d->version));
+  return hash_fnv1a(h, o->plat[d->plat].name, strlen(o->plat[d->plat].name));
 }
 
 static void disk_path(struct ocl *o, uint64_t key, char *out, size_t len) {
@@ -219,7 +208,7 @@ static void save_binary(struct ocl *o, const ocl_dev_t *d, uint64_t hash, cl_pro
   if (!bin) return;
   unsigned char *bins[1] = {bin};
   if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS &&
-      mkdir_p(o->cache_dir) == 0) {
+      fs_mkdir_p(o->cache_dir) == 0) {
     char path[PATH_MAX], tmp[PATH_MAX + 16];
     ocl_cache_header_t h = {.version = OCL_CACHE_VERSION,
                             .header_bytes = sizeof h,
@@ -227,7 +216,7 @@ static void save_binary(struct ocl *o, const ocl_dev_t *d, uint64_t hash, cl_pro
                             .bin_bytes = sz,
                             .meta_bytes = meta_len};
     memcpy(h.magic, ocl_cache_magic, sizeof h.magic);
-    h.checksum = ocl_fnv1a(ocl_fnv1a(OCL_FNV_SEED, bin, sz), meta, meta_len);
+    h.checksum = hash_fnv1a(hash_fnv1a(HASH_FNV_SEED, bin, sz), meta, meta_len);
     disk_path(o, h.key, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
     int fd = mkstemp(tmp);
@@ -292,9 +281,9 @@ int ocl_prog_get(struct maestro_runtime *rt, int dev, const char *agent, const c
   ocl_dev_t *d = ocl_dev(rt, dev);
   const char *opt = options ? options : "";
   size_t src_len = strlen(source);
-  uint64_t h = ocl_fnv1a(OCL_FNV_SEED, source, src_len);
-  h = ocl_fnv1a(h, "\0", 1);
-  h = ocl_fnv1a(h, opt, strlen(opt));
+  uint64_t h = hash_fnv1a(HASH_FNV_SEED, source, src_len);
+  h = hash_fnv1a(h, "\0", 1);
+  h = hash_fnv1a(h, opt, strlen(opt));
 
   pthread_mutex_lock(&o->prog_lock);
   for (ocl_prog_t *p = o->progs; p; p = p->next) {

@@ -1,0 +1,157 @@
+/* Performance models: how long one firing of an implementation takes on a
+ * kind of place, learnt from measured firings and kept between runs
+ * (runtime/sched/perf.c). The placer reads them to choose the place with
+ * the earliest expected finish; transfer costs are not modelled here
+ * (mem_cost_to_node of mem/replica.h gives those).
+ *
+ * A history is kept per (implementation key, place architecture, input
+ * size bucket):
+ *  - the key is the caller's string naming an implementation, e.g. the
+ *    agent's name and the kind of implementation ("scale/cpu",
+ *    "scale/opencl");
+ *  - the architecture names a kind of place, not one place: two devices of
+ *    one model share a history, a GPU and a CPU device never do. Device
+ *    places give place_arch() of sched/place.h ("opencl:NVIDIA H200"), CPU
+ *    places topo_cpu_arch() ("cpu:AMD EPYC 7763 64-Core Processor");
+ *    perf_place_arch() picks the right one;
+ *  - the bucket is the log2 of the firing's input bytes (perf_bucket).
+ *
+ * Each entry keeps its sample count, mean and variance (Welford's
+ * algorithm; past `window` samples the older ones fade geometrically, so a
+ * long-lived model follows a change), and when it was last updated.
+ *
+ * Calibration: an entry is "not calibrated" until it has min_samples
+ * samples (StarPU's rule, default 10). The placer should keep sending work
+ * to a place whose entry is not calibrated, so that it gets measured.
+ *
+ * Exploration: a place that is never chosen is never measured again, and a
+ * wrong model (a 5 ms cold start) would stay wrong. So when a (key, arch)
+ * has not been chosen for the last K firings of its key, perf_should_explore
+ * says once that this firing should go there. A measurement that confirms
+ * the model doubles that gap (up to explore_max); one that finds the place
+ * at least twice as fast as the model said restarts the entry (it becomes
+ * uncalibrated and is measured anew) and resets the gap to K.
+ *
+ * Persistence: with a directory (the runtime's cfg.perf_dir; "" keeps
+ * nothing), an architecture's histories are read from
+ * <dir>/<arch>-<hash>.perf the first time that architecture is used, and
+ * written back by perf_store_save / perf_store_destroy: one small text file
+ * per architecture, written to a temporary file and renamed (a reader sees
+ * the old file or the new), under an flock of the directory, merged with
+ * what is on disk (an entry this store did not update since its last save
+ * keeps the file's version, so runtimes and processes sharing the
+ * directory lose nothing but concurrent updates of the same entry). A file
+ * that does not parse (wrong version, bad line, truncated) is ignored with a
+ * warning on stderr (perf_store_warnings counts them) and replaced at the
+ * next save.
+ *
+ * Threads: perf_hist_get takes the store's lock and may read a file: call it
+ * once per (implementation, place) when a graph starts and keep the
+ * pointer, valid until perf_store_destroy. On the firing path,
+ * perf_estimate, perf_chosen and perf_should_explore are a few atomic
+ * loads and stores, and perf_record takes only that history's own lock. */
+#ifndef MAESTRO_SCHED_PERF_H
+#define MAESTRO_SCHED_PERF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "maestro.h"
+
+struct maestro_runtime;
+
+/* Size buckets: bucket 0 holds firings of up to 64 input bytes, bucket b
+ * those of (64 << (b-1), 64 << b]; the last holds everything larger. */
+#define PERF_BUCKETS 32
+
+/* Defaults of struct perf_params. */
+#define PERF_MIN_SAMPLES_DEFAULT   10u
+#define PERF_EXPLORE_EVERY_DEFAULT 64u
+#define PERF_EXPLORE_MAX_DEFAULT   4096u
+#define PERF_WINDOW_DEFAULT        256u
+
+/* Longest key or architecture string (longer ones are refused). */
+#define PERF_NAME_MAX 256
+
+struct perf_params {
+  unsigned min_samples;   /* N: samples before an entry is calibrated (0 = default) */
+  unsigned explore_every; /* K: firings of a key without choosing an arch before one goes there */
+  unsigned explore_max;   /* largest gap the confirmations grow K to (>= K) */
+  unsigned window;        /* samples weighted exactly; older ones fade past it (>= 2) */
+};
+
+/* A snapshot of one entry. */
+struct perf_stats {
+  uint64_t count;      /* samples recorded (since its last restart) */
+  double mean_ns;      /* 0 when count == 0 */
+  double var_ns2;      /* sample variance (n - 1 denominator); 0 when count < 2 */
+  int64_t last_update; /* wall-clock seconds (Unix time) of the last sample, 0 = never */
+};
+
+struct perf_store; /* one per runtime */
+struct perf_hist;  /* one (key, architecture): its PERF_BUCKETS entries */
+
+/* A store reading and writing `dir` ("" or NULL: kept in memory only).
+ * `p` NULL or zero fields take the defaults. No file is touched here.
+ * NULL on bad parameters (MAESTRO_EINVAL) or out of memory (MAESTRO_ENOMEM),
+ * with maestro_last_error() set. */
+struct perf_store *perf_store_create(const char *dir, const struct perf_params *p);
+
+/* Writes every architecture that has entries updated since the last save.
+ * MAESTRO_OK, nothing written, without a directory. MAESTRO_ESYS (message
+ * naming the file) when a file cannot be written; the others are still
+ * written and the entries stay unsaved. Thread-safe; may run while firings
+ * record. */
+int perf_store_save(struct perf_store *s);
+
+/* Saves (errors are dropped: the models are a cache) and frees everything,
+ * the histories included. NULL is a no-op. */
+void perf_store_destroy(struct perf_store *s);
+
+/* Files ignored so far because they did not parse; `msg` (may be NULL) gets
+ * the last such warning. */
+unsigned perf_store_warnings(struct perf_store *s, char *msg, size_t len);
+
+/* The history of (key, arch), created empty when there is none, after
+ * loading arch's file the first time arch is asked for. NULL with
+ * MAESTRO_EINVAL for an empty or too long string, MAESTRO_ENOMEM. */
+struct perf_hist *perf_hist_get(struct perf_store *s, const char *key, const char *arch);
+
+/* The size bucket of a firing with `bytes` input bytes (all ports together). */
+int perf_bucket(uint64_t bytes);
+
+/* Expected firing time of `h` for `bytes` input bytes. Returns 1 when the
+ * entry is calibrated (*ns = its mean), 0 when not: *ns is then the mean of
+ * the samples so far, or -1 when there are none. */
+int perf_estimate(struct perf_hist *h, uint64_t bytes, double *ns);
+
+/* Snapshot of bucket `bucket` (0 .. PERF_BUCKETS-1; others give zeros). */
+struct perf_stats perf_entry_stats(struct perf_hist *h, int bucket);
+
+/* Records one firing of `bytes` input bytes that kept its place busy `ns`. */
+void perf_record(struct perf_hist *h, uint64_t bytes, uint64_t ns);
+
+/* Counts one firing of h's key sent to h's architecture: call it for every
+ * firing of a key, on the history of the place chosen (CPU included), so
+ * that the places not chosen can be told apart. */
+void perf_chosen(struct perf_hist *h);
+
+/* 1 when h's architecture has not been chosen for the last `gap` firings of
+ * its key (gap: K at first, see above): the caller should send this firing
+ * there and call perf_chosen(h). A 1 is given once per gap, even to callers
+ * on several threads. Its next perf_record is taken as the exploration's
+ * measurement. */
+int perf_should_explore(struct perf_hist *h);
+
+/* The architecture of a place, for perf_hist_get: "cpu:<model>" for CPU
+ * place `index`, place_arch() for device place `index`. MAESTRO_ENODEV for
+ * no such place. */
+int perf_place_arch(const struct maestro_runtime *rt, maestro_place_kind_t kind, int index,
+                    char *buf, size_t len);
+
+/* Runtime life (runtime/core/runtime.c): rt->perf from rt->cfg.perf_dir,
+ * and at destroy, saved and freed. */
+int perf_init(struct maestro_runtime *rt);
+void perf_fini(struct maestro_runtime *rt);
+
+#endif
