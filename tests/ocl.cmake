@@ -19,3 +19,5 @@ maestro_add_test(ocl_agent_copy SOURCES ocl_agent_copy.c TIMEOUT 120 LABELS ocl)
 # Refusals instead of crashes: a damaged on-disk program cache entry,
 # work sizes that wrap, argument bindings that do not fit the kernel.
 maestro_add_test(ocl_guard SOURCES ocl_guard.c TIMEOUT 180 LABELS ocl)
+# The cache entry's checks and argument descriptions as bytes (no device).
+maestro_add_test(ocl_cache_entry SOURCES ocl_cache_entry.c TIMEOUT 60 LABELS ocl)
