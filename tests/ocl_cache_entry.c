@@ -20,13 +20,13 @@ static size_t entry(unsigned char *out) {
                           .header_bytes = sizeof h,
                           .key = KEY,
                           .bin_bytes = sizeof bin,
-                          .meta_bytes = strlen(meta)};
+                          .meta_bytes = (sizeof meta - 1)};
   memcpy(h.magic, ocl_cache_magic, sizeof h.magic);
-  h.checksum = hash_fnv1a(hash_fnv1a(HASH_FNV_SEED, bin, sizeof bin), meta, strlen(meta));
+  h.checksum = hash_fnv1a(hash_fnv1a(HASH_FNV_SEED, bin, sizeof bin), meta, (sizeof meta - 1));
   memcpy(out, &h, sizeof h);
   memcpy(out + sizeof h, bin, sizeof bin);
-  memcpy(out + sizeof h + sizeof bin, meta, strlen(meta));
-  return sizeof h + sizeof bin + strlen(meta);
+  memcpy(out + sizeof h + sizeof bin, meta, (sizeof meta - 1));
+  return sizeof h + sizeof bin + (sizeof meta - 1);
 }
 
 static void test_check(void) {
@@ -34,7 +34,7 @@ static void test_check(void) {
   size_t n = entry(f), b = 7, m = 7;
   CU_ASSERT_EQUAL(ocl_cache_entry_check(f, n, KEY, &b, &m), 1);
   CU_ASSERT_EQUAL(b, sizeof bin);
-  CU_ASSERT_EQUAL(m, strlen(meta));
+  CU_ASSERT_EQUAL(m, (sizeof meta - 1));
   CU_ASSERT_EQUAL(ocl_cache_entry_check(f, n, KEY + 1, &b, &m), 0); /* another device's */
   CU_ASSERT_EQUAL(b, 0);
   CU_ASSERT_EQUAL(m, 0);
