@@ -7,3 +7,5 @@ foreach(suite flow supervise stateless validate errors)
                    LABELS backend)
   target_compile_definitions(engine_${suite}_fake PRIVATE ENG_FAKE_DEVICE)
 endforeach()
+# Placement by measured cost that measures again (issue 9), on the fake device.
+maestro_add_test(sched_learn SOURCES sched_learn.c backend_fake.c TIMEOUT 120 LABELS backend)

@@ -477,6 +477,130 @@ static void test_fanout_backpressure(void) {
   maestro_graph_destroy(g);
 }
 
+/* ---- a firing that lasts does not hold the rest of its graph ----
+ * One connected graph: "fork" sends one message to "blocker" (its first
+ * firing) and LR_MSGS to "counter". The blocker's first firing blocks until
+ * the counter has them all (or LR_GIVE_UP_US passes): all of the graph's
+ * agents start on one worker, so the fork and the counter must move to the
+ * other worker although their firings are cheap. */
+enum { LR_MSGS = 1000, LR_GIVE_UP_US = 10000000 };
+static atomic_long lr_counted, lr_seen_by_blocker, lr_blocker_firings;
+
+static int lr_fork(maestro_fire_t *f) {
+  uint64_t seq = maestro_fire_seq(f);
+  if (seq >= LR_MSGS) return MAESTRO_DONE;
+  if (seq == 0) {
+    int rc = maestro_fire_out(f, 0, eng_msg(maestro_fire_runtime(f), seq));
+    if (rc != MAESTRO_OK) return rc;
+  }
+  return maestro_fire_out(f, 1, eng_msg(maestro_fire_runtime(f), seq));
+}
+
+static int lr_blocker(maestro_fire_t *f) {
+  (void)f;
+  if (atomic_fetch_add(&lr_blocker_firings, 1) == 0) {
+    long waited = 0;
+    for (; atomic_load(&lr_counted) < LR_MSGS && waited < LR_GIVE_UP_US; waited += 1000)
+      eng_sleep_us(1000);
+    atomic_store(&lr_seen_by_blocker, atomic_load(&lr_counted));
+    printf(
+        "\n    the other branch's %d messages arrived within about %ld ms of the blocking firing "
+        "(gave up at %d ms)\n",
+        LR_MSGS, waited / 1000, LR_GIVE_UP_US / 1000);
+  }
+  return MAESTRO_OK;
+}
+
+static int lr_counter(maestro_fire_t *f) {
+  /* In order: the count so far is the value expected. */
+  if (eng_val(maestro_fire_in(f, 0)) != (uint64_t)atomic_load(&lr_counted)) return MAESTRO_EINVAL;
+  atomic_fetch_add(&lr_counted, 1);
+  return MAESTRO_OK;
+}
+
+static void test_long_run_releases_graph(void) {
+  if (maestro_runtime_nplaces(eng_rt, MAESTRO_PLACE_CPU) < 2) {
+    printf("\n    skipped: one CPU place\n");
+    return;
+  }
+  static const maestro_port_t fork_out[] = {{"a", MAESTRO_I64}, {"b", MAESTRO_I64}};
+  atomic_store(&lr_counted, 0);
+  atomic_store(&lr_seen_by_blocker, -1);
+  atomic_store(&lr_blocker_firings, 0);
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "long_run", &g) == MAESTRO_OK);
+  maestro_agent_t *fork = NULL, *blocker = NULL, *counter = NULL;
+  CU_ASSERT_EQUAL(
+      maestro_agent_add(
+          g, &(maestro_agent_desc_t){.name = "fork", .out = fork_out, .n_out = 2, .cpu = lr_fork},
+          &fork),
+      MAESTRO_OK);
+  CU_ASSERT_EQUAL(
+      maestro_agent_add(g,
+                        &(maestro_agent_desc_t){
+                            .name = "blocker", .in = eng_u64_in, .n_in = 1, .cpu = lr_blocker},
+                        &blocker),
+      MAESTRO_OK);
+  CU_ASSERT_EQUAL(
+      maestro_agent_add(g,
+                        &(maestro_agent_desc_t){
+                            .name = "counter", .in = eng_u64_in, .n_in = 1, .cpu = lr_counter},
+                        &counter),
+      MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_connect(g, fork, "a", blocker, "in", 0), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_connect(g, fork, "b", counter, "in", 0), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_run(g), MAESTRO_OK);
+  /* Every message reached the counter while the blocker's firing still ran. */
+  CU_ASSERT_EQUAL(atomic_load(&lr_seen_by_blocker), LR_MSGS);
+  CU_ASSERT_EQUAL(atomic_load(&lr_counted), LR_MSGS);
+  CU_ASSERT_EQUAL(atomic_load(&lr_blocker_firings), 1);
+  maestro_graph_destroy(g);
+}
+
+/* ---- independent parts of a graph start on different workers ---- */
+enum { SP_MSGS = 100 };
+static atomic_int sp_place[2];
+
+static int sp_source(maestro_fire_t *f) {
+  uint64_t seq = maestro_fire_seq(f);
+  if (seq >= SP_MSGS) return MAESTRO_DONE;
+  if (seq == 0) {
+    maestro_place_kind_t kind;
+    int place = maestro_fire_place(f, &kind);
+    atomic_store(&sp_place[*(int *)maestro_fire_state(f)], kind == MAESTRO_PLACE_CPU ? place : -2);
+  }
+  return maestro_fire_out(f, 0, eng_msg(maestro_fire_runtime(f), seq));
+}
+
+static void test_parts_spread(void) {
+  if (maestro_runtime_nplaces(eng_rt, MAESTRO_PLACE_CPU) < 2) {
+    printf("\n    skipped: one CPU place\n");
+    return;
+  }
+  static int ids[2] = {0, 1};
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "two_parts", &g) == MAESTRO_OK);
+  for (int i = 0; i < 2; i++) {
+    atomic_store(&sp_place[i], -1);
+    char name[16];
+    snprintf(name, sizeof name, "src%d", i);
+    maestro_agent_t *src = eng_add_source(g, name, sp_source, &ids[i]), *sink = NULL;
+    snprintf(name, sizeof name, "sink%d", i);
+    CU_ASSERT_EQUAL(
+        maestro_agent_add(
+            g, &(maestro_agent_desc_t){.name = name, .in = eng_u64_in, .n_in = 1, .cpu = eng_sink},
+            &sink),
+        MAESTRO_OK);
+    CU_ASSERT_EQUAL(maestro_connect(g, src, "out", sink, "in", 0), MAESTRO_OK);
+  }
+  CU_ASSERT_EQUAL(maestro_graph_run(g), MAESTRO_OK);
+  int p0 = atomic_load(&sp_place[0]), p1 = atomic_load(&sp_place[1]);
+  CU_ASSERT(p0 >= 0 && p1 >= 0);
+  /* Their first firings ran where they started: different workers. */
+  CU_ASSERT_NOT_EQUAL(p0, p1);
+  maestro_graph_destroy(g);
+}
+
 void register_suites(void) {
   ADD_SUITE("engine_sched", eng_suite_init, eng_suite_fini,
             {"backpressure bounds memory", test_backpressure_memory},
@@ -486,5 +610,7 @@ void register_suites(void) {
             {"affinity ON_CPU index", test_affinity}, {"agent stats", test_stats},
             {"no starvation on one worker", test_no_starvation},
             {"fan-out: slowest branch holds back", test_fanout_backpressure},
+            {"a long firing does not hold its graph", test_long_run_releases_graph},
+            {"independent parts start on different workers", test_parts_spread},
             {"DOT output", test_dot});
 }

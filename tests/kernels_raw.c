@@ -140,6 +140,15 @@ static void *launch(const maestro_bundled_agent_t *ba, const void *const *in,
       err = clSetKernelArg(k, (cl_uint)a, sizeof(cl_mem), &scratch[n_scratch++]);
       break;
     }
+    case MAESTRO_KARG_KIND_DIM: /* bundled kernels bind none: shapes are not theirs */
+      u = g->v.dim ? 1 : (cl_uint)count[g->port];
+      err = clSetKernelArg(k, (cl_uint)a, sizeof u, &u);
+      break;
+    case MAESTRO_KARG_KIND_BYTES:
+      err = clSetKernelArg(k, (cl_uint)a, g->v.data.n, g->v.data.ptr);
+      break;
+    case MAESTRO_KARG_KIND_BUF:
+    case MAESTRO_KARG_KIND_INOUT: CU_FAIL("bundled kernels bind no BUF or INOUT"); break;
     }
     CU_ASSERT_FATAL(err == CL_SUCCESS);
   }

@@ -19,3 +19,11 @@ maestro_add_test(ocl_agent_copy SOURCES ocl_agent_copy.c TIMEOUT 120 LABELS ocl)
 # Refusals instead of crashes: a damaged on-disk program cache entry,
 # work sizes that wrap, argument bindings that do not fit the kernel.
 maestro_add_test(ocl_guard SOURCES ocl_guard.c TIMEOUT 180 LABELS ocl)
+# Kernels as people write them: 2-D and 3-D launches, reqd_work_group_size,
+# message shapes through CPU and device agents (and across two devices),
+# the per-firing .prepare hook, by-value arguments of any type.
+maestro_add_test(ocl_geom SOURCES ocl_geom.c TIMEOUT 180 LABELS ocl)
+maestro_add_test(ocl_geom_two_devices SOURCES ocl_geom.c TIMEOUT 180 LABELS ocl
+                 ENV "POCL_DEVICES=pthread pthread" "LSAN_OPTIONS=use_tls=0")
+# The cache entry's checks and argument descriptions as bytes (no device).
+maestro_add_test(ocl_cache_entry SOURCES ocl_cache_entry.c TIMEOUT 60 LABELS ocl)

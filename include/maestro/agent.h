@@ -113,11 +113,25 @@ typedef struct maestro_agent_stats {
   uint64_t failures, retries;
   uint64_t dead_letters; /**< messages this agent sent to the dead-letter output */
   uint64_t fallbacks;    /**< device firings that fell back to the CPU implementation */
-  uint64_t device_fires; /**< firings that ran as an OpenCL kernel */
+  uint64_t device_fires; /**< firings that ran on a device place */
+  uint64_t cpu_fires;    /**< firings that ran on a CPU place (fallbacks included) */
 } maestro_agent_stats_t;
 
 /** Reads `a`'s counters. @return MAESTRO_OK or MAESTRO_EINVAL. */
 int maestro_agent_stats(const maestro_agent_t *a, maestro_agent_stats_t *s);
+
+/**
+ * The performance model's expected time of one firing of `a` with `bytes`
+ * input bytes on place (kind, index), in ns: the mean of the firings measured
+ * there so far (places of one architecture share a model; models persist in
+ * the configuration's .perf_dir). Agents with a choice of place (a hybrid or
+ * stateless agent) are measured; an agent that only ever runs one way on a
+ * CPU worker is not.
+ * @return MAESTRO_OK with *ns < 0 when not measured yet; MAESTRO_ENODEV for
+ * no such place (or one the agent has no implementation for); MAESTRO_EINVAL.
+ */
+int maestro_agent_estimate(const maestro_agent_t *a, maestro_place_kind_t kind, int index,
+                           size_t bytes, double *ns);
 
 /** The agent's name (owned by the agent). */
 const char *maestro_agent_name(const maestro_agent_t *a);

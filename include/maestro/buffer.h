@@ -78,6 +78,29 @@ void maestro_buf_release(maestro_buf_t *b);
  */
 int maestro_buf_writable(maestro_buf_t **b);
 
+/**
+ * Gives `b` a shape: `ndim` (1 to 3) dimensions in elements, `dims[0]`
+ * the fastest-varying one (an image's width, OpenCL's get_global_id(0)),
+ * then `dims[1]` (height) and `dims[2]`. The shape is host-side metadata:
+ * it stays with the buffer as it passes through agents (a CPU agent that
+ * forwards its input, a copy made by maestro_buf_writable) and across
+ * devices, and is never sent to a device; a kernel agent reads it with
+ * MAESTRO_KARG_DIM, and its outputs get the shape of the launch (see
+ * maestro_kernel_t). The element size is not recorded: the product of the
+ * dims must divide the buffer's size into whole elements of at least one
+ * byte (for an empty buffer, a product of 0). Setting it again replaces it.
+ * @return MAESTRO_OK, or MAESTRO_EINVAL (b or dims NULL, ndim out of
+ *         range, a shape that does not fit: nothing is changed).
+ */
+int maestro_buf_set_shape(maestro_buf_t *b, int ndim, const size_t *dims);
+
+/**
+ * The shape of `b`: its dimensions written to `dims` (unused ones as 1; all
+ * 0 when it has none; `dims` may be NULL).
+ * @return the number of dimensions, 0 for a buffer without a shape or NULL.
+ */
+int maestro_buf_shape(const maestro_buf_t *b, size_t dims[3]);
+
 /** Current reference count (a snapshot; for tests and diagnostics). */
 unsigned maestro_buf_refs(const maestro_buf_t *b);
 

@@ -1,5 +1,5 @@
 /* maestro_config_defaults: defaults, then the MAESTRO_* environment. The
- * only file of the runtime that reads the environment (tests/check_getenv.sh
+ * only file of the runtime that reads the environment (tests/foundation/check_getenv.sh
  * keeps it so): every subsystem reads rt->cfg, so two runtimes in one process
  * can be configured differently. */
 #include <ctype.h>

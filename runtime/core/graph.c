@@ -105,6 +105,11 @@ static int check_ports(const char *agent, const char *what, const maestro_port_t
  * `.check_arg` an opaque pointer of the caller's, kept as they are. */
 static void kernel_free(maestro_kernel_t *k) {
   if (!k) return;
+  for (int i = 0; k->args && i < k->n_args; i++)
+    if (k->args[i].kind == MAESTRO_KARG_KIND_BYTES)
+      free((void *)k->args[i].v.data.ptr);
+    else if (k->args[i].kind == MAESTRO_KARG_KIND_BUF)
+      maestro_buf_release(k->args[i].v.buf);
   free((char *)k->source);
   free((char *)k->name);
   free((char *)k->options);
@@ -131,7 +136,30 @@ static maestro_kernel_t *kernel_dup(const maestro_kernel_t *k, int n_out) {
     return NULL;
   }
   if (args) memcpy(args, k->args, (size_t)k->n_args * sizeof *args);
+  /* MAESTRO_KARG_BYTES values are copied too (NULL until copied, so that
+   * kernel_free can undo a partial copy). */
+  int bytes_ok = 1;
+  for (int i = 0; args && i < k->n_args; i++) {
+    if (args[i].kind != MAESTRO_KARG_KIND_BYTES) continue;
+    void *v = bytes_ok ? malloc(args[i].v.data.n ? args[i].v.data.n : 1) : NULL;
+    if (v && args[i].v.data.n) memcpy(v, args[i].v.data.ptr, args[i].v.data.n);
+    args[i].v.data.ptr = v;
+    bytes_ok = v != NULL;
+  }
+  if (!bytes_ok) {
+    for (int i = 0; i < k->n_args; i++)
+      if (args[i].kind == MAESTRO_KARG_KIND_BYTES) free((void *)args[i].v.data.ptr);
+    free(c);
+    free(source);
+    free(name);
+    free(options);
+    free(args);
+    free(out_count);
+    return NULL;
+  }
   if (out_count) memcpy(out_count, k->out_count, (size_t)n_out * sizeof *out_count);
+  for (int i = 0; args && i < k->n_args; i++) /* the agent's own references */
+    if (args[i].kind == MAESTRO_KARG_KIND_BUF) maestro_buf_retain(args[i].v.buf);
   *c = *k;
   c->source = source;
   c->name = name;
@@ -231,6 +259,18 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
     return err_set(MAESTRO_EINVAL,
                    "maestro_agent_add: agent '%s': kernel '%s': .args is NULL with .n_args %d",
                    d->name, k->name ? k->name : "?", k->n_args);
+  for (int i = 0; k && i < k->n_args; i++)
+    if (k->args[i].kind == MAESTRO_KARG_KIND_BYTES && !k->args[i].v.data.ptr)
+      return err_set(MAESTRO_EINVAL,
+                     "maestro_agent_add: agent '%s': kernel '%s': argument %d: MAESTRO_KARG_BYTES "
+                     "of a NULL pointer",
+                     d->name, k->name ? k->name : "?", i);
+  for (int i = 0; k && i < k->n_args; i++)
+    if (k->args[i].kind == MAESTRO_KARG_KIND_BUF && !k->args[i].v.buf)
+      return err_set(MAESTRO_EINVAL,
+                     "maestro_agent_add: agent '%s': kernel '%s': argument %d: MAESTRO_KARG_BUF "
+                     "of a NULL buffer",
+                     d->name, k->name ? k->name : "?", i);
   if (d->supervisor.on_fail != MAESTRO_FAIL_STOP && d->supervisor.on_fail != MAESTRO_FAIL_RETRY &&
       d->supervisor.on_fail != MAESTRO_FAIL_SKIP)
     return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': unknown supervisor policy %d",
@@ -648,6 +688,47 @@ static int graph_check_ends(struct maestro_graph *g) {
   return rc;
 }
 
+/* Root of agent `i` in the union-find `up` (paths halved on the way). */
+static int comp_root(int *up, int i) {
+  while (up[i] != i)
+    i = up[i] = up[up[i]];
+  return i;
+}
+
+/* First homes: the agents of one connected part of the graph start
+ * together on one worker, since agents that talk share caches there;
+ * independent parts (and graphs) go to different workers in turn. Agents
+ * whose firings prove costly, or that wait behind a run that lasts, are
+ * then stolen by idle workers (sched.h). */
+static void graph_first_homes(struct maestro_graph *g) {
+  static atomic_uint next_home;
+  unsigned ncpu = g->rt->ncpu > 0 ? (unsigned)g->rt->ncpu : 1;
+  int n = g->nagents;
+  int *up = malloc((size_t)n * sizeof *up);
+  if (!up) {
+    /* Out of memory: one home for all, as correct if less spread. */
+    unsigned home = atomic_fetch_add(&next_home, 1) % ncpu;
+    for (int i = 0; i < n; i++)
+      g->agents[i]->task.home = (int)home;
+    return;
+  }
+  for (int i = 0; i < n; i++)
+    up[i] = i;
+  for (struct chan *c = g->chans; c; c = c->next)
+    if (c->prod && c->cons) up[comp_root(up, c->prod->id)] = comp_root(up, c->cons->id);
+  int ncomp = 0;
+  for (int i = 0; i < n; i++)
+    ncomp += up[i] == i;
+  unsigned base = atomic_fetch_add(&next_home, (unsigned)(ncomp ? ncomp : 1));
+  /* Each root takes the next home, in agent order, then its part follows it. */
+  int next = 0;
+  for (int i = 0; i < n; i++)
+    if (up[i] == i) g->agents[i]->task.home = (int)((base + (unsigned)next++) % ncpu);
+  for (int i = 0; i < n; i++)
+    g->agents[i]->task.home = g->agents[comp_root(up, i)]->task.home;
+  free(up);
+}
+
 int maestro_graph_start(maestro_graph_t *g) {
   if (!g) return err_set(MAESTRO_EINVAL, "maestro_graph_start: g is NULL");
   if (g->state != GRAPH_NEW)
@@ -668,14 +749,7 @@ int maestro_graph_start(maestro_graph_t *g) {
     graph_free_impls(g);
     return rc;
   }
-  /* First homes: a graph's agents start together on one worker (graphs
-   * take turns), since agents that talk share caches there; agents whose
-   * firings prove costly are then stolen by idle workers (sched.h). */
-  static atomic_uint next_home;
-  int ncpu = g->rt->ncpu > 0 ? g->rt->ncpu : 1;
-  int home = (int)(atomic_fetch_add(&next_home, 1) % (unsigned)ncpu);
-  for (int i = 0; i < g->nagents; i++)
-    g->agents[i]->task.home = home;
+  graph_first_homes(g);
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
     if (a->n_in > 0 && ((a->flags & MAESTRO_STATELESS) || a->impls) && (rc = win_setup(a))) {

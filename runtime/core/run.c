@@ -37,6 +37,7 @@ void run_stats_flush(struct maestro_agent *a, const struct run_stats *rs, uint64
   ctr_add(&s->dead_letters, rs->dead);
   ctr_add(&s->fallbacks, rs->fallbacks);
   ctr_add(&s->device_fires, rs->device_fires);
+  if (kind == MAESTRO_PLACE_CPU) ctr_add(&s->cpu_fires, rs->fires);
   if (rs->fires && index >= 0) {
     atomic_store_explicit(&s->place_kind, kind, memory_order_relaxed);
     atomic_store_explicit(&s->place_index, index, memory_order_relaxed);

@@ -152,5 +152,9 @@ int run_fire_offload(void *agent, maestro_buf_t *const *in, uint64_t seq, int de
 int win_setup(struct maestro_agent *a);
 void win_free(struct maestro_agent *a);
 int win_task_run(struct maestro_agent *a, struct sched_task *t, int place);
+/* The performance model of a's implementation on place (kind, index): the
+ * agent's name as key, the place's architecture. NULL for a bad place or
+ * out of memory. */
+struct perf_hist *win_model(struct maestro_agent *a, maestro_place_kind_t kind, int index);
 
 #endif

@@ -26,6 +26,7 @@ int maestro_agent_stats(const maestro_agent_t *a, maestro_agent_stats_t *s) {
   s->dead_letters = LOAD(c->dead_letters);
   s->fallbacks = LOAD(c->fallbacks);
   s->device_fires = LOAD(c->device_fires);
+  s->cpu_fires = LOAD(c->cpu_fires);
   return MAESTRO_OK;
 }
 

@@ -24,12 +24,12 @@
 #include "mem/replica.h"
 #include "core/trace.h"
 #include "base/stats_rec.h"
+#include "sched/perf.h"
 #include "sched/place.h"
 
 #define WIN_SLOTS         64
 #define WIN_DEV_INFLIGHT  4
 #define WIN_MAX_CPU_LANES 16
-#define WIN_BUCKETS       24
 
 enum { SLOT_FREE = 0, SLOT_BUSY, SLOT_DONE, SLOT_FALLBACK };
 
@@ -69,9 +69,11 @@ struct window {
   unsigned host_out;     /* bit j: output j is read on the host (place_submit) */
   struct chan **host_ch; /* n_out: the channel whose d2h bytes output j's read counts */
   int eager;
-  /* History: expected ns per firing by place kind and input size bucket (EWMA). */
-  uint64_t est[2][WIN_BUCKETS];
-  uint32_t nest[2][WIN_BUCKETS];
+  atomic_int cpu_inflight; /* CPU firings running (its CPU queue, for placement) */
+  /* Performance models (sched/perf.h): the CPU implementation's, and each
+   * device place's (shared by places of one architecture). */
+  struct perf_hist *ph_cpu;
+  struct perf_hist **ph_dev; /* rt->ndev, NULL where it cannot run */
 };
 
 /* A copy of this thread's message for a failed firing, or NULL when empty. */
@@ -80,22 +82,16 @@ static char *keep_error(void) {
   return m[0] ? strdup(m) : NULL;
 }
 
-static int bucket_of(uint64_t bytes) {
-  int b = 0;
-  while (bytes > 64 && b < WIN_BUCKETS - 1) {
-    bytes >>= 1;
-    b++;
-  }
-  return b;
-}
-
-/* Records one firing's duration for placement (the lock held). */
-static void model_add(struct window *w, int kind, uint64_t bytes, uint64_t ns) {
-  int b = bucket_of(bytes);
-  if (w->nest[kind][b]++ == 0)
-    w->est[kind][b] = ns;
-  else
-    w->est[kind][b] = (w->est[kind][b] * 7 + ns) / 8;
+/* The performance model of agent `a`'s implementation on a place (NULL on
+ * a bad place or out of memory: placement then treats it as unmeasured). */
+struct perf_hist *win_model(struct maestro_agent *a, maestro_place_kind_t kind, int index) {
+  struct maestro_runtime *rt = a->g->rt;
+  char arch[PERF_NAME_MAX];
+  if (perf_place_arch(rt, kind, index, arch, sizeof arch) != MAESTRO_OK) return NULL;
+  /* One key per agent: the architecture tells its implementations apart
+   * (a CPU core, an OpenCL device, another backend's place), and the places
+   * not chosen are those of the same key (perf_should_explore). */
+  return perf_hist_get(rt->perf, a->name, arch);
 }
 
 int win_setup(struct maestro_agent *a) {
@@ -160,6 +156,14 @@ int win_setup(struct maestro_agent *a) {
       t->active = &a->g->active;
     }
   }
+  /* Performance models, looked up once (perf_hist_get may read a file). */
+  if (!oom && w->cpu_ok) w->ph_cpu = win_model(a, MAESTRO_PLACE_CPU, 0);
+  if (!oom && w->dev_ok) {
+    w->ph_dev = calloc((size_t)rt->ndev, sizeof *w->ph_dev);
+    oom = !w->ph_dev;
+    for (int d = 0; !oom && d < rt->ndev; d++)
+      if (w->dev_mask >> d & 1) w->ph_dev[d] = win_model(a, MAESTRO_PLACE_DEVICE, d);
+  }
   a->win = w;
   if (oom) {
     win_free(a);
@@ -188,6 +192,7 @@ void win_free(struct maestro_agent *a) {
   free(w->host_ch);
   free(w->dev_inflight);
   free(w->dev_lanes);
+  free(w->ph_dev);
   free(w->cpu_lanes);
   pthread_mutex_destroy(&w->mu);
   free(w);
@@ -222,23 +227,36 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
     }
     return -1;
   }
-  /* dmda: earliest expected finish; an unmeasured place costs 0 so that it gets measured. */
-  int bk = bucket_of(bytes);
-  uint64_t best_cost = w->nest[MAESTRO_PLACE_CPU][bk] ? w->est[MAESTRO_PLACE_CPU][bk] : 0;
+  /* dmda: the earliest expected finish over every place, each counting its
+   * queue (this agent's firings there not done yet) and the cost of moving
+   * every input that is not valid there. A place whose model is not
+   * calibrated yet gets the firing while it has room, so that it is
+   * measured; now and then a place not chosen is measured again
+   * (perf_should_explore), so that a wrong model (a slow first firing)
+   * does not stay wrong. */
+  double ns;
+  int cpu_queue = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed);
+  if (perf_estimate(w->ph_cpu, bytes, &ns) == 0 && cpu_queue == 0) return -1;
+  double best_cost = (cpu_queue + 1) * (ns > 0 ? ns : 0);
   int best = -1;
-  uint64_t dev_est = w->nest[MAESTRO_PLACE_DEVICE][bk] ? w->est[MAESTRO_PLACE_DEVICE][bk] : 0;
   for (int d = 0; d < rt->ndev; d++) {
     if (!(w->dev_mask >> d & 1)) continue;
+    int room = w->dev_inflight[d] < WIN_DEV_INFLIGHT;
+    if (perf_estimate(w->ph_dev[d], bytes, &ns) == 0 && room) return d;
     /* A busy device still counts: waiting for it may beat a slow CPU. */
-    uint64_t cost = (uint64_t)(w->dev_inflight[d] + 1) * dev_est;
+    double cost = (w->dev_inflight[d] + 1) * (ns > 0 ? ns : 0);
     for (int p = 0; p < a->n_in && p < 8; p++)
-      cost += mem_cost_to_node(peek[p], place_node(rt, d));
-    if (cost < best_cost ||
-        (best < 0 && cost == best_cost && best_cost == 0 && w->nest[MAESTRO_PLACE_CPU][bk] > 0)) {
+      cost += (double)mem_cost_to_node(peek[p], place_node(rt, d));
+    if (cost < best_cost) {
       best_cost = cost;
       best = d;
     }
   }
+  if (best >= 0 && perf_should_explore(w->ph_cpu)) return -1;
+  for (int d = 0; d < rt->ndev; d++)
+    if (d != best && (w->dev_mask >> d & 1) && w->dev_inflight[d] < WIN_DEV_INFLIGHT &&
+        perf_should_explore(w->ph_dev[d]))
+      return d;
   return best;
 }
 
@@ -282,9 +300,11 @@ static void exec_cpu(struct maestro_agent *a, struct window *w, struct slot *s, 
   struct maestro_runtime *rt = a->g->rt;
   struct maestro_fire f;
   run_fire_init(&f, a, s->in, s->seq, MAESTRO_PLACE_CPU, cpu);
+  atomic_fetch_add_explicit(&w->cpu_inflight, 1, memory_order_relaxed);
   uint64_t t0 = rt_now_ns();
   int st = run_fire_exec(a, &f, rs);
   uint64_t t1 = rt_now_ns();
+  atomic_fetch_sub_explicit(&w->cpu_inflight, 1, memory_order_relaxed);
   s->t0 = t0;
   s->t1 = t1;
   s->status = st;
@@ -310,7 +330,7 @@ static void exec_cpu(struct maestro_agent *a, struct window *w, struct slot *s, 
   sched_account(rt, MAESTRO_PLACE_CPU, cpu, t1 - t0, rs->fires);
   memset(rs, 0, sizeof *rs);
   pthread_mutex_lock(&w->mu);
-  model_add(w, MAESTRO_PLACE_CPU, s->bytes, t1 - t0);
+  perf_record(w->ph_cpu, s->bytes, t1 - t0);
   s->state = SLOT_DONE;
   pthread_mutex_unlock(&w->mu);
 }
@@ -422,7 +442,7 @@ static void launch_done(void *ctx, maestro_buf_t **out, const struct place_resul
   w->dev_inflight[d]--;
   if (st >= 0) {
     uint64_t ns = r->t_end_ns > r->t_start_ns ? r->t_end_ns - r->t_start_ns : r->busy_ns;
-    model_add(w, MAESTRO_PLACE_DEVICE, s->bytes, ns);
+    perf_record(w->ph_dev[d], s->bytes, ns);
     s->state = SLOT_DONE;
   } else if (a->cpu && !r->impl_failed) {
     s->state = SLOT_FALLBACK; /* a CPU lane runs it */
@@ -435,6 +455,7 @@ static void launch_done(void *ctx, maestro_buf_t **out, const struct place_resul
     s->state = SLOT_DONE;
     if (r->impl_failed) { /* it ran: its failures were counted where it did */
       atomic_fetch_add_explicit(&a->st.fires, 1, memory_order_relaxed);
+      atomic_fetch_add_explicit(&a->st.device_fires, 1, memory_order_relaxed);
       atomic_fetch_add_explicit(&a->st.msgs_in, (uint64_t)a->n_in, memory_order_relaxed);
       atomic_fetch_add_explicit(&a->st.bytes_in, s->bytes, memory_order_relaxed);
     } else
@@ -556,6 +577,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     s->t1 = 0;
     take_inputs(a, s);
     if (where >= 0) w->dev_inflight[where]++;
+    perf_chosen(where >= 0 ? w->ph_dev[where] : w->ph_cpu);
     /* More waiting: let another CPU lane fire it at the same time. */
     struct sched_task *more = NULL;
     if (where < 0 && w->ncpu_lanes && run_inputs_ready(a, NULL) &&
@@ -586,4 +608,36 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   if (wake_main) sched_notify(rt, wake_main);
   /* Busy time and firings were counted per firing (exec_cpu, launch_done). */
   return run_task_end(a, finished_now, blocked, yield);
+}
+
+int maestro_agent_estimate(const maestro_agent_t *a, maestro_place_kind_t kind, int index,
+                           size_t bytes, double *ns) {
+  if (!a || !ns)
+    return err_set(MAESTRO_EINVAL, "maestro_agent_estimate: %s is NULL", a ? "ns" : "a");
+  struct maestro_agent *ag = (struct maestro_agent *)a;
+  struct maestro_runtime *rt = ag->g->rt;
+  *ns = -1;
+  if (kind == MAESTRO_PLACE_CPU) {
+    if (index < 0 || index >= rt->ncpu)
+      return err_set(MAESTRO_ENODEV, "maestro_agent_estimate: agent '%s': no CPU place %d (%d)",
+                     ag->name, index, rt->ncpu);
+    if (!ag->cpu)
+      return err_set(MAESTRO_ENODEV, "maestro_agent_estimate: agent '%s' has no CPU implementation",
+                     ag->name);
+  } else if (kind == MAESTRO_PLACE_DEVICE) {
+    int n = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE);
+    if (index < 0 || index >= n)
+      return err_set(MAESTRO_ENODEV, "maestro_agent_estimate: agent '%s': no device place %d (%d)",
+                     ag->name, index, n < 0 ? 0 : n);
+    if (ag->g->state == GRAPH_STARTED && !(place_impls_places(ag->impls) >> index & 1))
+      return err_set(MAESTRO_ENODEV,
+                     "maestro_agent_estimate: agent '%s' has no implementation for device place %d",
+                     ag->name, index);
+  } else {
+    return err_set(MAESTRO_EINVAL, "maestro_agent_estimate: unknown place kind %d", (int)kind);
+  }
+  struct perf_hist *h = win_model(ag, kind, index);
+  if (!h) return MAESTRO_OK; /* no model could be had: not measured */
+  perf_estimate(h, bytes, ns);
+  return MAESTRO_OK;
 }

@@ -31,6 +31,10 @@ struct maestro_buf {
   void *host_base;               /* what was allocated for `host` (runtime/mem) */
   size_t host_cap;               /* usable bytes at `host` */
   struct maestro_buf *next_free; /* shared-pool link (runtime/mem) */
+  /* The message's shape (maestro_buf_set_shape): host-side metadata that
+   * travels with the header across agents and devices, never to a device. */
+  int ndim; /* 0 = none */
+  size_t dims[3];
 };
 
 /* Buffer flags (runtime/mem). */
@@ -63,6 +67,11 @@ int mem_buf_ensure_host(maestro_buf_t *b);
  * left it 0): counts it and reports it in maestro_last_error(). The buffer
  * went back to a pool on its last release and stays there, recycled once. */
 void mem_buf_overreleased(maestro_buf_t *b, const char *who);
+
+/* Checks `ndim` dims against a buffer of `bytes` (maestro_buf_set_shape's
+ * rule): 1..3 dims whose product is a whole number of at least one byte
+ * each, or 0 for an empty buffer. MAESTRO_OK or MAESTRO_EINVAL, nothing set. */
+int mem_shape_fits(int ndim, const size_t *dims, size_t bytes);
 
 /* Per-thread pool caches. A worker thread calls mem_thread_attach(rt, node)
  * when it starts (its buffers then come from and return to a cache of its own,

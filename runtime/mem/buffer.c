@@ -1,5 +1,6 @@
 /* The public buffer API: reference counting and copy-on-write on top of the
  * pools (mem/pool.c) and the replicas on other memory nodes (mem/replica.c). */
+#include <stdint.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -92,6 +93,8 @@ int maestro_buf_writable(maestro_buf_t **bp) {
   int rc = mem_buf_alloc_for(b->rt, b->size, -1, "maestro_buf_writable", &copy);
   if (rc) return rc;
   if (b->size) memcpy(copy->host, src, b->size);
+  copy->ndim = b->ndim;
+  memcpy(copy->dims, b->dims, sizeof copy->dims);
   *bp = copy;
   maestro_buf_release(b);
   return MAESTRO_OK;
@@ -99,4 +102,41 @@ int maestro_buf_writable(maestro_buf_t **bp) {
 
 unsigned maestro_buf_refs(const maestro_buf_t *b) {
   return b ? atomic_load_explicit(&((maestro_buf_t *)b)->refs, memory_order_relaxed) : 0;
+}
+
+int mem_shape_fits(int ndim, const size_t *dims, size_t bytes) {
+  if (ndim < 1 || ndim > 3 || !dims) return MAESTRO_EINVAL;
+  size_t n = 1;
+  for (int d = 0; d < ndim; d++) {
+    if (dims[d] && n > SIZE_MAX / dims[d]) return MAESTRO_EINVAL;
+    n *= dims[d];
+  }
+  if (n == 0) return bytes == 0 ? MAESTRO_OK : MAESTRO_EINVAL;
+  return bytes >= n && bytes % n == 0 ? MAESTRO_OK : MAESTRO_EINVAL;
+}
+
+int maestro_buf_set_shape(maestro_buf_t *b, int ndim, const size_t *dims) {
+  if (!b) return err_set(MAESTRO_EINVAL, "maestro_buf_set_shape: b is NULL");
+  if (ndim < 1 || ndim > 3 || !dims)
+    return err_set(MAESTRO_EINVAL, "maestro_buf_set_shape: %s (1 to 3 dimensions)",
+                   !dims ? "dims is NULL" : "ndim out of range");
+  if (mem_shape_fits(ndim, dims, b->size))
+    return err_set(MAESTRO_EINVAL,
+                   "maestro_buf_set_shape: shape {%zu, %zu, %zu} (%d dimensions) does not fit a "
+                   "buffer of %zu bytes (a whole number of bytes per element, at least one)",
+                   dims[0], ndim > 1 ? dims[1] : (size_t)1, ndim > 2 ? dims[2] : (size_t)1, ndim,
+                   b->size);
+  b->ndim = ndim;
+  for (int d = 0; d < 3; d++)
+    b->dims[d] = d < ndim ? dims[d] : 1;
+  return MAESTRO_OK;
+}
+
+int maestro_buf_shape(const maestro_buf_t *b, size_t dims[3]) {
+  if (!b || !b->ndim) {
+    if (dims) dims[0] = dims[1] = dims[2] = 0;
+    return 0;
+  }
+  if (dims) memcpy(dims, b->dims, 3 * sizeof *dims);
+  return b->ndim;
 }

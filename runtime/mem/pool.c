@@ -305,6 +305,7 @@ static maestro_buf_t *buf_get(struct maestro_runtime *rt, size_t bytes, int with
   atomic_init(&b->host_valid, with_host ? 1 : 0);
   b->reps = NULL;
   b->next_free = NULL;
+  b->ndim = 0;
   return b;
 }
 

@@ -288,6 +288,16 @@ int mem_rep_new_output(struct maestro_runtime *rt, int node, size_t bytes, int w
   return MAESTRO_OK;
 }
 
+void mem_rep_write_on(maestro_buf_t *b, int node) {
+  struct mem_reps *R = __atomic_load_n(&b->reps, __ATOMIC_ACQUIRE);
+  if (!R) return;
+  pthread_mutex_lock(&R->lock);
+  for (struct mem_rep *r = R->head; r; r = r->next)
+    if (r->node != node) set_valid(r, 0);
+  atomic_store(&b->host_valid, 0);
+  pthread_mutex_unlock(&R->lock);
+}
+
 void mem_rep_unpin(maestro_buf_t *b, int node) {
   struct mem_reps *R = __atomic_load_n(&b->reps, __ATOMIC_ACQUIRE);
   if (!R) return;

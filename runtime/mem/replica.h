@@ -32,6 +32,10 @@ int mem_rep_acquire(maestro_buf_t *b, int node, void *use);
  * now (it will likely be read there). *h is the replica's handle. */
 int mem_rep_new_output(struct maestro_runtime *rt, int node, size_t bytes, int with_host,
                        maestro_buf_t **out, void **h);
+/* b's replica on `node` (valid and pinned by mem_rep_acquire) is about to
+ * be written there: every other replica, the host's included, becomes
+ * stale. For a buffer held alone (a kernel's read-write argument). */
+void mem_rep_write_on(maestro_buf_t *b, int node);
 /* Ends a use begun by mem_rep_acquire or mem_rep_new_output. */
 void mem_rep_unpin(maestro_buf_t *b, int node);
 /* The handle of b's replica on `node` (NULL when none). */

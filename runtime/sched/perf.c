@@ -488,6 +488,10 @@ int perf_bucket(uint64_t bytes) {
 }
 
 int perf_estimate(struct perf_hist *h, uint64_t bytes, double *ns) {
+  if (!h) {
+    *ns = -1.0;
+    return 0;
+  }
   int b = perf_bucket(bytes);
   uint64_t n = atomic_load_explicit(&h->pub_count[b], memory_order_acquire);
   double mean = atomic_load_explicit(&h->pub_mean[b], memory_order_relaxed);
@@ -511,6 +515,7 @@ struct perf_stats perf_entry_stats(struct perf_hist *h, int bucket) {
 }
 
 void perf_record(struct perf_hist *h, uint64_t bytes, uint64_t ns) {
+  if (!h) return;
   const struct perf_params *p = &h->s->p;
   int b = perf_bucket(bytes);
   struct perf_entry *e = &h->e[b];
@@ -546,11 +551,13 @@ void perf_record(struct perf_hist *h, uint64_t bytes, uint64_t ns) {
 }
 
 void perf_chosen(struct perf_hist *h) {
+  if (!h) return;
   uint64_t f = atomic_fetch_add(&h->key->fires, 1) + 1;
   atomic_store(&h->last_chosen, f);
 }
 
 int perf_should_explore(struct perf_hist *h) {
+  if (!h) return 0;
   /* last_chosen first: every value it held came from fires, which only grows. */
   uint64_t last = atomic_load(&h->last_chosen);
   uint64_t f = atomic_load(&h->key->fires);

@@ -49,7 +49,9 @@
  * once per (implementation, place) when a graph starts and keep the
  * pointer, valid until perf_store_destroy. On the firing path,
  * perf_estimate, perf_chosen and perf_should_explore are a few atomic
- * loads and stores, and perf_record takes only that history's own lock. */
+ * loads and stores, and perf_record takes only that history's own lock.
+ * Each of these four takes a NULL history (none could be had) as one that
+ * is never measured. */
 #ifndef MAESTRO_SCHED_PERF_H
 #define MAESTRO_SCHED_PERF_H
 

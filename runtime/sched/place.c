@@ -250,3 +250,8 @@ void *place_backend_state(const struct maestro_runtime *rt, int dev) {
   const struct places *p = rt->places;
   return dev >= 0 && dev < p->ndev ? p->be[p->be_of[dev]].be : NULL;
 }
+
+const char *place_backend_name(const struct maestro_runtime *rt, int dev) {
+  const struct places *p = rt->places;
+  return dev >= 0 && dev < p->ndev ? p->be[p->be_of[dev]].ops->name : "";
+}

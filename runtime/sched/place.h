@@ -163,6 +163,8 @@ void *place_backend_state(const struct maestro_runtime *rt, int dev);
 
 /* The memory node of device place `dev`. */
 int place_node(const struct maestro_runtime *rt, int dev);
+/* The name of device place `dev`'s backend ("" for a bad index). */
+const char *place_backend_name(const struct maestro_runtime *rt, int dev);
 /* The architecture of device place `dev` ("" for a bad index). */
 const char *place_arch(const struct maestro_runtime *rt, int dev);
 

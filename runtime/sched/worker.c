@@ -1,7 +1,15 @@
 /* CPU workers: one thread per CPU place, pinned, with its own run queue.
  * A worker runs tasks from its queue, steals from the others when it has
  * none, spins a short while, then parks on a futex. Whoever queues a task
- * wakes a parked worker, so a parked runtime costs nothing. */
+ * wakes a parked worker, so a parked runtime costs nothing.
+ *
+ * A run that lasts (a firing that computes or blocks for long) must not
+ * hold what is queued behind it: each worker counts its runs (run_seq, odd
+ * while one is in progress), and an idle worker that sees the same run in
+ * progress for LONG_RUN_NS may take anything unpinned from that queue,
+ * whatever its past cost. An idle worker therefore parks with a timeout
+ * (WATCH_NS) while another worker is awake with tasks queued, and whoever
+ * queues behind an awake worker wakes a worker parked without one. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -26,6 +34,11 @@
 #define STEAL_NS 4000
 /* How long an idle worker spins before it parks. */
 #define SPIN_NS 30000
+/* A run in progress this long holds its queue no more (see above). */
+#define LONG_RUN_NS 2000000
+/* How often a parked worker looks for such a run while another is awake:
+ * what waits behind one is taken within LONG_RUN_NS + WATCH_NS. */
+#define WATCH_NS 2000000
 
 struct worker {
   _Alignas(64) pthread_mutex_t qlock;
@@ -34,8 +47,13 @@ struct worker {
   atomic_size_t qlen;   /* qn, readable without the lock */
   atomic_size_t nsteal; /* queued tasks another worker may take (refreshed at push/take) */
   atomic_int heavy;     /* running a costly task: all it has queued may be taken */
-  _Alignas(64) atomic_int parked;
+  atomic_uint run_seq;  /* runs begun + runs ended: odd while one is in progress */
+  _Alignas(64) atomic_int parked; /* PARK_* */
   atomic_uint futex;
+  /* The thief's view of the other workers' runs: the run_seq it last saw
+   * and when it first saw it (this worker's own, only it reads them). */
+  unsigned *seen_seq;
+  uint64_t *seen_at;
   _Alignas(64) atomic_ullong busy_ns, fires;
   struct sched *s;
   int index; /* in s->w: CPU places first, then devices */
@@ -51,7 +69,12 @@ struct sched {
   struct worker *w;
   atomic_int stop;
   atomic_int nparked;
+  atomic_int nsleeping; /* workers parked with no timeout (PARK_SLEEP) */
 };
+
+/* worker.parked: awake; parked with a timeout, watching the others' runs;
+ * parked until woken. */
+enum { PARK_NO = 0, PARK_WATCH, PARK_SLEEP };
 
 static _Thread_local struct worker *tls_worker;
 
@@ -117,12 +140,26 @@ static void q_recount(struct worker *w) {
   atomic_store_explicit(&w->nsteal, n, memory_order_relaxed);
 }
 
+/* 1 when worker `v` has been in one run for LONG_RUN_NS or more, as far as
+ * `w` (an idle CPU worker) has watched it. */
+static int run_stuck(struct worker *w, struct worker *v, uint64_t now) {
+  unsigned seq = atomic_load_explicit(&v->run_seq, memory_order_relaxed);
+  if (!(seq & 1)) return 0;
+  if (seq != w->seen_seq[v->index]) {
+    w->seen_seq[v->index] = seq;
+    w->seen_at[v->index] = now;
+    return 0;
+  }
+  return now - w->seen_at[v->index] >= LONG_RUN_NS;
+}
+
 /* Takes the first task `w` may give to worker `thief` (its own first task
- * when thief == w; the first one not pinned elsewhere otherwise). */
-static struct sched_task *q_take(struct worker *w, int thief) {
+ * when thief == w; the first one not pinned elsewhere otherwise). `stuck`:
+ * w has been in one run for long, so even cheap tasks may go. */
+static struct sched_task *q_take(struct worker *w, int thief, int stuck) {
   if (atomic_load_explicit(&w->qlen, memory_order_relaxed) == 0) return NULL;
   /* A thief does not even take the lock of a queue with nothing for it. */
-  int heavy = atomic_load_explicit(&w->heavy, memory_order_relaxed);
+  int heavy = stuck || atomic_load_explicit(&w->heavy, memory_order_relaxed);
   if (thief != w->index && !heavy && atomic_load_explicit(&w->nsteal, memory_order_relaxed) == 0)
     return NULL;
   struct sched_task *t = NULL;
@@ -148,13 +185,15 @@ static struct sched_task *q_take(struct worker *w, int thief) {
   return t;
 }
 
-static struct sched_task *find_task(struct worker *w, int steal) {
-  struct sched_task *t = q_take(w, w->index);
+/* Its own first task, or with `steal` (an idle CPU worker) one from
+ * another worker; `now` is the time (rt_now_ns) when stealing. */
+static struct sched_task *find_task(struct worker *w, int steal, uint64_t now) {
+  struct sched_task *t = q_take(w, w->index, 0);
   if (t || w->dev >= 0 || !steal) return t;
   struct sched *s = w->s;
   for (int k = 1; k < s->n; k++) {
     struct worker *v = &s->w[(w->index + k) % s->n];
-    if ((t = q_take(v, w->index))) return t;
+    if ((t = q_take(v, w->index, run_stuck(w, v, now)))) return t;
   }
   return NULL;
 }
@@ -178,11 +217,27 @@ static int work_visible(struct worker *w) {
 
 /* Wakes `w` if it is parked; 1 if it was. */
 static int wake(struct worker *w) {
-  int one = 1;
-  if (!atomic_compare_exchange_strong(&w->parked, &one, 0)) return 0;
+  int p = atomic_load(&w->parked);
+  if (p == PARK_NO || !atomic_compare_exchange_strong(&w->parked, &p, PARK_NO)) return 0;
   atomic_fetch_add(&w->futex, 1);
   futex_wake(&w->futex);
   return 1;
+}
+
+/* A task was queued behind awake worker `target`, whose run in progress
+ * may last: a CPU worker parked without a timeout must come and watch it. */
+static void wake_watcher(struct sched *s, struct worker *target) {
+  if (target->dev >= 0 || atomic_load_explicit(&s->nsleeping, memory_order_relaxed) == 0) return;
+  for (int k = 1; k < s->n; k++) {
+    struct worker *v = &s->w[(target->index + k) % s->n];
+    int p = PARK_SLEEP;
+    if (atomic_load_explicit(&v->parked, memory_order_relaxed) == PARK_SLEEP &&
+        atomic_compare_exchange_strong(&v->parked, &p, PARK_NO)) {
+      atomic_fetch_add(&v->futex, 1);
+      futex_wake(&v->futex);
+      return;
+    }
+  }
 }
 
 /* After queueing a task on `target`: wake it if it sleeps, else a sleeper
@@ -198,7 +253,10 @@ static void wake_for(struct sched *s, struct worker *target, int movable, int pi
   if (atomic_load_explicit(&s->nparked, memory_order_relaxed) == 0) return;
   if (wake(target)) return;
   if (pinned || target->dev >= 0) return;
-  if (!movable && !atomic_load_explicit(&target->heavy, memory_order_relaxed)) return;
+  if (!movable && !atomic_load_explicit(&target->heavy, memory_order_relaxed)) {
+    wake_watcher(s, target);
+    return;
+  }
   if (tls_worker == target || atomic_load_explicit(&target->qlen, memory_order_relaxed) > 0) {
     for (int k = 1; k < s->n; k++)
       if (wake(&s->w[(target->index + k) % s->n])) return;
@@ -244,7 +302,11 @@ static void run_task(struct worker *w, struct sched_task *t) {
   for (;;) {
     full_fence();
     if (w->dev < 0) t->home = w->index;
+    /* Single writer: a plain increment, published relaxed. */
+    unsigned seq = atomic_load_explicit(&w->run_seq, memory_order_relaxed);
+    atomic_store_explicit(&w->run_seq, seq + 1, memory_order_relaxed);
     int r = core_task_run(t, w->dev >= 0 ? w->dev : w->index);
+    atomic_store_explicit(&w->run_seq, seq + 2, memory_order_relaxed);
     if (r == TASK_YIELD) {
       int movable = task_movable(t), pinned = t->pin >= 0;
       atomic_store(&t->state, TASK_QUEUED);
@@ -263,14 +325,49 @@ static void run_task(struct worker *w, struct sched_task *t) {
   }
 }
 
-static void park(struct worker *w) {
+/* 1 when another CPU worker is awake (may be in a run that lasts) with
+ * tasks queued behind it. (One queued later wakes this one: wake_watcher.) */
+static int other_awake_queued(struct worker *w) {
+  struct sched *s = w->s;
+  for (int k = 0; k < s->n; k++)
+    if (k != w->index && atomic_load(&s->w[k].parked) == PARK_NO && atomic_load(&s->w[k].qlen) != 0)
+      return 1;
+  return 0;
+}
+
+/* Parks `w` until woken, or, for a CPU worker while another is awake with
+ * tasks queued, for WATCH_NS at most (each such wake costs some 25 us on a
+ * VM: never while no task waits). Returns 1 when it woke by that timeout. */
+static int park(struct worker *w) {
   struct sched *s = w->s;
   unsigned v = atomic_load(&w->futex);
-  atomic_store(&w->parked, 1);
+  /* Announced as sleeping first: whoever then queues behind an awake worker
+   * sees it (wake_watcher), and the count is undone if it watches instead. */
+  atomic_store(&w->parked, PARK_SLEEP);
   atomic_fetch_add(&s->nparked, 1);
-  if (!work_visible(w) && !atomic_load(&s->stop)) futex_wait(&w->futex, v);
-  atomic_store(&w->parked, 0);
+  int watch = 0;
+  if (w->dev < 0) {
+    atomic_fetch_add(&s->nsleeping, 1);
+    if (other_awake_queued(w)) {
+      int p = PARK_SLEEP;
+      watch = atomic_compare_exchange_strong(&w->parked, &p, PARK_WATCH);
+    }
+    if (watch) atomic_fetch_sub(&s->nsleeping, 1);
+  }
+  int timed_out = 0;
+  if (!work_visible(w) && !atomic_load(&s->stop)) {
+    if (watch) {
+      struct timespec ts = {0, WATCH_NS};
+      timed_out = syscall(SYS_futex, &w->futex, FUTEX_WAIT_PRIVATE, v, &ts, NULL, 0) != 0 &&
+                  errno == ETIMEDOUT;
+    } else {
+      futex_wait(&w->futex, v);
+    }
+  }
+  if (w->dev < 0 && !watch) atomic_fetch_sub(&s->nsleeping, 1);
+  atomic_store(&w->parked, PARK_NO);
   atomic_fetch_sub(&s->nparked, 1);
+  return timed_out;
 }
 
 static void *worker_main(void *arg) {
@@ -287,9 +384,10 @@ static void *worker_main(void *arg) {
                                     : rt->cpu_info[w->index].numa_node);
   uint64_t idle_since = 0;
   unsigned spins = 0;
+  int watched = 0; /* back from a watch that timed out: look once, park again */
   while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
-    struct sched_task *t =
-        find_task(w, idle_since && (spins & 7) == 0 && rt_now_ns() - idle_since > STEAL_NS);
+    uint64_t now = idle_since && (watched || (spins & 7) == 0) ? rt_now_ns() : 0;
+    struct sched_task *t = find_task(w, watched || (now && now - idle_since > STEAL_NS), now);
     if (t) {
       int heavy = sched_task_stealable(t);
       atomic_store_explicit(&w->heavy, heavy, memory_order_relaxed);
@@ -301,12 +399,13 @@ static void *worker_main(void *arg) {
       run_task(w, t);
       atomic_store_explicit(&w->heavy, 0, memory_order_relaxed);
       idle_since = 0;
+      watched = 0;
       continue;
     }
     if (!idle_since) idle_since = rt_now_ns();
-    if ((++spins & 63) == 0 && rt_now_ns() - idle_since > SPIN_NS) {
-      park(w);
-      idle_since = 0;
+    if (watched || ((++spins & 63) == 0 && rt_now_ns() - idle_since > SPIN_NS)) {
+      watched = park(w);
+      idle_since = watched ? rt_now_ns() : 0;
       continue;
     }
     cpu_relax();
@@ -326,6 +425,12 @@ static int start_workers(struct sched *s, int from, int to) {
     w->index = i;
     w->dev = i < s->n ? -1 : i - s->n;
     if (q_grow(w) != 0) return err_set(MAESTRO_ENOMEM, "sched: out of memory for worker %d", i);
+    if (w->dev < 0) {
+      w->seen_seq = calloc((size_t)s->n, sizeof *w->seen_seq);
+      w->seen_at = calloc((size_t)s->n, sizeof *w->seen_at);
+      if (!w->seen_seq || !w->seen_at)
+        return err_set(MAESTRO_ENOMEM, "sched: out of memory for worker %d", i);
+    }
   }
   for (int i = from; i < to; i++) {
     int rc = pthread_create(&s->w[i].thread, NULL, worker_main, &s->w[i]);
@@ -424,6 +529,8 @@ void sched_fini(struct maestro_runtime *rt) {
     }
     pthread_mutex_destroy(&w->qlock);
     free(w->q);
+    free(w->seen_seq);
+    free(w->seen_at);
   }
   free(s->w);
   free(s);

@@ -227,6 +227,10 @@ void ocl_rep_set_ready(maestro_buf_t *b, int dev, cl_event ev) {
   mem_rep_unlock(b);
 }
 
+void ocl_rep_write_on(maestro_buf_t *b, int dev) {
+  mem_rep_write_on(b, ocl_dev(b->rt, dev)->node);
+}
+
 void ocl_rep_unpin(maestro_buf_t *b, int dev) {
   mem_rep_unpin(b, ocl_dev(b->rt, dev)->node);
 }

@@ -1,6 +1,9 @@
-/* The narrow interface between the runtime and OpenCL: every OpenCL call is
- * inside runtime/ocl/. A second backend (CUDA, Level Zero) would implement
- * this same header. */
+/* The OpenCL backend (every OpenCL call is inside runtime/backend/opencl/).
+ * The engine reaches it only through its tables of operations
+ * (ocl_backend_ops: sched/place.h; ocl_node_ops: mem/node.h); what this
+ * header adds is for the backend's own files, tests, benchmarks and the
+ * tools' entry points. A second backend (CUDA, Level Zero) is a folder of
+ * its own with its own tables. */
 #ifndef MAESTRO_OCL_H
 #define MAESTRO_OCL_H
 

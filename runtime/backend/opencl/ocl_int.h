@@ -177,6 +177,8 @@ int ocl_rep_acquire(maestro_buf_t *b, int dev, ocl_xfer_t *x);
  * the command writing it is set with ocl_rep_set_ready. */
 int ocl_rep_new_output(ocl_dev_t *d, size_t bytes, maestro_buf_t **out);
 void ocl_rep_set_ready(maestro_buf_t *b, int dev, cl_event ev);
+/* b's (acquired) replica on `dev` is written in place: the others go stale. */
+void ocl_rep_write_on(maestro_buf_t *b, int dev);
 void ocl_rep_unpin(maestro_buf_t *b, int dev);
 cl_mem ocl_rep_mem(maestro_buf_t *b, int dev);
 /* 1 when b's valid replica on `dev` wraps its host bytes. */
