@@ -432,6 +432,7 @@ typedef struct {
   pthread_mutex_t lock;
   cl_program prog;
   atomic_int fires;
+  int no_done_after; /* name no event: the runtime waits for the queue */
 } blur_t;
 
 static int blur_pass(maestro_clfire_t *f, cl_program p, cl_mem x, cl_mem y, int dx, int dy,
@@ -480,9 +481,9 @@ static int blur_cl(maestro_clfire_t *f) {
   if (!tmp) return MAESTRO_ENOMEM;
   cl_event ev = NULL;
   rc = blur_pass(f, p, maestro_clfire_in(f, 0), tmp, 1, 0, NULL);
-  if (!rc) rc = blur_pass(f, p, tmp, y, 0, 1, &ev);
+  if (!rc) rc = blur_pass(f, p, tmp, y, 0, 1, s->no_done_after ? NULL : &ev);
   clReleaseMemObject(tmp);
-  if (!rc) rc = maestro_clfire_done_after(f, ev);
+  if (!rc && !s->no_done_after) rc = maestro_clfire_done_after(f, ev);
   if (ev) clReleaseEvent(ev);
   return rc;
 }
@@ -502,9 +503,9 @@ static void blur_ref(const float *x, float *y) {
   }
 }
 
-static void test_separable_blur(void) {
+static void separable_blur(int no_done_after) {
   maestro_runtime_t *rt = testutil_device_runtime(0, 0);
-  blur_t s = {.prog = NULL};
+  blur_t s = {.no_done_after = no_done_after};
   pthread_mutex_init(&s.lock, NULL);
   maestro_graph_t *g;
   CU_ASSERT_FATAL(maestro_graph_create(rt, "blur", &g) == MAESTRO_OK);
@@ -551,11 +552,20 @@ static void test_separable_blur(void) {
   pthread_mutex_destroy(&s.lock);
 }
 
+static void test_separable_blur(void) {
+  separable_blur(0);
+}
+
+static void test_separable_blur_no_event(void) {
+  separable_blur(1);
+}
+
 void register_suites(void) {
   ADD_SUITE("clfire", NULL, NULL, {"chain on device 0, 1000 messages", test_chain_one_device},
             {"chain on any device", test_chain_any_device}, {"refusals", test_refusals},
             {"failure: dead letters", test_failure_dead_letters},
             {"failure: CPU fallback", test_failure_fallback},
             {"maestro_runtime_cl_device", test_cl_device}, {"add refusals", test_add_refusals},
-            {"separable blur", test_separable_blur});
+            {"separable blur", test_separable_blur},
+            {"separable blur, no done_after", test_separable_blur_no_event});
 }

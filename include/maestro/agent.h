@@ -1,7 +1,8 @@
 /**
  * @file maestro/agent.h
  * Agents: isolated units of work with typed ports, private state and one or
- * more implementations (a CPU function, an OpenCL kernel, or both).
+ * more implementations (a CPU function, and an OpenCL kernel or a function
+ * written against OpenCL itself, maestro/opencl.h).
  */
 #ifndef MAESTRO_AGENT_H
 #define MAESTRO_AGENT_H
