@@ -11,6 +11,9 @@
 #include <string.h>
 
 #include "maestro.h"
+#ifdef CL_SUCCESS
+#error "maestro.h must not pull in the OpenCL headers (maestro/opencl.h does)"
+#endif
 #include "maestro/opencl.h"
 #include "testmain.h"
 #include "testutil.h"
