@@ -1,7 +1,8 @@
 /**
  * @file maestro/agent.h
  * Agents: isolated units of work with typed ports, private state and one or
- * more implementations (a CPU function, an OpenCL kernel, or both).
+ * more implementations (a CPU function, and an OpenCL kernel or a function
+ * written against OpenCL itself, maestro/opencl.h).
  */
 #ifndef MAESTRO_AGENT_H
 #define MAESTRO_AGENT_H
@@ -20,6 +21,8 @@ extern "C" {
 typedef struct maestro_agent maestro_agent_t;
 /** One firing in progress, handed to a CPU implementation. */
 typedef struct maestro_fire maestro_fire_t;
+/** One firing in progress, handed to an OpenCL implementation (maestro/opencl.h). */
+typedef struct maestro_clfire maestro_clfire_t;
 
 /** Element type of a port. */
 typedef enum maestro_type {
@@ -87,6 +90,14 @@ enum maestro_agent_flags {
  */
 typedef int (*maestro_cpu_fn)(maestro_fire_t *f);
 
+/**
+ * An implementation written against OpenCL itself (maestro/opencl.h): it
+ * enqueues its commands on the firing's queue and returns without waiting.
+ * MAESTRO_OK, or a negative status when the firing failed (a hybrid agent
+ * then falls back to its .cpu).
+ */
+typedef int (*maestro_cl_fn)(maestro_clfire_t *f);
+
 /** Everything maestro_agent_add needs to know of an agent. */
 typedef struct maestro_agent_desc {
   const char *name; /**< unique within the graph */
@@ -100,6 +111,10 @@ typedef struct maestro_agent_desc {
   maestro_affinity_t affinity;
   unsigned flags; /**< MAESTRO_STATELESS */
   maestro_supervisor_t supervisor;
+  /** OpenCL implementation written against OpenCL itself (maestro/opencl.h),
+   *  or NULL. An agent sets at most one of .kernel and .cl; either may come
+   *  with a .cpu (a hybrid agent). */
+  maestro_cl_fn cl;
 } maestro_agent_desc_t;
 
 /** An agent's counters (totals since the graph started). */

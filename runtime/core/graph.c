@@ -196,9 +196,14 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
     return err_set(MAESTRO_ESTATE, "maestro_agent_add: graph '%s' has already started", g->name);
   if (!d->name || !d->name[0])
     return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent has no name");
-  if (!d->cpu && !d->kernel)
+  if (!d->cpu && !d->kernel && !d->cl)
     return err_set(MAESTRO_EINVAL,
-                   "maestro_agent_add: agent '%s' has no implementation (.cpu or .kernel)",
+                   "maestro_agent_add: agent '%s' has no implementation (.cpu, .kernel or .cl)",
+                   d->name);
+  /* Which of the two would run on a device would be a guess. */
+  if (d->kernel && d->cl)
+    return err_set(MAESTRO_EINVAL,
+                   "maestro_agent_add: agent '%s' sets both .kernel and .cl: set one of them",
                    d->name);
   if (maestro_graph_agent(g, d->name))
     return err_set(MAESTRO_EGRAPH, "maestro_agent_add: graph '%s' already has an agent named '%s'",
@@ -226,6 +231,7 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
     struct place_agent_desc pd = {.name = d->name,
                                   .cpu = d->cpu,
                                   .kernel = d->kernel,
+                                  .cl = d->cl,
                                   .state = d->state,
                                   .flags = d->flags,
                                   .affinity = d->affinity,
@@ -236,7 +242,7 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
     if (!place_wanted(g->rt, &pd))
       return err_set(MAESTRO_EINVAL,
                      "maestro_agent_add: agent '%s' asks for a device but has no device "
-                     "implementation (.kernel)",
+                     "implementation (.kernel or .cl)",
                      d->name);
     int drc = place_discover(g->rt);
     if (drc) return drc;
@@ -289,6 +295,7 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
   a->out = calloc((size_t)d->n_out + 1, sizeof *a->out);
   a->inbuf = calloc((size_t)d->n_in + 1, sizeof *a->inbuf);
   if (k) a->kernel = kernel_dup(k, d->n_out);
+  a->cl = d->cl;
   int oom = !a->name || !a->in || !a->out || !a->inbuf || (k && !a->kernel);
   for (int i = 0; !oom && i < d->n_in; i++) {
     a->in[i].name = strdup(d->in[i].name);
@@ -531,6 +538,7 @@ static void agent_desc(const struct maestro_agent *a, maestro_port_t *in, maestr
   *d = (struct place_agent_desc){.name = a->name,
                                  .cpu = a->cpu,
                                  .kernel = a->kernel,
+                                 .cl = a->cl,
                                  .state = a->state,
                                  .flags = a->flags,
                                  .affinity = a->affinity,

@@ -58,6 +58,7 @@ struct maestro_agent {
   char *name;
   maestro_cpu_fn cpu;
   const maestro_kernel_t *kernel;
+  maestro_cl_fn cl; /* copied as is: a function */
   void *state;
   maestro_affinity_t affinity;
   unsigned flags;

@@ -184,7 +184,11 @@ int maestro_graph_write_dot(const maestro_graph_t *g, FILE *f) {
     }
     fprintf(f, "}|");
     dot_str(f, a->name);
-    fprintf(f, "\\n%s%s%s|{", where, a->kernel ? (a->cpu ? ", hybrid" : ", kernel") : "",
+    fprintf(f, "\\n%s%s%s|{", where,
+            (a->kernel || a->cl) ? (a->cpu  ? ", hybrid"
+                                    : a->cl ? ", cl"
+                                            : ", kernel")
+                                 : "",
             (a->flags & MAESTRO_STATELESS) ? ", stateless" : "");
     for (int p = 0; p < a->n_out; p++) {
       fprintf(f, "%s<o%d> ", p ? "|" : "", p);
