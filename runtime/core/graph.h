@@ -62,6 +62,12 @@ struct maestro_agent {
   maestro_affinity_t affinity;
   unsigned flags;
   maestro_supervisor_t sup;
+  /* Restart intensity (sup.max_restarts > 0): the times of the last
+   * max_restarts restarts, a ring under sup_mu (stateless agents fire on
+   * several workers at once). */
+  pthread_mutex_t sup_mu;
+  uint64_t *restart_ns;
+  int restart_n, restart_head;
   int n_in, n_out;
   struct inport *in;
   struct outport *out;
@@ -148,6 +154,7 @@ struct maestro_graph {
   int published;           /* final stats published */
   int destroy_cancelled;   /* destroy found it unfinished: waiters report that */
   int failed, fail_status;
+  atomic_int cancelled; /* maestro_graph_cancel stopped it before it finished */
   char fail_msg[2048];
   struct reason *reasons; /* under dl.mu; freed with the graph */
 };
