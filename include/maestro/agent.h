@@ -143,6 +143,9 @@ typedef struct maestro_agent_stats {
   uint64_t fallbacks;    /**< device firings that fell back to the CPU implementation */
   uint64_t device_fires; /**< firings that ran on a device place */
   uint64_t cpu_fires;    /**< firings that ran on a CPU place (fallbacks included) */
+  /** Launches a device refused (build, enqueue, out of resources) that
+   *  another device place with an implementation took instead. */
+  uint64_t failovers;
 } maestro_agent_stats_t;
 
 /** Reads `a`'s counters. @return MAESTRO_OK or MAESTRO_EINVAL. */

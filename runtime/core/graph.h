@@ -47,7 +47,7 @@ enum agent_phase {
 
 struct agent_counters {
   atomic_ullong fires, msgs_in, msgs_out, bytes_in, bytes_out, busy_ns;
-  atomic_ullong failures, retries, dead_letters, fallbacks, device_fires, cpu_fires;
+  atomic_ullong failures, retries, dead_letters, fallbacks, device_fires, cpu_fires, failovers;
   atomic_int place_kind, place_index, pstate;
 };
 
