@@ -11,7 +11,7 @@
 #include "core/run.h"
 #include "base/runtime.h"
 #include "mem/buf.h"
-#include "prof/prof.h"
+#include "core/trace.h"
 #include "sched/place.h"
 
 size_t maestro_type_size(maestro_type_t t) {
@@ -782,10 +782,10 @@ int maestro_graph_start(maestro_graph_t *g) {
     }
   }
   g->numa = mem_nodes(g->rt) > 1;
-  g->tracing = prof_tracing(g->rt);
+  g->tracing = trace_on(g->rt);
   for (int i = 0; g->tracing && i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
-    a->trace_name = prof_trace_name(g->rt, a->name);
+    a->trace_name = trace_name(g->rt, a->name);
     a->trace_regular = a->n_in == 0 || (a->n_in == 1 && a->in[0].nch == 1);
   }
   /* Under the list lock: the stats publisher reads started graphs only. */
@@ -863,7 +863,7 @@ static int graph_wait_ms(maestro_graph_t *g, int timeout_ms, const char *fn) {
   pthread_mutex_unlock(&g->mu);
   /* The last counters, before the graph goes. (Trace records outlive the
    * graph: they are written at runtime destroy, off the graph's time.) */
-  if (publish) prof_publish(g->rt);
+  if (publish) rt_notify_graph_end(g->rt);
   atomic_fetch_sub(&g->host_users, 1);
   return rc;
 }

@@ -79,8 +79,8 @@ struct maestro_agent {
   int failed;            /* its supervisor stopped the graph */
   uint64_t seq;          /* input sets taken (the firing's sequence) */
   uint64_t flow_in;      /* flow id of the current firing's first input */
-  uint32_t trace_name;   /* prof_trace_name(name) when the graph is traced */
-  int trace_timed;       /* traced firings are long: time each one (prof_trace_batch_end) */
+  uint32_t trace_name;   /* trace_name(name) when the graph is traced */
+  int trace_timed;       /* traced firings are long: time each one (trace_batch_end) */
   int trace_regular;     /* at most one input channel: see fire_one's traced path */
   struct window *win;    /* stateless or kernel agents: the windowed runner (window.c) */
   maestro_buf_t **inbuf; /* n_in, the current firing's inputs */
@@ -146,7 +146,7 @@ struct maestro_graph {
   atomic_int host_users; /* host threads inside push/pop/close and maestro_graph_wait */
   atomic_int destroying; /* maestro_graph_destroy has begun: waiters leave */
   int numa;              /* the pools know several NUMA nodes (set at start) */
-  int tracing;           /* prof_tracing() at start: a trace is being written */
+  int tracing;           /* trace_on() at start: a trace is being written */
 
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -158,6 +158,10 @@ struct maestro_graph {
   char fail_msg[2048];
   struct reason *reasons; /* under dl.mu; freed with the graph */
 };
+
+/* stats.c: registers the agents' and channels' stats collector
+ * (base/stats_rec.h) with the runtime. */
+int core_stats_register(struct maestro_runtime *rt);
 
 /* The agent whose CPU function this thread is running, or NULL: set by
  * run_fire_exec (run.h) around the call. Calls that would wait for agents to

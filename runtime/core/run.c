@@ -17,8 +17,8 @@
 #include "core/run.h"
 #include "base/runtime.h"
 #include "mem/buf.h"
-#include "prof/prof.h"
-#include "prof/records.h"
+#include "core/trace.h"
+#include "base/stats_rec.h"
 
 static inline void ctr_add(atomic_ullong *c, uint64_t v) {
   if (v) atomic_fetch_add_explicit(c, v, memory_order_relaxed);
@@ -271,7 +271,7 @@ int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq,
 /* `trace_t`: when tracing a batch whose firings are timed one by one
  * (a->trace_timed), the end of the previous firing (this one's start: one
  * clock read per firing); else 0 and the firing is recorded untimed, its
- * time shared out of the batch's span (prof_trace_batch_begin/end). */
+ * time shared out of the batch's span (trace_batch_begin/end). */
 static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, uint64_t *trace_t) {
   struct maestro_runtime *rt = a->g->rt;
   struct maestro_fire f;
@@ -281,15 +281,15 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, uint
     uint64_t bytes = 0;
     for (int p = 0; p < a->n_in; p++)
       bytes += a->inbuf[p]->size;
-    uint64_t t0 = *trace_t, t1 = t0 ? prof_clock() : 0;
+    uint64_t t0 = *trace_t, t1 = t0 ? trace_clock() : 0;
     if (t0) *trace_t = t1;
     /* A regular firing (one input channel, one message sent on output 0,
      * or none from a sink) has the seq and message ids that follow the
      * previous one's: it only extends the run, unless there is none. */
     int regular =
         !t0 && a->trace_regular && (a->n_out ? f.nout == 1 && f.out[0].port == 0 : !f.nout);
-    if (!regular || !prof_trace_fire_next(bytes))
-      prof_trace_fire(rt, cpu, a->trace_name, f.seq, bytes, t0, t1, a->flow_in, flow_out_of(a, &f));
+    if (!regular || !trace_fire_next(bytes))
+      trace_fire(rt, cpu, a->trace_name, f.seq, bytes, t0, t1, a->flow_in, flow_out_of(a, &f));
   }
   if (__builtin_expect(st < 0, 0)) {
     if (f.out != f.inl) free(f.out);
@@ -319,9 +319,9 @@ static int fire_batch_run(struct maestro_agent *a, int cpu, struct run_stats *rs
 static int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs) {
   if (!a->g->tracing) return fire_batch_run(a, cpu, rs, 0);
   struct maestro_runtime *rt = a->g->rt;
-  uint64_t t = prof_trace_batch_begin(rt);
+  uint64_t t = trace_batch_begin(rt);
   int r = fire_batch_run(a, cpu, rs, a->trace_timed ? t : 0);
-  a->trace_timed = prof_trace_batch_end(rt);
+  a->trace_timed = trace_batch_end(rt);
   return r;
 }
 

@@ -22,8 +22,8 @@
 #include "base/runtime.h"
 #include "mem/buf.h"
 #include "mem/replica.h"
-#include "prof/prof.h"
-#include "prof/records.h"
+#include "core/trace.h"
+#include "base/stats_rec.h"
 #include "sched/perf.h"
 #include "sched/place.h"
 
@@ -273,11 +273,11 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
   while (a->seq > w->next_emit) {
     struct slot *s = &w->slots[w->next_emit % WIN_SLOTS];
     if (s->state != SLOT_DONE) break;
-    if (s->status >= 0 && s->t1 && prof_tracing(a->g->rt)) {
+    if (s->status >= 0 && s->t1 && trace_on(a->g->rt)) {
       /* Traced here, where the id of the first message it sends is known. */
       struct maestro_fire f = {.out = s->out, .nout = s->nout};
-      prof_trace_fire_ns(a->g->rt, (maestro_place_kind_t)s->kind, s->index, a->trace_name, s->seq,
-                         s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f));
+      trace_fire_ns(a->g->rt, (maestro_place_kind_t)s->kind, s->index, a->trace_name, s->seq,
+                    s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f));
     }
     if (s->status >= 0)
       run_deliver(a, s->in, s->status, s->out, s->nout, rs);

@@ -35,7 +35,8 @@ static int discover(struct maestro_runtime *rt, void **be) {
   }
   if (!o->ndev) place_set_reason(rt, o->why);
   *be = rt;
-  return MAESTRO_OK;
+  /* Once the devices are known: a publisher may read it from then on. */
+  return stats_register(rt, &ocl_stats_collector);
 }
 
 static void fini(struct maestro_runtime *rt, void *be) {

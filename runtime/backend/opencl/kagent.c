@@ -8,7 +8,7 @@
 
 #include "base/error.h"
 #include "backend/opencl/ocl_int.h"
-#include "prof/prof.h"
+#include "core/trace.h"
 
 extern const char maestro_bundled_kernels[];
 
@@ -1269,15 +1269,15 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
   } else {
     L->res.t_start_ns = L->res.t_end_ns = now;
   }
-  if (prof_tracing(rt)) {
+  if (trace_on(rt)) {
     for (int i = 0; i < ka->n_acq; i++) {
       ocl_xfer_t *x = &L->x[i];
       if (!x->ev) continue;
       uint64_t a = prof_time(x->ev, CL_PROFILING_COMMAND_START);
       uint64_t b = prof_time(x->ev, CL_PROFILING_COMMAND_END);
       if (a && b >= a)
-        prof_trace_transfer(rt, d->index, x->kind, x->bytes, ocl_dev_to_host_ns(d, a),
-                            ocl_dev_to_host_ns(d, b));
+        trace_transfer(rt, d->index, x->kind, x->bytes, ocl_dev_to_host_ns(d, a),
+                       ocl_dev_to_host_ns(d, b));
     }
   }
   for (int i = 0; i < ka->n_acq; i++)

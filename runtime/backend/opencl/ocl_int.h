@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "base/runtime.h"
+#include "base/stats_rec.h"
 #include "backend/opencl/ocl.h"
 #include "mem/buf.h"
 #include "mem/node.h"
@@ -126,6 +127,9 @@ int ocl_fail(cl_int e, const char *what);
 uint64_t ocl_dev_to_host_ns(const ocl_dev_t *d, cl_ulong dev_ns);
 
 /* program.c */
+/* counters.c: the devices' stats collector, registered by discovery. */
+extern const struct stats_collector ocl_stats_collector;
+
 int ocl_prog_init(struct maestro_runtime *rt);
 void ocl_prog_fini(struct maestro_runtime *rt);
 /* A built program for `source` + `options` on device `dev` (a new reference
