@@ -47,7 +47,7 @@ enum agent_phase {
 
 struct agent_counters {
   atomic_ullong fires, msgs_in, msgs_out, bytes_in, bytes_out, busy_ns;
-  atomic_ullong failures, retries, dead_letters, fallbacks, device_fires, cpu_fires;
+  atomic_ullong failures, retries, dead_letters, fallbacks, device_fires, cpu_fires, failovers;
   atomic_int place_kind, place_index, pstate;
 };
 
@@ -63,6 +63,12 @@ struct maestro_agent {
   maestro_affinity_t affinity;
   unsigned flags;
   maestro_supervisor_t sup;
+  /* Restart intensity (sup.max_restarts > 0): the times of the last
+   * max_restarts restarts, a ring under sup_mu (stateless agents fire on
+   * several workers at once). */
+  pthread_mutex_t sup_mu;
+  uint64_t *restart_ns;
+  int restart_n, restart_head;
   int n_in, n_out;
   struct inport *in;
   struct outport *out;
@@ -149,6 +155,7 @@ struct maestro_graph {
   int published;           /* final stats published */
   int destroy_cancelled;   /* destroy found it unfinished: waiters report that */
   int failed, fail_status;
+  atomic_int cancelled; /* maestro_graph_cancel stopped it before it finished */
   char fail_msg[2048];
   struct reason *reasons; /* under dl.mu; freed with the graph */
 };

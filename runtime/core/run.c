@@ -8,6 +8,7 @@
  * end of an agent's life (life.c) are shared with window.c. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/error.h"
 #include "base/fence.h"
@@ -155,7 +156,48 @@ int run_bad_return(struct maestro_agent *a, int st) {
                  a->name, st);
 }
 
-/* A firing failed with `st`: its supervisor's retries. */
+/* Restart intensity: records a restart of `a` now; 0 when it is one too
+ * many within the window (the supervisor escalates to a stop). */
+static int restart_allowed(struct maestro_agent *a) {
+  int max = a->sup.max_restarts;
+  if (max <= 0) return 1;
+  uint64_t now = rt_now_ns(), win = (uint64_t)a->sup.within_ms * 1000000u;
+  int ok = 1;
+  pthread_mutex_lock(&a->sup_mu);
+  if (a->restart_n == max) {
+    /* The ring is full: its oldest entry (at head) is the max-th restart back. */
+    if (now - a->restart_ns[a->restart_head] < win) ok = 0;
+  }
+  if (ok) {
+    a->restart_ns[a->restart_head] = now;
+    a->restart_head = (a->restart_head + 1) % max;
+    if (a->restart_n < max) a->restart_n++;
+  }
+  pthread_mutex_unlock(&a->sup_mu);
+  return ok;
+}
+
+/* Backoff before retry number `tries` (1, 2, ...): backoff_ms doubled per
+ * retry, at most backoff_max_ms and MAESTRO_BACKOFF_CAP_MS; slept in short
+ * slices so a stop of the graph ends it. */
+static void retry_backoff(struct maestro_agent *a, int tries) {
+  if (a->sup.backoff_ms <= 0) return;
+  long ms = a->sup.backoff_ms;
+  for (int i = 1; i < tries && ms < MAESTRO_BACKOFF_CAP_MS; i++)
+    ms *= 2;
+  if (a->sup.backoff_max_ms > 0 && ms > a->sup.backoff_max_ms) ms = a->sup.backoff_max_ms;
+  if (ms > MAESTRO_BACKOFF_CAP_MS) ms = MAESTRO_BACKOFF_CAP_MS;
+  while (ms > 0 && !atomic_load_explicit(&a->g->stopped, memory_order_relaxed)) {
+    long slice = ms < 5 ? ms : 5;
+    struct timespec ts = {0, slice * 1000000L};
+    nanosleep(&ts, NULL);
+    ms -= slice;
+  }
+}
+
+/* A firing failed with `st`: its supervisor's retries (with backoff, within
+ * the restart intensity: past it the failure stops the graph, whatever
+ * on_fail says, see run_failed). */
 int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_stats *rs, int st) {
   int tries = 0;
   for (;;) {
@@ -169,8 +211,16 @@ int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_s
     run_discard_staged(f);
     if (a->sup.on_fail == MAESTRO_FAIL_RETRY && tries < a->sup.max_retries &&
         !atomic_load_explicit(&a->g->stopped, memory_order_relaxed)) {
+      if (!restart_allowed(a)) {
+        st = err_set(MAESTRO_EAGENT,
+                     "agent '%s': more than %d restarts within %d ms (last failure: status %d, "
+                     "%s); its supervisor escalates to a stop",
+                     a->name, a->sup.max_restarts, a->sup.within_ms, st, maestro_strerror(st));
+        break;
+      }
       tries++;
       rs->retries++;
+      retry_backoff(a, tries);
       if (a->sup.restart && run_call_restart(a) < 0) break;
       continue;
     }

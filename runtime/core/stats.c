@@ -27,6 +27,7 @@ int maestro_agent_stats(const maestro_agent_t *a, maestro_agent_stats_t *s) {
   s->fallbacks = LOAD(c->fallbacks);
   s->device_fires = LOAD(c->device_fires);
   s->cpu_fires = LOAD(c->cpu_fires);
+  s->failovers = LOAD(c->failovers);
   return MAESTRO_OK;
 }
 
