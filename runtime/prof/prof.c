@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "base/runtime.h"
 #include "prof/prof_impl.h"
+#include "sched/place.h"
 
 /* Counts distinct graph names (agents of a graph are usually adjacent). */
 static uint64_t count_graphs(const struct prof_agent_rec *a, int n) {
@@ -168,7 +169,8 @@ int prof_init(struct maestro_runtime *rt) {
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&p->wake, &ca);
   pthread_condattr_destroy(&ca);
-  p->place_cap = rt->ncpu + rt->ndev + 8;
+  /* Room for every device place: they are discovered after this (sched/place.h). */
+  p->place_cap = rt->ncpu + PLACE_MAX_DEVICES;
   p->agent_cap = PROF_SEG_AGENT_SLOTS;
   p->chan_cap = PROF_SEG_CHAN_SLOTS;
   p->places = calloc((size_t)p->place_cap, sizeof *p->places);
