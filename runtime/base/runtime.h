@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/clock.h"
+#include "base/fault.h"
 #include "maestro.h"
 
 struct topo;           /* runtime/topo: hwloc topology */
@@ -58,6 +59,10 @@ struct maestro_runtime {
   struct maestro_graph *graphs;
 
   uint64_t start_ns; /* CLOCK_MONOTONIC at creation */
+
+  /* cfg.faults parsed (base/fault.h); cfg.faults itself is set to NULL: the
+   * string is not kept. */
+  struct fault fault;
 };
 
 #endif

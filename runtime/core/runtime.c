@@ -92,6 +92,8 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
   rt->cfg.perf_dir = rt->cfg_perf_dir;
   rt->cfg.dist = rt->cfg_dist;
   rt->cfg.ocl_contexts = rt->cfg_ocl_contexts;
+  fault_parse("cfg.faults", cfg->faults, &rt->fault); /* checked by config_validate */
+  rt->cfg.faults = NULL;
 
   for (int i = 0; i < NSUB; i++) {
     if ((rc = subsystems[i].init(rt)) != MAESTRO_OK) {
