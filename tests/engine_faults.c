@@ -116,10 +116,22 @@ static void test_fire_fault(void) {
   maestro_runtime_t *rt = faulty("fire=1,seed=1");
   maestro_graph_t *g;
   CU_ASSERT_FATAL(maestro_graph_create(rt, "fire", &g) == MAESTRO_OK);
-  maestro_agent_t *a = eng_add(g, "victim", counted_pass, NULL);
+  maestro_agent_t *a = NULL;
+  CU_ASSERT_FATAL(
+      maestro_agent_add(g,
+                        &(maestro_agent_desc_t){.name = "victim",
+                                                .in = eng_u64_in,
+                                                .n_in = 1,
+                                                .out = eng_u64_out,
+                                                .n_out = 1,
+                                                .cpu = counted_pass,
+                                                .supervisor.on_fail = MAESTRO_FAIL_SKIP},
+                        &a) == MAESTRO_OK);
   maestro_input_t *in;
   maestro_output_t *dl;
   CU_ASSERT_EQUAL(maestro_graph_input(g, a, "in", &in), MAESTRO_OK);
+  maestro_output_t *out;
+  CU_ASSERT_EQUAL(maestro_graph_output(g, a, "out", &out), MAESTRO_OK);
   CU_ASSERT_EQUAL(maestro_graph_dead_letters(g, &dl), MAESTRO_OK);
   CU_ASSERT_EQUAL(maestro_graph_start(g), MAESTRO_OK);
   for (uint64_t i = 0; i < 10; i++)
@@ -137,6 +149,8 @@ static void test_fire_fault(void) {
     dead++;
   }
   CU_ASSERT_EQUAL(dead, 10);
+  uint64_t vals[16];
+  CU_ASSERT_EQUAL(eng_drain(out, vals, 16), 0);
   CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
   CU_ASSERT_EQUAL(atomic_load(&calls), 0);
   CU_ASSERT_EQUAL(fault_count(&rt->fault, FAULT_FIRE), 10);
