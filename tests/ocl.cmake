@@ -25,6 +25,8 @@ maestro_add_test(ocl_guard SOURCES ocl_guard.c TIMEOUT 180 LABELS ocl)
 maestro_add_test(ocl_geom SOURCES ocl_geom.c TIMEOUT 180 LABELS ocl)
 maestro_add_test(ocl_geom_two_devices SOURCES ocl_geom.c TIMEOUT 180 LABELS ocl
                  ENV "POCL_DEVICES=pthread pthread" "LSAN_OPTIONS=use_tls=0")
+# The cache entry's checks and argument descriptions as bytes (no device).
+maestro_add_test(ocl_cache_entry SOURCES ocl_cache_entry.c TIMEOUT 60 LABELS ocl)
 # Issue 13: injected launch and transfer failures (Debug builds) fall back
 # to the CPU implementation.
 maestro_add_test(ocl_faults SOURCES ocl_faults.c TIMEOUT 120 LABELS ocl)
