@@ -62,6 +62,9 @@ struct fake_dev {
 /* fake_refuse_first: the first fake device refuses every launch. */
 static atomic_int refuse_first;
 static atomic_ullong refused;
+/* fake_lose_first: the first fake device takes launches, then fails them. */
+static atomic_int lose_first;
+static atomic_ullong lost;
 
 static struct {
   atomic_ullong copies_in, copies_out, bytes_in, bytes_out, firings;
@@ -76,6 +79,7 @@ void fake_stats_get(struct fake_stats *s) {
   s->firings = atomic_load(&stats.firings);
   s->live = atomic_load(&stats.live);
   s->refused = atomic_load(&refused);
+  s->lost = atomic_load(&lost);
 }
 
 /* ---- the memory node ---- */
@@ -158,6 +162,10 @@ static void run_job(struct fake_dev *d, struct fake_job *j) {
   struct place_result r = {.status = MAESTRO_OK};
   maestro_buf_t *local[16] = {0}, *out[16] = {0};
   r.t_start_ns = rt_now_ns();
+  if (!d->second && atomic_load(&lose_first)) { /* taken, then lost: nothing ran */
+    atomic_fetch_add(&lost, 1);
+    r.status = err_set(MAESTRO_ECL, "fake device: agent '%s': device lost (test switch)", im->name);
+  }
   /* The function reads what is in the device's memory. */
   for (int p = 0; p < im->n_in && r.status == MAESTRO_OK; p++) {
     maestro_buf_t *b = j->in[p];
@@ -369,6 +377,10 @@ int fake_backend_register_second(void) {
   fake_second_ops.name = "fake2";
   fake_second_ops.discover = discover_second;
   return place_backend_register(&fake_second_ops);
+}
+
+void fake_lose_first(int on) {
+  atomic_store(&lose_first, on);
 }
 
 void fake_refuse_first(int on) {

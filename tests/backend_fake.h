@@ -17,6 +17,7 @@ struct fake_stats {
   uint64_t firings; /* firings run on the fake device */
   int64_t live;     /* fake replicas allocated now */
   uint64_t refused; /* launches refused by fake_refuse_first */
+  uint64_t lost;    /* launches taken and then failed by fake_lose_first */
 };
 void fake_stats_get(struct fake_stats *s);
 
@@ -28,5 +29,10 @@ int fake_backend_register_second(void);
  * MAESTRO_ENOMEM, counted in fake_stats.refused), as a device out of
  * resources would. */
 void fake_refuse_first(int on);
+
+/* While on, the first fake device takes every launch and then fails it
+ * (MAESTRO_ECL, as a lost device), running nothing; counted in
+ * fake_stats.lost. */
+void fake_lose_first(int on);
 
 #endif

@@ -241,7 +241,8 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
                                   .in = d->in,
                                   .out = d->out,
                                   .n_in = d->n_in,
-                                  .n_out = d->n_out};
+                                  .n_out = d->n_out,
+                                  .fire_cpu = d->cpu ? run_fire_offload : NULL};
     if (!place_wanted(g->rt, &pd))
       return err_set(MAESTRO_EINVAL,
                      "maestro_agent_add: agent '%s' asks for a device but has no device "

@@ -31,7 +31,7 @@
 #define WIN_DEV_INFLIGHT  4
 #define WIN_MAX_CPU_LANES 16
 
-enum { SLOT_FREE = 0, SLOT_BUSY, SLOT_DONE, SLOT_FALLBACK };
+enum { SLOT_FREE = 0, SLOT_BUSY, SLOT_DONE, SLOT_FALLBACK, SLOT_FAILOVER };
 
 struct slot {
   struct maestro_agent *a;
@@ -43,6 +43,8 @@ struct slot {
   uint64_t *inseq;    /* n_in: each message's sequence on its port */
   struct chan **inch; /* n_in: the channel each came from */
   uint64_t stale;     /* bit p: input p was not valid on the launch's device */
+  uint64_t tried;     /* device places this firing failed on (failover) */
+  int failover_dev;   /* SLOT_FAILOVER: the device place that takes it next */
   struct staged *out;
   int nout;
   char *why; /* a failed firing's message, read where it failed (emit may run elsewhere) */
@@ -58,6 +60,7 @@ struct window {
   uint64_t next_emit; /* the next slot sequence to emit */
   int *dev_inflight;  /* per device */
   int fallbacks;      /* slots waiting for a CPU fallback */
+  int failovers;      /* slots waiting for another device (SLOT_FAILOVER) */
   int finished;
   struct slot slots[WIN_SLOTS];
   struct lane *cpu_lanes; /* extra CPU lanes (stateless) */
@@ -390,6 +393,15 @@ static void count_transfers(struct maestro_agent *a, struct window *w, struct sl
   }
 }
 
+/* Another device place with an implementation for slot s, which failed on
+ * device d: one it has not failed on yet (the lock held), or -1. */
+static int failover_target(struct maestro_agent *a, struct window *w, struct slot *s, int d) {
+  s->tried |= 1ull << d;
+  for (int k = 0; k < a->g->rt->ndev && k < 64; k++)
+    if ((w->dev_mask >> k & 1) && !(s->tried >> k & 1)) return k;
+  return -1;
+}
+
 /* Completion of a launch, on the device's completion thread. */
 static void launch_done(void *ctx, maestro_buf_t **out, const struct place_result *r) {
   struct slot *s = ctx;
@@ -398,7 +410,7 @@ static void launch_done(void *ctx, maestro_buf_t **out, const struct place_resul
   struct maestro_runtime *rt = g->rt;
   struct window *w = a->win;
   int d = s->index;
-  int fallback = 0;
+  int fallback = 0, next = -1;
   int st = r->status;
   int nmsg = a->n_out + (st >= 0 ? r->n_more : 0);
   if (st >= 0 && nmsg > FIRE_INLINE_OUT) {
@@ -444,6 +456,13 @@ static void launch_done(void *ctx, maestro_buf_t **out, const struct place_resul
     uint64_t ns = r->t_end_ns > r->t_start_ns ? r->t_end_ns - r->t_start_ns : r->busy_ns;
     perf_record(w->ph_dev[d], s->bytes, ns);
     s->state = SLOT_DONE;
+  } else if (!r->impl_failed && (next = failover_target(a, w, s, d)) >= 0) {
+    /* The device failed it after taking it (device lost, out of resources
+     * at run time): another device's lane launches it (not from here, a
+     * backend's completion thread). */
+    s->state = SLOT_FAILOVER;
+    s->failover_dev = next;
+    w->failovers++;
   } else if (a->cpu && !r->impl_failed) {
     s->state = SLOT_FALLBACK; /* a CPU lane runs it */
     w->fallbacks++;
@@ -464,6 +483,7 @@ static void launch_done(void *ctx, maestro_buf_t **out, const struct place_resul
   pthread_mutex_unlock(&w->mu);
   free(why);
   if (fallback) sched_notify(rt, main_task(a));
+  if (next >= 0) sched_notify(rt, &w->dev_lanes[next].task);
   sched_notify(rt, &w->dev_lanes[d].task);
   atomic_fetch_sub(&g->active, 1); /* taken at launch: the graph may go now */
 }
@@ -484,14 +504,13 @@ static void launch(struct maestro_agent *a, struct window *w, struct slot *s, in
   /* Failover: the device refused the launch (build, enqueue, out of
    * resources); another device place with an implementation and room takes
    * it before the CPU implementation does or the firing fails. */
-  uint64_t tried = 0;
   for (;;) {
     int next = -1;
     pthread_mutex_lock(&w->mu);
     w->dev_inflight[d]--;
-    tried |= 1ull << d;
+    s->tried |= 1ull << d;
     for (int k = 0; k < g->rt->ndev && k < 64 && next < 0; k++)
-      if ((w->dev_mask >> k & 1) && !(tried >> k & 1) && w->dev_inflight[k] < WIN_DEV_INFLIGHT)
+      if ((w->dev_mask >> k & 1) && !(s->tried >> k & 1) && w->dev_inflight[k] < WIN_DEV_INFLIGHT)
         next = k;
     if (next >= 0) w->dev_inflight[next]++;
     pthread_mutex_unlock(&w->mu);
@@ -535,6 +554,27 @@ static void launch(struct maestro_agent *a, struct window *w, struct slot *s, in
   pthread_mutex_unlock(&w->mu);
 }
 
+/* Launches the oldest slot waiting to fail over to this lane's device
+ * `dev` (the lock held on entry and on return). Returns 0 when there was
+ * none, or the device has no room (its completions wake this lane). */
+static int run_failover(struct maestro_agent *a, struct window *w, int dev, struct run_stats *rs) {
+  struct slot *s = NULL;
+  if (w->dev_inflight[dev] >= WIN_DEV_INFLIGHT) return 0;
+  for (uint64_t q = w->next_emit; q < a->seq && !s; q++) {
+    struct slot *c = &w->slots[q % WIN_SLOTS];
+    if (c->state == SLOT_FAILOVER && c->failover_dev == dev) s = c;
+  }
+  if (!s) return 0;
+  s->state = SLOT_BUSY;
+  w->failovers--;
+  w->dev_inflight[dev]++;
+  win_unlock(a, w, rs);
+  atomic_fetch_add_explicit(&a->st.failovers, 1, memory_order_relaxed);
+  launch(a, w, s, dev, 0, rs);
+  pthread_mutex_lock(&w->mu);
+  return 1;
+}
+
 /* Runs the oldest slot waiting for a CPU fallback (the lock held on entry
  * and on return). Returns 0 when there was none. */
 static int run_fallback(struct maestro_agent *a, struct window *w, int cpu_index,
@@ -573,6 +613,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
      * oldest first and before new input: the agent's own CPU lane is the
      * only place a stateful agent's CPU function runs. */
     if (my_dev < 0 && w->fallbacks > 0 && run_fallback(a, w, cpu_index, &rs)) continue;
+    if (my_dev >= 0 && w->failovers > 0 && run_failover(a, w, my_dev, &rs)) continue;
     emit(a, w, &rs);
     run_note_stop(a);
     if (a->phase != AG_RUN) break;
@@ -600,6 +641,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     s->state = SLOT_BUSY;
     s->t1 = 0;
     take_inputs(a, s);
+    s->tried = 0;
     if (where >= 0) w->dev_inflight[where]++;
     perf_chosen(where >= 0 ? w->ph_dev[where] : w->ph_cpu);
     /* More waiting: let another CPU lane fire it at the same time. */
