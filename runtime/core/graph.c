@@ -475,6 +475,8 @@ int maestro_graph_input(maestro_graph_t *g, maestro_agent_t *a, const char *port
   atomic_init(&in->closed, 0);
   atomic_init(&in->pushers, 0);
   atomic_init(&in->seq, 0);
+  atomic_init(&in->oseq, 0);
+  in->dom = (uint64_t)((ORIGIN_HOST + (unsigned)g->ninputs++) & 0xffffu) << ORIGIN_SHIFT;
   in->next = g->inputs;
   g->inputs = in;
   *out = in;

@@ -280,7 +280,7 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
                          s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f));
     }
     if (s->status >= 0)
-      run_deliver(a, s->in, s->status, s->out, s->nout, rs);
+      run_deliver(a, s->in, s->seq, s->status, s->out, s->nout, rs);
     else
       run_failed(a, s->in, s->inseq, s->status, s->why, rs);
     free(s->why);
