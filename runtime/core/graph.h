@@ -84,6 +84,7 @@ struct maestro_agent {
   uint32_t trace_name;   /* prof_trace_name(name) when the graph is traced */
   int trace_timed;       /* traced firings are long: time each one (prof_trace_batch_end) */
   int trace_regular;     /* at most one input channel: see fire_one's traced path */
+  int stamp;             /* upstream of an aligned join: its sends carry origins (run_stamp) */
   struct window *win;    /* stateless or kernel agents: the windowed runner (window.c) */
   maestro_buf_t **inbuf; /* n_in, the current firing's inputs */
   struct agent_counters st;

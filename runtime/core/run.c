@@ -132,10 +132,20 @@ int run_commit_all(struct maestro_agent *a, const struct staged *out, int nout,
   return blocked;
 }
 
-void run_stamp_source(struct maestro_agent *a, uint64_t seq, const struct staged *out, int nout) {
+void run_stamp(struct maestro_agent *a, maestro_buf_t *const *in, uint64_t seq,
+               const struct staged *out, int nout) {
+  if (a->n_in) {
+    /* Written only when it differs: a buffer passed on unchanged is shared
+     * with the other branches of a fan-out. */
+    uint64_t o = atomic_load_explicit(&in[0]->origin, memory_order_relaxed);
+    for (int i = 0; i < nout; i++)
+      if (atomic_load_explicit(&out[i].b->origin, memory_order_relaxed) != o)
+        atomic_store_explicit(&out[i].b->origin, o, memory_order_relaxed);
+    return;
+  }
   uint64_t dom = (uint64_t)((unsigned)(a->id + 1) & (ORIGIN_HOST - 1)) << ORIGIN_SHIFT;
   for (int i = 0; i < nout; i++) {
-    /* The k-th message on a port of this firing: partners of the k-th on
+    /* The k-th message on a port of this firing: the partner of the k-th on
      * its other ports (a source that feeds the branches from two ports). */
     uint64_t k = 0;
     for (int j = 0; j < i; j++)
@@ -260,7 +270,8 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, uint
     /* This thread ran the firing: its message is still here. */
     return run_failed(a, a->inbuf, NULL, st, maestro_last_error(), rs);
   }
-  run_deliver(a, a->inbuf, f.seq, st, f.out, f.nout, rs);
+  if (__builtin_expect(a->stamp, 0)) run_stamp(a, a->inbuf, f.seq, f.out, f.nout);
+  run_deliver(a, a->inbuf, st, f.out, f.nout, rs);
   if (f.out != f.inl) free(f.out);
   return st == MAESTRO_DONE ? MAESTRO_DONE : MAESTRO_OK; /* any other st >= 0 is a success */
 }

@@ -86,33 +86,20 @@ void run_inputs_dead(struct maestro_agent *a, maestro_buf_t **in, const uint64_t
 /* The supervisor's decision on a failed firing; `why` = its message (may be NULL). */
 int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq, int st,
                const char *why, struct run_stats *rs);
-/* A successful firing (st >= 0) number `seq`, for both runners: its sends
- * `out`, stamped with their origin (run_stamp), go to
+/* A successful firing (st >= 0), for both runners: its sends `out` (for an
+ * agent with a->stamp, stamped first: run_stamp) go to
  * the channels (a full one blocks the agent) and its inputs `in` are
  * released; MAESTRO_DONE closes the agent (emission stops once it is
  * AG_DRAIN: no later phase to undo). A failed one goes to run_failed. */
-/* Gives the sends of a source firing number `seq` (no inputs) their origins. */
-void run_stamp_source(struct maestro_agent *a, uint64_t seq, const struct staged *out, int nout);
-
 /* A firing's sends `out` derive from its inputs `in`: they take the origin
  * of input 0 (for a join, all its inputs share it: run_align_heads), or,
- * from a source, a new one. Written only when it differs: a buffer passed
- * on unchanged is shared with the other branches of a fan-out. */
-static inline void run_stamp(struct maestro_agent *a, maestro_buf_t *const *in, uint64_t seq,
-                             const struct staged *out, int nout) {
-  if (__builtin_expect(!a->n_in, 0)) {
-    run_stamp_source(a, seq, out, nout);
-    return;
-  }
-  uint64_t o = atomic_load_explicit(&in[0]->origin, memory_order_relaxed);
-  for (int i = 0; i < nout; i++)
-    if (atomic_load_explicit(&out[i].b->origin, memory_order_relaxed) != o)
-      atomic_store_explicit(&out[i].b->origin, o, memory_order_relaxed);
-}
+ * from a source, a new one made of its firing number `seq`. Only agents
+ * upstream of an aligned join do it (a->stamp, graph_mark_stamps). */
+void run_stamp(struct maestro_agent *a, maestro_buf_t *const *in, uint64_t seq,
+               const struct staged *out, int nout);
 
-static inline void run_deliver(struct maestro_agent *a, maestro_buf_t **in, uint64_t seq, int st,
+static inline void run_deliver(struct maestro_agent *a, maestro_buf_t **in, int st,
                                const struct staged *out, int nout, struct run_stats *rs) {
-  run_stamp(a, in, seq, out, nout);
   if (run_commit(a, out, nout, rs)) a->blocked = 1;
   for (int p = 0; p < a->n_in; p++) {
     maestro_buf_release(in[p]);
