@@ -6,7 +6,7 @@
  * can go then; a runner only says whether it still has firings in flight. */
 #include "core/run.h"
 #include "core/take.h"
-#include "prof/records.h"
+#include "base/stats_rec.h"
 
 /* End-of-stream on every output channel (after the agent's last send). */
 static void close_outputs(struct maestro_agent *a) {
