@@ -777,7 +777,8 @@ static void graph_mark_stamps(struct maestro_graph *g) {
     changed = 0;
     for (int i = 0; i < g->nagents; i++) {
       struct maestro_agent *a = g->agents[i];
-      if (!a->stamp && !graph_aligned_join(a)) continue;
+      a->align = graph_aligned_join(a);
+      if (!a->stamp && !a->align) continue;
       for (int p = 0; p < a->n_in; p++)
         for (int k = 0; k < a->in[p].nch; k++) {
           struct maestro_agent *up = a->in[p].ch[k]->prod;

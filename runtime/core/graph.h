@@ -92,6 +92,7 @@ struct maestro_agent {
   int trace_timed;       /* traced firings are long: time each one (trace_batch_end) */
   int trace_regular;     /* at most one input channel: see fire_one's traced path */
   int stamp;             /* upstream of an aligned join: its sends carry origins (run_stamp) */
+  int align;             /* an aligned join: its input sets share their origin (run_align_heads) */
   struct window *win;    /* stateless or kernel agents: the windowed runner (window.c) */
   maestro_buf_t **inbuf; /* n_in, the current firing's inputs */
   struct agent_counters st;

@@ -21,8 +21,6 @@ int run_align_heads(struct maestro_agent *a) {
   int same = 1;
   for (int p = 0; p < a->n_in; p++) {
     struct inport *ip = &a->in[p];
-    /* A merge interleaves its channels: no order to align by (kept as is). */
-    if (ip->nch != 1) return 1;
     maestro_buf_t *b = ring_peek(&ip->ch[0]->ring);
     uint64_t o = atomic_load_explicit(&b->origin, memory_order_relaxed);
     uint64_t d = o >> ORIGIN_SHIFT, q = o & ORIGIN_SEQ_MASK;

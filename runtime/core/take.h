@@ -59,7 +59,7 @@ static inline int run_can_take(struct maestro_agent *a) {
   int ended = 0;
   for (;;) {
     if (!run_inputs_ready(a, &ended)) break;
-    if (a->n_in < 2 || run_align_heads(a)) return 1;
+    if (!a->align || run_align_heads(a)) return 1;
   }
   if (ended) a->phase = AG_CLOSING;
   return 0;
