@@ -18,3 +18,10 @@ maestro_add_test(engine_errors SOURCES engine_errors.c TIMEOUT 60)
 # Issue 13: destroy while waiting, calls refused inside a firing, cycles that
 # can never end, statuses no firing may return.
 maestro_add_test(engine_guard SOURCES engine_guard.c TIMEOUT 120)
+# Issue 13: random graphs under injected faults (Debug builds; others run
+# them without faults). A few seconds here; tools/soak.sh runs it for minutes.
+maestro_add_test(engine_soak SOURCES engine_soak.c TIMEOUT 120 LABELS stress
+                 ENV MAESTRO_SOAK_SECONDS=3)
+# Issue 13: MAESTRO_FAULTS parsing, each injection point, and a borrowed
+# input sent without a retain.
+maestro_add_test(engine_faults SOURCES engine_faults.c TIMEOUT 60)
