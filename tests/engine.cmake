@@ -3,6 +3,8 @@
 maestro_add_test(engine_flow SOURCES engine_flow.c TIMEOUT 120)
 maestro_add_test(engine_validate SOURCES engine_validate.c TIMEOUT 60)
 maestro_add_test(engine_supervise SOURCES engine_supervise.c TIMEOUT 120)
+# Aligned joins under SKIP: a diamond whose join always pairs copies of one source message.
+maestro_add_test(engine_join SOURCES engine_join.c TIMEOUT 120)
 maestro_add_test(engine_sched SOURCES engine_sched.c TIMEOUT 120)
 # Hundreds of random graphs; MAESTRO_STRESS_SEED replays a run,
 # MAESTRO_STRESS_GRAPHS sets how many.

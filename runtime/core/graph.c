@@ -505,6 +505,8 @@ int maestro_graph_input(maestro_graph_t *g, maestro_agent_t *a, const char *port
   atomic_init(&in->closed, 0);
   atomic_init(&in->pushers, 0);
   atomic_init(&in->seq, 0);
+  atomic_init(&in->oseq, 0);
+  in->dom = (uint64_t)((ORIGIN_HOST + (unsigned)g->ninputs++) & 0xffffu) << ORIGIN_SHIFT;
   in->next = g->inputs;
   g->inputs = in;
   *out = in;
@@ -760,6 +762,36 @@ static void graph_first_homes(struct maestro_graph *g) {
   free(up);
 }
 
+/* 1 when `a` is a join whose input sets are aligned by origin
+ * (run_align_heads): several ports, each fed by one channel. */
+static int graph_aligned_join(const struct maestro_agent *a) {
+  if (a->n_in < 2) return 0;
+  for (int p = 0; p < a->n_in; p++)
+    if (a->in[p].nch != 1) return 0;
+  return 1;
+}
+
+/* Marks the agents whose sends must carry their origin (a->stamp): those
+ * upstream of an aligned join. Others never pay for it on their path. */
+static void graph_mark_stamps(struct maestro_graph *g) {
+  for (int changed = 1; changed;) {
+    changed = 0;
+    for (int i = 0; i < g->nagents; i++) {
+      struct maestro_agent *a = g->agents[i];
+      a->align = graph_aligned_join(a);
+      if (!a->stamp && !a->align) continue;
+      for (int p = 0; p < a->n_in; p++)
+        for (int k = 0; k < a->in[p].nch; k++) {
+          struct maestro_agent *up = a->in[p].ch[k]->prod;
+          if (up && !up->stamp) {
+            up->stamp = 1;
+            changed = 1;
+          }
+        }
+    }
+  }
+}
+
 int maestro_graph_start(maestro_graph_t *g) {
   if (!g) return err_set(MAESTRO_EINVAL, "maestro_graph_start: g is NULL");
   if (g->state != GRAPH_NEW)
@@ -781,6 +813,7 @@ int maestro_graph_start(maestro_graph_t *g) {
     return rc;
   }
   graph_first_homes(g);
+  graph_mark_stamps(g);
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
     if (a->n_in > 0 && ((a->flags & MAESTRO_STATELESS) || a->impls) && (rc = win_setup(a))) {

@@ -16,6 +16,14 @@
 
 #define GRAPH_DEFAULT_CAPACITY 64
 #define GRAPH_MAX_CAPACITY     (1 << 24)
+/* A message's origin (maestro_buf.origin): the domain (an agent without
+ * inputs: its id + 1; a host input: ORIGIN_HOST + its index) in the top 16
+ * bits, the sequence of the source message in that domain below. */
+#define ORIGIN_SHIFT    48
+#define ORIGIN_SEQ_MASK ((UINT64_C(1) << ORIGIN_SHIFT) - 1)
+#define ORIGIN_HOST     0x8000u
+/* Messages one source firing may send on one port and keep distinct origins. */
+#define ORIGIN_PER_FIRING 12
 /* Firings per run before an agent yields its worker. */
 #define AGENT_BATCH 64
 
@@ -83,6 +91,8 @@ struct maestro_agent {
   uint32_t trace_name;   /* trace_name(name) when the graph is traced */
   int trace_timed;       /* traced firings are long: time each one (trace_batch_end) */
   int trace_regular;     /* at most one input channel: see fire_one's traced path */
+  int stamp;             /* upstream of an aligned join: its sends carry origins (run_stamp) */
+  int align;             /* an aligned join: its input sets share their origin (run_align_heads) */
   struct window *win;    /* stateless or kernel agents: the windowed runner (window.c) */
   maestro_buf_t **inbuf; /* n_in, the current firing's inputs */
   struct agent_counters st;
@@ -124,6 +134,8 @@ struct maestro_input {
   atomic_int closed;
   atomic_int pushers; /* threads in the lock-free push path (closing waits for them) */
   atomic_ullong seq;  /* messages pushed or refused: the next one's sequence number */
+  atomic_ullong oseq; /* the next pushed message's origin sequence (ORIGIN_*) */
+  uint64_t dom;       /* its origin domain */
   struct maestro_input *next;
 };
 
@@ -138,6 +150,7 @@ struct maestro_graph {
   int nagents, cap_agents;
   struct chan *chans;
   struct maestro_input *inputs;
+  int ninputs; /* host inputs made: the next one's origin domain */
   struct maestro_output *outputs;
   struct maestro_output dl; /* dead letters */
 

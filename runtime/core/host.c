@@ -283,6 +283,10 @@ int maestro_input_close(maestro_input_t *in) {
 static int in_try_push(struct maestro_input *in, maestro_buf_t *b) {
   struct chan *c = in->c;
   size_t size = b->size; /* once pushed, `b` belongs to the consumer */
+  /* Numbered before the push (after it, `b` is the consumer's); a full
+   * ring leaves a gap, which alignment allows. */
+  uint64_t o = atomic_fetch_add_explicit(&in->oseq, 1, memory_order_relaxed);
+  atomic_store_explicit(&b->origin, in->dom | (o & ORIGIN_SEQ_MASK), memory_order_relaxed);
   if (!ring_push(&c->ring, b)) return 0;
   atomic_fetch_add_explicit(&in->seq, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&c->msgs, 1, memory_order_relaxed);

@@ -133,6 +133,30 @@ int run_commit_all(struct maestro_agent *a, const struct staged *out, int nout,
   return blocked;
 }
 
+void run_stamp(struct maestro_agent *a, maestro_buf_t *const *in, uint64_t seq,
+               const struct staged *out, int nout) {
+  if (a->n_in) {
+    /* Written only when it differs: a buffer passed on unchanged is shared
+     * with the other branches of a fan-out. */
+    uint64_t o = atomic_load_explicit(&in[0]->origin, memory_order_relaxed);
+    for (int i = 0; i < nout; i++)
+      if (atomic_load_explicit(&out[i].b->origin, memory_order_relaxed) != o)
+        atomic_store_explicit(&out[i].b->origin, o, memory_order_relaxed);
+    return;
+  }
+  uint64_t dom = (uint64_t)((unsigned)(a->id + 1) & (ORIGIN_HOST - 1)) << ORIGIN_SHIFT;
+  for (int i = 0; i < nout; i++) {
+    /* The k-th message on a port of this firing: the partner of the k-th on
+     * its other ports (a source that feeds the branches from two ports). */
+    uint64_t k = 0;
+    for (int j = 0; j < i; j++)
+      k += out[j].port == out[i].port;
+    if (k >= (UINT64_C(1) << ORIGIN_PER_FIRING)) k = (UINT64_C(1) << ORIGIN_PER_FIRING) - 1;
+    uint64_t o = dom | (((seq << ORIGIN_PER_FIRING) | k) & ORIGIN_SEQ_MASK);
+    atomic_store_explicit(&out[i].b->origin, o, memory_order_relaxed);
+  }
+}
+
 void run_discard_staged(struct maestro_fire *f) {
   for (int i = 0; i < f->nout; i++)
     maestro_buf_release(f->out[i].b);
@@ -300,6 +324,7 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, uint
     /* This thread ran the firing: its message is still here. */
     return run_failed(a, a->inbuf, NULL, st, maestro_last_error(), rs);
   }
+  if (__builtin_expect(a->stamp, 0)) run_stamp(a, a->inbuf, f.seq, f.out, f.nout);
   run_deliver(a, a->inbuf, st, f.out, f.nout, rs);
   if (f.out != f.inl) free(f.out);
   return st == MAESTRO_DONE ? MAESTRO_DONE : MAESTRO_OK; /* any other st >= 0 is a success */

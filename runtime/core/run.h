@@ -87,10 +87,18 @@ void run_inputs_dead(struct maestro_agent *a, maestro_buf_t **in, const uint64_t
 /* The supervisor's decision on a failed firing; `why` = its message (may be NULL). */
 int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq, int st,
                const char *why, struct run_stats *rs);
-/* A successful firing (st >= 0), for both runners: its sends `out` go to
+/* A successful firing (st >= 0), for both runners: its sends `out` (for an
+ * agent with a->stamp, stamped first: run_stamp) go to
  * the channels (a full one blocks the agent) and its inputs `in` are
  * released; MAESTRO_DONE closes the agent (emission stops once it is
  * AG_DRAIN: no later phase to undo). A failed one goes to run_failed. */
+/* A firing's sends `out` derive from its inputs `in`: they take the origin
+ * of input 0 (for a join, all its inputs share it: run_align_heads), or,
+ * from a source, a new one made of its firing number `seq`. Only agents
+ * upstream of an aligned join do it (a->stamp, graph_mark_stamps). */
+void run_stamp(struct maestro_agent *a, maestro_buf_t *const *in, uint64_t seq,
+               const struct staged *out, int nout);
+
 static inline void run_deliver(struct maestro_agent *a, maestro_buf_t **in, int st,
                                const struct staged *out, int nout, struct run_stats *rs) {
   if (run_commit(a, out, nout, rs)) a->blocked = 1;

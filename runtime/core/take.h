@@ -44,12 +44,23 @@ static inline int run_inputs_ready(struct maestro_agent *a, int *ended) {
   return 1;
 }
 
-/* 1 when a take would get an input set now. Else 0 and, if the port
- * lacking a message has ended, the agent is AG_CLOSING: nothing more to
- * fire on. (window.c asks before placing a firing, run_take before taking.) */
+/* Aligns the heads of a join's ports (every port ready): when they carry
+ * different origin sequences of one domain, the older ones are partners of
+ * a message skipped on another branch: they go to the dead letters. Returns
+ * 1 when the heads are aligned (or not comparable), 0 when it dropped some
+ * (look again). */
+int run_align_heads(struct maestro_agent *a);
+
+/* 1 when a take would get an input set now (for a join: one whose messages
+ * share their origin, see run_align_heads). Else 0 and, if the port lacking
+ * a message has ended, the agent is AG_CLOSING: nothing more to fire on.
+ * (window.c asks before placing a firing, run_take before taking.) */
 static inline int run_can_take(struct maestro_agent *a) {
   int ended = 0;
-  if (run_inputs_ready(a, &ended)) return 1;
+  for (;;) {
+    if (!run_inputs_ready(a, &ended)) break;
+    if (!a->align || run_align_heads(a)) return 1;
+  }
   if (ended) a->phase = AG_CLOSING;
   return 0;
 }

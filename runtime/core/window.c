@@ -282,9 +282,10 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
       trace_fire_ns(a->g->rt, (maestro_place_kind_t)s->kind, s->index, a->trace_name, s->seq,
                     s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f));
     }
-    if (s->status >= 0)
+    if (s->status >= 0) {
+      if (a->stamp) run_stamp(a, s->in, s->seq, s->out, s->nout);
       run_deliver(a, s->in, s->status, s->out, s->nout, rs);
-    else
+    } else
       run_failed(a, s->in, s->inseq, s->status, s->why, rs);
     free(s->why);
     s->why = NULL;

@@ -35,6 +35,11 @@ struct maestro_buf {
    * travels with the header across agents and devices, never to a device. */
   int ndim; /* 0 = none */
   size_t dims[3];
+  /* The source message it derives from (runtime/core: aligned joins):
+   * origin domain << 48 | sequence in that domain; 0 = none. Set by the
+   * runtime when a firing sends it or the host pushes it; relaxed atomics
+   * because a fan-out's branches read it on one shared buffer. */
+  _Atomic uint64_t origin;
 };
 
 /* Buffer flags (runtime/mem). */
