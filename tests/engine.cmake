@@ -16,3 +16,5 @@ maestro_add_test(engine_errors SOURCES engine_errors.c TIMEOUT 60)
 # Issue 13: destroy while waiting, calls refused inside a firing, cycles that
 # can never end, statuses no firing may return.
 maestro_add_test(engine_guard SOURCES engine_guard.c TIMEOUT 120)
+# .on_end: final messages after every input ended, before end-of-stream.
+maestro_add_test(engine_end SOURCES engine_end.c TIMEOUT 60)

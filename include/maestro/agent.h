@@ -100,6 +100,20 @@ typedef struct maestro_agent_desc {
   maestro_affinity_t affinity;
   unsigned flags; /**< MAESTRO_STATELESS */
   maestro_supervisor_t supervisor;
+  /**
+   * Optional: called once when every input has ended (for an agent without
+   * inputs, or one that returned MAESTRO_DONE, when it stops firing), after
+   * its last firing was emitted and before its outputs close. It may send
+   * final messages (a window, a table) with maestro_fire_alloc and
+   * maestro_fire_out; maestro_fire_in returns NULL there, maestro_fire_seq
+   * the number of firings, maestro_fire_place MAESTRO_PLACE_CPU and -1. It
+   * runs on a CPU thread, for kernel and hybrid agents too (after every
+   * launch has been emitted), never while the graph is stopping. A negative
+   * return is a failure handled by .supervisor like a failed firing (RETRY
+   * calls it again, SKIP drops what it sent, STOP stops the graph with a
+   * message naming the agent and "on_end").
+   */
+  maestro_cpu_fn on_end;
 } maestro_agent_desc_t;
 
 /** An agent's counters (totals since the graph started). */

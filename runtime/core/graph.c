@@ -319,6 +319,7 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
   a->affinity = d->affinity;
   a->flags = d->flags;
   a->sup = d->supervisor;
+  a->on_end = d->on_end;
   a->id = g->nagents;
   atomic_init(&a->task.state, TASK_IDLE);
   a->task.owner = a;

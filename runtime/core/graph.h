@@ -62,6 +62,7 @@ struct maestro_agent {
   maestro_affinity_t affinity;
   unsigned flags;
   maestro_supervisor_t sup;
+  maestro_cpu_fn on_end; /* or NULL */
   int n_in, n_out;
   struct inport *in;
   struct outport *out;
@@ -71,6 +72,7 @@ struct maestro_agent {
   int phase;
   int blocked;           /* some output channel has overflow */
   int failed;            /* its supervisor stopped the graph */
+  int ended;             /* on_end was called (life.c) */
   uint64_t seq;          /* input sets taken (the firing's sequence) */
   uint64_t flow_in;      /* flow id of the current firing's first input */
   uint32_t trace_name;   /* prof_trace_name(name) when the graph is traced */

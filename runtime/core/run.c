@@ -326,7 +326,7 @@ int core_task_run(struct sched_task *t, int cpu) {
 /* ---- the firing API ---- */
 
 maestro_buf_t *maestro_fire_in(maestro_fire_t *f, int port) {
-  if (!f || port < 0 || port >= f->a->n_in) return NULL;
+  if (!f || !f->in || port < 0 || port >= f->a->n_in) return NULL; /* no inputs in on_end */
   return f->in[port];
 }
 
