@@ -18,3 +18,5 @@ maestro_add_test(engine_errors SOURCES engine_errors.c TIMEOUT 60)
 maestro_add_test(engine_guard SOURCES engine_guard.c TIMEOUT 120)
 # .on_end: final messages after every input ended, before end-of-stream.
 maestro_add_test(engine_end SOURCES engine_end.c TIMEOUT 60)
+# maestro_buf_truncate (also with the fake device: its replicas are freed).
+maestro_add_test(engine_truncate SOURCES engine_truncate.c TIMEOUT 60)
