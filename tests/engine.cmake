@@ -20,3 +20,5 @@ maestro_add_test(engine_guard SOURCES engine_guard.c TIMEOUT 120)
 maestro_add_test(engine_end SOURCES engine_end.c TIMEOUT 60)
 # maestro_buf_truncate (also with the fake device: its replicas are freed).
 maestro_add_test(engine_truncate SOURCES engine_truncate.c TIMEOUT 60)
+# Element sizes on input ports, MAESTRO_RECORD ports.
+maestro_add_test(engine_record SOURCES engine_record.c TIMEOUT 60)

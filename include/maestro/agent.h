@@ -30,17 +30,32 @@ typedef enum maestro_type {
   MAESTRO_I64,
   MAESTRO_F32,
   MAESTRO_F64,
+  /** Records (a C struct): the port's .size is the bytes of one record. */
+  MAESTRO_RECORD,
 } maestro_type_t;
 
-/** Size in bytes of one element of `t` (1 for MAESTRO_BYTES), 0 if unknown. */
+/**
+ * Size in bytes of one element of `t` (1 for MAESTRO_BYTES); 0 if unknown,
+ * and for MAESTRO_RECORD, whose element size is its port's .size.
+ */
 size_t maestro_type_size(maestro_type_t t);
-/** Name of `t` ("f32"), "?" if unknown. */
+/** Name of `t` ("f32", "record"), "?" if unknown. */
 const char *maestro_type_name(maestro_type_t t);
 
-/** A named, typed port. */
+/**
+ * A named, typed port. Every message taken on an input port must be a whole
+ * number of its elements (a CPU agent's firing and a kernel's launch alike):
+ * one that is not goes to the dead letters as a failed firing (MAESTRO_EINVAL,
+ * its reason naming the agent, the port, the message's size and the element
+ * size) and the supervisor decides (SKIP goes on; STOP and RETRY stop the
+ * graph). Connected ports must have the same type, and RECORD ports the
+ * same .size.
+ */
 typedef struct maestro_port {
   const char *name;
   maestro_type_t type;
+  /** MAESTRO_RECORD: bytes of one record (> 0). Other types: 0 or their size. */
+  size_t size;
 } maestro_port_t;
 
 /** Where an agent would like to run. */

@@ -261,6 +261,12 @@ static int fire_batch_run(struct maestro_agent *a, int cpu, struct run_stats *rs
     if (!run_outputs_free(a, rs)) return 0;
     if (atomic_load_explicit(&g->stopped, memory_order_relaxed)) return 0;
     if (!run_take(a, a->inbuf, NULL, NULL, flow_in)) return 0;
+    int bad;
+    if (a->sized && __builtin_expect((bad = run_misfit(a, a->inbuf)) >= 0, 0)) {
+      a->seq++;
+      if (run_refuse_misfit(a, a->inbuf, NULL, bad, rs) != MAESTRO_OK) return 0;
+      continue;
+    }
     if (fire_one(a, cpu, rs, &trace_t) != MAESTRO_OK) return 0; /* DONE or stopped */
   }
   return 1;
