@@ -33,8 +33,9 @@
 #include "base/runtime.h"
 #include "bench_util.h"
 #include "maestro.h"
+#include "core/trace.h"
 #include "prof/prof.h"
-#include "prof/records.h"
+#include "base/stats_rec.h"
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -282,7 +283,9 @@ static void measure_costs(long n, size_t bytes) {
   CHECK(maestro_graph_run(g));
   sink_verify(&count, 1000);
   struct prof_agent_rec recs[64];
-  int nagents = core_collect_agents(rt, recs, 64);
+  int nagents = 0;
+  for (int i = 0; i < stats_collectors(rt); i++)
+    if (rt->collectors[i]->agents) nagents += rt->collectors[i]->agents(rt, recs, 64);
   enum { PUBLISHES = 2000 };
   uint64_t t0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
   for (int i = 0; i < PUBLISHES; i++)
@@ -302,9 +305,9 @@ static void measure_costs(long n, size_t bytes) {
   t0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
   uint64_t sum = 0;
   for (int i = 0; i < EVENTS; i++)
-    sum += prof_clock();
+    sum += trace_clock();
   double clock_ns = (double)(cpu_ns(CLOCK_THREAD_CPUTIME_ID) - t0) / EVENTS;
-  uint32_t names[2] = {prof_trace_name(rt, "source"), prof_trace_name(rt, "scale")};
+  uint32_t names[2] = {trace_name(rt, "source"), trace_name(rt, "scale")};
   /* In rounds of 100k, written after each (as a drain past the cap does):
    * chunks written out are reused. Firings in batches of 64 (untimed, as
    * the engine records short firings), each batch a span. */
@@ -312,13 +315,13 @@ static void measure_costs(long n, size_t bytes) {
   for (int round = 0; round < 10; round++) {
     t0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
     for (int k = 0; k < EVENTS / 10; k += BATCH) {
-      prof_trace_batch_begin(rt);
+      trace_batch_begin(rt);
       for (int j = 0; j < BATCH; j++) {
         int i = round * (EVENTS / 10) + k + j;
-        prof_trace_fire(rt, i & 1, names[i & 1], (uint64_t)i, bytes, 0, 0, (uint64_t)i + 1,
-                        (uint64_t)i + 2);
+        trace_fire(rt, i & 1, names[i & 1], (uint64_t)i, bytes, 0, 0, (uint64_t)i + 1,
+                   (uint64_t)i + 2);
       }
-      prof_trace_batch_end(rt);
+      trace_batch_end(rt);
     }
     uint64_t t1 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
     prof_trace_flush(rt);

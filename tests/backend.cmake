@@ -9,3 +9,6 @@ foreach(suite flow supervise stateless validate errors end truncate record)
 endforeach()
 # Placement by measured cost that measures again (issue 9), on the fake device.
 maestro_add_test(sched_learn SOURCES sched_learn.c backend_fake.c TIMEOUT 120 LABELS backend)
+# Device failover (issue 13): two fake devices, the first refusing launches.
+maestro_add_test(engine_failover SOURCES engine_failover.c backend_fake.c TIMEOUT 120
+                 LABELS backend)

@@ -56,7 +56,12 @@ struct fake_dev {
   pthread_cond_t cond;
   struct fake_job *head, *tail;
   int stop;
+  int second; /* the device of fake_backend_register_second */
 };
+
+/* fake_refuse_first: the first fake device refuses every launch. */
+static atomic_int refuse_first;
+static atomic_ullong refused;
 
 static struct {
   atomic_ullong copies_in, copies_out, bytes_in, bytes_out, firings;
@@ -70,6 +75,7 @@ void fake_stats_get(struct fake_stats *s) {
   s->bytes_out = atomic_load(&stats.bytes_out);
   s->firings = atomic_load(&stats.firings);
   s->live = atomic_load(&stats.live);
+  s->refused = atomic_load(&refused);
 }
 
 /* ---- the memory node ---- */
@@ -218,10 +224,11 @@ static int wants(const struct place_agent_desc *a) {
          a->affinity.pref != MAESTRO_ON_CPU;
 }
 
-static int discover(struct maestro_runtime *rt, void **be) {
+static int discover_dev(struct maestro_runtime *rt, void **be, int second) {
   struct fake_dev *d = calloc(1, sizeof *d);
   if (!d) return err_set(MAESTRO_ENOMEM, "fake device: out of memory");
   d->rt = rt;
+  d->second = second;
   pthread_mutex_init(&d->lock, NULL);
   pthread_cond_init(&d->cond, NULL);
   d->node = mem_node_add(rt, &fake_node_ops, d, 0);
@@ -238,6 +245,14 @@ static int discover(struct maestro_runtime *rt, void **be) {
   }
   *be = d;
   return MAESTRO_OK;
+}
+
+static int discover(struct maestro_runtime *rt, void **be) {
+  return discover_dev(rt, be, 0);
+}
+
+static int discover_second(struct maestro_runtime *rt, void **be) {
+  return discover_dev(rt, be, 1);
 }
 
 static void fini(struct maestro_runtime *rt, void *be) {
@@ -282,6 +297,11 @@ static int submit(void *be, void *impl, int place, maestro_buf_t *const *in, uin
   (void)place, (void)host_outputs;
   struct fake_dev *d = be;
   struct fake_impl *im = impl;
+  if (!d->second && atomic_load(&refuse_first)) {
+    atomic_fetch_add(&refused, 1);
+    return err_set(MAESTRO_ENOMEM, "fake device: agent '%s': launch refused (test switch)",
+                   im->name);
+  }
   struct fake_job *j = calloc(1, sizeof *j);
   maestro_buf_t **copy = calloc((size_t)im->n_in, sizeof *copy);
   if (!j || !copy) {
@@ -336,4 +356,21 @@ int fake_backend_register(void) {
   if (done) return MAESTRO_OK;
   done = 1;
   return place_backend_register(&fake_backend_ops);
+}
+
+/* A second fake device, of a backend of its own (one device per backend). */
+static struct backend_ops fake_second_ops;
+
+int fake_backend_register_second(void) {
+  static int done;
+  if (done) return MAESTRO_OK;
+  done = 1;
+  fake_second_ops = fake_backend_ops;
+  fake_second_ops.name = "fake2";
+  fake_second_ops.discover = discover_second;
+  return place_backend_register(&fake_second_ops);
+}
+
+void fake_refuse_first(int on) {
+  atomic_store(&refuse_first, on);
 }

@@ -16,7 +16,17 @@ struct fake_stats {
   uint64_t bytes_in, bytes_out;
   uint64_t firings; /* firings run on the fake device */
   int64_t live;     /* fake replicas allocated now */
+  uint64_t refused; /* launches refused by fake_refuse_first */
 };
 void fake_stats_get(struct fake_stats *s);
+
+/* Registers a second fake device (a backend named "fake2"), after
+ * fake_backend_register, for failover between two device places. */
+int fake_backend_register_second(void);
+
+/* on != 0: the first fake device refuses every launch (submit fails with
+ * MAESTRO_ENOMEM, counted in fake_stats.refused), as a device out of
+ * resources would. */
+void fake_refuse_first(int on);
 
 #endif

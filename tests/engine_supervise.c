@@ -5,6 +5,12 @@
 
 #include "engine_util.h"
 
+static uint64_t sup_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* An agent that fails on chosen messages. */
 struct flaky {
   uint64_t fail_mod, fail_rem; /* fails when value % fail_mod == fail_rem */
@@ -13,7 +19,9 @@ struct flaky {
   atomic_int attempts_on_fail; /* firings on failing messages */
   atomic_int restarts;
   int restart_status;
-  uint64_t last_value; /* the message being retried */
+  uint64_t fail_ns[8];    /* when each of the first failed attempts failed */
+  uint64_t restart_ns[8]; /* when each of the first restarts was called */
+  uint64_t last_value;    /* the message being retried */
   int tries_left;
 };
 
@@ -28,6 +36,8 @@ static int flaky_fire(maestro_fire_t *f) {
     }
     if (s->tries_left != 0) {
       if (s->tries_left > 0) s->tries_left--;
+      int k = atomic_load(&s->attempts_on_fail) - 1;
+      if (k < 8) s->fail_ns[k] = sup_now_ns();
       return s->status;
     }
   }
@@ -36,7 +46,8 @@ static int flaky_fire(maestro_fire_t *f) {
 
 static int flaky_restart(void *state) {
   struct flaky *s = state;
-  atomic_fetch_add(&s->restarts, 1);
+  int k = atomic_fetch_add(&s->restarts, 1);
+  if (k < 8) s->restart_ns[k] = sup_now_ns();
   return s->restart_status;
 }
 
@@ -529,6 +540,239 @@ static void test_source_fails(void) {
   maestro_graph_destroy(g);
 }
 
+/* Restart intensity: each message ending in 3 fails twice, RETRY allows 5
+ * retries per firing, but at most 3 restarts within a minute: message 3
+ * takes 2, message 13 the 3rd, and its 2nd retry would be the 4th: the
+ * supervisor escalates to a stop instead. */
+static void test_intensity_escalates(void) {
+  static uint64_t n = 1000;
+  static struct flaky fl = {.fail_mod = 10, .fail_rem = 3, .fail_times = 2};
+  fl.status = MAESTRO_EINVAL;
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "intensity", &g) == MAESTRO_OK);
+  maestro_agent_t *s = eng_add_source(g, "s", eng_count_source, &n);
+  maestro_agent_t *f = add_flaky(g, "flaky", &fl,
+                                 (maestro_supervisor_t){.on_fail = MAESTRO_FAIL_RETRY,
+                                                        .max_retries = 5,
+                                                        .restart = flaky_restart,
+                                                        .max_restarts = 3,
+                                                        .within_ms = 60000});
+  CU_ASSERT_EQUAL(maestro_connect(g, s, "out", f, "in", 4), MAESTRO_OK);
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_output(g, f, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  long got = eng_drain(out, NULL, 0);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_EAGENT);
+  CU_ASSERT_TRUE(eng_err_names("flaky"));
+  CU_ASSERT_TRUE(eng_err_names("more than 3 restarts within 60000 ms"));
+  CU_ASSERT_EQUAL(got, 13); /* 0..12 (3 after its retries); 13 failed */
+  CU_ASSERT_EQUAL(atomic_load(&fl.restarts), 3);
+  CU_ASSERT_EQUAL(atomic_load(&fl.attempts_on_fail), 5); /* 3: 3 attempts; 13: 2 */
+  maestro_agent_stats_t st;
+  CU_ASSERT_EQUAL(maestro_agent_stats(f, &st), MAESTRO_OK);
+  CU_ASSERT_EQUAL(st.retries, 3);
+  CU_ASSERT_EQUAL(st.failures, 4);
+  maestro_graph_destroy(g);
+}
+
+/* The intensity window slides: one restart per 1 ms is allowed, and the
+ * 2 ms backoff before each retry puts every restart past the previous one's
+ * window, so all 3 retries of message 3 happen and the graph ends OK. */
+static void test_intensity_window_slides(void) {
+  static uint64_t n = 100;
+  static struct flaky fl = {.fail_mod = 1000, .fail_rem = 3, .fail_times = 3};
+  fl.status = MAESTRO_EINVAL;
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "slides", &g) == MAESTRO_OK);
+  maestro_agent_t *s = eng_add_source(g, "s", eng_count_source, &n);
+  maestro_agent_t *f = add_flaky(g, "flaky", &fl,
+                                 (maestro_supervisor_t){.on_fail = MAESTRO_FAIL_RETRY,
+                                                        .max_retries = 3,
+                                                        .restart = flaky_restart,
+                                                        .max_restarts = 1,
+                                                        .within_ms = 1,
+                                                        .backoff_ms = 2,
+                                                        .backoff_max_ms = 2});
+  CU_ASSERT_EQUAL(maestro_connect(g, s, "out", f, "in", 4), MAESTRO_OK);
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_output(g, f, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(eng_drain(out, NULL, 0), (long)n);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  CU_ASSERT_EQUAL(atomic_load(&fl.restarts), 3);
+  maestro_agent_stats_t st;
+  CU_ASSERT_EQUAL(maestro_agent_stats(f, &st), MAESTRO_OK);
+  CU_ASSERT_EQUAL(st.retries, 3);
+  CU_ASSERT_EQUAL(st.failures, 3);
+  maestro_graph_destroy(g);
+}
+
+/* Backoff: 1 ms before the first retry, doubling, capped at 3 ms: 1, 2, 3.
+ * Each restart comes after the failure before it by at least its backoff
+ * (lower bounds only: a sleep never ends early), in order. */
+static void test_backoff_delays_retries(void) {
+  static uint64_t n = 50;
+  static struct flaky fl = {.fail_mod = 1000, .fail_rem = 7, .fail_times = 3};
+  fl.status = MAESTRO_EINVAL;
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "backoff", &g) == MAESTRO_OK);
+  maestro_agent_t *s = eng_add_source(g, "s", eng_count_source, &n);
+  maestro_agent_t *f = add_flaky(g, "flaky", &fl,
+                                 (maestro_supervisor_t){.on_fail = MAESTRO_FAIL_RETRY,
+                                                        .max_retries = 3,
+                                                        .restart = flaky_restart,
+                                                        .backoff_ms = 1,
+                                                        .backoff_max_ms = 3});
+  CU_ASSERT_EQUAL(maestro_connect(g, s, "out", f, "in", 4), MAESTRO_OK);
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_output(g, f, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  uint64_t vals[50];
+  CU_ASSERT_EQUAL(eng_drain(out, vals, 50), (long)n);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  long bad = 0;
+  for (int i = 0; i < 50; i++)
+    bad += vals[i] != (uint64_t)i;
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT_EQUAL(atomic_load(&fl.restarts), 3);
+  CU_ASSERT_EQUAL(atomic_load(&fl.attempts_on_fail), 4);
+  static const uint64_t want_ms[3] = {1, 2, 3};
+  for (int i = 0; i < 3; i++) {
+    CU_ASSERT_TRUE(fl.restart_ns[i] > fl.fail_ns[i]);
+    CU_ASSERT_TRUE(fl.restart_ns[i] - fl.fail_ns[i] >= want_ms[i] * 1000000u);
+    if (i < 2) CU_ASSERT_TRUE(fl.fail_ns[i + 1] > fl.restart_ns[i]); /* the 4th attempt works */
+  }
+  maestro_agent_stats_t st;
+  CU_ASSERT_EQUAL(maestro_agent_stats(f, &st), MAESTRO_OK);
+  CU_ASSERT_EQUAL(st.retries, 3);
+  maestro_graph_destroy(g);
+}
+
+/* Bad intensity or backoff fields are refused, naming the agent. */
+static void test_supervisor_fields_checked(void) {
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "supfields", &g) == MAESTRO_OK);
+  static const maestro_supervisor_t bad[] = {
+      {.on_fail = MAESTRO_FAIL_RETRY, .max_restarts = -1, .within_ms = 10},
+      {.on_fail = MAESTRO_FAIL_RETRY, .max_restarts = 2}, /* no window */
+      {.on_fail = MAESTRO_FAIL_RETRY, .within_ms = -5},
+      {.on_fail = MAESTRO_FAIL_RETRY, .backoff_ms = -1},
+      {.on_fail = MAESTRO_FAIL_RETRY, .backoff_max_ms = -1},
+  };
+  for (int i = 0; i < 5; i++) {
+    maestro_agent_t *a = NULL;
+    CU_ASSERT_EQUAL(maestro_agent_add(g,
+                                      &(maestro_agent_desc_t){.name = "badsup",
+                                                              .in = eng_u64_in,
+                                                              .n_in = 1,
+                                                              .out = eng_u64_out,
+                                                              .n_out = 1,
+                                                              .cpu = eng_pass,
+                                                              .supervisor = bad[i]},
+                                      &a),
+                    MAESTRO_EINVAL);
+    CU_ASSERT_TRUE(eng_err_names("badsup"));
+    CU_ASSERT_PTR_NULL(a);
+  }
+  maestro_graph_destroy(g);
+}
+
+/* wait_for: times out while a host input is open, then succeeds. */
+static void test_wait_for(void) {
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "waitfor", &g) == MAESTRO_OK);
+  maestro_agent_t *a = eng_add(g, "pass", eng_pass, NULL);
+  maestro_input_t *in;
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "in", &in) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, a, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_wait_for(g, 10), MAESTRO_ESTATE); /* not started */
+  CU_ASSERT_EQUAL(maestro_graph_wait_for(NULL, 10), MAESTRO_EINVAL);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_wait_for(g, -2), MAESTRO_EINVAL);
+  CU_ASSERT_EQUAL(maestro_graph_wait_for(g, 0), MAESTRO_ETIMEDOUT);
+  CU_ASSERT_EQUAL(maestro_graph_wait_for(g, 20), MAESTRO_ETIMEDOUT);
+  CU_ASSERT_TRUE(eng_err_names("waitfor"));
+  CU_ASSERT_EQUAL(eng_feed(eng_rt, in, 10), MAESTRO_OK);
+  CU_ASSERT_EQUAL(eng_drain(out, NULL, 0), 10);
+  CU_ASSERT_EQUAL(maestro_graph_wait_for(g, 30000), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_wait_for(g, 0), MAESTRO_OK); /* finished: at once */
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  maestro_graph_destroy(g);
+}
+
+/* Cancel: a long source into a pipeline nobody reads stops; every message
+ * the source sent is either in the output or a dead letter marked
+ * MAESTRO_ECANCELED, and wait says the graph was cancelled. */
+static void test_cancel_running(void) {
+  static uint64_t n = 100000000;
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "cancel", &g) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_cancel(g), MAESTRO_ESTATE); /* not started */
+  maestro_agent_t *s = eng_add_source(g, "s", eng_count_source, &n);
+  maestro_agent_t *a = eng_add(g, "pass", eng_pass, NULL);
+  maestro_agent_t *b = eng_add(g, "inc", eng_inc, NULL);
+  CU_ASSERT_EQUAL(maestro_connect(g, s, "out", a, "in", 16), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_connect(g, a, "out", b, "in", 16), MAESTRO_OK);
+  maestro_output_t *out, *dl;
+  CU_ASSERT_FATAL(maestro_graph_output(g, b, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_dead_letters(g, &dl) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  /* Take a few, so the pipeline is known to run, then cancel it. */
+  long first = 0;
+  for (; first < 5; first++) {
+    maestro_buf_t *m = NULL;
+    if (maestro_output_pop(out, &m, 10000) != MAESTRO_OK) break;
+    maestro_buf_release(m);
+  }
+  CU_ASSERT_EQUAL(first, 5);
+  CU_ASSERT_EQUAL(maestro_graph_wait_for(g, 0), MAESTRO_ETIMEDOUT);
+  CU_ASSERT_EQUAL(maestro_graph_cancel(g), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_cancel(g), MAESTRO_OK); /* idempotent */
+  CU_ASSERT_EQUAL(maestro_graph_wait_for(g, 30000), MAESTRO_ECANCELED);
+  CU_ASSERT_TRUE(eng_err_names("cancelled"));
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_ECANCELED);
+  long rest = eng_drain(out, NULL, 0);
+  long letters = 0, wrong = 0;
+  for (;;) {
+    maestro_buf_t *m = NULL;
+    maestro_letter_t why = {0};
+    int rc = maestro_output_pop_letter(dl, &m, &why, 10000);
+    if (rc != MAESTRO_OK) {
+      CU_ASSERT_EQUAL(rc, MAESTRO_ECLOSED);
+      break;
+    }
+    letters++;
+    wrong += why.status != MAESTRO_ECANCELED;
+    maestro_buf_release(m);
+  }
+  CU_ASSERT_EQUAL(wrong, 0);
+  maestro_agent_stats_t ss;
+  CU_ASSERT_EQUAL(maestro_agent_stats(s, &ss), MAESTRO_OK);
+  CU_ASSERT_TRUE(ss.msgs_out < n);
+  CU_ASSERT_EQUAL((uint64_t)(first + rest + letters), ss.msgs_out);
+  maestro_graph_destroy(g);
+}
+
+/* Cancelling a finished graph changes nothing. */
+static void test_cancel_finished(void) {
+  static uint64_t n = 10;
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "cancel_done", &g) == MAESTRO_OK);
+  maestro_agent_t *s = eng_add_source(g, "s", eng_count_source, &n);
+  maestro_agent_t *a = eng_add(g, "pass", eng_pass, NULL);
+  CU_ASSERT_EQUAL(maestro_connect(g, s, "out", a, "in", 16), MAESTRO_OK);
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_output(g, a, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(eng_drain(out, NULL, 0), 10);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_cancel(g), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_cancel(NULL), MAESTRO_EINVAL);
+  maestro_graph_destroy(g);
+}
+
 void register_suites(void) {
   ADD_SUITE("engine_supervise", eng_suite_init, eng_suite_fini, {"SKIP to dead letters", test_skip},
             {"STOP accounts for every message", test_stop},
@@ -539,5 +783,12 @@ void register_suites(void) {
             {"destroy while running", test_destroy_running},
             {"runtime destroy while running", test_runtime_destroy_running},
             {"a failing source stops the graph", test_source_fails},
-            {"destroy wakes blocked host threads", test_destroy_wakes_host_threads});
+            {"destroy wakes blocked host threads", test_destroy_wakes_host_threads},
+            {"restart intensity escalates to STOP", test_intensity_escalates},
+            {"restart intensity window slides", test_intensity_window_slides},
+            {"backoff delays retries", test_backoff_delays_retries},
+            {"supervisor fields checked", test_supervisor_fields_checked},
+            {"wait_for times out then succeeds", test_wait_for},
+            {"cancel stops a running graph", test_cancel_running},
+            {"cancel after finish changes nothing", test_cancel_finished});
 }

@@ -25,3 +25,11 @@ maestro_add_test(ocl_guard SOURCES ocl_guard.c TIMEOUT 180 LABELS ocl)
 maestro_add_test(ocl_geom SOURCES ocl_geom.c TIMEOUT 180 LABELS ocl)
 maestro_add_test(ocl_geom_two_devices SOURCES ocl_geom.c TIMEOUT 180 LABELS ocl
                  ENV "POCL_DEVICES=pthread pthread" "LSAN_OPTIONS=use_tls=0")
+# .cl implementations (maestro/opencl.h): an agent's own OpenCL code with
+# two kernels per firing between CPU agents, the clfire refusals, failures
+# (dead letters, CPU fallback), maestro_runtime_cl_device, a separable blur.
+maestro_add_test(ocl_clfire SOURCES ocl_clfire.c TIMEOUT 180 LABELS ocl)
+maestro_add_test(ocl_clfire_two_devices SOURCES ocl_clfire.c TIMEOUT 180 LABELS ocl
+                 ENV "POCL_DEVICES=pthread pthread" "LSAN_OPTIONS=use_tls=0")
+# The cache entry's checks and argument descriptions as bytes (no device).
+maestro_add_test(ocl_cache_entry SOURCES ocl_cache_entry.c TIMEOUT 60 LABELS ocl)

@@ -7,6 +7,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config clang           # C11 toolchains (gcc and clang), CMake >= 3.25
+  libclang-rt-14-dev                               # clang's libFuzzer (tests/fuzz, tools/fuzz.sh)
   ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 # OpenCL ICD loader and headers
   pocl-opencl-icd clinfo                           # PoCL: the OpenCL CPU device used by default
   libhwloc-dev hwloc                               # topology and binding

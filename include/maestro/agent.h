@@ -1,7 +1,8 @@
 /**
  * @file maestro/agent.h
  * Agents: isolated units of work with typed ports, private state and one or
- * more implementations (a CPU function, an OpenCL kernel, or both).
+ * more implementations (a CPU function, and an OpenCL kernel or a function
+ * written against OpenCL itself, maestro/opencl.h).
  */
 #ifndef MAESTRO_AGENT_H
 #define MAESTRO_AGENT_H
@@ -20,6 +21,8 @@ extern "C" {
 typedef struct maestro_agent maestro_agent_t;
 /** One firing in progress, handed to a CPU implementation. */
 typedef struct maestro_fire maestro_fire_t;
+/** One firing in progress, handed to an OpenCL implementation (maestro/opencl.h). */
+typedef struct maestro_clfire maestro_clfire_t;
 
 /** Element type of a port. */
 typedef enum maestro_type {
@@ -78,12 +81,40 @@ typedef enum maestro_fail {
   MAESTRO_FAIL_SKIP,     /**< send the message to the dead-letter output and go on */
 } maestro_fail_t;
 
-/** The per-agent failure policy, held by value in the agent's description. */
+/**
+ * The per-agent failure policy, held by value in the agent's description.
+ * Every field left zero keeps the plain behaviour (no intensity limit, no
+ * backoff), so designated initialisers name only what they use:
+ * `{.on_fail = MAESTRO_FAIL_RETRY, .max_retries = 3, .backoff_ms = 2}`.
+ * Negative values are refused by maestro_agent_add (MAESTRO_EINVAL).
+ */
 typedef struct maestro_supervisor {
   maestro_fail_t on_fail;
   int max_retries;
   int (*restart)(void *state); /**< optional; a negative return stops the graph */
+  /**
+   * Restart intensity, as in Erlang/OTP: with MAESTRO_FAIL_RETRY, a retry
+   * that would be the (max_restarts + 1)-th within any `within_ms` window
+   * (counted over all of the agent's firings, not per firing) is not made:
+   * the failure escalates to MAESTRO_FAIL_STOP (the graph stops,
+   * maestro_graph_wait returns MAESTRO_EAGENT). 0 = no limit; max_restarts
+   * > 0 needs within_ms > 0.
+   */
+  int max_restarts;
+  int within_ms;
+  /**
+   * Backoff before each retry of a firing: backoff_ms before the first,
+   * doubling for each further one, at most backoff_max_ms (0 = no cap beyond
+   * the runtime's). 0 = retry at once. The wait happens on the worker that
+   * runs the firing and ends early when the graph stops; to keep a worker
+   * from being held for long, one wait never exceeds MAESTRO_BACKOFF_CAP_MS.
+   */
+  int backoff_ms;
+  int backoff_max_ms;
 } maestro_supervisor_t;
+
+/** The longest single backoff wait (ms), whatever .backoff_max_ms asks. */
+#define MAESTRO_BACKOFF_CAP_MS 100
 
 /** Agent flags. */
 enum maestro_agent_flags {
@@ -101,6 +132,14 @@ enum maestro_agent_flags {
  * refused with MAESTRO_ESTATE (maestro/graph.h).
  */
 typedef int (*maestro_cpu_fn)(maestro_fire_t *f);
+
+/**
+ * An implementation written against OpenCL itself (maestro/opencl.h): it
+ * enqueues its commands on the firing's queue and returns without waiting.
+ * MAESTRO_OK, or a negative status when the firing failed (a hybrid agent
+ * then falls back to its .cpu).
+ */
+typedef int (*maestro_cl_fn)(maestro_clfire_t *f);
 
 /** Everything maestro_agent_add needs to know of an agent. */
 typedef struct maestro_agent_desc {
@@ -129,6 +168,10 @@ typedef struct maestro_agent_desc {
    * message naming the agent and "on_end").
    */
   maestro_cpu_fn on_end;
+  /** OpenCL implementation written against OpenCL itself (maestro/opencl.h),
+   *  or NULL. An agent sets at most one of .kernel and .cl; either may come
+   *  with a .cpu (a hybrid agent). */
+  maestro_cl_fn cl;
 } maestro_agent_desc_t;
 
 /** An agent's counters (totals since the graph started). */
@@ -144,6 +187,9 @@ typedef struct maestro_agent_stats {
   uint64_t fallbacks;    /**< device firings that fell back to the CPU implementation */
   uint64_t device_fires; /**< firings that ran on a device place */
   uint64_t cpu_fires;    /**< firings that ran on a CPU place (fallbacks included) */
+  /** Launches a device refused (build, enqueue, out of resources) that
+   *  another device place with an implementation took instead. */
+  uint64_t failovers;
 } maestro_agent_stats_t;
 
 /** Reads `a`'s counters. @return MAESTRO_OK or MAESTRO_EINVAL. */

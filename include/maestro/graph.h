@@ -110,6 +110,29 @@ int maestro_graph_start(maestro_graph_t *g);
  */
 int maestro_graph_wait(maestro_graph_t *g);
 
+/**
+ * maestro_graph_wait with a deadline: waits at most `timeout_ms` (-1 for
+ * ever, 0 only looks). The graph is left as it is on a timeout; call again,
+ * or maestro_graph_cancel it.
+ * @return what maestro_graph_wait returns, or MAESTRO_ETIMEDOUT when the
+ *         graph has not finished in time; MAESTRO_EINVAL for timeout_ms < -1.
+ */
+int maestro_graph_wait_for(maestro_graph_t *g, int timeout_ms);
+
+/**
+ * Cancels a running graph: its agents fire no more (a firing in progress
+ * ends first), host inputs refuse further pushes, and every message not yet
+ * taken by an agent, or sent by one and not delivered, goes to the dead
+ * letters with status MAESTRO_ECANCELED. Messages already in a graph output
+ * stay there to be popped. Does not wait: maestro_graph_wait then returns
+ * MAESTRO_ECANCELED once the agents have wound down. A graph that already
+ * finished, or that a failure stopped, keeps its outcome (the call does
+ * nothing). Idempotent; may be called from any thread, a firing included.
+ * @return MAESTRO_OK; MAESTRO_ESTATE if the graph has not started;
+ *         MAESTRO_EINVAL.
+ */
+int maestro_graph_cancel(maestro_graph_t *g);
+
 /** maestro_graph_start then maestro_graph_wait. From inside a firing:
  *  MAESTRO_ESTATE, and the graph is not started. */
 int maestro_graph_run(maestro_graph_t *g);

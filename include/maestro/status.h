@@ -17,20 +17,21 @@ extern "C" {
 
 /** Status codes. 0 is success, negative values are errors. */
 enum maestro_status {
-  MAESTRO_OK = 0,         /**< success */
-  MAESTRO_DONE = 1,       /**< a source agent has nothing more to send */
-  MAESTRO_EINVAL = -1,    /**< bad argument (NULL, out of range, bad config string) */
-  MAESTRO_ENOMEM = -2,    /**< out of memory (host or device) */
-  MAESTRO_ENODEV = -3,    /**< no such core or device */
-  MAESTRO_ETYPE = -4,     /**< port element types differ */
-  MAESTRO_EGRAPH = -5,    /**< graph invalid: unknown or unconnected port, duplicate name */
-  MAESTRO_EBUILD = -6,    /**< OpenCL build failed; the build log is in maestro_last_error() */
-  MAESTRO_ECL = -7,       /**< another OpenCL failure */
-  MAESTRO_ECLOSED = -8,   /**< the stream has ended */
-  MAESTRO_ETIMEDOUT = -9, /**< nothing happened before the timeout */
-  MAESTRO_ESTATE = -10,   /**< not allowed now (e.g. connect after start) */
-  MAESTRO_EAGENT = -11,   /**< an agent failed and its supervisor stopped the graph */
-  MAESTRO_ESYS = -12,     /**< an operating-system call failed (errno in the message) */
+  MAESTRO_OK = 0,          /**< success */
+  MAESTRO_DONE = 1,        /**< a source agent has nothing more to send */
+  MAESTRO_EINVAL = -1,     /**< bad argument (NULL, out of range, bad config string) */
+  MAESTRO_ENOMEM = -2,     /**< out of memory (host or device) */
+  MAESTRO_ENODEV = -3,     /**< no such core or device */
+  MAESTRO_ETYPE = -4,      /**< port element types differ */
+  MAESTRO_EGRAPH = -5,     /**< graph invalid: unknown or unconnected port, duplicate name */
+  MAESTRO_EBUILD = -6,     /**< OpenCL build failed; the build log is in maestro_last_error() */
+  MAESTRO_ECL = -7,        /**< another OpenCL failure */
+  MAESTRO_ECLOSED = -8,    /**< the stream has ended */
+  MAESTRO_ETIMEDOUT = -9,  /**< nothing happened before the timeout */
+  MAESTRO_ESTATE = -10,    /**< not allowed now (e.g. connect after start) */
+  MAESTRO_EAGENT = -11,    /**< an agent failed and its supervisor stopped the graph */
+  MAESTRO_ESYS = -12,      /**< an operating-system call failed (errno in the message) */
+  MAESTRO_ECANCELED = -13, /**< the graph was cancelled (maestro_graph_cancel) */
 };
 
 /**

@@ -26,6 +26,7 @@ const char *maestro_strerror(int status) {
   case MAESTRO_ESTATE: return "not allowed in the current state";
   case MAESTRO_EAGENT: return "an agent failed";
   case MAESTRO_ESYS: return "system call failed";
+  case MAESTRO_ECANCELED: return "cancelled";
   default: return "unknown status";
   }
 }

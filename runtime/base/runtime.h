@@ -2,11 +2,25 @@
  * state behind one opaque pointer here and is brought up and down in a fixed
  * order by runtime.c:
  *
- *   topo_init -> perf_init -> place_init -> mem_init -> sched_init -> prof_init
+ *   topo_init -> perf_init -> place_init -> mem_init -> sched_init
+ *   -> rt_modules[] init
  *   (and the *_fini in reverse; place_fini ends every backend that was
  *   discovered, which happens lazily: see sched/place.h).
  *
- * Only runtime.c writes the fields below outside the owning subsystem. */
+ * The engine (base, mem, chan, sched, core) names nothing above it. What
+ * sits on top (runtime/prof) is reached three ways, all declared here:
+ *   - rt_modules[] (runtime/modules.c, outside the layered folders) lists
+ *     the modules runtime.c brings up after the subsystems and down first;
+ *   - rt->observer, which a module fills at its init, is how the engine
+ *     tells it of events (rt_notify_graph_end);
+ *   - rt->collectors (base/stats_rec.h), which the subsystems fill at their
+ *     init (a backend at its discovery), is what a stats publisher reads; rt->tracer (core/trace.h)
+ * is the trace recorder a trace writer starts and drains.
+ *
+ * Only runtime.c writes the fields below outside the owning subsystem, but
+ * for those three hooks: rt->collectors (stats_register, at a subsystem's
+ * init or a backend's discovery), rt->observer (a module, at its init and fini) and rt->tracer
+ * (tracer_start / tracer_stop, called by the trace writer). */
 #ifndef MAESTRO_BASE_RUNTIME_H
 #define MAESTRO_BASE_RUNTIME_H
 
@@ -14,6 +28,7 @@
 #include <stdint.h>
 
 #include "base/clock.h"
+#include "base/stats_rec.h"
 #include "maestro.h"
 
 struct topo;           /* runtime/topo: hwloc topology */
@@ -23,8 +38,29 @@ struct mem_node_table; /* runtime/mem/node.c: memory nodes and their operations 
 struct sched;          /* runtime/sched: workers and placement */
 struct places;         /* runtime/sched/place.c: device places and their backends */
 struct perf_store;     /* runtime/sched/perf.c: performance models */
-struct prof;           /* runtime/prof: stats segment and trace */
+struct prof;           /* runtime/prof: stats segment and trace writer */
+struct tracer;         /* runtime/core/trace_rec.c: the trace recorder */
 struct graph_list;
+struct maestro_runtime;
+
+/* A module above the engine: brought up after every subsystem (init may
+ * fail: the runtime is then not created), brought down before them. */
+struct rt_module {
+  const char *name;
+  int (*init)(struct maestro_runtime *rt);
+  void (*fini)(struct maestro_runtime *rt);
+};
+/* runtime/modules.c: the modules, in bring-up order. */
+extern const struct rt_module rt_modules[];
+extern const int rt_nmodules;
+
+/* What the engine tells the modules above it. A module sets the entries it
+ * wants at its init and clears them at its fini; NULL is skipped. */
+struct rt_observer {
+  /* A graph has ended (maestro_graph_wait, before the graph goes), called
+   * holding no engine lock: the last counts are still there to read. */
+  void (*graph_end)(struct maestro_runtime *rt);
+};
 
 struct maestro_runtime {
   /* Configuration, strings copied (the cfg_* below; cfg's string fields
@@ -52,6 +88,15 @@ struct maestro_runtime {
   struct places *places;
   struct perf_store *perf;
   struct prof *prof;
+  struct tracer *tracer; /* set while a trace is recorded (core/trace.h) */
+  struct rt_observer observer;
+
+  /* Stats collectors (base/stats_rec.h): stats_register fills a slot, then
+   * publishes the count (release); a reader loads the count (acquire) and
+   * reads that many slots, so a backend may register at its (lazy)
+   * discovery while a publisher reads. */
+  const struct stats_collector *collectors[STATS_MAX_COLLECTORS];
+  _Atomic int ncollectors;
 
   /* Graphs alive on this runtime (runtime/core/graph.c keeps the list). */
   pthread_mutex_t graphs_lock;
@@ -59,5 +104,10 @@ struct maestro_runtime {
 
   uint64_t start_ns; /* CLOCK_MONOTONIC at creation */
 };
+
+/* Tells the modules above that a graph has ended. */
+static inline void rt_notify_graph_end(struct maestro_runtime *rt) {
+  if (rt->observer.graph_end) rt->observer.graph_end(rt);
+}
 
 #endif

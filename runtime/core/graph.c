@@ -4,13 +4,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <time.h>
 
 #include "base/error.h"
 #include "core/run.h"
 #include "base/runtime.h"
 #include "mem/buf.h"
-#include "prof/prof.h"
+#include "core/trace.h"
 #include "sched/place.h"
 
 size_t maestro_type_size(maestro_type_t t) {
@@ -217,6 +218,8 @@ static void agent_free(struct maestro_agent *a) {
   free(a->in);
   free(a->out);
   free(a->inbuf);
+  free(a->restart_ns);
+  pthread_mutex_destroy(&a->sup_mu);
   free(a->name);
   free(a);
 }
@@ -228,9 +231,14 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
     return err_set(MAESTRO_ESTATE, "maestro_agent_add: graph '%s' has already started", g->name);
   if (!d->name || !d->name[0])
     return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent has no name");
-  if (!d->cpu && !d->kernel)
+  if (!d->cpu && !d->kernel && !d->cl)
     return err_set(MAESTRO_EINVAL,
-                   "maestro_agent_add: agent '%s' has no implementation (.cpu or .kernel)",
+                   "maestro_agent_add: agent '%s' has no implementation (.cpu, .kernel or .cl)",
+                   d->name);
+  /* Which of the two would run on a device would be a guess. */
+  if (d->kernel && d->cl)
+    return err_set(MAESTRO_EINVAL,
+                   "maestro_agent_add: agent '%s' sets both .kernel and .cl: set one of them",
                    d->name);
   if (maestro_graph_agent(g, d->name))
     return err_set(MAESTRO_EGRAPH, "maestro_agent_add: graph '%s' already has an agent named '%s'",
@@ -258,6 +266,7 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
     struct place_agent_desc pd = {.name = d->name,
                                   .cpu = d->cpu,
                                   .kernel = d->kernel,
+                                  .cl = d->cl,
                                   .state = d->state,
                                   .flags = d->flags,
                                   .affinity = d->affinity,
@@ -268,7 +277,7 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
     if (!place_wanted(g->rt, &pd))
       return err_set(MAESTRO_EINVAL,
                      "maestro_agent_add: agent '%s' asks for a device but has no device "
-                     "implementation (.kernel)",
+                     "implementation (.kernel or .cl)",
                      d->name);
     int drc = place_discover(g->rt);
     if (drc) return drc;
@@ -310,9 +319,28 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
   if (d->supervisor.max_retries < 0)
     return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': max_retries %d < 0", d->name,
                    d->supervisor.max_retries);
+  const maestro_supervisor_t *sv = &d->supervisor;
+  if (sv->max_restarts < 0 || sv->within_ms < 0 || sv->backoff_ms < 0 || sv->backoff_max_ms < 0)
+    return err_set(MAESTRO_EINVAL,
+                   "maestro_agent_add: agent '%s': negative supervisor field (max_restarts %d, "
+                   "within_ms %d, backoff_ms %d, backoff_max_ms %d)",
+                   d->name, sv->max_restarts, sv->within_ms, sv->backoff_ms, sv->backoff_max_ms);
+  if (sv->max_restarts > 0 && sv->within_ms == 0)
+    return err_set(MAESTRO_EINVAL,
+                   "maestro_agent_add: agent '%s': max_restarts %d needs a window within_ms > 0",
+                   d->name, sv->max_restarts);
 
   struct maestro_agent *a = calloc(1, sizeof *a);
   if (!a) return err_set(MAESTRO_ENOMEM, "maestro_agent_add: out of memory");
+  pthread_mutex_init(&a->sup_mu, NULL);
+  if (sv->max_restarts > 0) {
+    a->restart_ns = calloc((size_t)sv->max_restarts, sizeof *a->restart_ns);
+    if (!a->restart_ns) {
+      pthread_mutex_destroy(&a->sup_mu);
+      free(a);
+      return err_set(MAESTRO_ENOMEM, "maestro_agent_add: out of memory");
+    }
+  }
   a->g = g;
   a->name = strdup(d->name);
   a->n_in = d->n_in;
@@ -321,6 +349,7 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
   a->out = calloc((size_t)d->n_out + 1, sizeof *a->out);
   a->inbuf = calloc((size_t)d->n_in + 1, sizeof *a->inbuf);
   if (k) a->kernel = kernel_dup(k, d->n_out);
+  a->cl = d->cl;
   int oom = !a->name || !a->in || !a->out || !a->inbuf || (k && !a->kernel);
   for (int i = 0; !oom && i < d->n_in; i++) {
     a->in[i].name = strdup(d->in[i].name);
@@ -576,6 +605,7 @@ static void agent_desc(const struct maestro_agent *a, maestro_port_t *in, maestr
   *d = (struct place_agent_desc){.name = a->name,
                                  .cpu = a->cpu,
                                  .kernel = a->kernel,
+                                 .cl = a->cl,
                                  .state = a->state,
                                  .flags = a->flags,
                                  .affinity = a->affinity,
@@ -805,10 +835,10 @@ int maestro_graph_start(maestro_graph_t *g) {
     }
   }
   g->numa = mem_nodes(g->rt) > 1;
-  g->tracing = prof_tracing(g->rt);
+  g->tracing = trace_on(g->rt);
   for (int i = 0; g->tracing && i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
-    a->trace_name = prof_trace_name(g->rt, a->name);
+    a->trace_name = trace_name(g->rt, a->name);
     a->trace_regular = a->n_in == 0 || (a->n_in == 1 && a->in[0].nch == 1);
   }
   /* Under the list lock: the stats publisher reads started graphs only. */
@@ -832,37 +862,87 @@ int maestro_graph_start(maestro_graph_t *g) {
   return MAESTRO_OK;
 }
 
-int maestro_graph_wait(maestro_graph_t *g) {
-  if (!g) return err_set(MAESTRO_EINVAL, "maestro_graph_wait: g is NULL");
-  int rc = core_refuse_in_firing("maestro_graph_wait",
-                                 "a firing may not wait for a graph to finish (its own cannot "
-                                 "while the firing runs; another may need this worker)");
+/* maestro_graph_wait and maestro_graph_wait_for: `fn` names the caller. */
+static int graph_wait_ms(maestro_graph_t *g, int timeout_ms, const char *fn) {
+  if (!g) return err_set(MAESTRO_EINVAL, "%s: g is NULL", fn);
+  if (timeout_ms < -1) return err_set(MAESTRO_EINVAL, "%s: timeout_ms %d < -1", fn, timeout_ms);
+  int rc = core_refuse_in_firing(fn, "a firing may not wait for a graph to finish (its own cannot "
+                                     "while the firing runs; another may need this worker)");
   if (rc) return rc;
   /* Counted before anything else is read: maestro_graph_destroy wakes the
    * waiters and frees the graph only once they have left. */
   atomic_fetch_add(&g->host_users, 1);
   if (g->state != GRAPH_STARTED) {
-    rc = err_set(MAESTRO_ESTATE, "maestro_graph_wait: graph '%s' has not started", g->name);
+    rc = err_set(MAESTRO_ESTATE, "%s: graph '%s' has not started", fn, g->name);
     atomic_fetch_sub(&g->host_users, 1);
     return rc;
   }
+  struct timespec until;
+  if (timeout_ms > 0) {
+    clock_gettime(CLOCK_REALTIME, &until); /* the condition variable's clock */
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+  }
   pthread_mutex_lock(&g->mu);
-  while (!g->finished && !atomic_load(&g->destroying))
-    pthread_cond_wait(&g->cv, &g->mu);
+  int timed_out = 0;
+  while (!g->finished && !atomic_load(&g->destroying)) {
+    if (timeout_ms == 0 ||
+        (timeout_ms > 0 && pthread_cond_timedwait(&g->cv, &g->mu, &until) == ETIMEDOUT &&
+         !g->finished && !atomic_load(&g->destroying))) {
+      timed_out = 1;
+      break;
+    }
+    if (timeout_ms < 0) pthread_cond_wait(&g->cv, &g->mu);
+  }
   int publish = 0;
-  if (g->destroy_cancelled) {
-    rc = err_set(MAESTRO_ESTATE,
-                 "maestro_graph_wait: graph '%s' destroyed while waiting (it had not finished)",
+  if (timed_out) {
+    rc = err_set(MAESTRO_ETIMEDOUT, "%s: graph '%s' has not finished within %d ms", fn, g->name,
+                 timeout_ms);
+  } else if (g->destroy_cancelled) {
+    rc = err_set(MAESTRO_ESTATE, "%s: graph '%s' destroyed while waiting (it had not finished)", fn,
                  g->name);
   } else {
     publish = !g->published;
     g->published = 1;
-    rc = g->failed ? err_set(MAESTRO_EAGENT, "%s", g->fail_msg) : MAESTRO_OK;
+    if (atomic_load(&g->cancelled))
+      rc = err_set(MAESTRO_ECANCELED, "%s: graph '%s' was cancelled", fn, g->name);
+    else
+      rc = g->failed ? err_set(MAESTRO_EAGENT, "%s", g->fail_msg) : MAESTRO_OK;
   }
   pthread_mutex_unlock(&g->mu);
   /* The last counters, before the graph goes. (Trace records outlive the
    * graph: they are written at runtime destroy, off the graph's time.) */
-  if (publish) prof_publish(g->rt);
+  if (publish) rt_notify_graph_end(g->rt);
+  atomic_fetch_sub(&g->host_users, 1);
+  return rc;
+}
+
+int maestro_graph_wait(maestro_graph_t *g) {
+  return graph_wait_ms(g, -1, "maestro_graph_wait");
+}
+
+int maestro_graph_wait_for(maestro_graph_t *g, int timeout_ms) {
+  return graph_wait_ms(g, timeout_ms, "maestro_graph_wait_for");
+}
+
+int maestro_graph_cancel(maestro_graph_t *g) {
+  if (!g) return err_set(MAESTRO_EINVAL, "maestro_graph_cancel: g is NULL");
+  atomic_fetch_add(&g->host_users, 1); /* as in graph_wait_ms: destroy waits for us */
+  int rc = MAESTRO_OK;
+  if (g->state != GRAPH_STARTED || atomic_load(&g->destroying)) {
+    rc = err_set(MAESTRO_ESTATE, "maestro_graph_cancel: graph '%s' has not started", g->name);
+  } else {
+    pthread_mutex_lock(&g->mu);
+    /* A finished graph, or one a failure stopped, keeps its outcome. */
+    int cancel = !g->finished && !g->failed && !atomic_load(&g->stopped);
+    if (cancel) atomic_store(&g->cancelled, 1);
+    pthread_mutex_unlock(&g->mu);
+    if (cancel) graph_stop(g);
+  }
   atomic_fetch_sub(&g->host_users, 1);
   return rc;
 }

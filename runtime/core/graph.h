@@ -51,7 +51,7 @@ enum agent_phase {
 
 struct agent_counters {
   atomic_ullong fires, msgs_in, msgs_out, bytes_in, bytes_out, busy_ns;
-  atomic_ullong failures, retries, dead_letters, fallbacks, device_fires, cpu_fires;
+  atomic_ullong failures, retries, dead_letters, fallbacks, device_fires, cpu_fires, failovers;
   atomic_int place_kind, place_index, pstate;
 };
 
@@ -62,11 +62,18 @@ struct maestro_agent {
   char *name;
   maestro_cpu_fn cpu;
   const maestro_kernel_t *kernel;
+  maestro_cl_fn cl; /* copied as is: a function */
   void *state;
   maestro_affinity_t affinity;
   unsigned flags;
   maestro_supervisor_t sup;
   maestro_cpu_fn on_end; /* or NULL */
+  /* Restart intensity (sup.max_restarts > 0): the times of the last
+   * max_restarts restarts, a ring under sup_mu (stateless agents fire on
+   * several workers at once). */
+  pthread_mutex_t sup_mu;
+  uint64_t *restart_ns;
+  int restart_n, restart_head;
   int n_in, n_out;
   struct inport *in;
   struct outport *out;
@@ -80,8 +87,8 @@ struct maestro_agent {
   int sized;             /* some input port has elements of more than one byte (take.h) */
   uint64_t seq;          /* input sets taken (the firing's sequence) */
   uint64_t flow_in;      /* flow id of the current firing's first input */
-  uint32_t trace_name;   /* prof_trace_name(name) when the graph is traced */
-  int trace_timed;       /* traced firings are long: time each one (prof_trace_batch_end) */
+  uint32_t trace_name;   /* trace_name(name) when the graph is traced */
+  int trace_timed;       /* traced firings are long: time each one (trace_batch_end) */
   int trace_regular;     /* at most one input channel: see fire_one's traced path */
   struct window *win;    /* stateless or kernel agents: the windowed runner (window.c) */
   maestro_buf_t **inbuf; /* n_in, the current firing's inputs */
@@ -147,7 +154,7 @@ struct maestro_graph {
   atomic_int host_users; /* host threads inside push/pop/close and maestro_graph_wait */
   atomic_int destroying; /* maestro_graph_destroy has begun: waiters leave */
   int numa;              /* the pools know several NUMA nodes (set at start) */
-  int tracing;           /* prof_tracing() at start: a trace is being written */
+  int tracing;           /* trace_on() at start: a trace is being written */
 
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -155,9 +162,14 @@ struct maestro_graph {
   int published;           /* final stats published */
   int destroy_cancelled;   /* destroy found it unfinished: waiters report that */
   int failed, fail_status;
+  atomic_int cancelled; /* maestro_graph_cancel stopped it before it finished */
   char fail_msg[2048];
   struct reason *reasons; /* under dl.mu; freed with the graph */
 };
+
+/* stats.c: registers the agents' and channels' stats collector
+ * (base/stats_rec.h) with the runtime. */
+int core_stats_register(struct maestro_runtime *rt);
 
 /* The agent whose CPU function this thread is running, or NULL: set by
  * run_fire_exec (run.h) around the call. Calls that would wait for agents to

@@ -77,6 +77,9 @@ void dl_put(struct maestro_graph *g, maestro_buf_t *b, const char *agent, const 
     maestro_buf_release(b);
     return;
   }
+  /* A cancel is why a stopped graph's messages are dropped: say so. */
+  if (status == MAESTRO_ECLOSED && atomic_load_explicit(&g->cancelled, memory_order_relaxed))
+    status = MAESTRO_ECANCELED;
   l->b = b;
   l->why = (maestro_letter_t){
       .agent = agent, .port = port, .status = status, .seq = seq, .reason = reason};

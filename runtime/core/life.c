@@ -9,7 +9,7 @@
 
 #include "core/run.h"
 #include "core/take.h"
-#include "prof/records.h"
+#include "base/stats_rec.h"
 
 /* End-of-stream on every output channel (after the agent's last send). */
 static void close_outputs(struct maestro_agent *a) {

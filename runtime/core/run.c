@@ -8,6 +8,7 @@
  * end of an agent's life (life.c) are shared with window.c. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/error.h"
 #include "base/fence.h"
@@ -16,8 +17,8 @@
 #include "core/run.h"
 #include "base/runtime.h"
 #include "mem/buf.h"
-#include "prof/prof.h"
-#include "prof/records.h"
+#include "core/trace.h"
+#include "base/stats_rec.h"
 
 static inline void ctr_add(atomic_ullong *c, uint64_t v) {
   if (v) atomic_fetch_add_explicit(c, v, memory_order_relaxed);
@@ -155,7 +156,48 @@ int run_bad_return(struct maestro_agent *a, int st) {
                  a->name, st);
 }
 
-/* A firing failed with `st`: its supervisor's retries. */
+/* Restart intensity: records a restart of `a` now; 0 when it is one too
+ * many within the window (the supervisor escalates to a stop). */
+static int restart_allowed(struct maestro_agent *a) {
+  int max = a->sup.max_restarts;
+  if (max <= 0) return 1;
+  uint64_t now = rt_now_ns(), win = (uint64_t)a->sup.within_ms * 1000000u;
+  int ok = 1;
+  pthread_mutex_lock(&a->sup_mu);
+  if (a->restart_n == max) {
+    /* The ring is full: its oldest entry (at head) is the max-th restart back. */
+    if (now - a->restart_ns[a->restart_head] < win) ok = 0;
+  }
+  if (ok) {
+    a->restart_ns[a->restart_head] = now;
+    a->restart_head = (a->restart_head + 1) % max;
+    if (a->restart_n < max) a->restart_n++;
+  }
+  pthread_mutex_unlock(&a->sup_mu);
+  return ok;
+}
+
+/* Backoff before retry number `tries` (1, 2, ...): backoff_ms doubled per
+ * retry, at most backoff_max_ms and MAESTRO_BACKOFF_CAP_MS; slept in short
+ * slices so a stop of the graph ends it. */
+static void retry_backoff(struct maestro_agent *a, int tries) {
+  if (a->sup.backoff_ms <= 0) return;
+  long ms = a->sup.backoff_ms;
+  for (int i = 1; i < tries && ms < MAESTRO_BACKOFF_CAP_MS; i++)
+    ms *= 2;
+  if (a->sup.backoff_max_ms > 0 && ms > a->sup.backoff_max_ms) ms = a->sup.backoff_max_ms;
+  if (ms > MAESTRO_BACKOFF_CAP_MS) ms = MAESTRO_BACKOFF_CAP_MS;
+  while (ms > 0 && !atomic_load_explicit(&a->g->stopped, memory_order_relaxed)) {
+    long slice = ms < 5 ? ms : 5;
+    struct timespec ts = {0, slice * 1000000L};
+    nanosleep(&ts, NULL);
+    ms -= slice;
+  }
+}
+
+/* A firing failed with `st`: its supervisor's retries (with backoff, within
+ * the restart intensity: past it the failure stops the graph, whatever
+ * on_fail says, see run_failed). */
 int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_stats *rs, int st) {
   int tries = 0;
   for (;;) {
@@ -169,8 +211,16 @@ int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_s
     run_discard_staged(f);
     if (a->sup.on_fail == MAESTRO_FAIL_RETRY && tries < a->sup.max_retries &&
         !atomic_load_explicit(&a->g->stopped, memory_order_relaxed)) {
+      if (!restart_allowed(a)) {
+        st = err_set(MAESTRO_EAGENT,
+                     "agent '%s': more than %d restarts within %d ms (last failure: status %d, "
+                     "%s); its supervisor escalates to a stop",
+                     a->name, a->sup.max_restarts, a->sup.within_ms, st, maestro_strerror(st));
+        break;
+      }
       tries++;
       rs->retries++;
+      retry_backoff(a, tries);
       if (a->sup.restart && run_call_restart(a) < 0) break;
       continue;
     }
@@ -221,7 +271,7 @@ int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq,
 /* `trace_t`: when tracing a batch whose firings are timed one by one
  * (a->trace_timed), the end of the previous firing (this one's start: one
  * clock read per firing); else 0 and the firing is recorded untimed, its
- * time shared out of the batch's span (prof_trace_batch_begin/end). */
+ * time shared out of the batch's span (trace_batch_begin/end). */
 static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, uint64_t *trace_t) {
   struct maestro_runtime *rt = a->g->rt;
   struct maestro_fire f;
@@ -231,15 +281,15 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, uint
     uint64_t bytes = 0;
     for (int p = 0; p < a->n_in; p++)
       bytes += a->inbuf[p]->size;
-    uint64_t t0 = *trace_t, t1 = t0 ? prof_clock() : 0;
+    uint64_t t0 = *trace_t, t1 = t0 ? trace_clock() : 0;
     if (t0) *trace_t = t1;
     /* A regular firing (one input channel, one message sent on output 0,
      * or none from a sink) has the seq and message ids that follow the
      * previous one's: it only extends the run, unless there is none. */
     int regular =
         !t0 && a->trace_regular && (a->n_out ? f.nout == 1 && f.out[0].port == 0 : !f.nout);
-    if (!regular || !prof_trace_fire_next(bytes))
-      prof_trace_fire(rt, cpu, a->trace_name, f.seq, bytes, t0, t1, a->flow_in, flow_out_of(a, &f));
+    if (!regular || !trace_fire_next(bytes))
+      trace_fire(rt, cpu, a->trace_name, f.seq, bytes, t0, t1, a->flow_in, flow_out_of(a, &f));
   }
   if (__builtin_expect(st < 0, 0)) {
     if (f.out != f.inl) free(f.out);
@@ -275,9 +325,9 @@ static int fire_batch_run(struct maestro_agent *a, int cpu, struct run_stats *rs
 static int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs) {
   if (!a->g->tracing) return fire_batch_run(a, cpu, rs, 0);
   struct maestro_runtime *rt = a->g->rt;
-  uint64_t t = prof_trace_batch_begin(rt);
+  uint64_t t = trace_batch_begin(rt);
   int r = fire_batch_run(a, cpu, rs, a->trace_timed ? t : 0);
-  a->trace_timed = prof_trace_batch_end(rt);
+  a->trace_timed = trace_batch_end(rt);
   return r;
 }
 

@@ -1,5 +1,6 @@
 /* maestro_runtime_create / destroy: validates the configuration, then brings
- * the subsystems up in order (see base/runtime.h) and down in reverse. */
+ * the subsystems up in order, then the modules above the engine (rt_modules,
+ * runtime/modules.c; see base/runtime.h), and all down in reverse. */
 #include "base/runtime.h"
 
 #include <stdlib.h>
@@ -10,7 +11,6 @@
 #include "core/graph.h"
 #include "base/error.h"
 #include "mem/buf.h"
-#include "prof/prof.h"
 #include "sched/perf.h"
 #include "sched/place.h"
 #include "sched/sched.h"
@@ -34,13 +34,24 @@ typedef struct {
 
 static const subsystem_t subsystems[] = {
     {topo_init, topo_fini}, {perf_init, perf_fini},   {place_init, place_fini},
-    {mem_init, mem_fini},   {sched_init, sched_fini}, {prof_init, prof_fini},
+    {mem_init, mem_fini},   {sched_init, sched_fini},
 };
 enum { NSUB = sizeof subsystems / sizeof subsystems[0] };
 
+/* The i-th layer up: the subsystems, then the modules above the engine. */
+static int layer_init(struct maestro_runtime *rt, int i) {
+  return i < NSUB ? subsystems[i].init(rt) : rt_modules[i - NSUB].init(rt);
+}
+static void layer_fini(struct maestro_runtime *rt, int i) {
+  if (i < NSUB)
+    subsystems[i].fini(rt);
+  else
+    rt_modules[i - NSUB].fini(rt);
+}
+
 static void runtime_free(struct maestro_runtime *rt, int up) {
   for (int i = up - 1; i >= 0; i--)
-    subsystems[i].fini(rt);
+    layer_fini(rt, i);
   free(rt->cfg_devices);
   free(rt->cfg_sched);
   free(rt->cfg_trace);
@@ -93,8 +104,13 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
   rt->cfg.dist = rt->cfg_dist;
   rt->cfg.ocl_contexts = rt->cfg_ocl_contexts;
 
-  for (int i = 0; i < NSUB; i++) {
-    if ((rc = subsystems[i].init(rt)) != MAESTRO_OK) {
+  /* core's own stats collector; each subsystem registers its own. */
+  if ((rc = core_stats_register(rt)) != MAESTRO_OK) {
+    runtime_free(rt, 0);
+    return rc;
+  }
+  for (int i = 0; i < NSUB + rt_nmodules; i++) {
+    if ((rc = layer_init(rt, i)) != MAESTRO_OK) {
       runtime_free(rt, i);
       return rc;
     }
@@ -117,7 +133,7 @@ void maestro_runtime_destroy(maestro_runtime_t *rt) {
                             "a firing may not destroy a runtime; the runtime is left running"))
     return;
   graph_destroy_all(rt);
-  runtime_free(rt, NSUB);
+  runtime_free(rt, NSUB + rt_nmodules);
 }
 
 int maestro_runtime_nplaces(const maestro_runtime_t *rt, maestro_place_kind_t kind) {

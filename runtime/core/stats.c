@@ -5,7 +5,7 @@
 #include "base/error.h"
 #include "core/graph.h"
 #include "base/runtime.h"
-#include "prof/records.h"
+#include "base/stats_rec.h"
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
@@ -27,6 +27,7 @@ int maestro_agent_stats(const maestro_agent_t *a, maestro_agent_stats_t *s) {
   s->fallbacks = LOAD(c->fallbacks);
   s->device_fires = LOAD(c->device_fires);
   s->cpu_fires = LOAD(c->cpu_fires);
+  s->failovers = LOAD(c->failovers);
   return MAESTRO_OK;
 }
 
@@ -38,7 +39,7 @@ static uint32_t agent_queue_depth(const struct maestro_agent *a) {
   return (uint32_t)n;
 }
 
-int core_collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, int cap) {
+static int collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, int cap) {
   int n = 0;
   pthread_mutex_lock(&rt->graphs_lock);
   for (struct maestro_graph *g = rt->graphs; g; g = g->next) {
@@ -96,7 +97,7 @@ static void end_name(char *dst, size_t n, const struct maestro_agent *a, const c
     snprintf(dst, n, "host");
 }
 
-int core_collect_channels(struct maestro_runtime *rt, struct prof_chan_rec *r, int cap) {
+static int collect_channels(struct maestro_runtime *rt, struct prof_chan_rec *r, int cap) {
   int n = 0;
   pthread_mutex_lock(&rt->graphs_lock);
   for (struct maestro_graph *g = rt->graphs; g; g = g->next) {
@@ -119,6 +120,13 @@ int core_collect_channels(struct maestro_runtime *rt, struct prof_chan_rec *r, i
   }
   pthread_mutex_unlock(&rt->graphs_lock);
   return n;
+}
+
+static const struct stats_collector core_collector = {
+    .name = "core", .agents = collect_agents, .channels = collect_channels};
+
+int core_stats_register(struct maestro_runtime *rt) {
+  return stats_register(rt, &core_collector);
 }
 
 /* ---- DOT ---- */
@@ -177,7 +185,11 @@ int maestro_graph_write_dot(const maestro_graph_t *g, FILE *f) {
     }
     fprintf(f, "}|");
     dot_str(f, a->name);
-    fprintf(f, "\\n%s%s%s|{", where, a->kernel ? (a->cpu ? ", hybrid" : ", kernel") : "",
+    fprintf(f, "\\n%s%s%s|{", where,
+            (a->kernel || a->cl) ? (a->cpu  ? ", hybrid"
+                                    : a->cl ? ", cl"
+                                            : ", kernel")
+                                 : "",
             (a->flags & MAESTRO_STATELESS) ? ", stateless" : "");
     for (int p = 0; p < a->n_out; p++) {
       fprintf(f, "%s<o%d> ", p ? "|" : "", p);

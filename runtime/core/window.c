@@ -22,8 +22,8 @@
 #include "base/runtime.h"
 #include "mem/buf.h"
 #include "mem/replica.h"
-#include "prof/prof.h"
-#include "prof/records.h"
+#include "core/trace.h"
+#include "base/stats_rec.h"
 #include "sched/perf.h"
 #include "sched/place.h"
 
@@ -273,11 +273,11 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
   while (a->seq > w->next_emit) {
     struct slot *s = &w->slots[w->next_emit % WIN_SLOTS];
     if (s->state != SLOT_DONE) break;
-    if (s->status >= 0 && s->t1 && prof_tracing(a->g->rt)) {
+    if (s->status >= 0 && s->t1 && trace_on(a->g->rt)) {
       /* Traced here, where the id of the first message it sends is known. */
       struct maestro_fire f = {.out = s->out, .nout = s->nout};
-      prof_trace_fire_ns(a->g->rt, (maestro_place_kind_t)s->kind, s->index, a->trace_name, s->seq,
-                         s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f));
+      trace_fire_ns(a->g->rt, (maestro_place_kind_t)s->kind, s->index, a->trace_name, s->seq,
+                    s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f));
     }
     if (s->status >= 0)
       run_deliver(a, s->in, s->status, s->out, s->nout, rs);
@@ -489,21 +489,45 @@ static void launch(struct maestro_agent *a, struct window *w, struct slot *s, in
   int rc = place_submit(g->rt, a->impls, d, s->in, s->seq, w->host_out, launch_done, s);
   if (rc == MAESTRO_OK) return;
   atomic_fetch_sub(&g->active, 1);
+  /* Failover: the device refused the launch (build, enqueue, out of
+   * resources); another device place with an implementation and room takes
+   * it before the CPU implementation does or the firing fails. */
+  uint64_t tried = 0;
+  for (;;) {
+    int next = -1;
+    pthread_mutex_lock(&w->mu);
+    w->dev_inflight[d]--;
+    tried |= 1ull << d;
+    for (int k = 0; k < g->rt->ndev && k < 64 && next < 0; k++)
+      if ((w->dev_mask >> k & 1) && !(tried >> k & 1) && w->dev_inflight[k] < WIN_DEV_INFLIGHT)
+        next = k;
+    if (next >= 0) w->dev_inflight[next]++;
+    pthread_mutex_unlock(&w->mu);
+    if (next < 0) break;
+    d = next;
+    s->index = d;
+    s->stale = 0;
+    for (int p = 0; p < a->n_in && p < 64; p++)
+      if (!mem_buf_valid_on(s->in[p], place_node(g->rt, d))) s->stale |= 1ull << p;
+    atomic_fetch_add(&g->active, 1);
+    if (place_submit(g->rt, a->impls, d, s->in, s->seq, w->host_out, launch_done, s) ==
+        MAESTRO_OK) {
+      atomic_fetch_add_explicit(&a->st.failovers, 1, memory_order_relaxed);
+      return;
+    }
+    atomic_fetch_sub(&g->active, 1);
+  }
   if (a->cpu && !(a->flags & MAESTRO_STATELESS)) {
     /* A stateful agent fires its CPU function one firing at a time: not
      * here (a device worker, beside its own CPU lane) but on its CPU lane,
      * which runs fallbacks oldest first. */
     pthread_mutex_lock(&w->mu);
-    w->dev_inflight[d]--;
     s->state = SLOT_FALLBACK;
     w->fallbacks++;
     pthread_mutex_unlock(&w->mu);
     sched_notify(g->rt, main_task(a));
     return;
   }
-  pthread_mutex_lock(&w->mu);
-  w->dev_inflight[d]--;
-  pthread_mutex_unlock(&w->mu);
   if (a->cpu) { /* stateless: any worker may fire it */
     rs->fallbacks++;
     exec_cpu(a, w, s, cpu_index, rs);

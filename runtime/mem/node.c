@@ -38,6 +38,7 @@ int mem_node_add(struct maestro_runtime *rt, const struct mem_node_ops *ops, voi
 
 const struct mem_node *mem_node_get(const struct maestro_runtime *rt, int id) {
   const struct mem_node_table *m = rt->node_table;
-  if (!m || id < 1 || id > atomic_load_explicit(&m->n, memory_order_acquire)) return NULL;
+  if (!m || id < 1 || id >= MEM_MAX_NODES || id > atomic_load_explicit(&m->n, memory_order_acquire))
+    return NULL;
   return &m->node[id];
 }

@@ -1,6 +1,7 @@
 /* prof_init / prof_fini and the publisher thread: every interval it asks
- * core, sched and ocl for their records (prof/records.h) and writes them to
- * the live stats segment (prof/segment.h). The hot path pays nothing here:
+ * the collectors the subsystems registered (rt->collectors, base/stats_rec.h)
+ * for their records and writes them to the live stats segment
+ * (prof/segment.h). It names no subsystem. The hot path pays nothing here:
  * the engine's counters are relaxed atomics the collectors read. */
 #include "prof/prof.h"
 
@@ -13,6 +14,7 @@
 #include "base/error.h"
 #include "base/runtime.h"
 #include "prof/prof_impl.h"
+#include "sched/place.h"
 
 /* Counts distinct graph names (agents of a graph are usually adjacent). */
 static uint64_t count_graphs(const struct prof_agent_rec *a, int n) {
@@ -34,7 +36,7 @@ static int clamp_count(int n, int cap) {
 }
 
 /* Fills the place records: names from the runtime's places, counters from
- * the scheduler, transfer counters from runtime/ocl. */
+ * every places collector in turn (the scheduler's, the backends'). */
 static int collect_places(struct prof *p) {
   struct maestro_runtime *rt = p->rt;
   int n = rt->ncpu + rt->ndev;
@@ -54,13 +56,36 @@ static int collect_places(struct prof *p) {
                rt->dev_info ? rt->dev_info[d].name : "");
     }
   }
-  int m = clamp_count(sched_collect_places(rt, p->places, p->place_cap), p->place_cap);
-  if (m > n) n = m;
-  for (int i = 0; i < n; i++)
-    if (p->places[i].kind == MAESTRO_PLACE_DEVICE && p->places[i].index >= 0 &&
-        p->places[i].index < rt->ndev)
-      ocl_collect_device(rt, p->places[i].index, &p->places[i]);
+  for (int c = 0; c < stats_collectors(rt); c++) {
+    if (!rt->collectors[c]->places) continue;
+    int m = clamp_count(rt->collectors[c]->places(rt, p->places, p->place_cap), p->place_cap);
+    if (m > n) n = m;
+  }
   return n;
+}
+
+/* Agents or channels from every collector of that kind, each one after the
+ * records of those before it; returns how many exist (may exceed `cap`). */
+static int collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, int cap) {
+  int total = 0;
+  for (int c = 0; c < stats_collectors(rt); c++) {
+    if (!rt->collectors[c]->agents) continue;
+    int at = clamp_count(total, cap);
+    int m = rt->collectors[c]->agents(rt, r + at, cap - at);
+    if (m > 0) total += m;
+  }
+  return total;
+}
+
+static int collect_channels(struct maestro_runtime *rt, struct prof_chan_rec *r, int cap) {
+  int total = 0;
+  for (int c = 0; c < stats_collectors(rt); c++) {
+    if (!rt->collectors[c]->channels) continue;
+    int at = clamp_count(total, cap);
+    int m = rt->collectors[c]->channels(rt, r + at, cap - at);
+    if (m > 0) total += m;
+  }
+  return total;
 }
 
 void prof_publish(struct maestro_runtime *rt) {
@@ -68,12 +93,12 @@ void prof_publish(struct maestro_runtime *rt) {
   if (!p || (!p->seg && !p->trace)) return;
   pthread_mutex_lock(&p->publish_lock);
   int np = collect_places(p);
-  int na_total = core_collect_agents(rt, p->agents, p->agent_cap);
-  int nc_total = core_collect_channels(rt, p->chans, p->chan_cap);
+  int na_total = collect_agents(rt, p->agents, p->agent_cap);
+  int nc_total = collect_channels(rt, p->chans, p->chan_cap);
   int na = clamp_count(na_total, p->agent_cap);
   int nc = clamp_count(nc_total, p->chan_cap);
   uint64_t now = rt_now_ns();
-  if (p->trace) trace_sample_depths(p, p->chans, nc, now);
+  if (p->trace) prof_trace_sample_depths(p, p->chans, nc, now);
   if (p->seg) {
     for (int i = 0; i < np; i++)
       prof_seg_write_place(p->seg, (uint32_t)i, &p->places[i]);
@@ -113,7 +138,7 @@ static void *publisher_main(void *arg) {
     prof_publish(p->rt);
     /* The trace is written here only past its buffer cap (memory stays
      * bounded); otherwise at runtime destroy, off the program's run. */
-    if (p->trace) trace_background(p);
+    if (p->trace) prof_trace_background(p);
     pthread_mutex_lock(&p->wake_lock);
   }
   pthread_mutex_unlock(&p->wake_lock);
@@ -144,7 +169,8 @@ int prof_init(struct maestro_runtime *rt) {
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&p->wake, &ca);
   pthread_condattr_destroy(&ca);
-  p->place_cap = rt->ncpu + rt->ndev + 8;
+  /* Room for every device place: they are discovered after this (sched/place.h). */
+  p->place_cap = rt->ncpu + PLACE_MAX_DEVICES;
   p->agent_cap = PROF_SEG_AGENT_SLOTS;
   p->chan_cap = PROF_SEG_CHAN_SLOTS;
   p->places = calloc((size_t)p->place_cap, sizeof *p->places);
@@ -155,7 +181,7 @@ int prof_init(struct maestro_runtime *rt) {
     return err_set(MAESTRO_ENOMEM, "maestro_runtime_create: out of memory (stats)");
   }
   if (rt->cfg.trace) {
-    int rc = trace_open(p, rt->cfg.trace);
+    int rc = prof_trace_open(p, rt->cfg.trace);
     if (rc) {
       prof_free(p);
       return rc;
@@ -175,6 +201,7 @@ int prof_init(struct maestro_runtime *rt) {
     if (prof_seg_create(&sp, &p->seg, p->seg_error, sizeof p->seg_error) != 0) p->seg = NULL;
   }
   rt->prof = p;
+  rt->observer.graph_end = prof_publish;
   prof_publish(rt); /* places are visible at once */
   if (pthread_create(&p->thread, NULL, publisher_main, p) == 0) p->thread_running = 1;
   return MAESTRO_OK;
@@ -188,8 +215,9 @@ void prof_fini(struct maestro_runtime *rt) {
   pthread_cond_signal(&p->wake);
   pthread_mutex_unlock(&p->wake_lock);
   if (p->thread_running) pthread_join(p->thread, NULL);
+  rt->observer.graph_end = NULL;
   prof_publish(rt); /* the last snapshot, flagged closing */
-  if (p->trace) trace_close(p);
+  if (p->trace) prof_trace_close(p);
   rt->prof = NULL;
   prof_seg_destroy(p->seg);
   prof_free(p);

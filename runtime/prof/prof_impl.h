@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <stdint.h>
 
-#include "prof/records.h"
+#include "base/stats_rec.h"
+#include "core/trace_rec.h"
 #include "prof/segment.h"
 
 struct trace; /* prof/trace.c */
@@ -38,27 +39,27 @@ struct prof {
   int place_cap, agent_cap, chan_cap;
 };
 
-/* trace.c */
-int trace_open(struct prof *p, const char *path);
-void trace_close(struct prof *p);
-void trace_sample_depths(struct prof *p, const struct prof_chan_rec *c, int n, uint64_t t_ns);
+/* trace.c: the trace writer. */
+int prof_trace_open(struct prof *p, const char *path);
+void prof_trace_close(struct prof *p);
+void prof_trace_sample_depths(struct prof *p, const struct prof_chan_rec *c, int n, uint64_t t_ns);
 /* The stats thread's share of tracing: writes the trace in the background
  * once the records waiting pass the cap's drain mark. */
-void trace_background(struct prof *p);
+void prof_trace_background(struct prof *p);
 
-enum { EV_NAME = 64, NAME_PAGE = 1024, NAME_PAGES = 1024, NAME_HASH = 1 << 16 };
+enum { EV_NAME = 64 };
 
-/* An interned name: as given, and as a JSON string with its quotes. */
+/* An interned name: as recorded, and as a JSON string with its quotes. */
 struct trace_name {
-  char *raw;
+  const char *raw; /* the recorder's */
   char *json;
   uint32_t json_len;
 };
 
-struct trace_buf;
+struct tracer;
 struct trace {
   struct prof *prof;
-  uint64_t id; /* tells this trace's thread buffers from a previous runtime's */
+  struct tracer *rec; /* the recorder it drains (rt->tracer); rec->lock serialises writes */
   FILE *f;
   long body_end; /* where the footer starts */
   char *path;    /* as given (MAESTRO_TRACE) */
@@ -67,27 +68,12 @@ struct trace {
   int dev_named; /* device places whose tracks are named (devices appear lazily) */
   uint64_t start_ns;
   int pid;
-  pthread_mutex_t lock; /* registry and writes */
-  struct trace_buf *bufs;
 
-  /* The arena the chunks come from (MAESTRO_TRACE_BUFFER_MB). */
-  char *arena;
-  size_t arena_bytes;
-  pthread_mutex_t free_lock; /* free list, arena_next, chunks_in_use */
-  void *free;                /* struct trace_chunk list */
-  size_t arena_next;
-  size_t chunks_in_use;
-  size_t drain_mark; /* bytes in use from which the stats thread writes */
-  _Atomic int drain_asked;
-
-  /* prof_clock() ticks -> ns: a line through (tick0, ns0). */
-  uint64_t tick0, ns0;
+  /* trace_clock() ticks -> ns: a line through (rec->tick0, rec->ns0). */
   double ns_per_tick;
   uint64_t last_ns; /* the latest time written (for a batch never closed) */
 
-  pthread_mutex_t names_lock;
-  uint32_t nnames;
-  uint32_t hash[NAME_HASH];
+  /* The names' JSON forms, by record name id, made on first use. */
   struct trace_name *pages[NAME_PAGES];
 
   /* The JSON writer (trace_write.c). */
@@ -97,6 +83,5 @@ struct trace {
   size_t out_n;
   char out[1 << 16];
 };
-uint32_t trace_intern(struct trace *t, const char *s);
 
 #endif

@@ -33,7 +33,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "prof/records.h"
+#include "base/stats_rec.h"
 
 #define PROF_SEG_MAGIC      0x014F52545345414Dull /* the bytes "MAESTRO\1" */
 #define PROF_SEG_VERSION    1u

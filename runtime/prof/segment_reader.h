@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "prof/records.h"
+#include "base/stats_rec.h"
 #include "prof/segment.h"
 
 enum prof_read_status {

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "base/runtime.h"
-#include "prof/trace_rec.h"
+#include "core/trace_rec.h"
 
 void tw_fail(struct trace *t, int err) {
   if (t->failed) return;

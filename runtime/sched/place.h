@@ -67,6 +67,7 @@ struct place_agent_desc {
   const char *name;
   maestro_cpu_fn cpu;             /* NULL when none */
   const maestro_kernel_t *kernel; /* NULL when none */
+  maestro_cl_fn cl;               /* NULL when none (maestro/opencl.h) */
   void *state;
   unsigned flags;
   maestro_affinity_t affinity;

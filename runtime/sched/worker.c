@@ -23,7 +23,7 @@
 #include "base/fence.h"
 #include "base/runtime.h"
 #include "mem/buf.h"
-#include "prof/records.h"
+#include "base/stats_rec.h"
 #include "sched/place.h"
 #include "sched/sched.h"
 #include "topo/topo.h"
@@ -440,6 +440,29 @@ static int start_workers(struct sched *s, int from, int to) {
   return MAESTRO_OK;
 }
 
+/* The places' stats collector (base/stats_rec.h). */
+static int collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, int cap) {
+  /* The publisher pre-fills name, kind and index (CPU places, then devices);
+   * the devices' transfer counters come from the backend's collector. */
+  struct sched *s = rt->sched;
+  int n = s->n + rt->ndev;
+  for (int i = 0; i < n && i < cap; i++) {
+    struct prof_place_rec *p = &r[i];
+    if (i < s->n) {
+      p->busy_ns = atomic_load_explicit(&s->w[i].busy_ns, memory_order_relaxed);
+      p->fires = atomic_load_explicit(&s->w[i].fires, memory_order_relaxed);
+      p->agents = (uint32_t)core_agents_on_place(rt, 0, i);
+    } else {
+      p->busy_ns += atomic_load_explicit(&s->w[i].busy_ns, memory_order_relaxed);
+      p->fires += atomic_load_explicit(&s->w[i].fires, memory_order_relaxed);
+      p->agents = (uint32_t)core_agents_on_place(rt, 1, i - s->n);
+    }
+  }
+  return n;
+}
+
+static const struct stats_collector sched_collector = {.name = "sched", .places = collect_places};
+
 int sched_init(struct maestro_runtime *rt) {
   struct sched *s = calloc(1, sizeof *s);
   if (!s) return err_set(MAESTRO_ENOMEM, "sched_init: out of memory");
@@ -456,8 +479,11 @@ int sched_init(struct maestro_runtime *rt) {
   memset(s->w, 0, sizeof *s->w * nw);
   rt->sched = s;
   int rc = start_workers(s, 0, s->n);
-  if (rc) sched_fini(rt);
-  return rc;
+  if (rc) {
+    sched_fini(rt);
+    return rc;
+  }
+  return stats_register(rt, &sched_collector);
 }
 
 int sched_add_devices(struct maestro_runtime *rt, int ndev) {
@@ -518,24 +544,4 @@ void sched_account(struct maestro_runtime *rt, int kind, int index, uint64_t bus
   if (index < 0 || i >= s->n + s->ndev || (kind != MAESTRO_PLACE_DEVICE && index >= s->n)) return;
   if (busy_ns) atomic_fetch_add_explicit(&s->w[i].busy_ns, busy_ns, memory_order_relaxed);
   if (fires) atomic_fetch_add_explicit(&s->w[i].fires, fires, memory_order_relaxed);
-}
-
-int sched_collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, int cap) {
-  /* The publisher pre-fills name, kind and index (CPU places, then devices)
-   * and adds the devices' transfer counters itself. */
-  struct sched *s = rt->sched;
-  int n = s->n + rt->ndev;
-  for (int i = 0; i < n && i < cap; i++) {
-    struct prof_place_rec *p = &r[i];
-    if (i < s->n) {
-      p->busy_ns = atomic_load_explicit(&s->w[i].busy_ns, memory_order_relaxed);
-      p->fires = atomic_load_explicit(&s->w[i].fires, memory_order_relaxed);
-      p->agents = (uint32_t)core_agents_on_place(rt, 0, i);
-    } else {
-      p->busy_ns += atomic_load_explicit(&s->w[i].busy_ns, memory_order_relaxed);
-      p->fires += atomic_load_explicit(&s->w[i].fires, memory_order_relaxed);
-      p->agents = (uint32_t)core_agents_on_place(rt, 1, i - s->n);
-    }
-  }
-  return n;
 }

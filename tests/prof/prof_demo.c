@@ -20,7 +20,7 @@
  *   prof_demo devgraph ... / devgraphtrace ...  the same with scale as an
  *                              OpenCL kernel agent on device 0
  *   prof_demo trace FILE N     a runtime tracing to FILE; two threads record
- *                              N firings each through prof_trace_firing
+ *                              N firings each through trace_firing
  *                              (with message flows), then the runtime is
  *                              destroyed. Prints the number of firings.
  *
@@ -37,6 +37,7 @@
 
 #include "base/runtime.h"
 #include "maestro.h"
+#include "core/trace.h"
 #include "prof/prof.h"
 #include "prof/segment.h"
 #include "testutil.h"
@@ -282,8 +283,8 @@ static void *trace_thread(void *arg) {
     uint64_t t1 = t0 + 1000;
     /* cpu 0 produces message i+1, cpu 1 consumes it */
     uint64_t id = (uint64_t)i + 1;
-    prof_trace_firing(t->rt, MAESTRO_PLACE_CPU, t->cpu, t->cpu ? "sink" : "src", (uint64_t)i, 64,
-                      t0, t1, t->cpu ? id : 0, t->cpu ? 0 : id);
+    trace_firing(t->rt, MAESTRO_PLACE_CPU, t->cpu, t->cpu ? "sink" : "src", (uint64_t)i, 64, t0, t1,
+                 t->cpu ? id : 0, t->cpu ? 0 : id);
   }
   return NULL;
 }
@@ -302,7 +303,7 @@ static void *stress_thread(void *arg) {
   snprintf(name, sizeof name, "t%d", s->id);
   for (int i = 0; i < s->n; i++) {
     uint64_t t = rt_now_ns();
-    prof_trace_firing(s->rt, MAESTRO_PLACE_CPU, s->id % 2, name, (uint64_t)i, 8, t, t + 10, 0, 0);
+    trace_firing(s->rt, MAESTRO_PLACE_CPU, s->id % 2, name, (uint64_t)i, 8, t, t + 10, 0, 0);
   }
   return NULL;
 }
@@ -353,7 +354,7 @@ static int run_trace(const char *file, int n) {
   pthread_create(&th[1], NULL, trace_thread, &t[1]);
   prof_trace_flush(rt); /* a flush while a thread still writes */
   pthread_join(th[1], NULL);
-  prof_trace_transfer(rt, -1, "h2d", 4096, rt_now_ns(), rt_now_ns() + 500);
+  trace_transfer(rt, -1, "h2d", 4096, rt_now_ns(), rt_now_ns() + 500);
   int rc = prof_trace_flush(rt);
   if (rc != MAESTRO_OK) fprintf(stderr, "prof_demo: flush: %s\n", maestro_last_error());
   maestro_runtime_destroy(rt);

@@ -18,9 +18,11 @@
 
 #include "base/runtime.h"
 #include "maestro.h"
+#include "core/trace.h"
 #include "prof/prof.h"
 #include "prof/segment.h"
 #include "prof/segment_reader.h"
+#include "sched/place.h"
 #include "testmain.h"
 
 static struct prof_seg *make_seg(uint32_t places, uint32_t agents, uint32_t chans) {
@@ -431,7 +433,7 @@ static void test_runtime_stats_on_off(void) {
   cfg.stats = 0;
   CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt), MAESTRO_OK);
   CU_ASSERT_PTR_NULL(prof_stats_name(rt));
-  CU_ASSERT_FALSE(prof_tracing(rt));
+  CU_ASSERT_FALSE(trace_on(rt));
   CU_ASSERT_EQUAL(prof_reader_open_pid(getpid(), &r2, err, sizeof err), PROF_READ_ENOENT);
   maestro_runtime_destroy(rt);
 
@@ -440,6 +442,90 @@ static void test_runtime_stats_on_off(void) {
   maestro_config_defaults(&cfg);
   unsetenv("MAESTRO_STATS");
   CU_ASSERT_EQUAL(cfg.stats, 0);
+}
+
+/* ---- the publisher reads the collectors registered, naming none ---- */
+
+static int fake_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, int cap) {
+  (void)rt;
+  for (int i = 0; i < 2 && i < cap; i++) {
+    memset(&r[i], 0, sizeof r[i]);
+    snprintf(r[i].name, sizeof r[i].name, "extra%d", i);
+    snprintf(r[i].graph, sizeof r[i].graph, "fake");
+    r[i].fires = 10u + (uint64_t)i;
+  }
+  return 2;
+}
+
+static int fake_places(struct maestro_runtime *rt, struct prof_place_rec *r, int cap) {
+  (void)rt;
+  if (cap > 0 && r[0].kind == MAESTRO_PLACE_CPU) r[0].fires += 7;
+  return 0;
+}
+
+static int fake_channels(struct maestro_runtime *rt, struct prof_chan_rec *r, int cap) {
+  (void)rt;
+  for (int i = 0; i < 3 && i < cap; i++) {
+    memset(&r[i], 0, sizeof r[i]);
+    snprintf(r[i].from, sizeof r[i].from, "a%d.out", i);
+    r[i].msgs = 100u + (uint64_t)i;
+  }
+  return 3;
+}
+
+static const struct stats_collector fake = {
+    .name = "fake", .places = fake_places, .agents = fake_agents, .channels = fake_channels};
+
+static void test_collectors(void) {
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  cfg.ncpu = 1;
+  cfg.stats = 1;
+  /* The publisher thread stays asleep: the test registers after prof_init. */
+  setenv("MAESTRO_STATS_INTERVAL_MS", "60000", 1);
+  maestro_runtime_t *rt;
+  CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt), MAESTRO_OK);
+  unsetenv("MAESTRO_STATS_INTERVAL_MS");
+  /* Each subsystem registered its own, at its own init, in bring-up order;
+   * the OpenCL backend at its discovery, which is lazy. */
+  CU_ASSERT_EQUAL_FATAL(stats_collectors(rt), 2);
+  CU_ASSERT_STRING_EQUAL(rt->collectors[0]->name, "core");
+  CU_ASSERT_STRING_EQUAL(rt->collectors[1]->name, "sched");
+  CU_ASSERT_EQUAL_FATAL(place_discover(rt), MAESTRO_OK);
+  CU_ASSERT_EQUAL_FATAL(stats_collectors(rt), 3);
+  CU_ASSERT_STRING_EQUAL(rt->collectors[2]->name, "opencl");
+  CU_ASSERT_EQUAL_FATAL(stats_register(rt, &fake), MAESTRO_OK);
+
+  struct prof_reader *r;
+  char err[256];
+  CU_ASSERT_EQUAL_FATAL(prof_reader_open_name(prof_stats_name(rt), &r, err, sizeof err),
+                        PROF_READ_OK);
+  prof_publish(rt);
+  struct prof_snapshot snap;
+  CU_ASSERT_EQUAL_FATAL(prof_reader_snapshot(r, &snap, err, sizeof err), PROF_READ_OK);
+  CU_ASSERT_EQUAL(snap.n_places, 1);
+  CU_ASSERT_EQUAL(snap.places[0].fires, 7); /* the scheduler's 0, then the fake's 7 */
+  CU_ASSERT_EQUAL_FATAL(snap.n_agents, 2);  /* no graph: core has none */
+  CU_ASSERT_STRING_EQUAL(snap.agents[0].name, "extra0");
+  CU_ASSERT_STRING_EQUAL(snap.agents[1].name, "extra1");
+  CU_ASSERT_EQUAL(snap.agents[1].fires, 11);
+  CU_ASSERT_EQUAL(snap.live.n_graphs, 1);
+  CU_ASSERT_EQUAL_FATAL(snap.n_chans, 3);
+  CU_ASSERT_STRING_EQUAL(snap.chans[2].from, "a2.out");
+  CU_ASSERT_EQUAL(snap.chans[2].msgs, 102);
+  prof_snapshot_free(&snap);
+  prof_reader_close(r);
+
+  /* The table is bounded: the one past it is refused, by name. */
+  int n = stats_collectors(rt);
+  for (int i = n; i < STATS_MAX_COLLECTORS; i++)
+    CU_ASSERT_EQUAL(stats_register(rt, &fake), MAESTRO_OK);
+  CU_ASSERT_EQUAL(stats_register(rt, &fake), MAESTRO_ENOMEM);
+  CU_ASSERT(strstr(maestro_last_error(), "'fake'") != NULL);
+  CU_ASSERT_EQUAL(stats_collectors(rt), STATS_MAX_COLLECTORS);
+  CU_ASSERT_EQUAL(stats_register(rt, NULL), MAESTRO_EINVAL);
+  maestro_runtime_destroy(rt);
 }
 
 static void test_trace_open_error(void) {
@@ -630,8 +716,8 @@ static void test_trace_write_fails(void) {
     maestro_runtime_t *rt;
     if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) _exit(10);
     for (int i = 0; i < 20000; i++)
-      prof_trace_firing(rt, MAESTRO_PLACE_CPU, 0, "a", (uint64_t)i, 8, 1000 + 10 * (uint64_t)i,
-                        1005 + 10 * (uint64_t)i, 0, 0);
+      trace_firing(rt, MAESTRO_PLACE_CPU, 0, "a", (uint64_t)i, 8, 1000 + 10 * (uint64_t)i,
+                   1005 + 10 * (uint64_t)i, 0, 0);
     int rc1 = prof_trace_flush(rt);
     int said = strstr(maestro_last_error(), "File too large") != NULL;
     int rc2 = prof_trace_flush(rt);
@@ -666,6 +752,7 @@ void register_suites(void) {
             {"reader: object truncated while attached", test_truncated_while_attached},
             {"stale segment cleanup", test_stale_cleanup},
             {"runtime: MAESTRO_STATS on and off", test_runtime_stats_on_off},
+            {"collectors: the publisher reads what is registered", test_collectors},
             {"trace: unwritable file", test_trace_open_error},
             {"squatted name: runtime moves, reader refuses", test_squatted_name},
             {"trace: /dev/full", test_trace_dev_full},

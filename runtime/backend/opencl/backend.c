@@ -15,8 +15,15 @@ struct ocl *ocl_get(struct maestro_runtime *rt) {
 }
 
 static int wants(const struct place_agent_desc *d) {
-  return d->kernel != NULL && d->affinity.pref != MAESTRO_ON_CPU;
+  return (d->kernel != NULL || d->cl != NULL) && d->affinity.pref != MAESTRO_ON_CPU;
 }
+
+/* An agent's implementation here: its kernel, or its .cl function
+ * (maestro_agent_add lets an agent set only one of them). */
+struct ocl_impl {
+  ocl_kagent_t *ka;
+  ocl_clagent_t *ca;
+};
 
 static int discover(struct maestro_runtime *rt, void **be) {
   int rc = ocl_init(rt);
@@ -35,7 +42,8 @@ static int discover(struct maestro_runtime *rt, void **be) {
   }
   if (!o->ndev) place_set_reason(rt, o->why);
   *be = rt;
-  return MAESTRO_OK;
+  /* Once the devices are known: a publisher may read it from then on. */
+  return stats_register(rt, &ocl_stats_collector);
 }
 
 static void fini(struct maestro_runtime *rt, void *be) {
@@ -45,23 +53,40 @@ static void fini(struct maestro_runtime *rt, void *be) {
 
 static int prepare(void *be, const struct place_agent_desc *d, uint64_t places, void **impl) {
   struct maestro_runtime *rt = be;
-  ocl_kagent_t *ka = NULL;
-  int rc =
-      ocl_kagent_create_on(rt, d->name, d->kernel, d->in, d->n_in, d->out, d->n_out, places, &ka);
-  *impl = ka;
-  return rc;
+  *impl = NULL;
+  struct ocl_impl *im = calloc(1, sizeof *im);
+  if (!im) return err_set(MAESTRO_ENOMEM, "agent '%s': out of memory", d->name);
+  int rc = d->cl ? ocl_clagent_create(rt, d, &im->ca)
+                 : ocl_kagent_create_on(rt, d->name, d->kernel, d->in, d->n_in, d->out, d->n_out,
+                                        places, &im->ka);
+  if (rc) {
+    ocl_kagent_destroy(im->ka);
+    ocl_clagent_destroy(im->ca);
+    free(im);
+    return rc;
+  }
+  *impl = im;
+  return MAESTRO_OK;
 }
 
 static void unprepare(void *be, void *impl) {
   (void)be;
-  ocl_kagent_destroy(impl);
+  struct ocl_impl *im = impl;
+  if (!im) return;
+  ocl_kagent_destroy(im->ka);
+  ocl_clagent_destroy(im->ca);
+  free(im);
 }
 
 static int submit(void *be, void *impl, int place, maestro_buf_t *const *in, uint64_t seq,
                   unsigned host_outputs, place_done_fn done, void *ctx) {
   (void)be;
   (void)seq;
-  return ocl_launch_ex(impl, place, in, host_outputs, done, ctx);
+  struct ocl_impl *im = impl;
+  /* A .cl function's outputs are read back on demand (it enqueues its
+   * commands itself). */
+  if (im->ca) return ocl_clagent_submit(im->ca, place, in, done, ctx);
+  return ocl_launch_ex(im->ka, place, in, host_outputs, done, ctx);
 }
 
 static const char *arch(void *be, int place) {

@@ -2,16 +2,26 @@
 #include "base/error.h"
 #include "backend/opencl/ocl_int.h"
 #include "mem/replica.h"
-#include "prof/records.h"
+#include "base/stats_rec.h"
 
-void ocl_collect_device(struct maestro_runtime *rt, int dev, struct prof_place_rec *r) {
-  if (!rt || !rt->ocl || dev < 0 || dev >= rt->ocl->ndev || !r) return;
-  ocl_dev_t *d = ocl_dev(rt, dev);
-  r->bytes_h2d += atomic_load(&d->bytes_h2d);
-  r->bytes_d2h += atomic_load(&d->bytes_d2h);
-  r->bytes_d2d += atomic_load(&d->bytes_d2d);
-  r->transfers += atomic_load(&d->transfers);
+/* The devices' stats collector (base/stats_rec.h), registered once the
+ * backend has found its devices: adds each device's transfer counters to
+ * its place record (the backend's devices are the first device places). */
+static int collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, int cap) {
+  if (!rt->ocl) return 0;
+  for (int i = 0; i < cap; i++) {
+    if (r[i].kind != MAESTRO_PLACE_DEVICE || r[i].index < 0 || r[i].index >= rt->ocl->ndev)
+      continue;
+    ocl_dev_t *d = ocl_dev(rt, r[i].index);
+    r[i].bytes_h2d += atomic_load(&d->bytes_h2d);
+    r[i].bytes_d2h += atomic_load(&d->bytes_d2h);
+    r[i].bytes_d2d += atomic_load(&d->bytes_d2d);
+    r[i].transfers += atomic_load(&d->transfers);
+  }
+  return 0;
 }
+
+const struct stats_collector ocl_stats_collector = {.name = "opencl", .places = collect_places};
 
 int ocl_dev_stats(const struct maestro_runtime *rt, int dev, ocl_dev_stats_t *s) {
   if (!rt || !s) return err_set(MAESTRO_EINVAL, "ocl_dev_stats: NULL argument");

@@ -8,7 +8,7 @@
 
 #include "base/error.h"
 #include "backend/opencl/ocl_int.h"
-#include "prof/prof.h"
+#include "core/trace.h"
 
 extern const char maestro_bundled_kernels[];
 
@@ -42,7 +42,7 @@ struct ocl_kagent {
 };
 
 typedef struct ocl_launch {
-  struct ocl_launch *next;
+  ocl_pending_t pend; /* first: the device's completion FIFO holds this */
   ocl_kagent_t *ka;
   int dev;
   cl_event kev;
@@ -69,6 +69,8 @@ typedef struct ocl_launch {
   int *out_ndim;
   const maestro_karg_t *args;
 } ocl_launch_t;
+
+static void launch_finish_pending(ocl_dev_t *d, ocl_pending_t *p);
 
 /* Bytes of one element of port p (a RECORD port's .size; 1 for a type without one). */
 static size_t elem_size(const maestro_port_t *p) {
@@ -829,6 +831,7 @@ static ocl_launch_t *launch_new(ocl_kagent_t *ka, int dev, maestro_buf_t *const 
   ocl_launch_t *L = calloc(1, sz);
   if (!L) return NULL;
   L->ka = ka;
+  L->pend.finish = launch_finish_pending;
   L->dev = dev;
   L->done = done;
   L->ctx = ctx;
@@ -1193,15 +1196,7 @@ static int launch_build(ocl_launch_t *L, unsigned host_outputs) {
   /* Start the transfers and the kernel now; the completion thread waits. */
   clFlush(d->q_h2d);
   clFlush(d->q_exec);
-  pthread_mutex_lock(&d->lock);
-  if (d->fifo_tail)
-    d->fifo_tail->next = L;
-  else
-    d->fifo_head = L;
-  d->fifo_tail = L;
-  d->inflight++;
-  pthread_cond_signal(&d->cond);
-  pthread_mutex_unlock(&d->lock);
+  ocl_pending_push(d, &L->pend);
   return MAESTRO_OK;
 }
 
@@ -1269,15 +1264,15 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
   } else {
     L->res.t_start_ns = L->res.t_end_ns = now;
   }
-  if (prof_tracing(rt)) {
+  if (trace_on(rt)) {
     for (int i = 0; i < ka->n_acq; i++) {
       ocl_xfer_t *x = &L->x[i];
       if (!x->ev) continue;
       uint64_t a = prof_time(x->ev, CL_PROFILING_COMMAND_START);
       uint64_t b = prof_time(x->ev, CL_PROFILING_COMMAND_END);
       if (a && b >= a)
-        prof_trace_transfer(rt, d->index, x->kind, x->bytes, ocl_dev_to_host_ns(d, a),
-                            ocl_dev_to_host_ns(d, b));
+        trace_transfer(rt, d->index, x->kind, x->bytes, ocl_dev_to_host_ns(d, a),
+                       ocl_dev_to_host_ns(d, b));
     }
   }
   for (int i = 0; i < ka->n_acq; i++)
@@ -1321,6 +1316,23 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
   free(L);
 }
 
+static void launch_finish_pending(ocl_dev_t *d, ocl_pending_t *p) {
+  launch_finish(d, (ocl_launch_t *)p);
+}
+
+void ocl_pending_push(ocl_dev_t *d, ocl_pending_t *p) {
+  p->next = NULL;
+  pthread_mutex_lock(&d->lock);
+  if (d->fifo_tail)
+    d->fifo_tail->next = p;
+  else
+    d->fifo_head = p;
+  d->fifo_tail = p;
+  d->inflight++;
+  pthread_cond_signal(&d->cond);
+  pthread_mutex_unlock(&d->lock);
+}
+
 static void *completion_main(void *arg) {
   ocl_dev_t *d = arg;
   char name[16];
@@ -1330,12 +1342,12 @@ static void *completion_main(void *arg) {
   for (;;) {
     while (!d->fifo_head && !d->stop)
       pthread_cond_wait(&d->cond, &d->lock);
-    ocl_launch_t *L = d->fifo_head;
-    if (!L) break; /* stopping, and everything in flight is done */
-    d->fifo_head = L->next;
+    ocl_pending_t *p = d->fifo_head;
+    if (!p) break; /* stopping, and everything in flight is done */
+    d->fifo_head = p->next;
     if (!d->fifo_head) d->fifo_tail = NULL;
     pthread_mutex_unlock(&d->lock);
-    launch_finish(d, L);
+    p->finish(d, p); /* it counts d->inflight down */
     pthread_mutex_lock(&d->lock);
   }
   pthread_mutex_unlock(&d->lock);

@@ -15,7 +15,7 @@
 #include "base/error.h"
 #include "mem/pool.h"
 #include "mem/replica.h"
-#include "prof/prof.h"
+#include "core/trace.h"
 
 /* Drops *slot once its command has completed: a wait list of finished
  * events still costs the implementation a dependency check per command. */
@@ -156,7 +156,7 @@ static int node_copy_out(void *node, void *h, maestro_buf_t *b, int wrapped) {
   if (e != CL_SUCCESS) return ocl_fail(e, "clEnqueueReadBuffer (device -> host)");
   atomic_fetch_add(&d->bytes_d2h, b->size);
   atomic_fetch_add(&d->transfers, 1);
-  if (prof_tracing(rt)) prof_trace_transfer(rt, d->index, "d2h", b->size, t0, rt_now_ns());
+  if (trace_on(rt)) trace_transfer(rt, d->index, "d2h", b->size, t0, rt_now_ns());
   return MAESTRO_OK;
 }
 

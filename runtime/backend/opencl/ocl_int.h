@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "base/runtime.h"
+#include "base/stats_rec.h"
 #include "backend/opencl/ocl.h"
 #include "mem/buf.h"
 #include "mem/node.h"
@@ -20,7 +21,15 @@ typedef struct ocl_platform {
   char name[64];
 } ocl_platform_t;
 
-struct ocl_launch; /* kagent.c: one firing in flight */
+struct ocl_dev;
+/* One firing in flight on a device (a kernel launch, kagent.c, or a .cl
+ * firing, clfire.c), in the device's completion FIFO: the completion thread
+ * calls finish() in FIFO order, which waits for it, counts d->inflight down
+ * and hands the outputs on. */
+typedef struct ocl_pending {
+  struct ocl_pending *next;
+  void (*finish)(struct ocl_dev *d, struct ocl_pending *p);
+} ocl_pending_t;
 struct ocl_rep;
 
 typedef struct ocl_dev {
@@ -73,7 +82,7 @@ typedef struct ocl_dev {
   /* Completion: a FIFO of launches in flight, waited on in order by a thread. */
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  struct ocl_launch *fifo_head, *fifo_tail;
+  ocl_pending_t *fifo_head, *fifo_tail;
   int inflight;
   int stop;
   pthread_t thread;
@@ -126,6 +135,9 @@ int ocl_fail(cl_int e, const char *what);
 uint64_t ocl_dev_to_host_ns(const ocl_dev_t *d, cl_ulong dev_ns);
 
 /* program.c */
+/* counters.c: the devices' stats collector, registered by discovery. */
+extern const struct stats_collector ocl_stats_collector;
+
 int ocl_prog_init(struct maestro_runtime *rt);
 void ocl_prog_fini(struct maestro_runtime *rt);
 /* A built program for `source` + `options` on device `dev` (a new reference
@@ -149,6 +161,18 @@ void ocl_mem_put(ocl_dev_t *d, cl_mem m, size_t cap);
 void ocl_mem_fini(ocl_dev_t *d);
 void ocl_lru_touch(ocl_dev_t *d, ocl_rep_t *r);
 void ocl_lru_remove(ocl_dev_t *d, ocl_rep_t *r);
+
+/* kagent.c: appends `p` to d's completion FIFO (d->inflight++). */
+void ocl_pending_push(ocl_dev_t *d, ocl_pending_t *p);
+
+/* clfire.c: .cl implementations (maestro/opencl.h), the backend's impl for
+ * an agent with a .cl function. */
+typedef struct ocl_clagent ocl_clagent_t;
+int ocl_clagent_create(struct maestro_runtime *rt, const struct place_agent_desc *d,
+                       ocl_clagent_t **out);
+void ocl_clagent_destroy(ocl_clagent_t *ca);
+int ocl_clagent_submit(ocl_clagent_t *ca, int dev, maestro_buf_t *const *in, place_done_fn done,
+                       void *ctx);
 
 /* node.c: the memory node operations of a device, and the launch's view
  * of a buffer's replica on it (through mem/replica.h). */

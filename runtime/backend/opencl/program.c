@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "base/fs.h"
 #include "base/hash.h"
+#include "backend/opencl/cache_entry.h"
 #include "backend/opencl/ocl_int.h"
 
 typedef struct ocl_prog {
@@ -59,22 +60,11 @@ static void disk_path(struct ocl *o, uint64_t key, char *out, size_t len) {
   snprintf(out, len, "%s/%016llx.bin", o->cache_dir, (unsigned long long)key);
 }
 
-/* A cache entry: this header, the device binary, then the kernels' argument
- * descriptions (see collect_meta). A file cut short by a crash, a full disk
- * or another writer, or altered afterwards, fails the length or checksum
- * test and counts as a miss: a truncated binary handed to the driver
- * crashes it (PoCL reads past the end). */
-enum { CACHE_VERSION = 1 };
-static const char cache_magic[8] = {'M', 'A', 'E', 'S', 'T', 'R', 'O', 'K'};
-typedef struct {
-  char magic[8];
-  uint32_t version;
-  uint32_t header_bytes;
-  uint64_t key;       /* disk_key: a renamed or swapped file is refused */
-  uint64_t bin_bytes; /* the device binary */
-  uint64_t meta_bytes;
-  uint64_t checksum; /* FNV-1a over the binary and the descriptions */
-} cache_header_t;
+/* A cache entry (cache_entry.h): a header, the device binary, then the
+ * kernels' argument descriptions (see collect_meta). A file cut short by a
+ * crash, a full disk or another writer, or altered afterwards, fails the
+ * length or checksum test and counts as a miss: a truncated binary handed
+ * to the driver crashes it (PoCL reads past the end). */
 
 /* A growing text buffer; `failed` once an allocation failed. */
 typedef struct {
@@ -168,29 +158,20 @@ static cl_program load_binary(struct ocl *o, const ocl_dev_t *d, uint64_t hash, 
   *meta_len = 0;
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
-  cache_header_t h;
   unsigned char *data = NULL;
   long n = 0;
-  int ok = fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= (long)sizeof h &&
-           fseek(f, 0, SEEK_SET) == 0 && fread(&h, sizeof h, 1, f) == 1 &&
-           !memcmp(h.magic, cache_magic, sizeof h.magic) && h.version == CACHE_VERSION &&
-           h.header_bytes == sizeof h && h.key == key && h.bin_bytes > 0 &&
-           h.bin_bytes <= (uint64_t)n && h.meta_bytes <= (uint64_t)n &&
-           h.bin_bytes + h.meta_bytes == (uint64_t)n - sizeof h;
-  if (ok) {
-    data = malloc((size_t)h.bin_bytes + (size_t)h.meta_bytes + 1);
-    ok = data &&
-         fread(data, 1, (size_t)(h.bin_bytes + h.meta_bytes), f) ==
-             (size_t)(h.bin_bytes + h.meta_bytes) &&
-         hash_fnv1a(HASH_FNV_SEED, data, (size_t)(h.bin_bytes + h.meta_bytes)) == h.checksum;
-  }
+  size_t sz = 0, mlen = 0;
+  const size_t hsz = sizeof(ocl_cache_header_t);
+  int ok = fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= (long)hsz &&
+           fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)n + 1)) &&
+           fread(data, 1, (size_t)n, f) == (size_t)n &&
+           ocl_cache_entry_check(data, (size_t)n, key, &sz, &mlen);
   fclose(f);
   if (!ok) {
     free(data);
     return NULL;
   }
-  size_t sz = (size_t)h.bin_bytes;
-  const unsigned char *bins[1] = {data};
+  const unsigned char *bins[1] = {data + hsz};
   cl_int st, e;
   cl_program p = clCreateProgramWithBinary(d->ctx, 1, &d->id, &sz, bins, &st, &e);
   if (e != CL_SUCCESS || st != CL_SUCCESS) {
@@ -203,12 +184,12 @@ static cl_program load_binary(struct ocl *o, const ocl_dev_t *d, uint64_t hash, 
     free(data);
     return NULL;
   }
-  if (h.meta_bytes) {
+  if (mlen) {
     /* The descriptions, NUL-terminated, moved to the front of the block. */
-    memmove(data, data + sz, (size_t)h.meta_bytes);
-    data[h.meta_bytes] = 0;
+    memmove(data, data + hsz + sz, mlen);
+    data[mlen] = 0;
     *meta = (char *)data;
-    *meta_len = (size_t)h.meta_bytes;
+    *meta_len = mlen;
   } else {
     free(data);
   }
@@ -229,12 +210,12 @@ static void save_binary(struct ocl *o, const ocl_dev_t *d, uint64_t hash, cl_pro
   if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS &&
       fs_mkdir_p(o->cache_dir) == 0) {
     char path[PATH_MAX], tmp[PATH_MAX + 16];
-    cache_header_t h = {.version = CACHE_VERSION,
-                        .header_bytes = sizeof h,
-                        .key = disk_key(o, d, hash),
-                        .bin_bytes = sz,
-                        .meta_bytes = meta_len};
-    memcpy(h.magic, cache_magic, sizeof h.magic);
+    ocl_cache_header_t h = {.version = OCL_CACHE_VERSION,
+                            .header_bytes = sizeof h,
+                            .key = disk_key(o, d, hash),
+                            .bin_bytes = sz,
+                            .meta_bytes = meta_len};
+    memcpy(h.magic, ocl_cache_magic, sizeof h.magic);
     h.checksum = hash_fnv1a(hash_fnv1a(HASH_FNV_SEED, bin, sz), meta, meta_len);
     disk_path(o, h.key, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
@@ -364,40 +345,14 @@ void ocl_prog_stats(const struct maestro_runtime *rt, ocl_prog_stats_t *s) {
 int ocl_prog_arg_info(struct maestro_runtime *rt, cl_program prog, const char *kernel, cl_uint i,
                       cl_kernel_arg_address_qualifier *aq, char *type, size_t type_len) {
   struct ocl *o = rt->ocl;
-  int found = 0;
   pthread_mutex_lock(&o->prog_lock);
   const ocl_prog_t *p = o->progs;
   while (p && p->prog != prog)
     p = p->next;
-  size_t klen = strlen(kernel);
   /* Entries live until the runtime ends, their text never changes. */
-  for (const char *l = p ? p->meta : NULL; l && *l && !found;) {
-    const char *eol = strchr(l, '\n');
-    if (!eol) break;
-    unsigned nargs = 0;
-    if (l[0] == 'K' && l[1] == '\t' && !strncmp(l + 2, kernel, klen) && l[2 + klen] == '\t' &&
-        sscanf(l + 3 + klen, "%u", &nargs) == 1 && i < nargs) {
-      const char *a = eol + 1;
-      for (cl_uint k = 0; k < i && a; k++) {
-        a = strchr(a, '\n');
-        if (a) a++;
-      }
-      unsigned q = 0;
-      int off = 0;
-      const char *end = a ? strchr(a, '\n') : NULL;
-      if (end && a[0] == 'A' && sscanf(a, "A\t%u\t%n", &q, &off) == 1 && off > 0 &&
-          a + off <= end) {
-        size_t n = (size_t)(end - (a + off));
-        if (n >= type_len) n = type_len - 1;
-        memcpy(type, a + off, n);
-        type[n] = 0;
-        *aq = q;
-        found = 1;
-      }
-      break;
-    }
-    l = eol + 1;
-  }
+  unsigned q = 0;
+  int found = p && p->meta && ocl_cache_meta_arg(p->meta, kernel, i, &q, type, type_len);
   pthread_mutex_unlock(&o->prog_lock);
+  if (found) *aq = q;
   return found ? MAESTRO_OK : -1;
 }
