@@ -22,3 +22,10 @@ maestro_add_test(engine_end SOURCES engine_end.c TIMEOUT 60)
 maestro_add_test(engine_truncate SOURCES engine_truncate.c TIMEOUT 60)
 # Element sizes on input ports, MAESTRO_RECORD ports.
 maestro_add_test(engine_record SOURCES engine_record.c TIMEOUT 60)
+# Issue 13: random graphs under injected faults (Debug builds; others run
+# them without faults). A few seconds here; tools/soak.sh runs it for minutes.
+maestro_add_test(engine_soak SOURCES engine_soak.c TIMEOUT 120 LABELS stress
+                 ENV MAESTRO_SOAK_SECONDS=3)
+# Issue 13: MAESTRO_FAULTS parsing, each injection point, and a borrowed
+# input sent without a retain.
+maestro_add_test(engine_faults SOURCES engine_faults.c TIMEOUT 60)

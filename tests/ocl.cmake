@@ -33,3 +33,6 @@ maestro_add_test(ocl_clfire_two_devices SOURCES ocl_clfire.c TIMEOUT 180 LABELS 
                  ENV "POCL_DEVICES=pthread pthread" "LSAN_OPTIONS=use_tls=0")
 # The cache entry's checks and argument descriptions as bytes (no device).
 maestro_add_test(ocl_cache_entry SOURCES ocl_cache_entry.c TIMEOUT 60 LABELS ocl)
+# Issue 13: injected launch and transfer failures (Debug builds) fall back
+# to the CPU implementation.
+maestro_add_test(ocl_faults SOURCES ocl_faults.c TIMEOUT 120 LABELS ocl)

@@ -224,7 +224,13 @@ int maestro_fire_alloc(maestro_fire_t *f, size_t bytes, maestro_buf_t **out);
 /**
  * Sends `b` on output port `port`, handing the caller's reference over (also
  * when it fails: the buffer is then released). Several sends per firing are
- * allowed; they leave in order. @return MAESTRO_OK, MAESTRO_EINVAL (bad port).
+ * allowed; they leave in order. To forward an input, retain it first
+ * (maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)))): the
+ * input is only borrowed. Sending a borrowed input this firing alone holds
+ * (its reference count 1) is refused with MAESTRO_EINVAL and a message
+ * naming the agent and the port; that buffer is not released (it is still
+ * the firing's input), nothing is sent.
+ * @return MAESTRO_OK, MAESTRO_EINVAL (bad port, borrowed input).
  */
 int maestro_fire_out(maestro_fire_t *f, int port, maestro_buf_t *b);
 

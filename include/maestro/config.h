@@ -66,6 +66,13 @@ typedef struct maestro_config {
   /** How much of that memory is faulted in at creation, 0..1048576 MiB;
    *  default 64 (MAESTRO_TRACE_PREFAULT_MB). */
   int trace_prefault_mb;
+  /** Fault injection, for testing failure paths (MAESTRO_FAULTS): NULL or ""
+   *  (default) = none; else fractions of operations made to fail and a seed,
+   *  e.g. "alloc=0.01,launch=0.05,xfer=0.02,fire=0.01,seed=42" (buffer
+   *  allocations, device launches, transfers to a device, CPU firings).
+   *  Only Debug builds have it: any other build refuses a non-empty value
+   *  with MAESTRO_EINVAL. */
+  const char *faults;
 } maestro_config_t;
 
 /**

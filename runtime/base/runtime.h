@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "base/clock.h"
+#include "base/fault.h"
 #include "base/stats_rec.h"
 #include "maestro.h"
 
@@ -103,6 +104,10 @@ struct maestro_runtime {
   struct maestro_graph *graphs;
 
   uint64_t start_ns; /* CLOCK_MONOTONIC at creation */
+
+  /* cfg.faults parsed (base/fault.h); cfg.faults itself is set to NULL: the
+   * string is not kept. */
+  struct fault fault;
 };
 
 /* Tells the modules above that a graph has ended. */

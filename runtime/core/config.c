@@ -15,6 +15,7 @@
 #include "maestro.h"
 #include "core/config_parse.h"
 #include "base/error.h"
+#include "base/fault.h"
 
 int config_parse_int(const char *var, const char *s, long lo, long hi, long *out) {
   char *end;
@@ -165,7 +166,10 @@ int config_validate(const maestro_config_t *cfg) {
   if ((rc = check_range("cfg.trace_buffer_mb", cfg->trace_buffer_mb, CONFIG_TRACE_MB_MIN,
                         CONFIG_TRACE_MB_MAX)))
     return rc;
-  return check_range("cfg.trace_prefault_mb", cfg->trace_prefault_mb, 0, CONFIG_TRACE_MB_MAX);
+  if ((rc = check_range("cfg.trace_prefault_mb", cfg->trace_prefault_mb, 0, CONFIG_TRACE_MB_MAX)))
+    return rc;
+  struct fault f;
+  return fault_parse("cfg.faults", cfg->faults, &f);
 }
 
 /* Strings maestro_config_defaults hands out (the environment's values and
@@ -332,6 +336,11 @@ int maestro_config_defaults(maestro_config_t *cfg) {
   if ((v = env("MAESTRO_TRACE_PREFAULT_MB"))) {
     KEEP(config_parse_int("MAESTRO_TRACE_PREFAULT_MB", v, 0, CONFIG_TRACE_MB_MAX, &n));
     if (!rc) cfg->trace_prefault_mb = (int)n;
+  }
+  if ((v = env("MAESTRO_FAULTS"))) {
+    struct fault f;
+    KEEP(fault_parse("MAESTRO_FAULTS", v, &f));
+    SET_STR(faults, v);
   }
 #undef KEEP
 #undef SET_STR

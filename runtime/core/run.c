@@ -156,6 +156,10 @@ int run_bad_return(struct maestro_agent *a, int st) {
                  a->name, st);
 }
 
+int run_fault_fire(struct maestro_agent *a) {
+  return err_set(MAESTRO_EAGENT, "agent '%s': injected firing failure (MAESTRO_FAULTS)", a->name);
+}
+
 /* Restart intensity: records a restart of `a` now; 0 when it is one too
  * many within the window (the supervisor escalates to a stop). */
 static int restart_allowed(struct maestro_agent *a) {
@@ -409,6 +413,15 @@ int maestro_fire_out(maestro_fire_t *f, int port, maestro_buf_t *b) {
     return err_set(MAESTRO_EINVAL, "maestro_fire_out: agent '%s' has no output port %d", f->a->name,
                    port);
   }
+  /* A borrowed input sent without a retain would be released by the runner
+   * while queued. Only the certain case is caught (the firing holds the
+   * sole reference); the input stays the firing's, so it is not released. */
+  for (int p = 0; f->in && p < f->a->n_in; p++) /* on_end has no inputs */
+    if (__builtin_expect(b == f->in[p], 0) && maestro_buf_refs(b) == 1)
+      return err_set(MAESTRO_EINVAL,
+                     "maestro_fire_out: agent '%s' sends its input '%s' on port '%s' without "
+                     "retaining it (an input is borrowed: maestro_buf_retain it first)",
+                     f->a->name, f->a->in[p].name, f->a->out[port].name);
   if (f->nout == f->cap) {
     int cap = f->cap * 2;
     struct staged *v = malloc((size_t)cap * sizeof *v);

@@ -6,6 +6,7 @@
 #define MAESTRO_CORE_RUN_H
 
 #include "base/error.h"
+#include "base/runtime.h"
 #include "core/fire.h"
 #include "core/graph.h"
 #include "core/take.h"
@@ -115,12 +116,18 @@ int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_s
  * a failure (MAESTRO_EAGENT) with a message naming the agent and the value. */
 int run_bad_return(struct maestro_agent *a, int st);
 
+/* An injected firing failure: MAESTRO_EAGENT with a message naming `a`. */
+int run_fault_fire(struct maestro_agent *a);
+
 /* Calls the CPU implementation once, marked as this thread's firing
  * (core_firing). Returns MAESTRO_OK, MAESTRO_DONE or a negative status. */
 static inline int run_call_cpu(struct maestro_agent *a, struct maestro_fire *f) {
   struct maestro_agent *outer = core_firing;
   core_firing = a;
-  int st = a->cpu(f);
+  /* An injected failure (base/fault.h) replaces the firing before it runs:
+   * the function's own bookkeeping stays exact, as for a firing that failed
+   * at once. */
+  int st = fault_hit(&a->g->rt->fault, FAULT_FIRE) ? run_fault_fire(a) : a->cpu(f);
   core_firing = outer;
   if (__builtin_expect(st > MAESTRO_DONE, 0)) st = run_bad_return(a, st);
   return st;

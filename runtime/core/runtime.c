@@ -103,6 +103,8 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
   rt->cfg.perf_dir = rt->cfg_perf_dir;
   rt->cfg.dist = rt->cfg_dist;
   rt->cfg.ocl_contexts = rt->cfg_ocl_contexts;
+  fault_parse("cfg.faults", cfg->faults, &rt->fault); /* checked by config_validate */
+  rt->cfg.faults = NULL;
 
   /* core's own stats collector; each subsystem registers its own. */
   if ((rc = core_stats_register(rt)) != MAESTRO_OK) {

@@ -318,7 +318,8 @@ static int buf_alloc(struct maestro_runtime *rt, size_t bytes, int with_host, in
   if (bytes > MEM_MAX_BYTES)
     return err_set(MAESTRO_ENOMEM, "%s%sbuffer of %zu bytes: more than a buffer can hold (%zu)",
                    who, sep, bytes, (size_t)MEM_MAX_BYTES);
-  maestro_buf_t *b = buf_get(rt, bytes, with_host, node);
+  maestro_buf_t *b =
+      fault_hit(&rt->fault, FAULT_ALLOC) ? NULL : buf_get(rt, bytes, with_host, node);
   if (!b) return err_set(MAESTRO_ENOMEM, "%s%sbuffer of %zu bytes: out of memory", who, sep, bytes);
   *out = b;
   return MAESTRO_OK;

@@ -26,6 +26,14 @@ struct mem_reps {
   struct mem_rep *head; /* prepended under the lock, published with release */
 };
 
+/* An injected transfer failure (base/fault.h), reported as a failed enqueue
+ * would be; 0 otherwise. */
+static int mem_fault_xfer(maestro_buf_t *b) {
+  if (!fault_hit(&b->rt->fault, FAULT_XFER)) return MAESTRO_OK;
+  return err_set(MAESTRO_ECL, "transfer of %zu bytes to a device: injected fault (MAESTRO_FAULTS)",
+                 b->size);
+}
+
 static struct mem_reps *reps_get(maestro_buf_t *b) {
   struct mem_reps *R = __atomic_load_n(&b->reps, __ATOMIC_ACQUIRE);
   if (R) return R;
@@ -211,12 +219,14 @@ static int make_valid(maestro_buf_t *b, const struct mem_node *n, struct mem_rep
     if (s == r || !s->valid || !s->h) continue;
     const struct mem_node *sn = mem_node_get(b->rt, s->node);
     if (sn->ops != n->ops || !n->ops->direct || !n->ops->direct(n->ctx, sn->ctx)) continue;
+    if ((rc = mem_fault_xfer(b))) return rc;
     if ((rc = n->ops->copy_in(n->ctx, r->h, sn->ctx, s->h, b, use))) return rc;
     set_valid(r, 1);
     return MAESTRO_OK;
   }
   /* Through the host (bringing it back from another node first if needed). */
   if ((rc = sync_host_locked(b, R))) return rc;
+  if ((rc = mem_fault_xfer(b))) return rc;
   if ((rc = n->ops->copy_in(n->ctx, r->h, NULL, NULL, b, use))) return rc;
   set_valid(r, 1);
   return MAESTRO_OK;

@@ -30,6 +30,7 @@ static const char *const vars[] = {
     "MAESTRO_OCL_CONTEXTS",
     "MAESTRO_TRACE_BUFFER_MB",
     "MAESTRO_TRACE_PREFAULT_MB",
+    "MAESTRO_FAULTS",
     "XDG_CACHE_HOME",
     "HOME",
 };

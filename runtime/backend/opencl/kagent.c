@@ -1208,6 +1208,10 @@ int ocl_launch_ex(ocl_kagent_t *ka, int dev, maestro_buf_t *const *in, unsigned 
                   ocl_done_fn done, void *ctx) {
   int rc = launch_args_ok(ka, dev, in, done);
   if (rc) return rc;
+  if (fault_hit(&ka->rt->fault, FAULT_LAUNCH))
+    return err_set(MAESTRO_ECL,
+                   "ocl_launch: agent '%s', device %d: injected fault (MAESTRO_FAULTS)", ka->name,
+                   dev);
   /* The input check and .prepare run outside the device's launch lock:
    * they are user hooks. */
   if ((rc = check_inputs(ka, in))) return rc;
