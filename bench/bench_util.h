@@ -170,8 +170,8 @@ static inline int bench_pass(maestro_fire_t *f) {
 static inline maestro_graph_t *bench_echo_graph(maestro_runtime_t *rt, const char *name,
                                                 const char *agent, maestro_input_t **in,
                                                 maestro_output_t **out) {
-  static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES}};
-  static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES}};
+  static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES, 0}};
+  static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES, 0}};
   maestro_graph_t *g;
   BENCH_CHECK(maestro_graph_create(rt, name, &g));
   maestro_agent_t *a;

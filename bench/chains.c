@@ -11,8 +11,8 @@
 
 enum { MAX_CHAINS = 8 };
 
-static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES}};
-static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES}};
+static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES, 0}};
+static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES, 0}};
 
 struct sink_state {
   uint64_t next, errors;

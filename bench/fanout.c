@@ -6,8 +6,8 @@
  */
 #include "bench_util.h"
 
-static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES}};
-static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES}};
+static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES, 0}};
+static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES, 0}};
 
 struct sink_state {
   uint64_t next, errors; /* messages seen; those not the sequence number expected */

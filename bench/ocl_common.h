@@ -103,8 +103,8 @@ static inline void raw_fini(raw_cl_t *r) {
 }
 
 static inline ocl_kagent_t *scale_agent(maestro_runtime_t *rt, const char *name) {
-  static const maestro_port_t in[] = {{"in", MAESTRO_F32}};
-  static const maestro_port_t out[] = {{"out", MAESTRO_F32}};
+  static const maestro_port_t in[] = {{"in", MAESTRO_F32, 0}};
+  static const maestro_port_t out[] = {{"out", MAESTRO_F32, 0}};
   static const maestro_karg_t args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
                                         MAESTRO_KARG_COUNT(0), MAESTRO_KARG_F32(2.0f)};
   maestro_kernel_t k = {

@@ -127,8 +127,8 @@ static int g_verify(maestro_fire_t *f) {
 }
 
 static double graph_pipeline(maestro_runtime_t *rt, int msgs, int *bad) {
-  static const maestro_port_t in[] = {{"in", MAESTRO_F32}};
-  static const maestro_port_t out[] = {{"out", MAESTRO_F32}};
+  static const maestro_port_t in[] = {{"in", MAESTRO_F32, 0}};
+  static const maestro_port_t out[] = {{"out", MAESTRO_F32, 0}};
   static const maestro_karg_t args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
                                         MAESTRO_KARG_COUNT(0), MAESTRO_KARG_F32(2.0f)};
   static const maestro_kernel_t k = {

@@ -143,9 +143,9 @@ static void raw_bw(raw_cl_t *r, size_t bytes, int reps, double *w, double *rd) {
  * kernel does nothing but needs its big input (h2d), then reading back K big
  * outputs that only the device holds (d2h). */
 static void agent_bw(maestro_runtime_t *rt, size_t n, int reps, double *w, double *rd) {
-  static const maestro_port_t in2[] = {{"x", MAESTRO_F32}, {"r", MAESTRO_F32}};
-  static const maestro_port_t in1[] = {{"r", MAESTRO_F32}};
-  static const maestro_port_t out[] = {{"y", MAESTRO_F32}};
+  static const maestro_port_t in2[] = {{"x", MAESTRO_F32, 0}, {"r", MAESTRO_F32, 0}};
+  static const maestro_port_t in1[] = {{"r", MAESTRO_F32, 0}};
+  static const maestro_port_t out[] = {{"y", MAESTRO_F32, 0}};
   static const maestro_karg_t targs[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_IN(1),
                                          MAESTRO_KARG_OUT(0)};
   static const maestro_karg_t fargs[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0)};

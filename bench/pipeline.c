@@ -99,8 +99,8 @@ static double raw_ring_rate(long n, size_t batch) {
 }
 
 /* ---- Maestro ---- */
-static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES}};
-static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES}};
+static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES, 0}};
+static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES, 0}};
 
 struct sink_state {
   uint64_t next, errors;

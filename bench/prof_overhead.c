@@ -52,8 +52,8 @@ static uint64_t now_ns(void) {
     }                                                                                              \
   } while (0)
 
-static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
-static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32, 0}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32, 0}};
 
 /* A message's first element carries its sequence number modulo this: exact
  * in float, also multiplied by the 2^30 of the 30-stage pipeline. */

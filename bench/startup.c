@@ -57,7 +57,7 @@ static int child(const char *mode) {
   if (maestro_runtime_create(&cfg, &rt)) bench_fail("startup", "%s", maestro_last_error());
   if (!strcmp(mode, "ask") && maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) < 0)
     bench_fail("startup", "%s", maestro_last_error());
-  static const maestro_port_t in[] = {{"in", MAESTRO_I64}}, out[] = {{"out", MAESTRO_I64}};
+  static const maestro_port_t in[] = {{"in", MAESTRO_I64, 0}}, out[] = {{"out", MAESTRO_I64, 0}};
   maestro_graph_t *g;
   maestro_agent_t *a;
   maestro_input_t *src;

@@ -9,8 +9,8 @@
 
 #include "bench_util.h"
 
-static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES}};
-static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES}};
+static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES, 0}};
+static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES, 0}};
 static long work_iters;
 
 /* The work: an LCG chain nobody can skip. */

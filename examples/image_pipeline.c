@@ -55,7 +55,7 @@ static int generate(maestro_fire_t *f) {
   return maestro_fire_out(f, 0, img);
 }
 
-static const maestro_port_t img_out[] = {{"out", MAESTRO_F32}};
+static const maestro_port_t img_out[] = {{"out", MAESTRO_F32, 0}};
 
 /* Everything one run of the pipeline owns. */
 typedef struct pipeline {

@@ -14,8 +14,8 @@
 #include "maestro.h"
 
 /* Every port carries 64-bit integers, one per message. */
-static const maestro_port_t in_port[] = {{"in", MAESTRO_I64}};
-static const maestro_port_t out_port[] = {{"out", MAESTRO_I64}};
+static const maestro_port_t in_port[] = {{"in", MAESTRO_I64, 0}};
+static const maestro_port_t out_port[] = {{"out", MAESTRO_I64, 0}};
 
 /* A source has no inputs: the runtime fires it again and again until it
  * returns MAESTRO_DONE; end-of-stream then flows down the graph. */

@@ -2,7 +2,7 @@
 # (backend_fake.c: a fake device with memory of its own and a thread of its
 # own) registered with one line, and the engine's graph tests run again
 # with it, so that agents fire there and messages cross to it and back.
-foreach(suite flow supervise stateless validate errors)
+foreach(suite flow supervise stateless validate errors end truncate record)
   maestro_add_test(engine_${suite}_fake SOURCES engine_${suite}.c backend_fake.c TIMEOUT 180
                    LABELS backend)
   target_compile_definitions(engine_${suite}_fake PRIVATE ENG_FAKE_DEVICE)

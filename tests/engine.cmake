@@ -18,6 +18,12 @@ maestro_add_test(engine_errors SOURCES engine_errors.c TIMEOUT 60)
 # Issue 13: destroy while waiting, calls refused inside a firing, cycles that
 # can never end, statuses no firing may return.
 maestro_add_test(engine_guard SOURCES engine_guard.c TIMEOUT 120)
+# .on_end: final messages after every input ended, before end-of-stream.
+maestro_add_test(engine_end SOURCES engine_end.c TIMEOUT 60)
+# maestro_buf_truncate (also with the fake device: its replicas are freed).
+maestro_add_test(engine_truncate SOURCES engine_truncate.c TIMEOUT 60)
+# Element sizes on input ports, MAESTRO_RECORD ports.
+maestro_add_test(engine_record SOURCES engine_record.c TIMEOUT 60)
 # Issue 13: random graphs under injected faults (Debug builds; others run
 # them without faults). A few seconds here; tools/soak.sh runs it for minutes.
 maestro_add_test(engine_soak SOURCES engine_soak.c TIMEOUT 120 LABELS stress

@@ -144,7 +144,7 @@ static int join_sum(maestro_fire_t *f) {
 
 static void test_diamond_join(void) {
   static uint64_t n = 2000;
-  static const maestro_port_t two_in[] = {{"x", MAESTRO_I64}, {"y", MAESTRO_I64}};
+  static const maestro_port_t two_in[] = {{"x", MAESTRO_I64, 0}, {"y", MAESTRO_I64, 0}};
   maestro_graph_t *g;
   CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "join", &g) == MAESTRO_OK);
   maestro_agent_t *s = eng_add_source(g, "s", eng_count_source, &n);
@@ -421,7 +421,7 @@ static void test_several_graphs(void) {
  * counter reaches zero, then leaves on "done". End-of-stream cannot flow
  * around a cycle, so the host collects the expected results and destroys
  * the still-running graph. */
-static const maestro_port_t loop_out[] = {{"again", MAESTRO_I64}, {"done", MAESTRO_I64}};
+static const maestro_port_t loop_out[] = {{"again", MAESTRO_I64, 0}, {"done", MAESTRO_I64, 0}};
 
 static int loop_step(maestro_fire_t *f) {
   uint64_t v = eng_val(maestro_fire_in(f, 0));
@@ -487,7 +487,7 @@ static void test_cycle(void) {
  * what is left on the longer input becomes "not taken" dead letters (nothing
  * is lost silently), and the graph still ends OK. */
 static void test_join_uneven_ends(void) {
-  static const maestro_port_t two_in[] = {{"x", MAESTRO_I64}, {"y", MAESTRO_I64}};
+  static const maestro_port_t two_in[] = {{"x", MAESTRO_I64, 0}, {"y", MAESTRO_I64, 0}};
   maestro_graph_t *g;
   CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "uneven", &g) == MAESTRO_OK);
   maestro_agent_t *j = NULL;
@@ -568,8 +568,8 @@ static int hoard_sink(maestro_fire_t *f) {
 }
 
 static void test_sizes_and_reuse(void) {
-  static const maestro_port_t bytes_out[] = {{"out", MAESTRO_BYTES}};
-  static const maestro_port_t bytes_in[] = {{"in", MAESTRO_BYTES}};
+  static const maestro_port_t bytes_out[] = {{"out", MAESTRO_BYTES, 0}};
+  static const maestro_port_t bytes_in[] = {{"in", MAESTRO_BYTES, 0}};
   static size_t sizes[N_SIZES + 1];
   static struct hoard h;
   memset(&h, 0, sizeof h);
@@ -692,7 +692,7 @@ static int check_fire(maestro_fire_t *f) {
 }
 
 static void test_fire_accessors(void) {
-  static const maestro_port_t two_in[] = {{"x", MAESTRO_I64}, {"y", MAESTRO_I64}};
+  static const maestro_port_t two_in[] = {{"x", MAESTRO_I64, 0}, {"y", MAESTRO_I64, 0}};
   static int bad;
   bad = 0;
   maestro_graph_t *g;

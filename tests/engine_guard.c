@@ -79,7 +79,7 @@ static void *pusher_main(void *arg) {
   return NULL;
 }
 
-static const maestro_port_t join_in[] = {{"x", MAESTRO_I64}, {"y", MAESTRO_I64}};
+static const maestro_port_t join_in[] = {{"x", MAESTRO_I64, 0}, {"y", MAESTRO_I64, 0}};
 
 static int join_sink(maestro_fire_t *f) {
   (void)f;

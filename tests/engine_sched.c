@@ -62,9 +62,9 @@ static int bp_sink(maestro_fire_t *f) {
 }
 
 static void test_backpressure_memory(void) {
-  static const maestro_port_t bytes_out[] = {{"out", MAESTRO_BYTES}};
-  static const maestro_port_t bytes_in[] = {{"in", MAESTRO_BYTES}};
-  static const maestro_port_t bytes_io_in[] = {{"in", MAESTRO_BYTES}};
+  static const maestro_port_t bytes_out[] = {{"out", MAESTRO_BYTES, 0}};
+  static const maestro_port_t bytes_in[] = {{"in", MAESTRO_BYTES, 0}};
+  static const maestro_port_t bytes_io_in[] = {{"in", MAESTRO_BYTES, 0}};
   atomic_store(&bp_made, 0);
   atomic_store(&bp_eaten, 0);
   atomic_store(&bp_max_lag, 0);
@@ -523,7 +523,7 @@ static void test_long_run_releases_graph(void) {
     printf("\n    skipped: one CPU place\n");
     return;
   }
-  static const maestro_port_t fork_out[] = {{"a", MAESTRO_I64}, {"b", MAESTRO_I64}};
+  static const maestro_port_t fork_out[] = {{"a", MAESTRO_I64, 0}, {"b", MAESTRO_I64, 0}};
   atomic_store(&lr_counted, 0);
   atomic_store(&lr_seen_by_blocker, -1);
   atomic_store(&lr_blocker_firings, 0);

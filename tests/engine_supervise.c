@@ -441,7 +441,7 @@ static void test_runtime_destroy_running(void) {
  * full) and in a pop (nothing will come) return MAESTRO_ECLOSED when the
  * graph is destroyed under them, and nothing is touched after it is freed
  * (ASan). */
-static const maestro_port_t two_out[] = {{"out", MAESTRO_I64}, {"never", MAESTRO_I64}};
+static const maestro_port_t two_out[] = {{"out", MAESTRO_I64, 0}, {"never", MAESTRO_I64, 0}};
 
 struct blocked {
   maestro_input_t *in;

@@ -53,8 +53,8 @@ static inline int eng_suite_fini(void) {
   return 0;
 }
 
-static const maestro_port_t eng_u64_in[] = {{"in", MAESTRO_I64}};
-static const maestro_port_t eng_u64_out[] = {{"out", MAESTRO_I64}};
+static const maestro_port_t eng_u64_in[] = {{"in", MAESTRO_I64, 0}};
+static const maestro_port_t eng_u64_out[] = {{"out", MAESTRO_I64, 0}};
 
 /* A message holding one uint64_t. */
 static inline maestro_buf_t *eng_msg(maestro_runtime_t *rt, uint64_t v) {

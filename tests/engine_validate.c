@@ -3,8 +3,8 @@
 
 #include "engine_util.h"
 
-static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
-static const maestro_port_t dup_ports[] = {{"x", MAESTRO_I64}, {"x", MAESTRO_I64}};
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32, 0}};
+static const maestro_port_t dup_ports[] = {{"x", MAESTRO_I64, 0}, {"x", MAESTRO_I64, 0}};
 
 static maestro_graph_t *new_graph(const char *name) {
   maestro_graph_t *g = NULL;

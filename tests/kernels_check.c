@@ -352,8 +352,8 @@ static const char twice_src[] =
     "{ size_t i = get_global_id(0); if (i < n) y[i] = 2.0f * x[i]; }";
 static const maestro_karg_t twice_args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
                                             MAESTRO_KARG_COUNT(0)};
-static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
-static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32, 0}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32, 0}};
 
 /* A user check: messages of at most 8 elements. */
 static int at_most_8(maestro_kcheck_t *c) {

@@ -24,8 +24,8 @@ static int suite_fini(void) {
 
 enum { N = 16 };
 
-static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
-static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32, 0}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32, 0}};
 
 /* y[i] = a * x[i] for the first m of the n input elements. */
 static const char scale_first_src[] =
@@ -142,8 +142,8 @@ static void test_source_freed_after_add(void) {
   maestro_karg_t *args = malloc(3 * sizeof *args);
   maestro_kernel_t *k = malloc(sizeof *k);
   CU_ASSERT_FATAL(in && out && args && k);
-  *in = (maestro_port_t){pin, MAESTRO_F32};
-  *out = (maestro_port_t){pout, MAESTRO_F32};
+  *in = (maestro_port_t){pin, MAESTRO_F32, 0};
+  *out = (maestro_port_t){pout, MAESTRO_F32, 0};
   args[0] = (maestro_karg_t)MAESTRO_KARG_IN(0);
   args[1] = (maestro_karg_t)MAESTRO_KARG_OUT(0);
   args[2] = (maestro_karg_t)MAESTRO_KARG_COUNT(0);

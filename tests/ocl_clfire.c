@@ -18,8 +18,8 @@
 #include "testmain.h"
 #include "testutil.h"
 
-static const maestro_port_t i32_in[] = {{"in", MAESTRO_I32}};
-static const maestro_port_t i32_out[] = {{"out", MAESTRO_I32}};
+static const maestro_port_t i32_in[] = {{"in", MAESTRO_I32, 0}};
+static const maestro_port_t i32_out[] = {{"out", MAESTRO_I32, 0}};
 
 /* ---- CPU agents around the device one ---- */
 
@@ -512,7 +512,7 @@ static void separable_blur(int no_done_after) {
   pthread_mutex_init(&s.lock, NULL);
   maestro_graph_t *g;
   CU_ASSERT_FATAL(maestro_graph_create(rt, "blur", &g) == MAESTRO_OK);
-  static const maestro_port_t fin[] = {{"in", MAESTRO_F32}}, fout[] = {{"out", MAESTRO_F32}};
+  static const maestro_port_t fin[] = {{"in", MAESTRO_F32, 0}}, fout[] = {{"out", MAESTRO_F32, 0}};
   maestro_agent_desc_t d = {.name = "blur",
                             .in = fin,
                             .n_in = 1,

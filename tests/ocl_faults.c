@@ -11,8 +11,8 @@
 #include "testutil.h"
 
 #ifdef MAESTRO_FAULT_INJECTION
-static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
-static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32, 0}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32, 0}};
 static const maestro_karg_t x2_args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
                                          MAESTRO_KARG_COUNT(0), MAESTRO_KARG_F32(2.0f)};
 static const maestro_kernel_t x2_kernel = {

@@ -3,6 +3,7 @@
  * counters), across two devices, device memory pressure with nothing lost,
  * hybrid fallback to the CPU when a launch fails, zero-copy. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,8 @@
 #include "testmain.h"
 #include "testutil.h"
 
-static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
-static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32, 0}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32, 0}};
 static const maestro_karg_t x2_args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
                                          MAESTRO_KARG_COUNT(0), MAESTRO_KARG_F32(2.0f)};
 static const maestro_kernel_t x2_kernel = {
@@ -194,6 +195,68 @@ static void test_hybrid_fallback(void) {
 }
 
 /* A kernel that does not compile stops maestro_graph_start with the log. */
+/* A kernel agent's on_end runs on the CPU after every launch was emitted:
+ * its message follows the last result, before end-of-stream. */
+static atomic_int ends;
+static int kernel_end(maestro_fire_t *f) {
+  atomic_fetch_add(&ends, 1);
+  maestro_buf_t *b;
+  int rc = maestro_fire_alloc(f, sizeof(float), &b);
+  if (rc) return rc;
+  *(float *)maestro_buf_data(b) = -1.0f;
+  return maestro_fire_out(f, 0, b);
+}
+
+static void test_kernel_on_end(void) {
+  maestro_runtime_t *rt = testutil_device_runtime(0, 0);
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(rt, "kend", &g) == MAESTRO_OK);
+  maestro_agent_t *k;
+  maestro_agent_desc_t d = {.name = "k",
+                            .in = f32_in,
+                            .n_in = 1,
+                            .out = f32_out,
+                            .n_out = 1,
+                            .kernel = &x2_kernel,
+                            .on_end = kernel_end,
+                            .affinity = {MAESTRO_ON_DEVICE, 0}};
+  CU_ASSERT_FATAL(maestro_agent_add(g, &d, &k) == MAESTRO_OK);
+  maestro_input_t *src;
+  maestro_output_t *dst;
+  CU_ASSERT_FATAL(maestro_graph_input(g, k, "in", &src) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, k, "out", &dst) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  atomic_store(&ends, 0);
+  enum { MSGS = 30 };
+  size_t n = 1000;
+  feeder_t f = {rt, src, MSGS, n};
+  pthread_t th;
+  pthread_create(&th, NULL, feed, &f);
+  int m = 0, good = 0, marker_last = 0;
+  maestro_buf_t *b;
+  while (maestro_output_pop(dst, &b, -1) == MAESTRO_OK) {
+    const float *y = maestro_buf_cdata(b);
+    if (m < MSGS)
+      good +=
+          y && maestro_buf_size(b) == n * sizeof(float) && y[1] == 2.0f * (float)((m + 1) % 1000);
+    else
+      marker_last = maestro_buf_size(b) == sizeof(float) && y && y[0] == -1.0f;
+    m++;
+    maestro_buf_release(b);
+  }
+  pthread_join(th, NULL);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  CU_ASSERT_EQUAL(m, MSGS + 1);
+  CU_ASSERT_EQUAL(good, MSGS);
+  CU_ASSERT_EQUAL(marker_last, 1);
+  CU_ASSERT_EQUAL(atomic_load(&ends), 1);
+  maestro_agent_stats_t st;
+  CU_ASSERT_EQUAL(maestro_agent_stats(k, &st), MAESTRO_OK);
+  CU_ASSERT_EQUAL(st.device_fires, MSGS);
+  maestro_graph_destroy(g);
+  maestro_runtime_destroy(rt);
+}
+
 static void test_build_error_at_start(void) {
   maestro_runtime_t *rt = testutil_device_runtime(1, 0);
   maestro_graph_t *g;
@@ -225,5 +288,6 @@ void register_suites(void) {
   ADD_SUITE("ocl graph", NULL, NULL, {"chain, copies", test_chain_copies},
             {"chain, zero-copy", test_chain_zero_copy}, {"two devices", test_two_devices},
             {"memory pressure", test_memory_pressure}, {"hybrid fallback", test_hybrid_fallback},
-            {"build error at start", test_build_error_at_start});
+            {"build error at start", test_build_error_at_start},
+            {"kernel agent on_end", test_kernel_on_end});
 }

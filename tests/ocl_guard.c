@@ -17,8 +17,8 @@
 #include "testmain.h"
 #include "testutil.h"
 
-static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
-static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32, 0}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32, 0}};
 
 static const char *scale_src =
     "__kernel void scale(__global const float *x, __global float *y, uint n, float a)"

@@ -20,8 +20,8 @@ static const char *scale_src =
     "__kernel void scale(__global const float *x, __global float *y, uint n, float a)"
     "{ size_t i = get_global_id(0); if (i < n) y[i] = a * x[i]; }";
 
-static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
-static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32, 0}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32, 0}};
 
 static maestro_kernel_t scale_kernel(const maestro_karg_t *args) {
   return (maestro_kernel_t){

@@ -53,7 +53,7 @@ static int suite_fini(void) {
 }
 
 static void test_cold_start_is_forgotten(void) {
-  static const maestro_port_t in[] = {{"in", MAESTRO_I64}}, out[] = {{"out", MAESTRO_I64}};
+  static const maestro_port_t in[] = {{"in", MAESTRO_I64, 0}}, out[] = {{"out", MAESTRO_I64, 0}};
   maestro_graph_t *g;
   maestro_agent_t *a;
   maestro_input_t *src;

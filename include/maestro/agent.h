@@ -33,17 +33,32 @@ typedef enum maestro_type {
   MAESTRO_I64,
   MAESTRO_F32,
   MAESTRO_F64,
+  /** Records (a C struct): the port's .size is the bytes of one record. */
+  MAESTRO_RECORD,
 } maestro_type_t;
 
-/** Size in bytes of one element of `t` (1 for MAESTRO_BYTES), 0 if unknown. */
+/**
+ * Size in bytes of one element of `t` (1 for MAESTRO_BYTES); 0 if unknown,
+ * and for MAESTRO_RECORD, whose element size is its port's .size.
+ */
 size_t maestro_type_size(maestro_type_t t);
-/** Name of `t` ("f32"), "?" if unknown. */
+/** Name of `t` ("f32", "record"), "?" if unknown. */
 const char *maestro_type_name(maestro_type_t t);
 
-/** A named, typed port. */
+/**
+ * A named, typed port. Every message taken on an input port must be a whole
+ * number of its elements (a CPU agent's firing and a kernel's launch alike):
+ * one that is not goes to the dead letters as a failed firing (MAESTRO_EINVAL,
+ * its reason naming the agent, the port, the message's size and the element
+ * size) and the supervisor decides (SKIP goes on; STOP and RETRY stop the
+ * graph). Connected ports must have the same type, and RECORD ports the
+ * same .size.
+ */
 typedef struct maestro_port {
   const char *name;
   maestro_type_t type;
+  /** MAESTRO_RECORD: bytes of one record (> 0). Other types: 0 or their size. */
+  size_t size;
 } maestro_port_t;
 
 /** Where an agent would like to run. */
@@ -139,6 +154,20 @@ typedef struct maestro_agent_desc {
   maestro_affinity_t affinity;
   unsigned flags; /**< MAESTRO_STATELESS */
   maestro_supervisor_t supervisor;
+  /**
+   * Optional: called once when every input has ended (for an agent without
+   * inputs, or one that returned MAESTRO_DONE, when it stops firing), after
+   * its last firing was emitted and before its outputs close. It may send
+   * final messages (a window, a table) with maestro_fire_alloc and
+   * maestro_fire_out; maestro_fire_in returns NULL there, maestro_fire_seq
+   * the number of firings, maestro_fire_place MAESTRO_PLACE_CPU and -1. It
+   * runs on a CPU thread, for kernel and hybrid agents too (after every
+   * launch has been emitted), never while the graph is stopping. A negative
+   * return is a failure handled by .supervisor like a failed firing (RETRY
+   * calls it again, SKIP drops what it sent, STOP stops the graph with a
+   * message naming the agent and "on_end").
+   */
+  maestro_cpu_fn on_end;
   /** OpenCL implementation written against OpenCL itself (maestro/opencl.h),
    *  or NULL. An agent sets at most one of .kernel and .cl; either may come
    *  with a .cpu (a hybrid agent). */

@@ -101,6 +101,18 @@ int maestro_buf_set_shape(maestro_buf_t *b, int ndim, const size_t *dims);
  */
 int maestro_buf_shape(const maestro_buf_t *b, size_t dims[3]);
 
+/**
+ * Shrinks `b`, held alone, to its first `bytes` bytes (a message allocated
+ * for the most it could hold, sent with what it holds). Its bytes are kept;
+ * copies on devices are freed (the next use there copies the kept bytes);
+ * a shape that no longer fits is dropped. The memory itself is not given
+ * back until the buffer is released.
+ * @return MAESTRO_OK; MAESTRO_ESTATE when others hold it too (reference
+ *         count above 1); MAESTRO_EINVAL for NULL or `bytes` larger than its
+ *         size; a failure to bring its bytes back from a device.
+ */
+int maestro_buf_truncate(maestro_buf_t *b, size_t bytes);
+
 /** Current reference count (a snapshot; for tests and diagnostics). */
 unsigned maestro_buf_refs(const maestro_buf_t *b);
 

@@ -23,13 +23,32 @@ size_t maestro_type_size(maestro_type_t t) {
   case MAESTRO_F32: return 4;
   case MAESTRO_I64:
   case MAESTRO_F64: return 8;
-  default: return 0;
+  default: return 0; /* MAESTRO_RECORD too: its port says */
   }
 }
 
 const char *maestro_type_name(maestro_type_t t) {
-  static const char *names[] = {"bytes", "u8", "i32", "u32", "i64", "f32", "f64"};
+  static const char *names[] = {"bytes", "u8", "i32", "u32", "i64", "f32", "f64", "record"};
   return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
+}
+
+size_t graph_port_esize(const maestro_port_t *p) {
+  return p->type == MAESTRO_RECORD ? p->size : maestro_type_size(p->type);
+}
+
+int run_misfit_error(struct maestro_agent *a, maestro_buf_t *const *in, int p) {
+  const struct inport *ip = &a->in[p];
+  return err_set(MAESTRO_EINVAL,
+                 "agent '%s': input port '%s' (%s) got a message of %zu bytes, not a whole number "
+                 "of its %zu-byte elements; it was not fired on",
+                 a->name, ip->name, maestro_type_name(ip->type), in[p]->size, ip->esize);
+}
+
+int run_refuse_misfit(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq, int p,
+                      struct run_stats *rs) {
+  int st = run_misfit_error(a, in, p);
+  rs->failures++;
+  return run_failed(a, in, seq, st, maestro_last_error(), rs);
 }
 
 _Thread_local struct maestro_agent *core_firing __attribute__((tls_model("initial-exec")));
@@ -87,10 +106,23 @@ static int check_ports(const char *agent, const char *what, const maestro_port_t
     if (!p[i].name || !p[i].name[0])
       return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': %s port %d has no name", agent,
                      what, i);
-    if (maestro_type_size(p[i].type) == 0)
+    if (p[i].type == MAESTRO_RECORD) {
+      if (p[i].size == 0)
+        return err_set(MAESTRO_EINVAL,
+                       "maestro_agent_add: agent '%s': %s port '%s' is a MAESTRO_RECORD port "
+                       "without a .size (the bytes of one record)",
+                       agent, what, p[i].name);
+    } else if (maestro_type_size(p[i].type) == 0) {
       return err_set(MAESTRO_EINVAL,
                      "maestro_agent_add: agent '%s': %s port '%s' has unknown type %d", agent, what,
                      p[i].name, (int)p[i].type);
+    } else if (p[i].size && p[i].size != maestro_type_size(p[i].type)) {
+      return err_set(MAESTRO_EINVAL,
+                     "maestro_agent_add: agent '%s': %s port '%s' is %s (%zu bytes) but its .size "
+                     "is %zu (0 or the type's size)",
+                     agent, what, p[i].name, maestro_type_name(p[i].type),
+                     maestro_type_size(p[i].type), p[i].size);
+    }
     for (int j = 0; j < i; j++)
       if (strcmp(p[i].name, p[j].name) == 0)
         return err_set(MAESTRO_EGRAPH, "maestro_agent_add: agent '%s': duplicate %s port '%s'",
@@ -323,11 +355,17 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
   for (int i = 0; !oom && i < d->n_in; i++) {
     a->in[i].name = strdup(d->in[i].name);
     a->in[i].type = d->in[i].type;
+    size_t es = graph_port_esize(&d->in[i]);
+    a->in[i].esize = es;
+    a->in[i].emask = (es & (es - 1)) ? 0 : es - 1;
+    a->in[i].ediv = (es & (es - 1)) != 0;
+    if (es > 1) a->sized = 1;
     oom = !a->in[i].name;
   }
   for (int i = 0; !oom && i < d->n_out; i++) {
     a->out[i].name = strdup(d->out[i].name);
     a->out[i].type = d->out[i].type;
+    a->out[i].esize = graph_port_esize(&d->out[i]);
     oom = !a->out[i].name;
   }
   if (!oom && g->nagents == g->cap_agents) {
@@ -349,6 +387,7 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
   a->affinity = d->affinity;
   a->flags = d->flags;
   a->sup = d->supervisor;
+  a->on_end = d->on_end;
   a->id = g->nagents;
   atomic_init(&a->task.state, TASK_IDLE);
   a->task.owner = a;
@@ -439,6 +478,12 @@ int maestro_connect_ports(maestro_graph_t *g, maestro_agent_t *from, int op, mae
     return err_set(MAESTRO_ETYPE, "maestro_connect: %s.%s is %s but %s.%s is %s", from->name,
                    from->out[op].name, maestro_type_name(from->out[op].type), to->name,
                    to->in[ip].name, maestro_type_name(to->in[ip].type));
+  if (from->out[op].esize != to->in[ip].esize)
+    return err_set(MAESTRO_ETYPE,
+                   "maestro_connect: %s.%s is a record of %zu bytes but %s.%s a record of %zu "
+                   "bytes",
+                   from->name, from->out[op].name, from->out[op].esize, to->name, to->in[ip].name,
+                   to->in[ip].esize);
   struct chan *c;
   return graph_new_chan(g, from, op, to, ip, capacity ? capacity : GRAPH_DEFAULT_CAPACITY, &c);
 }
@@ -557,9 +602,9 @@ static uint64_t agent_devices(const struct maestro_agent *a) {
 static void agent_desc(const struct maestro_agent *a, maestro_port_t *in, maestro_port_t *out,
                        struct place_agent_desc *d) {
   for (int p = 0; p < a->n_in; p++)
-    in[p] = (maestro_port_t){a->in[p].name, a->in[p].type};
+    in[p] = (maestro_port_t){a->in[p].name, a->in[p].type, a->in[p].esize};
   for (int p = 0; p < a->n_out; p++)
-    out[p] = (maestro_port_t){a->out[p].name, a->out[p].type};
+    out[p] = (maestro_port_t){a->out[p].name, a->out[p].type, a->out[p].esize};
   *d = (struct place_agent_desc){.name = a->name,
                                  .cpu = a->cpu,
                                  .kernel = a->kernel,

@@ -30,6 +30,9 @@
 struct inport {
   char *name;
   maestro_type_t type;
+  size_t esize;     /* bytes of one element (a RECORD port's .size) */
+  size_t emask;     /* esize - 1 when a power of two: a whole message has none of these bits */
+  int ediv;         /* esize is not a power of two: check with a division */
   struct chan **ch; /* channels feeding it (a host input is one of them) */
   int nch;
   int rr;         /* where the next merge scan starts */
@@ -40,6 +43,7 @@ struct inport {
 struct outport {
   char *name;
   maestro_type_t type;
+  size_t esize;
   struct chan **ch; /* fan-out: every channel gets the same buffer */
   int nch;
 };
@@ -71,6 +75,7 @@ struct maestro_agent {
   maestro_affinity_t affinity;
   unsigned flags;
   maestro_supervisor_t sup;
+  maestro_cpu_fn on_end; /* or NULL */
   /* Restart intensity (sup.max_restarts > 0): the times of the last
    * max_restarts restarts, a ring under sup_mu (stateless agents fire on
    * several workers at once). */
@@ -86,6 +91,8 @@ struct maestro_agent {
   int phase;
   int blocked;           /* some output channel has overflow */
   int failed;            /* its supervisor stopped the graph */
+  int ended;             /* on_end was called (life.c) */
+  int sized;             /* some input port has elements of more than one byte (take.h) */
   uint64_t seq;          /* input sets taken (the firing's sequence) */
   uint64_t flow_in;      /* flow id of the current firing's first input */
   uint32_t trace_name;   /* trace_name(name) when the graph is traced */
@@ -189,6 +196,8 @@ extern _Thread_local struct maestro_agent *core_firing __attribute__((tls_model(
 int core_refuse_in_firing(const char *fn, const char *why);
 
 /* graph.c */
+/* Bytes of one element of port `p` (a RECORD port's .size). */
+size_t graph_port_esize(const maestro_port_t *p);
 void graph_stop(struct maestro_graph *g);
 /* run.c: an agent finished (called by its runner). */
 void graph_agent_finished(struct maestro_graph *g);

@@ -19,8 +19,14 @@ int run_fire_offload(void *agent, maestro_buf_t *const *in, uint64_t seq, int de
   *n_more = 0;
   struct run_stats rs = {0};
   err_clear();
-  int st = run_call_cpu(a, &f);
-  if (st < 0) st = run_fire_retry(a, &f, &rs, st);
+  int bad = a->sized ? run_misfit(a, in) : -1, st;
+  if (bad >= 0) {
+    st = run_misfit_error(a, in, bad);
+    rs.failures++;
+  } else {
+    st = run_call_cpu(a, &f);
+    if (st < 0) st = run_fire_retry(a, &f, &rs, st);
+  }
   /* The runner counts the firing itself; these are its retries. */
   atomic_fetch_add_explicit(&a->st.fires, rs.fires, memory_order_relaxed);
   atomic_fetch_add_explicit(&a->st.failures, rs.failures, memory_order_relaxed);

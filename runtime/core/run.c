@@ -340,6 +340,12 @@ static int fire_batch_run(struct maestro_agent *a, int cpu, struct run_stats *rs
     if (!run_outputs_free(a, rs)) return 0;
     if (atomic_load_explicit(&g->stopped, memory_order_relaxed)) return 0;
     if (!run_take(a, a->inbuf, NULL, NULL, flow_in)) return 0;
+    int bad;
+    if (a->sized && __builtin_expect((bad = run_misfit(a, a->inbuf)) >= 0, 0)) {
+      a->seq++;
+      if (run_refuse_misfit(a, a->inbuf, NULL, bad, rs) != MAESTRO_OK) return 0;
+      continue;
+    }
     if (fire_one(a, cpu, rs, &trace_t) != MAESTRO_OK) return 0; /* DONE or stopped */
   }
   return 1;
@@ -405,7 +411,7 @@ int core_task_run(struct sched_task *t, int cpu) {
 /* ---- the firing API ---- */
 
 maestro_buf_t *maestro_fire_in(maestro_fire_t *f, int port) {
-  if (!f || port < 0 || port >= f->a->n_in) return NULL;
+  if (!f || !f->in || port < 0 || port >= f->a->n_in) return NULL; /* no inputs in on_end */
   return f->in[port];
 }
 
@@ -435,7 +441,7 @@ int maestro_fire_out(maestro_fire_t *f, int port, maestro_buf_t *b) {
   /* A borrowed input sent without a retain would be released by the runner
    * while queued. Only the certain case is caught (the firing holds the
    * sole reference); the input stays the firing's, so it is not released. */
-  for (int p = 0; p < f->a->n_in; p++)
+  for (int p = 0; f->in && p < f->a->n_in; p++) /* on_end has no inputs */
     if (__builtin_expect(b == f->in[p], 0) && maestro_buf_refs(b) == 1)
       return err_set(MAESTRO_EINVAL,
                      "maestro_fire_out: agent '%s' sends its input '%s' on port '%s' without "

@@ -108,6 +108,15 @@ static inline void run_deliver(struct maestro_agent *a, maestro_buf_t **in, int 
   }
   if (__builtin_expect(st == MAESTRO_DONE, 0)) a->phase = AG_CLOSING;
 }
+/* graph.c: MAESTRO_EINVAL (as a kernel's launch refuses it) with a message
+ * naming a's input port `p`, the size of its message in[p] and the element size. */
+int run_misfit_error(struct maestro_agent *a, maestro_buf_t *const *in, int p);
+/* graph.c: input port `p`'s message in in[] is not a whole number of its
+ * elements (run_misfit): a failed firing (MAESTRO_EINVAL, the reason naming
+ * agent, port, message size and element size) for the supervisor, without
+ * calling the implementation. Returns what run_failed returns. */
+int run_refuse_misfit(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq, int p,
+                      struct run_stats *rs);
 /* A firing failed with `st`: its supervisor's retries; the final status. */
 int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_stats *rs, int st);
 

@@ -113,6 +113,18 @@ static inline int run_take(struct maestro_agent *a, maestro_buf_t **in, uint64_t
   return 1;
 }
 
+/* The first input port of `a` whose message in in[] is not a whole number
+ * of its elements, or -1. Per message on a stage's path: a mask for sizes
+ * that are powers of two, a division only for the others. */
+static inline int run_misfit(const struct maestro_agent *a, maestro_buf_t *const *in) {
+  for (int p = 0; p < a->n_in; p++) {
+    const struct inport *ip = &a->in[p];
+    size_t n = in[p]->size;
+    if (__builtin_expect(ip->ediv ? n % ip->esize != 0 : (n & ip->emask) != 0, 0)) return p;
+  }
+  return -1;
+}
+
 /* Takes everything still arriving at `a` (it fires no more) as dead letters
  * (MAESTRO_ECLOSED, numbered on their ports). Returns how many. */
 uint64_t run_drain_inputs(struct maestro_agent *a);

@@ -306,7 +306,15 @@ static void exec_cpu(struct maestro_agent *a, struct window *w, struct slot *s, 
   run_fire_init(&f, a, s->in, s->seq, MAESTRO_PLACE_CPU, cpu);
   atomic_fetch_add_explicit(&w->cpu_inflight, 1, memory_order_relaxed);
   uint64_t t0 = rt_now_ns();
-  int st = run_fire_exec(a, &f, rs);
+  int bad = a->sized ? run_misfit(a, s->in) : -1;
+  int st;
+  if (__builtin_expect(bad >= 0, 0)) {
+    /* Not fired on: emission hands it to the supervisor (run_failed). */
+    st = run_misfit_error(a, s->in, bad);
+    rs->failures++;
+  } else {
+    st = run_fire_exec(a, &f, rs);
+  }
   uint64_t t1 = rt_now_ns();
   atomic_fetch_sub_explicit(&w->cpu_inflight, 1, memory_order_relaxed);
   s->t0 = t0;

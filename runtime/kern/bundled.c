@@ -5,13 +5,13 @@
 #include "base/error.h"
 #include "kern/kern.h"
 
-static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
-static const maestro_port_t f32_xy[] = {{"x", MAESTRO_F32}, {"y", MAESTRO_F32}};
-static const maestro_port_t f32_ab[] = {{"a", MAESTRO_F32}, {"b", MAESTRO_F32}};
-static const maestro_port_t u8_in[] = {{"in", MAESTRO_U8}};
-static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
-static const maestro_port_t f32_c[] = {{"c", MAESTRO_F32}};
-static const maestro_port_t u32_out[] = {{"out", MAESTRO_U32}};
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32, 0}};
+static const maestro_port_t f32_xy[] = {{"x", MAESTRO_F32, 0}, {"y", MAESTRO_F32, 0}};
+static const maestro_port_t f32_ab[] = {{"a", MAESTRO_F32, 0}, {"b", MAESTRO_F32, 0}};
+static const maestro_port_t u8_in[] = {{"in", MAESTRO_U8, 0}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32, 0}};
+static const maestro_port_t f32_c[] = {{"c", MAESTRO_F32, 0}};
+static const maestro_port_t u32_out[] = {{"out", MAESTRO_U32, 0}};
 
 typedef struct bundled_info {
   const char *kernel;

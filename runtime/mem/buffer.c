@@ -100,6 +100,30 @@ int maestro_buf_writable(maestro_buf_t **bp) {
   return MAESTRO_OK;
 }
 
+int maestro_buf_truncate(maestro_buf_t *b, size_t bytes) {
+  if (!b) return err_set(MAESTRO_EINVAL, "maestro_buf_truncate: b is NULL");
+  unsigned refs = atomic_load_explicit(&b->refs, memory_order_acquire);
+  if (refs != 1)
+    return err_set(MAESTRO_ESTATE,
+                   "maestro_buf_truncate: the buffer is shared (%u references); only a buffer held "
+                   "alone may shrink (maestro_buf_writable first)",
+                   refs);
+  if (bytes > b->size)
+    return err_set(
+        MAESTRO_EINVAL,
+        "maestro_buf_truncate: %zu bytes is more than the buffer's %zu (it only shrinks)", bytes,
+        b->size);
+  if (bytes == b->size) return MAESTRO_OK;
+  /* The bytes kept must be on the host: the replicas elsewhere were made for
+   * the old size, so they go (the next use on a device copies afresh). */
+  int rc = mem_buf_sync_host(b);
+  if (rc != MAESTRO_OK) return rc;
+  if (b->reps) mem_buf_free_replicas(b);
+  b->size = bytes;
+  if (b->ndim && mem_shape_fits(b->ndim, b->dims, bytes)) b->ndim = 0; /* no longer fits */
+  return MAESTRO_OK;
+}
+
 unsigned maestro_buf_refs(const maestro_buf_t *b) {
   return b ? atomic_load_explicit(&((maestro_buf_t *)b)->refs, memory_order_relaxed) : 0;
 }

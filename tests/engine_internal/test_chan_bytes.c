@@ -16,8 +16,8 @@
 #define N_MSG  24
 #define N_ELEM 1024
 
-static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
-static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32, 0}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32, 0}};
 static const maestro_karg_t args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
                                       MAESTRO_KARG_COUNT(0)};
 static const maestro_kernel_t twice_cl = {
@@ -115,9 +115,9 @@ static void zero_copy_moves_nothing(void) {
  * output reaches its consumer (once, none leaked). */
 #define N_OUT9 9
 static const maestro_port_t nine_out[N_OUT9] = {
-    {"o0", MAESTRO_F32}, {"o1", MAESTRO_F32}, {"o2", MAESTRO_F32},
-    {"o3", MAESTRO_F32}, {"o4", MAESTRO_F32}, {"o5", MAESTRO_F32},
-    {"o6", MAESTRO_F32}, {"o7", MAESTRO_F32}, {"o8", MAESTRO_F32}};
+    {"o0", MAESTRO_F32, 0}, {"o1", MAESTRO_F32, 0}, {"o2", MAESTRO_F32, 0},
+    {"o3", MAESTRO_F32, 0}, {"o4", MAESTRO_F32, 0}, {"o5", MAESTRO_F32, 0},
+    {"o6", MAESTRO_F32, 0}, {"o7", MAESTRO_F32, 0}, {"o8", MAESTRO_F32, 0}};
 static const maestro_karg_t nine_args[] = {
     MAESTRO_KARG_IN(0),  MAESTRO_KARG_OUT(0), MAESTRO_KARG_OUT(1),  MAESTRO_KARG_OUT(2),
     MAESTRO_KARG_OUT(3), MAESTRO_KARG_OUT(4), MAESTRO_KARG_OUT(5),  MAESTRO_KARG_OUT(6),

@@ -14,8 +14,8 @@
 #define N_MSG  200
 #define N_ELEM 1024
 
-static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
-static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32, 0}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32, 0}};
 static const maestro_karg_t scale_args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
                                             MAESTRO_KARG_COUNT(0)};
 static const maestro_kernel_t scale_cl = {

@@ -53,8 +53,8 @@ static int memory_fini(void) {
   return 0;
 }
 
-static const maestro_port_t bytes_in[] = {{"in", MAESTRO_BYTES}};
-static const maestro_port_t bytes_out[] = {{"out", MAESTRO_BYTES}};
+static const maestro_port_t bytes_in[] = {{"in", MAESTRO_BYTES, 0}};
+static const maestro_port_t bytes_out[] = {{"out", MAESTRO_BYTES, 0}};
 
 /* Answers each message with an 8-byte message holding its size: the worker
  * releases every input buffer and never allocates one of its class. */

@@ -8,8 +8,8 @@
 #include "testmain.h"
 
 static maestro_runtime_t *rt;
-static const maestro_port_t u64_in[] = {{"in", MAESTRO_I64}};
-static const maestro_port_t u64_out[] = {{"out", MAESTRO_I64}};
+static const maestro_port_t u64_in[] = {{"in", MAESTRO_I64, 0}};
+static const maestro_port_t u64_out[] = {{"out", MAESTRO_I64, 0}};
 
 struct src_state {
   int64_t next, n;

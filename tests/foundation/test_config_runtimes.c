@@ -13,8 +13,8 @@
 #include "prof/prof.h"
 #include "testmain.h"
 
-static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
-static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32, 0}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32, 0}};
 static const maestro_karg_t scale_args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
                                             MAESTRO_KARG_COUNT(0), MAESTRO_KARG_F32(2.0f)};
 static const maestro_kernel_t scale = {

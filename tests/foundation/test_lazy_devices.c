@@ -40,7 +40,7 @@ static void test_cpu_only_then_devices(void) {
   maestro_runtime_t *rt;
   CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt), MAESTRO_OK);
   /* A CPU-only graph, start to end. */
-  static const maestro_port_t in[] = {{"in", MAESTRO_I32}}, out[] = {{"out", MAESTRO_I32}};
+  static const maestro_port_t in[] = {{"in", MAESTRO_I32, 0}}, out[] = {{"out", MAESTRO_I32, 0}};
   maestro_graph_t *g;
   maestro_agent_t *a;
   maestro_input_t *src;

@@ -166,8 +166,8 @@ static int run_two_runtimes(double seconds) {
 
 /* ---- a real graph ---- */
 
-static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32}};
-static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32}};
+static const maestro_port_t f32_in[] = {{"in", MAESTRO_F32, 0}};
+static const maestro_port_t f32_out[] = {{"out", MAESTRO_F32, 0}};
 
 struct src_state {
   uint64_t deadline_ns; /* 0: count only */

@@ -72,9 +72,9 @@ typedef struct ocl_launch {
 
 static void launch_finish_pending(ocl_dev_t *d, ocl_pending_t *p);
 
-/* Bytes of one element of a port of type t (1 for a type without one). */
-static size_t elem_size(maestro_type_t t) {
-  size_t n = maestro_type_size(t);
+/* Bytes of one element of port p (a RECORD port's .size; 1 for a type without one). */
+static size_t elem_size(const maestro_port_t *p) {
+  size_t n = p->type == MAESTRO_RECORD ? p->size : maestro_type_size(p->type);
   return n ? n : 1;
 }
 
@@ -572,7 +572,7 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
   }
   for (int j = 0; j < n_out; j++) {
     ka->out_count[j] = k->out_count ? k->out_count[j] : 0;
-    ka->out_esize[j] = elem_size(out[j].type);
+    ka->out_esize[j] = elem_size(&out[j]);
     /* Wrapped, the output would be a few bytes the kernel writes past. */
     if (ka->out_count[j] > SIZE_MAX / ka->out_esize[j]) {
       rc = err_set(MAESTRO_EINVAL,
@@ -585,7 +585,7 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
   }
   ka->k.out_count = ka->out_count;
   for (int i = 0; i < n_in; i++)
-    ka->in_esize[i] = elem_size(in[i].type);
+    ka->in_esize[i] = elem_size(&in[i]);
   int built = 0;
   for (int i = 0; i < rt->ocl->ndev; i++) {
     if (i < 64 && !(devices & (1ull << i))) continue; /* it will never run there */
