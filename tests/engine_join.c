@@ -63,7 +63,7 @@ static void run_diamond(unsigned pct, unsigned b_flags) {
   printf("\n    diamond: %u%% SKIP, seed 0x%llx: %llu of %llu skipped\n", pct,
          (unsigned long long)JOIN_SEED, (unsigned long long)skipped, (unsigned long long)n);
 
-  static const maestro_port_t jin[] = {{"a", MAESTRO_I64}, {"b", MAESTRO_I64}};
+  static const maestro_port_t jin[] = {{"a", MAESTRO_I64, 0}, {"b", MAESTRO_I64, 0}};
   struct join_state js = {0};
   maestro_graph_t *g;
   CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "diamond", &g) == MAESTRO_OK);
