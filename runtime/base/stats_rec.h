@@ -33,6 +33,7 @@ struct prof_agent_rec {
   uint32_t queue_depth; /* messages waiting on its inputs */
   uint64_t fires, msgs_in, msgs_out, bytes_in, bytes_out, busy_ns;
   uint64_t failures, retries, dead_letters, fallbacks, device_fires;
+  uint64_t cpu_fires, failovers; /* firings on CPU places; firings moved to another device */
 };
 
 struct prof_chan_rec {

@@ -68,6 +68,8 @@ static int collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, 
       p->dead_letters = s.dead_letters;
       p->fallbacks = s.fallbacks;
       p->device_fires = s.device_fires;
+      p->cpu_fires = s.cpu_fires;
+      p->failovers = s.failovers;
     }
   }
   pthread_mutex_unlock(&rt->graphs_lock);

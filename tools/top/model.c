@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const agent_col_names[COL_COUNT] = {"NAME",    "GRAPH", "PLACE", "STATE",
-                                                "FIRES/S", "IN/S",  "OUT/S", "AVG",
-                                                "QUEUE",   "FIRES", "FAIL",  "RETRY"};
+const char *const agent_col_names[COL_COUNT] = {"NAME", "GRAPH", "PLACE", "STATE", "FIRES/S",
+                                                "IN/S", "OUT/S", "AVG",   "QUEUE", "FIRES",
+                                                "FAIL", "RETRY", "CPU",   "DEV",   "FOVER"};
 
 /* d(counter)/dt, or NAN when unknown or when the counter went backwards
  * (a graph was replaced by another of the same name). */
@@ -181,6 +181,9 @@ static int cmp_agent(const void *pa, const void *pb) {
   case COL_FIRES: r = cmp_num((double)a->r->fires, (double)b->r->fires); break;
   case COL_FAIL: r = cmp_num((double)a->r->failures, (double)b->r->failures); break;
   case COL_RETRY: r = cmp_num((double)a->r->retries, (double)b->r->retries); break;
+  case COL_CPU: r = cmp_num((double)a->r->cpu_fires, (double)b->r->cpu_fires); break;
+  case COL_DEV: r = cmp_num((double)a->r->device_fires, (double)b->r->device_fires); break;
+  case COL_FOVER: r = cmp_num((double)a->r->failovers, (double)b->r->failovers); break;
   default: break;
   }
   if (sort_rev) r = -r;

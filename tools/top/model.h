@@ -50,6 +50,9 @@ enum agent_col {
   COL_FIRES,
   COL_FAIL,
   COL_RETRY,
+  COL_CPU,   /* firings on CPU places */
+  COL_DEV,   /* firings on device places */
+  COL_FOVER, /* firings moved to another device (failover) */
   COL_COUNT
 };
 extern const char *const agent_col_names[COL_COUNT];

@@ -92,7 +92,7 @@ void render_places(const struct top_view *v, line_fn out, void *ctx) {
 
 void render_agents(const struct top_view *v, int sort_col, int max_rows, line_fn out, void *ctx) {
   char line[LINE];
-  static const int width[COL_COUNT] = {14, 10, 9, 8, 8, 8, 8, 8, 5, 8, 4, 5};
+  static const int width[COL_COUNT] = {14, 10, 9, 8, 8, 8, 8, 8, 5, 8, 4, 5, 8, 8, 5};
   int pos = 0;
   for (int c = 0; c < COL_COUNT; c++) {
     char head[24];
@@ -103,13 +103,16 @@ void render_agents(const struct top_view *v, int sort_col, int max_rows, line_fn
   out(ctx, LINE_COLUMNS, line);
   for (int i = 0; i < v->n_agents && (max_rows < 0 || i < max_rows); i++) {
     const struct agent_row *a = &v->agents[i];
-    char fs[16], in[16], o[16], avg[16], fires[16], name[TOP_ESC_NAME], graph[TOP_ESC_NAME];
+    char fs[16], in[16], o[16], avg[16], fires[16], cpu[16], dev[16], name[TOP_ESC_NAME],
+        graph[TOP_ESC_NAME];
     snprintf(line, sizeof line,
-             "%-14.14s %-10.10s %-9.9s %-8.8s %8s %8s %8s %8s %5u %8s %4" PRIu64 " %5" PRIu64,
+             "%-14.14s %-10.10s %-9.9s %-8.8s %8s %8s %8s %8s %5u %8s %4" PRIu64 " %5" PRIu64
+             " %8s %8s %5" PRIu64,
              E(name, a->r->name), E(graph, a->r->graph), a->place,
              prof_agent_state_name(a->r->state), N(fs, a->fires_s), N(in, a->in_s), N(o, a->out_s),
              fmt_ns(avg, sizeof avg, a->avg_ns), a->r->queue_depth, N(fires, (double)a->r->fires),
-             a->r->failures, a->r->retries);
+             a->r->failures, a->r->retries, N(cpu, (double)a->r->cpu_fires),
+             N(dev, (double)a->r->device_fires), a->r->failovers);
     out(ctx, LINE_PLAIN, line);
   }
 }
@@ -222,6 +225,8 @@ void write_json(FILE *f, const struct top_view *v) {
     ju(f, &fa, "dead_letters", r->dead_letters);
     ju(f, &fa, "fallbacks", r->fallbacks);
     ju(f, &fa, "device_fires", r->device_fires);
+    ju(f, &fa, "cpu_fires", r->cpu_fires);
+    ju(f, &fa, "failovers", r->failovers);
     ju(f, &fa, "queue_depth", r->queue_depth);
     jd(f, &fa, "fires_per_s", a->fires_s);
     jd(f, &fa, "msgs_in_per_s", a->in_s);
