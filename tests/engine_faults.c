@@ -2,6 +2,7 @@
  * name: a firing sending its borrowed input without retaining it. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/runtime.h"
 #include "engine_util.h"
@@ -159,10 +160,46 @@ static void test_fire_fault(void) {
 }
 #endif
 
+/* A buffer released twice inside a firing: the second release is refused and
+ * reported; in debug builds (NDEBUG unset) the report names the agent. */
+static char dbl_err[512];
+static int release_twice(maestro_fire_t *f) {
+  maestro_buf_t *b;
+  int rc = maestro_fire_alloc(f, 64, &b);
+  if (rc) return rc;
+  maestro_buf_release(b);
+  maestro_buf_release(b); /* the misuse */
+  snprintf(dbl_err, sizeof dbl_err, "%s", maestro_last_error());
+  return maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
+}
+
+static void test_double_release_names_agent(void) {
+  maestro_graph_t *g;
+  CU_ASSERT_FATAL(maestro_graph_create(eng_rt, "dbl", &g) == MAESTRO_OK);
+  maestro_agent_t *a = eng_add(g, "twice_released", release_twice, NULL);
+  maestro_input_t *in;
+  maestro_output_t *out;
+  CU_ASSERT_FATAL(maestro_graph_input(g, a, "in", &in) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_output(g, a, "out", &out) == MAESTRO_OK);
+  CU_ASSERT_FATAL(maestro_graph_start(g) == MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_input_push(in, eng_msg(eng_rt, 7)), MAESTRO_OK);
+  maestro_input_close(in);
+  uint64_t v = 0;
+  CU_ASSERT_EQUAL(eng_drain(out, &v, 1), 1);
+  CU_ASSERT_EQUAL(v, 7);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  maestro_graph_destroy(g);
+  CU_ASSERT_PTR_NOT_NULL(strstr(dbl_err, "already released"));
+#ifndef NDEBUG
+  CU_ASSERT_PTR_NOT_NULL(strstr(dbl_err, "agent 'twice_released'"));
+#endif
+}
+
 void register_suites(void) {
   ADD_SUITE("engine_faults", eng_suite_init, eng_suite_fini,
             {"a borrowed input sent without a retain", test_borrowed_input},
-            {"MAESTRO_FAULTS", test_faults_config});
+            {"MAESTRO_FAULTS", test_faults_config},
+            {"a double release inside a firing names the agent", test_double_release_names_agent});
 #ifdef MAESTRO_FAULT_INJECTION
   ADD_SUITE("engine_faults_injected", NULL, NULL, {"alloc faults", test_alloc_fault},
             {"fire faults", test_fire_fault});

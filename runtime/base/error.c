@@ -1,6 +1,12 @@
 /* Status strings and the thread-local detailed error message. */
 #include "base/error.h"
 
+#include "base/culprit.h"
+
+#ifndef NDEBUG
+_Thread_local const char *culprit_name __attribute__((tls_model("initial-exec")));
+#endif
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

@@ -442,7 +442,8 @@ int maestro_fire_out(maestro_fire_t *f, int port, maestro_buf_t *b) {
    * while queued. Only the certain case is caught (the firing holds the
    * sole reference); the input stays the firing's, so it is not released. */
   for (int p = 0; f->in && p < f->a->n_in; p++) /* on_end has no inputs */
-    if (__builtin_expect(b == f->in[p], 0) && maestro_buf_refs(b) == 1)
+    if (__builtin_expect(b == f->in[p], 0) &&
+        atomic_load_explicit(&b->refs, memory_order_relaxed) == 1)
       return err_set(MAESTRO_EINVAL,
                      "maestro_fire_out: agent '%s' sends its input '%s' on port '%s' without "
                      "retaining it (an input is borrowed: maestro_buf_retain it first)",

@@ -5,6 +5,7 @@
 #ifndef MAESTRO_CORE_RUN_H
 #define MAESTRO_CORE_RUN_H
 
+#include "base/culprit.h"
 #include "base/error.h"
 #include "base/runtime.h"
 #include "core/fire.h"
@@ -132,10 +133,12 @@ int run_fault_fire(struct maestro_agent *a);
 static inline int run_call_cpu(struct maestro_agent *a, struct maestro_fire *f) {
   struct maestro_agent *outer = core_firing;
   core_firing = a;
+  const char *outer_name = culprit_set(a->name);
   /* An injected failure (base/fault.h) replaces the firing before it runs:
    * the function's own bookkeeping stays exact, as for a firing that failed
    * at once. */
   int st = fault_hit(&a->g->rt->fault, FAULT_FIRE) ? run_fault_fire(a) : a->cpu(f);
+  culprit_set(outer_name);
   core_firing = outer;
   if (__builtin_expect(st > MAESTRO_DONE, 0)) st = run_bad_return(a, st);
   return st;

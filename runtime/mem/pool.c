@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/culprit.h"
 #include "base/error.h"
 #include "base/runtime.h"
 #include "mem/replica.h"
@@ -379,8 +380,10 @@ void mem_buf_recycle(maestro_buf_t *b) {
 
 void mem_buf_overreleased(maestro_buf_t *b, const char *who) {
   atomic_fetch_add_explicit(&b->rt->mem->overreleased, 1, memory_order_relaxed);
+  const char *agent = culprit_agent();
   err_set(MAESTRO_ESTATE,
           "%s: buffer %p of %zu bytes was already released by its last holder (reference "
-          "count 0); this call is ignored",
-          who, (void *)b, b->size);
+          "count 0)%s%s%s; this call is ignored",
+          who, (void *)b, b->size, agent ? ", in a firing of agent '" : "", agent ? agent : "",
+          agent ? "'" : "");
 }
