@@ -107,13 +107,7 @@ static void clfire_finish(ocl_dev_t *d, ocl_pending_t *p) {
       atomic_store(&b->host_valid, 1); /* the commands wrote the host bytes themselves */
     }
   }
-  atomic_fetch_add(&d->launches, 1);
-  pthread_mutex_lock(&d->lock);
-  d->inflight--;
-  pthread_mutex_unlock(&d->lock);
-  pthread_mutex_lock(&d->mem_lock);
-  pthread_cond_broadcast(&d->mem_cond);
-  pthread_mutex_unlock(&d->mem_lock);
+  ocl_dev_launch_ended(d);
   /* After done() the agent may be destroyed: nothing of it is touched after. */
   place_done_fn done = f->done;
   void *ctx = f->ctx;

@@ -605,6 +605,17 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
 
 /* ---- launches ---- */
 
+void ocl_dev_launch_ended(ocl_dev_t *d) {
+  atomic_fetch_add(&d->launches, 1);
+  pthread_mutex_lock(&d->lock);
+  d->inflight--;
+  pthread_mutex_unlock(&d->lock);
+  /* Its replicas are unpinned: a launch waiting for device memory may go on. */
+  pthread_mutex_lock(&d->mem_lock);
+  pthread_cond_broadcast(&d->mem_cond);
+  pthread_mutex_unlock(&d->mem_lock);
+}
+
 /* A firing's inputs, checked on the host before anything is enqueued: a
  * message that is not a whole number of its port's elements, or too many
  * for the kernel's cl_uint count, then the kernel's own check (.check). A
@@ -1294,13 +1305,7 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
     }
   }
   scratch_free(L);
-  atomic_fetch_add(&d->launches, 1);
-  pthread_mutex_lock(&d->lock);
-  d->inflight--;
-  pthread_mutex_unlock(&d->lock);
-  pthread_mutex_lock(&d->mem_lock);
-  pthread_cond_broadcast(&d->mem_cond);
-  pthread_mutex_unlock(&d->mem_lock);
+  ocl_dev_launch_ended(d);
   /* After done() the agent may be destroyed at once: let go of everything
    * that refers to it first. */
   ocl_done_fn done = L->done;

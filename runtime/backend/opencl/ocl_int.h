@@ -174,6 +174,10 @@ void ocl_clagent_destroy(ocl_clagent_t *ca);
 int ocl_clagent_submit(ocl_clagent_t *ca, int dev, maestro_buf_t *const *in, place_done_fn done,
                        void *ctx);
 
+/* kagent.c: a launch (kernel or .cl firing) on `d` is over: counted, no
+ * longer in flight, and its device memory unpinned for waiting launches. */
+void ocl_dev_launch_ended(ocl_dev_t *d);
+
 /* node.c: the memory node operations of a device, and the launch's view
  * of a buffer's replica on it (through mem/replica.h). */
 extern const struct mem_node_ops ocl_node_ops;
