@@ -151,54 +151,45 @@ static void kernel_free(maestro_kernel_t *k) {
   free(k);
 }
 
+/* Our copy of `k`, strings, arguments (by-value bytes included, a
+ * reference on each constant buffer) and output counts; NULL when out of
+ * memory. Built in place so that kernel_free undoes a partial copy: each
+ * pointer is NULL until its copy exists, and n_args counts only the
+ * arguments copied so far. */
 static maestro_kernel_t *kernel_dup(const maestro_kernel_t *k, int n_out) {
   maestro_kernel_t *c = malloc(sizeof *c);
-  char *source = k->source ? strdup(k->source) : NULL;
-  char *name = k->name ? strdup(k->name) : NULL;
-  char *options = k->options ? strdup(k->options) : NULL;
-  maestro_karg_t *args = k->n_args > 0 ? malloc((size_t)k->n_args * sizeof *args) : NULL;
-  size_t *out_count = k->out_count && n_out > 0 ? malloc((size_t)n_out * sizeof *out_count) : NULL;
-  if (!c || (k->source && !source) || (k->name && !name) || (k->options && !options) ||
-      (k->n_args > 0 && !args) || (k->out_count && n_out > 0 && !out_count)) {
-    free(c);
-    free(source);
-    free(name);
-    free(options);
-    free(args);
-    free(out_count);
-    return NULL;
-  }
-  if (args) memcpy(args, k->args, (size_t)k->n_args * sizeof *args);
-  /* MAESTRO_KARG_BYTES values are copied too (NULL until copied, so that
-   * kernel_free can undo a partial copy). */
-  int bytes_ok = 1;
-  for (int i = 0; args && i < k->n_args; i++) {
-    if (args[i].kind != MAESTRO_KARG_KIND_BYTES) continue;
-    void *v = bytes_ok ? malloc(args[i].v.data.n ? args[i].v.data.n : 1) : NULL;
-    if (v && args[i].v.data.n) memcpy(v, args[i].v.data.ptr, args[i].v.data.n);
-    args[i].v.data.ptr = v;
-    bytes_ok = v != NULL;
-  }
-  if (!bytes_ok) {
-    for (int i = 0; i < k->n_args; i++)
-      if (args[i].kind == MAESTRO_KARG_KIND_BYTES) free((void *)args[i].v.data.ptr);
-    free(c);
-    free(source);
-    free(name);
-    free(options);
-    free(args);
-    free(out_count);
-    return NULL;
-  }
-  if (out_count) memcpy(out_count, k->out_count, (size_t)n_out * sizeof *out_count);
-  for (int i = 0; args && i < k->n_args; i++) /* the agent's own references */
-    if (args[i].kind == MAESTRO_KARG_KIND_BUF) maestro_buf_retain(args[i].v.buf);
+  if (!c) return NULL;
   *c = *k;
-  c->source = source;
-  c->name = name;
-  c->options = options;
-  c->args = args;
-  c->out_count = out_count;
+  c->source = c->name = c->options = NULL;
+  c->args = NULL;
+  c->n_args = 0;
+  c->out_count = NULL;
+  int ok = (!k->source || (c->source = strdup(k->source))) &&
+           (!k->name || (c->name = strdup(k->name))) &&
+           (!k->options || (c->options = strdup(k->options)));
+  maestro_karg_t *args = NULL;
+  if (ok && k->n_args > 0) ok = (c->args = args = malloc((size_t)k->n_args * sizeof *args)) != NULL;
+  for (int i = 0; ok && i < k->n_args; i++) {
+    args[i] = k->args[i];
+    if (args[i].kind == MAESTRO_KARG_KIND_BYTES) {
+      void *v = malloc(args[i].v.data.n ? args[i].v.data.n : 1);
+      if (v && args[i].v.data.n) memcpy(v, k->args[i].v.data.ptr, args[i].v.data.n);
+      args[i].v.data.ptr = v;
+      ok = v != NULL;
+    } else if (args[i].kind == MAESTRO_KARG_KIND_BUF) {
+      maestro_buf_retain(args[i].v.buf); /* the agent's own reference */
+    }
+    if (ok) c->n_args = i + 1;
+  }
+  if (ok && k->out_count && n_out > 0) {
+    size_t *oc = malloc((size_t)n_out * sizeof *oc);
+    if ((ok = oc != NULL)) memcpy(oc, k->out_count, (size_t)n_out * sizeof *oc);
+    c->out_count = oc;
+  }
+  if (!ok) {
+    kernel_free(c);
+    return NULL;
+  }
   return c;
 }
 
