@@ -204,6 +204,7 @@ static void agent_free(struct maestro_agent *a) {
     free(a->out[i].ch);
   }
   win_free(a);
+  if (a->period_ns) sched_timer_cancel(a->g->rt, &a->timer); /* disarmed when it finished */
   place_impls_free(a->g->rt, a->impls);
   kernel_free((maestro_kernel_t *)a->kernel); /* our copy (kernel_dup) */
   free(a->in);
@@ -317,6 +318,17 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
                    "maestro_agent_add: agent '%s': negative supervisor field (max_restarts %d, "
                    "within_ms %d, backoff_ms %d, backoff_max_ms %d)",
                    d->name, sv->max_restarts, sv->within_ms, sv->backoff_ms, sv->backoff_max_ms);
+  if (d->period_ms < 0)
+    return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': period_ms %d < 0", d->name,
+                   d->period_ms);
+  if (d->period_ms > 0 && d->n_in > 0 &&
+      ((d->flags & MAESTRO_STATELESS) || d->kernel || d->cl || !d->cpu))
+    return err_set(MAESTRO_EINVAL,
+                   "maestro_agent_add: agent '%s': period_ms %d (a timeout firing) needs an agent "
+                   "fired by its .cpu one message at a time, and this one %s",
+                   d->name, d->period_ms,
+                   (d->flags & MAESTRO_STATELESS) ? "is MAESTRO_STATELESS"
+                                                  : "has a device implementation (.kernel or .cl)");
   if (sv->max_restarts > 0 && sv->within_ms == 0)
     return err_set(MAESTRO_EINVAL,
                    "maestro_agent_add: agent '%s': max_restarts %d needs a window within_ms > 0",
@@ -379,6 +391,9 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
   a->flags = d->flags;
   a->sup = d->supervisor;
   a->on_end = d->on_end;
+  a->period_ns = (uint64_t)d->period_ms * 1000000u;
+  a->timer.slot = -1;
+  a->timer.task = &a->task;
   a->id = g->nagents;
   atomic_init(&a->task.state, TASK_IDLE);
   a->task.owner = a;
@@ -843,6 +858,9 @@ int maestro_graph_start(maestro_graph_t *g) {
   }
   int rc = graph_check_ends(g);
   if (rc) return rc;
+  /* Timers: the thread first (nothing to undo if it cannot start). */
+  for (int i = 0; i < g->nagents; i++)
+    if (g->agents[i]->period_ns && (rc = sched_timer_start(g->rt))) return rc;
   rc = graph_prepare_impls(g);
   if (rc) {
     graph_free_impls(g);
@@ -880,6 +898,12 @@ int maestro_graph_start(maestro_graph_t *g) {
   for (int i = 0; i < g->nagents; i++)
     atomic_store_explicit(&g->agents[i]->st.pstate, 2 /* PROF_AGENT_WAITING */,
                           memory_order_relaxed);
+  /* A periodic source fires at once, a timeout comes a period from now. */
+  uint64_t now = rt_now_ns();
+  for (int i = 0; i < g->nagents; i++) {
+    struct maestro_agent *a = g->agents[i];
+    if (a->period_ns) a->due = a->n_in ? now + a->period_ns : now;
+  }
   /* Sources start firing; the others look at their inputs once (a host
    * input may have been closed before start). */
   for (int i = 0; i < g->nagents; i++)

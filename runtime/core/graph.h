@@ -102,6 +102,11 @@ struct maestro_agent {
   int align;             /* an aligned join: its input sets share their origin (run_align_heads) */
   struct window *win;    /* stateless or kernel agents: the windowed runner (window.c) */
   maestro_buf_t **inbuf; /* n_in, the current firing's inputs */
+  /* .period_ms (core/period.c): 0, or the period in ns; the next deadline
+   * (a source's next firing, or the next timeout firing); its timer entry. */
+  uint64_t period_ns;
+  uint64_t due;
+  struct sched_timer timer;
   struct agent_counters st;
 };
 
