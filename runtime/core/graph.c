@@ -908,6 +908,8 @@ int maestro_graph_start(maestro_graph_t *g) {
    * input may have been closed before start). */
   for (int i = 0; i < g->nagents; i++)
     sched_notify(g->rt, &g->agents[i]->task);
+  for (struct graph_ext *x = g->exts; x; x = x->next)
+    x->start(x->arg);
   return MAESTRO_OK;
 }
 
@@ -1007,7 +1009,7 @@ int maestro_graph_run(maestro_graph_t *g) {
 
 void graph_agent_finished(struct maestro_graph *g) {
   pthread_mutex_lock(&g->mu);
-  int all = ++g->nfinished == g->nagents;
+  int all = ++g->nfinished == g->nagents + g->nheld;
   if (all) g->finished = 1;
   pthread_mutex_unlock(&g->mu);
   if (all) {
@@ -1016,6 +1018,19 @@ void graph_agent_finished(struct maestro_graph *g) {
     pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
   }
+}
+
+void graph_hold(struct maestro_graph *g) {
+  g->nheld++;
+}
+
+int graph_add_ext(struct maestro_graph *g, const struct graph_ext *e) {
+  struct graph_ext *x = malloc(sizeof *x);
+  if (!x) return err_set(MAESTRO_ENOMEM, "graph '%s': out of memory", g->name);
+  *x = *e;
+  x->next = g->exts;
+  g->exts = x;
+  return MAESTRO_OK;
 }
 
 void graph_stop(struct maestro_graph *g) {
@@ -1069,6 +1084,12 @@ const char *graph_keep_reason(struct maestro_graph *g, struct maestro_agent *a, 
 }
 
 static void graph_free(struct maestro_graph *g) {
+  /* Their threads end before what they use goes. */
+  for (struct graph_ext *x = g->exts, *n; x; x = n) {
+    n = x->next;
+    x->fini(x->arg);
+    free(x);
+  }
   for (struct chan *c = g->chans, *n; c; c = n) {
     n = c->next;
     chan_free(c);
