@@ -139,7 +139,7 @@ static void *src_main(void *arg) {
         memcpy(d, maestro_buf_data(cur), len);
         maestro_buf_release(cur);
       } else {
-        memcpy(d, carry, ncarry);
+        if (ncarry) memcpy(d, carry, ncarry);
         len = scan = ncarry;
         ncarry = 0;
       }
