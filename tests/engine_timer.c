@@ -83,7 +83,8 @@ static void test_source_count(void) {
   uint64_t span = now_ns() - t0;
   CU_ASSERT_EQUAL(atomic_load(&t->fires), N);
   CU_ASSERT(span >= (uint64_t)(N - 1) * P * 1000000u);
-  CU_ASSERT(t->at[N - 1] - t->at[0] >= (uint64_t)(N - 1) * P * 1000000u - 1000000u);
+  /* Firing k comes at start + k periods or later (firing 0 itself may be late). */
+  CU_ASSERT(t->at[N - 1] - t0 >= (uint64_t)(N - 1) * P * 1000000u);
   CU_ASSERT_EQUAL(atomic_load(&t->timeout_seen), 0);
   maestro_agent_stats_t st;
   CU_ASSERT_EQUAL(maestro_agent_stats(a, &st), MAESTRO_OK);
@@ -133,7 +134,7 @@ static void test_source_idle_cost(void) {
 
 /* Ticks missed during a slow firing are coalesced: firing 0 takes 100 ms
  * (ten periods); the next one comes once, then the grid resumes, so firings
- * 1 to 4 span more than two periods (caught-up ticks would come at once). */
+ * 1 to 4 are spread over periods (caught-up ticks would come at once). */
 static void test_source_coalesce(void) {
   enum { P = 10 };
   maestro_graph_t *g;
@@ -149,7 +150,10 @@ static void test_source_coalesce(void) {
   CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
   CU_ASSERT_EQUAL(atomic_load(&t->fires), 5);
   CU_ASSERT(t->at[1] - t->at[0] >= 100u * 1000000u);
-  CU_ASSERT(t->at[4] - t->at[1] > 2u * P * 1000000u);
+  /* Firing 2's deadline is the first grid point after firing 1 began, and
+   * 3 and 4 follow a period apart: some 2 periods; caught-up ticks would
+   * come within microseconds. */
+  CU_ASSERT(t->at[4] - t->at[1] > (uint64_t)P * 1000000u);
   maestro_graph_destroy(g);
   free(t);
 }
