@@ -597,6 +597,9 @@ int maestro_graph_dead_letters(maestro_graph_t *g, maestro_output_t **out) {
 /* Which device places agent `a` may run on (bit i = device i); 0 for none. */
 static uint64_t agent_devices(const struct maestro_agent *a) {
   if (a->affinity.pref == MAESTRO_ON_CPU) return 0;
+  /* Timeout firings come from the CPU runner (core/period.c): a backend
+   * that could fire its .cpu elsewhere would give it the windowed one. */
+  if (a->period_ns && a->n_in) return 0;
   if (a->affinity.pref == MAESTRO_ON_DEVICE && a->affinity.index >= 0 &&
       a->affinity.index < PLACE_MAX_DEVICES)
     return 1ull << a->affinity.index;
