@@ -204,7 +204,8 @@ static void agent_free(struct maestro_agent *a) {
     free(a->out[i].ch);
   }
   win_free(a);
-  if (a->period_ns) sched_timer_cancel(a->g->rt, &a->timer); /* disarmed when it finished */
+  /* Disarmed when it finished; this only makes sure. */
+  if (a->period_ns && a->g->state == GRAPH_STARTED) sched_timer_cancel(a->g->rt, &a->timer);
   place_impls_free(a->g->rt, a->impls);
   kernel_free((maestro_kernel_t *)a->kernel); /* our copy (kernel_dup) */
   free(a->in);

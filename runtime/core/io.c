@@ -73,6 +73,7 @@ static void io_fini(void *arg) {
 
 static void io_start(void *arg, void *(*main)(void *)) {
   struct io_agent *io = arg;
+  if (!io->in && !io->out) return; /* io_add failed half-way: no host end, no hold */
   int rc = pthread_create(&io->thread, NULL, main, io);
   if (rc == 0) {
     io->started = 1;
@@ -276,7 +277,7 @@ static int io_add(maestro_graph_t *g, const char *fn, const char *name, const ch
     io_free(io);
     return err_set(MAESTRO_ESYS, "%s: agent '%s': pipe: %s", fn, name, strerror(e));
   }
-  maestro_agent_t *a;
+  maestro_agent_t *a = NULL;
   int rc = maestro_agent_add(g,
                              &(maestro_agent_desc_t){.name = name,
                                                      .in = source ? io_file_in : io_bytes_in,
@@ -285,9 +286,6 @@ static int io_add(maestro_graph_t *g, const char *fn, const char *name, const ch
                                                      .n_out = 1,
                                                      .cpu = io_pass},
                              &a);
-  if (!rc)
-    rc = source ? maestro_graph_input(g, a, "file", &io->in)
-                : maestro_graph_output(g, a, "file", &io->out);
   io->g = g;
   io->a = a;
   if (!rc)
@@ -295,11 +293,16 @@ static int io_add(maestro_graph_t *g, const char *fn, const char *name, const ch
         g,
         &(struct graph_ext){.start = source ? src_start : sink_start, .fini = io_fini, .arg = io});
   if (rc) {
-    /* The agent stays (no way to take one back): it has no thread, and its
-     * graph cannot start without the port this call left unconnected. */
     io_free(io);
     return rc;
   }
+  /* From here the graph owns `io` (freed at its destroy). Should the host
+   * end fail (out of memory), the agent stays without a thread: a source's
+   * unconnected "file" port keeps the graph from starting; a sink's thread
+   * is not started (io_start). */
+  rc = source ? maestro_graph_input(g, a, "file", &io->in)
+              : maestro_graph_output(g, a, "file", &io->out);
+  if (rc) return rc;
   if (!source) graph_hold(g);
   if (out) *out = a;
   return MAESTRO_OK;
