@@ -54,6 +54,11 @@ struct place_impls {
 int place_backend_register(const struct backend_ops *ops) {
   if (!ops || !ops->discover || !ops->submit || !ops->prepare || !ops->wants)
     return err_set(MAESTRO_EINVAL, "place_backend_register: incomplete backend operations");
+  if (ops->cpu_places)
+    return err_set(MAESTRO_EINVAL,
+                   "place_backend_register: backend '%s' brings CPU places, "
+                   "which the built-in CPU backend brings",
+                   ops->name ? ops->name : "?");
   int i = atomic_fetch_add(&nextra, 1);
   if (i >= PLACE_MAX_EXTRA) {
     atomic_fetch_sub(&nextra, 1);

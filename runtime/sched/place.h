@@ -1,29 +1,31 @@
-/* Places beyond the CPU workers, brought by backends (runtime/sched/place.c).
+/* Places, brought by backends (runtime/sched/place.c).
  *
  * A backend is a table of operations held as data (struct backend_ops), so
  * that several backends live in one process and the engine names none of
- * them: the OpenCL backend (runtime/backend/opencl) is one, a test-only
- * backend in tests/ another. The built-in ones are listed in
- * runtime/backends.c; a program (a test) may add one with
- * place_backend_register before it creates a runtime.
+ * them: the CPU backend (runtime/backend/cpu) is one, the OpenCL backend
+ * (runtime/backend/opencl) another, a test-only backend in tests/ a third.
+ * The built-in ones are listed in runtime/backends.c; a program (a test)
+ * may add a device backend with place_backend_register before it creates a
+ * runtime.
  *
- * A backend's places are discovered when first needed, not when the
+ * One backend brings the CPU places (backend_ops.cpu_places: the CPU
+ * backend, the first built-in one). It is discovered when the runtime is
+ * created (place_init), since the workers start on its places, and it
+ * registers the host memory node. Its places are only described here
+ * (place_add_cpu, place_bind_cpu, place_cpu_arch): the sched workers fire
+ * CPU agents inline, through no table.
+ *
+ * A device backend's places are discovered when first needed, not when the
  * runtime is created: a graph with an agent the backend can run
  * (backend_ops.wants) starts, maestro_runtime_nplaces(rt,
- * MAESTRO_PLACE_DEVICE) or place info asks, or an agent asks for a device. Discovery of every
- * backend happens together, in registration order, so the places of earlier backends come first in
- * the runtime's device place numbering (the OpenCL backend is the first built-in device one: its
- * device i is device place i).
+ * MAESTRO_PLACE_DEVICE) or place info asks, or an agent asks for a device.
+ * Discovery of every device backend happens together, in registration
+ * order, so the places of earlier backends come first in the runtime's
+ * device place numbering (the OpenCL backend is the first built-in device
+ * backend: its device i is device place i).
  *
  * The memory a place reads and writes is a memory node (runtime/mem); the
- * backend names it for each place it adds.
- *
- * One backend brings the CPU places instead (backend_ops.cpu_places: the
- * CPU backend, runtime/backend/cpu, the first built-in one). It is
- * discovered when the runtime is created, since the workers start on its
- * places (place_init), and it registers the host memory node. Its places
- * are only described here (place_add_cpu, place_bind_cpu, place_cpu_arch):
- * the sched workers fire CPU agents inline, through no table. */
+ * backend names it for each place it adds. */
 #ifndef MAESTRO_SCHED_PLACE_H
 #define MAESTRO_SCHED_PLACE_H
 
@@ -135,8 +137,10 @@ struct backend_ops {
   int (*bind)(void *be, int place);
 };
 
-/* Adds a backend for runtimes created from now on (tests; built-in ones are
- * listed in runtime/backends.c). MAESTRO_ENOMEM past 8 extra backends. */
+/* Adds a device backend for runtimes created from now on (tests; built-in
+ * ones are listed in runtime/backends.c). MAESTRO_EINVAL for one that brings
+ * CPU places (those have their one backend), MAESTRO_ENOMEM past 8 extra
+ * backends. */
 int place_backend_register(const struct backend_ops *ops);
 
 /* Runtime life: the place table and the CPU places (the CPU backend's

@@ -169,9 +169,42 @@ static void test_host_node_replica(void) {
                   c->copy_lat_ns + 1024ull * c->copy_ns_per_kib);
 }
 
+static int no_wants(const struct place_agent_desc *d) {
+  (void)d;
+  return 0;
+}
+static int no_discover(struct maestro_runtime *r, void **be) {
+  (void)r;
+  *be = NULL;
+  return MAESTRO_OK;
+}
+static int no_prepare(void *be, const struct place_agent_desc *d, uint64_t places, void **impl) {
+  (void)be, (void)d, (void)places;
+  *impl = NULL;
+  return MAESTRO_OK;
+}
+static int no_submit(void *be, void *impl, int place, maestro_buf_t *const *in, uint64_t seq,
+                     unsigned host_outputs, place_done_fn done, void *ctx) {
+  (void)be, (void)impl, (void)place, (void)in, (void)seq, (void)host_outputs, (void)done, (void)ctx;
+  return MAESTRO_ENODEV;
+}
+
+/* The CPU places have one backend: a second one is refused at once. */
+static void test_one_cpu_backend(void) {
+  static const struct backend_ops second = {.name = "second-cpu",
+                                            .cpu_places = 1,
+                                            .wants = no_wants,
+                                            .discover = no_discover,
+                                            .prepare = no_prepare,
+                                            .submit = no_submit};
+  CU_ASSERT_EQUAL(place_backend_register(&second), MAESTRO_EINVAL);
+  CU_ASSERT_TRUE(last_error_has("'second-cpu' brings CPU places"));
+}
+
 void register_suites(void) {
   ADD_SUITE("CPU backend", setup, teardown, {"places are topo's cores", test_places},
             {"bind through the backend", test_bind}, {"ncpu limit", test_ncpu_limit},
             {"host node memory", test_host_node_memory},
-            {"host node replica round trip", test_host_node_replica});
+            {"host node replica round trip", test_host_node_replica},
+            {"one CPU backend", test_one_cpu_backend});
 }
