@@ -41,11 +41,15 @@
 #define TC_MAX   256
 #define TC_BYTES (2u << 20)
 /* Shared pool: at most this many bytes per class stay cached (at least 8
- * buffers); classes above TC_BYTES keep at most LARGE_KEEP buffers each and
- * LARGE_BYTES in all. */
+ * buffers). A class above TC_BYTES keeps as many buffers as were ever in
+ * use at once (at least LARGE_KEEP): a stream of large messages with
+ * several in flight (channels of capacity 4 on each side of a device agent
+ * hold a dozen) finds all it needs in the pool once warm instead of
+ * allocating, and faulting in, a few fresh buffers per round; the classes
+ * above TC_BYTES keep LARGE_BYTES in all. */
 #define SHARED_BYTES (32u << 20)
 #define LARGE_KEEP   4
-#define LARGE_BYTES  ((size_t)512 << 20)
+#define LARGE_BYTES  ((size_t)1 << 30)
 /* Header size, rounded so that inline host bytes stay aligned. */
 #define HDR_BYTES                                                                                  \
   ((sizeof(struct maestro_buf) + MEM_HOST_ALIGN - 1) & ~(size_t)(MEM_HOST_ALIGN - 1))
@@ -63,6 +67,9 @@ struct shared_class {
   pthread_mutex_t lock;
   maestro_buf_t *head;
   size_t n, max;
+  /* Classes above TC_BYTES: buffers handed out and not yet recycled, and
+   * the most there ever were (the pool keeps that many). */
+  atomic_size_t live, peak;
 };
 
 struct mem {
@@ -100,6 +107,20 @@ static int node_of(const struct mem *m, int node) {
 
 static struct shared_class *shared(struct mem *m, int node, unsigned k) {
   return &m->cls[(size_t)node_of(m, node) * MEM_NCLASS + k];
+}
+
+static int class_large(unsigned k) {
+  return k != MEM_NOPOOL && mem_class_bytes(k) > TC_BYTES;
+}
+
+/* A buffer of large class k on `node` handed out: counted live, the peak kept. */
+static void large_out(struct mem *m, int node, unsigned k) {
+  struct shared_class *c = shared(m, node, k);
+  size_t live = atomic_fetch_add_explicit(&c->live, 1, memory_order_relaxed) + 1;
+  size_t peak = atomic_load_explicit(&c->peak, memory_order_relaxed);
+  while (live > peak && !atomic_compare_exchange_weak_explicit(
+                            &c->peak, &peak, live, memory_order_relaxed, memory_order_relaxed)) {
+  }
 }
 
 int mem_init(struct maestro_runtime *rt) {
@@ -183,8 +204,13 @@ static void shared_put(struct mem *m, int node, unsigned k, maestro_buf_t **v, u
   size_t cap = mem_class_bytes(k);
   int large = cap > TC_BYTES;
   unsigned i = 0;
+  size_t max = c->max;
+  if (large) {
+    size_t peak = atomic_load_explicit(&c->peak, memory_order_relaxed);
+    if (peak > max) max = peak;
+  }
   pthread_mutex_lock(&c->lock);
-  for (; i < n && c->n < c->max; i++) {
+  for (; i < n && c->n < max; i++) {
     if (large) {
       if (atomic_load(&m->large_bytes) + cap > LARGE_BYTES) break;
       atomic_fetch_add(&m->large_bytes, cap);
@@ -301,6 +327,7 @@ static maestro_buf_t *buf_get(struct maestro_runtime *rt, size_t bytes, int with
   else
     b = buf_fresh(rt, k, bytes, with_host, node);
   if (!b) return NULL;
+  if (class_large(k)) large_out(m, node, k);
   atomic_init(&b->refs, 1);
   b->size = bytes;
   atomic_init(&b->host_valid, with_host ? 1 : 0);
@@ -358,6 +385,8 @@ int mem_nodes(const struct maestro_runtime *rt) {
 void mem_buf_recycle(maestro_buf_t *b) {
   if (b->reps) mem_buf_free_replicas(b);
   unsigned k = b->size_class;
+  if (class_large(k))
+    atomic_fetch_sub_explicit(&shared(b->rt->mem, b->node, k)->live, 1, memory_order_relaxed);
   if (k == MEM_NOPOOL || !b->host) {
     buf_free_memory(b);
     return;
