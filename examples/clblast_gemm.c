@@ -21,7 +21,7 @@
 #include <clblast_c.h>
 
 /* The shapes cycled through: m, n, k (a different size every message). */
-static const size_t shapes[][3] = {{64, 64, 64}, {100, 37, 81},   {128, 256, 64},
+static const size_t shapes[][3] = {{64, 64, 64},  {100, 37, 81},   {128, 256, 64},
                                    {33, 17, 200}, {256, 256, 256}, {1, 300, 7}};
 enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
 
@@ -80,10 +80,9 @@ static int gemm_cl(maestro_clfire_t *f) {
   cl_event ev = NULL;
   /* CLBlast enqueues its kernels on q and returns (the device's worker
    * must not block); the firing ends when the last of them does. */
-  CLBlastStatusCode st =
-      CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, m, n, k, 1.0f,
-                   maestro_clfire_in(f, 0), 0, k, maestro_clfire_in(f, 1), 0, n, 0.0f, c, 0, n, &q,
-                   &ev);
+  CLBlastStatusCode st = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo,
+                                      m, n, k, 1.0f, maestro_clfire_in(f, 0), 0, k,
+                                      maestro_clfire_in(f, 1), 0, n, 0.0f, c, 0, n, &q, &ev);
   if (st != CLBlastSuccess) {
     fprintf(stderr, "CLBlastSgemm (%zu x %zu x %zu) failed: %d\n", m, n, k, (int)st);
     return MAESTRO_ECL;
@@ -105,10 +104,10 @@ static int warm_up(maestro_runtime_t *rt, int ndev) {
     cl_command_queue q = clCreateCommandQueue(ctx, dev, 0, &e);
     if (!q) return 1;
     cl_mem m = clCreateBuffer(ctx, CL_MEM_READ_WRITE, sizeof(float), NULL, &e);
-    CLBlastStatusCode st = m ? CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo,
-                                            CLBlastTransposeNo, 1, 1, 1, 1.0f, m, 0, 1, m, 0, 1,
-                                            0.0f, m, 0, 1, &q, NULL)
-                             : CLBlastInvalidMemObject;
+    CLBlastStatusCode st =
+        m ? CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, 1, 1, 1,
+                         1.0f, m, 0, 1, m, 0, 1, 0.0f, m, 0, 1, &q, NULL)
+          : CLBlastInvalidMemObject;
     clFinish(q);
     if (m) clReleaseMemObject(m);
     clReleaseCommandQueue(q);

@@ -473,7 +473,9 @@ static void test_host_outputs(void) {
 /* A steady stream of 4 MiB messages with K launches in flight at once: once
  * a first round has filled the pools, later rounds allocate no new host
  * buffer (the pool's own count) and no new device memory (the device's
- * bytes in use), with zero-copy and with copies. The pools used to keep 4
+ * bytes in use), with zero-copy and with copies; the buffers the pools hand
+ * back hold new values each round and are never taken as valid on the
+ * device from their last life. The pools used to keep 4
  * buffers of each class above 2 MiB: every round past the first allocated
  * (and faulted in) the rest afresh, 16 of the 20 here. */
 static void large_steady(int zero_copy) {
@@ -490,12 +492,16 @@ static void large_steady(int zero_copy) {
     ocl_launch_result_t res[K];
     ticket_t t[K];
     waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, slot, res, {0}};
+    int stale = 0;
     for (int i = 0; i < K; i++) {
       CU_ASSERT_FATAL(maestro_buf_create(rt, n * sizeof(float), &in[i]) == MAESTRO_OK);
+      /* A pooled buffer keeps its replica records, never their validity. */
+      stale += ocl_buf_valid_on(in[i], 0);
       float *x = maestro_buf_data(in[i]);
       for (size_t j = 0; j < n; j++)
-        x[j] = (float)((j + (size_t)i) % 1000);
+        x[j] = (float)((j + (size_t)i + (size_t)round) % 1000);
     }
+    CU_ASSERT_EQUAL(stale, 0);
     for (int i = 0; i < K; i++) {
       t[i] = (ticket_t){&w, i};
       CU_ASSERT_FATAL(ocl_launch_ex(a, 0, &in[i], 1u, on_done, &t[i]) == MAESTRO_OK);
@@ -504,8 +510,9 @@ static void large_steady(int zero_copy) {
     int good = 0;
     for (int i = 0; i < K; i++) {
       const float *y = maestro_buf_cdata(slot[i]);
-      good += res[i].status == MAESTRO_OK && y && y[0] == 2.0f * (float)(i % 1000) &&
-              y[n - 1] == 2.0f * (float)((n - 1 + (size_t)i) % 1000);
+      size_t r = (size_t)round;
+      good += res[i].status == MAESTRO_OK && y && y[0] == 2.0f * (float)(((size_t)i + r) % 1000) &&
+              y[n - 1] == 2.0f * (float)((n - 1 + (size_t)i + r) % 1000);
     }
     CU_ASSERT_EQUAL(good, K);
     for (int i = 0; i < K; i++) {
