@@ -6,8 +6,8 @@
  * (user + system, every thread: the caller's, the completion thread's and
  * the OpenCL implementation's) and the minor page faults taken in the timed
  * loop (getrusage), the raw loop's in the same run.
- * Usage: offload [--tiny] [--small] (--small: the 4 KiB size only, for
- * callgrind) */
+ * Usage: offload [--tiny] [--small] [--iters N] (--small: the 4 KiB size
+ * only, --iters: its firings per round; for callgrind) */
 #include <math.h>
 #include <sys/resource.h>
 
@@ -133,14 +133,16 @@ static void line(const char *size, const char *what, cost_t c, cost_t raw) {
 }
 
 int main(int argc, char **argv) {
-  int tiny = 0, small_only = 0;
+  int tiny = 0, small_only = 0, iters = 0;
   for (int a = 1; a < argc; a++) {
     if (!strcmp(argv[a], "--tiny"))
       tiny = 1;
     else if (!strcmp(argv[a], "--small"))
       small_only = 1;
+    else if (!strcmp(argv[a], "--iters") && a + 1 < argc && atoi(argv[a + 1]) > 0)
+      iters = atoi(argv[++a]);
     else {
-      fprintf(stderr, "usage: offload [--tiny] [--small]\n");
+      fprintf(stderr, "usage: offload [--tiny] [--small] [--iters N]\n");
       return 2;
     }
   }
@@ -148,7 +150,7 @@ int main(int argc, char **argv) {
     const char *what;
     size_t n;
     int iters;
-  } sizes[] = {{"small (4 KiB)", 1024, tiny ? 20 : 1000},
+  } sizes[] = {{"small (4 KiB)", 1024, iters ? iters : tiny ? 20 : 1000},
                {tiny ? "large (1 MiB)" : "large (16 MiB)", tiny ? (size_t)1 << 18 : (size_t)1 << 22,
                 tiny ? 5 : 30}};
   int bad = 0;
