@@ -56,9 +56,15 @@ if(MAESTRO_CLFFT_TARGET)
     set_tests_properties(example_clfft_fft example_clfft_fft_copies example_clfft_fft_two_devices
                          PROPERTIES TIMEOUT 300 LABELS "example;ocl" SKIP_RETURN_CODE 77
                          PASS_REGULAR_EXPRESSION "12 of 12 spectra right .*12 firings on a device")
-    set_tests_properties(example_clfft_fft_copies PROPERTIES ENVIRONMENT "MAESTRO_ZERO_COPY=0")
+    # clFFT 2.12 deletes its plans' actions through a base pointer of
+    # another size (libclFFT's own defect): AddressSanitizer's check of it
+    # is off for these tests (no effect outside sanitizer builds).
+    set(clfft_asan "ASAN_OPTIONS=new_delete_type_mismatch=0")
+    set_tests_properties(example_clfft_fft PROPERTIES ENVIRONMENT "${clfft_asan}")
+    set_tests_properties(example_clfft_fft_copies PROPERTIES
+                         ENVIRONMENT "MAESTRO_ZERO_COPY=0;${clfft_asan}")
     set_tests_properties(example_clfft_fft_two_devices PROPERTIES
-                         ENVIRONMENT "POCL_DEVICES=pthread pthread;LSAN_OPTIONS=use_tls=0")
+                         ENVIRONMENT "POCL_DEVICES=pthread pthread;LSAN_OPTIONS=use_tls=0;${clfft_asan}")
   endif()
 else()
   message(STATUS "clFFT not found: examples/clfft_fft not built")
