@@ -472,12 +472,13 @@ static void test_host_outputs(void) {
 
 /* A steady stream of 4 MiB messages with K launches in flight at once: once
  * a first round has filled the pools, later rounds allocate no new host
- * buffer (the pool's own count) and no new device memory (the device's
- * bytes in use), with zero-copy and with copies; the buffers the pools hand
- * back hold new values each round and are never taken as valid on the
- * device from their last life. The pools used to keep 4
- * buffers of each class above 2 MiB: every round past the first allocated
- * (and faulted in) the rest afresh, 16 of the 20 here. */
+ * buffer (the pool's own count), no new device memory (the device's bytes
+ * in use) and no new zero-copy wrap, with zero-copy and with copies; the
+ * buffers the pools hand back hold new values each round and are never
+ * taken as valid on the device from their last life. The pools used to
+ * keep 4 buffers of each class above 2 MiB: every round past the first
+ * allocated (and faulted in) the rest afresh, 16 of the 20 here; and every
+ * zero-copy message created a wrap of its host bytes (20 a round). */
 static void large_steady(int zero_copy) {
   enum { K = 10, ROUNDS = 4 };
   const size_t n = (size_t)1 << 20; /* 4 MiB of f32 */
@@ -527,12 +528,17 @@ static void large_steady(int zero_copy) {
       CU_ASSERT(s1.fresh >= 2 * K); /* K inputs and K outputs alive at once */
       continue;
     }
-    if (s.fresh != s1.fresh || d.mem_used != d1.mem_used)
+    if (s.fresh != s1.fresh || d.mem_used != d1.mem_used || d.wraps != d1.wraps)
       printf("\n    %s, round %d: %llu new host buffers since the first round, device memory "
-             "%llu -> %llu bytes",
+             "%llu -> %llu bytes, %llu new zero-copy wraps",
              zero_copy ? "zero-copy" : "copies", round, s.fresh - s1.fresh,
-             (unsigned long long)d1.mem_used, (unsigned long long)d.mem_used);
+             (unsigned long long)d1.mem_used, (unsigned long long)d.mem_used,
+             (unsigned long long)(d.wraps - d1.wraps));
     CU_ASSERT_EQUAL(s.fresh, s1.fresh);
+    /* PoCL's device shares the host's memory coherently: the wraps of the
+     * pooled host bytes serve their next lives (none with copies). */
+    CU_ASSERT_EQUAL(d.wraps, d1.wraps);
+    if (!zero_copy) CU_ASSERT_EQUAL(d.wraps, 0);
     CU_ASSERT_EQUAL(s.reused - s1.reused, (unsigned long long)(2 * K * round));
     CU_ASSERT_EQUAL(d.mem_used, d1.mem_used);
   }
