@@ -46,10 +46,10 @@
  * several in flight (channels of capacity 4 on each side of a device agent
  * hold a dozen) finds all it needs in the pool once warm instead of
  * allocating, and faulting in, a few fresh buffers per round; the classes
- * above TC_BYTES keep LARGE_BYTES in all. */
+ * above TC_BYTES keep at most LARGE_BYTES in all. */
 #define SHARED_BYTES (32u << 20)
 #define LARGE_KEEP   4
-#define LARGE_BYTES  ((size_t)1 << 30)
+#define LARGE_BYTES  ((size_t)512 << 20)
 /* Header size, rounded so that inline host bytes stay aligned. */
 #define HDR_BYTES                                                                                  \
   ((sizeof(struct maestro_buf) + MEM_HOST_ALIGN - 1) & ~(size_t)(MEM_HOST_ALIGN - 1))
