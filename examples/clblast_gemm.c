@@ -11,16 +11,35 @@
  *                  --b-->
  *
  * Usage: clblast_gemm [messages] (default 12). Exits 0 when every product
- * is exact, 1 otherwise; 77 (skipped) when the runtime has no device. */
+ * is exact, 1 otherwise; 77 (skipped) when the runtime has no device.
+ * clblast_gemm --bench n [messages]: n x n products (default 40 messages)
+ * through the graph against a raw loop doing the same on device 0 (fill,
+ * write, CLBlastSgemm, blocking read), interleaved, best of 3 rounds. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "maestro.h"
 #include "maestro/opencl.h" /* first: it sets the OpenCL version the headers target */
 #include <clblast_c.h>
+#include <math.h>
 
 /* The shapes cycled through: m, n, k (a different size every message). */
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* CPU seconds of the whole process (every thread, the OpenCL device's too). */
+static double cpu_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 static const size_t shapes[][3] = {{64, 64, 64},  {100, 37, 81},   {128, 256, 64},
                                    {33, 17, 200}, {256, 256, 256}, {1, 300, 7}};
 enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
@@ -37,7 +56,14 @@ static float b_at(uint64_t seq, size_t l, size_t j) {
 
 typedef struct {
   int msgs;
+  size_t n; /* --bench: every message n x n x n; 0: the shapes above in turn */
 } source_t;
+
+/* Message seq's m, n, k. */
+static void mnk_of(const source_t *s, uint64_t seq, size_t mnk[3]) {
+  for (int i = 0; i < 3; i++)
+    mnk[i] = s->n ? s->n : shapes[seq % NSHAPES][i];
+}
 
 static int matrix(maestro_fire_t *f, size_t rows, size_t cols, uint64_t seq,
                   float (*at)(uint64_t, size_t, size_t), int port) {
@@ -60,7 +86,8 @@ static int source(maestro_fire_t *f) {
   source_t *s = maestro_fire_state(f);
   uint64_t seq = maestro_fire_seq(f);
   if (seq >= (uint64_t)s->msgs) return MAESTRO_DONE;
-  const size_t *mnk = shapes[seq % NSHAPES];
+  size_t mnk[3];
+  mnk_of(s, seq, mnk);
   int rc = matrix(f, mnk[0], mnk[2], seq, a_at, 0);
   return rc ? rc : matrix(f, mnk[2], mnk[1], seq, b_at, 1);
 }
@@ -119,13 +146,15 @@ static int warm_up(maestro_runtime_t *rt, int ndev) {
   return 0;
 }
 
-/* The number of entries of message `seq`'s C that differ from A x B computed here. */
-static size_t check(uint64_t seq, const float *c) {
-  const size_t m = shapes[seq % NSHAPES][0], n = shapes[seq % NSHAPES][1],
-               k = shapes[seq % NSHAPES][2];
+/* The number of entries of message `seq`'s C (m x n x k) that differ from
+ * A x B computed here: all of them, or (`corners`, for --bench) its first
+ * and last. */
+static size_t check(uint64_t seq, const size_t mnk[3], const float *c, int corners) {
+  const size_t m = mnk[0], n = mnk[1], k = mnk[2];
   size_t wrong = 0;
   for (size_t i = 0; i < m; i++)
     for (size_t j = 0; j < n; j++) {
+      if (corners && !(i == 0 && j == 0) && !(i == m - 1 && j == n - 1)) continue;
       float r = 0.0f;
       for (size_t l = 0; l < k; l++)
         r += a_at(seq, i, l) * b_at(seq, l, j);
@@ -134,33 +163,16 @@ static size_t check(uint64_t seq, const float *c) {
   return wrong;
 }
 
-int main(int argc, char **argv) {
-  int msgs = argc > 1 ? atoi(argv[1]) : 12;
-  if (msgs < 1) {
-    fprintf(stderr, "usage: clblast_gemm [messages]\n");
-    return 2;
-  }
-  maestro_runtime_t *rt;
-  if (maestro_runtime_create(NULL, &rt)) {
-    fprintf(stderr, "runtime: %s\n", maestro_last_error());
-    return 1;
-  }
-  int ndev = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE);
-  if (ndev < 1) {
-    printf("clblast_gemm: no OpenCL device, nothing to run\n");
-    maestro_runtime_destroy(rt);
-    return 77;
-  }
-  if (warm_up(rt, ndev)) {
-    maestro_runtime_destroy(rt);
-    return 1;
-  }
+/* Runs `msgs` messages through matrices -> gemm -> host; returns the exact
+ * products (-1 when the graph could not run), the seconds it took in *secs. */
+static int run_graph(maestro_runtime_t *rt, int msgs, size_t n, double *secs) {
   static const maestro_port_t mats[] = {{"a", MAESTRO_F32, 0}, {"b", MAESTRO_F32, 0}};
   static const maestro_port_t prod[] = {{"c", MAESTRO_F32, 0}};
-  source_t src = {msgs};
-  maestro_graph_t *g;
+  source_t src = {msgs, n};
+  maestro_graph_t *g = NULL;
   maestro_agent_t *s, *mm;
   maestro_output_t *out;
+  double t0 = now_s();
   if (maestro_graph_create(rt, "clblast_gemm", &g) ||
       maestro_agent_add(g,
                         &(maestro_agent_desc_t){.name = "matrices",
@@ -182,16 +194,17 @@ int main(int argc, char **argv) {
       maestro_connect(g, s, "a", mm, "a", 4) || maestro_connect(g, s, "b", mm, "b", 4) ||
       maestro_graph_output(g, mm, "c", &out) || maestro_graph_start(g)) {
     fprintf(stderr, "graph: %s\n", maestro_last_error());
-    maestro_runtime_destroy(rt);
-    return 1;
+    maestro_graph_destroy(g);
+    return -1;
   }
   int exact = 0;
   uint64_t seq = 0;
   maestro_buf_t *c;
   while (maestro_output_pop(out, &c, -1) == MAESTRO_OK) {
-    const size_t *mnk = shapes[seq % NSHAPES];
+    size_t mnk[3];
+    mnk_of(&src, seq, mnk);
     size_t wrong = maestro_buf_size(c) == mnk[0] * mnk[1] * sizeof(float)
-                       ? check(seq, maestro_buf_cdata(c))
+                       ? check(seq, mnk, maestro_buf_cdata(c), n != 0)
                        : mnk[0] * mnk[1];
     if (wrong)
       printf("message %llu (%zu x %zu x %zu): %zu of %zu entries wrong\n", (unsigned long long)seq,
@@ -201,13 +214,122 @@ int main(int argc, char **argv) {
     seq++;
   }
   int rc = maestro_graph_wait(g);
+  *secs = now_s() - t0;
   maestro_agent_stats_t st;
   maestro_agent_stats(mm, &st);
-  printf("clblast_gemm: %d of %d products exact (%llu firings on a device)\n", exact, msgs,
-         (unsigned long long)st.device_fires);
-  int ok = rc == MAESTRO_OK && exact == msgs && st.device_fires == (uint64_t)msgs;
   if (rc) fprintf(stderr, "graph: %s\n", maestro_last_error());
+  if (st.device_fires != (uint64_t)msgs)
+    fprintf(stderr, "gemm fired %llu times on a device, not %d\n",
+            (unsigned long long)st.device_fires, msgs);
   maestro_graph_destroy(g);
+  return rc == MAESTRO_OK && st.device_fires == (uint64_t)msgs ? exact : -1;
+}
+
+/* The same work by hand on device 0, one message at a time: fill A and B,
+ * write them, CLBlastSgemm, read C back (blocking), check it. Returns the
+ * exact products, the seconds in *secs. */
+static int run_raw(maestro_runtime_t *rt, int msgs, size_t n, double *secs) {
+  cl_context ctx;
+  cl_device_id dev;
+  cl_int e;
+  if (maestro_runtime_cl_device(rt, 0, &ctx, &dev)) return -1;
+  size_t bytes = n * n * sizeof(float);
+  cl_command_queue q = clCreateCommandQueue(ctx, dev, 0, &e);
+  cl_mem a = clCreateBuffer(ctx, CL_MEM_READ_ONLY, bytes, NULL, &e);
+  cl_mem b = clCreateBuffer(ctx, CL_MEM_READ_ONLY, bytes, NULL, &e);
+  cl_mem c = clCreateBuffer(ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
+  float *ha = malloc(bytes), *hb = malloc(bytes), *hc = malloc(bytes);
+  int exact = 0;
+  double t0 = now_s();
+  for (int i = 0; q && a && b && c && ha && hb && hc && i < msgs; i++) {
+    for (size_t r = 0; r < n; r++)
+      for (size_t col = 0; col < n; col++) {
+        ha[r * n + col] = a_at((uint64_t)i, r, col);
+        hb[r * n + col] = b_at((uint64_t)i, r, col);
+      }
+    clEnqueueWriteBuffer(q, a, CL_FALSE, 0, bytes, ha, 0, NULL, NULL);
+    clEnqueueWriteBuffer(q, b, CL_FALSE, 0, bytes, hb, 0, NULL, NULL);
+    if (CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, n, n, n, 1.0f,
+                     a, 0, n, b, 0, n, 0.0f, c, 0, n, &q, NULL) != CLBlastSuccess)
+      break;
+    clEnqueueReadBuffer(q, c, CL_TRUE, 0, bytes, hc, 0, NULL, NULL);
+    exact += check((uint64_t)i, (const size_t[]){n, n, n}, hc, 1) == 0;
+  }
+  *secs = now_s() - t0;
+  free(ha);
+  free(hb);
+  free(hc);
+  if (a) clReleaseMemObject(a);
+  if (b) clReleaseMemObject(b);
+  if (c) clReleaseMemObject(c);
+  if (q) clReleaseCommandQueue(q);
+  return exact;
+}
+
+/* --bench n msgs: the graph against the raw loop, interleaved rounds, best
+ * of each; with the process's CPU time per message (on a CPU device such as
+ * PoCL the products themselves are CPU time). */
+static int bench(maestro_runtime_t *rt, size_t n, int msgs) {
+  double best_g = 1e30, best_r = 1e30, cpu_g = 1e30, cpu_r = 1e30, t, c0;
+  int ok = 1;
+  for (int round = 0; round < 3; round++) {
+    c0 = cpu_s();
+    ok &= run_raw(rt, msgs, n, &t) == msgs;
+    cpu_r = fmin(cpu_r, cpu_s() - c0);
+    best_r = fmin(best_r, t);
+    c0 = cpu_s();
+    ok &= run_graph(rt, msgs, n, &t) == msgs;
+    cpu_g = fmin(cpu_g, cpu_s() - c0);
+    best_g = fmin(best_g, t);
+  }
+  printf("clblast_gemm --bench: %zu x %zu SGEMM (%.2f MiB a matrix), %d messages, best of 3\n", n,
+         n, (double)(n * n * sizeof(float)) / (1 << 20), msgs);
+  printf("raw loop (write, CLBlastSgemm, blocking read): %8.1f msgs/s  cpu %7.2f ms/msg\n",
+         msgs / best_r, cpu_r / msgs * 1e3);
+  printf("graph (source -> .cl agent -> host):          %8.1f msgs/s  cpu %7.2f ms/msg  ratio "
+         "%.2fx of raw\n",
+         msgs / best_g, cpu_g / msgs * 1e3, best_r / best_g);
+  return ok;
+}
+
+int main(int argc, char **argv) {
+  int msgs = 12;
+  size_t bench_n = 0;
+  if (argc > 2 && !strcmp(argv[1], "--bench")) {
+    bench_n = (size_t)atoi(argv[2]);
+    msgs = argc > 3 ? atoi(argv[3]) : 40;
+  } else if (argc > 1) {
+    msgs = atoi(argv[1]);
+  }
+  if (msgs < 1 || (argc > 1 && !strcmp(argv[1], "--bench") && bench_n < 1)) {
+    fprintf(stderr, "usage: clblast_gemm [messages] | --bench n [messages]\n");
+    return 2;
+  }
+  maestro_runtime_t *rt;
+  if (maestro_runtime_create(NULL, &rt)) {
+    fprintf(stderr, "runtime: %s\n", maestro_last_error());
+    return 1;
+  }
+  int ndev = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE);
+  if (ndev < 1) {
+    printf("clblast_gemm: no OpenCL device, nothing to run\n");
+    maestro_runtime_destroy(rt);
+    return 77;
+  }
+  if (warm_up(rt, ndev)) {
+    maestro_runtime_destroy(rt);
+    return 1;
+  }
+  int ok;
+  if (bench_n) {
+    ok = bench(rt, bench_n, msgs);
+  } else {
+    double secs;
+    int exact = run_graph(rt, msgs, 0, &secs);
+    printf("clblast_gemm: %d of %d products exact (%d firings on a device)\n", exact, msgs,
+           exact < 0 ? 0 : msgs);
+    ok = exact == msgs;
+  }
   maestro_runtime_destroy(rt);
   return ok ? 0 : 1;
 }

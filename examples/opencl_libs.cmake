@@ -12,7 +12,7 @@ endif()
 if(MAESTRO_CLBLAST_TARGET)
   message(STATUS "CLBlast found: building examples/clblast_gemm")
   add_executable(clblast_gemm clblast_gemm.c)
-  target_link_libraries(clblast_gemm PRIVATE maestro ${MAESTRO_CLBLAST_TARGET} OpenCL::OpenCL)
+  target_link_libraries(clblast_gemm PRIVATE maestro ${MAESTRO_CLBLAST_TARGET} OpenCL::OpenCL m)
   if(BUILD_TESTING)
     # The first run on a machine compiles CLBlast's kernels (seconds on PoCL;
     # PoCL keeps them in its cache for the next runs).
