@@ -102,6 +102,11 @@ struct maestro_agent {
   int align;             /* an aligned join: its input sets share their origin (run_align_heads) */
   struct window *win;    /* stateless or kernel agents: the windowed runner (window.c) */
   maestro_buf_t **inbuf; /* n_in, the current firing's inputs */
+
+  /* Set at graph start: none of sized, stamp, align or tracing, and at most
+   * one input port fed by one channel. Its runner (run.c) then tests none
+   * of those rare paths per firing. */
+  int plain;
   struct agent_counters st;
 };
 
