@@ -80,7 +80,9 @@ struct tcache {
   maestro_buf_t *items[MEM_NCLASS][TC_MAX];
 };
 
-static _Thread_local struct tcache *tls_cache;
+/* Initial-exec: read on every allocation and release, so without a call to
+ * __tls_get_addr (which would also make those paths save registers). */
+static _Thread_local struct tcache *tls_cache __attribute__((tls_model("initial-exec")));
 
 /* The class of `bytes` <= the largest class: log2 of the power of two that
  * holds it, counted from MEM_CLASS_MIN (no loop: it is per allocation). */
@@ -336,25 +338,31 @@ static __attribute__((noinline)) int buf_alloc_slow(struct maestro_runtime *rt, 
   return MAESTRO_OK;
 }
 
-/* The per-message case first: a host buffer of a class the calling worker
- * caches, on its node, with one at hand. Such a size is far below
- * MEM_MAX_BYTES, so the size refusal costs nothing here; everything else
- * (and any injected fault) takes buf_alloc_slow. */
+/* The per-message case: a host buffer of a class the calling worker caches,
+ * on its node, taken from its cache; NULL when that is not the case (or no
+ * buffer is at hand, or faults may be injected). Such a size is far below
+ * MEM_MAX_BYTES, so the size refusal costs nothing here. */
+static inline maestro_buf_t *tc_take(struct maestro_runtime *rt, size_t bytes, int node) {
+  struct tcache *tc = tls_cache;
+  if (!tc || bytes > TC_BYTES || tc->rt != rt || (node >= 0 && node != tc->node) ||
+      fault_armed(&rt->fault))
+    return NULL;
+  unsigned k = class_of(bytes);
+  if (!tc->n[k]) return NULL;
+  maestro_buf_t *b = tc->items[k][--tc->n[k]];
+  tc->reused++;
+  pool_unpoison(b);
+  buf_reset(b, bytes, 1);
+  return b;
+}
+
+/* tc_take, else buf_alloc_slow (everything else). */
 static inline int buf_alloc(struct maestro_runtime *rt, size_t bytes, int with_host, int node,
                             const char *who, maestro_buf_t **out) {
-  struct tcache *tc = tls_cache;
-  if (__builtin_expect(with_host && bytes <= TC_BYTES && tc && tc->rt == rt &&
-                           (node < 0 || node == tc->node) && !fault_armed(&rt->fault),
-                       1)) {
-    unsigned k = class_of(bytes);
-    if (__builtin_expect(tc->n[k] != 0, 1)) {
-      maestro_buf_t *b = tc->items[k][--tc->n[k]];
-      tc->reused++;
-      pool_unpoison(b);
-      buf_reset(b, bytes, 1);
-      *out = b;
-      return MAESTRO_OK;
-    }
+  maestro_buf_t *b = with_host ? tc_take(rt, bytes, node) : NULL;
+  if (__builtin_expect(b != NULL, 1)) {
+    *out = b;
+    return MAESTRO_OK;
   }
   return buf_alloc_slow(rt, bytes, with_host, node, who, out);
 }
