@@ -33,11 +33,13 @@ void run_stats_flush(struct maestro_agent *a, const struct run_stats *rs, uint64
   ctr_add(&s->bytes_in, rs->bytes_in);
   ctr_add(&s->bytes_out, rs->bytes_out);
   ctr_add(&s->busy_ns, busy);
-  ctr_add(&s->failures, rs->failures);
-  ctr_add(&s->retries, rs->retries);
-  ctr_add(&s->dead_letters, rs->dead);
-  ctr_add(&s->fallbacks, rs->fallbacks);
-  ctr_add(&s->device_fires, rs->device_fires);
+  if (rs->failures | rs->retries | rs->dead | rs->fallbacks | rs->device_fires) { /* rare */
+    ctr_add(&s->failures, rs->failures);
+    ctr_add(&s->retries, rs->retries);
+    ctr_add(&s->dead_letters, rs->dead);
+    ctr_add(&s->fallbacks, rs->fallbacks);
+    ctr_add(&s->device_fires, rs->device_fires);
+  }
   if (kind == MAESTRO_PLACE_CPU) ctr_add(&s->cpu_fires, rs->fires);
   if (rs->fires && index >= 0) {
     atomic_store_explicit(&s->place_kind, kind, memory_order_relaxed);

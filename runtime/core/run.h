@@ -10,6 +10,7 @@
 #include "base/culprit.h"
 #include "base/error.h"
 #include "base/runtime.h"
+#include "base/stats_rec.h"
 #include "core/fire.h"
 #include "core/graph.h"
 #include "core/take.h"
@@ -51,10 +52,26 @@ static inline int run_note_stop(struct maestro_agent *a) {
  * in flight) and its overflow is sent; draining takes what still arrives as
  * dead letters until every input has ended. Returns 1 when `a` finished in
  * this call. */
-int run_wind_down(struct maestro_agent *a, int idle, struct run_stats *rs);
+int run_wind_down_any(struct maestro_agent *a, int idle, struct run_stats *rs);
+/* run_wind_down_any, inline for the end of most runs: an agent still in
+ * AG_RUN in a graph not stopped has nothing to wind down. */
+static inline int run_wind_down(struct maestro_agent *a, int idle, struct run_stats *rs) {
+  if (a->phase == AG_RUN && !atomic_load_explicit(&a->g->stopped, memory_order_acquire)) return 0;
+  return run_wind_down_any(a, idle, rs);
+}
+/* life.c: `a` finished: publishes its final state and tells the graph. */
+void run_agent_finished(struct maestro_agent *a);
 /* Publishes the agent's state at the end of a run (finished: tells the
  * graph) and returns what the scheduler does with its task. */
-int run_task_end(struct maestro_agent *a, int finished, int blocked, int yield);
+static inline int run_task_end(struct maestro_agent *a, int finished, int blocked, int yield) {
+  if (__builtin_expect(finished, 0)) {
+    run_agent_finished(a);
+    return TASK_WAIT;
+  }
+  atomic_store_explicit(&a->st.pstate, blocked ? PROF_AGENT_BLOCKED : PROF_AGENT_WAITING,
+                        memory_order_relaxed);
+  return yield ? TASK_YIELD : TASK_WAIT;
+}
 /* run_commit for any firing (fan-out, several sends, a stopped graph). */
 int run_commit_all(struct maestro_agent *a, const struct staged *out, int nout,
                    struct run_stats *rs);

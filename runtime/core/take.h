@@ -82,7 +82,7 @@ static inline int run_take_one(struct maestro_agent *a, struct inport *ip, maest
                                uint64_t *inseq, struct chan **inch, uint64_t *flow_in) {
   struct chan *c = ip->ch[0];
   if (!(in[0] = ring_pop(&c->ring))) {
-    if (run_port_ended(ip)) a->phase = AG_CLOSING;
+    if (chan_ended(c)) a->phase = AG_CLOSING; /* run_port_ended of its one channel */
     return 0;
   }
   run_take_note(ip, c, 0, inseq, inch, flow_in);
