@@ -344,18 +344,18 @@ static inline __attribute__((always_inline)) int fire_one(struct maestro_agent *
   return st == MAESTRO_DONE ? MAESTRO_DONE : MAESTRO_OK; /* any other st >= 0 is a success */
 }
 
-/* Fires while inputs and output space allow, at most AGENT_BATCH times.
- * Returns 1 when it stopped only because the batch was used up. `plain`
+/* Fires while inputs and output space allow, at most `max` times.
+ * Returns 1 when it stopped only because `max` was reached. `plain`
  * (a->plain, see graph.h): the agent has no record-sized input, stamps no
  * origins, is not traced and takes from at most one channel, so this copy
  * of the loop tests none of these per firing. */
 static inline __attribute__((always_inline)) int
 fire_batch_loop(struct maestro_agent *a, struct maestro_fire *f, int cpu, struct run_stats *rs,
-                uint64_t trace_t, const int plain) {
+                uint64_t trace_t, int max, const int plain) {
   struct maestro_graph *g = a->g;
   uint64_t *flow_in = !plain && g->tracing ? &a->flow_in : NULL; /* flow ids only for the trace */
   struct inport *ip0 = a->n_in ? &a->in[0] : NULL;
-  for (int n = 0; n < AGENT_BATCH; n++) {
+  for (int n = 0; n < max; n++) {
     if (!run_outputs_free(a, rs)) return 0;
     if (atomic_load_explicit(&g->stopped, memory_order_relaxed)) return 0;
     if (plain) {
@@ -374,7 +374,7 @@ fire_batch_loop(struct maestro_agent *a, struct maestro_fire *f, int cpu, struct
   return 1;
 }
 
-static int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs) {
+static inline int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, int max) {
   struct maestro_fire f;
   run_fire_init(&f, a, a->inbuf, a->seq, MAESTRO_PLACE_CPU, cpu);
   /* The whole batch is marked as a firing of `a` (core_firing): between
@@ -384,17 +384,21 @@ static int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs) {
   core_firing = a;
   int r;
   if (a->plain) {
-    r = fire_batch_loop(a, &f, cpu, rs, 0, 1);
+    r = fire_batch_loop(a, &f, cpu, rs, 0, max, 1);
   } else if (!a->g->tracing) {
-    r = fire_batch_loop(a, &f, cpu, rs, 0, 0);
+    r = fire_batch_loop(a, &f, cpu, rs, 0, max, 0);
   } else {
     struct maestro_runtime *rt = a->g->rt;
     uint64_t t = trace_batch_begin(rt);
-    r = fire_batch_loop(a, &f, cpu, rs, a->trace_timed ? t : 0, 0);
+    r = fire_batch_loop(a, &f, cpu, rs, a->trace_timed ? t : 0, max, 0);
     a->trace_timed = trace_batch_end(rt);
   }
   core_firing = outer;
   return r;
+}
+
+int run_fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, int max) {
+  return fire_batch(a, cpu, rs, max);
 }
 
 /* Notifies the consumers of what this run sent and the producers waiting on
@@ -435,8 +439,11 @@ int core_task_run(struct sched_task *t, int cpu) {
   int yield = 0;
   atomic_store_explicit(&a->st.pstate, PROF_AGENT_RUNNING, memory_order_relaxed);
   run_note_stop(a);
-  if (a->phase == AG_RUN) yield = fire_batch(a, cpu, &rs);
+  if (a->phase == AG_RUN)
+    yield = __builtin_expect(a->period_ns != 0, 0) ? run_periodic(a, cpu, &rs)
+                                                   : fire_batch(a, cpu, &rs, AGENT_BATCH);
   int finished = run_wind_down(a, 1, &rs);
+  if (__builtin_expect(a->period_ns != 0, 0)) run_period_after(a, finished);
   run_end_of_run(a);
   uint64_t busy = rt_now_ns() - t0;
   run_stats_flush(a, &rs, busy, MAESTRO_PLACE_CPU, cpu);
@@ -518,6 +525,12 @@ int maestro_fire_out(maestro_fire_t *f, int port, maestro_buf_t *b) {
   f->out[f->nout].b = b;
   f->nout++;
   return MAESTRO_OK;
+}
+
+int maestro_fire_timeout(const maestro_fire_t *f) {
+  /* A timeout firing hands the agent its input array with no message in it
+   * (period.c); on_end hands none. */
+  return f && f->in && f->a->n_in > 0 && !f->in[0];
 }
 
 void *maestro_fire_state(maestro_fire_t *f) {
