@@ -98,8 +98,7 @@ struct trace_chunk {
   _Atomic(struct trace_chunk *) next; /* the recording thread's next chunk */
   _Atomic uint32_t count;             /* words published (recording thread: release) */
   uint32_t done;                      /* words written to the file (the writer only) */
-  uint32_t heap;                      /* from the heap, not the arena */
-  uint32_t pad0;
+  uint32_t pad0[2];
   uint64_t pad[4]; /* the words start on their own cache line */
   uint64_t w[TRACE_CHUNK_WORDS];
 };
@@ -115,11 +114,9 @@ struct trace_buf {
 /* What the recorder asks of the writer that drains it. */
 struct tracer_writer {
   void *ctx;
-  /* Past the drain mark: write in the background, soon (any thread). */
+  /* Past the drain mark: write soon (called on a recording thread, at most
+   * once until the writer clears tracer->drain_asked). */
   void (*wake_drain)(void *ctx);
-  /* No chunk is free: write what is published now. Called holding
-   * tracer->lock, on the recording thread (back-pressure, nothing lost). */
-  void (*write_locked)(void *ctx);
 };
 
 struct tracer {
@@ -139,6 +136,11 @@ struct tracer {
   size_t chunks_in_use;
   size_t drain_mark; /* bytes in use from which the writer is woken */
   _Atomic int drain_asked;
+  /* Records lost because no chunk was free (a thread never waits), and the
+   * writer's passes (each one may have freed chunks: a thread that lost a
+   * record tries again only after the next). */
+  _Atomic uint64_t lost;
+  _Atomic uint64_t passes;
 
   /* trace_clock() ticks and rt_now_ns() read together at the start. */
   uint64_t tick0, ns0;

@@ -191,6 +191,21 @@ void tw_depth(struct trace *t, const uint64_t *w, const struct trace_name *name)
   t->events_written++;
 }
 
+void tw_lost(struct trace *t, uint64_t n, uint64_t total, uint64_t ns) {
+  char *o = out_reserve(t, 0);
+  o = put_lit(o, ",\n{\"ph\":\"i\",\"s\":\"g\",\"cat\":\"lost\",\"name\":\"lost ");
+  o = put_u64(o, n);
+  o = put_lit(o, " events\"");
+  o = put_where(o, t, TID_HOST, ns);
+  o = put_lit(o, ",\"args\":{\"lost\":");
+  o = put_u64(o, n);
+  o = put_lit(o, ",\"lost_total\":");
+  o = put_u64(o, total);
+  o = put_lit(o, "}}");
+  t->out_n = (size_t)(o - t->out);
+  t->events_written++;
+}
+
 void tw_init(struct trace *t) {
   t->pid_key_len = (size_t)snprintf(t->pid_key, sizeof t->pid_key, ",\"pid\":%d,\"tid\":", t->pid);
 }

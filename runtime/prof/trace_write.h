@@ -25,6 +25,9 @@ void tw_firing(struct trace *t, uint32_t tid, const struct trace_name *name, uin
 void tw_batch(struct trace *t, uint32_t tid, uint64_t n, uint64_t t0, uint64_t t1);
 void tw_transfer(struct trace *t, const uint64_t *w, const struct trace_name *name);
 void tw_depth(struct trace *t, const uint64_t *w, const struct trace_name *name);
+/* An instant event on the host track at `ns`: `n` more records were lost
+ * (the buffer was full), `total` since the start. */
+void tw_lost(struct trace *t, uint64_t n, uint64_t total, uint64_t ns);
 /* Records a failed write (`err` is its errno): the trace stops being
  * written, and the first failure is reported on stderr (the runtime's
  * destroy, the stats thread and a recording thread that writes have no

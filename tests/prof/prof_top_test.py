@@ -326,19 +326,34 @@ def test_trace_stress():
     try:
         path = os.path.join(d, "stress.json")
         n = 50000
-        # Default buffer; then a 4 MiB one, which the records outgrow: written
-        # in the background and by the writers themselves, nothing lost.
-        for env in (os.environ, dict(os.environ, MAESTRO_TRACE_BUFFER_MB="4")):
+        # Default buffer: every event. Then a 4 MiB one, which the records
+        # outgrow: the writer thread drains it as the run goes, and what a
+        # full buffer cannot take is lost, counted and reported, never waited
+        # for: each thread's events stay in order, and written + lost = all.
+        for small in (False, True):
+            env = dict(os.environ, MAESTRO_TRACE_BUFFER_MB="4") if small else os.environ
             r = subprocess.run([DEMO, "tracestress", path, str(n)], capture_output=True,
                                text=True, timeout=120, env=env)
             check(r.returncode == 0, f"trace stress: exit {r.returncode}: {r.stderr}")
             with open(path) as f:
                 ev = json.load(f)["traceEvents"]
+            lost = sum(e["args"]["lost"] for e in ev if e.get("cat") == "lost")
+            total = 0
             for t in range(4):
                 seqs = [e["args"]["seq"] for e in ev
                         if e.get("cat") == "firing" and e["name"] == f"t{t}"]
-                check(seqs == list(range(n)),
-                      f"trace stress: thread {t}: {len(seqs)} events, in order")
+                total += len(seqs)
+                if small:
+                    check(all(a < b for a, b in zip(seqs, seqs[1:])),
+                          f"trace stress (4 MiB): thread {t}: {len(seqs)} events, in order")
+                else:
+                    check(seqs == list(range(n)),
+                          f"trace stress: thread {t}: {len(seqs)} events, in order")
+            check(total + lost == 4 * n, f"trace stress: {total} written + {lost} lost != {4 * n}")
+            if small and lost:
+                check(f"{lost} events were lost" in r.stderr, f"trace stress: stderr {r.stderr!r}")
+            if not small:
+                check(lost == 0, f"trace stress: {lost} lost with the default buffer")
     finally:
         shutil.rmtree(d)
 
@@ -701,6 +716,10 @@ for t in (test_json, test_runtime_places, test_graph, test_graph_trace, test_dev
           test_stale, test_bad_segments, test_trace, test_trace_stress, test_tmux,
           test_squat_top, test_squat_runtime, test_escape, test_two_runtimes, test_killed,
           test_trace_errors):
+    # PROF_TESTS=test_a,test_b runs only those (while iterating).
+    only = os.environ.get("PROF_TESTS")
+    if only and t.__name__ not in only.split(","):
+        continue
     print(t.__name__)
     t()
 # The killed demos left their segments behind: -l removes them as stale.
