@@ -12,6 +12,7 @@ Tab to channels, help, q quits).
 """
 import json
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -191,6 +192,81 @@ def test_graph_trace():
                 and not in_batch(s_tid[i], s[i]) and not in_batch(f_tid[i], fl[i])]
         check(not back, f"graph trace: flows go forward in time: {back[:3]}")
         check(all(e["dur"] >= 0 for e in ev if e.get("ph") == "X"), "graph trace: durations")
+    finally:
+        shutil.rmtree(d)
+
+
+def _firings(ev, name):
+    return [e for e in ev if e.get("ph") == "X" and e.get("cat") == "firing" and e["name"] == name]
+
+
+def test_trace_end():
+    """The trace as the run goes (issue 12): complete after exit() and after
+    SIGTERM / SIGINT with every firing done before the signal, a parsable
+    prefix after maestro_trace_flush mid-run."""
+    d = tempfile.mkdtemp()
+    try:
+        path = os.path.join(d, "run.json")
+        n = 2000
+        # exit() without destroying anything: the atexit handler writes the rest.
+        r = subprocess.run([DEMO, "graphtrace", path, str(n), "exit"], capture_output=True,
+                           text=True, timeout=60)
+        check(r.returncode == 0, f"trace exit: exit {r.returncode}: {r.stderr}")
+        fires = {l.split()[0]: int(l.split()[1]) for l in r.stdout.strip().split("\n")}
+        with open(path) as f:
+            ev = json.load(f)["traceEvents"]
+        for name in ("src", "scale", "sink"):
+            got = len(_firings(ev, name))
+            check(got == fires[name] >= n, f"trace exit: {got} firings of {name}, {fires[name]} fired")
+        # A signal once the graph ended: every firing, then the signal's own
+        # end (killed by it, as without a trace).
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            p = subprocess.Popen([DEMO, "graphtrace", path, str(n), "term"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            lines = []
+            while True:
+                line = p.stdout.readline()
+                if not line or line.strip() == "ended":
+                    break
+                lines.append(line)
+            p.send_signal(sig)
+            rc = p.wait(timeout=20)
+            check(rc == -sig, f"trace {sig.name}: ended by it: {rc}")
+            fires = {l.split()[0]: int(l.split()[1]) for l in lines}
+            with open(path) as f:
+                ev = json.load(f)["traceEvents"]
+            for name in ("src", "scale", "sink"):
+                got = len(_firings(ev, name))
+                check(got == fires.get(name, -1) >= n,
+                      f"trace {sig.name}: {got} firings of {name}, {fires.get(name)} fired")
+        # SIGTERM in the middle of a run: valid JSON, firings in order, each
+        # sink firing up to the last one there.
+        p = subprocess.Popen([DEMO, "graphtrace", path, "0", "live"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        check(p.stdout.readline().strip() == "ready", "trace live: ready")
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=20)
+        check(rc == -signal.SIGTERM, f"trace live SIGTERM: ended by it: {rc}")
+        with open(path) as f:
+            ev = json.load(f)["traceEvents"]
+        # (file order is per recording thread: an agent moved by stealing
+        # has its firings in two threads' records)
+        seqs = sorted(e["args"]["seq"] for e in _firings(ev, "sink"))
+        check(len(seqs) >= 100 and seqs == list(range(len(seqs))),
+              f"trace live SIGTERM: {len(seqs)} sink firings, none missing")
+        # A flush while the graph runs: the file then is a valid prefix.
+        r = subprocess.run([DEMO, "graphtrace", path, str(n), "flush"], capture_output=True,
+                           text=True, timeout=60)
+        check(r.returncode == 0, f"trace flush: exit {r.returncode}: {r.stderr}")
+        with open(path + ".mid") as f:
+            mid = json.load(f)["traceEvents"]
+        seqs = sorted(e["args"]["seq"] for e in _firings(mid, "src"))
+        check(0 < len(seqs) < n and seqs == list(range(len(seqs))),
+              f"trace flush: {len(seqs)} src firings at the flush, a prefix")
+        with open(path) as f:
+            ev = json.load(f)["traceEvents"]
+        fires = {l.split()[0]: int(l.split()[1]) for l in r.stdout.strip().split("\n")}
+        check(len(_firings(ev, "src")) == fires["src"] >= n, "trace flush: every firing at the end")
     finally:
         shutil.rmtree(d)
 
@@ -712,7 +788,8 @@ def test_tmux():
         p.wait()
 
 
-for t in (test_json, test_runtime_places, test_graph, test_graph_trace, test_device_graph,
+for t in (test_json, test_runtime_places, test_graph, test_graph_trace, test_trace_end,
+          test_device_graph,
           test_stale, test_bad_segments, test_trace, test_trace_stress, test_tmux,
           test_squat_top, test_squat_runtime, test_escape, test_two_runtimes, test_killed,
           test_trace_errors):

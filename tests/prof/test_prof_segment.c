@@ -744,6 +744,60 @@ static void test_trace_write_fails(void) {
   rmdir(dir);
 }
 
+/* ---- the trace's signal handlers (issue 12) ---- */
+
+static int sig_is_default(int sig) {
+  struct sigaction sa;
+  sigaction(sig, NULL, &sa);
+  return sa.sa_handler == SIG_DFL;
+}
+
+/* SIGTERM / SIGINT get a handler only while a trace is open, only where
+ * they had their default action, and get it back when the last trace
+ * closes; a program's own handler is left alone. maestro_trace_flush
+ * refuses NULL and is a no-op without a trace. */
+static void test_trace_signal_handlers(void) {
+  char path[] = "/tmp/maestro-sig-XXXXXX";
+  int fd = mkstemp(path);
+  CU_ASSERT_FATAL(fd >= 0);
+  close(fd);
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  cfg.ncpu = 1;
+  maestro_runtime_t *rt, *rt2;
+  CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt), MAESTRO_OK);
+  CU_ASSERT(sig_is_default(SIGTERM) && sig_is_default(SIGINT));
+  CU_ASSERT_EQUAL(maestro_trace_flush(rt), MAESTRO_OK);
+  maestro_runtime_destroy(rt);
+  CU_ASSERT_EQUAL(maestro_trace_flush(NULL), MAESTRO_EINVAL);
+
+  cfg.trace = path;
+  CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt), MAESTRO_OK);
+  CU_ASSERT(!sig_is_default(SIGTERM) && !sig_is_default(SIGINT));
+  CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt2), MAESTRO_OK);
+  maestro_runtime_destroy(rt);
+  CU_ASSERT(!sig_is_default(SIGTERM)); /* rt2 still traces */
+  CU_ASSERT_EQUAL(maestro_trace_flush(rt2), MAESTRO_OK);
+  maestro_runtime_destroy(rt2);
+  CU_ASSERT(sig_is_default(SIGTERM) && sig_is_default(SIGINT));
+
+  /* A program's own SIGINT handler stays. */
+  struct sigaction mine = {.sa_handler = SIG_IGN}, got;
+  sigemptyset(&mine.sa_mask);
+  sigaction(SIGINT, &mine, NULL);
+  CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt), MAESTRO_OK);
+  sigaction(SIGINT, NULL, &got);
+  CU_ASSERT(got.sa_handler == SIG_IGN);
+  CU_ASSERT(!sig_is_default(SIGTERM));
+  maestro_runtime_destroy(rt);
+  sigaction(SIGINT, NULL, &got);
+  CU_ASSERT(got.sa_handler == SIG_IGN);
+  mine.sa_handler = SIG_DFL;
+  sigaction(SIGINT, &mine, NULL);
+  unlink(path);
+}
+
 void register_suites(void) {
   ADD_SUITE("prof_segment", NULL, NULL, {"layout round trip", test_roundtrip},
             {"seqlock: no torn record under concurrent writers", test_seqlock_concurrent},
@@ -756,5 +810,6 @@ void register_suites(void) {
             {"trace: unwritable file", test_trace_open_error},
             {"squatted name: runtime moves, reader refuses", test_squatted_name},
             {"trace: /dev/full", test_trace_dev_full},
-            {"trace: writes failing mid-run", test_trace_write_fails});
+            {"trace: writes failing mid-run", test_trace_write_fails},
+            {"trace: signal handlers only while tracing", test_trace_signal_handlers});
 }
