@@ -311,6 +311,11 @@ def test_device_graph():
         xfer = [e for e in ev if e.get("cat") == "transfer"]
         check(len(xfer) > 0 and all(tracks[e["tid"]].endswith(" transfers") for e in xfer),
               f"device trace: {len(xfer)} transfers on the transfer track")
+        # Every direction the stats count is traced: scale's outputs are read
+        # back for the CPU sink (issue 12: d2h was missing).
+        for what in ("h2d", "d2h"):
+            got = sum(e["args"]["bytes"] for e in xfer if e["name"] == what)
+            check(got == 300 * 4096, f"device trace: {got} bytes {what}, not {300 * 4096}")
     finally:
         shutil.rmtree(d)
 
