@@ -108,6 +108,9 @@ void trace_firing(struct maestro_runtime *rt, maestro_place_kind_t kind, int ind
 /* One transfer to or from device `dev` ("h2d", "d2h", "d2d"). */
 void trace_transfer(struct maestro_runtime *rt, int dev, const char *what, uint64_t bytes,
                     uint64_t t0_ns, uint64_t t1_ns);
+/* The host took the message with flow id `flow` (a graph output's pop):
+ * its arrow ends on the host track. */
+void trace_flow_end(struct maestro_runtime *rt, uint64_t flow, uint64_t t_ns);
 /* A channel depth sample. */
 void trace_depth(struct maestro_runtime *rt, const char *channel, uint32_t depth, uint64_t t_ns);
 

@@ -379,6 +379,17 @@ void trace_transfer(struct maestro_runtime *rt, int dev, const char *what, uint6
   rec_commit(REC_XFER_WORDS);
 }
 
+void trace_flow_end(struct maestro_runtime *rt, uint64_t flow, uint64_t t_ns) {
+  struct tracer *t = rt->tracer;
+  if (!t) return;
+  uint64_t *w = rec_begin(t, REC_FLOW_END_WORDS);
+  if (!w) return;
+  w[0] = rec_head(REC_FLOW_END, TID_HOST, 0, REC_F_NS);
+  w[1] = flow;
+  w[2] = t_ns;
+  rec_commit(REC_FLOW_END_WORDS);
+}
+
 void trace_depth(struct maestro_runtime *rt, const char *channel, uint32_t depth, uint64_t t_ns) {
   if (!trace_on(rt)) return;
   struct tracer *t = rt->tracer;

@@ -27,6 +27,7 @@ enum rec_type {
   REC_SPAN,       /* t0, t1 of a batch: its REC_FIRE records share it out */
   REC_XFER,       /* bytes, t0, t1 */
   REC_DEPTH,      /* depth, t */
+  REC_FLOW_END,   /* flow id, t: a message taken by the host (an output's pop) */
 };
 enum {
   REC_FIRE_WORDS = 5,
@@ -34,6 +35,7 @@ enum {
   REC_SPAN_WORDS = 3,
   REC_XFER_WORDS = 4,
   REC_DEPTH_WORDS = 3,
+  REC_FLOW_END_WORDS = 3,
 };
 enum {
   REC_F_NS = 1,  /* times are rt_now_ns() nanoseconds, not trace_clock() ticks */

@@ -87,6 +87,7 @@ static uint32_t rec_words(uint64_t h) {
   case REC_SPAN: return REC_SPAN_WORDS;
   case REC_XFER: return REC_XFER_WORDS;
   case REC_DEPTH: return REC_DEPTH_WORDS;
+  case REC_FLOW_END: return REC_FLOW_END_WORDS;
   default: return 1;
   }
 }
@@ -166,6 +167,7 @@ static void write_words(struct trace *t, const uint64_t *w, uint32_t from, uint3
     }
     case REC_XFER: tw_transfer(t, &w[i], name_of(t, rec_name(h))); break;
     case REC_DEPTH: tw_depth(t, &w[i], name_of(t, rec_name(h))); break;
+    case REC_FLOW_END: tw_flow_end(t, w[i + 1], w[i + 2]); break;
     default: break;
     }
   }

@@ -191,6 +191,19 @@ void tw_depth(struct trace *t, const uint64_t *w, const struct trace_name *name)
   t->events_written++;
 }
 
+void tw_flow_end(struct trace *t, uint64_t flow, uint64_t ns) {
+  char *o = out_reserve(t, 0);
+  o = put_lit(o, ",\n{\"ph\":\"X\",\"cat\":\"host\",\"name\":\"output pop\"");
+  o = put_where(o, t, TID_HOST, ns);
+  o = put_lit(o, ",\"dur\":0.001}");
+  o = put_lit(o, ",\n{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"msg\",\"name\":\"msg\",\"id\":");
+  o = put_u64(o, flow);
+  o = put_where(o, t, TID_HOST, ns);
+  *o++ = '}';
+  t->out_n = (size_t)(o - t->out);
+  t->events_written++;
+}
+
 void tw_lost(struct trace *t, uint64_t n, uint64_t total, uint64_t ns) {
   char *o = out_reserve(t, 0);
   o = put_lit(o, ",\n{\"ph\":\"i\",\"s\":\"g\",\"cat\":\"lost\",\"name\":\"lost ");

@@ -30,6 +30,9 @@
  *                              (with message flows), then the runtime is
  *                              destroyed. Prints the number of firings.
  *
+ *   prof_demo outputtrace FILE N  src -> scale -> a graph output the host
+ *                              pops N messages from, tracing to FILE
+ *
  *   prof_demo tracestress FILE N  four threads record N firings each while
  *                              the main thread flushes continually
  *
@@ -319,6 +322,54 @@ static int run_graph(double seconds, const char *trace, uint64_t n, int device, 
   return rc ? 1 : 0;
 }
 
+/* src -> scale -> a graph output the host pops N messages from, traced. */
+static int run_output_trace(const char *file, uint64_t n) {
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  cfg.trace = file;
+  maestro_runtime_t *rt;
+  maestro_graph_t *g;
+  maestro_output_t *out = NULL;
+  struct src_state st = {.left = n};
+  maestro_agent_t *a[2];
+  if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
+    fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
+    return 1;
+  }
+  int rc = maestro_graph_create(rt, "pipeline", &g);
+  if (!rc)
+    rc = maestro_agent_add(
+        g,
+        &(maestro_agent_desc_t){
+            .name = "src", .out = f32_out, .n_out = 1, .cpu = src_fire, .state = &st},
+        &a[0]);
+  if (!rc)
+    rc = maestro_agent_add(g,
+                           &(maestro_agent_desc_t){.name = "scale",
+                                                   .in = f32_in,
+                                                   .n_in = 1,
+                                                   .out = f32_out,
+                                                   .n_out = 1,
+                                                   .cpu = testutil_scale2_cpu},
+                           &a[1]);
+  if (!rc) rc = maestro_connect(g, a[0], "out", a[1], "in", 8);
+  if (!rc) rc = maestro_graph_output(g, a[1], "out", &out);
+  if (!rc) rc = maestro_graph_start(g);
+  uint64_t got = 0;
+  maestro_buf_t *b;
+  while (!rc && maestro_output_pop(out, &b, 10000) == MAESTRO_OK) {
+    maestro_buf_release(b);
+    got++;
+  }
+  if (!rc) rc = maestro_graph_wait(g);
+  if (rc) fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
+  printf("popped %llu\n", (unsigned long long)got);
+  maestro_graph_destroy(g);
+  maestro_runtime_destroy(rt);
+  return rc ? 1 : 0;
+}
+
 struct tracer {
   maestro_runtime_t *rt;
   int cpu, n;
@@ -429,6 +480,8 @@ int main(int argc, char **argv) {
     return run_graph(0, argv[2], strtoull(argv[3], NULL, 10), dev, END_DESTROY);
   if (argc == 4 && !strcmp(argv[1], "tracestress")) return run_trace_stress(argv[2], atoi(argv[3]));
   if (argc == 4 && !strcmp(argv[1], "trace")) return run_trace(argv[2], atoi(argv[3]));
+  if (argc == 4 && !strcmp(argv[1], "outputtrace"))
+    return run_output_trace(argv[2], strtoull(argv[3], NULL, 10));
   fprintf(stderr, "usage: prof_demo fake SECONDS [NAME] | runtime SECONDS | tworuntimes SECONDS | "
                   "[dev]graph SECONDS | "
                   "[dev]graphtrace FILE N | "

@@ -271,6 +271,30 @@ def test_trace_end():
         shutil.rmtree(d)
 
 
+def test_output_flows():
+    """Flows into a graph output end on the host track (issue 12), one per message."""
+    d = tempfile.mkdtemp()
+    try:
+        path = os.path.join(d, "out.json")
+        n = 500
+        r = subprocess.run([DEMO, "outputtrace", path, str(n)], capture_output=True, text=True,
+                           timeout=60)
+        check(r.returncode == 0 and r.stdout.strip() == f"popped {n}",
+              f"output flows: exit {r.returncode}: {r.stdout!r} {r.stderr}")
+        with open(path) as f:
+            ev = json.load(f)["traceEvents"]
+        scale_out = {e["id"] for e in ev if e.get("ph") == "s" and e["tid"] != 0}
+        host_f = [e for e in ev if e.get("ph") == "f" and e["tid"] == 0]
+        pops = [e for e in ev if e.get("ph") == "X" and e.get("name") == "output pop"]
+        check(len(host_f) == n and len(pops) == n, f"output flows: {len(host_f)} ends, {len(pops)} pops")
+        starts = {e["id"] for e in ev if e.get("ph") == "s"}
+        ends = {e["id"] for e in ev if e.get("ph") == "f"}
+        check(starts == ends and {e["id"] for e in host_f} <= scale_out,
+              f"output flows: {len(starts - ends)} arrows dangle")
+    finally:
+        shutil.rmtree(d)
+
+
 def test_device_graph():
     """scale as a kernel agent on device 0 (copies forced): device place and transfers."""
     env = dict(os.environ, MAESTRO_ZERO_COPY="0")
@@ -794,6 +818,7 @@ def test_tmux():
 
 
 for t in (test_json, test_runtime_places, test_graph, test_graph_trace, test_trace_end,
+          test_output_flows,
           test_device_graph,
           test_stale, test_bad_segments, test_trace, test_trace_stress, test_tmux,
           test_squat_top, test_squat_runtime, test_escape, test_two_runtimes, test_killed,
