@@ -36,6 +36,7 @@ int trace_clock_tsc;
 enum { TIMED_TICKS = 4096 };
 
 _Static_assert(sizeof(struct trace_chunk) == TRACE_CHUNK_BYTES, "chunk layout");
+_Static_assert((int)TRACE_CHOICE_PLACES == (int)REC_CHOICE_PLACES, "a choice's places");
 
 static _Atomic uint64_t trace_ids;
 
@@ -310,15 +311,11 @@ void trace_fire_rec(struct maestro_runtime *rt, int index, uint32_t name, uint64
   }
 }
 
-void trace_fire_ns(struct maestro_runtime *rt, maestro_place_kind_t kind, int index, uint32_t name,
-                   uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns, uint64_t flow_in,
-                   uint64_t flow_out) {
-  struct tracer *t = rt->tracer;
-  if (!t) return;
+/* Writes a timed firing record at `w` (`words` long); returns the words. */
+static uint32_t put_fire_ns(uint64_t *w, maestro_place_kind_t kind, int index, uint32_t name,
+                            uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns,
+                            uint64_t flow_in, uint64_t flow_out) {
   int big = bytes >= REC_HEAD_BYTES;
-  uint32_t words = REC_FIRE_TIMED_WORDS + (uint32_t)big;
-  uint64_t *w = rec_begin(t, words);
-  if (!w) return;
   w[0] = rec_head(REC_FIRE_TIMED, (uint32_t)place_tid(kind, index), name,
                   REC_F_NS | (big ? REC_F_BIG : 0)) |
          (big ? 0 : bytes << 40);
@@ -329,7 +326,38 @@ void trace_fire_ns(struct maestro_runtime *rt, maestro_place_kind_t kind, int in
   if (big) *w++ = bytes;
   w[0] = t0_ns;
   w[1] = t1_ns > t0_ns ? t1_ns : t0_ns;
-  rec_commit(words);
+  return REC_FIRE_TIMED_WORDS + (uint32_t)big;
+}
+
+void trace_fire_ns(struct maestro_runtime *rt, maestro_place_kind_t kind, int index, uint32_t name,
+                   uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns, uint64_t flow_in,
+                   uint64_t flow_out) {
+  struct tracer *t = rt->tracer;
+  if (!t) return;
+  uint32_t words = REC_FIRE_TIMED_WORDS + (uint32_t)(bytes >= REC_HEAD_BYTES);
+  uint64_t *w = rec_begin(t, words);
+  if (!w) return;
+  rec_commit(put_fire_ns(w, kind, index, name, seq, bytes, t0_ns, t1_ns, flow_in, flow_out));
+}
+
+void trace_fire_choice(struct maestro_runtime *rt, maestro_place_kind_t kind, int index,
+                       uint32_t name, uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns,
+                       uint64_t flow_in, uint64_t flow_out, const struct trace_choice *ch) {
+  struct tracer *t = rt->tracer;
+  if (!t) return;
+  uint32_t n = ch->n < 0 ? 0 : ch->n > REC_CHOICE_PLACES ? REC_CHOICE_PLACES : (uint32_t)ch->n;
+  uint32_t cw = 2 + 2 * n;
+  /* One reservation: the choice and its firing are in the same chunk. */
+  uint64_t *w = rec_begin(t, cw + REC_FIRE_TIMED_WORDS + 1);
+  if (!w) return;
+  w[0] = rec_head(REC_CHOICE, (uint32_t)place_tid(kind, index), name, 0) | (uint64_t)n << 40;
+  w[1] = (uint64_t)(uint32_t)(ch->chosen + 1) | (uint64_t)(uint32_t)ch->why << 32;
+  for (uint32_t i = 0; i < n; i++) {
+    w[2 + i] = (uint64_t)ch->est[i];
+    w[2 + n + i] = (uint64_t)ch->cost[i];
+  }
+  rec_commit(cw +
+             put_fire_ns(w + cw, kind, index, name, seq, bytes, t0_ns, t1_ns, flow_in, flow_out));
 }
 
 void trace_firing(struct maestro_runtime *rt, maestro_place_kind_t kind, int index,

@@ -28,6 +28,7 @@ enum rec_type {
   REC_XFER,       /* bytes, t0, t1 */
   REC_DEPTH,      /* depth, t */
   REC_FLOW_END,   /* flow id, t: a message taken by the host (an output's pop) */
+  REC_CHOICE,     /* a hybrid firing's placement: the REC_FIRE_TIMED that follows it */
 };
 enum {
   REC_FIRE_WORDS = 5,
@@ -37,6 +38,11 @@ enum {
   REC_DEPTH_WORDS = 3,
   REC_FLOW_END_WORDS = 3,
 };
+/* REC_CHOICE: head (its bytes bits: n, the places), then (chosen place + 1)
+ * | why << 32, then n estimates and n expected finishes (int64 ns: place 0
+ * the CPU, place 1 + d device d; -1 not measured yet, -2 not a place of
+ * this agent). */
+enum { REC_CHOICE_PLACES = 5 };
 enum {
   REC_F_NS = 1,  /* times are rt_now_ns() nanoseconds, not trace_clock() ticks */
   REC_F_BIG = 2, /* a firing's bytes do not fit the head: one word more, after flow_out */
@@ -62,6 +68,10 @@ static inline uint32_t rec_name(uint64_t h) {
 }
 static inline uint64_t rec_head_bytes(uint64_t h) {
   return h >> 40;
+}
+/* Words of a REC_CHOICE record with head `h`. */
+static inline uint32_t rec_choice_words(uint64_t h) {
+  return 2 + 2 * (uint32_t)rec_head_bytes(h);
 }
 /* Words of a firing record with head `h`. */
 static inline uint32_t rec_fire_words(uint64_t h) {

@@ -88,6 +88,7 @@ static uint32_t rec_words(uint64_t h) {
   case REC_XFER: return REC_XFER_WORDS;
   case REC_DEPTH: return REC_DEPTH_WORDS;
   case REC_FLOW_END: return REC_FLOW_END_WORDS;
+  case REC_CHOICE: return rec_choice_words(h);
   default: return 1;
   }
 }
@@ -136,6 +137,7 @@ static uint64_t write_run(struct trace *t, const uint64_t *r, uint64_t k, uint64
 static void write_words(struct trace *t, const uint64_t *w, uint32_t from, uint32_t to, int final) {
   uint32_t pend = UINT32_MAX, npend = 0; /* untimed firings waiting for their span */
   uint64_t last = t->last_ns;            /* the latest time seen */
+  const uint64_t *choice = NULL;         /* the REC_CHOICE of the firing that follows */
   for (uint32_t i = from; i < to; i += rec_words(w[i])) {
     uint64_t h = w[i];
     switch (rec_type(h)) {
@@ -161,10 +163,13 @@ static void write_words(struct trace *t, const uint64_t *w, uint32_t from, uint3
       int ns = rec_flags(h) & REC_F_NS;
       const uint64_t *tt = rec_fire_times(&w[i]);
       last = to_ns(t, tt[1], ns);
+      t->choice = choice;
       tw_firing(t, rec_tid(h), name_of(t, rec_name(h)), w[i + 1], rec_fire_bytes(&w[i]), w[i + 2],
                 w[i + 3], to_ns(t, tt[0], ns), last);
+      t->choice = choice = NULL;
       break;
     }
+    case REC_CHOICE: choice = &w[i]; break;
     case REC_XFER: tw_transfer(t, &w[i], name_of(t, rec_name(h))); break;
     case REC_DEPTH: tw_depth(t, &w[i], name_of(t, rec_name(h))); break;
     case REC_FLOW_END: tw_flow_end(t, w[i + 1], w[i + 2]); break;

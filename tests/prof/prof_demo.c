@@ -30,6 +30,8 @@
  *                              (with message flows), then the runtime is
  *                              destroyed. Prints the number of firings.
  *
+ *   prof_demo hybridtrace FILE N  graphtrace with scale a hybrid agent (CPU
+ *                              function and kernel) on CPUs and device 0
  *   prof_demo outputtrace FILE N  src -> scale -> a graph output the host
  *                              pops N messages from, tracing to FILE
  *
@@ -225,7 +227,8 @@ enum end_how {
   END_FLUSH,   /* paced; maestro_trace_flush after 50 ms, the file copied to FILE.mid */
 };
 
-/* `device`: scale is a kernel agent on device 0. */
+/* `device`: 1, scale is a kernel agent on device 0; 2, a hybrid agent
+ * (CPU function and kernel) placed by the scheduler. */
 static int run_graph(double seconds, const char *trace, uint64_t n, int device, enum end_how end) {
   maestro_config_t cfg;
   maestro_config_defaults(&cfg);
@@ -251,17 +254,17 @@ static int run_graph(double seconds, const char *trace, uint64_t n, int device, 
             .name = "src", .out = f32_out, .n_out = 1, .cpu = src_fire, .state = &st},
         &a[0]);
   if (!rc)
-    rc = maestro_agent_add(
-        g,
-        &(maestro_agent_desc_t){.name = "scale",
-                                .in = f32_in,
-                                .n_in = 1,
-                                .out = f32_out,
-                                .n_out = 1,
-                                .cpu = testutil_scale2_cpu,
-                                .kernel = device ? &scale_kernel : NULL,
-                                .affinity = {device ? MAESTRO_ON_DEVICE : MAESTRO_ANYWHERE, 0}},
-        &a[1]);
+    rc = maestro_agent_add(g,
+                           &(maestro_agent_desc_t){
+                               .name = "scale",
+                               .in = f32_in,
+                               .n_in = 1,
+                               .out = f32_out,
+                               .n_out = 1,
+                               .cpu = testutil_scale2_cpu,
+                               .kernel = device ? &scale_kernel : NULL,
+                               .affinity = {device == 1 ? MAESTRO_ON_DEVICE : MAESTRO_ANYWHERE, 0}},
+                           &a[1]);
   if (!rc)
     rc = maestro_agent_add(
         g, &(maestro_agent_desc_t){.name = "sink", .in = f32_in, .n_in = 1, .cpu = sink_fire},
@@ -480,6 +483,8 @@ int main(int argc, char **argv) {
     return run_graph(0, argv[2], strtoull(argv[3], NULL, 10), dev, END_DESTROY);
   if (argc == 4 && !strcmp(argv[1], "tracestress")) return run_trace_stress(argv[2], atoi(argv[3]));
   if (argc == 4 && !strcmp(argv[1], "trace")) return run_trace(argv[2], atoi(argv[3]));
+  if (argc == 4 && !strcmp(argv[1], "hybridtrace"))
+    return run_graph(0, argv[2], strtoull(argv[3], NULL, 10), 2, END_DESTROY);
   if (argc == 4 && !strcmp(argv[1], "outputtrace"))
     return run_output_trace(argv[2], strtoull(argv[3], NULL, 10));
   fprintf(stderr, "usage: prof_demo fake SECONDS [NAME] | runtime SECONDS | tworuntimes SECONDS | "
