@@ -496,6 +496,7 @@ static void launch_done(void *ctx, maestro_buf_t **out, const struct place_resul
     atomic_fetch_add_explicit(&a->st.busy_ns, r->busy_ns, memory_order_relaxed);
     atomic_store_explicit(&a->st.place_kind, MAESTRO_PLACE_DEVICE, memory_order_relaxed);
     atomic_store_explicit(&a->st.place_index, d, memory_order_relaxed);
+    atomic_store_explicit(&a->st.dev_place, d, memory_order_relaxed);
     sched_account(rt, MAESTRO_PLACE_DEVICE, d, r->busy_ns, 1);
     s->t0 = r->t_start_ns;
     s->t1 = r->t_end_ns > r->t_start_ns ? r->t_end_ns : r->t_start_ns + 1;

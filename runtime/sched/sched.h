@@ -68,7 +68,8 @@ int core_task_run(struct sched_task *t, int index);
  * or output space available to it; any thread. */
 void sched_notify(struct maestro_runtime *rt, struct sched_task *t);
 
-/* Implemented by runtime/core: agents of running graphs last placed on (kind, index). */
+/* Implemented by runtime/core: agents of running graphs placed on (kind, index): where
+ * they fire, a hybrid agent on its CPU place and on its device place. */
 int core_agents_on_place(struct maestro_runtime *rt, int kind, int index);
 
 /* Per-place counters for the stats publisher (sched/worker.c). */

@@ -30,6 +30,7 @@
  *                              (with message flows), then the runtime is
  *                              destroyed. Prints the number of firings.
  *
+ *   prof_demo hybridgraph SECONDS  graph with scale a hybrid agent
  *   prof_demo hybridtrace FILE N  graphtrace with scale a hybrid agent (CPU
  *                              function and kernel) on CPUs and device 0
  *   prof_demo outputtrace FILE N  src -> scale -> a graph output the host
@@ -483,6 +484,8 @@ int main(int argc, char **argv) {
     return run_graph(0, argv[2], strtoull(argv[3], NULL, 10), dev, END_DESTROY);
   if (argc == 4 && !strcmp(argv[1], "tracestress")) return run_trace_stress(argv[2], atoi(argv[3]));
   if (argc == 4 && !strcmp(argv[1], "trace")) return run_trace(argv[2], atoi(argv[3]));
+  if (argc == 3 && !strcmp(argv[1], "hybridgraph"))
+    return run_graph(atof(argv[2]), NULL, 0, 2, END_DESTROY);
   if (argc == 4 && !strcmp(argv[1], "hybridtrace"))
     return run_graph(0, argv[2], strtoull(argv[3], NULL, 10), 2, END_DESTROY);
   if (argc == 4 && !strcmp(argv[1], "outputtrace"))

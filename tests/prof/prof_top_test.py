@@ -77,7 +77,9 @@ def test_json():
         for n in a0:
             check(a1[n]["fires"] > a0[n]["fires"], f"json: {n} fires grow")
             check(a1[n]["busy_ns"] > a0[n]["busy_ns"], f"json: {n} busy_ns grows")
-        check(a0["src"]["fires_per_s"] is None, "json: first snapshot has no rate (null)")
+        # A first sample is taken -d before the first snapshot shown: every
+        # snapshot has rates (issue 12: -b -n 1 showed none).
+        check(a0["src"]["fires_per_s"] > 0, "json: the first snapshot has a rate")
         check(a1["src"]["fires_per_s"] > 0, "json: second snapshot has a rate")
         check(snaps[1]["host_device_bytes_per_s"] > 0, "json: host<->device rate")
 
@@ -133,7 +135,8 @@ def test_graph():
             check(isinstance(a["place"], str) and a["place"].startswith("cpu "),
                   f"graph: {n} placed on a cpu: {a['place']}")
             check(a["fires"] > a0[n]["fires"], f"graph: {n} fires grow")
-            check(a["state"] in ("running", "waiting", "blocked", "finished"), f"graph: {n} state")
+            check(a["state"] in ("running", "waiting", "ready", "blocked", "finished"),
+                  f"graph: {n} state")
         check(a1["scale"]["msgs_in"] > a0["scale"]["msgs_in"], "graph: scale msgs_in grows")
         check(a1["scale"]["bytes_out"] > 0, "graph: bytes counted")
         chans = snaps[-1]["channels"]
@@ -339,6 +342,59 @@ def test_hybrid_choice():
               "hybrid: only the hybrid agent's firings carry a choice")
     finally:
         shutil.rmtree(d)
+
+
+def test_top_explains():
+    """maestro-top explains placement (issue 12): a hybrid agent's firings on
+    both places and its current estimates per place, places counting the
+    agents placed there, states that agree with queues, rates in -n 1."""
+    p = subprocess.Popen([DEMO, "hybridgraph", "4"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, MAESTRO_PERF_DIR=tempfile.mkdtemp()))
+    line = p.stdout.readline().split()
+    if not line or line[0] != "ready":
+        err = p.communicate(timeout=30)[1]
+        print(f"  (no OpenCL device: test skipped: {err.strip()})")
+        return
+    pid = int(line[1])
+    try:
+        time.sleep(0.5)
+        r = run_top("-b", "-n", "1", "--json", "-p", str(pid), "-d", "0.4")
+        check(r.returncode == 0, f"explains: exit {r.returncode}: {r.stderr}")
+        snaps = [json.loads(l) for l in r.stdout.strip().split("\n")]
+        check(len(snaps) == 1, f"explains: {len(snaps)} snapshots for -n 1")
+        s = snaps[0]
+        a = {x["name"]: x for x in s["agents"]}
+        check(all(x["fires_per_s"] is not None for x in s["agents"]) and s["fires_per_s"] > 0,
+              "explains: -n 1 has rates")
+        sc = a["scale"]
+        check(sc["hybrid"] and not a["src"]["hybrid"], "explains: scale is hybrid, src not")
+        check(sc["cpu_fires"] > 0 and sc["device_fires"] > 0
+              and sc["cpu_fires"] + sc["device_fires"] == sc["fires"],
+              f"explains: scale fired on both places: {sc['cpu_fires']} + {sc['device_fires']}")
+        check(sc["cpu_place"] is not None and sc["dev_place"] == 0
+              and sc["place"] == f"cpu {sc['cpu_place']}+dev 0", f"explains: place {sc['place']}")
+        est = sc.get("est_ns", {})
+        check(set(est) == {"cpu", "device 0"} and all(v is None or v >= 0 for v in est.values())
+              and est["cpu"] is not None and est["device 0"] is not None,
+              f"explains: estimates {est}")
+        check(sc["est_bytes"] == 4096, f"explains: estimates for {sc['est_bytes']} bytes")
+        for x in s["agents"]:
+            check(not (x["queue_depth"] > 0 and x["state"] == "waiting"),
+                  f"explains: {x['name']} waiting with {x['queue_depth']} queued")
+        # Each place counts the agents placed there: scale on its CPU place
+        # and on device 0; every live agent counted at least once.
+        pl = {(x["kind"], x["index"]): x["agents"] for x in s["places"]}
+        check(pl[("device", 0)] >= 1, f"explains: device 0 counts {pl[('device', 0)]}")
+        check(pl[("cpu", sc["cpu_place"])] >= 1, "explains: scale's CPU place counts it")
+        placed = sum(v for (k, _), v in pl.items() if k == "cpu")
+        check(placed == sum(1 for x in s["agents"] if x["cpu_place"] is not None),
+              f"explains: CPU places count {placed} agents")
+        r = run_top("-b", "-n", "1", "-p", str(pid), "-d", "0.3")
+        check(r.returncode == 0 and "ESTIMATES" in r.stdout and "dev0 " in r.stdout
+              and "+dev 0" in r.stdout, f"explains: text shows estimates: {r.stdout}")
+    finally:
+        p.communicate(timeout=30)
 
 
 def test_device_graph():
@@ -864,7 +920,7 @@ def test_tmux():
 
 
 for t in (test_json, test_runtime_places, test_graph, test_graph_trace, test_trace_end,
-          test_output_flows, test_hybrid_choice,
+          test_output_flows, test_hybrid_choice, test_top_explains,
           test_device_graph,
           test_stale, test_bad_segments, test_trace, test_trace_stress, test_tmux,
           test_squat_top, test_squat_runtime, test_escape, test_two_runtimes, test_killed,
