@@ -107,7 +107,8 @@ static int collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, 
       agent_placed(a, &cpu, &dev);
       p->cpu_place = cpu;
       p->dev_place = dev;
-      p->flags = (cpu >= 0 ? PROF_AGENT_F_CPU_PLACED : 0) | (dev >= 0 ? PROF_AGENT_F_DEV_PLACED : 0);
+      p->flags =
+          (cpu >= 0 ? PROF_AGENT_F_CPU_PLACED : 0) | (dev >= 0 ? PROF_AGENT_F_DEV_PLACED : 0);
       if (agent_hybrid(a)) {
         p->flags |= PROF_AGENT_F_HYBRID;
         agent_estimates(a, &s, p);

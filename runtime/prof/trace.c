@@ -41,6 +41,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -397,6 +399,12 @@ static void trace_unregister(struct trace *t) {
 static void *writer_main(void *arg) {
   struct trace *t = arg;
   pthread_setname_np(pthread_self(), "maestro-trace");
+  /* Below the workers: on a machine whose cores are all busy, formatting
+   * the trace waits for idle time rather than taking it from the firings
+   * (the buffer holds what waits; past it records are lost, counted). */
+  if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0) {
+    /* best effort: the writer runs at the program's priority */
+  }
   /* The signals go to the program's threads: this one must stay free to
    * write the trace's end when one arrives. */
   sigset_t s;
