@@ -120,7 +120,7 @@ def test_runtime_places():
 
 def test_graph():
     """A real graph through the public API: the engine fills the records."""
-    p, pid = start_demo("graph", "3")
+    p, pid = start_demo("graph", "5")
     try:
         time.sleep(0.3)
         r = run_top("-b", "-n", "2", "--json", "-p", str(pid), "-d", "0.5")
@@ -348,7 +348,7 @@ def test_top_explains():
     """maestro-top explains placement (issue 12): a hybrid agent's firings on
     both places and its current estimates per place, places counting the
     agents placed there, states that agree with queues, rates in -n 1."""
-    p = subprocess.Popen([DEMO, "hybridgraph", "4"], stdout=subprocess.PIPE,
+    p = subprocess.Popen([DEMO, "hybridgraph", "6"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True,
                          env=dict(os.environ, MAESTRO_PERF_DIR=tempfile.mkdtemp()))
     line = p.stdout.readline().split()
