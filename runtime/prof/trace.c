@@ -413,6 +413,7 @@ static void *writer_main(void *arg) {
   sigaddset(&s, SIGINT);
   pthread_sigmask(SIG_BLOCK, &s, NULL);
   int ms = (int)(t->interval_ns / 1000000u);
+  int slot = t->slot; /* set before this thread started; close clears t->slot */
   for (;;) {
     struct pollfd pfd = {.fd = t->pipe[0], .events = POLLIN};
     int n = poll(&pfd, 1, ms > 0 ? ms : 1);
@@ -421,9 +422,9 @@ static void *writer_main(void *arg) {
       while (read(t->pipe[0], buf, sizeof buf) > 0) {
       }
     }
-    if (t->slot >= 0 && atomic_load(&sig_slots[t->slot].state) == SLOT_ASKED) {
+    if (slot >= 0 && atomic_load(&sig_slots[slot].state) == SLOT_ASKED) {
       trace_finish(t);
-      atomic_store(&sig_slots[t->slot].state, SLOT_DONE);
+      atomic_store(&sig_slots[slot].state, SLOT_DONE);
     }
     if (atomic_load_explicit(&t->stop, memory_order_acquire)) break;
     atomic_store_explicit(&t->rec->drain_asked, 0, memory_order_relaxed);
