@@ -74,7 +74,8 @@ struct trace {
   int pipe[2];
   _Atomic int stop;
   uint64_t interval_ns;
-  int slot;               /* its place in the exit / signal list, or -1 */
+  int slot;               /* its place in the exit / signal list, or -1 (never changed) */
+  int registered;         /* counted in that list (trace_register) */
   uint64_t lost_written;  /* lost records the file reports */
   const uint64_t *choice; /* the REC_CHOICE of the firing being written, or NULL */
   uint64_t start_ns;

@@ -357,6 +357,7 @@ static void trace_register(struct trace *t) {
       break;
     }
   if (!reg_atexit && atexit(trace_at_exit) == 0) reg_atexit = 1;
+  t->registered = 1;
   if (reg_open++ == 0) {
     for (int k = 0; k < 2; k++) {
       struct sigaction sa, cur;
@@ -377,10 +378,9 @@ static void trace_register(struct trace *t) {
  * the handler is still ours). */
 static void trace_unregister(struct trace *t) {
   pthread_mutex_lock(&reg_lock);
-  if (t->slot >= 0) {
+  if (t->slot >= 0) { /* t->slot itself stays: its writer thread may read it */
     atomic_store(&sig_slots[t->slot].wfd, -1);
     reg_traces[t->slot] = NULL;
-    t->slot = -1;
   }
   if (--reg_open == 0) {
     for (int k = 0; k < 2; k++) {
@@ -413,7 +413,7 @@ static void *writer_main(void *arg) {
   sigaddset(&s, SIGINT);
   pthread_sigmask(SIG_BLOCK, &s, NULL);
   int ms = (int)(t->interval_ns / 1000000u);
-  int slot = t->slot; /* set before this thread started; close clears t->slot */
+  int slot = t->slot; /* set before this thread started, never changed */
   for (;;) {
     struct pollfd pfd = {.fd = t->pipe[0], .events = POLLIN};
     int n = poll(&pfd, 1, ms > 0 ? ms : 1);
@@ -510,7 +510,7 @@ int prof_trace_open(struct prof *p, const char *path) {
 void prof_trace_close(struct prof *p) {
   struct trace *t = p->trace;
   if (!t) return;
-  if (t->slot >= 0) trace_unregister(t);
+  if (t->registered) trace_unregister(t);
   if (t->thread_running) {
     atomic_store_explicit(&t->stop, 1, memory_order_release);
     ssize_t wr = write(t->pipe[1], "s", 1);

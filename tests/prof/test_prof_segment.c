@@ -51,6 +51,12 @@ static void fill_agent(struct prof_agent_rec *a, uint64_t k) {
   a->queue_depth = (uint32_t)k;
   a->fires = a->msgs_in = a->msgs_out = a->bytes_in = a->bytes_out = a->busy_ns = k;
   a->failures = a->retries = a->dead_letters = a->fallbacks = a->device_fires = k;
+  /* Layout 3's fields, at the record's end: copied whole too. */
+  a->cpu_place = (int32_t)(k % 7);
+  a->flags = PROF_AGENT_F_CPU_PLACED | PROF_AGENT_F_HYBRID;
+  a->n_est = PROF_EST_PLACES;
+  a->est_ns[PROF_EST_PLACES - 1] = (int64_t)k;
+  a->est_bytes = k;
 }
 
 /* Every field says the same k: a torn copy mixes two values. */
@@ -59,6 +65,9 @@ static int agent_consistent(const struct prof_agent_rec *a) {
   char name[PROF_NAME_LEN], graph[PROF_NAME_LEN];
   snprintf(name, sizeof name, "agent-%llu", (unsigned long long)k);
   snprintf(graph, sizeof graph, "g-%llu", (unsigned long long)k);
+  if (a->cpu_place != (int32_t)(k % 7) || a->est_ns[PROF_EST_PLACES - 1] != (int64_t)k ||
+      a->est_bytes != k || a->n_est != PROF_EST_PLACES)
+    return 0;
   return !strcmp(a->name, name) && !strcmp(a->graph, graph) && a->queue_depth == (uint32_t)k &&
          a->place_index == (int32_t)(k % 7) && a->msgs_in == k && a->msgs_out == k &&
          a->bytes_in == k && a->bytes_out == k && a->busy_ns == k && a->failures == k &&
