@@ -132,24 +132,33 @@ static int collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, 
   return n;
 }
 
-int core_agents_on_place(struct maestro_runtime *rt, int kind, int index) {
-  int n = 0;
+/* The places collector (base/stats_rec.h): adds to each place's record the
+ * agents of running graphs placed there (agent_placed: a hybrid agent on its
+ * CPU place and on its device place). The records come CPU places
+ * first, then devices (found by their kind and index). */
+static int collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, int cap) {
   pthread_mutex_lock(&rt->graphs_lock);
+  int ncpu = rt->ncpu;
   for (struct maestro_graph *g = rt->graphs; g; g = g->next) {
     if (g->state != GRAPH_STARTED) continue;
     for (int i = 0; i < g->nagents; i++) {
       const struct maestro_agent *a = g->agents[i];
-      if (LOAD(a->st.pstate) == PROF_AGENT_FINISHED || LOAD(a->st.pstate) == PROF_AGENT_FAILED)
-        continue;
+      int pstate = LOAD(a->st.pstate);
+      if (pstate == PROF_AGENT_FINISHED || pstate == PROF_AGENT_FAILED) continue;
       /* Where it is placed, not where it last fired: a hybrid agent
        * counts on its CPU place and on its device place. */
       int cpu, dev;
       agent_placed(a, &cpu, &dev);
-      n += (kind == MAESTRO_PLACE_CPU ? cpu : dev) == index;
+      if (cpu >= 0 && cpu < ncpu && cpu < cap && r[cpu].kind == MAESTRO_PLACE_CPU &&
+          r[cpu].index == cpu)
+        r[cpu].agents++;
+      int k = ncpu + dev;
+      if (dev >= 0 && k < cap && r[k].kind == MAESTRO_PLACE_DEVICE && r[k].index == dev)
+        r[k].agents++;
     }
   }
   pthread_mutex_unlock(&rt->graphs_lock);
-  return n;
+  return 0; /* it only adds to the places the publisher laid out */
 }
 
 static void end_name(char *dst, size_t n, const struct maestro_agent *a, const char *port) {
@@ -184,8 +193,10 @@ static int collect_channels(struct maestro_runtime *rt, struct prof_chan_rec *r,
   return n;
 }
 
-static const struct stats_collector core_collector = {
-    .name = "core", .agents = collect_agents, .channels = collect_channels};
+static const struct stats_collector core_collector = {.name = "core",
+                                                      .places = collect_places,
+                                                      .agents = collect_agents,
+                                                      .channels = collect_channels};
 
 int core_stats_register(struct maestro_runtime *rt) {
   return stats_register(rt, &core_collector);
