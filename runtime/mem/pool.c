@@ -43,8 +43,12 @@
 #define TC_MAX   256
 #define TC_BYTES (2u << 20)
 /* Shared pool: at most this many bytes per class stay cached (at least 8
- * buffers); classes above TC_BYTES keep at most LARGE_KEEP buffers each and
- * LARGE_BYTES in all. */
+ * buffers). A class above TC_BYTES keeps as many buffers as were ever in
+ * use at once (at least LARGE_KEEP): a stream of large messages with
+ * several in flight (channels of capacity 4 on each side of a device agent
+ * hold a dozen) finds all it needs in the pool once warm instead of
+ * allocating, and faulting in, a few fresh buffers per round; the classes
+ * above TC_BYTES keep at most LARGE_BYTES in all. */
 #define SHARED_BYTES (32u << 20)
 #define LARGE_KEEP   4
 #define LARGE_BYTES  ((size_t)512 << 20)
@@ -65,6 +69,9 @@ struct shared_class {
   pthread_mutex_t lock;
   maestro_buf_t *head;
   size_t n, max;
+  /* Classes above TC_BYTES: buffers handed out and not yet recycled, and
+   * the most there ever were (the pool keeps that many). */
+  atomic_size_t live, peak;
 };
 
 struct mem {
@@ -105,6 +112,20 @@ static struct shared_class *shared(struct mem *m, int node, unsigned k) {
   return &m->cls[(size_t)node_of(m, node) * MEM_NCLASS + k];
 }
 
+static int class_large(unsigned k) {
+  return k != MEM_NOPOOL && mem_class_bytes(k) > TC_BYTES;
+}
+
+/* A buffer of large class k on `node` handed out: counted live, the peak kept. */
+static void large_out(struct mem *m, int node, unsigned k) {
+  struct shared_class *c = shared(m, node, k);
+  size_t live = atomic_fetch_add_explicit(&c->live, 1, memory_order_relaxed) + 1;
+  size_t peak = atomic_load_explicit(&c->peak, memory_order_relaxed);
+  while (live > peak && !atomic_compare_exchange_weak_explicit(
+                            &c->peak, &peak, live, memory_order_relaxed, memory_order_relaxed)) {
+  }
+}
+
 int mem_init(struct maestro_runtime *rt) {
   const struct mem_node *host = mem_node_host(rt);
   if (!host) return err_set(MAESTRO_ENODEV, "mem_init: no host memory node (the CPU backend's)");
@@ -132,6 +153,7 @@ int mem_init(struct maestro_runtime *rt) {
 /* Frees the memory of a buffer (never pooled again). */
 static void buf_free_memory(maestro_buf_t *b) {
   const struct mem_node *host = b->rt->mem->host;
+  if (b->reps) mem_buf_free_replicas(b);
   if (b->host) pool_unpoison(b); /* the allocator may hand these bytes out again */
   if (b->flags & MEM_BUF_INLINE) {
     host->ops->host_free(host->ctx, b, HDR_BYTES + round_align(b->host_cap));
@@ -179,8 +201,13 @@ static void shared_put(struct mem *m, int node, unsigned k, maestro_buf_t **v, u
   size_t cap = mem_class_bytes(k);
   int large = cap > TC_BYTES;
   unsigned i = 0;
+  size_t max = c->max;
+  if (large) {
+    size_t peak = atomic_load_explicit(&c->peak, memory_order_relaxed);
+    if (peak > max) max = peak;
+  }
   pthread_mutex_lock(&c->lock);
-  for (; i < n && c->n < c->max; i++) {
+  for (; i < n && c->n < max; i++) {
     if (large) {
       if (atomic_load(&m->large_bytes) + cap > LARGE_BYTES) break;
       atomic_fetch_add(&m->large_bytes, cap);
@@ -292,10 +319,12 @@ static maestro_buf_t *buf_get(struct maestro_runtime *rt, size_t bytes, int with
   else
     b = buf_fresh(rt, k, bytes, with_host, node);
   if (!b) return NULL;
+  if (class_large(k)) large_out(m, node, k);
   atomic_init(&b->refs, 1);
   b->size = bytes;
   atomic_init(&b->host_valid, with_host ? 1 : 0);
-  b->reps = NULL;
+  /* b->reps stays: the records of a pooled buffer's replicas (no memory
+   * left in them) serve its next life. */
   b->next_free = NULL;
   b->ndim = 0;
   return b;
@@ -347,12 +376,16 @@ int mem_nodes(const struct maestro_runtime *rt) {
 }
 
 void mem_buf_recycle(maestro_buf_t *b) {
-  if (b->reps) mem_buf_free_replicas(b);
   unsigned k = b->size_class;
+  if (class_large(k))
+    atomic_fetch_sub_explicit(&shared(b->rt->mem, b->node, k)->live, 1, memory_order_relaxed);
   if (k == MEM_NOPOOL || !b->host) {
     buf_free_memory(b);
     return;
   }
+  /* Replicas' memory goes back to its nodes now; their records stay with
+   * the buffer (two allocations fewer per device message). */
+  if (b->reps) mem_buf_drop_replicas(b);
   pool_poison(b);
   struct tcache *tc = tls_cache;
   if (tc && tc->rt == b->rt && tc->max[k] && tc->node == b->node) {

@@ -92,6 +92,34 @@ static void pool_reuses(void) {
   CU_ASSERT_EQUAL(s1.reused - s0.reused, 1000);
 }
 
+/* Classes above 2 MiB keep as many buffers as were in use at once: K
+ * buffers of 4 MiB and of 16 MiB alive together, released, again and again,
+ * allocate nothing after the first round. They used to keep 4 of each class
+ * and allocate K - 4 afresh every round. */
+static void pool_large_reuse(void) {
+  enum { K = 12, ROUNDS = 5 };
+  const size_t sizes[] = {(size_t)4 << 20, (size_t)3 << 22 /* 12 MiB: the 16 MiB class */};
+  for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+    struct mem_stats s0 = {0}, s;
+    for (int round = 0; round < ROUNDS; round++) {
+      maestro_buf_t *b[K];
+      for (int i = 0; i < K; i++) {
+        CU_ASSERT_EQUAL_FATAL(maestro_buf_create(rt, sizes[z], &b[i]), MAESTRO_OK);
+        ((unsigned char *)maestro_buf_data(b[i]))[sizes[z] - 1] = (unsigned char)i;
+      }
+      for (int i = 0; i < K; i++)
+        maestro_buf_release(b[i]);
+      mem_get_stats(rt, &s);
+      if (round == 0) {
+        s0 = s;
+        continue;
+      }
+      CU_ASSERT_EQUAL(s.fresh, s0.fresh);
+      CU_ASSERT_EQUAL(s.reused - s0.reused, (unsigned long long)(K * round));
+    }
+  }
+}
+
 static void pool_copy_on_write(void) {
   int v = 7;
   maestro_buf_t *a, *b;
@@ -218,8 +246,8 @@ static void pool_poisoned(void) {
 
 void register_pool_tests(void) {
   ADD_SUITE("pool", pool_init, pool_fini, {"classes", pool_classes}, {"alignment", pool_alignment},
-            {"reuses", pool_reuses}, {"copy_on_write", pool_copy_on_write},
-            {"double_release", pool_double_release},
+            {"reuses", pool_reuses}, {"large_reuse", pool_large_reuse},
+            {"copy_on_write", pool_copy_on_write}, {"double_release", pool_double_release},
             {"retain_after_release", pool_retain_after_release}, {"huge_sizes", pool_huge_sizes},
             {"poisoned", pool_poisoned});
 }
