@@ -137,6 +137,19 @@ typedef struct maestro_link_info {
 int maestro_runtime_measure_link(maestro_runtime_t *rt, int dev, size_t bytes,
                                  maestro_link_info_t *out);
 
+/**
+ * Writes what the trace (`.trace`, MAESTRO_TRACE) has recorded so far to
+ * its file now, rather than at the writer's next period (every
+ * `.stats_interval_ms`, 100 ms by default): the file is then complete JSON
+ * holding every firing recorded before the call (short firings of a batch
+ * still running excepted). The trace is also completed at exit() and on
+ * SIGTERM / SIGINT (docs/profiling.md). A no-op when the runtime does not
+ * trace.
+ * @return MAESTRO_OK, MAESTRO_EINVAL (`rt` is NULL) or MAESTRO_ESYS (writing
+ *         the file failed, now or before: the trace is incomplete).
+ */
+int maestro_trace_flush(maestro_runtime_t *rt);
+
 #ifdef __cplusplus
 }
 #endif

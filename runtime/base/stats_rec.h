@@ -22,7 +22,14 @@ enum prof_agent_state {
   PROF_AGENT_BLOCKED,  /* blocked on a full output */
   PROF_AGENT_FINISHED,
   PROF_AGENT_FAILED,
+  PROF_AGENT_READY, /* not firing, messages queued on its inputs: waits for a core */
 };
+
+/* prof_agent_rec.flags */
+#define PROF_AGENT_F_CPU_PLACED 1u /* cpu_place holds its CPU place */
+#define PROF_AGENT_F_DEV_PLACED 2u /* dev_place holds its device place */
+#define PROF_AGENT_F_HYBRID     4u /* a CPU function and a kernel: placed per firing */
+enum { PROF_EST_PLACES = 5 };      /* est_ns: the CPU, then devices 0..3 */
 
 struct prof_agent_rec {
   char name[PROF_NAME_LEN];
@@ -34,6 +41,17 @@ struct prof_agent_rec {
   uint64_t fires, msgs_in, msgs_out, bytes_in, bytes_out, busy_ns;
   uint64_t failures, retries, dead_letters, fallbacks, device_fires;
   uint64_t cpu_fires, failovers; /* firings on CPU places; firings moved to another device */
+  /* Where it is placed (layout version 3): the CPU place its CPU firings
+   * run on and the device place its device firings run on (a hybrid agent
+   * has both), valid as `flags` says. */
+  int32_t cpu_place, dev_place;
+  uint32_t flags; /* PROF_AGENT_F_* */
+  uint32_t n_est; /* est_ns entries (hybrid agents; else 0) */
+  /* The performance model's current estimate of one firing of est_bytes
+   * input bytes (maestro_agent_estimate), ns: [0] on the CPU, [1 + d] on
+   * device d; -1 not measured yet, -2 not a place of this agent. */
+  int64_t est_ns[PROF_EST_PLACES];
+  uint64_t est_bytes;
 };
 
 struct prof_chan_rec {

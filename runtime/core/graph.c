@@ -405,6 +405,8 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
   a->task.active = &g->active;
   atomic_init(&a->st.place_kind, MAESTRO_PLACE_CPU);
   atomic_init(&a->st.place_index, -1);
+  atomic_init(&a->st.cpu_place, -1);
+  atomic_init(&a->st.dev_place, -1);
   g->agents[g->nagents++] = a;
   if (out) *out = a;
   return MAESTRO_OK;

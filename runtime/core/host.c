@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "base/fence.h"
 #include "core/graph.h"
+#include "core/trace.h"
 #include "base/runtime.h"
 #include "mem/buf.h"
 
@@ -165,6 +166,9 @@ static maestro_buf_t *out_take(struct maestro_output *o) {
   maestro_buf_t *b = ring_pop(&c->ring);
   if (!b) return NULL;
   c->popped++;
+  /* The message's arrow (core/run.c flow_out_of) ends on the host track. */
+  if (o->g->tracing)
+    trace_flow_end(o->g->rt, (c->id << 32) | (c->popped & 0xffffffffu), rt_now_ns());
   full_fence();
   if (atomic_load_explicit(&c->prod_waiting, memory_order_relaxed) &&
       atomic_exchange(&c->prod_waiting, 0))

@@ -44,6 +44,8 @@ void run_stats_flush(struct maestro_agent *a, const struct run_stats *rs, uint64
   if (rs->fires && index >= 0) {
     atomic_store_explicit(&s->place_kind, kind, memory_order_relaxed);
     atomic_store_explicit(&s->place_index, index, memory_order_relaxed);
+    atomic_store_explicit(kind == MAESTRO_PLACE_CPU ? &s->cpu_place : &s->dev_place, index,
+                          memory_order_relaxed);
   }
 }
 

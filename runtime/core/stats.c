@@ -39,6 +39,52 @@ static uint32_t agent_queue_depth(const struct maestro_agent *a) {
   return (uint32_t)n;
 }
 
+/* An agent with a CPU function and a kernel (or .cl): placed per firing. */
+static int agent_hybrid(const struct maestro_agent *a) {
+  return a->cpu && (a->kernel || a->cl) && a->affinity.pref == MAESTRO_ANYWHERE;
+}
+
+/* Where `a` is placed: the CPU place and the device place it fires on (a
+ * hybrid agent has both); before its first firing there, the place its
+ * affinity names. */
+static void agent_placed(const struct maestro_agent *a, int *cpu, int *dev) {
+  *cpu = LOAD(a->st.cpu_place);
+  *dev = LOAD(a->st.dev_place);
+  if (*cpu < 0 && a->affinity.pref == MAESTRO_ON_CPU && a->affinity.index >= 0)
+    *cpu = a->affinity.index;
+  if (*dev < 0 && a->affinity.pref == MAESTRO_ON_DEVICE && a->affinity.index >= 0)
+    *dev = a->affinity.index;
+}
+
+/* The state shown: from the running and blocked flags the engine keeps,
+ * and the queue: an agent that is not firing with messages queued waits
+ * for a core ("ready"), not for input. */
+static int32_t agent_state(const struct maestro_agent *a, uint32_t queued) {
+  int32_t st = LOAD(a->st.pstate);
+  if (st == PROF_AGENT_WAITING && queued > 0) return PROF_AGENT_READY;
+  return st;
+}
+
+/* The model's current estimates for a hybrid agent, for its average input. */
+static void agent_estimates(const struct maestro_agent *a, const maestro_agent_stats_t *s,
+                            struct prof_agent_rec *p) {
+  struct maestro_runtime *rt = a->g->rt;
+  p->est_bytes = s->fires ? s->bytes_in / s->fires : 0;
+  p->n_est = PROF_EST_PLACES;
+  for (int i = 0; i < PROF_EST_PLACES; i++) {
+    double ns = -1;
+    int d = i - 1;
+    if (i > 0 && d >= rt->ndev) {
+      p->est_ns[i] = -2;
+      continue;
+    }
+    /* ENODEV: no implementation there (or no such place). */
+    int rc = maestro_agent_estimate(a, i ? MAESTRO_PLACE_DEVICE : MAESTRO_PLACE_CPU, i ? d : 0,
+                                    p->est_bytes, &ns);
+    p->est_ns[i] = rc != MAESTRO_OK ? -2 : ns < 0 ? -1 : (int64_t)ns;
+  }
+}
+
 static int collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, int cap) {
   int n = 0;
   pthread_mutex_lock(&rt->graphs_lock);
@@ -55,8 +101,18 @@ static int collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, 
       snprintf(p->graph, sizeof p->graph, "%s", g->name);
       p->place_kind = (int32_t)s.place_kind;
       p->place_index = s.place_index;
-      p->state = LOAD(a->st.pstate);
       p->queue_depth = agent_queue_depth(a);
+      p->state = agent_state(a, p->queue_depth);
+      int cpu, dev;
+      agent_placed(a, &cpu, &dev);
+      p->cpu_place = cpu;
+      p->dev_place = dev;
+      p->flags =
+          (cpu >= 0 ? PROF_AGENT_F_CPU_PLACED : 0) | (dev >= 0 ? PROF_AGENT_F_DEV_PLACED : 0);
+      if (agent_hybrid(a)) {
+        p->flags |= PROF_AGENT_F_HYBRID;
+        agent_estimates(a, &s, p);
+      }
       p->fires = s.fires;
       p->msgs_in = s.msgs_in;
       p->msgs_out = s.msgs_out;
@@ -77,7 +133,8 @@ static int collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, 
 }
 
 /* The places collector (base/stats_rec.h): adds to each place's record the
- * agents of running graphs last placed there. The records come CPU places
+ * agents of running graphs placed there (agent_placed: a hybrid agent on its
+ * CPU place and on its device place). The records come CPU places
  * first, then devices (found by their kind and index). */
 static int collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, int cap) {
   pthread_mutex_lock(&rt->graphs_lock);
@@ -86,11 +143,18 @@ static int collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, 
     if (g->state != GRAPH_STARTED) continue;
     for (int i = 0; i < g->nagents; i++) {
       const struct maestro_agent *a = g->agents[i];
-      int kind = LOAD(a->st.place_kind), index = LOAD(a->st.place_index);
       int pstate = LOAD(a->st.pstate);
-      if (index < 0 || pstate == PROF_AGENT_FINISHED || pstate == PROF_AGENT_FAILED) continue;
-      int k = kind == MAESTRO_PLACE_CPU ? (index < ncpu ? index : -1) : ncpu + index;
-      if (k >= 0 && k < cap && r[k].kind == kind && r[k].index == index) r[k].agents++;
+      if (pstate == PROF_AGENT_FINISHED || pstate == PROF_AGENT_FAILED) continue;
+      /* Where it is placed, not where it last fired: a hybrid agent
+       * counts on its CPU place and on its device place. */
+      int cpu, dev;
+      agent_placed(a, &cpu, &dev);
+      if (cpu >= 0 && cpu < ncpu && cpu < cap && r[cpu].kind == MAESTRO_PLACE_CPU &&
+          r[cpu].index == cpu)
+        r[cpu].agents++;
+      int k = ncpu + dev;
+      if (dev >= 0 && k < cap && r[k].kind == MAESTRO_PLACE_DEVICE && r[k].index == dev)
+        r[k].agents++;
     }
   }
   pthread_mutex_unlock(&rt->graphs_lock);

@@ -101,6 +101,21 @@ static inline void trace_fire(struct maestro_runtime *rt, int cpu, uint32_t name
 void trace_fire_ns(struct maestro_runtime *rt, maestro_place_kind_t kind, int index, uint32_t name,
                    uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns, uint64_t flow_in,
                    uint64_t flow_out);
+/* How a hybrid firing's place was chosen (the trace's account of it). */
+enum { TRACE_CHOICE_PLACES = 5 };
+enum trace_why { TRACE_WHY_EARLIEST, TRACE_WHY_CALIBRATING, TRACE_WHY_EXPLORING, TRACE_WHY_EAGER };
+struct trace_choice {
+  int chosen; /* -1 the CPU, else the device place */
+  int why;    /* enum trace_why */
+  int n;      /* places: 0 the CPU, 1 + d device d (at most TRACE_CHOICE_PLACES) */
+  int64_t est[TRACE_CHOICE_PLACES],
+      cost[TRACE_CHOICE_PLACES]; /* ns: model estimate and expected finish; -1 unknown, -2 no such
+                                    place */
+};
+/* trace_fire_ns for a hybrid agent's firing, with the choice of its place. */
+void trace_fire_choice(struct maestro_runtime *rt, maestro_place_kind_t kind, int index,
+                       uint32_t name, uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns,
+                       uint64_t flow_in, uint64_t flow_out, const struct trace_choice *ch);
 /* The same by name (interned on each call: not for hot paths). */
 void trace_firing(struct maestro_runtime *rt, maestro_place_kind_t kind, int index,
                   const char *agent, uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns,
@@ -108,6 +123,9 @@ void trace_firing(struct maestro_runtime *rt, maestro_place_kind_t kind, int ind
 /* One transfer to or from device `dev` ("h2d", "d2h", "d2d"). */
 void trace_transfer(struct maestro_runtime *rt, int dev, const char *what, uint64_t bytes,
                     uint64_t t0_ns, uint64_t t1_ns);
+/* The host took the message with flow id `flow` (a graph output's pop):
+ * its arrow ends on the host track. */
+void trace_flow_end(struct maestro_runtime *rt, uint64_t flow, uint64_t t_ns);
 /* A channel depth sample. */
 void trace_depth(struct maestro_runtime *rt, const char *channel, uint32_t depth, uint64_t t_ns);
 

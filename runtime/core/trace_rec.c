@@ -6,10 +6,11 @@
  * count: no lock, no formatting, no system call, no shared cache line.
  * Chunks come from one arena per trace, reserved at start (its first part
  * faulted in at once, so that recording takes no page fault there), and are
- * recycled once written. Past three quarters of the arena the recorder wakes
- * the writer (writer.wake_drain); a thread that finds no free chunk at all
- * has the writer write on its own time (writer.write_locked: back-pressure,
- * nothing lost).
+ * recycled once written by the writer thread, which drains them as the run
+ * goes. Past three quarters of the arena the recorder wakes the writer at
+ * once (writer.wake_drain); a thread that finds no free chunk at all loses
+ * the record, counted in tracer->lost (the writer reports it): recording
+ * never waits for the file.
  *
  * Short CPU firings are not timed one by one (a clock read costs more than
  * such a firing): the engine brackets a batch of firings with one span, and
@@ -35,10 +36,7 @@ int trace_clock_tsc;
 enum { TIMED_TICKS = 4096 };
 
 _Static_assert(sizeof(struct trace_chunk) == TRACE_CHUNK_BYTES, "chunk layout");
-
-static int in_arena(const struct tracer *t, const void *p) {
-  return (const char *)p >= t->arena && (const char *)p < t->arena + t->arena_bytes;
-}
+_Static_assert((int)TRACE_CHOICE_PLACES == (int)REC_CHOICE_PLACES, "a choice's places");
 
 static _Atomic uint64_t trace_ids;
 
@@ -49,7 +47,8 @@ static __attribute__((tls_model("initial-exec"))) _Thread_local struct {
   struct trace_chunk *c; /* == buf->tail */
   uint32_t n;            /* words in c (== c->count) */
   int in_batch;
-  uint64_t batch_t0; /* trace_clock() at the batch's start (or its last chunk change) */
+  uint64_t batch_t0;  /* trace_clock() at the batch's start (or its last chunk change) */
+  uint64_t fail_pass; /* tracer->passes when a record was last dropped (0: none) */
 } tl;
 
 /* The run the next untimed firing may extend (trace.h's inline part). */
@@ -136,10 +135,9 @@ static void arena_prefault(struct tracer *t, size_t bytes) {
     ((volatile char *)t->arena)[o] = 0;
 }
 
-/* A chunk for a writer: a recycled one, or the arena's next; NULL when
- * every chunk holds records not yet written, unless `heap`: then one from
- * the heap (more threads than the arena has chunks), freed when written. */
-static struct trace_chunk *chunk_take(struct tracer *t, int heap) {
+/* A chunk for a recording thread: a recycled one, or the arena's next;
+ * NULL when every chunk holds records not yet written. */
+static struct trace_chunk *chunk_take(struct tracer *t) {
   pthread_mutex_lock(&t->free_lock);
   struct trace_chunk *c = t->free;
   if (c) {
@@ -148,36 +146,27 @@ static struct trace_chunk *chunk_take(struct tracer *t, int heap) {
     c = (struct trace_chunk *)(t->arena + t->arena_next);
     t->arena_next += TRACE_CHUNK_BYTES;
   }
-  size_t in_use = ++t->chunks_in_use;
+  size_t in_use = t->chunks_in_use += c != NULL;
   pthread_mutex_unlock(&t->free_lock);
-  if (!c && heap) c = aligned_alloc(64, sizeof *c);
-  if (!c) {
-    pthread_mutex_lock(&t->free_lock);
-    t->chunks_in_use--;
-    pthread_mutex_unlock(&t->free_lock);
-    return NULL;
-  }
-  c->heap = !in_arena(t, c);
+  /* Past the drain mark (or out of chunks): wake the writer now rather
+   * than at its next period, while there is room left. */
+  if ((!c || in_use * TRACE_CHUNK_BYTES >= t->drain_mark) &&
+      !atomic_exchange_explicit(&t->drain_asked, 1, memory_order_relaxed))
+    t->writer.wake_drain(t->writer.ctx);
+  if (!c) return NULL;
   c->next_free = NULL;
   atomic_store_explicit(&c->next, NULL, memory_order_relaxed);
   atomic_store_explicit(&c->count, 0, memory_order_relaxed);
   c->done = 0;
-  /* Past the cap's drain mark: ask the stats thread to write in the
-   * background while there is room left. */
-  if (in_use * TRACE_CHUNK_BYTES >= t->drain_mark) t->writer.wake_drain(t->writer.ctx);
   return c;
 }
 
 void tracer_chunk_give_back(struct tracer *t, struct trace_chunk *c) {
-  int heap = (int)c->heap; /* c is the caller's until it is on the free list */
   pthread_mutex_lock(&t->free_lock);
-  if (!heap) {
-    c->next_free = t->free;
-    t->free = c;
-  }
+  c->next_free = t->free;
+  t->free = c;
   t->chunks_in_use--;
   pthread_mutex_unlock(&t->free_lock);
-  if (heap) free(c);
 }
 
 /* Makes tl point at this thread's buffer of `t`, with room for `words`
@@ -192,16 +181,13 @@ static int rec_slow(struct tracer *t, uint32_t words) {
       if (pthread_equal(b->owner, pthread_self())) break;
     pthread_mutex_unlock(&t->lock);
     if (!b) {
-      struct trace_chunk *c = chunk_take(t, 0);
-      if (!c) {
-        pthread_mutex_lock(&t->lock);
-        t->writer.write_locked(t->writer.ctx);
-        pthread_mutex_unlock(&t->lock);
-        c = chunk_take(t, 1);
-      }
+      /* No chunk free: this record is lost (counted), the thread never
+       * waits for the writer. */
+      struct trace_chunk *c = chunk_take(t);
       b = c ? calloc(1, sizeof *b) : NULL;
       if (!b) {
         if (c) tracer_chunk_give_back(t, c);
+        atomic_fetch_add_explicit(&t->lost, 1, memory_order_relaxed);
         return 0;
       }
       b->owner = pthread_self();
@@ -217,9 +203,15 @@ static int rec_slow(struct tracer *t, uint32_t words) {
     tl.c = atomic_load_explicit(&b->tail, memory_order_relaxed);
     tl.n = atomic_load_explicit(&tl.c->count, memory_order_relaxed);
     tl.in_batch = 0;
+    tl.fail_pass = 0;
     trace_run.count = NULL;
   }
   if (tl.n + words + REC_SPAN_WORDS <= TRACE_CHUNK_WORDS) return 1;
+  /* Dropping since the writer's last pass: nothing was freed since. */
+  if (tl.fail_pass == atomic_load_explicit(&t->passes, memory_order_acquire)) {
+    atomic_fetch_add_explicit(&t->lost, 1, memory_order_relaxed);
+    return 0;
+  }
   /* The chunk is full. A batch going on is closed in it with a span to
    * now and goes on in the next chunk: a chunk's untimed firings never
    * wait for another chunk. */
@@ -232,14 +224,28 @@ static int rec_slow(struct tracer *t, uint32_t words) {
     tl.batch_t0 = now;
   }
   trace_run.count = NULL; /* a run never spans two chunks */
-  struct trace_chunk *nc = chunk_take(t, 0);
-  if (!nc) { /* every chunk waits to be written: write them here */
-    pthread_mutex_lock(&t->lock);
-    t->writer.write_locked(t->writer.ctx);
-    pthread_mutex_unlock(&t->lock);
-    nc = chunk_take(t, 1);
+  struct trace_chunk *nc = chunk_take(t);
+  if (!nc) {
+    /* Every chunk holds records not yet written. This thread's own chunk
+     * can start again once the writer has written all of it (the writer
+     * is not reading it while we hold its lock; a writer at work now
+     * means we do not wait for it). Else the record is lost, counted:
+     * a recording thread never waits for the file. */
+    if (pthread_mutex_trylock(&t->lock) == 0) {
+      int reuse = c->done == tl.n;
+      if (reuse) {
+        atomic_store_explicit(&c->count, 0, memory_order_relaxed);
+        c->done = 0;
+        tl.n = 0;
+      }
+      pthread_mutex_unlock(&t->lock);
+      if (reuse) return 1;
+    }
+    tl.in_batch = 0; /* closed by the span above: its rest is lost */
+    tl.fail_pass = atomic_load_explicit(&t->passes, memory_order_acquire);
+    atomic_fetch_add_explicit(&t->lost, 1, memory_order_relaxed);
+    return 0;
   }
-  if (!nc) return 0;
   atomic_store_explicit(&c->next, nc, memory_order_release);
   atomic_store_explicit(&tl.buf->tail, nc, memory_order_relaxed);
   tl.c = nc;
@@ -272,6 +278,13 @@ void trace_fire_rec(struct maestro_runtime *rt, int index, uint32_t name, uint64
                   (big ? 0 : bytes << 40);
   trace_run.batch_n++;
   uint32_t words = (timed ? REC_FIRE_TIMED_WORDS : REC_FIRE_WORDS) + (uint32_t)big;
+  /* An untimed firing needs its batch's span: none when the batch's start
+   * found no room (its records are being lost). */
+  if (!timed && (tl.id != t->id || !tl.in_batch)) {
+    trace_run.count = NULL;
+    atomic_fetch_add_explicit(&t->lost, 1, memory_order_relaxed);
+    return;
+  }
   uint64_t *w = rec_begin(t, words);
   if (!w) return;
   w[0] = head;
@@ -298,15 +311,11 @@ void trace_fire_rec(struct maestro_runtime *rt, int index, uint32_t name, uint64
   }
 }
 
-void trace_fire_ns(struct maestro_runtime *rt, maestro_place_kind_t kind, int index, uint32_t name,
-                   uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns, uint64_t flow_in,
-                   uint64_t flow_out) {
-  struct tracer *t = rt->tracer;
-  if (!t) return;
+/* Writes a timed firing record at `w` (`words` long); returns the words. */
+static uint32_t put_fire_ns(uint64_t *w, maestro_place_kind_t kind, int index, uint32_t name,
+                            uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns,
+                            uint64_t flow_in, uint64_t flow_out) {
   int big = bytes >= REC_HEAD_BYTES;
-  uint32_t words = REC_FIRE_TIMED_WORDS + (uint32_t)big;
-  uint64_t *w = rec_begin(t, words);
-  if (!w) return;
   w[0] = rec_head(REC_FIRE_TIMED, (uint32_t)place_tid(kind, index), name,
                   REC_F_NS | (big ? REC_F_BIG : 0)) |
          (big ? 0 : bytes << 40);
@@ -317,7 +326,38 @@ void trace_fire_ns(struct maestro_runtime *rt, maestro_place_kind_t kind, int in
   if (big) *w++ = bytes;
   w[0] = t0_ns;
   w[1] = t1_ns > t0_ns ? t1_ns : t0_ns;
-  rec_commit(words);
+  return REC_FIRE_TIMED_WORDS + (uint32_t)big;
+}
+
+void trace_fire_ns(struct maestro_runtime *rt, maestro_place_kind_t kind, int index, uint32_t name,
+                   uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns, uint64_t flow_in,
+                   uint64_t flow_out) {
+  struct tracer *t = rt->tracer;
+  if (!t) return;
+  uint32_t words = REC_FIRE_TIMED_WORDS + (uint32_t)(bytes >= REC_HEAD_BYTES);
+  uint64_t *w = rec_begin(t, words);
+  if (!w) return;
+  rec_commit(put_fire_ns(w, kind, index, name, seq, bytes, t0_ns, t1_ns, flow_in, flow_out));
+}
+
+void trace_fire_choice(struct maestro_runtime *rt, maestro_place_kind_t kind, int index,
+                       uint32_t name, uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns,
+                       uint64_t flow_in, uint64_t flow_out, const struct trace_choice *ch) {
+  struct tracer *t = rt->tracer;
+  if (!t) return;
+  uint32_t n = ch->n < 0 ? 0 : ch->n > REC_CHOICE_PLACES ? REC_CHOICE_PLACES : (uint32_t)ch->n;
+  uint32_t cw = 2 + 2 * n;
+  /* One reservation: the choice and its firing are in the same chunk. */
+  uint64_t *w = rec_begin(t, cw + REC_FIRE_TIMED_WORDS + 1);
+  if (!w) return;
+  w[0] = rec_head(REC_CHOICE, (uint32_t)place_tid(kind, index), name, 0) | (uint64_t)n << 40;
+  w[1] = (uint64_t)(uint32_t)(ch->chosen + 1) | (uint64_t)(uint32_t)ch->why << 32;
+  for (uint32_t i = 0; i < n; i++) {
+    w[2 + i] = (uint64_t)ch->est[i];
+    w[2 + n + i] = (uint64_t)ch->cost[i];
+  }
+  rec_commit(cw +
+             put_fire_ns(w + cw, kind, index, name, seq, bytes, t0_ns, t1_ns, flow_in, flow_out));
 }
 
 void trace_firing(struct maestro_runtime *rt, maestro_place_kind_t kind, int index,
@@ -367,6 +407,17 @@ void trace_transfer(struct maestro_runtime *rt, int dev, const char *what, uint6
   rec_commit(REC_XFER_WORDS);
 }
 
+void trace_flow_end(struct maestro_runtime *rt, uint64_t flow, uint64_t t_ns) {
+  struct tracer *t = rt->tracer;
+  if (!t) return;
+  uint64_t *w = rec_begin(t, REC_FLOW_END_WORDS);
+  if (!w) return;
+  w[0] = rec_head(REC_FLOW_END, TID_HOST, 0, REC_F_NS);
+  w[1] = flow;
+  w[2] = t_ns;
+  rec_commit(REC_FLOW_END_WORDS);
+}
+
 void trace_depth(struct maestro_runtime *rt, const char *channel, uint32_t depth, uint64_t t_ns) {
   if (!trace_on(rt)) return;
   struct tracer *t = rt->tracer;
@@ -399,6 +450,7 @@ int tracer_start(struct maestro_runtime *rt, size_t buffer_mb, size_t prefault_m
   t->id = atomic_fetch_add(&trace_ids, 1) + 1;
   /* The writer is woken from three quarters of the cap on. */
   t->drain_mark = t->arena_bytes / 4 * 3;
+  atomic_store_explicit(&t->passes, 1, memory_order_relaxed); /* tl.fail_pass 0 means none */
   pthread_mutex_init(&t->lock, NULL);
   pthread_mutex_init(&t->free_lock, NULL);
   pthread_mutex_init(&t->names_lock, NULL);
@@ -418,10 +470,6 @@ void tracer_stop(struct maestro_runtime *rt) {
   rt->tracer = NULL;
   for (struct trace_buf *b = t->bufs, *nb; b; b = nb) {
     nb = b->next;
-    for (struct trace_chunk *c = b->head, *nc; c; c = nc) {
-      nc = atomic_load_explicit(&c->next, memory_order_relaxed);
-      if (c->heap) free(c);
-    }
     free(b);
   }
   for (int i = 0; i < NAME_PAGES && t->pages[i]; i++) {

@@ -27,6 +27,8 @@ enum rec_type {
   REC_SPAN,       /* t0, t1 of a batch: its REC_FIRE records share it out */
   REC_XFER,       /* bytes, t0, t1 */
   REC_DEPTH,      /* depth, t */
+  REC_FLOW_END,   /* flow id, t: a message taken by the host (an output's pop) */
+  REC_CHOICE,     /* a hybrid firing's placement: the REC_FIRE_TIMED that follows it */
 };
 enum {
   REC_FIRE_WORDS = 5,
@@ -34,7 +36,13 @@ enum {
   REC_SPAN_WORDS = 3,
   REC_XFER_WORDS = 4,
   REC_DEPTH_WORDS = 3,
+  REC_FLOW_END_WORDS = 3,
 };
+/* REC_CHOICE: head (its bytes bits: n, the places), then (chosen place + 1)
+ * | why << 32, then n estimates and n expected finishes (int64 ns: place 0
+ * the CPU, place 1 + d device d; -1 not measured yet, -2 not a place of
+ * this agent). */
+enum { REC_CHOICE_PLACES = 5 };
 enum {
   REC_F_NS = 1,  /* times are rt_now_ns() nanoseconds, not trace_clock() ticks */
   REC_F_BIG = 2, /* a firing's bytes do not fit the head: one word more, after flow_out */
@@ -60,6 +68,10 @@ static inline uint32_t rec_name(uint64_t h) {
 }
 static inline uint64_t rec_head_bytes(uint64_t h) {
   return h >> 40;
+}
+/* Words of a REC_CHOICE record with head `h`. */
+static inline uint32_t rec_choice_words(uint64_t h) {
+  return 2 + 2 * (uint32_t)rec_head_bytes(h);
 }
 /* Words of a firing record with head `h`. */
 static inline uint32_t rec_fire_words(uint64_t h) {
@@ -98,8 +110,7 @@ struct trace_chunk {
   _Atomic(struct trace_chunk *) next; /* the recording thread's next chunk */
   _Atomic uint32_t count;             /* words published (recording thread: release) */
   uint32_t done;                      /* words written to the file (the writer only) */
-  uint32_t heap;                      /* from the heap, not the arena */
-  uint32_t pad0;
+  uint32_t pad0[2];
   uint64_t pad[4]; /* the words start on their own cache line */
   uint64_t w[TRACE_CHUNK_WORDS];
 };
@@ -115,11 +126,9 @@ struct trace_buf {
 /* What the recorder asks of the writer that drains it. */
 struct tracer_writer {
   void *ctx;
-  /* Past the drain mark: write in the background, soon (any thread). */
+  /* Past the drain mark: write soon (called on a recording thread, at most
+   * once until the writer clears tracer->drain_asked). */
   void (*wake_drain)(void *ctx);
-  /* No chunk is free: write what is published now. Called holding
-   * tracer->lock, on the recording thread (back-pressure, nothing lost). */
-  void (*write_locked)(void *ctx);
 };
 
 struct tracer {
@@ -139,6 +148,11 @@ struct tracer {
   size_t chunks_in_use;
   size_t drain_mark; /* bytes in use from which the writer is woken */
   _Atomic int drain_asked;
+  /* Records lost because no chunk was free (a thread never waits), and the
+   * writer's passes (each one may have freed chunks: a thread that lost a
+   * record tries again only after the next). */
+  _Atomic uint64_t lost;
+  _Atomic uint64_t passes;
 
   /* trace_clock() ticks and rt_now_ns() read together at the start. */
   uint64_t tick0, ns0;

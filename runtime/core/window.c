@@ -49,6 +49,7 @@ struct slot {
   int nout;
   char *why; /* a failed firing's message, read where it failed (emit may run elsewhere) */
   struct staged inl[FIRE_INLINE_OUT];
+  struct trace_choice ch; /* traced: how its place was chosen (ch.n 0: not hybrid) */
 };
 
 struct lane {
@@ -263,6 +264,45 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
   return best;
 }
 
+/* The trace's account of a hybrid firing's place `where` (-1 the CPU):
+ * the model's estimate and the expected finish of every place, for the
+ * bytes it took, as choose_place weighs them (its queue counted, inputs
+ * not valid there moved), and why the place won. Only while tracing, with
+ * the lock held, before the slot counts in the queue of its place. */
+static void choice_note(struct maestro_agent *a, struct window *w, int where, struct slot *s) {
+  struct maestro_runtime *rt = a->g->rt;
+  struct trace_choice *ch = &s->ch;
+  ch->n = 0;
+  if (!w->cpu_ok || !w->dev_ok || w->dev_fixed >= 0) return;
+  int ndev = rt->ndev < TRACE_CHOICE_PLACES - 1 ? rt->ndev : TRACE_CHOICE_PLACES - 1;
+  double ns;
+  int cal = perf_estimate(w->ph_cpu, s->bytes, &ns);
+  int chosen_cal = where < 0 ? cal : 0;
+  int cpu_queue = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed);
+  ch->est[0] = ns < 0 ? -1 : (int64_t)ns;
+  ch->cost[0] = ns < 0 ? -1 : (int64_t)((cpu_queue + 1) * ns);
+  int64_t best = ch->cost[0];
+  for (int d = 0; d < ndev; d++) {
+    ch->est[1 + d] = ch->cost[1 + d] = -2;
+    if (!(w->dev_mask >> d & 1)) continue;
+    int dcal = perf_estimate(w->ph_dev[d], s->bytes, &ns);
+    if (d == where) chosen_cal = dcal;
+    ch->est[1 + d] = ns < 0 ? -1 : (int64_t)ns;
+    double cost = (w->dev_inflight[d] + 1) * (ns > 0 ? ns : 0);
+    for (int p = 0; p < a->n_in; p++)
+      cost += (double)mem_cost_to_node(s->in[p], place_node(rt, d));
+    ch->cost[1 + d] = ns < 0 ? -1 : (int64_t)cost;
+    if (ns >= 0 && (best < 0 || ch->cost[1 + d] < best)) best = ch->cost[1 + d];
+  }
+  ch->n = 1 + ndev;
+  ch->chosen = where;
+  int64_t mine = ch->cost[where < 0 ? 0 : 1 + where];
+  ch->why = w->eager      ? TRACE_WHY_EAGER
+            : !chosen_cal ? TRACE_WHY_CALIBRATING
+            : mine > best ? TRACE_WHY_EXPLORING
+                          : TRACE_WHY_EARLIEST;
+}
+
 /* Takes one input set into slot `s` (the lock held, inputs ready). */
 static void take_inputs(struct maestro_agent *a, struct slot *s) {
   run_take(a, s->in, s->inseq, s->inch, &s->flow_in);
@@ -279,8 +319,12 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
     if (s->status >= 0 && s->t1 && trace_on(a->g->rt)) {
       /* Traced here, where the id of the first message it sends is known. */
       struct maestro_fire f = {.out = s->out, .nout = s->nout};
-      trace_fire_ns(a->g->rt, (maestro_place_kind_t)s->kind, s->index, a->trace_name, s->seq,
-                    s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f));
+      if (s->ch.n)
+        trace_fire_choice(a->g->rt, (maestro_place_kind_t)s->kind, s->index, a->trace_name, s->seq,
+                          s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f), &s->ch);
+      else
+        trace_fire_ns(a->g->rt, (maestro_place_kind_t)s->kind, s->index, a->trace_name, s->seq,
+                      s->bytes, s->t0, s->t1, s->flow_in, run_flow_out(a, &f));
     }
     if (s->status >= 0) {
       if (a->stamp) run_stamp(a, s->in, s->seq, s->out, s->nout);
@@ -452,6 +496,7 @@ static void launch_done(void *ctx, maestro_buf_t **out, const struct place_resul
     atomic_fetch_add_explicit(&a->st.busy_ns, r->busy_ns, memory_order_relaxed);
     atomic_store_explicit(&a->st.place_kind, MAESTRO_PLACE_DEVICE, memory_order_relaxed);
     atomic_store_explicit(&a->st.place_index, d, memory_order_relaxed);
+    atomic_store_explicit(&a->st.dev_place, d, memory_order_relaxed);
     sched_account(rt, MAESTRO_PLACE_DEVICE, d, r->busy_ns, 1);
     s->t0 = r->t_start_ns;
     s->t1 = r->t_end_ns > r->t_start_ns ? r->t_end_ns : r->t_start_ns + 1;
@@ -651,6 +696,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     s->t1 = 0;
     take_inputs(a, s);
     s->tried = 0;
+    if (a->g->tracing) choice_note(a, w, where, s); /* else ch.n stays 0 */
     if (where >= 0) w->dev_inflight[where]++;
     perf_chosen(where >= 0 ? w->ph_dev[where] : w->ph_cpu);
     /* More waiting: let another CPU lane fire it at the same time. */

@@ -136,9 +136,6 @@ static void *publisher_main(void *arg) {
     if (p->stop) break;
     pthread_mutex_unlock(&p->wake_lock);
     prof_publish(p->rt);
-    /* The trace is written here only past its buffer cap (memory stays
-     * bounded); otherwise at runtime destroy, off the program's run. */
-    if (p->trace) prof_trace_background(p);
     pthread_mutex_lock(&p->wake_lock);
   }
   pthread_mutex_unlock(&p->wake_lock);

@@ -4,6 +4,7 @@
 #define MAESTRO_PROF_IMPL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
 
@@ -43,9 +44,6 @@ struct prof {
 int prof_trace_open(struct prof *p, const char *path);
 void prof_trace_close(struct prof *p);
 void prof_trace_sample_depths(struct prof *p, const struct prof_chan_rec *c, int n, uint64_t t_ns);
-/* The stats thread's share of tracing: writes the trace in the background
- * once the records waiting pass the cap's drain mark. */
-void prof_trace_background(struct prof *p);
 
 enum { EV_NAME = 64 };
 
@@ -66,6 +64,20 @@ struct trace {
   int failed;    /* a write failed: stop writing (tw_fail) */
   int error;     /* its errno */
   int dev_named; /* device places whose tracks are named (devices appear lazily) */
+  int finished;  /* the process is ending: written for the last time */
+
+  /* The writer thread: drains the recorder every interval_ns, or at once
+   * when a byte comes through its pipe (the recorder's drain mark, a
+   * signal, close). */
+  pthread_t thread;
+  int thread_running;
+  int pipe[2];
+  _Atomic int stop;
+  uint64_t interval_ns;
+  int slot;               /* its place in the exit / signal list, or -1 (never changed) */
+  int registered;         /* counted in that list (trace_register) */
+  uint64_t lost_written;  /* lost records the file reports */
+  const uint64_t *choice; /* the REC_CHOICE of the firing being written, or NULL */
   uint64_t start_ns;
   int pid;
 

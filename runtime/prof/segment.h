@@ -36,7 +36,7 @@
 #include "base/stats_rec.h"
 
 #define PROF_SEG_MAGIC      0x014F52545345414Dull /* the bytes "MAESTRO\1" */
-#define PROF_SEG_VERSION    2u
+#define PROF_SEG_VERSION    3u
 #define PROF_SEG_LIVE_WORDS 16
 #define PROF_SEG_PREFIX     "maestro-" /* in /dev/shm: maestro-<uid>-<pid>[.<n>] */
 #define PROF_PROGRAM_LEN    64

@@ -6,14 +6,20 @@
  * core/trace_rec.c); this writer starts the recorder, reads its published
  * chunks and formats them, giving each chunk back once written.
  *
- * The JSON is formatted only when the trace is written: when the runtime is
- * destroyed, when prof_trace_flush() asks, and in the background (on the
- * stats thread) only when the records waiting pass the buffer cap
- * (MAESTRO_TRACE_BUFFER_MB, default 256): memory stays bounded, and a run
- * whose records fit pays no formatting while it runs. A recording thread
- * that finds no free chunk at all has this writer write on its own time
- * (back-pressure, nothing lost). The file is valid JSON after every write:
- * events go before a fixed footer that the next write overwrites.
+ * The trace is written as the run goes: one writer thread per trace
+ * (maestro-trace) drains the recorder every .stats_interval_ms (100 ms), and
+ * at once when the recorder passes three quarters of its buffer
+ * (MAESTRO_TRACE_BUFFER_MB, default 256). Memory stays bounded: a recording
+ * thread that finds no free chunk loses its record, counted, and the file
+ * says "lost N events" (a recording thread never waits for the file). The
+ * file is valid JSON after every write: events go before a fixed footer that
+ * the next write overwrites.
+ *
+ * The end of a process is covered too: at exit() (an atexit handler) and on
+ * SIGTERM / SIGINT (a handler installed while a trace is open, only where the
+ * signal had its default action: it asks every writer to write its last
+ * records, waits for them, then raises the signal again with its previous
+ * action) the trace is completed and no longer written.
  *
  * Time: records hold trace_clock() ticks (the TSC where it is invariant),
  * mapped onto rt_now_ns() at write time by a linear fit between the pair
@@ -26,12 +32,18 @@
  * ("ph":"X", "cat":"firing", "name": the agent); its message flows are
  * "s"/"f" events with the message id; channel depths are counters ("C"). */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/error.h"
@@ -77,11 +89,15 @@ static uint32_t rec_words(uint64_t h) {
   case REC_SPAN: return REC_SPAN_WORDS;
   case REC_XFER: return REC_XFER_WORDS;
   case REC_DEPTH: return REC_DEPTH_WORDS;
+  case REC_FLOW_END: return REC_FLOW_END_WORDS;
+  case REC_CHOICE: return rec_choice_words(h);
   default: return 1;
   }
 }
 
 static void flush_locked(struct trace *t, int final);
+static void locked_begin(struct trace *t, sigset_t *old);
+static void locked_end(struct trace *t, const sigset_t *old);
 
 static const struct trace_name EMPTY_NAME = {"", "\"\"", 2};
 
@@ -100,11 +116,6 @@ static const struct trace_name *name_of(struct trace *t, uint32_t id) {
     nm->json = js;
   }
   return nm;
-}
-
-/* The recorder's writer.write_locked: no chunk is free. */
-static void trace_write_now(void *ctx) {
-  flush_locked(ctx, 0);
 }
 
 /* Writes the run of firings `r`, firings k.. of the `n` that share out
@@ -128,6 +139,7 @@ static uint64_t write_run(struct trace *t, const uint64_t *r, uint64_t k, uint64
 static void write_words(struct trace *t, const uint64_t *w, uint32_t from, uint32_t to, int final) {
   uint32_t pend = UINT32_MAX, npend = 0; /* untimed firings waiting for their span */
   uint64_t last = t->last_ns;            /* the latest time seen */
+  const uint64_t *choice = NULL;         /* the REC_CHOICE of the firing that follows */
   for (uint32_t i = from; i < to; i += rec_words(w[i])) {
     uint64_t h = w[i];
     switch (rec_type(h)) {
@@ -153,12 +165,16 @@ static void write_words(struct trace *t, const uint64_t *w, uint32_t from, uint3
       int ns = rec_flags(h) & REC_F_NS;
       const uint64_t *tt = rec_fire_times(&w[i]);
       last = to_ns(t, tt[1], ns);
+      t->choice = choice;
       tw_firing(t, rec_tid(h), name_of(t, rec_name(h)), w[i + 1], rec_fire_bytes(&w[i]), w[i + 2],
                 w[i + 3], to_ns(t, tt[0], ns), last);
+      t->choice = choice = NULL;
       break;
     }
+    case REC_CHOICE: choice = &w[i]; break;
     case REC_XFER: tw_transfer(t, &w[i], name_of(t, rec_name(h))); break;
     case REC_DEPTH: tw_depth(t, &w[i], name_of(t, rec_name(h))); break;
+    case REC_FLOW_END: tw_flow_end(t, w[i + 1], w[i + 2]); break;
     default: break;
     }
   }
@@ -192,7 +208,7 @@ static uint32_t writable_end(const uint64_t *w, uint32_t from, uint32_t n) {
  * memory stays bounded, recording threads never wait on a file that
  * fails). */
 static void flush_locked(struct trace *t, int final) {
-  if (!t->f) return;
+  if (!t->f || t->finished) return;
   if (!t->failed && fseek(t->f, t->body_end, SEEK_SET) != 0) tw_fail(t, errno);
   int drop = t->failed;
   if (!drop) {
@@ -216,7 +232,14 @@ static void flush_locked(struct trace *t, int final) {
       c = next;
     }
   }
+  /* Chunks may be free again: threads that lost records try again. */
+  atomic_fetch_add_explicit(&t->rec->passes, 1, memory_order_release);
   if (drop) return;
+  uint64_t lost = atomic_load_explicit(&t->rec->lost, memory_order_relaxed);
+  if (lost > t->lost_written) {
+    tw_lost(t, lost - t->lost_written, lost, t->last_ns);
+    t->lost_written = lost;
+  }
   tw_out_flush(t);
   t->body_end = ftell(t->f);
   fputs(FOOTER, t->f);
@@ -226,54 +249,217 @@ static void flush_locked(struct trace *t, int final) {
 int prof_trace_flush(struct maestro_runtime *rt) {
   struct trace *t = rt && rt->prof ? rt->prof->trace : NULL;
   if (!t) return MAESTRO_OK;
-  pthread_mutex_lock(&t->rec->lock);
+  sigset_t old;
+  locked_begin(t, &old);
   flush_locked(t, 0);
   int failed = t->failed, e = t->error;
-  pthread_mutex_unlock(&t->rec->lock);
+  locked_end(t, &old);
   if (failed)
     return err_set(MAESTRO_ESYS, "prof_trace_flush: writing the trace file '%s' failed: %s",
                    t->path, strerror(e));
   return MAESTRO_OK;
 }
 
-/* The stats thread's part: write when past the drain mark. (It does not
- * populate the arena ahead of the writers: on a machine whose cores are all
- * busy that costs the run as much as the writers' own page faults.) */
-void prof_trace_background(struct prof *p) {
-  struct trace *t = p->trace;
-  if (!t) return;
-  struct tracer *r = t->rec;
-  pthread_mutex_lock(&r->free_lock);
-  size_t in_use = r->chunks_in_use * TRACE_CHUNK_BYTES;
-  pthread_mutex_unlock(&r->free_lock);
-  atomic_store_explicit(&r->drain_asked, 0, memory_order_relaxed);
-  if (in_use >= r->drain_mark) {
-    pthread_mutex_lock(&r->lock);
-    flush_locked(t, 0);
-    pthread_mutex_unlock(&r->lock);
+/* ---- the end of the process: exit() and SIGTERM / SIGINT ----
+ *
+ * Open traces are listed in fixed slots that a signal handler can read
+ * (atomics only). The handler asks each slot's writer thread, through its
+ * pipe, for the last write, waits for it (a bounded time: a writer that
+ * cannot finish, say because the signalled thread held a lock it needs, does
+ * not keep the process alive), puts back the signal's previous action and
+ * raises the signal again, which is delivered once the handler returns. */
+
+enum { SIG_SLOTS = 64, SIG_WAIT_MS = 3000 };
+enum { SLOT_IDLE, SLOT_ASKED, SLOT_DONE };
+static struct sig_slot {
+  _Atomic int wfd; /* the writer's pipe, -1 when free */
+  _Atomic int state;
+  _Atomic int pid; /* the process whose writer it is (a fork's child has none) */
+} sig_slots[SIG_SLOTS] = {[0 ... SIG_SLOTS - 1] = {-1, SLOT_IDLE, 0}};
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct trace *reg_traces[SIG_SLOTS]; /* under reg_lock (atexit) */
+static int reg_open;                        /* traces open */
+static int reg_atexit;                      /* the atexit handler is registered */
+static const int trace_sigs[2] = {SIGTERM, SIGINT};
+static struct sigaction sig_old[2];
+static int sig_installed[2];
+
+static void trace_on_signal(int sig) {
+  int saved = errno, pid = (int)getpid();
+  for (int i = 0; i < SIG_SLOTS; i++) {
+    int fd = atomic_load(&sig_slots[i].wfd);
+    if (fd < 0 || atomic_load(&sig_slots[i].pid) != pid) continue;
+    atomic_store(&sig_slots[i].state, SLOT_ASKED);
+    ssize_t wr = write(fd, "t", 1);
+    (void)wr;
   }
+  for (int ms = 0; ms < SIG_WAIT_MS; ms++) {
+    int waiting = 0;
+    for (int i = 0; i < SIG_SLOTS; i++)
+      waiting |= atomic_load(&sig_slots[i].wfd) >= 0 && atomic_load(&sig_slots[i].pid) == pid &&
+                 atomic_load(&sig_slots[i].state) == SLOT_ASKED;
+    if (!waiting) break;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  for (int k = 0; k < 2; k++)
+    if (trace_sigs[k] == sig) sigaction(sig, &sig_old[k], NULL);
+  raise(sig); /* blocked until this handler returns */
+  errno = saved;
 }
 
-/* The recorder's writer.wake_drain: asks the stats thread for
- * prof_trace_background() now. */
+/* Blocks SIGTERM and SIGINT in this thread, then takes the writer's lock:
+ * a signal that arrived while this thread holds it would keep the writer
+ * from writing the trace's end. */
+static void locked_begin(struct trace *t, sigset_t *old) {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGTERM);
+  sigaddset(&s, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &s, old);
+  pthread_mutex_lock(&t->rec->lock);
+}
+
+static void locked_end(struct trace *t, const sigset_t *old) {
+  pthread_mutex_unlock(&t->rec->lock);
+  pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* Writes the last records and stops writing (the process is ending). */
+static void trace_finish(struct trace *t) {
+  sigset_t old;
+  locked_begin(t, &old);
+  flush_locked(t, 1);
+  t->finished = 1;
+  locked_end(t, &old);
+}
+
+static void trace_at_exit(void) {
+  pthread_mutex_lock(&reg_lock);
+  for (int i = 0; i < SIG_SLOTS; i++) /* not a fork's child's: its parent writes them */
+    if (reg_traces[i] && reg_traces[i]->pid == (int)getpid()) trace_finish(reg_traces[i]);
+  pthread_mutex_unlock(&reg_lock);
+}
+
+/* Lists `t` for exit() and the signals; the first trace installs the
+ * handlers, where the signal has its default action (a program's own
+ * handler, or an ignored signal, is left as it is). */
+static void trace_register(struct trace *t) {
+  pthread_mutex_lock(&reg_lock);
+  for (int i = 0; i < SIG_SLOTS; i++)
+    if (!reg_traces[i]) {
+      reg_traces[i] = t;
+      t->slot = i;
+      atomic_store(&sig_slots[i].state, SLOT_IDLE);
+      atomic_store(&sig_slots[i].pid, t->pid);
+      atomic_store(&sig_slots[i].wfd, t->pipe[1]);
+      break;
+    }
+  if (!reg_atexit && atexit(trace_at_exit) == 0) reg_atexit = 1;
+  t->registered = 1;
+  if (reg_open++ == 0) {
+    for (int k = 0; k < 2; k++) {
+      struct sigaction sa, cur;
+      if (sigaction(trace_sigs[k], NULL, &cur) != 0 || cur.sa_handler != SIG_DFL ||
+          (cur.sa_flags & SA_SIGINFO))
+        continue;
+      memset(&sa, 0, sizeof sa);
+      sa.sa_handler = trace_on_signal;
+      sigemptyset(&sa.sa_mask);
+      sa.sa_flags = SA_RESTART;
+      sig_installed[k] = sigaction(trace_sigs[k], &sa, &sig_old[k]) == 0;
+    }
+  }
+  pthread_mutex_unlock(&reg_lock);
+}
+
+/* The last trace closed puts back the signals' previous actions (where
+ * the handler is still ours). */
+static void trace_unregister(struct trace *t) {
+  pthread_mutex_lock(&reg_lock);
+  if (t->slot >= 0) { /* t->slot itself stays: its writer thread may read it */
+    atomic_store(&sig_slots[t->slot].wfd, -1);
+    reg_traces[t->slot] = NULL;
+  }
+  if (--reg_open == 0) {
+    for (int k = 0; k < 2; k++) {
+      struct sigaction cur;
+      if (sig_installed[k] && sigaction(trace_sigs[k], NULL, &cur) == 0 &&
+          cur.sa_handler == trace_on_signal)
+        sigaction(trace_sigs[k], &sig_old[k], NULL);
+      sig_installed[k] = 0;
+    }
+  }
+  pthread_mutex_unlock(&reg_lock);
+}
+
+/* ---- the writer thread ---- */
+
+static void *writer_main(void *arg) {
+  struct trace *t = arg;
+  pthread_setname_np(pthread_self(), "maestro-trace");
+  /* Below the workers: on a machine whose cores are all busy, formatting
+   * the trace waits for idle time rather than taking it from the firings
+   * (the buffer holds what waits; past it records are lost, counted). */
+  if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0) {
+    /* best effort: the writer runs at the program's priority */
+  }
+  /* The signals go to the program's threads: this one must stay free to
+   * write the trace's end when one arrives. */
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGTERM);
+  sigaddset(&s, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &s, NULL);
+  int ms = (int)(t->interval_ns / 1000000u);
+  int slot = t->slot; /* set before this thread started, never changed */
+  for (;;) {
+    struct pollfd pfd = {.fd = t->pipe[0], .events = POLLIN};
+    int n = poll(&pfd, 1, ms > 0 ? ms : 1);
+    if (n > 0) {
+      char buf[64];
+      while (read(t->pipe[0], buf, sizeof buf) > 0) {
+      }
+    }
+    if (slot >= 0 && atomic_load(&sig_slots[slot].state) == SLOT_ASKED) {
+      trace_finish(t);
+      atomic_store(&sig_slots[slot].state, SLOT_DONE);
+    }
+    if (atomic_load_explicit(&t->stop, memory_order_acquire)) break;
+    atomic_store_explicit(&t->rec->drain_asked, 0, memory_order_relaxed);
+    pthread_mutex_lock(&t->rec->lock);
+    flush_locked(t, 0);
+    pthread_mutex_unlock(&t->rec->lock);
+  }
+  return NULL;
+}
+
+/* The recorder's writer.wake_drain: write now rather than at the next
+ * period (a recording thread's slow path). */
 static void trace_wake_drain(void *ctx) {
   struct trace *t = ctx;
-  atomic_store_explicit(&t->rec->drain_asked, 1, memory_order_relaxed);
-  pthread_mutex_lock(&t->prof->wake_lock);
-  pthread_cond_signal(&t->prof->wake);
-  pthread_mutex_unlock(&t->prof->wake_lock);
+  ssize_t wr = write(t->pipe[1], "d", 1);
+  (void)wr;
 }
-
 int prof_trace_open(struct prof *p, const char *path) {
   struct trace *t = calloc(1, sizeof *t);
   if (!t) return err_set(MAESTRO_ENOMEM, "MAESTRO_TRACE: out of memory");
   size_t mb = (size_t)p->rt->cfg.trace_buffer_mb;
   size_t pre = (size_t)p->rt->cfg.trace_prefault_mb;
   t->prof = p;
-  struct tracer_writer w = {
-      .ctx = t, .wake_drain = trace_wake_drain, .write_locked = trace_write_now};
+  t->slot = -1;
+  t->pipe[0] = t->pipe[1] = -1;
+  if (pipe2(t->pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    int e = errno;
+    free(t);
+    return err_set(MAESTRO_ESYS, "MAESTRO_TRACE: cannot make the writer's pipe: %s", strerror(e));
+  }
+  struct tracer_writer w = {.ctx = t, .wake_drain = trace_wake_drain};
   int rc = tracer_start(p->rt, mb, pre, &w);
   if (rc) {
+    close(t->pipe[0]);
+    close(t->pipe[1]);
     free(t);
     return rc;
   }
@@ -285,6 +471,8 @@ int prof_trace_open(struct prof *p, const char *path) {
     if (t->f) fclose(t->f);
     free(t->path);
     tracer_stop(p->rt);
+    close(t->pipe[0]);
+    close(t->pipe[1]);
     free(t);
     return err_set(MAESTRO_EINVAL, "MAESTRO_TRACE='%s': cannot write the trace file: %s", path,
                    strerror(e));
@@ -294,6 +482,7 @@ int prof_trace_open(struct prof *p, const char *path) {
   t->pid = (int)getpid();
   t->last_ns = t->rec->ns0;
   t->ns_per_tick = trace_clock_tsc ? 0.0 : 1.0;
+  t->interval_ns = p->interval_ns;
   tw_init(t);
   tw_meta(t, p->rt);
   t->body_end = ftell(t->f);
@@ -306,18 +495,45 @@ int prof_trace_open(struct prof *p, const char *path) {
     prof_trace_close(p);
     return MAESTRO_ESYS;
   }
+  trace_register(t);
+  /* Started with TERM and INT blocked, which it keeps. */
+  sigset_t s, old;
+  sigemptyset(&s);
+  sigaddset(&s, SIGTERM);
+  sigaddset(&s, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &s, &old);
+  t->thread_running = pthread_create(&t->thread, NULL, writer_main, t) == 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   return MAESTRO_OK;
 }
 
 void prof_trace_close(struct prof *p) {
   struct trace *t = p->trace;
   if (!t) return;
-  pthread_mutex_lock(&t->rec->lock);
+  if (t->registered) trace_unregister(t);
+  if (t->thread_running) {
+    atomic_store_explicit(&t->stop, 1, memory_order_release);
+    ssize_t wr = write(t->pipe[1], "s", 1);
+    (void)wr;
+    pthread_join(t->thread, NULL);
+    t->thread_running = 0;
+  }
+  sigset_t old;
+  locked_begin(t, &old);
   flush_locked(t, 1);
-  pthread_mutex_unlock(&t->rec->lock);
+  locked_end(t, &old);
+  uint64_t lost = atomic_load(&t->rec->lost);
+  if (lost)
+    fprintf(stderr,
+            "maestro: MAESTRO_TRACE='%s': %" PRIu64
+            " events were lost (the trace buffer was full: a larger MAESTRO_TRACE_BUFFER_MB "
+            "keeps them)\n",
+            t->path, lost);
   p->trace = NULL;
   tracer_stop(p->rt);
   if (fclose(t->f) != 0) tw_fail(t, errno);
+  close(t->pipe[0]);
+  close(t->pipe[1]);
   for (int i = 0; i < NAME_PAGES; i++) {
     if (!t->pages[i]) continue;
     for (int k = 0; k < NAME_PAGE; k++)
@@ -326,4 +542,10 @@ void prof_trace_close(struct prof *p) {
   }
   free(t->path);
   free(t);
+}
+
+/* The public flush (include/maestro/runtime.h). */
+int maestro_trace_flush(maestro_runtime_t *rt) {
+  if (!rt) return err_set(MAESTRO_EINVAL, "maestro_trace_flush: rt is NULL");
+  return prof_trace_flush(rt);
 }

@@ -26,10 +26,10 @@ void tw_out_flush(struct trace *t) {
   t->out_n = 0;
 }
 
-/* Room for one event: a firing with its two flows is under 400 bytes plus
- * its name (at most 6 * 1000 + 2 bytes as JSON). */
+/* Room for one event: a firing with its two flows and its placement choice
+ * is under 1000 bytes plus its name (at most 6 * 1000 + 2 bytes as JSON). */
 static char *out_reserve(struct trace *t, size_t name_len) {
-  if (t->out_n + 512 + 2 * name_len > sizeof t->out) tw_out_flush(t);
+  if (t->out_n + 1024 + 2 * name_len > sizeof t->out) tw_out_flush(t);
   return t->out + t->out_n;
 }
 
@@ -85,6 +85,50 @@ static char *put_us(char *o, int64_t ns) {
   return o;
 }
 
+static char *put_i64(char *o, int64_t v) {
+  if (v < 0) {
+    *o++ = '-';
+    return put_u64(o, (uint64_t)0 - (uint64_t)v);
+  }
+  return put_u64(o, (uint64_t)v);
+}
+
+/* A place of a REC_CHOICE: 0 the CPU, 1 + d device d. */
+static char *put_place(char *o, uint32_t p) {
+  if (p == 0) return put_lit(o, "\"cpu\"");
+  o = put_lit(o, "\"device ");
+  o = put_u64(o, p - 1);
+  *o++ = '"';
+  return o;
+}
+
+/* ,"place":..,"why":..,"est_ns":{place: ns},"cost_ns":{place: ns} of a
+ * REC_CHOICE (places that are not the agent's left out; -1: not measured). */
+static char *put_choice(char *o, const uint64_t *c) {
+  static const char *const why[] = {"earliest finish", "calibrating", "exploring", "eager"};
+  uint32_t n = (uint32_t)rec_head_bytes(c[0]), chosen = (uint32_t)c[1], w = (uint32_t)(c[1] >> 32);
+  o = put_lit(o, ",\"place\":");
+  o = put_place(o, chosen);
+  o = put_lit(o, ",\"why\":\"");
+  o = put_lit(o, why[w < 4 ? w : 0]);
+  *o++ = '"';
+  for (int k = 0; k < 2; k++) {
+    o = put_lit(o, k ? ",\"cost_ns\":{" : ",\"est_ns\":{");
+    int first = 1;
+    for (uint32_t i = 0; i < n; i++) {
+      int64_t v = (int64_t)c[2 + k * n + i];
+      if (v < -1) continue;
+      if (!first) *o++ = ',';
+      first = 0;
+      o = put_place(o, i);
+      *o++ = ':';
+      o = put_i64(o, v);
+    }
+    *o++ = '}';
+  }
+  return o;
+}
+
 char *tw_put_str(char *o, const char *s) {
   *o++ = '"';
   for (int i = 0; s[i]; i++) {
@@ -132,6 +176,7 @@ void tw_firing(struct trace *t, uint32_t tid, const struct trace_name *name, uin
   o = put_u64(o, seq);
   o = put_lit(o, ",\"bytes\":");
   o = put_u64(o, bytes);
+  if (t->choice) o = put_choice(o, t->choice);
   o = put_lit(o, "}}");
   if (flow_in) {
     /* Near the consumer's end: its start may be the previous firing's end,
@@ -186,6 +231,34 @@ void tw_depth(struct trace *t, const uint64_t *w, const struct trace_name *name)
   o = put_where(o, t, TID_HOST, w[2]);
   o = put_lit(o, ",\"args\":{\"depth\":");
   o = put_u64(o, w[1]);
+  o = put_lit(o, "}}");
+  t->out_n = (size_t)(o - t->out);
+  t->events_written++;
+}
+
+void tw_flow_end(struct trace *t, uint64_t flow, uint64_t ns) {
+  char *o = out_reserve(t, 0);
+  o = put_lit(o, ",\n{\"ph\":\"X\",\"cat\":\"host\",\"name\":\"output pop\"");
+  o = put_where(o, t, TID_HOST, ns);
+  o = put_lit(o, ",\"dur\":0.001}");
+  o = put_lit(o, ",\n{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"msg\",\"name\":\"msg\",\"id\":");
+  o = put_u64(o, flow);
+  o = put_where(o, t, TID_HOST, ns);
+  *o++ = '}';
+  t->out_n = (size_t)(o - t->out);
+  t->events_written++;
+}
+
+void tw_lost(struct trace *t, uint64_t n, uint64_t total, uint64_t ns) {
+  char *o = out_reserve(t, 0);
+  o = put_lit(o, ",\n{\"ph\":\"i\",\"s\":\"g\",\"cat\":\"lost\",\"name\":\"lost ");
+  o = put_u64(o, n);
+  o = put_lit(o, " events\"");
+  o = put_where(o, t, TID_HOST, ns);
+  o = put_lit(o, ",\"args\":{\"lost\":");
+  o = put_u64(o, n);
+  o = put_lit(o, ",\"lost_total\":");
+  o = put_u64(o, total);
   o = put_lit(o, "}}");
   t->out_n = (size_t)(o - t->out);
   t->events_written++;

@@ -25,6 +25,12 @@ void tw_firing(struct trace *t, uint32_t tid, const struct trace_name *name, uin
 void tw_batch(struct trace *t, uint32_t tid, uint64_t n, uint64_t t0, uint64_t t1);
 void tw_transfer(struct trace *t, const uint64_t *w, const struct trace_name *name);
 void tw_depth(struct trace *t, const uint64_t *w, const struct trace_name *name);
+/* The host's pop of message `flow` at `ns`: a short slice on the host
+ * track where the message's arrow ends. */
+void tw_flow_end(struct trace *t, uint64_t flow, uint64_t ns);
+/* An instant event on the host track at `ns`: `n` more records were lost
+ * (the buffer was full), `total` since the start. */
+void tw_lost(struct trace *t, uint64_t n, uint64_t total, uint64_t ns);
 /* Records a failed write (`err` is its errno): the trace stops being
  * written, and the first failure is reported on stderr (the runtime's
  * destroy, the stats thread and a recording thread that writes have no

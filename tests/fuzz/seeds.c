@@ -45,8 +45,21 @@ static struct prof_place_rec place(int i) {
 static struct prof_agent_rec agent(int i, uint64_t scale) {
   struct prof_agent_rec a = {.place_kind = i == 2,
                              .place_index = i == 1 ? -1 : 0,
-                             .state = i % 6,
+                             .state = i % 7,
                              .queue_depth = (uint32_t)i};
+  /* Layout 3: where it is placed; agent 2 is a hybrid with estimates. */
+  if (i != 1) {
+    a.flags = PROF_AGENT_F_CPU_PLACED;
+    a.cpu_place = i;
+  }
+  if (i == 2) {
+    a.flags |= PROF_AGENT_F_DEV_PLACED | PROF_AGENT_F_HYBRID;
+    a.dev_place = 0;
+    a.n_est = PROF_EST_PLACES;
+    const int64_t est[PROF_EST_PLACES] = {250, 4000, -1, -2, -2};
+    memcpy(a.est_ns, est, sizeof est);
+    a.est_bytes = 4096;
+  }
   snprintf(a.name, sizeof a.name, "agent%d", i);
   snprintf(a.graph, sizeof a.graph, "g");
   a.fires = 10 * scale * (uint64_t)(i + 1);

@@ -41,6 +41,31 @@ pcflags=$(pkg-config --cflags --libs maestro) || fail "pkg-config cannot read ma
 "$cc" $flags -o "$work/consumer_pc" "$here/consumer/consumer.c" $pcflags -Wl,-rpath,"$lib" \
   || fail "build with pkg-config failed"
 "$work/consumer_pc" || fail "consumer built with pkg-config failed to run"
+# Without an rpath: found through LD_LIBRARY_PATH (README, another prefix).
+# shellcheck disable=SC2086
+"$cc" $flags -o "$work/consumer_ld" "$here/consumer/consumer.c" $pcflags \
+  || fail "build with pkg-config (no rpath) failed"
+LD_LIBRARY_PATH=$lib "$work/consumer_ld" || fail "consumer run with LD_LIBRARY_PATH failed"
+# The rpath from pkg-config's libdir (README).
+# shellcheck disable=SC2086
+"$cc" $flags -o "$work/consumer_rp" "$here/consumer/consumer.c" $pcflags \
+  -Wl,-rpath,"$(pkg-config --variable=libdir maestro)" || fail "build with the libdir rpath failed"
+"$work/consumer_rp" || fail "consumer built with the libdir rpath failed to run"
+# --static: the flags link libmaestro.a (hwloc and OpenCL stay shared).
+pcstatic=$(pkg-config --static --libs maestro) || fail "pkg-config --static cannot read maestro.pc"
+case " $pcstatic " in *" -ludev "*) fail "pkg-config --static lists -ludev: $pcstatic" ;; esac
+# shellcheck disable=SC2086
+"$cc" $flags -o "$work/consumer_static_pc" "$here/consumer/consumer.c" \
+  $(pkg-config --cflags maestro) "$lib/libmaestro.a" ${pcstatic//-lmaestro/} \
+  || fail "build with pkg-config --static failed: $pcstatic"
+if objdump -p "$work/consumer_static_pc" | grep -q 'NEEDED.*libmaestro'; then
+  fail "the --static build needs libmaestro.so"
+fi
+"$work/consumer_static_pc" || fail "consumer built with pkg-config --static failed to run"
+# shellcheck disable=SC2086
+"$cc" $flags -o "$work/consumer_static_pc2" "$here/consumer/consumer.c" \
+  $(pkg-config --cflags --static --libs maestro) -Wl,-rpath,"$lib" \
+  || fail "build with pkg-config --cflags --static --libs failed"
 
 # 2. find_package(Maestro).
 cmake -S "$here/consumer" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" \

@@ -15,14 +15,26 @@
  *                              "pipeline": src -> scale -> sink (4 KiB f32
  *                              messages, src paced at about 5000 msg/s), for
  *                              SECONDS; prints each agent's firings at the end
- *   prof_demo graphtrace FILE N  the same graph, N messages as fast as it
- *                              goes, tracing to FILE; prints "agent fires" lines
+ *   prof_demo graphtrace FILE N [END]  the same graph, N messages as fast as it
+ *                              goes, tracing to FILE; prints "agent fires" lines.
+ *                              END: destroy (default), exit (exit() at the
+ *                              end, nothing destroyed), term (prints "ended"
+ *                              and waits for a signal), live (paced, for ever:
+ *                              prints "ready" once 100 messages went through),
+ *                              flush (paced: maestro_trace_flush after 50 ms,
+ *                              the file then copied to FILE.mid)
  *   prof_demo devgraph ... / devgraphtrace ...  the same with scale as an
  *                              OpenCL kernel agent on device 0
  *   prof_demo trace FILE N     a runtime tracing to FILE; two threads record
  *                              N firings each through trace_firing
  *                              (with message flows), then the runtime is
  *                              destroyed. Prints the number of firings.
+ *
+ *   prof_demo hybridgraph SECONDS  graph with scale a hybrid agent
+ *   prof_demo hybridtrace FILE N  graphtrace with scale a hybrid agent (CPU
+ *                              function and kernel) on CPUs and device 0
+ *   prof_demo outputtrace FILE N  src -> scale -> a graph output the host
+ *                              pops N messages from, tracing to FILE
  *
  *   prof_demo tracestress FILE N  four threads record N firings each while
  *                              the main thread flushes continually
@@ -207,12 +219,24 @@ static const maestro_kernel_t scale_kernel = {
     .n_args = 3,
     .range_port = 0};
 
-/* `device`: scale is a kernel agent on device 0. */
-static int run_graph(double seconds, const char *trace, uint64_t n, int device) {
+/* How a traced graph run ends (graphtrace's END). */
+enum end_how {
+  END_DESTROY, /* maestro_runtime_destroy */
+  END_EXIT,    /* exit(0) once the graph ended, without destroying anything */
+  END_TERM,    /* prints "ended", then waits for a signal */
+  END_LIVE,    /* src runs for ever (paced); prints "ready" after 100 firings */
+  END_FLUSH,   /* paced; maestro_trace_flush after 50 ms, the file copied to FILE.mid */
+};
+
+/* `device`: 1, scale is a kernel agent on device 0; 2, a hybrid agent
+ * (CPU function and kernel) placed by the scheduler. */
+static int run_graph(double seconds, const char *trace, uint64_t n, int device, enum end_how end) {
   maestro_config_t cfg;
   maestro_config_defaults(&cfg);
   cfg.devices = device ? "0" : "none";
   if (trace) cfg.trace = trace;
+  /* Only the flush writes the trace while END_FLUSH copies it. */
+  if (end == END_FLUSH) cfg.stats_interval_ms = 60000;
   maestro_runtime_t *rt;
   maestro_graph_t *g;
   if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
@@ -220,8 +244,8 @@ static int run_graph(double seconds, const char *trace, uint64_t n, int device) 
     return 1;
   }
   struct src_state st = {.deadline_ns = trace ? 0 : rt_now_ns() + (uint64_t)(seconds * 1e9),
-                         .left = n,
-                         .pace_us = trace ? 0 : 200};
+                         .left = end == END_LIVE ? UINT64_MAX : n,
+                         .pace_us = trace && end < END_LIVE ? 0 : 200};
   maestro_agent_t *a[3];
   int rc = maestro_graph_create(rt, "pipeline", &g);
   if (!rc)
@@ -231,17 +255,17 @@ static int run_graph(double seconds, const char *trace, uint64_t n, int device) 
             .name = "src", .out = f32_out, .n_out = 1, .cpu = src_fire, .state = &st},
         &a[0]);
   if (!rc)
-    rc = maestro_agent_add(
-        g,
-        &(maestro_agent_desc_t){.name = "scale",
-                                .in = f32_in,
-                                .n_in = 1,
-                                .out = f32_out,
-                                .n_out = 1,
-                                .cpu = testutil_scale2_cpu,
-                                .kernel = device ? &scale_kernel : NULL,
-                                .affinity = {device ? MAESTRO_ON_DEVICE : MAESTRO_ANYWHERE, 0}},
-        &a[1]);
+    rc = maestro_agent_add(g,
+                           &(maestro_agent_desc_t){
+                               .name = "scale",
+                               .in = f32_in,
+                               .n_in = 1,
+                               .out = f32_out,
+                               .n_out = 1,
+                               .cpu = testutil_scale2_cpu,
+                               .kernel = device ? &scale_kernel : NULL,
+                               .affinity = {device == 1 ? MAESTRO_ON_DEVICE : MAESTRO_ANYWHERE, 0}},
+                           &a[1]);
   if (!rc)
     rc = maestro_agent_add(
         g, &(maestro_agent_desc_t){.name = "sink", .in = f32_in, .n_in = 1, .cpu = sink_fire},
@@ -259,6 +283,29 @@ static int run_graph(double seconds, const char *trace, uint64_t n, int device) 
     printf("ready %d %s\n", (int)getpid(), prof_stats_name(rt) ? prof_stats_name(rt) : "(none)");
     fflush(stdout);
   }
+  if (end == END_LIVE) {
+    maestro_agent_stats_t s = {0};
+    while (s.fires < 100) {
+      sleep_ms(5);
+      maestro_agent_stats(a[2], &s);
+    }
+    printf("ready\n");
+    fflush(stdout);
+  }
+  if (end == END_FLUSH) {
+    sleep_ms(50);
+    rc = maestro_trace_flush(rt);
+    if (rc) fprintf(stderr, "prof_demo: flush: %s\n", maestro_last_error());
+    char mid[4096];
+    snprintf(mid, sizeof mid, "%s.mid", trace);
+    FILE *in = fopen(trace, "rb"), *out = fopen(mid, "wb");
+    char buf[65536];
+    size_t k;
+    while (in && out && (k = fread(buf, 1, sizeof buf, in)) > 0)
+      fwrite(buf, 1, k, out);
+    if (in) fclose(in);
+    if (out) fclose(out);
+  }
   rc = maestro_graph_wait(g);
   if (rc) fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
   for (int i = 0; i < 3; i++) {
@@ -266,6 +313,62 @@ static int run_graph(double seconds, const char *trace, uint64_t n, int device) 
     maestro_agent_stats(a[i], &s);
     printf("%s %llu\n", maestro_agent_name(a[i]), (unsigned long long)s.fires);
   }
+  fflush(stdout);
+  if (end == END_EXIT) exit(rc ? 1 : 0);
+  if (end == END_TERM) {
+    printf("ended\n");
+    fflush(stdout);
+    for (;;)
+      pause();
+  }
+  maestro_graph_destroy(g);
+  maestro_runtime_destroy(rt);
+  return rc ? 1 : 0;
+}
+
+/* src -> scale -> a graph output the host pops N messages from, traced. */
+static int run_output_trace(const char *file, uint64_t n) {
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  cfg.trace = file;
+  maestro_runtime_t *rt;
+  maestro_graph_t *g;
+  maestro_output_t *out = NULL;
+  struct src_state st = {.left = n};
+  maestro_agent_t *a[2];
+  if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
+    fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
+    return 1;
+  }
+  int rc = maestro_graph_create(rt, "pipeline", &g);
+  if (!rc)
+    rc = maestro_agent_add(
+        g,
+        &(maestro_agent_desc_t){
+            .name = "src", .out = f32_out, .n_out = 1, .cpu = src_fire, .state = &st},
+        &a[0]);
+  if (!rc)
+    rc = maestro_agent_add(g,
+                           &(maestro_agent_desc_t){.name = "scale",
+                                                   .in = f32_in,
+                                                   .n_in = 1,
+                                                   .out = f32_out,
+                                                   .n_out = 1,
+                                                   .cpu = testutil_scale2_cpu},
+                           &a[1]);
+  if (!rc) rc = maestro_connect(g, a[0], "out", a[1], "in", 8);
+  if (!rc) rc = maestro_graph_output(g, a[1], "out", &out);
+  if (!rc) rc = maestro_graph_start(g);
+  uint64_t got = 0;
+  maestro_buf_t *b;
+  while (!rc && maestro_output_pop(out, &b, 10000) == MAESTRO_OK) {
+    maestro_buf_release(b);
+    got++;
+  }
+  if (!rc) rc = maestro_graph_wait(g);
+  if (rc) fprintf(stderr, "prof_demo: %s\n", maestro_last_error());
+  printf("popped %llu\n", (unsigned long long)got);
   maestro_graph_destroy(g);
   maestro_runtime_destroy(rt);
   return rc ? 1 : 0;
@@ -369,11 +472,24 @@ int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "tworuntimes")) return run_two_runtimes(atof(argv[2]));
   int dev = argc > 1 && !strncmp(argv[1], "dev", 3);
   const char *mode = argc > 1 ? argv[1] + (dev ? 3 : 0) : "";
-  if (argc == 3 && !strcmp(mode, "graph")) return run_graph(atof(argv[2]), NULL, 0, dev);
+  if (argc == 3 && !strcmp(mode, "graph"))
+    return run_graph(atof(argv[2]), NULL, 0, dev, END_DESTROY);
+  if (argc == 5 && !strcmp(mode, "graphtrace")) {
+    static const char *const ends[] = {"destroy", "exit", "term", "live", "flush"};
+    for (int e = 0; e < 5; e++)
+      if (!strcmp(argv[4], ends[e]))
+        return run_graph(0, argv[2], strtoull(argv[3], NULL, 10), dev, (enum end_how)e);
+  }
   if (argc == 4 && !strcmp(mode, "graphtrace"))
-    return run_graph(0, argv[2], strtoull(argv[3], NULL, 10), dev);
+    return run_graph(0, argv[2], strtoull(argv[3], NULL, 10), dev, END_DESTROY);
   if (argc == 4 && !strcmp(argv[1], "tracestress")) return run_trace_stress(argv[2], atoi(argv[3]));
   if (argc == 4 && !strcmp(argv[1], "trace")) return run_trace(argv[2], atoi(argv[3]));
+  if (argc == 3 && !strcmp(argv[1], "hybridgraph"))
+    return run_graph(atof(argv[2]), NULL, 0, 2, END_DESTROY);
+  if (argc == 4 && !strcmp(argv[1], "hybridtrace"))
+    return run_graph(0, argv[2], strtoull(argv[3], NULL, 10), 2, END_DESTROY);
+  if (argc == 4 && !strcmp(argv[1], "outputtrace"))
+    return run_output_trace(argv[2], strtoull(argv[3], NULL, 10));
   fprintf(stderr, "usage: prof_demo fake SECONDS [NAME] | runtime SECONDS | tworuntimes SECONDS | "
                   "[dev]graph SECONDS | "
                   "[dev]graphtrace FILE N | "

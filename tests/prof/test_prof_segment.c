@@ -51,6 +51,12 @@ static void fill_agent(struct prof_agent_rec *a, uint64_t k) {
   a->queue_depth = (uint32_t)k;
   a->fires = a->msgs_in = a->msgs_out = a->bytes_in = a->bytes_out = a->busy_ns = k;
   a->failures = a->retries = a->dead_letters = a->fallbacks = a->device_fires = k;
+  /* Layout 3's fields, at the record's end: copied whole too. */
+  a->cpu_place = (int32_t)(k % 7);
+  a->flags = PROF_AGENT_F_CPU_PLACED | PROF_AGENT_F_HYBRID;
+  a->n_est = PROF_EST_PLACES;
+  a->est_ns[PROF_EST_PLACES - 1] = (int64_t)k;
+  a->est_bytes = k;
 }
 
 /* Every field says the same k: a torn copy mixes two values. */
@@ -59,6 +65,9 @@ static int agent_consistent(const struct prof_agent_rec *a) {
   char name[PROF_NAME_LEN], graph[PROF_NAME_LEN];
   snprintf(name, sizeof name, "agent-%llu", (unsigned long long)k);
   snprintf(graph, sizeof graph, "g-%llu", (unsigned long long)k);
+  if (a->cpu_place != (int32_t)(k % 7) || a->est_ns[PROF_EST_PLACES - 1] != (int64_t)k ||
+      a->est_bytes != k || a->n_est != PROF_EST_PLACES)
+    return 0;
   return !strcmp(a->name, name) && !strcmp(a->graph, graph) && a->queue_depth == (uint32_t)k &&
          a->place_index == (int32_t)(k % 7) && a->msgs_in == k && a->msgs_out == k &&
          a->bytes_in == k && a->bytes_out == k && a->busy_ns == k && a->failures == k &&
@@ -744,6 +753,60 @@ static void test_trace_write_fails(void) {
   rmdir(dir);
 }
 
+/* ---- the trace's signal handlers (issue 12) ---- */
+
+static int sig_is_default(int sig) {
+  struct sigaction sa;
+  sigaction(sig, NULL, &sa);
+  return sa.sa_handler == SIG_DFL;
+}
+
+/* SIGTERM / SIGINT get a handler only while a trace is open, only where
+ * they had their default action, and get it back when the last trace
+ * closes; a program's own handler is left alone. maestro_trace_flush
+ * refuses NULL and is a no-op without a trace. */
+static void test_trace_signal_handlers(void) {
+  char path[] = "/tmp/maestro-sig-XXXXXX";
+  int fd = mkstemp(path);
+  CU_ASSERT_FATAL(fd >= 0);
+  close(fd);
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  cfg.ncpu = 1;
+  maestro_runtime_t *rt, *rt2;
+  CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt), MAESTRO_OK);
+  CU_ASSERT(sig_is_default(SIGTERM) && sig_is_default(SIGINT));
+  CU_ASSERT_EQUAL(maestro_trace_flush(rt), MAESTRO_OK);
+  maestro_runtime_destroy(rt);
+  CU_ASSERT_EQUAL(maestro_trace_flush(NULL), MAESTRO_EINVAL);
+
+  cfg.trace = path;
+  CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt), MAESTRO_OK);
+  CU_ASSERT(!sig_is_default(SIGTERM) && !sig_is_default(SIGINT));
+  CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt2), MAESTRO_OK);
+  maestro_runtime_destroy(rt);
+  CU_ASSERT(!sig_is_default(SIGTERM)); /* rt2 still traces */
+  CU_ASSERT_EQUAL(maestro_trace_flush(rt2), MAESTRO_OK);
+  maestro_runtime_destroy(rt2);
+  CU_ASSERT(sig_is_default(SIGTERM) && sig_is_default(SIGINT));
+
+  /* A program's own SIGINT handler stays. */
+  struct sigaction mine = {.sa_handler = SIG_IGN}, got;
+  sigemptyset(&mine.sa_mask);
+  sigaction(SIGINT, &mine, NULL);
+  CU_ASSERT_EQUAL_FATAL(maestro_runtime_create(&cfg, &rt), MAESTRO_OK);
+  sigaction(SIGINT, NULL, &got);
+  CU_ASSERT(got.sa_handler == SIG_IGN);
+  CU_ASSERT(!sig_is_default(SIGTERM));
+  maestro_runtime_destroy(rt);
+  sigaction(SIGINT, NULL, &got);
+  CU_ASSERT(got.sa_handler == SIG_IGN);
+  mine.sa_handler = SIG_DFL;
+  sigaction(SIGINT, &mine, NULL);
+  unlink(path);
+}
+
 void register_suites(void) {
   ADD_SUITE("prof_segment", NULL, NULL, {"layout round trip", test_roundtrip},
             {"seqlock: no torn record under concurrent writers", test_seqlock_concurrent},
@@ -756,5 +819,6 @@ void register_suites(void) {
             {"trace: unwritable file", test_trace_open_error},
             {"squatted name: runtime moves, reader refuses", test_squatted_name},
             {"trace: /dev/full", test_trace_dev_full},
-            {"trace: writes failing mid-run", test_trace_write_fails});
+            {"trace: writes failing mid-run", test_trace_write_fails},
+            {"trace: signal handlers only while tracing", test_trace_signal_handlers});
 }

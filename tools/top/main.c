@@ -29,7 +29,8 @@ static void usage(FILE *f) {
              "              user's Maestro program; a list to pick from when several run)\n"
              "  -d SECONDS  refresh delay (default 1; fractions allowed)\n"
              "  -b          batch mode: plain text snapshots on stdout, no screen\n"
-             "  -n N        stop after N snapshots (batch mode; default: until the program ends)\n"
+             "  -n N        stop after N snapshots (batch mode; default: until the program ends);\n"
+             "              each one has rates over the delay (a first sample is taken -d before)\n"
              "  --json      batch mode, one JSON object per snapshot and line\n"
              "  -l          list this user's Maestro programs and exit (removes stale segments)\n"
              "  -h          this help;  --version  the version\n"
@@ -120,10 +121,19 @@ static void print_line(void *ctx, enum line_style style, const char *line) {
 
 static int run_batch(struct top_set *set, long n, double delay, int json) {
   int rc = 0, blocks = 0;
+  /* A first sample, not shown: every snapshot printed, the first one too
+   * (-n 1), has rates over -d. */
+  char err0[256];
+  if (top_set_refresh(set, err0, sizeof err0) != PROF_READ_OK) {
+    fprintf(stderr, "maestro-top: %s\n", err0);
+    return 1;
+  }
   for (long i = 0; n <= 0 || i < n; i++) {
-    if (i > 0) sleep_s(delay);
     char err[256];
-    if (top_set_refresh(set, err, sizeof err) != PROF_READ_OK) {
+    /* Ended at the first sample: that one is its last, shown as it is. */
+    int sample = !(i == 0 && top_set_ended(set));
+    if (sample) sleep_s(delay);
+    if (sample && top_set_refresh(set, err, sizeof err) != PROF_READ_OK) {
       fprintf(stderr, "maestro-top: %s\n", err);
       rc = 1;
       break;

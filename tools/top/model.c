@@ -96,11 +96,8 @@ void view_update(struct top_view *v, struct prof_snapshot *s) {
   for (int i = 0; i < c->n_agents; i++) {
     struct agent_row *row = &v->agents[i];
     const struct prof_agent_rec *a = row->r = &c->agents[i];
-    if (a->place_index < 0)
-      snprintf(row->place, sizeof row->place, "-");
-    else
-      snprintf(row->place, sizeof row->place, "%s %d", a->place_kind == 1 ? "device" : "cpu",
-               a->place_index);
+    agent_place_str(a, row->place, sizeof row->place);
+    agent_est_str(a, row->est, sizeof row->est);
     const struct prof_agent_rec *b = p ? find_agent(p, i, a) : NULL;
     row->fires_s = b ? rate(a->fires, b->fires, dt) : NAN;
     row->in_s = b ? rate(a->msgs_in, b->msgs_in, dt) : NAN;
@@ -149,6 +146,40 @@ void view_update(struct top_view *v, struct prof_snapshot *s) {
   /* Messages per second: what moves on channels, or what agents emit when
    * the engine reports no channels. */
   v->msgs_s = c->n_chans ? msgs : out_sum;
+}
+
+void agent_place_str(const struct prof_agent_rec *r, char *buf, size_t n) {
+  int cpu = r->flags & PROF_AGENT_F_CPU_PLACED, dev = r->flags & PROF_AGENT_F_DEV_PLACED;
+  if (cpu && dev)
+    snprintf(buf, n, "cpu %d+dev %d", r->cpu_place, r->dev_place);
+  else if (cpu)
+    snprintf(buf, n, "cpu %d", r->cpu_place);
+  else if (dev)
+    snprintf(buf, n, "device %d", r->dev_place);
+  else if (r->flags == 0 && r->place_index >= 0) /* a writer before layout 3: where it last fired */
+    snprintf(buf, n, "%s %d", r->place_kind == 1 ? "device" : "cpu", r->place_index);
+  else
+    snprintf(buf, n, "-");
+}
+
+void agent_est_str(const struct prof_agent_rec *r, char *buf, size_t n) {
+  size_t o = 0;
+  if (n) buf[0] = '\0';
+  if (!(r->flags & PROF_AGENT_F_HYBRID)) return;
+  uint32_t k = r->n_est < PROF_EST_PLACES ? r->n_est : PROF_EST_PLACES;
+  for (uint32_t i = 0; i < k && o < n; i++) {
+    if (r->est_ns[i] < -1) continue; /* not a place of this agent */
+    char v[16], where[16];
+    if (i == 0)
+      snprintf(where, sizeof where, "cpu");
+    else
+      snprintf(where, sizeof where, "dev%u", i - 1);
+    int w = snprintf(buf + o, n - o, "%s%s %s", o ? " " : "", where,
+                     r->est_ns[i] < 0 ? "-" : fmt_ns(v, sizeof v, (double)r->est_ns[i]));
+    if (w < 0) break;
+    o += (size_t)w;
+  }
+  if (o >= n && n) buf[n - 1] = '\0';
 }
 
 static int sort_col, sort_rev;

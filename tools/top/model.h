@@ -8,7 +8,8 @@
 /* A rate is unknown (NAN) until two snapshots exist. */
 struct agent_row {
   const struct prof_agent_rec *r;
-  char place[24]; /* "cpu 1", "device 0", "-" */
+  char place[24]; /* "cpu 1", "device 0", "cpu 1+dev 0" (a hybrid agent), "-" */
+  char est[64];   /* a hybrid agent's estimates: "cpu 258ns dev0 2.50us" ("-" unmeasured); "" */
   double fires_s, in_s, out_s, bytes_in_s, bytes_out_s, avg_ns, busy_pct;
 };
 
@@ -95,6 +96,13 @@ int top_set_ended(const struct top_set *s);
  * segments), removes its segments; returns how many. */
 int top_set_clean_if_gone(const struct top_set *s);
 void top_set_free(struct top_set *s);
+
+/* The PLACE of an agent record: where it is placed (its CPU place and its
+ * device place for a hybrid agent; from records of an older writer, where
+ * it last fired), "-" when nowhere yet. */
+void agent_place_str(const struct prof_agent_rec *r, char *buf, size_t n);
+/* A hybrid agent's current estimates per place, "" for other agents. */
+void agent_est_str(const struct prof_agent_rec *r, char *buf, size_t n);
 
 /* The agent table's order for the STATE column (enum prof_agent_state
  * values from the segment, any int32): <0, 0, >0 like strcmp. */

@@ -92,7 +92,7 @@ void render_places(const struct top_view *v, line_fn out, void *ctx) {
 
 void render_agents(const struct top_view *v, int sort_col, int max_rows, line_fn out, void *ctx) {
   char line[LINE];
-  static const int width[COL_COUNT] = {14, 10, 9, 8, 8, 8, 8, 8, 5, 8, 4, 5, 8, 8, 5};
+  static const int width[COL_COUNT] = {14, 10, 12, 8, 8, 8, 8, 8, 5, 8, 4, 5, 8, 8, 5};
   int pos = 0;
   for (int c = 0; c < COL_COUNT; c++) {
     char head[24];
@@ -100,19 +100,20 @@ void render_agents(const struct top_view *v, int sort_col, int max_rows, line_fn
     pos +=
         snprintf(line + pos, sizeof line - (size_t)pos, c < 4 ? "%-*s " : "%*s ", width[c], head);
   }
+  snprintf(line + pos, sizeof line - (size_t)pos, "ESTIMATES");
   out(ctx, LINE_COLUMNS, line);
   for (int i = 0; i < v->n_agents && (max_rows < 0 || i < max_rows); i++) {
     const struct agent_row *a = &v->agents[i];
     char fs[16], in[16], o[16], avg[16], fires[16], cpu[16], dev[16], name[TOP_ESC_NAME],
         graph[TOP_ESC_NAME];
     snprintf(line, sizeof line,
-             "%-14.14s %-10.10s %-9.9s %-8.8s %8s %8s %8s %8s %5u %8s %4" PRIu64 " %5" PRIu64
-             " %8s %8s %5" PRIu64,
+             "%-14.14s %-10.10s %-12.12s %-8.8s %8s %8s %8s %8s %5u %8s %4" PRIu64 " %5" PRIu64
+             " %8s %8s %5" PRIu64 "%s%s",
              E(name, a->r->name), E(graph, a->r->graph), a->place,
              prof_agent_state_name(a->r->state), N(fs, a->fires_s), N(in, a->in_s), N(o, a->out_s),
              fmt_ns(avg, sizeof avg, a->avg_ns), a->r->queue_depth, N(fires, (double)a->r->fires),
              a->r->failures, a->r->retries, N(cpu, (double)a->r->cpu_fires),
-             N(dev, (double)a->r->device_fires), a->r->failovers);
+             N(dev, (double)a->r->device_fires), a->r->failovers, a->est[0] ? " " : "", a->est);
     out(ctx, LINE_PLAIN, line);
   }
 }
@@ -212,7 +213,7 @@ void write_json(FILE *f, const struct top_view *v) {
     fputs(i ? ",{" : "{", f);
     js(f, &fa, "name", r->name);
     js(f, &fa, "graph", r->graph);
-    js(f, &fa, "place", r->place_index < 0 ? NULL : a->place);
+    js(f, &fa, "place", strcmp(a->place, "-") ? a->place : NULL);
     js(f, &fa, "state", prof_agent_state_name(r->state));
     ju(f, &fa, "fires", r->fires);
     ju(f, &fa, "msgs_in", r->msgs_in);
@@ -235,6 +236,40 @@ void write_json(FILE *f, const struct top_view *v) {
     jd(f, &fa, "bytes_out_per_s", a->bytes_out_s);
     jd(f, &fa, "avg_fire_ns", a->avg_ns);
     jd(f, &fa, "busy_pct", a->busy_pct);
+    /* Where it is placed, and a hybrid agent's current estimates per place. */
+    jkey(f, &fa, "cpu_place");
+    if (r->flags & PROF_AGENT_F_CPU_PLACED)
+      fprintf(f, "%" PRId32, r->cpu_place);
+    else
+      fputs("null", f);
+    jkey(f, &fa, "dev_place");
+    if (r->flags & PROF_AGENT_F_DEV_PLACED)
+      fprintf(f, "%" PRId32, r->dev_place);
+    else
+      fputs("null", f);
+    jkey(f, &fa, "hybrid");
+    fputs(r->flags & PROF_AGENT_F_HYBRID ? "true" : "false", f);
+    if (r->flags & PROF_AGENT_F_HYBRID) {
+      ju(f, &fa, "est_bytes", r->est_bytes);
+      jkey(f, &fa, "est_ns");
+      fputc('{', f);
+      int fe = 1;
+      uint32_t k = r->n_est < PROF_EST_PLACES ? r->n_est : PROF_EST_PLACES;
+      for (uint32_t e = 0; e < k; e++) {
+        if (r->est_ns[e] < -1) continue;
+        char where[24];
+        if (e == 0)
+          snprintf(where, sizeof where, "cpu");
+        else
+          snprintf(where, sizeof where, "device %u", e - 1);
+        jkey(f, &fe, where);
+        if (r->est_ns[e] < 0)
+          fputs("null", f);
+        else
+          fprintf(f, "%" PRId64, r->est_ns[e]);
+      }
+      fputc('}', f);
+    }
     fputc('}', f);
   }
   fputc(']', f);

@@ -48,6 +48,7 @@ typedef struct ocl_launch {
   int dev;
   cl_event kev;
   cl_event rev;          /* the last read of an output to the host, or NULL */
+  cl_event rev0;         /* traced: the first such read (the reads run back to back) */
   unsigned host_outputs; /* outputs read back to the host within the launch */
   ocl_done_fn done;
   void *ctx;
@@ -690,6 +691,7 @@ static void launch_free(ocl_launch_t *L) {
   if (!L) return;
   if (L->kev) clReleaseEvent(L->kev);
   if (L->rev) clReleaseEvent(L->rev);
+  if (L->rev0) clReleaseEvent(L->rev0);
   for (int i = 0; i < L->ka->n_acq; i++) {
     if (L->x[i].ev) clReleaseEvent(L->x[i].ev);
     if (L->x[i].wait) clReleaseEvent(L->x[i].wait);
@@ -793,6 +795,9 @@ static void read_outputs_back(ocl_launch_t *L, ocl_dev_t *d, unsigned mask) {
     if (clEnqueueReadBuffer(d->q_exec, ocl_rep_mem(b, L->dev), CL_FALSE, 0, b->size, b->host, 0,
                             NULL, &ev) != CL_SUCCESS)
       continue;
+    /* The trace shows the reads as one d2h transfer, from the first's
+     * start to the last's end. */
+    if (!L->rev0 && trace_on(d->rt) && clRetainEvent(ev) == CL_SUCCESS) L->rev0 = ev;
     if (L->rev) clReleaseEvent(L->rev);
     L->rev = ev; /* in-order queue: the last read ends after the others */
     L->host_outputs |= 1u << j;
@@ -1328,6 +1333,13 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
         trace_transfer(rt, d->index, x->kind, x->bytes, ocl_dev_to_host_ns(d, a),
                        ocl_dev_to_host_ns(d, b));
     }
+    if (L->rev0 && L->rev) {
+      uint64_t a = prof_time(L->rev0, CL_PROFILING_COMMAND_START);
+      uint64_t b = prof_time(L->rev, CL_PROFILING_COMMAND_END);
+      if (a && b >= a)
+        trace_transfer(rt, d->index, "d2h", L->res.bytes_d2h, ocl_dev_to_host_ns(d, a),
+                       ocl_dev_to_host_ns(d, b));
+    }
   }
   for (int i = 0; i < ka->n_acq; i++)
     ocl_rep_unpin(L->in[i], L->dev);
@@ -1360,6 +1372,8 @@ static void launch_finish(ocl_dev_t *d, ocl_launch_t *L) {
   L->kev = NULL;
   if (L->rev) clReleaseEvent(L->rev);
   L->rev = NULL;
+  if (L->rev0) clReleaseEvent(L->rev0);
+  L->rev0 = NULL;
   done(ctx, out, &res);
   free(L);
 }
