@@ -43,6 +43,10 @@ struct chan {
    * added by the launch's completion (runtime/core/window.c). */
   _Alignas(64) atomic_ullong h2d, d2h, d2d;
 
+  /* Its other end is on another rank (core/dist.h): the distribution
+   * backend's record of it; NULL for a channel within the process. */
+  void *remote;
+
   struct chan *next; /* graph's list */
 };
 

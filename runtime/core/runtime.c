@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/config_parse.h"
+#include "core/dist.h"
 #include "core/graph.h"
 #include "base/error.h"
 #include "mem/buf.h"
@@ -50,6 +51,7 @@ static void layer_fini(struct maestro_runtime *rt, int i) {
 }
 
 static void runtime_free(struct maestro_runtime *rt, int up) {
+  if (rt->dist) rt->dist->fini(rt);
   for (int i = up - 1; i >= 0; i--)
     layer_fini(rt, i);
   free(rt->cfg_devices);
@@ -79,6 +81,7 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
   if (!rt) return err_set(MAESTRO_ENOMEM, "maestro_runtime_create: out of memory");
   pthread_mutex_init(&rt->graphs_lock, NULL);
   rt->start_ns = rt_now_ns();
+  rt->nranks = 1;
   rt->cfg = *cfg;
   /* The runtime keeps its own copies, NULL replaced by the default, so the
    * subsystems read rt->cfg without checking for NULL (trace excepted: NULL
@@ -117,6 +120,18 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
       return rc;
     }
   }
+  /* Ranks, once the engine runs (the backend's progress thread uses it). */
+  if (!strcmp(rt->cfg.dist, "mpi")) {
+    if (!dist_builtin) { /* config_validate refused it already; kept for safety */
+      runtime_free(rt, NSUB + rt_nmodules);
+      return err_set(MAESTRO_EINVAL, "maestro_runtime_create: no MPI backend in this build");
+    }
+    if ((rc = dist_builtin->init(rt)) != MAESTRO_OK) {
+      runtime_free(rt, NSUB + rt_nmodules);
+      return rc;
+    }
+    rt->dist = dist_builtin;
+  }
   /* Devices are discovered when first needed, except those asked for by
    * index: a program that names a device wants to hear now that it lacks. */
   if (strcmp(rt->cfg.devices, "all") != 0 && strcmp(rt->cfg.devices, "none") != 0 &&
@@ -136,6 +151,14 @@ void maestro_runtime_destroy(maestro_runtime_t *rt) {
     return;
   graph_destroy_all(rt);
   runtime_free(rt, NSUB + rt_nmodules);
+}
+
+int maestro_runtime_rank(const maestro_runtime_t *rt) {
+  return rt ? rt->rank : 0;
+}
+
+int maestro_runtime_nranks(const maestro_runtime_t *rt) {
+  return rt ? rt->nranks : 1;
 }
 
 int maestro_runtime_nplaces(const maestro_runtime_t *rt, maestro_place_kind_t kind) {

@@ -240,7 +240,7 @@ static int run_graph(double seconds, const char *trace, uint64_t n, int device) 
                                 .n_out = 1,
                                 .cpu = testutil_scale2_cpu,
                                 .kernel = device ? &scale_kernel : NULL,
-                                .affinity = {device ? MAESTRO_ON_DEVICE : MAESTRO_ANYWHERE, 0}},
+                                .affinity = {device ? MAESTRO_ON_DEVICE : MAESTRO_ANYWHERE, 0, 0}},
         &a[1]);
   if (!rc)
     rc = maestro_agent_add(

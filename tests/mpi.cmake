@@ -1,0 +1,18 @@
+# Graphs across MPI ranks (issue 11, runtime/backend/mpi): the suites run
+# under mpiexec with 2 and 3 ranks on this machine (shared-memory transport;
+# as root, Open MPI wants the two ALLOW variables). Label: mpi.
+if(MAESTRO_HAVE_MPI)
+  set(MAESTRO_MPIEXEC ${MPIEXEC_EXECUTABLE} --oversubscribe --mca btl self,vader)
+  set(MAESTRO_MPI_ENV
+      OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+      OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1
+      MAESTRO_PERF_DIR=off)
+  add_executable(mpi_graph mpi/mpi_graph.c)
+  target_link_libraries(mpi_graph PRIVATE maestro_testmain)
+  foreach(n 2 3)
+    add_test(NAME mpi_graph_${n}
+             COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} ${n} $<TARGET_FILE:mpi_graph>)
+    set_tests_properties(mpi_graph_${n} PROPERTIES TIMEOUT 180 LABELS "mpi"
+                         ENVIRONMENT "${MAESTRO_MPI_ENV}")
+  endforeach()
+endif()
