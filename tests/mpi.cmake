@@ -16,3 +16,15 @@ if(MAESTRO_HAVE_MPI)
                          ENVIRONMENT "${MAESTRO_MPI_ENV}")
   endforeach()
 endif()
+
+# A rank killed mid-run: Open MPI 4 ends the job; it must end within
+# seconds, naming the lost rank, never hang (tests/mpi/killed_rank.sh).
+if(MAESTRO_HAVE_MPI)
+  add_executable(mpi_kill mpi/mpi_kill.c)
+  target_link_libraries(mpi_kill PRIVATE maestro)
+  add_test(NAME mpi_killed_rank
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/mpi/killed_rank.sh ${MAESTRO_MPIEXEC}
+                   ${MPIEXEC_NUMPROC_FLAG} 2 $<TARGET_FILE:mpi_kill>)
+  set_tests_properties(mpi_killed_rank PROPERTIES TIMEOUT 90 LABELS "mpi"
+                       ENVIRONMENT "${MAESTRO_MPI_ENV}")
+endif()

@@ -8,7 +8,7 @@
  *     the credits go: small messages are copied into the packet for that
  *     rank, larger ones sent from the buffer itself (MPI_TAG_BIG, no copy);
  *   - sends the packets, and releases what MPI has finished sending.
- * A pass that did nothing leads to a short spin, then to sleep: a timed one
+ * A pass that did nothing leads to polling for a while, then to sleep: a timed one
  * while a graph runs (MPI has nothing to block on without spinning), an
  * untimed one when no graph does. Local news (a producer sent, a consumer
  * made room, a graph stopped) wakes it at once (mpi_kick). */
@@ -26,7 +26,10 @@
 #include "base/runtime.h"
 #include "mem/buf.h"
 
-#define SPIN_NS      50000   /* polling after the last progress before sleeping */
+/* Polling (yielding the core between passes) after the last progress before
+ * sleeping: longer than a round trip between ranks, so that a stream or a
+ * ping-pong never waits for a nap; short enough that an idle graph sleeps. */
+#define SPIN_NS      2000000
 #define NAP_FIRST_NS 20000   /* the first timed sleep while a graph runs ... */
 #define NAP_MAX_NS   1000000 /* ... doubling up to this */
 
@@ -413,7 +416,10 @@ void *mpi_progress_main(void *arg) {
     }
     uint64_t now = rt_now_ns();
     if (!idle_since) idle_since = now;
-    if (running && now - idle_since < SPIN_NS) continue;
+    if (running && now - idle_since < SPIN_NS) {
+      sched_yield(); /* the agents of this rank may share its core */
+      continue;
+    }
     pthread_mutex_lock(&m->mu);
     atomic_store(&m->sleeping, 1);
     if (!atomic_load(&m->kick) && !atomic_load(&m->quit)) {
