@@ -6,7 +6,13 @@ if(MAESTRO_HAVE_MPI)
   set(MAESTRO_MPI_ENV
       OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
       OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1
-      MAESTRO_PERF_DIR=off)
+      MAESTRO_PERF_DIR=off
+      # Sanitizer builds: Open MPI's own leaks and races are suppressed, not
+      # ours; its components stay loaded so that their stacks can be named.
+      OMPI_MCA_mca_base_component_disable_dlclose=1
+      ASAN_OPTIONS=fast_unwind_on_malloc=0
+      LSAN_OPTIONS=use_tls=0:suppressions=${CMAKE_CURRENT_SOURCE_DIR}/mpi/lsan.supp:print_suppressions=0
+      TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/mpi/tsan.supp:print_suppressions=0)
   add_executable(mpi_graph mpi/mpi_graph.c)
   target_link_libraries(mpi_graph PRIVATE maestro_testmain)
   foreach(n 2 3)
@@ -27,4 +33,14 @@ if(MAESTRO_HAVE_MPI)
                    ${MPIEXEC_NUMPROC_FLAG} 2 $<TARGET_FILE:mpi_kill>)
   set_tests_properties(mpi_killed_rank PROPERTIES TIMEOUT 90 LABELS "mpi"
                        ENVIRONMENT "${MAESTRO_MPI_ENV}")
+endif()
+
+# One trace file per rank (process id = rank), merged by tools/maestro-merge-ranks.
+if(MAESTRO_HAVE_MPI AND MAESTRO_BUILD_EXAMPLES)
+  add_test(NAME mpi_trace_merge
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/mpi/trace_merge.sh
+                   ${PROJECT_SOURCE_DIR}/tools/maestro-merge-ranks
+                   $<TARGET_FILE:example_mpi_pipeline> ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} 2)
+  set_tests_properties(mpi_trace_merge PROPERTIES TIMEOUT 90 LABELS "mpi"
+                       ENVIRONMENT "${MAESTRO_MPI_ENV};MAESTRO_DEVICES=none;MAESTRO_NCPU=1")
 endif()

@@ -65,6 +65,20 @@ static void runtime_free(struct maestro_runtime *rt, int up) {
   free(rt);
 }
 
+/* Across ranks each rank writes its own trace: "t.json" becomes "t.rank2.json". */
+static int trace_per_rank(struct maestro_runtime *rt) {
+  const char *t = rt->cfg_trace, *dot = strrchr(t, '.'), *slash = strrchr(t, '/');
+  size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - t) : strlen(t);
+  size_t n = strlen(t) + 32;
+  char *s = malloc(n);
+  if (!s) return err_set(MAESTRO_ENOMEM, "maestro_runtime_create: out of memory");
+  snprintf(s, n, "%.*s.rank%d%s", (int)stem, t, rt->rank, t + stem);
+  free(rt->cfg_trace);
+  rt->cfg_trace = s;
+  rt->cfg.trace = s;
+  return MAESTRO_OK;
+}
+
 int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out) {
   if (!out) return err_set(MAESTRO_EINVAL, "maestro_runtime_create: rt is NULL");
   *out = NULL;
@@ -114,23 +128,27 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
     runtime_free(rt, 0);
     return rc;
   }
+  /* Ranks first: the trace writer names its file and process by rank. */
+  if (!strcmp(rt->cfg.dist, "mpi")) {
+    if (!dist_builtin) { /* config_validate refused it already; kept for safety */
+      runtime_free(rt, 0);
+      return err_set(MAESTRO_EINVAL, "maestro_runtime_create: no MPI backend in this build");
+    }
+    if ((rc = dist_builtin->init(rt)) != MAESTRO_OK) {
+      runtime_free(rt, 0);
+      return rc;
+    }
+    rt->dist = dist_builtin;
+    if (rt->nranks > 1 && rt->cfg_trace && (rc = trace_per_rank(rt)) != MAESTRO_OK) {
+      runtime_free(rt, 0);
+      return rc;
+    }
+  }
   for (int i = 0; i < NSUB + rt_nmodules; i++) {
     if ((rc = layer_init(rt, i)) != MAESTRO_OK) {
       runtime_free(rt, i);
       return rc;
     }
-  }
-  /* Ranks, once the engine runs (the backend's progress thread uses it). */
-  if (!strcmp(rt->cfg.dist, "mpi")) {
-    if (!dist_builtin) { /* config_validate refused it already; kept for safety */
-      runtime_free(rt, NSUB + rt_nmodules);
-      return err_set(MAESTRO_EINVAL, "maestro_runtime_create: no MPI backend in this build");
-    }
-    if ((rc = dist_builtin->init(rt)) != MAESTRO_OK) {
-      runtime_free(rt, NSUB + rt_nmodules);
-      return rc;
-    }
-    rt->dist = dist_builtin;
   }
   /* Devices are discovered when first needed, except those asked for by
    * index: a program that names a device wants to hear now that it lacks. */
