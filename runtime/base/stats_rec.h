@@ -22,6 +22,7 @@ enum prof_agent_state {
   PROF_AGENT_BLOCKED,  /* blocked on a full output */
   PROF_AGENT_FINISHED,
   PROF_AGENT_FAILED,
+  PROF_AGENT_REMOTE, /* owned by another MPI rank: fires there */
 };
 
 struct prof_agent_rec {

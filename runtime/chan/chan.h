@@ -46,6 +46,7 @@ struct chan {
   /* Its other end is on another rank (core/dist.h): the distribution
    * backend's record of it; NULL for a channel within the process. */
   void *remote;
+  int remote_rank; /* the rank of that other end */
 
   struct chan *next; /* graph's list */
 };

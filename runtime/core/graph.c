@@ -918,6 +918,7 @@ static int graph_start_local(maestro_graph_t *g) {
   for (int i = 0; i < g->nagents; i++)
     if (g->agents[i]->remote) {
       g->agents[i]->phase = AG_FINISHED;
+      atomic_store_explicit(&g->agents[i]->st.pstate, PROF_AGENT_REMOTE, memory_order_relaxed);
       nremote++;
     }
   if (nremote) {

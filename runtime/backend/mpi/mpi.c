@@ -219,6 +219,7 @@ static int mpi_graph_start(struct maestro_graph *g) {
     else
       r->c->prod = NULL;
     r->c->remote = r;
+    r->c->remote_rank = r->peer;
   }
   for (int i = 0; i < MPI_NRX; i++)
     MPI_Irecv(mg->rxbuf[i], MPI_PKT_MAX, MPI_BYTE, MPI_ANY_SOURCE, MPI_TAG_PKT, mg->comm,
