@@ -9,7 +9,7 @@
  *               and MPI_Recv; Maestro: a host push on rank 0 into an echo
  *               agent on rank 1, popped on rank 0).
  * Prints messages/s, MB/s and µs per round trip, and Maestro / raw.
- * Usage: mpi_pingpong [N_SMALL [N_LARGE]] (default 200000 and 2000). */
+ * Usage: mpi_pingpong [N_SMALL [N_LARGE [CREDITS_LARGE]]] (default 200000, 2000, 8). */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +98,7 @@ static int echo_fire(maestro_fire_t *f) {
   return maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
 }
 
-static double m_one_way(maestro_runtime_t *rt, size_t size, int n) {
+static double m_one_way(maestro_runtime_t *rt, size_t size, int n, int capacity) {
   maestro_graph_t *g;
   maestro_graph_create(rt, "one_way", &g);
   struct src s = {size, n, 0};
@@ -112,7 +112,7 @@ static double m_one_way(maestro_runtime_t *rt, size_t size, int n) {
       &(maestro_agent_desc_t){
           .name = "sink", .in = in_p, .n_in = 1, .cpu = sink_fire, .affinity = {.rank = 1}},
       &b);
-  maestro_connect(g, a, "out", b, "in", WINDOW);
+  maestro_connect(g, a, "out", b, "in", capacity);
   MPI_Barrier(MPI_COMM_WORLD);
   uint64_t t0 = bench_now_ns();
   int rc = maestro_graph_run(g);
@@ -196,6 +196,9 @@ static void rt_line(size_t size, int n, double raw_s, double m_s) {
 int main(int argc, char **argv) {
   int n_small = argc > 1 ? atoi(argv[1]) : 200000;
   int n_large = argc > 2 ? atoi(argv[2]) : 2000;
+  /* Credits of the 1 MiB channel: each message in flight is a buffer of its
+   * own (raw MPI's window reuses one), so fewer keep them in cache. */
+  int cap_large = argc > 3 ? atoi(argv[3]) : 8;
   int level;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &level);
   int nr;
@@ -218,14 +221,15 @@ int main(int argc, char **argv) {
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   if (me == 0)
-    printf("mpi_pingpong: 2 ranks, %d messages of 8 B, %d of 1 MiB (%d cores here)\n", n_small,
-           n_large, bench_ncores());
+    printf("mpi_pingpong: 2 ranks, %d messages of 8 B, %d of 1 MiB (%d cores per rank); raw "
+           "window %d, Maestro credits %d (8 B) and %d (1 MiB)\n",
+           n_small, n_large, bench_ncores(), WINDOW, WINDOW, cap_large);
   int rt_small = n_small / 10 > 10 ? n_small / 10 : 10,
       rt_large = n_large / 4 > 4 ? n_large / 4 : 4;
   /* Raw MPI first: Maestro's progress thread sleeps while no graph runs. */
   double r1 = raw_one_way(8, n_small), r2 = raw_one_way(MIB, n_large);
   double r3 = raw_round_trip(8, rt_small), r4 = raw_round_trip(MIB, rt_large);
-  double m1 = m_one_way(rt, 8, n_small), m2 = m_one_way(rt, MIB, n_large);
+  double m1 = m_one_way(rt, 8, n_small, WINDOW), m2 = m_one_way(rt, MIB, n_large, cap_large);
   double m3 = m_round_trip(rt, 8, rt_small), m4 = m_round_trip(rt, MIB, rt_large);
   line("one way", 8, n_small, r1, m1);
   line("one way", MIB, n_large, r2, m2);

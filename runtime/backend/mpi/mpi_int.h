@@ -35,6 +35,7 @@ struct rec {
   uint64_t size;
   int32_t ndim, aux;
   uint64_t dims[3];
+  uint64_t origin; /* the message's origin (aligned joins, core/graph.h) */
 };
 
 /* A message received, waiting for room in the channel's ring. */

@@ -112,6 +112,7 @@ static int put_rec(struct mgraph *mg, int r, const struct rec *h, const void *da
 static void send_msg(struct mgraph *mg, struct rch *r, maestro_buf_t *b) {
   struct rec h = {.kind = REC_DATA, .chan = (uint32_t)r->idx, .seq = r->seq++, .size = b->size};
   h.ndim = b->ndim;
+  h.origin = atomic_load_explicit(&b->origin, memory_order_relaxed);
   for (int d = 0; d < b->ndim && d < 3; d++)
     h.dims[d] = b->dims[d];
   const void *bytes = b->size ? maestro_buf_cdata(b) : NULL;
@@ -203,6 +204,7 @@ static void on_data(struct mgraph *mg, struct rch *r, const struct rec *h, const
                    (unsigned long long)h->size, src);
     return;
   }
+  atomic_store_explicit(&b->origin, h->origin, memory_order_relaxed);
   if (h->ndim > 0 && h->ndim <= 3) {
     b->ndim = h->ndim;
     for (int d = 0; d < h->ndim; d++)
