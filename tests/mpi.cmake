@@ -44,3 +44,16 @@ if(MAESTRO_HAVE_MPI AND MAESTRO_BUILD_EXAMPLES)
   set_tests_properties(mpi_trace_merge PROPERTIES TIMEOUT 90 LABELS "mpi"
                        ENVIRONMENT "${MAESTRO_MPI_ENV};MAESTRO_DEVICES=none;MAESTRO_NCPU=1")
 endif()
+
+# A program that initialised MPI itself: used, never finalised by Maestro;
+# a level below MPI_THREAD_MULTIPLE refused at maestro_runtime_create.
+if(MAESTRO_HAVE_MPI)
+  add_executable(mpi_own_init mpi/mpi_own_init.c)
+  target_link_libraries(mpi_own_init PRIVATE maestro MPI::MPI_C)
+  foreach(level multiple funneled)
+    add_test(NAME mpi_own_init_${level}
+             COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} 2 $<TARGET_FILE:mpi_own_init> ${level})
+    set_tests_properties(mpi_own_init_${level} PROPERTIES TIMEOUT 60 LABELS "mpi"
+                         ENVIRONMENT "${MAESTRO_MPI_ENV}")
+  endforeach()
+endif()

@@ -268,6 +268,45 @@ static void test_fail_on_rank1(void) {
   if (!strstr(e, "agent 'bad' on rank 1 failed")) fprintf(stderr, "rank %d: %s\n", me, e);
   CU_ASSERT_PTR_NOT_NULL(strstr(e, "agent 'bad' on rank 1 failed with status -1"));
   if (me == 0) CU_ASSERT_TRUE(st.n < st.limit); /* the stop reached the source */
+  /* The failed message is a dead letter on the rank where it failed, with
+   * the agent's reason; every other letter there is one no consumer took. */
+  maestro_output_t *dl;
+  CU_ASSERT_EQUAL(maestro_graph_dead_letters(g, &dl), MAESTRO_OK);
+  maestro_buf_t *m;
+  maestro_letter_t why;
+  int failed = 0, other = 0;
+  while (maestro_output_pop_letter(dl, &m, &why, 0) == MAESTRO_OK) {
+    uint64_t v;
+    memcpy(&v, maestro_buf_cdata(m), sizeof v);
+    if (why.status == MAESTRO_EINVAL && !strcmp(why.agent, "bad") && v == 100)
+      failed++;
+    else if (why.status == MAESTRO_ECLOSED)
+      other++;
+    maestro_buf_release(m);
+  }
+  CU_ASSERT_EQUAL(failed, me == 1 ? 1 : 0);
+  (void)other;
+  maestro_graph_destroy(g);
+}
+
+/* ---- a cancel on rank 0 ends the graph on every rank ---- */
+
+static void test_cancel(void) {
+  maestro_graph_t *g;
+  CU_ASSERT_EQUAL_FATAL(maestro_graph_create(rt, "cancel", &g), MAESTRO_OK);
+  struct count_src st = {0, 100000000}; /* runs until cancelled */
+  maestro_agent_t *a, *b;
+  add(g, "src", count_src, 0, 1, 0, &st, &a);
+  add(g, "end", drop, 1, 0, nr - 1, NULL, &b);
+  CU_ASSERT_EQUAL(maestro_connect(g, a, "out", b, "in", 8), MAESTRO_OK);
+  CU_ASSERT_EQUAL_FATAL(maestro_graph_start(g), MAESTRO_OK);
+  if (me == 0) {
+    struct timespec ts = {0, 50 * 1000000L};
+    nanosleep(&ts, NULL);
+    CU_ASSERT_EQUAL(maestro_graph_cancel(g), MAESTRO_OK);
+  }
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_ECANCELED);
+  if (me == 0) CU_ASSERT_TRUE(st.n > 0 && st.n < st.limit);
   maestro_graph_destroy(g);
 }
 
@@ -316,5 +355,6 @@ static void test_backpressure(void) {
 void register_suites(void) {
   ADD_SUITE("mpi", suite_init, suite_fini, {"ranks", test_ranks}, {"flow", test_flow},
             {"spmd_mismatch", test_spmd_mismatch}, {"estate", test_estate},
-            {"fail_on_rank1", test_fail_on_rank1}, {"backpressure", test_backpressure});
+            {"fail_on_rank1", test_fail_on_rank1}, {"cancel", test_cancel},
+            {"backpressure", test_backpressure});
 }

@@ -28,8 +28,11 @@
 
 /* Polling (yielding the core between passes) after the last progress before
  * sleeping: longer than a round trip between ranks, so that a stream or a
- * ping-pong never waits for a nap; short enough that an idle graph sleeps. */
+ * ping-pong never waits for a nap; short enough that an idle graph sleeps.
+ * Both a time and a number of passes: on a busy machine a yield may give the
+ * core away for milliseconds, which is not idleness. */
 #define SPIN_NS      2000000
+#define SPIN_PASSES  2000
 #define NAP_FIRST_NS 20000   /* the first timed sleep while a graph runs ... */
 #define NAP_MAX_NS   1000000 /* ... doubling up to this */
 
@@ -396,6 +399,7 @@ void *mpi_progress_main(void *arg) {
   struct mpi_rt *m = arg;
   pthread_setname_np(pthread_self(), "maestro-mpi");
   uint64_t idle_since = 0, nap = NAP_FIRST_NS;
+  unsigned idle_passes = 0;
   while (!atomic_load(&m->quit)) {
     atomic_store(&m->kick, 0);
     int work = 0, inflight = 0, running = 0;
@@ -409,6 +413,7 @@ void *mpi_progress_main(void *arg) {
     pthread_mutex_unlock(&m->list_mu);
     if (work) {
       idle_since = 0;
+      idle_passes = 0;
       nap = NAP_FIRST_NS;
       continue;
     }
@@ -418,7 +423,7 @@ void *mpi_progress_main(void *arg) {
     }
     uint64_t now = rt_now_ns();
     if (!idle_since) idle_since = now;
-    if (running && now - idle_since < SPIN_NS) {
+    if (running && (++idle_passes < SPIN_PASSES || now - idle_since < SPIN_NS)) {
       sched_yield(); /* the agents of this rank may share its core */
       continue;
     }
