@@ -354,7 +354,8 @@ static void send_stop(struct mgraph *mg) {
   struct maestro_graph *g = mg->g;
   char msg[sizeof g->fail_msg];
   pthread_mutex_lock(&g->mu);
-  int finished = g->finished, cancelled = atomic_load(&g->cancelled) && !g->failed;
+  /* Not a failure: a cancel, or a destroy before the graph finished. */
+  int finished = g->finished, cancelled = !g->failed;
   int status = g->failed ? g->fail_status : MAESTRO_ECANCELED;
   snprintf(msg, sizeof msg, "%s", g->failed ? g->fail_msg : "cancelled");
   pthread_mutex_unlock(&g->mu);
