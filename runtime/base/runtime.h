@@ -41,6 +41,7 @@ struct places;         /* runtime/sched/place.c: device places and their backend
 struct perf_store;     /* runtime/sched/perf.c: performance models */
 struct prof;           /* runtime/prof: stats segment and trace writer */
 struct tracer;         /* runtime/core/trace_rec.c: the trace recorder */
+struct sched_timers;   /* runtime/sched/timer.c: the timer thread, started on first use */
 struct graph_list;
 struct dist_ops; /* core/dist.h: graphs across processes (backend/mpi) */
 struct maestro_runtime;
@@ -90,7 +91,8 @@ struct maestro_runtime {
   struct places *places;
   struct perf_store *perf;
   struct prof *prof;
-  struct tracer *tracer; /* set while a trace is recorded (core/trace.h) */
+  struct tracer *tracer;       /* set while a trace is recorded (core/trace.h) */
+  struct sched_timers *timers; /* NULL until a graph with a periodic agent starts */
   struct rt_observer observer;
 
   /* Stats collectors (base/stats_rec.h): stats_register fills a slot, then

@@ -168,6 +168,7 @@ void maestro_runtime_destroy(maestro_runtime_t *rt) {
                             "a firing may not destroy a runtime; the runtime is left running"))
     return;
   graph_destroy_all(rt);
+  sched_timer_fini(rt); /* no graph left: no timer armed */
   runtime_free(rt, NSUB + rt_nmodules);
 }
 

@@ -75,4 +75,26 @@ int core_agents_on_place(struct maestro_runtime *rt, int kind, int index);
 void sched_account(struct maestro_runtime *rt, int kind, int index, uint64_t busy_ns,
                    uint64_t fires);
 
+/* ---- timers (sched/timer.c): deadlines that make a task runnable ---- */
+
+/* One deadline of a task, embedded in its owner. Only the task's runner
+ * arms or cancels it (one run at a time); the timer thread takes it out at
+ * its deadline and calls sched_notify. */
+struct sched_timer {
+  uint64_t due;            /* rt_now_ns() deadline */
+  int slot;                /* index in the timer heap, -1 when not in it (under its lock) */
+  atomic_int armed;        /* in the heap: the runner need not arm it again */
+  struct sched_task *task; /* what the deadline makes runnable */
+};
+
+/* Starts the runtime's timer thread if it is not running (a graph with a
+ * periodic agent starts). MAESTRO_OK, MAESTRO_ENOMEM or MAESTRO_ESYS. */
+int sched_timer_start(struct maestro_runtime *rt);
+/* Stops and joins the timer thread (no timer may be armed any more). */
+void sched_timer_fini(struct maestro_runtime *rt);
+/* (Re)arms `e` for `due_ns` (sched_timer_start done). MAESTRO_OK or MAESTRO_ENOMEM. */
+int sched_timer_arm(struct maestro_runtime *rt, struct sched_timer *e, uint64_t due_ns);
+/* Disarms `e`; once it returns, the timer thread no longer touches `e`. */
+void sched_timer_cancel(struct maestro_runtime *rt, struct sched_timer *e);
+
 #endif
