@@ -7,9 +7,9 @@ if(MAESTRO_HAVE_MPI)
   target_include_directories(bench_mpi_pingpong PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   if(BUILD_TESTING)
     add_test(NAME bench_mpi_pingpong_tiny
-             COMMAND ${MPIEXEC_EXECUTABLE} --oversubscribe --mca btl self,vader
-                     ${MPIEXEC_NUMPROC_FLAG} 2 $<TARGET_FILE:bench_mpi_pingpong> 2000 20)
+             COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} 2
+                     $<TARGET_FILE:bench_mpi_pingpong> 2000 20)
     set_tests_properties(bench_mpi_pingpong_tiny PROPERTIES TIMEOUT 120 LABELS "bench;mpi"
-      ENVIRONMENT "MAESTRO_PERF_DIR=off;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_btl_vader_single_copy_mechanism=none")
+                         ENVIRONMENT "${MAESTRO_MPI_ENV}")
   endif()
 endif()

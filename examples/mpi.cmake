@@ -6,10 +6,9 @@ if(MAESTRO_HAVE_MPI)
   target_link_libraries(example_mpi_pipeline PRIVATE maestro)
   if(BUILD_TESTING)
     add_test(NAME example_mpi_pipeline
-             COMMAND ${MPIEXEC_EXECUTABLE} --oversubscribe --mca btl self,vader
-                     ${MPIEXEC_NUMPROC_FLAG} 2 $<TARGET_FILE:example_mpi_pipeline>)
+             COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} 2 $<TARGET_FILE:example_mpi_pipeline>)
     set_tests_properties(example_mpi_pipeline PROPERTIES TIMEOUT 60 LABELS "example;mpi"
       PASS_REGULAR_EXPRESSION "sum of squares 984350720 \\(exact\\)"
-      ENVIRONMENT "MAESTRO_DEVICES=none;MAESTRO_NCPU=1;MAESTRO_PERF_DIR=off;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_btl_vader_single_copy_mechanism=none")
+      ENVIRONMENT "${MAESTRO_MPI_ENV};MAESTRO_DEVICES=none;MAESTRO_NCPU=1")
   endif()
 endif()

@@ -1,18 +1,6 @@
 # Graphs across MPI ranks (issue 11, runtime/backend/mpi): the suites run
-# under mpiexec with 2 and 3 ranks on this machine (shared-memory transport;
-# as root, Open MPI wants the two ALLOW variables). Label: mpi.
+# under mpiexec with 2 and 3 ranks (cmake/mpi.cmake says how). Label: mpi.
 if(MAESTRO_HAVE_MPI)
-  set(MAESTRO_MPIEXEC ${MPIEXEC_EXECUTABLE} --oversubscribe --mca btl self,vader)
-  set(MAESTRO_MPI_ENV
-      OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-      OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1
-      MAESTRO_PERF_DIR=off
-      # Sanitizer builds: Open MPI's own leaks and races are suppressed, not
-      # ours; its components stay loaded so that their stacks can be named.
-      OMPI_MCA_mca_base_component_disable_dlclose=1
-      ASAN_OPTIONS=fast_unwind_on_malloc=0
-      LSAN_OPTIONS=use_tls=0:suppressions=${CMAKE_CURRENT_SOURCE_DIR}/mpi/lsan.supp:print_suppressions=0
-      TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/mpi/tsan.supp:print_suppressions=0)
   add_executable(mpi_graph mpi/mpi_graph.c)
   target_link_libraries(mpi_graph PRIVATE maestro_testmain)
   foreach(n 2 3)
