@@ -32,9 +32,13 @@ struct dist_ops {
    * first difference, and every rank refuses) and sets g->dist. On error
    * g->dist stays NULL. */
   int (*graph_check)(struct maestro_graph *g);
-  /* maestro_graph_start, after the local checks and before any agent runs:
-   * rewires the channels that cross ranks and starts moving them. */
+  /* maestro_graph_start, after the local checks and before the agents are
+   * set up to run: rewires the channels that cross ranks. Nothing moves yet. */
   int (*graph_start)(struct maestro_graph *g);
+  /* maestro_graph_start, last, once the graph is started here: starts
+   * moving the channels across ranks (a message that arrives wakes its
+   * consumer, which must be ready to run). */
+  void (*graph_run)(struct maestro_graph *g);
   /* The graph's local agents have all finished: waits until what crossed
    * ranks is delivered, then agrees with the other ranks on the graph's
    * outcome (g->failed, g->fail_status, g->fail_msg, g->cancelled are set to

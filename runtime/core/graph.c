@@ -883,6 +883,7 @@ int maestro_graph_start(maestro_graph_t *g) {
     o->owner = o->c->prod->remote ? agent_rank(o->c->prod) : -1;
   rc = graph_start_local(g);
   if (rc && g->dist) rt->dist->graph_destroy(g);
+  if (!rc) rt->dist->graph_run(g);
   return rc;
 }
 

@@ -221,6 +221,12 @@ static int mpi_graph_start(struct maestro_graph *g) {
     r->c->remote = r;
     r->c->remote_rank = r->peer;
   }
+  return MAESTRO_OK;
+}
+
+static void mpi_graph_run(struct maestro_graph *g) {
+  struct mgraph *mg = g->dist;
+  struct mpi_rt *m = mg->m;
   for (int i = 0; i < MPI_NRX; i++)
     MPI_Irecv(mg->rxbuf[i], MPI_PKT_MAX, MPI_BYTE, MPI_ANY_SOURCE, MPI_TAG_PKT, mg->comm,
               &mg->rxr[i]);
@@ -230,7 +236,6 @@ static int mpi_graph_start(struct maestro_graph *g) {
   m->graphs = mg;
   pthread_mutex_unlock(&m->list_mu);
   mpi_kick(m);
-  return MAESTRO_OK;
 }
 
 static void mpi_graph_settle(struct maestro_graph *g) {
@@ -314,6 +319,7 @@ const struct dist_ops mpi_dist_ops = {
     .fini = mpi_fini,
     .graph_check = mpi_graph_check,
     .graph_start = mpi_graph_start,
+    .graph_run = mpi_graph_run,
     .graph_settle = mpi_graph_settle,
     .graph_stopped = mpi_graph_stopped,
     .graph_destroy = mpi_graph_destroy,
