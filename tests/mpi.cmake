@@ -6,7 +6,7 @@ if(MAESTRO_HAVE_MPI)
   foreach(n 2 3)
     add_test(NAME mpi_graph_${n}
              COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} ${n} $<TARGET_FILE:mpi_graph>)
-    set_tests_properties(mpi_graph_${n} PROPERTIES TIMEOUT 180 LABELS "mpi"
+    set_tests_properties(mpi_graph_${n} PROPERTIES TIMEOUT 600 LABELS "mpi"
                          ENVIRONMENT "${MAESTRO_MPI_ENV}")
   endforeach()
 endif()
