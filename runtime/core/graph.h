@@ -204,9 +204,14 @@ struct maestro_graph {
   int settling;           /* a thread is agreeing on it (under mu) */
 };
 
-/* stats.c: registers the agents' and channels' stats collector
+/* stats.c: registers the places', agents' and channels' stats collector
  * (base/stats_rec.h) with the runtime. */
 int core_stats_register(struct maestro_runtime *rt);
+
+/* run.c: fires a bounded batch of task `t` on place `index` (a CPU place, or
+ * device place t->dev when t->dev >= 0): the sched_run_fn (sched/sched.h)
+ * that runtime.c hands to sched_init. */
+int core_task_run(struct sched_task *t, int index);
 
 /* The agent whose CPU function this thread is running, or NULL: set by
  * run_fire_exec (run.h) around the call. Calls that would wait for agents to

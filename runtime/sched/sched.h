@@ -3,9 +3,10 @@
  *
  * The scheduler runs tasks (struct sched_task, embedded in each agent by
  * runtime/core). A task is made runnable with sched_notify(); a worker then
- * calls core_task_run() on it, which fires a bounded batch and says whether
- * the task wants to run again at once (a source with more to send) or waits
- * for the next notification. A task runs on one worker at a time. */
+ * calls the runtime's run function on it (sched_init's `run`: core gives
+ * core_task_run), which fires a bounded batch and says whether the task
+ * wants to run again at once (a source with more to send) or waits for the
+ * next notification. A task runs on one worker at a time. */
 #ifndef MAESTRO_SCHED_H
 #define MAESTRO_SCHED_H
 
@@ -13,10 +14,17 @@
 #include <stdint.h>
 
 struct maestro_runtime;
+struct sched_task;
 
-/* Starts the workers (named maestro-cpuN / maestro-devN, CPU ones pinned
- * with topo_bind_thread). Idle workers park; they never spin for long. */
-int sched_init(struct maestro_runtime *rt);
+/* Runs a bounded batch of task `t` on place `index` (a CPU place, or device
+ * place t->dev when t->dev >= 0); returns TASK_WAIT or TASK_YIELD. */
+typedef int (*sched_run_fn)(struct sched_task *t, int index);
+
+/* Starts the workers (named maestro-cpuN / maestro-devN, CPU ones pinned to
+ * their place with place_bind_cpu), which run tasks with `run`: the layer
+ * above hands it down, so that sched names nothing above it. Idle workers
+ * park; they never spin for long. */
+int sched_init(struct maestro_runtime *rt, sched_run_fn run);
 /* Stops and joins every worker. */
 void sched_fini(struct maestro_runtime *rt);
 /* Starts the workers of device places [current count, ndev): called by
@@ -57,19 +65,12 @@ static inline void sched_task_cost(struct sched_task *t, uint64_t busy_ns, uint6
                         memory_order_relaxed);
 }
 
-/* What core_task_run returns. */
+/* What a sched_run_fn returns. */
 enum { TASK_WAIT = 0, TASK_YIELD = 1 };
-
-/* Implemented by runtime/core: fires a bounded batch of `t` on place
- * `index` (a CPU place, or device place t->dev when t->dev >= 0). */
-int core_task_run(struct sched_task *t, int index);
 
 /* Makes `t` runnable (cheap when it already is). Called after making input
  * or output space available to it; any thread. */
 void sched_notify(struct maestro_runtime *rt, struct sched_task *t);
-
-/* Implemented by runtime/core: agents of running graphs last placed on (kind, index). */
-int core_agents_on_place(struct maestro_runtime *rt, int kind, int index);
 
 /* Per-place counters for the stats publisher (sched/worker.c). */
 void sched_account(struct maestro_runtime *rt, int kind, int index, uint64_t busy_ns,
