@@ -102,14 +102,17 @@ static void runtime_free(struct maestro_runtime *rt, int up) {
 
 /* Across ranks each rank writes its own trace: "t.json" becomes "t.rank2.json". */
 static int trace_per_rank(struct maestro_runtime *rt) {
-  const char *t = rt->cfg_trace, *dot = strrchr(t, '.'), *slash = strrchr(t, '/');
+  int i = 0;
+  while (cfg_strings[i].off != offsetof(maestro_config_t, trace))
+    i++;
+  const char *t = rt->cfg_str[i], *dot = strrchr(t, '.'), *slash = strrchr(t, '/');
   size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - t) : strlen(t);
   size_t n = strlen(t) + 32;
   char *s = malloc(n);
   if (!s) return err_set(MAESTRO_ENOMEM, "maestro_runtime_create: out of memory");
   snprintf(s, n, "%.*s.rank%d%s", (int)stem, t, rt->rank, t + stem);
-  free(rt->cfg_trace);
-  rt->cfg_trace = s;
+  free(rt->cfg_str[i]);
+  rt->cfg_str[i] = s;
   rt->cfg.trace = s;
   return MAESTRO_OK;
 }
@@ -158,7 +161,7 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
       return rc;
     }
     rt->dist = dist_builtin;
-    if (rt->nranks > 1 && rt->cfg_trace && (rc = trace_per_rank(rt)) != MAESTRO_OK) {
+    if (rt->nranks > 1 && rt->cfg.trace && (rc = trace_per_rank(rt)) != MAESTRO_OK) {
       runtime_free(rt, 0);
       return rc;
     }
