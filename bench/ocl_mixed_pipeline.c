@@ -5,14 +5,35 @@
  * kernel agent on device 0 -> a CPU verify agent, channels of 4); "kernel
  * agent direct" drives the OpenCL layer alone (a producer thread calls
  * ocl_launch, up to 4 in flight, the main thread verifies in order).
- * Usage: mixed_pipeline [--tiny] */
+ * Each side's minor page faults in its timed loop (getrusage: the process's,
+ * the raw loop's in the same run) show whether the pools reuse memory that
+ * is already faulted in: the serial loop reuses two buffers and takes none.
+ * Usage: mixed_pipeline [--tiny] [--mib N] (message size, default 1 MiB) */
 #include <math.h>
 #include <stdatomic.h>
 #include <semaphore.h>
+#include <sys/resource.h>
 
 #include "ocl_common.h"
 
-enum { DEPTH = 4, N_FLOATS = 1 << 18 };
+enum { DEPTH = 4 };
+static size_t N_FLOATS = (size_t)1 << 18; /* --mib: 1 MiB of f32 by default */
+
+static long faults_now(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
+}
+
+/* The faults each side took in the last round (every side is warmed up
+ * first: the first round shows the pools filling, not the steady state).
+ * The raw loop's count leaves out its setup (buffers created, freed at the
+ * end); the others' include everything the round does (the graph sides
+ * create and destroy their graph). */
+static long flt_raw, flt_zc, flt_cp, flt_gz, flt_gc;
+static void flt_note(long *last, long f0) {
+  *last = faults_now() - f0;
+}
 
 static void produce(float *x, size_t n, unsigned seq) {
   for (size_t j = 0; j < n; j++)
@@ -78,15 +99,19 @@ static double serial_raw(raw_cl_t *r, int msgs, int *bad) {
   float *x = malloc(bytes), *y = malloc(bytes);
   cl_mem bx = clCreateBuffer(r->ctx, CL_MEM_READ_ONLY, bytes, NULL, &e);
   cl_mem by = clCreateBuffer(r->ctx, CL_MEM_WRITE_ONLY, bytes, NULL, &e);
-  cl_uint cn = N_FLOATS;
+  cl_uint cn = (cl_uint)N_FLOATS;
   float a = 2.0f;
   size_t local = 256, global = N_FLOATS;
   clSetKernelArg(r->k, 0, sizeof bx, &bx);
   clSetKernelArg(r->k, 1, sizeof by, &by);
   clSetKernelArg(r->k, 2, sizeof cn, &cn);
   clSetKernelArg(r->k, 3, sizeof a, &a);
+  /* The first message pays for the buffers' first touch: the loop's faults
+   * are counted from the second on. */
+  long f0 = 0;
   double t0 = now_s();
   for (int i = 0; i < msgs; i++) {
+    if (i == 1) f0 = faults_now();
     produce(x, N_FLOATS, (unsigned)i);
     clEnqueueWriteBuffer(r->q, bx, CL_FALSE, 0, bytes, x, 0, NULL, NULL);
     clEnqueueNDRangeKernel(r->q, r->k, 1, NULL, &global, &local, 0, NULL, NULL);
@@ -94,6 +119,7 @@ static double serial_raw(raw_cl_t *r, int msgs, int *bad) {
     if (!verify(y, N_FLOATS, (unsigned)i)) (*bad)++;
   }
   double t = now_s() - t0;
+  flt_note(&flt_raw, f0);
   clReleaseMemObject(bx);
   clReleaseMemObject(by);
   free(x);
@@ -186,7 +212,17 @@ static double graph_pipeline(maestro_runtime_t *rt, int msgs, int *bad) {
 }
 
 int main(int argc, char **argv) {
-  int tiny = argc > 1 && !strcmp(argv[1], "--tiny");
+  int tiny = 0;
+  for (int a = 1; a < argc; a++) {
+    if (!strcmp(argv[a], "--tiny")) {
+      tiny = 1;
+    } else if (!strcmp(argv[a], "--mib") && a + 1 < argc && atoi(argv[a + 1]) > 0) {
+      N_FLOATS = (size_t)atoi(argv[++a]) << 18;
+    } else {
+      fprintf(stderr, "usage: mixed_pipeline [--tiny] [--mib N]\n");
+      return 2;
+    }
+  }
   int msgs = tiny ? 20 : 150, rounds = tiny ? 1 : 8;
   int bad = 0;
   raw_cl_t raw;
@@ -200,22 +236,37 @@ int main(int argc, char **argv) {
   serial_raw(&raw, tiny ? 4 : 20, &bad);
   /* Rounds interleaved, best of each: the machine is shared and noisy. */
   graph_pipeline(rt_zc, tiny ? 4 : 20, &bad); /* warm-up (builds the kernel) */
+  graph_pipeline(rt, tiny ? 4 : 20, &bad);
   double base = 0, zc = 0, cp = 0, gz = 0, gc = 0;
   for (int round = 0; round < rounds; round++) {
     base = fmax(base, serial_raw(&raw, msgs, &bad));
+    long f0 = faults_now();
     zc = fmax(zc, pipeline(rt_zc, ka_zc, msgs, &bad));
+    flt_note(&flt_zc, f0);
+    f0 = faults_now();
     cp = fmax(cp, pipeline(rt, ka, msgs, &bad));
+    flt_note(&flt_cp, f0);
+    f0 = faults_now();
     gz = fmax(gz, graph_pipeline(rt_zc, msgs, &bad));
+    flt_note(&flt_gz, f0);
+    f0 = faults_now();
     gc = fmax(gc, graph_pipeline(rt, msgs, &bad));
+    flt_note(&flt_gc, f0);
   }
-  printf("mixed_pipeline: CPU produce 1 MiB -> OpenCL x2 -> CPU verify, %d messages per round, "
-         "best of %d interleaved rounds\n",
-         msgs, rounds);
-  printf("hand-written serial OpenCL loop: %8.0f msgs/s\n", base);
-  printf("kernel agent direct, zero-copy:  %8.0f msgs/s  ratio %.2fx of serial\n", zc, zc / base);
-  printf("kernel agent direct, copies:     %8.0f msgs/s  ratio %.2fx of serial\n", cp, cp / base);
-  printf("graph, zero-copy (default):      %8.0f msgs/s  ratio %.2fx of serial\n", gz, gz / base);
-  printf("graph, copies:                   %8.0f msgs/s  ratio %.2fx of serial\n", gc, gc / base);
+  double mib = (double)(N_FLOATS * sizeof(float)) / (1 << 20);
+  printf("mixed_pipeline: CPU produce %g MiB -> OpenCL x2 -> CPU verify, %d messages per round, "
+         "best of %d interleaved rounds; faults: minor page faults in the last round\n",
+         mib, msgs, rounds);
+  printf("hand-written serial OpenCL loop: %8.0f msgs/s                       faults %ld\n", base,
+         flt_raw);
+  printf("kernel agent direct, zero-copy:  %8.0f msgs/s  ratio %.2fx of serial  faults %ld\n", zc,
+         zc / base, flt_zc);
+  printf("kernel agent direct, copies:     %8.0f msgs/s  ratio %.2fx of serial  faults %ld\n", cp,
+         cp / base, flt_cp);
+  printf("graph, zero-copy (default):      %8.0f msgs/s  ratio %.2fx of serial  faults %ld\n", gz,
+         gz / base, flt_gz);
+  printf("graph, copies:                   %8.0f msgs/s  ratio %.2fx of serial  faults %ld\n", gc,
+         gc / base, flt_gc);
   ocl_kagent_destroy(ka_zc);
   maestro_runtime_destroy(rt_zc);
   ocl_kagent_destroy(ka);

@@ -12,6 +12,7 @@
 #include <math.h>
 #include "maestro.h"
 #include "mem/buf.h"
+#include "mem/pool.h"
 #include "backend/opencl/ocl.h"
 #include "testmain.h"
 #include "testutil.h"
@@ -469,6 +470,90 @@ static void test_host_outputs(void) {
   maestro_runtime_destroy(rt);
 }
 
+/* A steady stream of 4 MiB messages with K launches in flight at once: once
+ * a first round has filled the pools, later rounds allocate no new host
+ * buffer (the pool's own count), no new device memory (the device's bytes
+ * in use) and no new zero-copy wrap, with zero-copy and with copies; the
+ * buffers the pools hand back hold new values each round and are never
+ * taken as valid on the device from their last life. The pools used to
+ * keep 4 buffers of each class above 2 MiB: every round past the first
+ * allocated (and faulted in) the rest afresh, 16 of the 20 here; and every
+ * zero-copy message created a wrap of its host bytes (20 a round). */
+static void large_steady(int zero_copy) {
+  enum { K = 10, ROUNDS = 4 };
+  const size_t n = (size_t)1 << 20; /* 4 MiB of f32 */
+  maestro_runtime_t *rt = testutil_device_runtime(zero_copy, 0);
+  maestro_kernel_t k2 = scale_kernel(scale2_args);
+  ocl_kagent_t *a;
+  CU_ASSERT_FATAL(ocl_kagent_create(rt, "x2", &k2, f32_in, 1, f32_out, 1, &a) == MAESTRO_OK);
+  struct mem_stats s1 = {0}, s;
+  ocl_dev_stats_t d1 = {0}, d;
+  for (int round = 0; round < ROUNDS; round++) {
+    maestro_buf_t *in[K], *slot[K];
+    ocl_launch_result_t res[K];
+    ticket_t t[K];
+    waiter_t w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, slot, res, {0}};
+    int stale = 0;
+    for (int i = 0; i < K; i++) {
+      CU_ASSERT_FATAL(maestro_buf_create(rt, n * sizeof(float), &in[i]) == MAESTRO_OK);
+      /* A pooled buffer keeps its replica records, never their validity. */
+      stale += ocl_buf_valid_on(in[i], 0);
+      float *x = maestro_buf_data(in[i]);
+      for (size_t j = 0; j < n; j++)
+        x[j] = (float)((j + (size_t)i + (size_t)round) % 1000);
+    }
+    CU_ASSERT_EQUAL(stale, 0);
+    for (int i = 0; i < K; i++) {
+      t[i] = (ticket_t){&w, i};
+      CU_ASSERT_FATAL(ocl_launch_ex(a, 0, &in[i], 1u, on_done, &t[i]) == MAESTRO_OK);
+    }
+    wait_for(&w, K);
+    int good = 0;
+    for (int i = 0; i < K; i++) {
+      const float *y = maestro_buf_cdata(slot[i]);
+      size_t r = (size_t)round;
+      good += res[i].status == MAESTRO_OK && y && y[0] == 2.0f * (float)(((size_t)i + r) % 1000) &&
+              y[n - 1] == 2.0f * (float)((n - 1 + (size_t)i + r) % 1000);
+    }
+    CU_ASSERT_EQUAL(good, K);
+    for (int i = 0; i < K; i++) {
+      maestro_buf_release(slot[i]);
+      maestro_buf_release(in[i]);
+    }
+    mem_get_stats(rt, &s);
+    CU_ASSERT_FATAL(ocl_dev_stats(rt, 0, &d) == MAESTRO_OK);
+    if (round == 0) {
+      s1 = s;
+      d1 = d;
+      CU_ASSERT(s1.fresh >= 2 * K); /* K inputs and K outputs alive at once */
+      continue;
+    }
+    if (s.fresh != s1.fresh || d.mem_used != d1.mem_used || d.wraps != d1.wraps)
+      printf("\n    %s, round %d: %llu new host buffers since the first round, device memory "
+             "%llu -> %llu bytes, %llu new zero-copy wraps",
+             zero_copy ? "zero-copy" : "copies", round, s.fresh - s1.fresh,
+             (unsigned long long)d1.mem_used, (unsigned long long)d.mem_used,
+             (unsigned long long)(d.wraps - d1.wraps));
+    CU_ASSERT_EQUAL(s.fresh, s1.fresh);
+    /* PoCL's device shares the host's memory coherently: the wraps of the
+     * pooled host bytes serve their next lives (none with copies). */
+    CU_ASSERT_EQUAL(d.wraps, d1.wraps);
+    if (!zero_copy) CU_ASSERT_EQUAL(d.wraps, 0);
+    CU_ASSERT_EQUAL(s.reused - s1.reused, (unsigned long long)(2 * K * round));
+    CU_ASSERT_EQUAL(d.mem_used, d1.mem_used);
+  }
+  ocl_kagent_destroy(a);
+  maestro_runtime_destroy(rt);
+}
+
+static void test_large_steady_zero_copy(void) {
+  large_steady(1);
+}
+
+static void test_large_steady_copies(void) {
+  large_steady(0);
+}
+
 /* MAESTRO_KARG_SCRATCH: zero-filled for every launch, even when the pool
  * hands back memory an earlier launch wrote to. */
 static void test_scratch(void) {
@@ -595,5 +680,7 @@ void register_suites(void) {
             {"two devices", test_two_devices}, {"memory pressure", test_memory_pressure},
             {"pipelined", test_pipelined}, {"bundled kernels", test_bundled},
             {"host outputs", test_host_outputs}, {"built on some devices", test_built_on_some},
-            {"scratch", test_scratch}, {"two contexts", test_two_contexts});
+            {"scratch", test_scratch}, {"two contexts", test_two_contexts},
+            {"large messages, steady state, zero-copy", test_large_steady_zero_copy},
+            {"large messages, steady state, copies", test_large_steady_copies});
 }

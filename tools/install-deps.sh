@@ -17,6 +17,7 @@ packages=(
   python3 util-linux                               # test helpers (json, taskset)
   clang-format clang-tidy cppcheck                 # tools/lint.sh
   tmux valgrind
+  libclblast-dev libclfft-dev                      # OpenCL libraries called from agents (examples, optional)
 )
 
 installed() {

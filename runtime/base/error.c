@@ -15,6 +15,7 @@ _Thread_local const char *culprit_name __attribute__((tls_model("initial-exec"))
 #define ERR_CAP 16384
 
 static _Thread_local char err_msg[ERR_CAP];
+_Thread_local int err_dirty __attribute__((tls_model("initial-exec")));
 
 const char *maestro_strerror(int status) {
   switch (status) {
@@ -42,6 +43,7 @@ const char *maestro_last_error(void) {
 }
 
 void err_format(const char *fmt, ...) {
+  err_dirty = 1;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(err_msg, sizeof err_msg, fmt, ap);
@@ -50,6 +52,7 @@ void err_format(const char *fmt, ...) {
 
 #if !defined(__GNUC__)
 int err_set(int status, const char *fmt, ...) {
+  err_dirty = 1;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(err_msg, sizeof err_msg, fmt, ap);
@@ -59,6 +62,7 @@ int err_set(int status, const char *fmt, ...) {
 #endif
 
 void err_append(const char *fmt, ...) {
+  err_dirty = 1;
   size_t len = strnlen(err_msg, sizeof err_msg);
   if (len + 1 >= sizeof err_msg) return;
   va_list ap;
@@ -67,6 +71,7 @@ void err_append(const char *fmt, ...) {
   va_end(ap);
 }
 
-void err_clear(void) {
+void err_clear_msg(void) {
   err_msg[0] = '\0';
+  err_dirty = 0;
 }

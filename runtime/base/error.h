@@ -31,7 +31,16 @@ int err_set(int status, const char *fmt, ...);
 /* Appends text to the current message (for long OpenCL build logs). */
 void err_append(const char *fmt, ...) MAESTRO_PRINTF(1, 2);
 
+/* 1 when this thread's message may be non-empty (set by err_format and
+ * err_append), so that clearing an empty one (once per firing) is a test,
+ * not a call. Initial-exec: one int, read without __tls_get_addr. */
+extern _Thread_local int err_dirty __attribute__((tls_model("initial-exec")));
+/* err_clear's work when the message may be non-empty. */
+void err_clear_msg(void);
+
 /* Clears this thread's message. */
-void err_clear(void);
+static inline void err_clear(void) {
+  if (err_dirty) err_clear_msg();
+}
 
 #endif

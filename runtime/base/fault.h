@@ -36,8 +36,11 @@ int fault_draw(struct fault *f, enum fault_kind kind);
  * each thread draws from its own generator, seeded from the seed and the
  * order in which threads first drew. */
 #define fault_hit(f, kind) (__builtin_expect((f)->on, 0) && fault_draw((f), (kind)))
+/* 1 when `f` may inject faults at all (a fast path then steps aside). */
+#define fault_armed(f) ((f)->on)
 #else
 #define fault_hit(f, kind) ((void)(f), (void)(kind), 0)
+#define fault_armed(f)     ((void)(f), 0)
 #endif
 
 #endif

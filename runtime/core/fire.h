@@ -14,6 +14,8 @@ struct staged {
 struct maestro_fire {
   struct maestro_agent *a;
   maestro_buf_t **in;
+  int n_in;  /* inputs in `in`: the agent's, or 0 in on_end (in == NULL) */
+  int n_out; /* the agent's output ports */
   uint64_t seq;
   int place_kind, place_index;
   struct staged *out; /* sends staged until the firing succeeds */

@@ -932,6 +932,11 @@ static int graph_start_local(maestro_graph_t *g) {
     a->trace_name = trace_name(g->rt, a->name);
     a->trace_regular = a->n_in == 0 || (a->n_in == 1 && a->in[0].nch == 1);
   }
+  for (int i = 0; i < g->nagents; i++) {
+    struct maestro_agent *a = g->agents[i];
+    a->plain = !a->sized && !a->stamp && !a->align && !g->tracing &&
+               (a->n_in == 0 || (a->n_in == 1 && a->in[0].nch == 1));
+  }
   /* Under the list lock: the stats publisher reads started graphs only. */
   pthread_mutex_lock(&g->rt->graphs_lock);
   g->state = GRAPH_STARTED;

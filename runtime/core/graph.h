@@ -108,6 +108,11 @@ struct maestro_agent {
   uint64_t period_ns;
   uint64_t due;
   struct sched_timer timer;
+
+  /* Set at graph start: none of sized, stamp, align or tracing, and at most
+   * one input port fed by one channel. Its runner (run.c) then tests none
+   * of those rare paths per firing. */
+  int plain;
   struct agent_counters st;
 };
 

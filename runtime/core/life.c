@@ -60,7 +60,7 @@ static void call_on_end(struct maestro_agent *a, struct run_stats *rs) {
   if (f.out != f.inl) free(f.out);
 }
 
-int run_wind_down(struct maestro_agent *a, int idle, struct run_stats *rs) {
+int run_wind_down_any(struct maestro_agent *a, int idle, struct run_stats *rs) {
   int stopped = run_note_stop(a);
   if (a->phase == AG_CLOSING && idle) {
     if (a->on_end && !a->ended && !stopped && !a->failed) call_on_end(a, rs);
@@ -81,14 +81,8 @@ int run_wind_down(struct maestro_agent *a, int idle, struct run_stats *rs) {
   return 0;
 }
 
-int run_task_end(struct maestro_agent *a, int finished, int blocked, int yield) {
-  if (finished) {
-    atomic_store_explicit(&a->st.pstate, a->failed ? PROF_AGENT_FAILED : PROF_AGENT_FINISHED,
-                          memory_order_relaxed);
-    graph_agent_finished(a->g);
-    return TASK_WAIT;
-  }
-  atomic_store_explicit(&a->st.pstate, blocked ? PROF_AGENT_BLOCKED : PROF_AGENT_WAITING,
+void run_agent_finished(struct maestro_agent *a) {
+  atomic_store_explicit(&a->st.pstate, a->failed ? PROF_AGENT_FAILED : PROF_AGENT_FINISHED,
                         memory_order_relaxed);
-  return yield ? TASK_YIELD : TASK_WAIT;
+  graph_agent_finished(a->g);
 }

@@ -33,11 +33,13 @@ void run_stats_flush(struct maestro_agent *a, const struct run_stats *rs, uint64
   ctr_add(&s->bytes_in, rs->bytes_in);
   ctr_add(&s->bytes_out, rs->bytes_out);
   ctr_add(&s->busy_ns, busy);
-  ctr_add(&s->failures, rs->failures);
-  ctr_add(&s->retries, rs->retries);
-  ctr_add(&s->dead_letters, rs->dead);
-  ctr_add(&s->fallbacks, rs->fallbacks);
-  ctr_add(&s->device_fires, rs->device_fires);
+  if (rs->failures | rs->retries | rs->dead | rs->fallbacks | rs->device_fires) { /* rare */
+    ctr_add(&s->failures, rs->failures);
+    ctr_add(&s->retries, rs->retries);
+    ctr_add(&s->dead_letters, rs->dead);
+    ctr_add(&s->fallbacks, rs->fallbacks);
+    ctr_add(&s->device_fires, rs->device_fires);
+  }
   if (kind == MAESTRO_PLACE_CPU) ctr_add(&s->cpu_fires, rs->fires);
   if (rs->fires && index >= 0) {
     atomic_store_explicit(&s->place_kind, kind, memory_order_relaxed);
@@ -257,18 +259,6 @@ int run_fire_retry(struct maestro_agent *a, struct maestro_fire *f, struct run_s
   return st;
 }
 
-void run_fire_init(struct maestro_fire *f, struct maestro_agent *a, maestro_buf_t **in,
-                   uint64_t seq, int kind, int index) {
-  f->a = a;
-  f->in = in;
-  f->seq = seq;
-  f->place_kind = kind;
-  f->place_index = index;
-  f->out = f->inl;
-  f->nout = 0;
-  f->cap = FIRE_INLINE_OUT;
-}
-
 /* The flow id of the message that output `port` sends next on its first
  * channel. (Static inline for the traced firing path: a global function in
  * a shared library is not inlined.) */
@@ -293,19 +283,34 @@ int run_failed(struct maestro_agent *a, maestro_buf_t **in, const uint64_t *seq,
   return st;
 }
 
-/* One firing of a stateful agent with its supervision. Returns MAESTRO_OK,
- * MAESTRO_DONE (the agent is now AG_CLOSING), or the failing status once the
- * supervisor stopped the graph. */
-/* `trace_t`: when tracing a batch whose firings are timed one by one
+/* One firing of a stateful agent with its supervision, on the input set in
+ * a->inbuf, with `f` set up for the batch (run_fire_init). Returns
+ * MAESTRO_OK, MAESTRO_DONE (the agent is now AG_CLOSING), or the failing
+ * status once the supervisor stopped the graph. `plain`: a->plain, a
+ * constant in each copy of the batch loop (fire_batch_loop).
+ * `trace_t`: when tracing a batch whose firings are timed one by one
  * (a->trace_timed), the end of the previous firing (this one's start: one
  * clock read per firing); else 0 and the firing is recorded untimed, its
  * time shared out of the batch's span (trace_batch_begin/end). */
-static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, uint64_t *trace_t) {
-  struct maestro_runtime *rt = a->g->rt;
-  struct maestro_fire f;
-  run_fire_init(&f, a, a->inbuf, a->seq++, MAESTRO_PLACE_CPU, cpu);
-  int st = run_fire_exec(a, &f, rs);
-  if (a->g->tracing) {
+static inline __attribute__((always_inline)) int fire_one(struct maestro_agent *a,
+                                                          struct maestro_fire *f, int cpu,
+                                                          struct run_stats *rs, uint64_t *trace_t,
+                                                          const int plain) {
+  f->seq = a->seq++;
+  rs->fires++;
+  err_clear();                        /* what it leaves there is its own message (nothing stale) */
+  int st = run_call_cpu_marked(a, f); /* core_firing: marked by fire_batch */
+  if (__builtin_expect(st < 0, 0)) st = run_fire_retry(a, f, rs, st);
+  if (plain) {
+    if (a->n_in) { /* a plain agent has at most one input port */
+      rs->msgs_in++;
+      rs->bytes_in += a->inbuf[0]->size;
+    }
+  } else {
+    run_count_in(a, a->inbuf, rs);
+  }
+  if (!plain && a->g->tracing) {
+    struct maestro_runtime *rt = a->g->rt;
     uint64_t bytes = 0;
     for (int p = 0; p < a->n_in; p++)
       bytes += a->inbuf[p]->size;
@@ -315,48 +320,80 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, uint
      * or none from a sink) has the seq and message ids that follow the
      * previous one's: it only extends the run, unless there is none. */
     int regular =
-        !t0 && a->trace_regular && (a->n_out ? f.nout == 1 && f.out[0].port == 0 : !f.nout);
+        !t0 && a->trace_regular && (a->n_out ? f->nout == 1 && f->out[0].port == 0 : !f->nout);
     if (!regular || !trace_fire_next(bytes))
-      trace_fire(rt, cpu, a->trace_name, f.seq, bytes, t0, t1, a->flow_in, flow_out_of(a, &f));
+      trace_fire(rt, cpu, a->trace_name, f->seq, bytes, t0, t1, a->flow_in, flow_out_of(a, f));
   }
   if (__builtin_expect(st < 0, 0)) {
-    if (f.out != f.inl) free(f.out);
+    run_fire_done(f);
     /* This thread ran the firing: its message is still here. */
     return run_failed(a, a->inbuf, NULL, st, maestro_last_error(), rs);
   }
-  if (__builtin_expect(a->stamp, 0)) run_stamp(a, a->inbuf, f.seq, f.out, f.nout);
-  run_deliver(a, a->inbuf, st, f.out, f.nout, rs);
-  if (f.out != f.inl) free(f.out);
+  if (!plain && __builtin_expect(a->stamp, 0)) run_stamp(a, a->inbuf, f->seq, f->out, f->nout);
+  if (plain) {
+    if (run_commit(a, f->out, f->nout, rs)) a->blocked = 1;
+    if (a->n_in) {
+      maestro_buf_release(a->inbuf[0]);
+      a->inbuf[0] = NULL;
+    }
+    if (__builtin_expect(st == MAESTRO_DONE, 0)) a->phase = AG_CLOSING;
+  } else {
+    run_deliver(a, a->inbuf, st, f->out, f->nout, rs);
+  }
+  run_fire_done(f);
   return st == MAESTRO_DONE ? MAESTRO_DONE : MAESTRO_OK; /* any other st >= 0 is a success */
 }
 
 /* Fires while inputs and output space allow, at most `max` times.
- * Returns 1 when it stopped only because the batch was used up. */
-static inline int fire_batch_run(struct maestro_agent *a, int cpu, struct run_stats *rs,
-                                 uint64_t trace_t, int max) {
+ * Returns 1 when it stopped only because `max` was reached. `plain`
+ * (a->plain, see graph.h): the agent has no record-sized input, stamps no
+ * origins, is not traced and takes from at most one channel, so this copy
+ * of the loop tests none of these per firing. */
+static inline __attribute__((always_inline)) int
+fire_batch_loop(struct maestro_agent *a, struct maestro_fire *f, int cpu, struct run_stats *rs,
+                uint64_t trace_t, int max, const int plain) {
   struct maestro_graph *g = a->g;
-  uint64_t *flow_in = g->tracing ? &a->flow_in : NULL; /* flow ids only for the trace */
+  uint64_t *flow_in = !plain && g->tracing ? &a->flow_in : NULL; /* flow ids only for the trace */
+  struct inport *ip0 = a->n_in ? &a->in[0] : NULL;
   for (int n = 0; n < max; n++) {
     if (!run_outputs_free(a, rs)) return 0;
     if (atomic_load_explicit(&g->stopped, memory_order_relaxed)) return 0;
-    if (!run_take(a, a->inbuf, NULL, NULL, flow_in)) return 0;
-    int bad;
-    if (a->sized && __builtin_expect((bad = run_misfit(a, a->inbuf)) >= 0, 0)) {
-      a->seq++;
-      if (run_refuse_misfit(a, a->inbuf, NULL, bad, rs) != MAESTRO_OK) return 0;
-      continue;
+    if (plain) {
+      if (ip0 && !run_take_one(a, ip0, a->inbuf, NULL, NULL, NULL)) return 0;
+    } else {
+      if (!run_take(a, a->inbuf, NULL, NULL, flow_in)) return 0;
+      int bad;
+      if (a->sized && __builtin_expect((bad = run_misfit(a, a->inbuf)) >= 0, 0)) {
+        a->seq++;
+        if (run_refuse_misfit(a, a->inbuf, NULL, bad, rs) != MAESTRO_OK) return 0;
+        continue;
+      }
     }
-    if (fire_one(a, cpu, rs, &trace_t) != MAESTRO_OK) return 0; /* DONE or stopped */
+    if (fire_one(a, f, cpu, rs, &trace_t, plain) != MAESTRO_OK) return 0; /* DONE or stopped */
   }
   return 1;
 }
 
 static inline int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, int max) {
-  if (!a->g->tracing) return fire_batch_run(a, cpu, rs, 0, max);
-  struct maestro_runtime *rt = a->g->rt;
-  uint64_t t = trace_batch_begin(rt);
-  int r = fire_batch_run(a, cpu, rs, a->trace_timed ? t : 0, max);
-  a->trace_timed = trace_batch_end(rt);
+  struct maestro_fire f;
+  run_fire_init(&f, a, a->inbuf, a->seq, MAESTRO_PLACE_CPU, cpu);
+  /* The whole batch is marked as a firing of `a` (core_firing): between
+   * its firings the runner calls nothing that asks, and the user's code
+   * runs only inside them. One mark per batch instead of per firing. */
+  struct maestro_agent *outer = core_firing;
+  core_firing = a;
+  int r;
+  if (a->plain) {
+    r = fire_batch_loop(a, &f, cpu, rs, 0, max, 1);
+  } else if (!a->g->tracing) {
+    r = fire_batch_loop(a, &f, cpu, rs, 0, max, 0);
+  } else {
+    struct maestro_runtime *rt = a->g->rt;
+    uint64_t t = trace_batch_begin(rt);
+    r = fire_batch_loop(a, &f, cpu, rs, a->trace_timed ? t : 0, max, 0);
+    a->trace_timed = trace_batch_end(rt);
+  }
+  core_firing = outer;
   return r;
 }
 
@@ -418,7 +455,9 @@ int core_task_run(struct sched_task *t, int cpu) {
 /* ---- the firing API ---- */
 
 maestro_buf_t *maestro_fire_in(maestro_fire_t *f, int port) {
-  if (!f || !f->in || port < 0 || port >= f->a->n_in) return NULL; /* no inputs in on_end */
+  /* f->n_in is 0 in on_end, which has no inputs; one unsigned compare
+   * also refuses a negative port. */
+  if (!f || (unsigned)port >= (unsigned)f->n_in) return NULL;
   return f->in[port];
 }
 
@@ -435,12 +474,15 @@ int maestro_fire_alloc(maestro_fire_t *f, size_t bytes, maestro_buf_t **out) {
   return mem_buf_alloc_for(rt, bytes, node, "maestro_fire_alloc", out);
 }
 
-int maestro_fire_out(maestro_fire_t *f, int port, maestro_buf_t *b) {
+/* maestro_fire_out's refusals, its borrowed-input check's report and the
+ * growth of the staged sends: out of line, so that the per-message path
+ * below saves no registers for them. */
+static __attribute__((noinline)) int fire_out_slow(maestro_fire_t *f, int port, maestro_buf_t *b) {
   if (!f || !b) {
     maestro_buf_release(b);
     return err_set(MAESTRO_EINVAL, "maestro_fire_out: %s is NULL", f ? "b" : "f");
   }
-  if (port < 0 || port >= f->a->n_out) {
+  if (port < 0 || port >= f->n_out) {
     maestro_buf_release(b);
     return err_set(MAESTRO_EINVAL, "maestro_fire_out: agent '%s' has no output port %d", f->a->name,
                    port);
@@ -448,9 +490,8 @@ int maestro_fire_out(maestro_fire_t *f, int port, maestro_buf_t *b) {
   /* A borrowed input sent without a retain would be released by the runner
    * while queued. Only the certain case is caught (the firing holds the
    * sole reference); the input stays the firing's, so it is not released. */
-  for (int p = 0; f->in && p < f->a->n_in; p++) /* on_end has no inputs */
-    if (__builtin_expect(b == f->in[p], 0) &&
-        atomic_load_explicit(&b->refs, memory_order_relaxed) == 1)
+  for (int p = 0; p < f->n_in; p++) /* on_end has no inputs */
+    if (b == f->in[p] && atomic_load_explicit(&b->refs, memory_order_relaxed) == 1)
       return err_set(MAESTRO_EINVAL,
                      "maestro_fire_out: agent '%s' sends its input '%s' on port '%s' without "
                      "retaining it (an input is borrowed: maestro_buf_retain it first)",
@@ -467,6 +508,19 @@ int maestro_fire_out(maestro_fire_t *f, int port, maestro_buf_t *b) {
     f->out = v;
     f->cap = cap;
   }
+  f->out[f->nout].port = port;
+  f->out[f->nout].b = b;
+  f->nout++;
+  return MAESTRO_OK;
+}
+
+int maestro_fire_out(maestro_fire_t *f, int port, maestro_buf_t *b) {
+  if (__builtin_expect(!f || !b || (unsigned)port >= (unsigned)f->n_out || f->nout == f->cap, 0))
+    return fire_out_slow(f, port, b);
+  for (int p = 0; p < f->n_in; p++)
+    if (__builtin_expect(b == f->in[p], 0) &&
+        atomic_load_explicit(&b->refs, memory_order_relaxed) == 1)
+      return fire_out_slow(f, port, b);
   f->out[f->nout].port = port;
   f->out[f->nout].b = b;
   f->nout++;

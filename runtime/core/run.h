@@ -5,9 +5,12 @@
 #ifndef MAESTRO_CORE_RUN_H
 #define MAESTRO_CORE_RUN_H
 
+#include <stdlib.h>
+
 #include "base/culprit.h"
 #include "base/error.h"
 #include "base/runtime.h"
+#include "base/stats_rec.h"
 #include "core/fire.h"
 #include "core/graph.h"
 #include "core/take.h"
@@ -49,10 +52,26 @@ static inline int run_note_stop(struct maestro_agent *a) {
  * in flight) and its overflow is sent; draining takes what still arrives as
  * dead letters until every input has ended. Returns 1 when `a` finished in
  * this call. */
-int run_wind_down(struct maestro_agent *a, int idle, struct run_stats *rs);
+int run_wind_down_any(struct maestro_agent *a, int idle, struct run_stats *rs);
+/* run_wind_down_any, inline for the end of most runs: an agent still in
+ * AG_RUN in a graph not stopped has nothing to wind down. */
+static inline int run_wind_down(struct maestro_agent *a, int idle, struct run_stats *rs) {
+  if (a->phase == AG_RUN && !atomic_load_explicit(&a->g->stopped, memory_order_acquire)) return 0;
+  return run_wind_down_any(a, idle, rs);
+}
+/* life.c: `a` finished: publishes its final state and tells the graph. */
+void run_agent_finished(struct maestro_agent *a);
 /* Publishes the agent's state at the end of a run (finished: tells the
  * graph) and returns what the scheduler does with its task. */
-int run_task_end(struct maestro_agent *a, int finished, int blocked, int yield);
+static inline int run_task_end(struct maestro_agent *a, int finished, int blocked, int yield) {
+  if (__builtin_expect(finished, 0)) {
+    run_agent_finished(a);
+    return TASK_WAIT;
+  }
+  atomic_store_explicit(&a->st.pstate, blocked ? PROF_AGENT_BLOCKED : PROF_AGENT_WAITING,
+                        memory_order_relaxed);
+  return yield ? TASK_YIELD : TASK_WAIT;
+}
 /* run_commit for any firing (fan-out, several sends, a stopped graph). */
 int run_commit_all(struct maestro_agent *a, const struct staged *out, int nout,
                    struct run_stats *rs);
@@ -66,6 +85,7 @@ void run_send_failed(struct maestro_agent *a, struct chan *c, maestro_buf_t *b,
  * per-message path of a pipeline stage has no call to make here. */
 static inline int run_commit(struct maestro_agent *a, const struct staged *out, int nout,
                              struct run_stats *rs) {
+  if (nout == 0) return 0; /* a sink */
   if (nout == 1 && !atomic_load_explicit(&a->g->stopped, memory_order_relaxed)) {
     struct outport *op = &a->out[out[0].port];
     if (op->nch == 1) {
@@ -128,19 +148,27 @@ int run_bad_return(struct maestro_agent *a, int st);
 /* An injected firing failure: MAESTRO_EAGENT with a message naming `a`. */
 int run_fault_fire(struct maestro_agent *a);
 
-/* Calls the CPU implementation once, marked as this thread's firing
- * (core_firing). Returns MAESTRO_OK, MAESTRO_DONE or a negative status. */
-static inline int run_call_cpu(struct maestro_agent *a, struct maestro_fire *f) {
-  struct maestro_agent *outer = core_firing;
-  core_firing = a;
+/* Calls the CPU implementation once; the caller has marked this thread's
+ * firing (core_firing: run.c marks a whole batch of firings of one agent
+ * at once). Returns MAESTRO_OK, MAESTRO_DONE or a negative status. */
+static inline int run_call_cpu_marked(struct maestro_agent *a, struct maestro_fire *f) {
   const char *outer_name = culprit_set(a->name);
   /* An injected failure (base/fault.h) replaces the firing before it runs:
    * the function's own bookkeeping stays exact, as for a firing that failed
    * at once. */
   int st = fault_hit(&a->g->rt->fault, FAULT_FIRE) ? run_fault_fire(a) : a->cpu(f);
   culprit_set(outer_name);
-  core_firing = outer;
   if (__builtin_expect(st > MAESTRO_DONE, 0)) st = run_bad_return(a, st);
+  return st;
+}
+
+/* Calls the CPU implementation once, marked as this thread's firing
+ * (core_firing). Returns MAESTRO_OK, MAESTRO_DONE or a negative status. */
+static inline int run_call_cpu(struct maestro_agent *a, struct maestro_fire *f) {
+  struct maestro_agent *outer = core_firing;
+  core_firing = a;
+  int st = run_call_cpu_marked(a, f);
+  core_firing = outer;
   return st;
 }
 
@@ -153,6 +181,14 @@ static inline int run_call_restart(struct maestro_agent *a) {
   return st;
 }
 
+/* Counts a firing's inputs once it ran (whatever its outcome). */
+static inline void run_count_in(struct maestro_agent *a, maestro_buf_t *const *in,
+                                struct run_stats *rs) {
+  rs->msgs_in += (uint64_t)a->n_in;
+  for (int p = 0; p < a->n_in; p++)
+    rs->bytes_in += in[p]->size;
+}
+
 /* Calls the CPU implementation with its supervisor's retries. Returns its
  * final status; after a failure nothing it sent is kept. */
 static inline int run_fire_exec(struct maestro_agent *a, struct maestro_fire *f,
@@ -161,13 +197,38 @@ static inline int run_fire_exec(struct maestro_agent *a, struct maestro_fire *f,
   err_clear(); /* what it leaves there is its own message (nothing stale) */
   int st = run_call_cpu(a, f);
   if (__builtin_expect(st < 0, 0)) st = run_fire_retry(a, f, rs, st);
-  rs->msgs_in += (uint64_t)a->n_in;
-  for (int p = 0; p < a->n_in; p++)
-    rs->bytes_in += f->in[p]->size;
+  run_count_in(a, f->in, rs);
   return st;
 }
-void run_fire_init(struct maestro_fire *f, struct maestro_agent *a, maestro_buf_t **in,
-                   uint64_t seq, int kind, int index);
+
+/* Sets `f` up for a firing of `a` on inputs `in` (NULL: on_end, which has
+ * none). Inline: the stateful runner sets it up once per batch and then
+ * only renews seq and the sends (run_fire_next). */
+static inline void run_fire_init(struct maestro_fire *f, struct maestro_agent *a,
+                                 maestro_buf_t **in, uint64_t seq, int kind, int index) {
+  f->a = a;
+  f->in = in;
+  f->n_in = in ? a->n_in : 0;
+  f->n_out = a->n_out;
+  f->seq = seq;
+  f->place_kind = kind;
+  f->place_index = index;
+  f->out = f->inl;
+  f->nout = 0;
+  f->cap = FIRE_INLINE_OUT;
+}
+
+/* Ends a firing of `f` (its sends delivered or discarded): gives back what
+ * maestro_fire_out grew. */
+static inline void run_fire_done(struct maestro_fire *f) {
+  if (__builtin_expect(f->out != f->inl, 0)) {
+    free(f->out);
+    f->out = f->inl;
+    f->cap = FIRE_INLINE_OUT;
+  }
+  f->nout = 0;
+}
+
 uint64_t run_flow_out(struct maestro_agent *a, const struct maestro_fire *f);
 void run_end_of_run(struct maestro_agent *a);
 

@@ -76,6 +76,19 @@ static inline void run_take_note(struct inport *ip, struct chan *c, int p, uint6
   if (flow_in && p == 0) *flow_in = (c->id << 32) | (c->popped & 0xffffffffu);
 }
 
+/* run_take for an agent whose only input port `ip` (&a->in[0]) has one
+ * channel (a pipeline stage): takes without a peek first. */
+static inline int run_take_one(struct maestro_agent *a, struct inport *ip, maestro_buf_t **in,
+                               uint64_t *inseq, struct chan **inch, uint64_t *flow_in) {
+  struct chan *c = ip->ch[0];
+  if (!(in[0] = ring_pop(&c->ring))) {
+    if (chan_ended(c)) a->phase = AG_CLOSING; /* run_port_ended of its one channel */
+    return 0;
+  }
+  run_take_note(ip, c, 0, inseq, inch, flow_in);
+  return 1;
+}
+
 /* Takes one input set of agent `a` (its only consumer: its runner, or the
  * window's lock held) into in[0..n_in): all ports or none. Fills, when not
  * NULL, inseq[p] with each message's sequence number on its port, inch[p]
@@ -85,17 +98,8 @@ static inline void run_take_note(struct inport *ip, struct chan *c, int p, uint6
  * then, if that port has ended, the agent is AG_CLOSING (it fires no more). */
 static inline int run_take(struct maestro_agent *a, maestro_buf_t **in, uint64_t *inseq,
                            struct chan **inch, uint64_t *flow_in) {
-  if (a->n_in == 1 && a->in[0].nch == 1) {
-    /* One port, one channel (a pipeline stage): take without a peek first. */
-    struct inport *ip = &a->in[0];
-    struct chan *c = ip->ch[0];
-    if (!(in[0] = ring_pop(&c->ring))) {
-      if (run_port_ended(ip)) a->phase = AG_CLOSING;
-      return 0;
-    }
-    run_take_note(ip, c, 0, inseq, inch, flow_in);
-    return 1;
-  }
+  if (a->n_in == 1 && a->in[0].nch == 1)
+    return run_take_one(a, &a->in[0], in, inseq, inch, flow_in);
   if (!a->n_in) return 1;
   if (!run_can_take(a)) return 0;
   for (int p = 0; p < a->n_in; p++) {

@@ -43,8 +43,12 @@
 #define TC_MAX   256
 #define TC_BYTES (2u << 20)
 /* Shared pool: at most this many bytes per class stay cached (at least 8
- * buffers); classes above TC_BYTES keep at most LARGE_KEEP buffers each and
- * LARGE_BYTES in all. */
+ * buffers). A class above TC_BYTES keeps as many buffers as were ever in
+ * use at once (at least LARGE_KEEP): a stream of large messages with
+ * several in flight (channels of capacity 4 on each side of a device agent
+ * hold a dozen) finds all it needs in the pool once warm instead of
+ * allocating, and faulting in, a few fresh buffers per round; the classes
+ * above TC_BYTES keep at most LARGE_BYTES in all. */
 #define SHARED_BYTES (32u << 20)
 #define LARGE_KEEP   4
 #define LARGE_BYTES  ((size_t)512 << 20)
@@ -65,6 +69,9 @@ struct shared_class {
   pthread_mutex_t lock;
   maestro_buf_t *head;
   size_t n, max;
+  /* Classes above TC_BYTES: buffers handed out and not yet recycled, and
+   * the most there ever were (the pool keeps that many). */
+  atomic_size_t live, peak;
 };
 
 struct mem {
@@ -83,13 +90,19 @@ struct tcache {
   maestro_buf_t *items[MEM_NCLASS][TC_MAX];
 };
 
-static _Thread_local struct tcache *tls_cache;
+/* Initial-exec: read on every allocation and release, so without a call to
+ * __tls_get_addr (which would also make those paths save registers). */
+static _Thread_local struct tcache *tls_cache __attribute__((tls_model("initial-exec")));
+
+/* The class of `bytes` <= the largest class: log2 of the power of two that
+ * holds it, counted from MEM_CLASS_MIN (no loop: it is per allocation). */
+static inline unsigned class_of(size_t bytes) {
+  if (bytes <= MEM_CLASS_MIN) return 0;
+  return (unsigned)(64 - __builtin_clzll((unsigned long long)bytes - 1)) - MEM_CLASS_LOG2;
+}
 
 unsigned mem_class_of(size_t bytes) {
-  size_t cap = MEM_CLASS_MIN;
-  for (unsigned k = 0; k < MEM_NCLASS; k++, cap <<= 1)
-    if (bytes <= cap) return k;
-  return MEM_NOPOOL;
+  return bytes <= MEM_CLASS_MAX ? class_of(bytes) : MEM_NOPOOL;
 }
 
 size_t mem_class_bytes(unsigned cls) {
@@ -103,6 +116,20 @@ static int node_of(const struct mem *m, int node) {
 
 static struct shared_class *shared(struct mem *m, int node, unsigned k) {
   return &m->cls[(size_t)node_of(m, node) * MEM_NCLASS + k];
+}
+
+static int class_large(unsigned k) {
+  return k != MEM_NOPOOL && mem_class_bytes(k) > TC_BYTES;
+}
+
+/* A buffer of large class k on `node` handed out: counted live, the peak kept. */
+static void large_out(struct mem *m, int node, unsigned k) {
+  struct shared_class *c = shared(m, node, k);
+  size_t live = atomic_fetch_add_explicit(&c->live, 1, memory_order_relaxed) + 1;
+  size_t peak = atomic_load_explicit(&c->peak, memory_order_relaxed);
+  while (live > peak && !atomic_compare_exchange_weak_explicit(
+                            &c->peak, &peak, live, memory_order_relaxed, memory_order_relaxed)) {
+  }
 }
 
 int mem_init(struct maestro_runtime *rt) {
@@ -132,6 +159,7 @@ int mem_init(struct maestro_runtime *rt) {
 /* Frees the memory of a buffer (never pooled again). */
 static void buf_free_memory(maestro_buf_t *b) {
   const struct mem_node *host = b->rt->mem->host;
+  if (b->reps) mem_buf_free_replicas(b);
   if (b->host) pool_unpoison(b); /* the allocator may hand these bytes out again */
   if (b->flags & MEM_BUF_INLINE) {
     host->ops->host_free(host->ctx, b, HDR_BYTES + round_align(b->host_cap));
@@ -179,8 +207,13 @@ static void shared_put(struct mem *m, int node, unsigned k, maestro_buf_t **v, u
   size_t cap = mem_class_bytes(k);
   int large = cap > TC_BYTES;
   unsigned i = 0;
+  size_t max = c->max;
+  if (large) {
+    size_t peak = atomic_load_explicit(&c->peak, memory_order_relaxed);
+    if (peak > max) max = peak;
+  }
   pthread_mutex_lock(&c->lock);
-  for (; i < n && c->n < c->max; i++) {
+  for (; i < n && c->n < max; i++) {
     if (large) {
       if (atomic_load(&m->large_bytes) + cap > LARGE_BYTES) break;
       atomic_fetch_add(&m->large_bytes, cap);
@@ -268,6 +301,17 @@ static maestro_buf_t *buf_fresh(struct maestro_runtime *rt, unsigned k, size_t b
   return b;
 }
 
+/* Sets up a buffer `b` taken from a pool or made fresh as a new message. */
+static inline void buf_reset(maestro_buf_t *b, size_t bytes, int with_host) {
+  atomic_init(&b->refs, 1);
+  b->size = bytes;
+  atomic_init(&b->host_valid, with_host ? 1 : 0);
+  /* b->reps stays: the records of a pooled buffer's replicas (no memory
+   * left in them) serve its next life. */
+  b->next_free = NULL;
+  b->ndim = 0;
+}
+
 /* A buffer whose bytes live on `node` (-1: the calling worker's node). */
 static maestro_buf_t *buf_get(struct maestro_runtime *rt, size_t bytes, int with_host, int node) {
   struct mem *m = rt->mem;
@@ -292,19 +336,16 @@ static maestro_buf_t *buf_get(struct maestro_runtime *rt, size_t bytes, int with
   else
     b = buf_fresh(rt, k, bytes, with_host, node);
   if (!b) return NULL;
-  atomic_init(&b->refs, 1);
-  b->size = bytes;
-  atomic_init(&b->host_valid, with_host ? 1 : 0);
-  b->reps = NULL;
-  b->next_free = NULL;
-  b->ndim = 0;
+  if (class_large(k)) large_out(m, node, k);
+  buf_reset(b, bytes, with_host);
   return b;
 }
 
 /* buf_get for `who` (the public function asked, or NULL), refusing sizes
  * whose arithmetic would wrap around. */
-static int buf_alloc(struct maestro_runtime *rt, size_t bytes, int with_host, int node,
-                     const char *who, maestro_buf_t **out) {
+static __attribute__((noinline)) int buf_alloc_slow(struct maestro_runtime *rt, size_t bytes,
+                                                    int with_host, int node, const char *who,
+                                                    maestro_buf_t **out) {
   const char *sep = who ? ": " : "";
   if (!who) who = "";
   if (bytes > MEM_MAX_BYTES)
@@ -315,6 +356,35 @@ static int buf_alloc(struct maestro_runtime *rt, size_t bytes, int with_host, in
   if (!b) return err_set(MAESTRO_ENOMEM, "%s%sbuffer of %zu bytes: out of memory", who, sep, bytes);
   *out = b;
   return MAESTRO_OK;
+}
+
+/* The per-message case: a host buffer of a class the calling worker caches,
+ * on its node, taken from its cache; NULL when that is not the case (or no
+ * buffer is at hand, or faults may be injected). Such a size is far below
+ * MEM_MAX_BYTES, so the size refusal costs nothing here. */
+static inline maestro_buf_t *tc_take(struct maestro_runtime *rt, size_t bytes, int node) {
+  struct tcache *tc = tls_cache;
+  if (!tc || bytes > TC_BYTES || tc->rt != rt || (node >= 0 && node != tc->node) ||
+      fault_armed(&rt->fault))
+    return NULL;
+  unsigned k = class_of(bytes);
+  if (!tc->n[k]) return NULL;
+  maestro_buf_t *b = tc->items[k][--tc->n[k]];
+  tc->reused++;
+  pool_unpoison(b);
+  buf_reset(b, bytes, 1);
+  return b;
+}
+
+/* tc_take, else buf_alloc_slow (everything else). */
+static inline int buf_alloc(struct maestro_runtime *rt, size_t bytes, int with_host, int node,
+                            const char *who, maestro_buf_t **out) {
+  maestro_buf_t *b = with_host ? tc_take(rt, bytes, node) : NULL;
+  if (__builtin_expect(b != NULL, 1)) {
+    *out = b;
+    return MAESTRO_OK;
+  }
+  return buf_alloc_slow(rt, bytes, with_host, node, who, out);
 }
 
 int mem_buf_alloc(struct maestro_runtime *rt, size_t bytes, maestro_buf_t **out) {
@@ -346,13 +416,17 @@ int mem_nodes(const struct maestro_runtime *rt) {
   return rt->mem->nnodes;
 }
 
-void mem_buf_recycle(maestro_buf_t *b) {
-  if (b->reps) mem_buf_free_replicas(b);
+static __attribute__((noinline)) void recycle_slow(maestro_buf_t *b) {
   unsigned k = b->size_class;
+  if (class_large(k))
+    atomic_fetch_sub_explicit(&shared(b->rt->mem, b->node, k)->live, 1, memory_order_relaxed);
   if (k == MEM_NOPOOL || !b->host) {
     buf_free_memory(b);
     return;
   }
+  /* Replicas' memory goes back to its nodes now; their records stay with
+   * the buffer (two allocations fewer per device message). */
+  if (b->reps) mem_buf_drop_replicas(b);
   pool_poison(b);
   struct tcache *tc = tls_cache;
   if (tc && tc->rt == b->rt && tc->max[k] && tc->node == b->node) {
@@ -367,6 +441,21 @@ void mem_buf_recycle(maestro_buf_t *b) {
     return;
   }
   shared_put(b->rt->mem, b->node, k, &b, 1);
+}
+
+/* The per-message case first: a plain host buffer of a class the calling
+ * worker caches, with room in its row; the rest is recycle_slow's. */
+void mem_buf_recycle(maestro_buf_t *b) {
+  struct tcache *tc = tls_cache;
+  unsigned k = b->size_class;
+  if (__builtin_expect(k < MEM_NCLASS && !b->reps && b->host && tc && tc->rt == b->rt &&
+                           tc->node == b->node && tc->n[k] < tc->max[k],
+                       1)) {
+    pool_poison(b);
+    tc->items[k][tc->n[k]++] = b;
+    return;
+  }
+  recycle_slow(b);
 }
 
 void mem_buf_overreleased(maestro_buf_t *b, const char *who) {

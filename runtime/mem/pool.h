@@ -12,6 +12,8 @@
  * memory that is already faulted in). Small classes keep header and bytes in one allocation. */
 #define MEM_NCLASS     23 /* up to 256 MiB */
 #define MEM_CLASS_MIN  64
+#define MEM_CLASS_LOG2 6 /* log2(MEM_CLASS_MIN) */
+#define MEM_CLASS_MAX  ((size_t)MEM_CLASS_MIN << (MEM_NCLASS - 1))
 #define MEM_NOPOOL     0xffffffffu
 #define MEM_INLINE_MAX 4096
 

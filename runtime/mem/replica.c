@@ -144,6 +144,17 @@ void mem_buf_free_replicas(maestro_buf_t *b) {
   b->reps = NULL;
 }
 
+void mem_buf_drop_replicas(maestro_buf_t *b) {
+  struct mem_reps *R = b ? __atomic_load_n(&b->reps, __ATOMIC_ACQUIRE) : NULL;
+  if (!R) return;
+  pthread_mutex_lock(&R->lock);
+  for (struct mem_rep *r = R->head; r; r = r->next) {
+    rep_drop(b, r);
+    r->pins = 0;
+  }
+  pthread_mutex_unlock(&R->lock);
+}
+
 int mem_buf_valid_on(const maestro_buf_t *b, int node) {
   const struct mem_reps *R = b ? __atomic_load_n(&b->reps, __ATOMIC_ACQUIRE) : NULL;
   const struct mem_rep *r = R ? rep_find(R, node) : NULL;

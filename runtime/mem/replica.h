@@ -64,5 +64,9 @@ uint64_t mem_cost_to_node(const maestro_buf_t *b, int node);
 int mem_buf_sync_host(maestro_buf_t *b);
 void mem_buf_invalidate_nodes(maestro_buf_t *b);
 void mem_buf_free_replicas(maestro_buf_t *b);
+/* For a buffer going back to the pools: frees every replica's memory but
+ * keeps the records (the lock, one entry per node it visited, none valid),
+ * so that its next life on the same nodes allocates none of them again. */
+void mem_buf_drop_replicas(maestro_buf_t *b);
 
 #endif

@@ -65,6 +65,52 @@ static void pool_classes(void) {
   CU_ASSERT_EQUAL(mem_class_of((size_t)512 << 20), MEM_NOPOOL);
 }
 
+/* Every class's edges: its own size is its class, one byte more the next
+ * (mem_class_of computes it from the highest bit, not by a scan). */
+static void pool_class_edges(void) {
+  for (unsigned k = 0; k < MEM_NCLASS; k++) {
+    size_t cap = (size_t)MEM_CLASS_MIN << k;
+    CU_ASSERT_EQUAL(mem_class_of(cap), k);
+    CU_ASSERT_EQUAL(mem_class_of(cap - 1), cap - 1 <= MEM_CLASS_MIN ? 0 : k);
+    CU_ASSERT_EQUAL(mem_class_of(cap + 1), k + 1 < MEM_NCLASS ? k + 1 : MEM_NOPOOL);
+  }
+  CU_ASSERT_EQUAL(mem_class_of(1), 0);
+  CU_ASSERT_EQUAL(mem_class_of(SIZE_MAX), MEM_NOPOOL);
+}
+
+/* A thread with a cache of its own (a worker's) takes a buffer of the
+ * size just released back from it: the same buffer, reset (one reference,
+ * the new size, no shape), with room for the size at every class edge; no
+ * fresh allocation in the steady state. Above the cached classes (2 MiB)
+ * it goes through the shared pool as before. */
+static void pool_thread_cache(void) {
+  mem_thread_attach(rt, 0);
+  size_t sizes[] = {
+      1, 64, 65, 128, 129, 4096, 4097, (size_t)1 << 20, (size_t)2 << 20, ((size_t)2 << 20) + 1};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    size_t n = sizes[i];
+    maestro_buf_t *b, *c;
+    CU_ASSERT_EQUAL_FATAL(maestro_buf_create(rt, n, &b), MAESTRO_OK);
+    size_t dims[1] = {n};
+    CU_ASSERT_EQUAL(maestro_buf_set_shape(b, 1, dims), MAESTRO_OK);
+    maestro_buf_release(b);
+    struct mem_stats s0, s1;
+    mem_get_stats(rt, &s0);
+    CU_ASSERT_EQUAL_FATAL(maestro_buf_create(rt, n, &c), MAESTRO_OK);
+    mem_get_stats(rt, &s1);
+    CU_ASSERT_PTR_EQUAL(c, b);
+    CU_ASSERT_EQUAL(s1.fresh, s0.fresh);
+    CU_ASSERT_EQUAL(maestro_buf_refs(c), 1);
+    CU_ASSERT_EQUAL(maestro_buf_size(c), n);
+    CU_ASSERT_EQUAL(c->ndim, 0);
+    CU_ASSERT(c->host_cap >= n);
+    CU_ASSERT_EQUAL((uintptr_t)c->host % MEM_HOST_ALIGN, 0);
+    memset(maestro_buf_data(c), 0xcd, n); /* ASan checks the bound */
+    maestro_buf_release(c);
+  }
+  mem_thread_detach();
+}
+
 static void pool_alignment(void) {
   size_t sizes[] = {0, 1, 8, 100, 4096, 5000, 1 << 20, (size_t)9 << 20};
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -90,6 +136,34 @@ static void pool_reuses(void) {
   mem_get_stats(rt, &s1);
   CU_ASSERT_EQUAL(s1.fresh, s0.fresh); /* no new allocation in the steady state */
   CU_ASSERT_EQUAL(s1.reused - s0.reused, 1000);
+}
+
+/* Classes above 2 MiB keep as many buffers as were in use at once: K
+ * buffers of 4 MiB and of 16 MiB alive together, released, again and again,
+ * allocate nothing after the first round. They used to keep 4 of each class
+ * and allocate K - 4 afresh every round. */
+static void pool_large_reuse(void) {
+  enum { K = 12, ROUNDS = 5 };
+  const size_t sizes[] = {(size_t)4 << 20, (size_t)3 << 22 /* 12 MiB: the 16 MiB class */};
+  for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+    struct mem_stats s0 = {0}, s;
+    for (int round = 0; round < ROUNDS; round++) {
+      maestro_buf_t *b[K];
+      for (int i = 0; i < K; i++) {
+        CU_ASSERT_EQUAL_FATAL(maestro_buf_create(rt, sizes[z], &b[i]), MAESTRO_OK);
+        ((unsigned char *)maestro_buf_data(b[i]))[sizes[z] - 1] = (unsigned char)i;
+      }
+      for (int i = 0; i < K; i++)
+        maestro_buf_release(b[i]);
+      mem_get_stats(rt, &s);
+      if (round == 0) {
+        s0 = s;
+        continue;
+      }
+      CU_ASSERT_EQUAL(s.fresh, s0.fresh);
+      CU_ASSERT_EQUAL(s.reused - s0.reused, (unsigned long long)(K * round));
+    }
+  }
 }
 
 static void pool_copy_on_write(void) {
@@ -218,8 +292,9 @@ static void pool_poisoned(void) {
 
 void register_pool_tests(void) {
   ADD_SUITE("pool", pool_init, pool_fini, {"classes", pool_classes}, {"alignment", pool_alignment},
-            {"reuses", pool_reuses}, {"copy_on_write", pool_copy_on_write},
-            {"double_release", pool_double_release},
+            {"reuses", pool_reuses}, {"large_reuse", pool_large_reuse},
+            {"copy_on_write", pool_copy_on_write}, {"double_release", pool_double_release},
             {"retain_after_release", pool_retain_after_release}, {"huge_sizes", pool_huge_sizes},
-            {"poisoned", pool_poisoned});
+            {"poisoned", pool_poisoned}, {"class_edges", pool_class_edges},
+            {"thread_cache", pool_thread_cache});
 }

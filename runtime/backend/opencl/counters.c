@@ -35,6 +35,7 @@ int ocl_dev_stats(const struct maestro_runtime *rt, int dev, ocl_dev_stats_t *s)
   s->bytes_d2d = atomic_load(&d->bytes_d2d);
   s->transfers = atomic_load(&d->transfers);
   s->launches = atomic_load(&d->launches);
+  s->wraps = atomic_load(&d->wraps_made);
   pthread_mutex_lock(&d->mem_lock);
   s->evictions = d->evictions;
   s->mem_used = d->mem_used;

@@ -226,6 +226,7 @@ static void dev_fini(ocl_dev_t *d) {
   if (d->q_exec) clFinish(d->q_exec);
   if (d->q_d2h) clFinish(d->q_d2h);
   ocl_mem_fini(d);
+  ocl_wraps_fini(d);
   if (d->q_h2d) clReleaseCommandQueue(d->q_h2d);
   if (d->q_exec) clReleaseCommandQueue(d->q_exec);
   if (d->q_d2h) clReleaseCommandQueue(d->q_d2h);

@@ -35,6 +35,7 @@ struct ocl_kagent {
   size_t *in_esize, *out_esize;
   char **in_name;          /* input port names, for messages and the input check */
   unsigned wd;             /* the kernel's launch dimensions (1 to 3) */
+  int plain;               /* 1-D, no .prepare, no DIM or INOUT argument: launch_plan's short way */
   unsigned char *argbytes; /* MAESTRO_KARG_BYTES values (args point into it) */
   size_t n_argbytes;
   int ndev;
@@ -558,6 +559,10 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
   }
   ka->k.args = ka->args;
   ka->wd = k->work_dim ? k->work_dim : 1;
+  ka->plain = ka->wd == 1 && !k->prepare;
+  for (int i = 0; i < k->n_args; i++)
+    if (k->args[i].kind == MAESTRO_KARG_KIND_DIM || k->args[i].kind == MAESTRO_KARG_KIND_INOUT)
+      ka->plain = 0;
   /* Our own copy of the by-value arguments' bytes, in one block that a
    * firing's .prepare gets a copy of. */
   if (ka->n_argbytes && !(ka->argbytes = malloc(ka->n_argbytes))) {
@@ -985,12 +990,46 @@ static int call_prepare(ocl_launch_t *L, prep_room_t *room, unsigned *wd, size_t
 /* This firing's launch: the geometry (the kernel's, or from the range port
  * message's shape), the outputs' sizes and shapes, then .prepare's word,
  * all checked before anything is taken or enqueued. */
+/* launch_plan for a plain kernel (1-D, no .prepare, no DIM or INOUT
+ * argument; most kernels): the same plan without the loops over dimensions,
+ * .prepare's room and the checks of what it may have changed. */
+static int launch_plan_plain(ocl_launch_t *L, size_t count) {
+  const ocl_kagent_t *ka = L->ka;
+  const kdev_t *kd = &ka->dev[L->dev];
+  size_t items = fixed_items(ka) ? fixed_items(ka) : count, local = kd->local[0];
+  if (kd->reqd[0] && (local != kd->reqd[0] || kd->reqd[1] != 1 || kd->reqd[2] != 1))
+    return err_set(MAESTRO_EINVAL,
+                   "agent '%s': kernel '%s': a 1-D launch with work-groups of {%zu, 1, 1} "
+                   "conflicts with the kernel's reqd_work_group_size(%zu, %zu, %zu)",
+                   ka->name, ka->k.name, local, kd->reqd[0], kd->reqd[1], kd->reqd[2]);
+  if (local > kd->kwg)
+    return err_set(MAESTRO_EINVAL,
+                   "agent '%s': kernel '%s': a work-group of {%zu, 1, 1} exceeds the %zu "
+                   "work-items device %d allows",
+                   ka->name, ka->k.name, local, kd->kwg, L->dev);
+  L->wd = 1;
+  L->local[0] = local;
+  L->global[1] = L->global[2] = L->local[1] = L->local[2] = 1;
+  if (!items) /* an empty message still runs one work-group (see launch_plan) */
+    L->global[0] = local;
+  else {
+    int rc = global_size(ka, L->dev, items, local, "this firing's launch", &L->global[0]);
+    if (rc) return rc;
+  }
+  for (int j = 0; j < ka->n_out; j++) {
+    L->out_bytes[j] = (ka->out_count[j] ? ka->out_count[j] : count) * ka->out_esize[j];
+    out_shape_default(L, j, 1, L->global);
+  }
+  return MAESTRO_OK;
+}
+
 static int launch_plan(ocl_launch_t *L, prep_room_t *room) {
   ocl_kagent_t *ka = L->ka;
   const kdev_t *kd = &ka->dev[L->dev];
   const maestro_kernel_t *k = &ka->k;
   const maestro_buf_t *range = ka->n_in ? L->in[k->range_port] : NULL;
   size_t count = range ? maestro_buf_size(range) / ka->in_esize[k->range_port] : ka->out_count[0];
+  if (ka->plain) return launch_plan_plain(L, count);
   unsigned wd = ka->wd, from_shape = 0; /* dimensions the range message's shape must give */
   size_t global[3] = {1, 1, 1}, local[3];
   memcpy(local, kd->local, sizeof local);

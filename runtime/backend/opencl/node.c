@@ -42,23 +42,83 @@ void ocl_rep_wait_idle(ocl_rep_t *r) {
   set_event(&r->busy, NULL);
 }
 
+/* A kept wrap of b's host bytes (host-coherent devices), or NULL. The pools
+ * hand a buffer's host bytes to its next life at the same address and
+ * capacity, so a pipeline of device messages finds its wraps here. Bytes
+ * freed meanwhile and allocated again at that address are covered only up
+ * to b->size by what is enqueued, never beyond: a wrap larger than the new
+ * allocation is harmless on a device whose wraps are the host bytes
+ * themselves (the only devices that keep them). */
+static ocl_rep_t *wrap_take(ocl_dev_t *d, const maestro_buf_t *b) {
+  ocl_rep_t *r = NULL;
+  pthread_mutex_lock(&d->mem_lock);
+  for (int i = d->nwraps - 1; i >= 0; i--) {
+    if (d->wraps[i]->host != b->host || d->wraps[i]->cap < b->size) continue;
+    r = d->wraps[i];
+    memmove(&d->wraps[i], &d->wraps[i + 1], (size_t)(d->nwraps - 1 - i) * sizeof d->wraps[0]);
+    d->nwraps--;
+    break;
+  }
+  pthread_mutex_unlock(&d->mem_lock);
+  return r;
+}
+
+static void wrap_release(ocl_rep_t *r) {
+  if (r->mem) clReleaseMemObject(r->mem);
+  free(r);
+}
+
+/* Keeps an idle wrap for the next buffer at the same address (dropping the
+ * oldest kept one when full). */
+static void wrap_keep(ocl_dev_t *d, ocl_rep_t *r) {
+  ocl_rep_t *old = NULL;
+  r->buf = NULL;
+  pthread_mutex_lock(&d->mem_lock);
+  if (d->nwraps == OCL_WRAPS_KEPT) {
+    old = d->wraps[0];
+    memmove(&d->wraps[0], &d->wraps[1], (size_t)(d->nwraps - 1) * sizeof d->wraps[0]);
+    d->nwraps--;
+  }
+  d->wraps[d->nwraps++] = r;
+  pthread_mutex_unlock(&d->mem_lock);
+  if (old) wrap_release(old);
+}
+
+void ocl_wraps_fini(ocl_dev_t *d) {
+  pthread_mutex_lock(&d->mem_lock);
+  while (d->nwraps > 0)
+    wrap_release(d->wraps[--d->nwraps]);
+  pthread_mutex_unlock(&d->mem_lock);
+}
+
 static int node_alloc(void *node, maestro_buf_t *b, int wrap, void **h) {
   ocl_dev_t *d = node;
   *h = NULL;
   if (wrap && !(d->zero_copy && b->host && (uintptr_t)b->host % d->base_align == 0))
     return MAESTRO_OK; /* cannot wrap these bytes: memory of its own will do */
-  ocl_rep_t *r = calloc(1, sizeof *r);
+  ocl_rep_t *r = wrap && d->host_coherent ? wrap_take(d, b) : NULL;
+  if (r) {
+    r->buf = b;
+    *h = r;
+    return MAESTRO_OK;
+  }
+  r = calloc(1, sizeof *r);
   if (!r) return err_set(MAESTRO_ENOMEM, "device %d replica: out of memory", d->index);
   r->buf = b;
   r->dev = d->index;
   if (wrap) {
     cl_int e;
-    r->mem = clCreateBuffer(d->ctx, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, b->size, b->host, &e);
+    /* The whole capacity, so that the wrap serves the buffer's next lives
+     * (other sizes of its class) too. */
+    r->mem =
+        clCreateBuffer(d->ctx, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, b->host_cap, b->host, &e);
     if (e != CL_SUCCESS) {
       free(r);
       return ocl_fail(e, "clCreateBuffer (host pointer)");
     }
-    r->cap = b->size;
+    atomic_fetch_add_explicit(&d->wraps_made, 1, memory_order_relaxed);
+    r->cap = b->host_cap;
+    r->host = b->host;
     r->wraps_host = 1;
   } else {
     int rc = ocl_mem_get(d, b->size, &r->mem, &r->cap);
@@ -77,6 +137,10 @@ static void node_free(void *node, maestro_buf_t *b, void *h, int wrapped) {
   (void)b;
   (void)wrapped;
   ocl_rep_wait_idle(r);
+  if (r->wraps_host && d->host_coherent) {
+    wrap_keep(d, r);
+    return;
+  }
   if (r->mem) {
     if (r->wraps_host) {
       clReleaseMemObject(r->mem);

@@ -116,6 +116,7 @@ typedef struct ocl_dev_stats {
   uint64_t mem_used, mem_limit; /* device memory held by the pool / its limit */
   int inflight;                 /* launches enqueued and not yet done */
   int zero_copy;                /* 1 when the device uses the zero-copy path */
+  uint64_t wraps;               /* zero-copy wraps of host bytes created (kept ones serve again) */
 } ocl_dev_stats_t;
 int ocl_dev_stats(const struct maestro_runtime *rt, int dev, ocl_dev_stats_t *s);
 

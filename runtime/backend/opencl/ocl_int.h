@@ -31,6 +31,7 @@ typedef struct ocl_pending {
   void (*finish)(struct ocl_dev *d, struct ocl_pending *p);
 } ocl_pending_t;
 struct ocl_rep;
+#define OCL_WRAPS_KEPT 32 /* per device: ocl_dev_t.wraps */
 
 typedef struct ocl_dev {
   struct maestro_runtime *rt;
@@ -64,7 +65,7 @@ typedef struct ocl_dev {
   uint64_t h2d_lat_ns, d2h_lat_ns;
 
   /* Counters (only grow). */
-  _Atomic uint64_t bytes_h2d, bytes_d2h, bytes_d2d, transfers, launches;
+  _Atomic uint64_t bytes_h2d, bytes_d2h, bytes_d2d, transfers, launches, wraps_made;
 
   /* Device memory: allocated bytes (in use + pooled) against a limit, a free
    * list of cl_mem by size, and the LRU list of replicas that hold memory. */
@@ -73,6 +74,12 @@ typedef struct ocl_dev {
   uint64_t mem_limit, mem_used;
   struct ocl_free_mem *free_list;
   struct ocl_rep *lru_head, *lru_tail; /* head = least recently used */
+  /* Zero-copy wraps of pooled host bytes on a host-coherent device, kept
+   * (under mem_lock) for the next buffer at the same address (node.c):
+   * creating and releasing one costs more than the rest of a small
+   * message's launch. Oldest first. */
+  struct ocl_rep *wraps[OCL_WRAPS_KEPT];
+  int nwraps;
   uint64_t evictions;
   int evict_busy; /* the last eviction pass skipped a busy buffer */
   /* One launch at a time takes device memory: two half-built launches must
@@ -114,7 +121,8 @@ struct ocl {
  * (mem/replica.h keeps whether it is valid and pinned). */
 typedef struct ocl_rep {
   cl_mem mem;         /* NULL for a 0-byte buffer */
-  size_t cap;         /* bytes of `mem` (pool size class) */
+  size_t cap;         /* bytes of `mem` (pool size class; a wrap: the host bytes' capacity) */
+  void *host;         /* a wrap: the host bytes it wraps */
   int wraps_host;     /* zero-copy: `mem` wraps the buffer's host bytes */
   cl_event ready;     /* the command that makes it valid, or NULL when done */
   cl_event busy;      /* the last copy reading it for another device, or NULL */
@@ -167,6 +175,8 @@ int ocl_prog_arg_info(struct maestro_runtime *rt, cl_program prog, const char *k
 int ocl_mem_get(ocl_dev_t *d, size_t bytes, cl_mem *out, size_t *cap);
 void ocl_mem_put(ocl_dev_t *d, cl_mem m, size_t cap);
 void ocl_mem_fini(ocl_dev_t *d);
+/* node.c: releases the zero-copy wraps a device keeps (before its context goes). */
+void ocl_wraps_fini(ocl_dev_t *d);
 void ocl_lru_touch(ocl_dev_t *d, ocl_rep_t *r);
 void ocl_lru_remove(ocl_dev_t *d, ocl_rep_t *r);
 
