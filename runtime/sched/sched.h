@@ -12,6 +12,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "sched/inject.h"
+
 struct maestro_runtime;
 
 /* Starts the workers (named maestro-cpuN / maestro-devN, CPU ones pinned
@@ -37,6 +39,9 @@ struct sched_task {
   int home;            /* CPU place it last ran on (where a host notify queues it) */
   atomic_int *active;  /* its graph's count of tasks queued or running */
   atomic_uint fire_ns; /* recent cost of one firing (core keeps it), 0 = not measured yet */
+
+  /* Its link in a worker's inject queue while queued there (sched/worker.c). */
+  struct sched_node node;
 };
 
 /* A task is worth moving to another core (stealing) only when its firings
