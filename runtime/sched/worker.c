@@ -310,6 +310,16 @@ static void queue_task(struct sched *s, struct worker *target, struct sched_task
   wake_for(s, target, mine, movable, pinned);
 }
 
+/* 1 when CPU worker `home` cannot run a task soon and worker `w` (another
+ * CPU worker, the caller) may run it instead: `home` is parked, or has been
+ * in one run for LONG_RUN_NS as far as `w` has watched it. */
+static int away(struct worker *w, int home) {
+  struct worker *h = &w->s->w[home];
+  if (atomic_load_explicit(&h->parked, memory_order_relaxed)) return 1;
+  if (!(atomic_load_explicit(&h->run_seq, memory_order_relaxed) & 1)) return 0;
+  return run_stuck(w, h, rt_now_ns());
+}
+
 void sched_notify(struct maestro_runtime *rt, struct sched_task *t) {
   struct sched *s = rt->sched;
   full_fence();
@@ -332,8 +342,7 @@ void sched_notify(struct maestro_runtime *rt, struct sched_task *t) {
     target = s->n + t->dev;
   else if (t->pin >= 0)
     target = t->pin;
-  else if (t->home >= 0 && t->home < s->n &&
-           !(here && atomic_load_explicit(&s->w[t->home].parked, memory_order_relaxed)))
+  else if (t->home >= 0 && t->home < s->n && !(here && t->home != w->index && away(w, t->home)))
     target = t->home;
   else
     target = here ? w->index : 0;
@@ -346,7 +355,12 @@ static void run_task(struct worker *w, struct sched_task *t) {
   atomic_store(&t->state, TASK_RUNNING);
   for (;;) {
     full_fence();
-    if (w->dev < 0) t->home = w->index;
+    /* A task worth moving stays where it was moved. A cheap one keeps its
+     * home (where its part of the graph lives, sched.h): run elsewhere
+     * because its worker was away (parked, or held by a run that lasts, or
+     * by the system), it goes back there when next made runnable, so that
+     * a chain split by a stall joins up again. */
+    if (w->dev < 0 && (sched_task_stealable(t) || t->home < 0)) t->home = w->index;
     /* Single writer: a plain increment, published relaxed. */
     unsigned seq = atomic_load_explicit(&w->run_seq, memory_order_relaxed);
     atomic_store_explicit(&w->run_seq, seq + 1, memory_order_relaxed);
