@@ -69,6 +69,14 @@ static inline struct sched_node *sched_inject_pop(struct sched_inject *q) {
   return tail;
 }
 
+/* The consumer: the oldest node without taking it, or NULL (empty, or a
+ * push half done). The next pop returns it, or NULL. */
+static inline struct sched_node *sched_inject_peek(struct sched_inject *q) {
+  struct sched_node *tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+  if (tail == &q->stub) return atomic_load_explicit(&tail->next, memory_order_acquire);
+  return tail;
+}
+
 /* Any thread, a snapshot: 0 when the queue is empty (the stub alone is in
  * it, as both its newest and its oldest node), 1 when it holds a node or a
  * push is half done. The head alone would not do: a consumer that put the

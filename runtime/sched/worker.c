@@ -154,12 +154,18 @@ static inline int has_queued(struct worker *w) {
   return sched_deque_size(&w->dq) > 0 || sched_inject_busy(&w->inj);
 }
 
-/* `w`'s unpinned inject queue, taken by `taker` (its owner, or a thief):
- * the oldest task, or NULL (empty, or another thread is taking). */
-static struct sched_task *inj_take(struct worker *w) {
+/* The oldest task of `w`'s unpinned inject queue, taken by its owner or a
+ * thief; with `movable`, only a task worth moving (a thief's take while `w`
+ * runs nothing costly). NULL when empty, or another thread is taking. A
+ * task still in the queue may be read: it is queued, so its graph lives. */
+static struct sched_task *inj_take(struct worker *w, int movable) {
   if (!sched_inject_busy(&w->inj)) return NULL;
   if (atomic_exchange_explicit(&w->inj_taker, 1, memory_order_acquire)) return NULL;
-  struct sched_task *t = node_task(sched_inject_pop(&w->inj));
+  struct sched_task *t = NULL;
+  if (!movable || ((t = node_task(sched_inject_peek(&w->inj))) && task_movable(t)))
+    t = node_task(sched_inject_pop(&w->inj));
+  else
+    t = NULL;
   atomic_store_explicit(&w->inj_taker, 0, memory_order_release);
   return t;
 }
@@ -167,6 +173,7 @@ static struct sched_task *inj_take(struct worker *w) {
 /* The oldest task of `w`'s deque if it carries `need` (TAG_MOVABLE, or 0
  * for any), or NULL. */
 static struct sched_task *dq_steal(struct worker *w, uintptr_t need) {
+  if (sched_deque_size(&w->dq) == 0) return NULL;
   for (;;) {
     uintptr_t x = sched_deque_steal(&w->dq, need);
     if (x == SCHED_DEQUE_ABORT) continue; /* another taker won that one: look again */
@@ -179,15 +186,19 @@ static struct sched_task *own_task(struct worker *w) {
   struct sched_task *t;
   if (w->dev >= 0) return node_task(sched_inject_pop(&w->pin));
   int fair = (++w->picks & (FAIR_PICKS - 1)) == 0;
-  if (fair && ((t = node_task(sched_inject_pop(&w->pin))) || (t = inj_take(w)))) return t;
+  if (fair && ((t = node_task(sched_inject_pop(&w->pin))) || (t = inj_take(w, 0)))) return t;
   if (fair || w->oldest_next) {
     w->oldest_next = 0;
     if ((t = dq_steal(w, 0))) return t;
   }
-  uintptr_t x = sched_deque_take(&w->dq);
-  if (x != SCHED_DEQUE_EMPTY) return word_task(x);
+  /* The take's fence only when there is something to take (an idle worker
+   * comes here in its spin loop). */
+  if (sched_deque_size(&w->dq) > 0) {
+    uintptr_t x = sched_deque_take(&w->dq);
+    if (x != SCHED_DEQUE_EMPTY) return word_task(x);
+  }
   if ((t = node_task(sched_inject_pop(&w->pin)))) return t;
-  return inj_take(w);
+  return inj_take(w, 0);
 }
 
 /* 1 when worker `v` has been in one run for LONG_RUN_NS or more, as far as
@@ -203,13 +214,13 @@ static int run_stuck(struct worker *w, struct worker *v, uint64_t now) {
   return now - w->seen_at[v->index] >= LONG_RUN_NS;
 }
 
-/* A task of CPU worker `v` for an idle worker: the oldest of its deque if
- * worth moving; while `v` runs a costly task or `stuck` (a run that lasts),
- * the oldest of its deque or inject queue, whatever its cost. */
+/* A task of CPU worker `v` for an idle worker: the oldest of its deque or
+ * of its inject queue if worth moving; while `v` runs a costly task or
+ * `stuck` (a run that lasts), whatever its cost. */
 static struct sched_task *steal_from(struct worker *v, int stuck) {
   int any = stuck || atomic_load_explicit(&v->heavy, memory_order_relaxed);
   struct sched_task *t = dq_steal(v, any ? 0 : TAG_MOVABLE);
-  if (!t && any) t = inj_take(v);
+  if (!t) t = inj_take(v, !any);
   return t;
 }
 
