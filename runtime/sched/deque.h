@@ -41,8 +41,8 @@ struct sched_deque_array {
 };
 
 struct sched_deque {
-  _Alignas(64) atomic_llong top;    /* thieves (and the owner's last take) */
-  _Alignas(64) atomic_llong bottom; /* the owner */
+  _Alignas(64) _Atomic int64_t top;    /* thieves (and the owner's last take) */
+  _Alignas(64) _Atomic int64_t bottom; /* the owner */
   _Atomic(struct sched_deque_array *) array;
 };
 
