@@ -10,8 +10,9 @@
  * - each worker has an inject queue (multi-producer, single consumer) for
  *   the unpinned tasks other threads make runnable for it: host pushes,
  *   device completions, other workers. Its consumer is the owner, or a
- *   thief holding the queue's taker flag while the owner is in a costly or
- *   a lasting run;
+ *   thief holding the queue's taker flag: for its oldest task if worth
+ *   moving, or whatever it is while the owner is in a costly or a lasting
+ *   run;
  * - each worker has a second inject queue for the tasks pinned to it (and a
  *   device worker's tasks), which only it takes.
  * Each push says whether it must wake someone: a push on an inject queue
