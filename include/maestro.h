@@ -17,5 +17,7 @@
 #include "maestro/agent.h"
 #include "maestro/graph.h"
 #include "maestro/kernels.h"
+/* Issue 12: bundled file source and sink. */
+#include "maestro/io.h"
 
 #endif

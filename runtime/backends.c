@@ -1,10 +1,14 @@
 /* The built-in backends, in discovery order: adding a backend to Maestro is
  * its folder under runtime/backend/ plus one line here. This file sits
- * above the layered folders: it is the only one that names them all. */
+ * above the layered folders: it is the only one that names them all. The
+ * CPU backend comes first: it brings the CPU places and the host memory
+ * node, found when a runtime is created; the others are found lazily. */
+#include "backend/cpu/cpu.h"
 #include "backend/opencl/ocl.h"
 #include "sched/place.h"
 
 const struct backend_ops *const place_builtin_backends[] = {
+    &cpu_backend_ops,
     &ocl_backend_ops,
     NULL,
 };

@@ -12,3 +12,8 @@ maestro_add_test(sched_learn SOURCES sched_learn.c backend_fake.c TIMEOUT 120 LA
 # Device failover (issue 13): two fake devices, the first refusing launches.
 maestro_add_test(engine_failover SOURCES engine_failover.c backend_fake.c TIMEOUT 120
                  LABELS backend)
+# Issue 12: timers with the fake device registered (an agent with a timeout
+# stays on the CPU runner that makes its timeout firings).
+maestro_add_test(engine_timer_fake SOURCES engine_timer.c backend_fake.c TIMEOUT 120
+                 LABELS backend)
+target_compile_definitions(engine_timer_fake PRIVATE ENG_FAKE_DEVICE)

@@ -31,3 +31,7 @@ maestro_add_test(engine_soak SOURCES engine_soak.c TIMEOUT 120 LABELS stress
 # Issue 13: MAESTRO_FAULTS parsing, each injection point, and a borrowed
 # input sent without a retain.
 maestro_add_test(engine_faults SOURCES engine_faults.c TIMEOUT 60)
+# Issue 12: .period_ms: periodic sources and timeout firings.
+maestro_add_test(engine_timer SOURCES engine_timer.c TIMEOUT 120)
+# Issue 12: bundled file source and sink (maestro/io.h).
+maestro_add_test(engine_io SOURCES engine_io.c TIMEOUT 120)

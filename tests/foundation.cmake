@@ -54,3 +54,7 @@ maestro_add_test(foundation_numa SOURCES ${F}/test_numa.c TIMEOUT 60
 
 # Every public function refuses NULL / out-of-range arguments with a status.
 maestro_add_test(foundation_api_args SOURCES ${F}/test_api_args.c TIMEOUT 60)
+
+# The CPU backend (runtime/backend/cpu): its places are topo's cores, its
+# host memory node round-trips a buffer's bytes exactly.
+maestro_add_test(foundation_cpu_backend SOURCES ${F}/test_cpu_backend.c TIMEOUT 60)

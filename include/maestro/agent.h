@@ -172,6 +172,36 @@ typedef struct maestro_agent_desc {
    *  or NULL. An agent sets at most one of .kernel and .cl; either may come
    *  with a .cpu (a hybrid agent). */
   maestro_cl_fn cl;
+  /**
+   * Optional timer, in milliseconds (0 = none; negative is refused by
+   * maestro_agent_add, naming the agent).
+   *
+   * An agent without inputs (a source) is fired once every period, the first
+   * time when the graph starts, instead of in a loop: between two firings it
+   * holds no worker and costs nothing (the runtime's timer thread sleeps
+   * until the next deadline). Deadlines follow the planned grid (start,
+   * start + period, ...), not the end of the previous firing, so they do not
+   * drift; ticks missed while the source could not fire (a slow firing, a
+   * full output channel) are coalesced into one firing, then the grid
+   * resumes. It ends as any source does: MAESTRO_DONE, or the graph stopping.
+   *
+   * An agent with inputs is fired as usual on each input set and, when no
+   * message came for `period_ms`, once more without input: a timeout firing
+   * (a window to close, a heartbeat). There maestro_fire_in returns NULL for
+   * every port and maestro_fire_timeout returns 1. While its inputs stay
+   * silent it gets one timeout firing per period (on the grid of the first
+   * one); a message restarts the wait (measured from the end of the run that
+   * fired it). No timeout firing happens once its inputs have all ended
+   * (.on_end is the place for a last word), nor once the graph is stopping,
+   * nor while an output channel is full. Timeouts are for agents fired by
+   * their .cpu one message at a time: with inputs, an agent that is
+   * MAESTRO_STATELESS or has a device implementation is refused.
+   *
+   * Timers are not precise to the millisecond: a firing comes at its
+   * deadline or later (by the scheduler's latency, or more when workers are
+   * busy), never earlier.
+   */
+  int period_ms;
 } maestro_agent_desc_t;
 
 /** An agent's counters (totals since the graph started). */
@@ -213,7 +243,8 @@ const char *maestro_agent_name(const maestro_agent_t *a);
 
 /* ---- inside a firing (CPU implementations) ---- */
 
-/** The message on input port `port`, borrowed for this firing; NULL if out of range. */
+/** The message on input port `port`, borrowed for this firing; NULL if out of
+ *  range, in .on_end, and in a timeout firing (maestro_fire_timeout). */
 maestro_buf_t *maestro_fire_in(maestro_fire_t *f, int port);
 
 /** Allocates a buffer for an output (from the worker's pool).
@@ -245,6 +276,16 @@ maestro_runtime_t *maestro_fire_runtime(maestro_fire_t *f);
 
 /** Where this firing runs: returns the place index and sets `*kind`. */
 int maestro_fire_place(const maestro_fire_t *f, maestro_place_kind_t *kind);
+
+/**
+ * 1 when this is a timeout firing (maestro_agent_desc_t.period_ms): an agent
+ * with inputs fired because no message came for its period; it has no input
+ * message (maestro_fire_in returns NULL for every port) and
+ * maestro_fire_seq says how many input sets were taken before it. 0 for a
+ * firing on messages, a source's firing (periodic or not), in .on_end, and
+ * for NULL.
+ */
+int maestro_fire_timeout(const maestro_fire_t *f);
 
 #ifdef __cplusplus
 }

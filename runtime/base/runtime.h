@@ -2,10 +2,13 @@
  * state behind one opaque pointer here and is brought up and down in a fixed
  * order by runtime.c:
  *
- *   topo_init -> perf_init -> place_init -> mem_init -> sched_init
- *   -> rt_modules[] init
- *   (and the *_fini in reverse; place_fini ends every backend that was
- *   discovered, which happens lazily: see sched/place.h).
+ *   topo_init -> perf_init -> mem_node_table_init -> place_init -> mem_init
+ *   -> sched_init -> rt_modules[] init
+ *   (and the *_fini in reverse). place_init finds the CPU places and the
+ *   host memory node (the CPU backend's discovery); the device backends are
+ *   discovered lazily (sched/place.h); place_fini ends every backend that
+ *   was discovered. A backend keeps its state in the place table
+ *   (place_backend_get): nothing here names one.
  *
  * The engine (base, mem, chan, sched, core) names nothing above it. What
  * sits on top (runtime/prof) is reached three ways, all declared here:
@@ -33,7 +36,6 @@
 #include "maestro.h"
 
 struct topo;           /* runtime/topo: hwloc topology */
-struct ocl;            /* the OpenCL backend's state, set by its discovery (backend/opencl) */
 struct mem;            /* runtime/mem: buffer pools */
 struct mem_node_table; /* runtime/mem/node.c: memory nodes and their operations */
 struct sched;          /* runtime/sched: workers and placement */
@@ -41,8 +43,12 @@ struct places;         /* runtime/sched/place.c: device places and their backend
 struct perf_store;     /* runtime/sched/perf.c: performance models */
 struct prof;           /* runtime/prof: stats segment and trace writer */
 struct tracer;         /* runtime/core/trace_rec.c: the trace recorder */
+struct sched_timers;   /* runtime/sched/timer.c: the timer thread, started on first use */
 struct graph_list;
 struct maestro_runtime;
+
+/* Room for the copies of maestro_config_t's string fields (core/runtime.c). */
+#define RT_CFG_MAX_STRINGS 12
 
 /* A module above the engine: brought up after every subsystem (init may
  * fail: the runtime is then not created), brought down before them. */
@@ -64,14 +70,14 @@ struct rt_observer {
 };
 
 struct maestro_runtime {
-  /* Configuration, strings copied (the cfg_* below; cfg's string fields
-   * point at them and are never NULL, trace excepted). The subsystems read
-   * it here, never the environment. */
+  /* Configuration, strings copied (cfg_str holds the copies, which cfg's
+   * string fields point at; never NULL, trace excepted). The subsystems
+   * and the backends read it here, never the environment. */
   maestro_config_t cfg;
-  char *cfg_devices, *cfg_sched, *cfg_trace;
-  char *cfg_kernel_cache, *cfg_perf_dir, *cfg_dist, *cfg_ocl_contexts;
+  char *cfg_str[RT_CFG_MAX_STRINGS];
 
-  /* Places: CPU ones filled by topo_init, device ones by the backends. */
+  /* Places, brought by the backends (sched/place.h): the CPU ones by the
+   * CPU backend when the runtime is created, the device ones lazily. */
   int ncpu;
   maestro_place_info_t *cpu_info;
   /* Device places: 0 until the backends are discovered (sched/place.h),
@@ -82,14 +88,14 @@ struct maestro_runtime {
   const char *cpu_only_reason; /* static string, NULL when ndev > 0 */
 
   struct topo *topo;
-  struct ocl *ocl;
   struct mem *mem;
   struct mem_node_table *node_table;
   struct sched *sched;
   struct places *places;
   struct perf_store *perf;
   struct prof *prof;
-  struct tracer *tracer; /* set while a trace is recorded (core/trace.h) */
+  struct tracer *tracer;       /* set while a trace is recorded (core/trace.h) */
+  struct sched_timers *timers; /* NULL until a graph with a periodic agent starts */
   struct rt_observer observer;
 
   /* Stats collectors (base/stats_rec.h): stats_register fills a slot, then

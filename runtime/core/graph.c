@@ -204,6 +204,8 @@ static void agent_free(struct maestro_agent *a) {
     free(a->out[i].ch);
   }
   win_free(a);
+  /* Disarmed when it finished; this only makes sure. */
+  if (a->period_ns && a->g->state == GRAPH_STARTED) sched_timer_cancel(a->g->rt, &a->timer);
   place_impls_free(a->g->rt, a->impls);
   kernel_free((maestro_kernel_t *)a->kernel); /* our copy (kernel_dup) */
   free(a->in);
@@ -317,6 +319,17 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
                    "maestro_agent_add: agent '%s': negative supervisor field (max_restarts %d, "
                    "within_ms %d, backoff_ms %d, backoff_max_ms %d)",
                    d->name, sv->max_restarts, sv->within_ms, sv->backoff_ms, sv->backoff_max_ms);
+  if (d->period_ms < 0)
+    return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': period_ms %d < 0", d->name,
+                   d->period_ms);
+  if (d->period_ms > 0 && d->n_in > 0 &&
+      ((d->flags & MAESTRO_STATELESS) || d->kernel || d->cl || !d->cpu))
+    return err_set(MAESTRO_EINVAL,
+                   "maestro_agent_add: agent '%s': period_ms %d (a timeout firing) needs an agent "
+                   "fired by its .cpu one message at a time, and this one %s",
+                   d->name, d->period_ms,
+                   (d->flags & MAESTRO_STATELESS) ? "is MAESTRO_STATELESS"
+                                                  : "has a device implementation (.kernel or .cl)");
   if (sv->max_restarts > 0 && sv->within_ms == 0)
     return err_set(MAESTRO_EINVAL,
                    "maestro_agent_add: agent '%s': max_restarts %d needs a window within_ms > 0",
@@ -379,6 +392,9 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
   a->flags = d->flags;
   a->sup = d->supervisor;
   a->on_end = d->on_end;
+  a->period_ns = (uint64_t)d->period_ms * 1000000u;
+  a->timer.slot = -1;
+  a->timer.task = &a->task;
   a->id = g->nagents;
   atomic_init(&a->task.state, TASK_IDLE);
   a->task.owner = a;
@@ -582,6 +598,9 @@ int maestro_graph_dead_letters(maestro_graph_t *g, maestro_output_t **out) {
 /* Which device places agent `a` may run on (bit i = device i); 0 for none. */
 static uint64_t agent_devices(const struct maestro_agent *a) {
   if (a->affinity.pref == MAESTRO_ON_CPU) return 0;
+  /* Timeout firings come from the CPU runner (core/period.c): a backend
+   * that could fire its .cpu elsewhere would give it the windowed one. */
+  if (a->period_ns && a->n_in) return 0;
   if (a->affinity.pref == MAESTRO_ON_DEVICE && a->affinity.index >= 0 &&
       a->affinity.index < PLACE_MAX_DEVICES)
     return 1ull << a->affinity.index;
@@ -843,6 +862,9 @@ int maestro_graph_start(maestro_graph_t *g) {
   }
   int rc = graph_check_ends(g);
   if (rc) return rc;
+  /* Timers: the thread first (nothing to undo if it cannot start). */
+  for (int i = 0; i < g->nagents; i++)
+    if (g->agents[i]->period_ns && (rc = sched_timer_start(g->rt))) return rc;
   rc = graph_prepare_impls(g);
   if (rc) {
     graph_free_impls(g);
@@ -880,10 +902,18 @@ int maestro_graph_start(maestro_graph_t *g) {
   for (int i = 0; i < g->nagents; i++)
     atomic_store_explicit(&g->agents[i]->st.pstate, 2 /* PROF_AGENT_WAITING */,
                           memory_order_relaxed);
+  /* A periodic source fires at once, a timeout comes a period from now. */
+  uint64_t now = rt_now_ns();
+  for (int i = 0; i < g->nagents; i++) {
+    struct maestro_agent *a = g->agents[i];
+    if (a->period_ns) a->due = a->n_in ? now + a->period_ns : now;
+  }
   /* Sources start firing; the others look at their inputs once (a host
    * input may have been closed before start). */
   for (int i = 0; i < g->nagents; i++)
     sched_notify(g->rt, &g->agents[i]->task);
+  for (struct graph_ext *x = g->exts; x; x = x->next)
+    x->start(x->arg);
   return MAESTRO_OK;
 }
 
@@ -983,7 +1013,7 @@ int maestro_graph_run(maestro_graph_t *g) {
 
 void graph_agent_finished(struct maestro_graph *g) {
   pthread_mutex_lock(&g->mu);
-  int all = ++g->nfinished == g->nagents;
+  int all = ++g->nfinished == g->nagents + g->nheld;
   if (all) g->finished = 1;
   pthread_mutex_unlock(&g->mu);
   if (all) {
@@ -992,6 +1022,19 @@ void graph_agent_finished(struct maestro_graph *g) {
     pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
   }
+}
+
+void graph_hold(struct maestro_graph *g) {
+  g->nheld++;
+}
+
+int graph_add_ext(struct maestro_graph *g, const struct graph_ext *e) {
+  struct graph_ext *x = malloc(sizeof *x);
+  if (!x) return err_set(MAESTRO_ENOMEM, "graph '%s': out of memory", g->name);
+  *x = *e;
+  x->next = g->exts;
+  g->exts = x;
+  return MAESTRO_OK;
 }
 
 void graph_stop(struct maestro_graph *g) {
@@ -1045,6 +1088,12 @@ const char *graph_keep_reason(struct maestro_graph *g, struct maestro_agent *a, 
 }
 
 static void graph_free(struct maestro_graph *g) {
+  /* Their threads end before what they use goes. */
+  for (struct graph_ext *x = g->exts, *n; x; x = n) {
+    n = x->next;
+    x->fini(x->arg);
+    free(x);
+  }
   for (struct chan *c = g->chans, *n; c; c = n) {
     n = c->next;
     chan_free(c);

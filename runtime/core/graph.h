@@ -102,6 +102,11 @@ struct maestro_agent {
   int align;             /* an aligned join: its input sets share their origin (run_align_heads) */
   struct window *win;    /* stateless or kernel agents: the windowed runner (window.c) */
   maestro_buf_t **inbuf; /* n_in, the current firing's inputs */
+  /* .period_ms (core/period.c): 0, or the period in ns; the next deadline
+   * (a source's next firing, or the next timeout firing); its timer entry. */
+  uint64_t period_ns;
+  uint64_t due;
+  struct sched_timer timer;
   struct agent_counters st;
 };
 
@@ -146,6 +151,17 @@ struct maestro_input {
   struct maestro_input *next;
 };
 
+/* Work a graph carries besides its agents (the I/O threads of core/io.c):
+ * `start` runs when the graph has started (its agents notified) and handles
+ * its own failure (graph_fail); `fini` runs when the graph is destroyed,
+ * started or not, before anything of the graph is freed. */
+struct graph_ext {
+  void (*start)(void *arg);
+  void (*fini)(void *arg);
+  void *arg;
+  struct graph_ext *next;
+};
+
 enum graph_state { GRAPH_NEW = 0, GRAPH_STARTED };
 
 struct maestro_graph {
@@ -172,6 +188,8 @@ struct maestro_graph {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int nfinished, finished; /* agents finished; all of them */
+  int nheld;               /* more finishes it waits for (graph_hold), set before start */
+  struct graph_ext *exts;  /* graph_add_ext, last added first */
   int published;           /* final stats published */
   int destroy_cancelled;   /* destroy found it unfinished: waiters report that */
   int failed, fail_status;
@@ -180,9 +198,14 @@ struct maestro_graph {
   struct reason *reasons; /* under dl.mu; freed with the graph */
 };
 
-/* stats.c: registers the agents' and channels' stats collector
+/* stats.c: registers the places', agents' and channels' stats collector
  * (base/stats_rec.h) with the runtime. */
 int core_stats_register(struct maestro_runtime *rt);
+
+/* run.c: fires a bounded batch of task `t` on place `index` (a CPU place, or
+ * device place t->dev when t->dev >= 0): the sched_run_fn (sched/sched.h)
+ * that runtime.c hands to sched_init. */
+int core_task_run(struct sched_task *t, int index);
 
 /* The agent whose CPU function this thread is running, or NULL: set by
  * run_fire_exec (run.h) around the call. Calls that would wait for agents to
@@ -199,8 +222,14 @@ int core_refuse_in_firing(const char *fn, const char *why);
 /* Bytes of one element of port `p` (a RECORD port's .size). */
 size_t graph_port_esize(const maestro_port_t *p);
 void graph_stop(struct maestro_graph *g);
-/* run.c: an agent finished (called by its runner). */
+/* run.c: an agent finished (called by its runner), or a hold ended. */
 void graph_agent_finished(struct maestro_graph *g);
+/* Before start: the graph finishes only once graph_agent_finished has also
+ * been called once more (by whatever took the hold: a thread that must be
+ * done before maestro_graph_wait returns). */
+void graph_hold(struct maestro_graph *g);
+/* Before start: adds a copy of `e` (its next ignored). MAESTRO_OK or MAESTRO_ENOMEM. */
+int graph_add_ext(struct maestro_graph *g, const struct graph_ext *e);
 /* Records the first failure and stops the graph. `why` is the failed
  * firing's own message (maestro_last_error() on the thread where it failed),
  * appended to the one maestro_graph_wait reports; NULL or "" for none. */

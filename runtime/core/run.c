@@ -330,13 +330,13 @@ static int fire_one(struct maestro_agent *a, int cpu, struct run_stats *rs, uint
   return st == MAESTRO_DONE ? MAESTRO_DONE : MAESTRO_OK; /* any other st >= 0 is a success */
 }
 
-/* Fires while inputs and output space allow, at most AGENT_BATCH times.
+/* Fires while inputs and output space allow, at most `max` times.
  * Returns 1 when it stopped only because the batch was used up. */
-static int fire_batch_run(struct maestro_agent *a, int cpu, struct run_stats *rs,
-                          uint64_t trace_t) {
+static inline int fire_batch_run(struct maestro_agent *a, int cpu, struct run_stats *rs,
+                                 uint64_t trace_t, int max) {
   struct maestro_graph *g = a->g;
   uint64_t *flow_in = g->tracing ? &a->flow_in : NULL; /* flow ids only for the trace */
-  for (int n = 0; n < AGENT_BATCH; n++) {
+  for (int n = 0; n < max; n++) {
     if (!run_outputs_free(a, rs)) return 0;
     if (atomic_load_explicit(&g->stopped, memory_order_relaxed)) return 0;
     if (!run_take(a, a->inbuf, NULL, NULL, flow_in)) return 0;
@@ -351,13 +351,17 @@ static int fire_batch_run(struct maestro_agent *a, int cpu, struct run_stats *rs
   return 1;
 }
 
-static int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs) {
-  if (!a->g->tracing) return fire_batch_run(a, cpu, rs, 0);
+static inline int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, int max) {
+  if (!a->g->tracing) return fire_batch_run(a, cpu, rs, 0, max);
   struct maestro_runtime *rt = a->g->rt;
   uint64_t t = trace_batch_begin(rt);
-  int r = fire_batch_run(a, cpu, rs, a->trace_timed ? t : 0);
+  int r = fire_batch_run(a, cpu, rs, a->trace_timed ? t : 0, max);
   a->trace_timed = trace_batch_end(rt);
   return r;
+}
+
+int run_fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, int max) {
+  return fire_batch(a, cpu, rs, max);
 }
 
 /* Notifies the consumers of what this run sent and the producers waiting on
@@ -398,8 +402,11 @@ int core_task_run(struct sched_task *t, int cpu) {
   int yield = 0;
   atomic_store_explicit(&a->st.pstate, PROF_AGENT_RUNNING, memory_order_relaxed);
   run_note_stop(a);
-  if (a->phase == AG_RUN) yield = fire_batch(a, cpu, &rs);
+  if (a->phase == AG_RUN)
+    yield = __builtin_expect(a->period_ns != 0, 0) ? run_periodic(a, cpu, &rs)
+                                                   : fire_batch(a, cpu, &rs, AGENT_BATCH);
   int finished = run_wind_down(a, 1, &rs);
+  if (__builtin_expect(a->period_ns != 0, 0)) run_period_after(a, finished);
   run_end_of_run(a);
   uint64_t busy = rt_now_ns() - t0;
   run_stats_flush(a, &rs, busy, MAESTRO_PLACE_CPU, cpu);
@@ -464,6 +471,12 @@ int maestro_fire_out(maestro_fire_t *f, int port, maestro_buf_t *b) {
   f->out[f->nout].b = b;
   f->nout++;
   return MAESTRO_OK;
+}
+
+int maestro_fire_timeout(const maestro_fire_t *f) {
+  /* A timeout firing hands the agent its input array with no message in it
+   * (period.c); on_end hands none. */
+  return f && f->in && f->a->n_in > 0 && !f->in[0];
 }
 
 void *maestro_fire_state(maestro_fire_t *f) {

@@ -175,6 +175,19 @@ void run_end_of_run(struct maestro_agent *a);
 int run_fire_offload(void *agent, maestro_buf_t *const *in, uint64_t seq, int dev,
                      maestro_buf_t **out, struct place_msg **more, int *n_more);
 
+/* run.c: fires while inputs and output space allow, at most `max` times.
+ * Returns 1 when it stopped only because `max` was reached. */
+int run_fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, int max);
+
+/* period.c: the run of an agent with a period (a->period_ns), in place of
+ * run_fire_batch (phase AG_RUN): a source fires when its deadline has come,
+ * an agent with inputs fires on its messages or, at its deadline without
+ * any, once without input (a timeout firing). Returns 1 to yield. */
+int run_periodic(struct maestro_agent *a, int cpu, struct run_stats *rs);
+/* period.c: after such a run (and run_wind_down): arms the timer for the
+ * next deadline, or cancels it once the agent fires no more. */
+void run_period_after(struct maestro_agent *a, int finished);
+
 /* window.c */
 int win_setup(struct maestro_agent *a);
 void win_free(struct maestro_agent *a);

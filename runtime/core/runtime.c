@@ -3,6 +3,7 @@
  * runtime/modules.c; see base/runtime.h), and all down in reverse. */
 #include "base/runtime.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 #include "core/graph.h"
 #include "base/error.h"
 #include "mem/buf.h"
+#include "mem/node.h"
 #include "sched/perf.h"
 #include "sched/place.h"
 #include "sched/sched.h"
@@ -23,8 +25,46 @@ const char *maestro_version(void) {
   return MAESTRO_VERSION_STRING;
 }
 
-static char *dup_or_null(const char *s) {
-  return s ? strdup(s) : NULL;
+/* maestro_config_t's string fields and their defaults (NULL: stays NULL,
+ * as trace does when it is NULL or empty). The runtime keeps its own copy of
+ * each (rt->cfg_str), so that the caller's strings may go. */
+static const struct {
+  size_t off;
+  const char *dflt;
+} cfg_strings[] = {
+    {offsetof(maestro_config_t, devices), "all"},
+    {offsetof(maestro_config_t, sched), "dmda"},
+    {offsetof(maestro_config_t, trace), NULL},
+    {offsetof(maestro_config_t, kernel_cache), ""},
+    {offsetof(maestro_config_t, perf_dir), ""},
+    {offsetof(maestro_config_t, dist), "none"},
+    {offsetof(maestro_config_t, ocl_contexts), "platform"},
+};
+enum { NCFG_STRINGS = sizeof cfg_strings / sizeof cfg_strings[0] };
+_Static_assert(NCFG_STRINGS <= RT_CFG_MAX_STRINGS, "rt->cfg_str is too small");
+
+static const char **cfg_field(maestro_config_t *cfg, int i) {
+  return (const char **)((char *)cfg + cfg_strings[i].off);
+}
+
+/* Replaces rt->cfg's string fields by copies (NULL by the default; an empty
+ * trace path means no trace, as an empty MAESTRO_TRACE does). */
+static int copy_strings(struct maestro_runtime *rt) {
+  for (int i = 0; i < NCFG_STRINGS; i++) {
+    const char **f = cfg_field(&rt->cfg, i);
+    const char *v = *f ? *f : cfg_strings[i].dflt;
+    if (!cfg_strings[i].dflt && v && !*v) v = NULL;
+    *f = NULL;
+    if (!v) continue;
+    if (!(rt->cfg_str[i] = strdup(v))) return MAESTRO_ENOMEM;
+    *f = rt->cfg_str[i];
+  }
+  return MAESTRO_OK;
+}
+
+/* sched_init with the function its workers run tasks with. */
+static int sched_up(struct maestro_runtime *rt) {
+  return sched_init(rt, core_task_run);
 }
 
 typedef struct {
@@ -33,8 +73,8 @@ typedef struct {
 } subsystem_t;
 
 static const subsystem_t subsystems[] = {
-    {topo_init, topo_fini}, {perf_init, perf_fini},   {place_init, place_fini},
-    {mem_init, mem_fini},   {sched_init, sched_fini},
+    {topo_init, topo_fini},   {perf_init, perf_fini}, {mem_node_table_init, mem_node_table_fini},
+    {place_init, place_fini}, {mem_init, mem_fini},   {sched_up, sched_fini},
 };
 enum { NSUB = sizeof subsystems / sizeof subsystems[0] };
 
@@ -52,13 +92,8 @@ static void layer_fini(struct maestro_runtime *rt, int i) {
 static void runtime_free(struct maestro_runtime *rt, int up) {
   for (int i = up - 1; i >= 0; i--)
     layer_fini(rt, i);
-  free(rt->cfg_devices);
-  free(rt->cfg_sched);
-  free(rt->cfg_trace);
-  free(rt->cfg_kernel_cache);
-  free(rt->cfg_perf_dir);
-  free(rt->cfg_dist);
-  free(rt->cfg_ocl_contexts);
+  for (int i = 0; i < RT_CFG_MAX_STRINGS; i++)
+    free(rt->cfg_str[i]);
   pthread_mutex_destroy(&rt->graphs_lock);
   free(rt);
 }
@@ -83,26 +118,10 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
   /* The runtime keeps its own copies, NULL replaced by the default, so the
    * subsystems read rt->cfg without checking for NULL (trace excepted: NULL
    * is "no trace"). */
-  rt->cfg_devices = strdup(cfg->devices ? cfg->devices : "all");
-  rt->cfg_sched = strdup(cfg->sched ? cfg->sched : "dmda");
-  /* An empty trace path means no trace, as an empty MAESTRO_TRACE does. */
-  rt->cfg_trace = dup_or_null(cfg->trace && *cfg->trace ? cfg->trace : NULL);
-  rt->cfg_kernel_cache = strdup(cfg->kernel_cache ? cfg->kernel_cache : "");
-  rt->cfg_perf_dir = strdup(cfg->perf_dir ? cfg->perf_dir : "");
-  rt->cfg_dist = strdup(cfg->dist ? cfg->dist : "none");
-  rt->cfg_ocl_contexts = strdup(cfg->ocl_contexts ? cfg->ocl_contexts : "platform");
-  if (!rt->cfg_devices || !rt->cfg_sched || (cfg->trace && *cfg->trace && !rt->cfg_trace) ||
-      !rt->cfg_kernel_cache || !rt->cfg_perf_dir || !rt->cfg_dist || !rt->cfg_ocl_contexts) {
+  if (copy_strings(rt) != MAESTRO_OK) {
     runtime_free(rt, 0);
     return err_set(MAESTRO_ENOMEM, "maestro_runtime_create: out of memory");
   }
-  rt->cfg.devices = rt->cfg_devices;
-  rt->cfg.sched = rt->cfg_sched;
-  rt->cfg.trace = rt->cfg_trace;
-  rt->cfg.kernel_cache = rt->cfg_kernel_cache;
-  rt->cfg.perf_dir = rt->cfg_perf_dir;
-  rt->cfg.dist = rt->cfg_dist;
-  rt->cfg.ocl_contexts = rt->cfg_ocl_contexts;
   fault_parse("cfg.faults", cfg->faults, &rt->fault); /* checked by config_validate */
   rt->cfg.faults = NULL;
 
@@ -135,6 +154,7 @@ void maestro_runtime_destroy(maestro_runtime_t *rt) {
                             "a firing may not destroy a runtime; the runtime is left running"))
     return;
   graph_destroy_all(rt);
+  sched_timer_fini(rt); /* no graph left: no timer armed */
   runtime_free(rt, NSUB + rt_nmodules);
 }
 

@@ -76,20 +76,25 @@ static int collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, 
   return n;
 }
 
-int core_agents_on_place(struct maestro_runtime *rt, int kind, int index) {
-  int n = 0;
+/* The places collector (base/stats_rec.h): adds to each place's record the
+ * agents of running graphs last placed there. The records come CPU places
+ * first, then devices (found by their kind and index). */
+static int collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, int cap) {
   pthread_mutex_lock(&rt->graphs_lock);
+  int ncpu = rt->ncpu;
   for (struct maestro_graph *g = rt->graphs; g; g = g->next) {
     if (g->state != GRAPH_STARTED) continue;
     for (int i = 0; i < g->nagents; i++) {
       const struct maestro_agent *a = g->agents[i];
-      if (LOAD(a->st.place_kind) == kind && LOAD(a->st.place_index) == index &&
-          LOAD(a->st.pstate) != PROF_AGENT_FINISHED && LOAD(a->st.pstate) != PROF_AGENT_FAILED)
-        n++;
+      int kind = LOAD(a->st.place_kind), index = LOAD(a->st.place_index);
+      int pstate = LOAD(a->st.pstate);
+      if (index < 0 || pstate == PROF_AGENT_FINISHED || pstate == PROF_AGENT_FAILED) continue;
+      int k = kind == MAESTRO_PLACE_CPU ? (index < ncpu ? index : -1) : ncpu + index;
+      if (k >= 0 && k < cap && r[k].kind == kind && r[k].index == index) r[k].agents++;
     }
   }
   pthread_mutex_unlock(&rt->graphs_lock);
-  return n;
+  return 0; /* it only adds to the places the publisher laid out */
 }
 
 static void end_name(char *dst, size_t n, const struct maestro_agent *a, const char *port) {
@@ -124,8 +129,10 @@ static int collect_channels(struct maestro_runtime *rt, struct prof_chan_rec *r,
   return n;
 }
 
-static const struct stats_collector core_collector = {
-    .name = "core", .agents = collect_agents, .channels = collect_channels};
+static const struct stats_collector core_collector = {.name = "core",
+                                                      .places = collect_places,
+                                                      .agents = collect_agents,
+                                                      .channels = collect_channels};
 
 int core_stats_register(struct maestro_runtime *rt) {
   return stats_register(rt, &core_collector);

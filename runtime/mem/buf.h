@@ -44,8 +44,7 @@ struct maestro_buf {
 
 /* Buffer flags (runtime/mem). */
 enum {
-  MEM_BUF_INLINE = 1u << 0, /* header and host bytes are one allocation */
-  MEM_BUF_NUMA = 1u << 1,   /* host bytes from topo_alloc_on_node */
+  MEM_BUF_INLINE = 1u << 0, /* header and host bytes are one allocation (from the host node) */
 };
 
 /* Pools: per-worker free lists by size class (runtime/mem/pool.c). */

@@ -10,6 +10,7 @@
 
 struct mem_node_table {
   atomic_int n; /* nodes 1 .. n are registered */
+  int host;     /* node 0 (MEM_HOST) is registered */
   struct mem_node node[MEM_MAX_NODES];
 };
 
@@ -34,6 +35,23 @@ int mem_node_add(struct maestro_runtime *rt, const struct mem_node_ops *ops, voi
   m->node[id] = (struct mem_node){.ops = ops, .ctx = ctx, .flags = flags};
   atomic_store_explicit(&m->n, id, memory_order_release);
   return id;
+}
+
+int mem_node_add_host(struct maestro_runtime *rt, const struct mem_node_ops *ops, void *ctx,
+                      unsigned flags) {
+  struct mem_node_table *m = rt->node_table;
+  if (!ops || !ops->alloc || !ops->free || !ops->copy_in || !ops->copy_out || !ops->host_alloc ||
+      !ops->host_free)
+    return err_set(MAESTRO_EINVAL, "mem_node_add_host: incomplete node operations");
+  if (m->host) return err_set(MAESTRO_ESTATE, "mem_node_add_host: the host node is registered");
+  m->node[MEM_HOST] = (struct mem_node){.ops = ops, .ctx = ctx, .flags = flags};
+  m->host = 1;
+  return MEM_HOST;
+}
+
+const struct mem_node *mem_node_host(const struct maestro_runtime *rt) {
+  const struct mem_node_table *m = rt->node_table;
+  return m && m->host ? &m->node[MEM_HOST] : NULL;
 }
 
 const struct mem_node *mem_node_get(const struct maestro_runtime *rt, int id) {

@@ -1,6 +1,8 @@
 /* Memory nodes: where a buffer's bytes can live (runtime/mem/node.c).
  *
- * Node 0 is host memory, which runtime/mem manages itself (the pools). Every
+ * Node 0 is host memory: the CPU backend (runtime/backend/cpu) registers
+ * it when the runtime is created (mem_node_add_host), and the pools
+ * (mem/pool.c) take the buffers' own bytes from it (host_alloc). Every
  * other node is brought by a backend, which registers it with a table of
  * operations (struct mem_node_ops) when it discovers its places: one node
  * per device memory. mem/replica.c keeps each buffer's replicas coherent
@@ -57,6 +59,12 @@ struct mem_node_ops {
    * step, the buffer's replica lock held): fill `use` with what the backend
    * needs (the memory, the event to wait for) and mark it recently used. */
   void (*use)(void *node, void *h, int wrapped, void *use);
+  /* The host node only (required there): memory the host's code reads and
+   * writes, for the buffers' own bytes (the pools): `bytes` aligned to
+   * MEM_HOST_ALIGN, on NUMA node `numa` (its OS index; -1 = anywhere); NULL
+   * when out of memory. Freed with host_free and the same `bytes`. */
+  void *(*host_alloc)(void *node, size_t bytes, int numa);
+  void (*host_free)(void *node, void *p, size_t bytes);
 };
 
 struct mem_node {
@@ -68,10 +76,17 @@ struct mem_node {
 /* Registers a node; returns its id (>= 1) or a negative status. */
 int mem_node_add(struct maestro_runtime *rt, const struct mem_node_ops *ops, void *ctx,
                  unsigned flags);
+/* Registers the host node, MEM_HOST (once per runtime: MAESTRO_ESTATE the
+ * second time); its operations must have host_alloc and host_free. */
+int mem_node_add_host(struct maestro_runtime *rt, const struct mem_node_ops *ops, void *ctx,
+                      unsigned flags);
 /* Node `id` (>= 1), or NULL. */
 const struct mem_node *mem_node_get(const struct maestro_runtime *rt, int id);
+/* The host node, or NULL before the CPU backend registered it. */
+const struct mem_node *mem_node_host(const struct maestro_runtime *rt);
 
-/* runtime/mem's node table, with the pools (mem_init / mem_fini). */
+/* The node table: made before the places are found (the CPU backend
+ * registers the host node then) and freed after the pools. */
 int mem_node_table_init(struct maestro_runtime *rt);
 void mem_node_table_fini(struct maestro_runtime *rt);
 

@@ -1,9 +1,10 @@
 /* Buffer pools: a cache per worker thread by size class, backed by shared
  * pools per runtime and NUMA node, so that a steady pipeline recycles its
- * buffers instead of calling malloc per message. Workers move buffers to and
- * from the shared pool in batches (one lock per batch). On a machine with
- * several NUMA nodes a buffer's bytes live on one node (topo_alloc_on_node)
- * and it goes back to that node's pool. */
+ * buffers instead of allocating per message. Workers move buffers to and
+ * from the shared pool in batches (one lock per batch). The bytes come from
+ * the host memory node (mem/node.h: the CPU backend's host_alloc), only
+ * when a pool is empty. On a machine with several NUMA nodes a buffer's
+ * bytes live on one node and it goes back to that node's pool. */
 #include "mem/pool.h"
 
 #include <pthread.h>
@@ -15,6 +16,7 @@
 #include "base/culprit.h"
 #include "base/error.h"
 #include "base/runtime.h"
+#include "mem/node.h"
 #include "mem/replica.h"
 #include "topo/topo.h"
 
@@ -66,9 +68,10 @@ struct shared_class {
 };
 
 struct mem {
-  int nnodes;                /* NUMA nodes (>= 1) */
-  struct shared_class *cls;  /* [nnodes][MEM_NCLASS] */
-  atomic_size_t large_bytes; /* cached in classes above TC_BYTES */
+  const struct mem_node *host; /* where the bytes come from */
+  int nnodes;                  /* NUMA nodes (>= 1) */
+  struct shared_class *cls;    /* [nnodes][MEM_NCLASS] */
+  atomic_size_t large_bytes;   /* cached in classes above TC_BYTES */
   atomic_ullong fresh, reused, overreleased;
 };
 
@@ -103,10 +106,11 @@ static struct shared_class *shared(struct mem *m, int node, unsigned k) {
 }
 
 int mem_init(struct maestro_runtime *rt) {
-  int rc = mem_node_table_init(rt);
-  if (rc) return rc;
+  const struct mem_node *host = mem_node_host(rt);
+  if (!host) return err_set(MAESTRO_ENODEV, "mem_init: no host memory node (the CPU backend's)");
   struct mem *m = calloc(1, sizeof *m);
   if (!m) return err_set(MAESTRO_ENOMEM, "mem_init: out of memory");
+  m->host = host;
   m->nnodes = topo_numa_nodes(rt);
   if (m->nnodes < 1) m->nnodes = 1;
   m->cls = calloc((size_t)m->nnodes * MEM_NCLASS, sizeof *m->cls);
@@ -127,20 +131,13 @@ int mem_init(struct maestro_runtime *rt) {
 
 /* Frees the memory of a buffer (never pooled again). */
 static void buf_free_memory(maestro_buf_t *b) {
+  const struct mem_node *host = b->rt->mem->host;
   if (b->host) pool_unpoison(b); /* the allocator may hand these bytes out again */
   if (b->flags & MEM_BUF_INLINE) {
-    if (b->flags & MEM_BUF_NUMA)
-      topo_free(b->rt, b, HDR_BYTES + round_align(b->host_cap));
-    else
-      free(b);
+    host->ops->host_free(host->ctx, b, HDR_BYTES + round_align(b->host_cap));
     return;
   }
-  if (b->host_base) {
-    if (b->flags & MEM_BUF_NUMA)
-      topo_free(b->rt, b->host_base, b->host_cap + MEM_HOST_ALIGN);
-    else
-      free(b->host_base);
-  }
+  if (b->host_base) host->ops->host_free(host->ctx, b->host_base, round_align(b->host_cap));
   free(b);
 }
 
@@ -161,7 +158,6 @@ void mem_fini(struct maestro_runtime *rt) {
   free(m->cls);
   free(m);
   rt->mem = NULL;
-  mem_node_table_fini(rt);
 }
 
 void mem_thread_attach(struct maestro_runtime *rt, int node) {
@@ -231,16 +227,11 @@ void mem_get_stats(struct maestro_runtime *rt, struct mem_stats *s) {
 
 /* Host bytes for a separate (non-inline) buffer of class capacity `cap`. */
 static int host_alloc(maestro_buf_t *b, size_t cap) {
-  void *base;
-  if (b->rt->mem->nnodes > 1) {
-    base = topo_alloc_on_node(b->rt, cap + MEM_HOST_ALIGN, b->node);
-    b->flags |= MEM_BUF_NUMA;
-  } else {
-    base = aligned_alloc(MEM_HOST_ALIGN, round_align(cap));
-  }
+  const struct mem_node *host = b->rt->mem->host;
+  void *base = host->ops->host_alloc(host->ctx, round_align(cap), b->node);
   if (!base) return MAESTRO_ENOMEM;
   b->host_base = base;
-  b->host = (void *)(((uintptr_t)base + MEM_HOST_ALIGN - 1) & ~(uintptr_t)(MEM_HOST_ALIGN - 1));
+  b->host = base; /* aligned to MEM_HOST_ALIGN by host_alloc */
   b->host_cap = cap;
   return MAESTRO_OK;
 }
@@ -249,14 +240,14 @@ static int host_alloc(maestro_buf_t *b, size_t cap) {
 static maestro_buf_t *buf_fresh(struct maestro_runtime *rt, unsigned k, size_t bytes, int with_host,
                                 int node) {
   size_t cap = k == MEM_NOPOOL ? bytes : mem_class_bytes(k);
-  int numa = rt->mem->nnodes > 1;
+  const struct mem_node *host = rt->mem->host;
   maestro_buf_t *b;
   if (with_host && cap <= MEM_INLINE_MAX) {
     size_t total = HDR_BYTES + round_align(cap);
-    b = numa ? topo_alloc_on_node(rt, total, node) : aligned_alloc(MEM_HOST_ALIGN, total);
+    b = host->ops->host_alloc(host->ctx, total, node);
     if (!b) return NULL;
     memset(b, 0, sizeof *b);
-    b->flags = MEM_BUF_INLINE | (numa ? MEM_BUF_NUMA : 0);
+    b->flags = MEM_BUF_INLINE;
     b->host = (char *)b + HDR_BYTES;
     b->host_base = b->host;
     b->host_cap = cap;

@@ -35,7 +35,6 @@
 #include "base/hash.h"
 #include "base/runtime.h"
 #include "sched/place.h"
-#include "topo/topo.h"
 
 #define PERF_VERSION  1
 #define PERF_FILE_MAX (16u << 20) /* a larger file is not one of ours */
@@ -750,7 +749,13 @@ void perf_store_destroy(struct perf_store *s) {
 int perf_place_arch(const struct maestro_runtime *rt, maestro_place_kind_t kind, int index,
                     char *buf, size_t len) {
   if (!rt || !buf || !len) return err_set(MAESTRO_EINVAL, "perf_place_arch: bad argument");
-  if (kind == MAESTRO_PLACE_CPU) return topo_cpu_arch(rt, index, buf, len);
+  if (kind == MAESTRO_PLACE_CPU) {
+    if (index < 0 || index >= rt->ncpu)
+      return err_set(MAESTRO_ENODEV, "perf_place_arch: no CPU place %d (this runtime has %d)",
+                     index, rt->ncpu);
+    snprintf(buf, len, "%s", place_cpu_arch(rt, index));
+    return MAESTRO_OK;
+  }
   int ndev = atomic_load(&((struct maestro_runtime *)rt)->ndev);
   if (kind != MAESTRO_PLACE_DEVICE || index < 0 || index >= ndev)
     return err_set(MAESTRO_ENODEV, "perf_place_arch: no place (kind %d, index %d)", (int)kind,

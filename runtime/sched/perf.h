@@ -12,7 +12,8 @@
  *  - the architecture names a kind of place, not one place: two devices of
  *    one model share a history, a GPU and a CPU device never do. Device
  *    places give place_arch() of sched/place.h ("opencl:NVIDIA H200"), CPU
- *    places topo_cpu_arch() ("cpu:AMD EPYC 7763 64-Core Processor");
+ *    places place_cpu_arch() ("cpu:AMD EPYC 7763 64-Core Processor", the
+ *    CPU backend's, from topo);
  *    perf_place_arch() picks the right one;
  *  - the bucket is the log2 of the firing's input bytes (perf_bucket).
  *

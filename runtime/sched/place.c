@@ -1,6 +1,7 @@
-/* The device place table: backends, their lazy discovery, and the mapping
- * from a device place to its backend, its backend-local index and its
- * memory node (sched/place.h). */
+/* The place table: the CPU backend's places, found when the runtime is
+ * created; the device backends, their lazy discovery, and the mapping from a
+ * device place to its backend, its backend-local index and its memory node
+ * (sched/place.h). */
 #include "sched/place.h"
 
 #include <pthread.h>
@@ -13,8 +14,7 @@
 #include "base/runtime.h"
 #include "sched/sched.h"
 
-#define PLACE_MAX_EXTRA    8
-#define PLACE_MAX_BACKENDS 16
+#define PLACE_MAX_EXTRA 8
 
 /* Extra backends (tests), process-wide, registered before runtimes exist. */
 static const struct backend_ops *extra[PLACE_MAX_EXTRA];
@@ -34,8 +34,9 @@ struct places {
   char why[512];        /* its message when it failed */
   int nbe;
   struct backend be[PLACE_MAX_BACKENDS];
-  int cur;  /* the backend being discovered (place_add) */
-  int ndev; /* places added so far (published as rt->ndev when done) */
+  struct backend *cpu; /* the backend of the CPU places */
+  int cur;             /* the backend being discovered (place_add) */
+  int ndev;            /* places added so far (published as rt->ndev when done) */
   int node[PLACE_MAX_DEVICES];
   int be_of[PLACE_MAX_DEVICES];
 };
@@ -53,6 +54,11 @@ struct place_impls {
 int place_backend_register(const struct backend_ops *ops) {
   if (!ops || !ops->discover || !ops->submit || !ops->prepare || !ops->wants)
     return err_set(MAESTRO_EINVAL, "place_backend_register: incomplete backend operations");
+  if (ops->cpu_places)
+    return err_set(MAESTRO_EINVAL,
+                   "place_backend_register: backend '%s' brings CPU places, "
+                   "which the built-in CPU backend brings",
+                   ops->name ? ops->name : "?");
   int i = atomic_fetch_add(&nextra, 1);
   if (i >= PLACE_MAX_EXTRA) {
     atomic_fetch_sub(&nextra, 1);
@@ -80,20 +86,79 @@ int place_init(struct maestro_runtime *rt) {
     p->be[p->nbe++].ops = extra[i];
   rt->places = p;
   atomic_store(&rt->ndev, 0);
-  return MAESTRO_OK;
+  /* The CPU places now: the workers start on them (sched_init). */
+  for (int i = 0; i < p->nbe && !p->cpu; i++)
+    if (p->be[i].ops->cpu_places) p->cpu = &p->be[i];
+  if (!p->cpu || !p->cpu->ops->bind || !p->cpu->ops->arch) {
+    place_fini(rt);
+    return err_set(MAESTRO_ENODEV, "maestro_runtime_create: no backend brings the CPU places");
+  }
+  int rc = p->cpu->ops->discover(rt, &p->cpu->be);
+  if (rc == MAESTRO_OK) {
+    p->cpu->discovered = 1;
+    p->cpu->n = rt->ncpu;
+    if (rt->ncpu < 1)
+      rc = err_set(MAESTRO_ENODEV, "maestro_runtime_create: backend '%s' found no CPU place",
+                   p->cpu->ops->name);
+  }
+  if (rc) place_fini(rt); /* the runtime brings down only what came up */
+  return rc;
 }
 
 void place_fini(struct maestro_runtime *rt) {
   struct places *p = rt->places;
   if (!p) return;
+  /* Device backends first (reverse order), the CPU backend last. */
   for (int i = p->nbe - 1; i >= 0; i--)
-    if (p->be[i].discovered && p->be[i].ops->fini) p->be[i].ops->fini(rt, p->be[i].be);
+    if (&p->be[i] != p->cpu && p->be[i].discovered && p->be[i].ops->fini)
+      p->be[i].ops->fini(rt, p->be[i].be);
+  if (p->cpu && p->cpu->discovered && p->cpu->ops->fini) p->cpu->ops->fini(rt, p->cpu->be);
   pthread_mutex_destroy(&p->lock);
   free(p);
   rt->places = NULL;
   free(rt->dev_info);
   rt->dev_info = NULL;
   atomic_store(&rt->ndev, 0);
+  free(rt->cpu_info);
+  rt->cpu_info = NULL;
+  rt->ncpu = 0;
+}
+
+int place_add_cpu(struct maestro_runtime *rt, const maestro_place_info_t *info) {
+  maestro_place_info_t *v = realloc(rt->cpu_info, sizeof *v * (size_t)(rt->ncpu + 1));
+  if (!v) return err_set(MAESTRO_ENOMEM, "maestro_runtime_create: out of memory (CPU places)");
+  rt->cpu_info = v;
+  int i = rt->ncpu++;
+  v[i] = *info;
+  v[i].kind = MAESTRO_PLACE_CPU;
+  v[i].index = i;
+  return i;
+}
+
+int place_bind_cpu(struct maestro_runtime *rt, int cpu) {
+  struct places *p = rt->places;
+  if (cpu < 0 || cpu >= rt->ncpu)
+    return err_set(MAESTRO_ENODEV, "no CPU place %d (this runtime has %d)", cpu, rt->ncpu);
+  return p->cpu->ops->bind(p->cpu->be, cpu);
+}
+
+const char *place_cpu_arch(const struct maestro_runtime *rt, int cpu) {
+  const struct places *p = rt->places;
+  if (cpu < 0 || cpu >= rt->ncpu) return "";
+  return p->cpu->ops->arch(p->cpu->be, cpu);
+}
+
+void *place_backend_get(const struct maestro_runtime *rt, const struct backend_ops *ops) {
+  const struct places *p = rt->places;
+  for (int i = 0; p && i < p->nbe; i++)
+    if (p->be[i].ops == ops) return p->be[i].be;
+  return NULL;
+}
+
+void place_backend_set(struct maestro_runtime *rt, const struct backend_ops *ops, void *state) {
+  struct places *p = rt->places;
+  for (int i = 0; p && i < p->nbe; i++)
+    if (p->be[i].ops == ops) p->be[i].be = state;
 }
 
 int place_add(struct maestro_runtime *rt, const maestro_place_info_t *info, int node) {
@@ -129,6 +194,7 @@ int place_discover(struct maestro_runtime *rt) {
   int rc = MAESTRO_OK;
   for (int i = 0; i < p->nbe && rc == MAESTRO_OK; i++) {
     struct backend *b = &p->be[i];
+    if (b == p->cpu) continue; /* discovered at place_init */
     p->cur = i;
     b->first = p->ndev;
     b->n = 0;
@@ -155,7 +221,7 @@ int place_discover(struct maestro_runtime *rt) {
 
 static int wanted(const struct places *p, const struct place_agent_desc *d) {
   for (int i = 0; i < p->nbe; i++)
-    if (p->be[i].ops->wants(d)) return 1;
+    if (&p->be[i] != p->cpu && p->be[i].ops->wants(d)) return 1;
   return 0;
 }
 
@@ -174,7 +240,7 @@ int place_prepare(struct maestro_runtime *rt, const struct place_agent_desc *d, 
   if (!pi) return err_set(MAESTRO_ENOMEM, "agent '%s': out of memory", d->name);
   for (int i = 0; i < p->nbe; i++) {
     struct backend *b = &p->be[i];
-    if (!b->discovered || b->n == 0 || !b->ops->wants(d)) continue;
+    if (b == p->cpu || !b->discovered || b->n == 0 || !b->ops->wants(d)) continue;
     uint64_t local = 0;
     for (int k = 0; k < b->n; k++)
       if (allowed >> (b->first + k) & 1) local |= 1ull << k;

@@ -1,19 +1,28 @@
-/* Places beyond the CPU workers, brought by backends (runtime/sched/place.c).
+/* Places, brought by backends (runtime/sched/place.c).
  *
  * A backend is a table of operations held as data (struct backend_ops), so
  * that several backends live in one process and the engine names none of
- * them: the OpenCL backend (runtime/backend/opencl) is one, a test-only
- * backend in tests/ another. The built-in ones are listed in
- * runtime/backends.c; a program (a test) may add one with
- * place_backend_register before it creates a runtime.
+ * them: the CPU backend (runtime/backend/cpu) is one, the OpenCL backend
+ * (runtime/backend/opencl) another, a test-only backend in tests/ a third.
+ * The built-in ones are listed in runtime/backends.c; a program (a test)
+ * may add a device backend with place_backend_register before it creates a
+ * runtime.
  *
- * A backend's places are discovered when first needed, not when the
+ * One backend brings the CPU places (backend_ops.cpu_places: the CPU
+ * backend, the first built-in one). It is discovered when the runtime is
+ * created (place_init), since the workers start on its places, and it
+ * registers the host memory node. Its places are only described here
+ * (place_add_cpu, place_bind_cpu, place_cpu_arch): the sched workers fire
+ * CPU agents inline, through no table.
+ *
+ * A device backend's places are discovered when first needed, not when the
  * runtime is created: a graph with an agent the backend can run
  * (backend_ops.wants) starts, maestro_runtime_nplaces(rt,
- * MAESTRO_PLACE_DEVICE) or place info asks, or an agent asks for a device. Discovery of every
- * backend happens together, in registration order, so the places of earlier backends come first in
- * the runtime's device place numbering (the OpenCL backend is the first built-in one: its device i
- * is device place i).
+ * MAESTRO_PLACE_DEVICE) or place info asks, or an agent asks for a device.
+ * Discovery of every device backend happens together, in registration
+ * order, so the places of earlier backends come first in the runtime's
+ * device place numbering (the OpenCL backend is the first built-in device
+ * backend: its device i is device place i).
  *
  * The memory a place reads and writes is a memory node (runtime/mem); the
  * backend names it for each place it adds. */
@@ -29,6 +38,8 @@ struct maestro_runtime;
 /* Device places one runtime can hold, over all backends (a bit mask of
  * places is a uint64_t). */
 #define PLACE_MAX_DEVICES 64
+/* Backends one runtime can hold: the built-in ones and the registered ones. */
+#define PLACE_MAX_BACKENDS 16
 
 /* A message a firing sent beyond the first on its port. */
 struct place_msg {
@@ -87,7 +98,12 @@ struct place_agent_desc {
 };
 
 struct backend_ops {
-  const char *name; /* "opencl", ... */
+  const char *name; /* "cpu", "opencl", ... */
+  /* 1 for the backend of the CPU places (one per runtime). Its discover
+   * runs in place_init and adds CPU places (place_add_cpu) and the host
+   * memory node (mem_node_add_host); it needs bind and arch, and no wants,
+   * prepare or submit: CPU agents are fired by the sched workers inline. */
+  int cpu_places;
   /* 1 when its firings run the agent's CPU function (fire_cpu), which may
    * touch the agent's state: a stateful agent's firings there then never
    * overlap its others (one firing at a time, as on its CPU lane). */
@@ -117,14 +133,19 @@ struct backend_ops {
   /* The place's architecture, the key of performance models: two places of
    * one model share it ("opencl:NVIDIA H200", "opencl:pthread-AMD EPYC"). */
   const char *(*arch)(void *be, int place);
+  /* CPU places only: pins the calling thread to the backend's place `place`. */
+  int (*bind)(void *be, int place);
 };
 
-/* Adds a backend for runtimes created from now on (tests; built-in ones are
- * listed in runtime/backends.c). MAESTRO_ENOMEM past 8 extra backends. */
+/* Adds a device backend for runtimes created from now on (tests; built-in
+ * ones are listed in runtime/backends.c). MAESTRO_EINVAL for one that brings
+ * CPU places (those have their one backend), MAESTRO_ENOMEM past 8 extra
+ * backends. */
 int place_backend_register(const struct backend_ops *ops);
 
-/* Runtime life: the place table (no discovery), then every discovered
- * backend's fini. */
+/* Runtime life: the place table and the CPU places (the CPU backend's
+ * discovery: rt->ncpu, rt->cpu_info, the host memory node; ENODEV when no
+ * backend brings CPU places), then every discovered backend's fini. */
 int place_init(struct maestro_runtime *rt);
 void place_fini(struct maestro_runtime *rt);
 
@@ -137,6 +158,25 @@ int place_wanted(const struct maestro_runtime *rt, const struct place_agent_desc
  * index, or a negative status (PLACE_MAX_DEVICES reached). `node` is the
  * memory node its firings read and write (runtime/mem). */
 int place_add(struct maestro_runtime *rt, const maestro_place_info_t *info, int node);
+/* For the CPU backend's discover: adds CPU place rt->ncpu (rt->ncpu grows
+ * by one; info's kind and index are set here); returns its index or
+ * MAESTRO_ENOMEM. */
+int place_add_cpu(struct maestro_runtime *rt, const maestro_place_info_t *info);
+/* Pins the calling thread to CPU place `cpu` (the CPU backend's bind).
+ * MAESTRO_ENODEV for a bad index. */
+int place_bind_cpu(struct maestro_runtime *rt, int cpu);
+/* The architecture of CPU place `cpu` ("cpu:<model>"; "" for a bad index). */
+const char *place_cpu_arch(const struct maestro_runtime *rt, int cpu);
+
+/* The state backend `ops` keeps in this runtime: what its discover stored
+ * in *be, or what it set meanwhile with place_backend_set (for its own code
+ * that runs during its discovery). NULL when `ops` is not one of this
+ * runtime's backends or has no state yet. A backend's entry points call
+ * place_discover first. */
+void *place_backend_get(const struct maestro_runtime *rt, const struct backend_ops *ops);
+/* For a backend's discover (and its fini): sets that state. */
+void place_backend_set(struct maestro_runtime *rt, const struct backend_ops *ops, void *state);
+
 /* For a backend's discover: why it found no place (a static string). */
 void place_set_reason(struct maestro_runtime *rt, const char *why);
 

@@ -3,9 +3,10 @@
  *
  * The scheduler runs tasks (struct sched_task, embedded in each agent by
  * runtime/core). A task is made runnable with sched_notify(); a worker then
- * calls core_task_run() on it, which fires a bounded batch and says whether
- * the task wants to run again at once (a source with more to send) or waits
- * for the next notification. A task runs on one worker at a time. */
+ * calls the runtime's run function on it (sched_init's `run`: core gives
+ * core_task_run), which fires a bounded batch and says whether the task
+ * wants to run again at once (a source with more to send) or waits for the
+ * next notification. A task runs on one worker at a time. */
 #ifndef MAESTRO_SCHED_H
 #define MAESTRO_SCHED_H
 
@@ -15,10 +16,17 @@
 #include "sched/inject.h"
 
 struct maestro_runtime;
+struct sched_task;
 
-/* Starts the workers (named maestro-cpuN / maestro-devN, CPU ones pinned
- * with topo_bind_thread). Idle workers park; they never spin for long. */
-int sched_init(struct maestro_runtime *rt);
+/* Runs a bounded batch of task `t` on place `index` (a CPU place, or device
+ * place t->dev when t->dev >= 0); returns TASK_WAIT or TASK_YIELD. */
+typedef int (*sched_run_fn)(struct sched_task *t, int index);
+
+/* Starts the workers (named maestro-cpuN / maestro-devN, CPU ones pinned to
+ * their place with place_bind_cpu), which run tasks with `run`: the layer
+ * above hands it down, so that sched names nothing above it. Idle workers
+ * park; they never spin for long. */
+int sched_init(struct maestro_runtime *rt, sched_run_fn run);
 /* Stops and joins every worker. */
 void sched_fini(struct maestro_runtime *rt);
 /* Starts the workers of device places [current count, ndev): called by
@@ -67,22 +75,37 @@ static inline void sched_task_cost(struct sched_task *t, uint64_t busy_ns, uint6
                         memory_order_relaxed);
 }
 
-/* What core_task_run returns. */
+/* What a sched_run_fn returns. */
 enum { TASK_WAIT = 0, TASK_YIELD = 1 };
-
-/* Implemented by runtime/core: fires a bounded batch of `t` on place
- * `index` (a CPU place, or device place t->dev when t->dev >= 0). */
-int core_task_run(struct sched_task *t, int index);
 
 /* Makes `t` runnable (cheap when it already is). Called after making input
  * or output space available to it; any thread. */
 void sched_notify(struct maestro_runtime *rt, struct sched_task *t);
 
-/* Implemented by runtime/core: agents of running graphs last placed on (kind, index). */
-int core_agents_on_place(struct maestro_runtime *rt, int kind, int index);
-
 /* Per-place counters for the stats publisher (sched/worker.c). */
 void sched_account(struct maestro_runtime *rt, int kind, int index, uint64_t busy_ns,
                    uint64_t fires);
+
+/* ---- timers (sched/timer.c): deadlines that make a task runnable ---- */
+
+/* One deadline of a task, embedded in its owner. Only the task's runner
+ * arms or cancels it (one run at a time); the timer thread takes it out at
+ * its deadline and calls sched_notify. */
+struct sched_timer {
+  uint64_t due;            /* rt_now_ns() deadline */
+  int slot;                /* index in the timer heap, -1 when not in it (under its lock) */
+  atomic_int armed;        /* in the heap: the runner need not arm it again */
+  struct sched_task *task; /* what the deadline makes runnable */
+};
+
+/* Starts the runtime's timer thread if it is not running (a graph with a
+ * periodic agent starts). MAESTRO_OK, MAESTRO_ENOMEM or MAESTRO_ESYS. */
+int sched_timer_start(struct maestro_runtime *rt);
+/* Stops and joins the timer thread (no timer may be armed any more). */
+void sched_timer_fini(struct maestro_runtime *rt);
+/* (Re)arms `e` for `due_ns` (sched_timer_start done). MAESTRO_OK or MAESTRO_ENOMEM. */
+int sched_timer_arm(struct maestro_runtime *rt, struct sched_timer *e, uint64_t due_ns);
+/* Disarms `e`; once it returns, the timer thread no longer touches `e`. */
+void sched_timer_cancel(struct maestro_runtime *rt, struct sched_timer *e);
 
 #endif

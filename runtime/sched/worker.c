@@ -50,7 +50,6 @@
 #include "sched/inject.h"
 #include "sched/place.h"
 #include "sched/sched.h"
-#include "topo/topo.h"
 
 /* How long an idle worker waits for its own queue before it steals: agents
  * stay where they ran (their caches, their neighbours) unless a worker has
@@ -94,8 +93,9 @@ struct worker {
 
 struct sched {
   struct maestro_runtime *rt;
-  int n;           /* CPU workers */
-  atomic_int ndev; /* device workers, after them in w (room for PLACE_MAX_DEVICES) */
+  sched_run_fn run; /* core_task_run: fires a batch of a task */
+  int n;            /* CPU workers */
+  atomic_int ndev;  /* device workers, after them in w (room for PLACE_MAX_DEVICES) */
   struct worker *w;
   atomic_int stop;
   atomic_int nparked;
@@ -376,7 +376,7 @@ static void run_task(struct worker *w, struct sched_task *t) {
     /* Single writer: a plain increment, published relaxed. */
     unsigned seq = atomic_load_explicit(&w->run_seq, memory_order_relaxed);
     atomic_store_explicit(&w->run_seq, seq + 1, memory_order_relaxed);
-    int r = core_task_run(t, w->dev >= 0 ? w->dev : w->index);
+    int r = s->run(t, w->dev >= 0 ? w->dev : w->index);
     atomic_store_explicit(&w->run_seq, seq + 2, memory_order_relaxed);
     if (r == TASK_YIELD) {
       atomic_store(&t->state, TASK_QUEUED);
@@ -449,7 +449,7 @@ static void *worker_main(void *arg) {
   snprintf(name, sizeof name, w->dev >= 0 ? "maestro-dev%d" : "maestro-cpu%d",
            (w->dev >= 0 ? w->dev : w->index) % 1000);
   pthread_setname_np(pthread_self(), name);
-  if (w->dev < 0) topo_bind_thread(rt, w->index);
+  if (w->dev < 0) place_bind_cpu(rt, w->index);
   tls_worker = w;
   mem_thread_attach(rt, w->dev >= 0 ? rt->dev_info[w->dev].numa_node
                                     : rt->cpu_info[w->index].numa_node);
@@ -516,7 +516,8 @@ static int start_workers(struct sched *s, int from, int to) {
 /* The places' stats collector (base/stats_rec.h). */
 static int collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, int cap) {
   /* The publisher pre-fills name, kind and index (CPU places, then devices);
-   * the devices' transfer counters come from the backend's collector. */
+   * the devices' transfer counters come from the backend's collector, the
+   * agents placed there from core's. */
   struct sched *s = rt->sched;
   int n = s->n + rt->ndev;
   for (int i = 0; i < n && i < cap; i++) {
@@ -524,11 +525,9 @@ static int collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, 
     if (i < s->n) {
       p->busy_ns = atomic_load_explicit(&s->w[i].busy_ns, memory_order_relaxed);
       p->fires = atomic_load_explicit(&s->w[i].fires, memory_order_relaxed);
-      p->agents = (uint32_t)core_agents_on_place(rt, 0, i);
     } else {
       p->busy_ns += atomic_load_explicit(&s->w[i].busy_ns, memory_order_relaxed);
       p->fires += atomic_load_explicit(&s->w[i].fires, memory_order_relaxed);
-      p->agents = (uint32_t)core_agents_on_place(rt, 1, i - s->n);
     }
   }
   return n;
@@ -536,10 +535,12 @@ static int collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, 
 
 static const struct stats_collector sched_collector = {.name = "sched", .places = collect_places};
 
-int sched_init(struct maestro_runtime *rt) {
+int sched_init(struct maestro_runtime *rt, sched_run_fn run) {
+  if (!run) return err_set(MAESTRO_EINVAL, "sched_init: no run function");
   struct sched *s = calloc(1, sizeof *s);
   if (!s) return err_set(MAESTRO_ENOMEM, "sched_init: out of memory");
   s->rt = rt;
+  s->run = run;
   s->n = rt->ncpu > 0 ? rt->ncpu : 1;
   atomic_init(&s->ndev, 0);
   /* Room for the device workers too: devices are discovered later. */

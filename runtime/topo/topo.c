@@ -24,6 +24,7 @@ struct topo {
   hwloc_bitmap_t *cpusets; /* per CPU place: the usable PUs of its core */
   int ncores_total;        /* cores in the machine, usable or not */
   int ncores_usable;       /* cores with at least one usable PU */
+  hwloc_obj_t *cores;      /* those cores, in topology order */
   int nnuma;               /* NUMA nodes (>= 1) */
   int membind;             /* 1: several nodes and hwloc can bind memory here */
 };
@@ -75,13 +76,15 @@ static void topo_free_state(struct topo *tp) {
       hwloc_bitmap_free(tp->cpusets[i]);
     free(tp->cpusets);
   }
+  free(tp->cores);
   hwloc_bitmap_free(tp->usable);
   if (tp->t) hwloc_topology_destroy(tp->t);
   free(tp);
 }
 
 /* Fills one CPU place from its core. */
-static void fill_place(struct topo *tp, maestro_place_info_t *p, int index, hwloc_obj_t core) {
+static void fill_place(const struct topo *tp, maestro_place_info_t *p, int index,
+                       hwloc_obj_t core) {
   memset(p, 0, sizeof *p);
   p->kind = MAESTRO_PLACE_CPU;
   p->index = index;
@@ -158,62 +161,54 @@ int topo_init(struct maestro_runtime *rt) {
   }
 
   tp->ncores_usable = nusable;
-  int want = nusable;
-  if (rt->cfg.ncpu > 0) {
-    if (rt->cfg.ncpu > nusable) {
-      char *list = NULL;
-      int len = hwloc_bitmap_list_asprintf(&list, tp->usable);
-      err_set(MAESTRO_ENODEV,
-              "maestro_runtime_create: ncpu=%d (MAESTRO_NCPU) asks for more cores than the %d "
-              "this process may use (PUs %s)",
-              rt->cfg.ncpu, nusable, len >= 0 && list ? list : "?");
-      free(list);
-      free(cores);
-      topo_free_state(tp);
-      return MAESTRO_ENODEV;
-    }
-    want = rt->cfg.ncpu;
-  }
-
-  rt->cpu_info = calloc((size_t)want, sizeof *rt->cpu_info);
-  if (!rt->cpu_info) {
-    free(cores);
-    topo_free_state(tp);
-    return err_set(MAESTRO_ENOMEM, "maestro_runtime_create: out of memory (CPU places)");
-  }
-  for (int i = 0; i < want; i++)
-    fill_place(tp, &rt->cpu_info[i], i, cores[i]);
-  free(cores);
-  rt->ncpu = want;
+  tp->cores = cores;
   rt->topo = tp;
   return MAESTRO_OK;
 }
 
 void topo_fini(struct maestro_runtime *rt) {
-  free(rt->cpu_info);
-  rt->cpu_info = NULL;
-  rt->ncpu = 0;
   topo_free_state(rt->topo);
   rt->topo = NULL;
 }
 
+int topo_ncores(const struct maestro_runtime *rt) {
+  return rt && rt->topo ? rt->topo->ncores_usable : 0;
+}
+
+int topo_core_info(const struct maestro_runtime *rt, int cpu, maestro_place_info_t *info) {
+  if (!rt || !rt->topo || !info) return err_set(MAESTRO_EINVAL, "topo_core_info: bad argument");
+  if (cpu < 0 || cpu >= rt->topo->ncores_usable)
+    return err_set(MAESTRO_ENODEV, "topo_core_info: no usable core %d (this process has %d)", cpu,
+                   rt->topo->ncores_usable);
+  fill_place(rt->topo, info, cpu, rt->topo->cores[cpu]);
+  return MAESTRO_OK;
+}
+
+int topo_usable_pus(const struct maestro_runtime *rt, char *buf, size_t len) {
+  if (!rt || !rt->topo || !buf || len == 0)
+    return err_set(MAESTRO_EINVAL, "topo_usable_pus: bad argument");
+  if (hwloc_bitmap_list_snprintf(buf, len, rt->topo->usable) < 0)
+    return err_set(MAESTRO_ESYS, "topo_usable_pus: cannot format the PU list");
+  return MAESTRO_OK;
+}
+
 int topo_bind_thread(struct maestro_runtime *rt, int cpu) {
   if (!rt || !rt->topo) return err_set(MAESTRO_EINVAL, "topo_bind_thread: no topology");
-  if (cpu < 0 || cpu >= rt->ncpu)
-    return err_set(MAESTRO_ENODEV, "topo_bind_thread: no CPU place %d (this runtime has %d)", cpu,
-                   rt->ncpu);
+  if (cpu < 0 || cpu >= rt->topo->ncores_usable)
+    return err_set(MAESTRO_ENODEV, "topo_bind_thread: no CPU place %d (this process has %d cores)",
+                   cpu, rt->topo->ncores_usable);
   if (hwloc_set_cpubind(rt->topo->t, rt->topo->cpusets[cpu], HWLOC_CPUBIND_THREAD) != 0)
     return err_set(MAESTRO_ESYS, "topo_bind_thread: cannot pin to CPU place %d (PU %d): %s", cpu,
-                   rt->cpu_info[cpu].os_index, strerror(errno));
+                   hwloc_bitmap_first(rt->topo->cpusets[cpu]), strerror(errno));
   return MAESTRO_OK;
 }
 
 int topo_cpu_pus(const struct maestro_runtime *rt, int cpu, char *buf, size_t len) {
   if (!rt || !rt->topo || !buf || len == 0)
     return err_set(MAESTRO_EINVAL, "topo_cpu_pus: bad argument");
-  if (cpu < 0 || cpu >= rt->ncpu)
-    return err_set(MAESTRO_ENODEV, "topo_cpu_pus: no CPU place %d (this runtime has %d)", cpu,
-                   rt->ncpu);
+  if (cpu < 0 || cpu >= rt->topo->ncores_usable)
+    return err_set(MAESTRO_ENODEV, "topo_cpu_pus: no CPU place %d (this process has %d cores)", cpu,
+                   rt->topo->ncores_usable);
   if (hwloc_bitmap_list_snprintf(buf, len, rt->topo->cpusets[cpu]) < 0)
     return err_set(MAESTRO_ESYS, "topo_cpu_pus: cannot format the PU list");
   return MAESTRO_OK;
@@ -222,9 +217,9 @@ int topo_cpu_pus(const struct maestro_runtime *rt, int cpu, char *buf, size_t le
 int topo_cpu_arch(const struct maestro_runtime *rt, int cpu, char *buf, size_t len) {
   if (!rt || !rt->topo || !buf || len == 0)
     return err_set(MAESTRO_EINVAL, "topo_cpu_arch: bad argument");
-  if (cpu < 0 || cpu >= rt->ncpu)
-    return err_set(MAESTRO_ENODEV, "topo_cpu_arch: no CPU place %d (this runtime has %d)", cpu,
-                   rt->ncpu);
+  if (cpu < 0 || cpu >= rt->topo->ncores_usable)
+    return err_set(MAESTRO_ENODEV, "topo_cpu_arch: no CPU place %d (this process has %d cores)",
+                   cpu, rt->topo->ncores_usable);
   hwloc_topology_t t = rt->topo->t;
   hwloc_const_bitmap_t set = rt->topo->cpusets[cpu];
   hwloc_obj_t pu = hwloc_get_pu_obj_by_os_index(t, (unsigned)hwloc_bitmap_first(set));

@@ -5,18 +5,28 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "maestro.h"
+
 struct maestro_runtime;
 
-/* Loads the topology and fills rt->ncpu / rt->cpu_info with one CPU place per
- * core of the cores this process may use (its allowed cpuset intersected
- * with its binding: `taskset -c 0` gives one place), limited to
- * rt->cfg.ncpu when that is > 0 (ENODEV when it asks for more). A place's
- * os_index is the first OS processor number of its core, numa_node the OS
- * index of its NUMA node, mem_bytes that node's memory. */
+/* Loads the topology and finds the cores this process may use (its allowed
+ * cpuset intersected with its binding: `taskset -c 0` gives one), in
+ * topology order. The CPU backend (runtime/backend/cpu) makes its CPU
+ * places from them: CPU place i is usable core i. */
 int topo_init(struct maestro_runtime *rt);
 void topo_fini(struct maestro_runtime *rt);
 
-/* Pins the calling thread to CPU place `cpu` (the usable PUs of its core).
+/* How many cores this process may use (>= 1 once topo_init succeeded). */
+int topo_ncores(const struct maestro_runtime *rt);
+/* Describes usable core `cpu` as CPU place `cpu`: os_index is the first OS
+ * processor number of the core, numa_node the OS index of its NUMA node,
+ * mem_bytes that node's memory, vendor the CPU model. MAESTRO_ENODEV for a
+ * bad index. */
+int topo_core_info(const struct maestro_runtime *rt, int cpu, maestro_place_info_t *info);
+/* Writes the OS processor numbers this process may use as a list ("0-7"). */
+int topo_usable_pus(const struct maestro_runtime *rt, char *buf, size_t len);
+
+/* Pins the calling thread to usable core `cpu` (its usable PUs).
  * MAESTRO_ENODEV for a bad index, MAESTRO_ESYS when the OS refuses. */
 int topo_bind_thread(struct maestro_runtime *rt, int cpu);
 

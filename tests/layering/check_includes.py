@@ -7,7 +7,10 @@ headers of its own folder and of lower layers; the folders on top may not includ
 runtime/backends.c, the one line per backend registry, sits above everything.
 Also: OpenCL headers only in backend/opencl, hwloc only in topo, MPI only in backend/mpi.
 
-Usage: check_includes.py RUNTIME_DIR   (prints every violation; exit 1 if any)
+Usage: check_includes.py RUNTIME_DIR [--links NM OBJECT_LIST]
+       (prints every violation; exit 1 if any). With --links, also the references by linkage
+       between the library's objects (check_links.py: a call to an upper layer's function that an
+       include check cannot see), after a self-test of that check on a planted violation.
 """
 import os
 import re
@@ -40,6 +43,12 @@ def rank(folder):
 
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "../../runtime")
+    links = None
+    if len(sys.argv) == 5 and sys.argv[2] == "--links":
+        links = (sys.argv[3], sys.argv[4])
+    elif len(sys.argv) > 2:
+        print(__doc__)
+        return 2
     root = os.path.abspath(root)
     bad = []
     inc_re = re.compile(r'^\s*#\s*include\s+([<"])([^>"]+)[>"]')
@@ -76,7 +85,12 @@ def main():
     for b in bad:
         print(b)
     print(f"{nfiles} files checked, {len(bad)} include(s) against the layers")
-    return 1 if bad else 0
+    rc = 1 if bad else 0
+    if links:
+        import check_links  # noqa: E402 (same folder)
+        rc |= check_links.selftest()
+        rc |= check_links.check(*links)
+    return rc
 
 
 if __name__ == "__main__":

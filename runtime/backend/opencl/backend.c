@@ -10,8 +10,8 @@
 #include "sched/place.h"
 
 struct ocl *ocl_get(struct maestro_runtime *rt) {
-  if (!rt->ocl) place_discover(rt);
-  return rt->ocl;
+  place_discover(rt); /* at once when done */
+  return ocl_state(rt);
 }
 
 static int wants(const struct place_agent_desc *d) {
@@ -28,7 +28,7 @@ struct ocl_impl {
 static int discover(struct maestro_runtime *rt, void **be) {
   int rc = ocl_init(rt);
   if (rc) return rc;
-  struct ocl *o = rt->ocl;
+  struct ocl *o = ocl_state(rt);
   for (int i = 0; i < o->ndev; i++) {
     ocl_dev_t *dev = &o->dev[i];
     unsigned flags = (dev->zero_copy ? MEM_NODE_ZERO_COPY : 0) |
@@ -41,7 +41,7 @@ static int discover(struct maestro_runtime *rt, void **be) {
       return err_set(MAESTRO_ENODEV, "OpenCL backend: its devices must be the first device places");
   }
   if (!o->ndev) place_set_reason(rt, o->why);
-  *be = rt;
+  *be = o;
   /* Once the devices are known: a publisher may read it from then on. */
   return stats_register(rt, &ocl_stats_collector);
 }
@@ -52,7 +52,7 @@ static void fini(struct maestro_runtime *rt, void *be) {
 }
 
 static int prepare(void *be, const struct place_agent_desc *d, uint64_t places, void **impl) {
-  struct maestro_runtime *rt = be;
+  struct maestro_runtime *rt = ((struct ocl *)be)->rt;
   *impl = NULL;
   struct ocl_impl *im = calloc(1, sizeof *im);
   if (!im) return err_set(MAESTRO_ENOMEM, "agent '%s': out of memory", d->name);
@@ -90,8 +90,8 @@ static int submit(void *be, void *impl, int place, maestro_buf_t *const *in, uin
 }
 
 static const char *arch(void *be, int place) {
-  struct maestro_runtime *rt = be;
-  return ocl_dev(rt, place)->arch;
+  struct ocl *o = be;
+  return o->dev[place].arch;
 }
 
 const struct backend_ops ocl_backend_ops = {

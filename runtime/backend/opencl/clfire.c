@@ -193,7 +193,7 @@ static int clfire_run(maestro_clfire_t *f) {
 
 int ocl_clagent_submit(ocl_clagent_t *ca, int dev, maestro_buf_t *const *in, place_done_fn done,
                        void *ctx) {
-  struct ocl *o = ca->rt->ocl;
+  struct ocl *o = ocl_state(ca->rt);
   if (!o || dev < 0 || dev >= o->ndev)
     return err_set(MAESTRO_ENODEV, "agent '%s': no OpenCL device %d", ca->name, dev);
   if (!done) return err_set(MAESTRO_EINVAL, "agent '%s': NULL completion", ca->name);

@@ -8,10 +8,10 @@
  * backend has found its devices: adds each device's transfer counters to
  * its place record (the backend's devices are the first device places). */
 static int collect_places(struct maestro_runtime *rt, struct prof_place_rec *r, int cap) {
-  if (!rt->ocl) return 0;
+  const struct ocl *o = ocl_state(rt);
+  if (!o) return 0;
   for (int i = 0; i < cap; i++) {
-    if (r[i].kind != MAESTRO_PLACE_DEVICE || r[i].index < 0 || r[i].index >= rt->ocl->ndev)
-      continue;
+    if (r[i].kind != MAESTRO_PLACE_DEVICE || r[i].index < 0 || r[i].index >= o->ndev) continue;
     ocl_dev_t *d = ocl_dev(rt, r[i].index);
     r[i].bytes_h2d += atomic_load(&d->bytes_h2d);
     r[i].bytes_d2h += atomic_load(&d->bytes_d2h);
@@ -48,11 +48,13 @@ int ocl_dev_stats(const struct maestro_runtime *rt, int dev, ocl_dev_stats_t *s)
 }
 
 uint64_t ocl_transfer_cost_ns(const struct maestro_runtime *rt, int dev, size_t bytes) {
-  if (!rt || !rt->ocl || dev < 0 || dev >= rt->ocl->ndev) return 0;
+  const struct ocl *o = rt ? ocl_state(rt) : NULL;
+  if (!o || dev < 0 || dev >= o->ndev) return 0;
   return ocl_node_ops.cost_ns(ocl_dev(rt, dev), MEM_TO_NODE, bytes);
 }
 
 int ocl_buf_valid_on(const maestro_buf_t *b, int dev) {
-  if (!b || !b->rt->ocl || dev < 0 || dev >= b->rt->ocl->ndev) return 0;
+  const struct ocl *o = b ? ocl_state(b->rt) : NULL;
+  if (!o || dev < 0 || dev >= o->ndev) return 0;
   return mem_buf_valid_on(b, ocl_dev(b->rt, dev)->node);
 }

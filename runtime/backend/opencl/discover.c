@@ -207,7 +207,8 @@ static int dev_init(struct maestro_runtime *rt, ocl_dev_t *d) {
   /* cfg.zero_copy 1 and -1 (auto) alike: only memory the device shares
    * with the host can be mapped. */
   d->zero_copy = d->unified && rt->cfg.zero_copy != 0;
-  d->host_coherent = d->zero_copy && rt->ocl->info[d->index].device_type == MAESTRO_DEVICE_CPU;
+  d->host_coherent =
+      d->zero_copy && ocl_state(rt)->info[d->index].device_type == MAESTRO_DEVICE_CPU;
   uint64_t limit = rt->cfg.device_mem;
   if (!limit || limit > d->global_mem) limit = d->global_mem;
   d->mem_limit = limit;
@@ -269,7 +270,7 @@ static int make_contexts(struct maestro_runtime *rt, struct ocl *o) {
 }
 
 void ocl_fini(struct maestro_runtime *rt) {
-  struct ocl *o = rt->ocl;
+  struct ocl *o = ocl_state(rt);
   if (!o) return;
   for (int i = 0; i < o->ndev; i++)
     dev_fini(&o->dev[i]);
@@ -283,14 +284,16 @@ void ocl_fini(struct maestro_runtime *rt) {
   free(o->plat);
   free(o->info);
   free(o);
-  rt->ocl = NULL;
+  place_backend_set(rt, &ocl_backend_ops, NULL);
 }
 
 int ocl_init(struct maestro_runtime *rt) {
   struct ocl *o = calloc(1, sizeof *o);
   if (!o) return err_set(MAESTRO_ENOMEM, "OpenCL discovery: out of memory");
   pthread_mutex_init(&o->prog_lock, NULL);
-  rt->ocl = o;
+  o->rt = rt;
+  /* Its own code finds it from now on, during the discovery too. */
+  place_backend_set(rt, &ocl_backend_ops, o);
 
   const char *spec = rt->cfg.devices ? rt->cfg.devices : "all";
   if (!strcmp(spec, "none")) {

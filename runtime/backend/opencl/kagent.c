@@ -500,9 +500,9 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
   if (!agent) agent = "?";
   if (!rt || !k) return err_set(MAESTRO_EINVAL, "agent '%s': no kernel", agent);
   if (!ocl_get(rt)) return MAESTRO_ENODEV; /* discovery failed: its message is set */
-  if (rt->ocl->ndev == 0)
+  if (ocl_state(rt)->ndev == 0)
     return err_set(MAESTRO_ENODEV, "agent '%s': no OpenCL device (%s)", agent,
-                   rt->ocl->why ? rt->ocl->why : "none");
+                   ocl_state(rt)->why ? ocl_state(rt)->why : "none");
   if (n_in < 0 || n_out < 0 || (n_in && !in) || (n_out && !out))
     return err_set(MAESTRO_EINVAL, "agent '%s': bad port arrays", agent);
   int rc = check_args(agent, k, n_in, n_out);
@@ -517,13 +517,13 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
   ka->k.source = k->source ? strdup(k->source) : NULL;
   ka->n_in = n_in;
   ka->n_out = n_out;
-  ka->ndev = rt->ocl->ndev;
+  ka->ndev = ocl_state(rt)->ndev;
   ka->name = strdup(agent);
   ka->args = calloc((size_t)k->n_args + 1, sizeof *ka->args);
   ka->out_count = calloc((size_t)n_out + 1, sizeof *ka->out_count);
   ka->in_esize = calloc((size_t)n_in + 1, sizeof *ka->in_esize);
   ka->out_esize = calloc((size_t)n_out + 1, sizeof *ka->out_esize);
-  ka->dev = calloc((size_t)rt->ocl->ndev, sizeof *ka->dev);
+  ka->dev = calloc((size_t)ocl_state(rt)->ndev, sizeof *ka->dev);
   ka->in_name = calloc((size_t)n_in + 1, sizeof *ka->in_name);
   int names_ok = ka->in_name != NULL;
   for (int i = 0; names_ok && i < n_in; i++)
@@ -534,7 +534,7 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
     ocl_kagent_destroy(ka);
     return err_set(MAESTRO_ENOMEM, "agent '%s': out of memory", agent);
   }
-  for (int i = 0; i < rt->ocl->ndev; i++)
+  for (int i = 0; i < ocl_state(rt)->ndev; i++)
     pthread_mutex_init(&ka->dev[i].lock, NULL);
   if (k->n_args) memcpy(ka->args, k->args, (size_t)k->n_args * sizeof *ka->args);
   for (int i = 0; i < k->n_args; i++) /* released by ocl_kagent_destroy */
@@ -587,7 +587,7 @@ int ocl_kagent_create_on(struct maestro_runtime *rt, const char *agent, const ma
   for (int i = 0; i < n_in; i++)
     ka->in_esize[i] = elem_size(&in[i]);
   int built = 0;
-  for (int i = 0; i < rt->ocl->ndev; i++) {
+  for (int i = 0; i < ocl_state(rt)->ndev; i++) {
     if (i < 64 && !(devices & (1ull << i))) continue; /* it will never run there */
     if ((rc = make_kernel(ka, i))) {
       ocl_kagent_destroy(ka);

@@ -18,13 +18,15 @@ struct maestro_runtime;
 /* ---- discovery (ocl/discover.c) ---- */
 
 /* Finds the platforms and devices through the ICD loader, keeps those that
- * rt->cfg.devices selects, fills rt->ocl (devices, their place info) and
- * creates one context and queues per device. No platform at all is not an
- * error: rt->ocl->ndev = 0 and rt->ocl->why says why. Called by the
- * backend's discover (backend.c), when device places are first needed. */
+ * rt->cfg.devices selects, makes the backend's state (devices, their place
+ * info; kept in the place table: place_backend_get(rt, &ocl_backend_ops))
+ * and creates one context and queues per device. No platform at all is not
+ * an error: ndev = 0 and `why` says why. Called by the backend's discover
+ * (backend.c), when device places are first needed. */
 int ocl_init(struct maestro_runtime *rt);
-/* rt->ocl, discovering the device places first if nobody has yet (entry
- * points that tools and tests call directly). NULL if discovery failed. */
+/* The backend's state, discovering the device places first if nobody has
+ * yet (entry points that tools and tests call directly). NULL if discovery
+ * failed. */
 struct ocl *ocl_get(struct maestro_runtime *rt);
 void ocl_fini(struct maestro_runtime *rt);
 

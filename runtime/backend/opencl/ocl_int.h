@@ -91,7 +91,10 @@ typedef struct ocl_dev {
 
 struct ocl_prog; /* program.c */
 
+/* The backend's state in one runtime, kept in the place table
+ * (place_backend_get: ocl_state below), set as soon as discovery begins. */
 struct ocl {
+  struct maestro_runtime *rt;
   int nplat;
   ocl_platform_t *plat;
   int ndev; /* the backend's devices: device places 0 .. ndev - 1 (it is discovered first) */
@@ -122,8 +125,13 @@ typedef struct ocl_rep {
   struct ocl_rep *prev, *next;
 } ocl_rep_t;
 
+/* The backend's state in `rt` (NULL before its discovery). */
+static inline struct ocl *ocl_state(const struct maestro_runtime *rt) {
+  return place_backend_get(rt, &ocl_backend_ops);
+}
+
 static inline ocl_dev_t *ocl_dev(const struct maestro_runtime *rt, int dev) {
-  return &rt->ocl->dev[dev];
+  return &ocl_state(rt)->dev[dev];
 }
 
 /* "CL_OUT_OF_RESOURCES" for an OpenCL status. */

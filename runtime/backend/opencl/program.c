@@ -27,7 +27,7 @@ typedef struct ocl_prog {
 } ocl_prog_t;
 
 int ocl_prog_init(struct maestro_runtime *rt) {
-  struct ocl *o = rt->ocl;
+  struct ocl *o = ocl_state(rt);
   /* The runtime owns the string (base/runtime.h); its length is bounded by
    * maestro_runtime_create (CONFIG_DIR_MAX). */
   o->cache_dir = rt->cfg.kernel_cache;
@@ -36,7 +36,7 @@ int ocl_prog_init(struct maestro_runtime *rt) {
 }
 
 void ocl_prog_fini(struct maestro_runtime *rt) {
-  struct ocl *o = rt->ocl;
+  struct ocl *o = ocl_state(rt);
   ocl_prog_t *p = o->progs;
   while (p) {
     ocl_prog_t *n = p->next;
@@ -252,7 +252,7 @@ static int build_source(struct maestro_runtime *rt, ocl_dev_t *d, const char *ag
   }
   e = clBuildProgram(p, 1, &d->id, opts, NULL, NULL);
   free(opts);
-  atomic_fetch_add(&rt->ocl->builds, 1);
+  atomic_fetch_add(&ocl_state(rt)->builds, 1);
   if (e != CL_SUCCESS) {
     size_t loglen = 0;
     clGetProgramBuildInfo(p, d->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &loglen);
@@ -277,7 +277,7 @@ static int build_source(struct maestro_runtime *rt, ocl_dev_t *d, const char *ag
 
 int ocl_prog_get(struct maestro_runtime *rt, int dev, const char *agent, const char *source,
                  const char *options, cl_program *out) {
-  struct ocl *o = rt->ocl;
+  struct ocl *o = ocl_state(rt);
   ocl_dev_t *d = ocl_dev(rt, dev);
   const char *opt = options ? options : "";
   size_t src_len = strlen(source);
@@ -337,14 +337,14 @@ void ocl_prog_stats(const struct maestro_runtime *rt, ocl_prog_stats_t *s) {
     *s = (ocl_prog_stats_t){0};
     return;
   }
-  s->builds = atomic_load(&rt->ocl->builds);
-  s->cache_hits = atomic_load(&rt->ocl->cache_hits);
-  s->disk_hits = atomic_load(&rt->ocl->disk_hits);
+  s->builds = atomic_load(&ocl_state(rt)->builds);
+  s->cache_hits = atomic_load(&ocl_state(rt)->cache_hits);
+  s->disk_hits = atomic_load(&ocl_state(rt)->disk_hits);
 }
 
 int ocl_prog_arg_info(struct maestro_runtime *rt, cl_program prog, const char *kernel, cl_uint i,
                       cl_kernel_arg_address_qualifier *aq, char *type, size_t type_len) {
-  struct ocl *o = rt->ocl;
+  struct ocl *o = ocl_state(rt);
   pthread_mutex_lock(&o->prog_lock);
   const ocl_prog_t *p = o->progs;
   while (p && p->prog != prog)
