@@ -18,6 +18,10 @@ if(BUILD_TESTING)
   set_tests_properties(example_matrixmul_copies PROPERTIES ENVIRONMENT "MAESTRO_ZERO_COPY=0")
   set_tests_properties(example_matrixmul_two_devices PROPERTIES
                        ENVIRONMENT "POCL_DEVICES=pthread pthread;LSAN_OPTIONS=use_tls=0")
+  # A shape the 16 x 16 tiles cannot cover is refused by .prepare, not run.
+  add_test(NAME example_matrixmul_refuse COMMAND matrixmul --refuse)
+  set_tests_properties(example_matrixmul_refuse PROPERTIES TIMEOUT 300 LABELS "example;ocl"
+                       SKIP_RETURN_CODE 77)
   add_test(NAME example_hotspot COMMAND hotspot 8)
   add_test(NAME example_hotspot_copies COMMAND hotspot 8)
   add_test(NAME example_hotspot_two_devices COMMAND hotspot 8)

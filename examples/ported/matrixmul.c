@@ -12,6 +12,8 @@
  *
  * Usage: matrixmul [messages] (default 12); exits 0 when every product is
  * exact, 1 otherwise, 77 (skipped) without a device.
+ * matrixmul --refuse: a 40-row A among good messages; exits 0 when
+ * .prepare refused it and the graph stopped with that reason.
  * matrixmul --bench n [messages]: n x n products (n a multiple of 16,
  * default 40 messages) through the graph against a raw OpenCL loop on
  * device 0 doing the same (fill, write, kernel, read), interleaved rounds,
@@ -75,11 +77,13 @@ static char *read_text(const char *path) {
 typedef struct {
   int msgs;
   size_t n; /* --bench: n x n x n; 0: the shapes above */
+  int bad;  /* --refuse: message 1 is 40 x 32 x 80 (40 is not a multiple of 16) */
 } source_t;
 
 static void mnk_of(const source_t *s, uint64_t seq, size_t mnk[3]) {
   for (int i = 0; i < 3; i++)
     mnk[i] = s->n ? s->n : shapes[seq % NSHAPES][i];
+  if (s->bad && seq == 1) mnk[0] = 40;
 }
 
 static void fill(float *x, size_t rows, size_t cols, uint64_t seq,
@@ -158,8 +162,9 @@ static size_t check(uint64_t seq, const size_t mnk[3], const float *c, int corne
 }
 
 static char *g_src;
+static char g_err[512]; /* the graph's error, kept past its destruction */
 
-static int run_graph(maestro_runtime_t *rt, int msgs, size_t n, double *secs) {
+static int run_graph(maestro_runtime_t *rt, int msgs, size_t n, int bad, double *secs) {
   static const maestro_port_t mats[] = {{"a", MAESTRO_F32, 0}, {"b", MAESTRO_F32, 0}};
   static const maestro_port_t prod[] = {{"c", MAESTRO_F32, 0}};
   const maestro_karg_t args[] = {MAESTRO_KARG_OUT(0),
@@ -175,7 +180,7 @@ static int run_graph(maestro_runtime_t *rt, int msgs, size_t n, double *secs) {
                               .n_args = 7,
                               .work_dim = 2, /* .local from reqd_work_group_size */
                               .prepare = mm_prepare};
-  source_t src = {msgs, n};
+  source_t src = {msgs, n, bad};
   maestro_graph_t *g = NULL;
   maestro_agent_t *s, *mm;
   maestro_output_t *out;
@@ -227,8 +232,11 @@ static int run_graph(maestro_runtime_t *rt, int msgs, size_t n, double *secs) {
   *secs = now_s() - t0;
   maestro_agent_stats_t st;
   maestro_agent_stats(mm, &st);
-  if (rc) fprintf(stderr, "graph: %s\n", maestro_last_error());
-  if (st.device_fires != (uint64_t)msgs)
+  if (rc) {
+    snprintf(g_err, sizeof g_err, "%s", maestro_last_error());
+    if (!bad) fprintf(stderr, "graph: %s\n", g_err);
+  }
+  if (!bad && st.device_fires != (uint64_t)msgs)
     fprintf(stderr, "matrixMul fired %llu times on a device, not %d\n",
             (unsigned long long)st.device_fires, msgs);
   maestro_graph_destroy(g);
@@ -315,7 +323,7 @@ static int bench(maestro_runtime_t *rt, size_t n, int msgs) {
     cpu_r = fmin(cpu_r, cpu_s() - c0);
     best_r = fmin(best_r, t);
     c0 = cpu_s();
-    ok &= run_graph(rt, msgs, n, &t) == msgs;
+    ok &= run_graph(rt, msgs, n, 0, &t) == msgs;
     cpu_g = fmin(cpu_g, cpu_s() - c0);
     best_g = fmin(best_g, t);
   }
@@ -330,9 +338,12 @@ static int bench(maestro_runtime_t *rt, size_t n, int msgs) {
 }
 
 int main(int argc, char **argv) {
-  int msgs = 12;
+  int msgs = 12, refuse = 0;
   size_t bench_n = 0;
-  if (argc > 2 && !strcmp(argv[1], "--bench")) {
+  if (argc > 1 && !strcmp(argv[1], "--refuse")) {
+    refuse = 1;
+    msgs = 3;
+  } else if (argc > 2 && !strcmp(argv[1], "--bench")) {
     bench_n = (size_t)atoi(argv[2]);
     msgs = argc > 3 ? atoi(argv[3]) : 40;
     if (bench_n < BLOCK || bench_n % BLOCK) msgs = 0;
@@ -360,11 +371,20 @@ int main(int argc, char **argv) {
     free(g_src);
     return 77;
   }
-  if (bench_n) {
+  if (refuse) {
+    /* Message 1 does not fit the kernel's 16 x 16 tiles: .prepare refuses
+     * it, nothing is launched, and the graph stops (MAESTRO_FAIL_STOP)
+     * with the hook's reason. */
+    double secs;
+    int exact = run_graph(rt, msgs, 0, 1, &secs);
+    printf("matrixmul --refuse: %s\n", g_err);
+    ok =
+        exact < 0 && strstr(g_err, "kernel 'matrixMul': a 40 x 80, b 80 x 32: not multiples of 16");
+  } else if (bench_n) {
     ok = bench(rt, bench_n, msgs);
   } else {
     double secs;
-    int exact = run_graph(rt, msgs, 0, &secs);
+    int exact = run_graph(rt, msgs, 0, 0, &secs);
     printf("matrixmul: %d of %d products exact (%d firings on a device)\n", exact, msgs,
            exact < 0 ? 0 : msgs);
     ok = exact == msgs;
