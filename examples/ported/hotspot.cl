@@ -1,8 +1,10 @@
 /* hotspot.cl: one explicit time step of a chip's temperature (a 2-D
  * five-point stencil with a power source), ported from Rodinia's "hotspot"
  * benchmark (Rodinia 3.1, opencl/hotspot/hotspot_kernel.cl and hotspot.c;
- * Copyright (c) 2009-2015 University of Virginia, Rodinia's BSD-style
- * licence: redistribution in source form with the copyright notice).
+ * "Copyright (c)2008-2011 University of Virginia. All rights reserved.",
+ * under Rodinia's BSD-style LICENSE: redistribution in source and binary
+ * forms permitted provided the copyright notice, its conditions and
+ * disclaimer are retained).
  * Where it comes from: the update rule, its coefficients (Cap, Rx, Ry, Rz,
  * step from the chip's size; ambient 80), the edge rule (a neighbour off the
  * grid is the cell itself) and the ping-pong between two grids follow

@@ -1,7 +1,8 @@
 /* matrixmul.cl: tiled matrix product C = A x B, ported from the NVIDIA
  * OpenCL SDK sample "matrixMul" (oclMatrixMul/matrixMul.cl, NVIDIA GPU
- * Computing SDK 3.x/4.x, Copyright 1993-2010 NVIDIA Corporation, distributed
- * under the NVIDIA SDK end user licence; see the SDK for its terms).
+ * Computing SDK 3.x/4.x: "Copyright 1993-2010 NVIDIA Corporation. All
+ * rights reserved.", distributed under the NVIDIA SDK end user licence
+ * agreement; see the SDK for its terms).
  * Where it comes from: the algorithm, the tiling (BLOCK_SIZE x BLOCK_SIZE
  * work-groups, one tile of A and one of B staged in __local memory per
  * step), the argument order (C, A, B, As, Bs, wA, wB) and the AS/BS
