@@ -1,6 +1,7 @@
-/* matrixmul: NVIDIA's SDK matrixMul kernel (matrixmul.cl, ported: see its
- * header) as a kernel agent: a 2-D launch whose work-group size comes from
- * the kernel's reqd_work_group_size(16, 16, 1), with a .prepare hook that
+/* matrixmul: the tiled matrixMul kernel of NVIDIA's SDK sample
+ * (matrixmul.cl: written anew from its algorithm, see its header) as a
+ * kernel agent: a 2-D launch whose work-group size comes from the kernel's
+ * reqd_work_group_size(16, 16, 1), with a .prepare hook that
  * sets each firing's range, output size and shape, and the widths wA, wB
  * from the shapes the messages carry (a different product every message).
  *
