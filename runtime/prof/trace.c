@@ -4,16 +4,18 @@
  * Recording (hot path) and writing are apart. The engine records binary
  * per-thread records through the recorder below it (core/trace.h,
  * core/trace_rec.c); this writer starts the recorder, reads its published
- * chunks and formats them, giving each chunk back once written.
+ * chunks and gives each chunk back once it is drained.
  *
- * The trace is written as the run goes: one writer thread per trace
+ * The records leave memory as the run goes: one writer thread per trace
  * (maestro-trace) drains the recorder every .stats_interval_ms (100 ms), and
  * at once when the recorder passes three quarters of its buffer
- * (MAESTRO_TRACE_BUFFER_MB, default 256). Memory stays bounded: a recording
- * thread that finds no free chunk loses its record, counted, and the file
- * says "lost N events" (a recording thread never waits for the file). The
- * file is valid JSON after every write: events go before a fixed footer that
- * the next write overwrites.
+ * (MAESTRO_TRACE_BUFFER_MB, default 256), into the spill (raw, see "the
+ * spill" below); the JSON is formatted at maestro_trace_flush, exit, the
+ * signals and close. Memory stays bounded: a recording thread that finds no
+ * free chunk loses its record, counted, and the file says "lost N events"
+ * (a recording thread never waits for the file). The file is valid JSON
+ * after every format: events go before a fixed footer that the next one
+ * overwrites.
  *
  * The end of a process is covered too: at exit() (an atexit handler) and on
  * SIGTERM / SIGINT (a handler installed while a trace is open, only where the
