@@ -93,6 +93,7 @@ struct trace {
   uint64_t spill_done;   /* of those, formatted */
   uint64_t lost_spilled; /* the lost count the spill says */
   uint64_t *spill_buf;   /* one segment read back */
+  uint64_t footer_at;    /* events_written at which a long format next ends the file */
 
   /* The names' JSON forms, by record name id, made on first use. */
   struct trace_name *pages[NAME_PAGES];

@@ -58,6 +58,7 @@
 #include "prof/trace_write.h"
 
 static const char FOOTER[] = "\n]}\n";
+enum { FOOTER_EVENTS = 1 << 16 }; /* a long format ends the file this often (~16 MB) */
 
 void prof_trace_sample_depths(struct prof *p, const struct prof_chan_rec *c, int n, uint64_t t_ns) {
   for (int i = 0; i < n; i++) {
@@ -99,6 +100,7 @@ static uint32_t rec_words(uint64_t h) {
 }
 
 static void flush_locked(struct trace *t, int final, int format);
+static void put_footer(struct trace *t);
 static void locked_begin(struct trace *t, sigset_t *old);
 static void locked_end(struct trace *t, const sigset_t *old);
 
@@ -180,6 +182,13 @@ static void write_words(struct trace *t, const uint64_t *w, uint32_t from, uint3
     case REC_FLOW_END: tw_flow_end(t, w[i + 1], w[i + 2]); break;
     default: break;
     }
+    /* A long format (a signal waits a bounded time for it): the file
+     * parses between records now and then. */
+    if (t->events_written >= t->footer_at) {
+      put_footer(t);
+      if (!t->failed && fseek(t->f, t->body_end, SEEK_SET) != 0) tw_fail(t, errno);
+      t->footer_at = t->events_written + FOOTER_EVENTS;
+    }
   }
   /* A batch never closed (its thread went on recording into another
    * runtime's trace): at the last time known. */
@@ -223,7 +232,6 @@ static uint32_t writable_end(const uint64_t *w, uint32_t from, uint32_t n) {
  * their span, as write_words' `final`), or SPILL_LOST and the lost count. */
 
 enum { SPILL_FINAL = 1, SPILL_LOST = 2 };
-enum { SPILL_FOOTER_BYTES = 4 << 20 }; /* formatting a long spill ends the file this often */
 
 /* An unnamed file in the trace's folder (O_TMPFILE), else "<trace>.spill"
  * unlinked at once; -1 when neither can be made. */
@@ -275,7 +283,6 @@ static void put_footer(struct trace *t) {
 /* Formats the spilled segments not formatted yet (the file is positioned
  * at body_end). */
 static void spill_format(struct trace *t) {
-  uint64_t since_footer = 0;
   while (t->spill_done < t->spill_end && !t->failed) {
     uint64_t head = 0;
     errno = 0;
@@ -295,13 +302,6 @@ static void spill_format(struct trace *t) {
       write_lost(t, t->spill_buf[0]);
     else
       write_words(t, t->spill_buf, 0, n, kind & SPILL_FINAL);
-    /* A long spill (a signal waits a bounded time for it): the file parses
-     * between segments now and then. */
-    if ((since_footer += 8 + (uint64_t)want) >= SPILL_FOOTER_BYTES) {
-      since_footer = 0;
-      put_footer(t);
-      if (!t->failed && fseek(t->f, t->body_end, SEEK_SET) != 0) tw_fail(t, errno);
-    }
   }
   if (t->spill_done == t->spill_end && t->spill_end) { /* all formatted: give the disk back */
     if (ftruncate(t->spill_fd, 0) == 0) t->spill_done = t->spill_end = 0;
@@ -617,6 +617,7 @@ int prof_trace_open(struct prof *p, const char *path) {
   t->last_ns = t->rec->ns0;
   t->ns_per_tick = trace_clock_tsc ? 0.0 : 1.0;
   t->interval_ns = p->interval_ns;
+  t->footer_at = FOOTER_EVENTS;
   tw_init(t);
   tw_meta(t, p->rt);
   t->body_end = ftell(t->f);
