@@ -169,7 +169,7 @@ static double graph_pipeline(maestro_runtime_t *rt, int msgs, int *bad) {
                                                 .n_out = 1,
                                                 .cpu = g_produce,
                                                 .state = &st,
-                                                .affinity = {MAESTRO_ON_CPU, -1}},
+                                                .affinity = {MAESTRO_ON_CPU, -1, 0}},
                         &a) ||
       maestro_agent_add(g,
                         &(maestro_agent_desc_t){.name = "x2",
@@ -178,7 +178,7 @@ static double graph_pipeline(maestro_runtime_t *rt, int msgs, int *bad) {
                                                 .out = out,
                                                 .n_out = 1,
                                                 .kernel = &k,
-                                                .affinity = {MAESTRO_ON_DEVICE, 0}},
+                                                .affinity = {MAESTRO_ON_DEVICE, 0, 0}},
                         &b) ||
       maestro_agent_add(g,
                         &(maestro_agent_desc_t){.name = "verify",
@@ -186,7 +186,7 @@ static double graph_pipeline(maestro_runtime_t *rt, int msgs, int *bad) {
                                                 .n_in = 1,
                                                 .cpu = g_verify,
                                                 .state = &st,
-                                                .affinity = {MAESTRO_ON_CPU, -1}},
+                                                .affinity = {MAESTRO_ON_CPU, -1, 0}},
                         &c) ||
       maestro_connect(g, a, "out", b, "in", DEPTH) ||
       maestro_connect(g, b, "out", c, "in", DEPTH)) {

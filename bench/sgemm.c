@@ -138,7 +138,7 @@ static int agent_open(agent_t *x, maestro_bundled_agent_t *ba) {
   if (maestro_runtime_nplaces(x->rt, MAESTRO_PLACE_DEVICE) < 1) return 1;
   maestro_bundled_params_t p = ba->params;
   if ((st = maestro_bundled_agent(MAESTRO_BUNDLED_SGEMM, "sgemm", &p, ba)) != MAESTRO_OK) return st;
-  ba->desc.affinity = (maestro_affinity_t){MAESTRO_ON_DEVICE, 0};
+  ba->desc.affinity = (maestro_affinity_t){MAESTRO_ON_DEVICE, 0, 0};
   if ((st = maestro_graph_create(x->rt, "bench_sgemm", &x->g)) ||
       (st = maestro_agent_add(x->g, &ba->desc, &x->ag)) ||
       (st = maestro_graph_input(x->g, x->ag, "a", &x->in_a)) ||

@@ -180,17 +180,18 @@ static int run_graph(maestro_runtime_t *rt, int msgs, size_t n, double *secs) {
                                                 .n_out = 2,
                                                 .cpu = source,
                                                 .state = &src,
-                                                .affinity = {MAESTRO_ON_CPU, -1}},
+                                                .affinity = {.pref = MAESTRO_ON_CPU, .index = -1}},
                         &s) ||
-      maestro_agent_add(g,
-                        &(maestro_agent_desc_t){.name = "gemm",
-                                                .in = mats,
-                                                .n_in = 2,
-                                                .out = prod,
-                                                .n_out = 1,
-                                                .cl = gemm_cl,
-                                                .affinity = {MAESTRO_ON_DEVICE, -1}},
-                        &mm) ||
+      maestro_agent_add(
+          g,
+          &(maestro_agent_desc_t){.name = "gemm",
+                                  .in = mats,
+                                  .n_in = 2,
+                                  .out = prod,
+                                  .n_out = 1,
+                                  .cl = gemm_cl,
+                                  .affinity = {.pref = MAESTRO_ON_DEVICE, .index = -1}},
+          &mm) ||
       maestro_connect(g, s, "a", mm, "a", 4) || maestro_connect(g, s, "b", mm, "b", 4) ||
       maestro_graph_output(g, mm, "c", &out) || maestro_graph_start(g)) {
     fprintf(stderr, "graph: %s\n", maestro_last_error());

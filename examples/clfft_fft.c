@@ -195,18 +195,19 @@ int main(int argc, char **argv) {
                                                 .n_out = 1,
                                                 .cpu = source,
                                                 .state = &src,
-                                                .affinity = {MAESTRO_ON_CPU, -1}},
+                                                .affinity = {.pref = MAESTRO_ON_CPU, .index = -1}},
                         &s) ||
-      maestro_agent_add(g,
-                        &(maestro_agent_desc_t){.name = "fft",
-                                                .in = sig,
-                                                .n_in = 1,
-                                                .out = spec,
-                                                .n_out = 1,
-                                                .cl = fft_cl,
-                                                .state = &fs,
-                                                .affinity = {MAESTRO_ON_DEVICE, -1}},
-                        &ft) ||
+      maestro_agent_add(
+          g,
+          &(maestro_agent_desc_t){.name = "fft",
+                                  .in = sig,
+                                  .n_in = 1,
+                                  .out = spec,
+                                  .n_out = 1,
+                                  .cl = fft_cl,
+                                  .state = &fs,
+                                  .affinity = {.pref = MAESTRO_ON_DEVICE, .index = -1}},
+          &ft) ||
       maestro_connect(g, s, "x", ft, "x", 4) || maestro_graph_output(g, ft, "y", &out) ||
       maestro_graph_start(g)) {
     fprintf(stderr, "graph: %s\n", maestro_last_error());

@@ -87,10 +87,10 @@ static int build(maestro_runtime_t *rt, pipeline_t *p, uint32_t w, uint32_t h, i
       (st = maestro_bundled_agent(MAESTRO_BUNDLED_CONV3X3, "edges", &lap, &p->edges)) ||
       (st = maestro_bundled_agent(MAESTRO_BUNDLED_HISTOGRAM_F32, "histogram", &hist, &p->hist)))
     return fail("bundled agent", st);
-  maestro_affinity_t on = {device ? MAESTRO_ON_DEVICE : MAESTRO_ON_CPU, -1};
+  maestro_affinity_t on = {device ? MAESTRO_ON_DEVICE : MAESTRO_ON_CPU, -1, 0};
   p->blur.desc.affinity = on;
   p->edges.desc.affinity = on;
-  p->hist.desc.affinity = (maestro_affinity_t){MAESTRO_ON_CPU, -1};
+  p->hist.desc.affinity = (maestro_affinity_t){MAESTRO_ON_CPU, -1, 0};
 
   if ((st = maestro_graph_create(rt, device ? "image_pipeline" : "image_pipeline_cpu", &p->g)))
     return fail("graph", st);
@@ -99,7 +99,7 @@ static int build(maestro_runtime_t *rt, pipeline_t *p, uint32_t w, uint32_t h, i
                               .n_out = 1,
                               .cpu = generate,
                               .state = &p->gen,
-                              .affinity = {MAESTRO_ON_CPU, -1}};
+                              .affinity = {MAESTRO_ON_CPU, -1, 0}};
   if ((st = maestro_agent_add(p->g, &gen, &p->a_gen)) ||
       (st = maestro_agent_add(p->g, &p->blur.desc, &p->a_blur)) ||
       (st = maestro_agent_add(p->g, &p->edges.desc, &p->a_edges)) ||

@@ -12,3 +12,12 @@ const struct backend_ops *const place_builtin_backends[] = {
     &ocl_backend_ops,
     NULL,
 };
+
+/* Graphs across processes (core/dist.h): built when CMake finds MPI. */
+#ifdef MAESTRO_HAVE_MPI
+#include "backend/mpi/mpi_backend.h"
+const struct dist_ops *const dist_builtin = &mpi_dist_ops;
+#else
+#include "core/dist.h"
+const struct dist_ops *const dist_builtin = NULL;
+#endif

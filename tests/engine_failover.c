@@ -117,7 +117,7 @@ static void test_failover_after_launch(void) {
                                                             .out = eng_u64_out,
                                                             .n_out = 1,
                                                             .cpu = inc_counting_cpu,
-                                                            .affinity = {MAESTRO_ON_DEVICE, -1}},
+                                                            .affinity = {MAESTRO_ON_DEVICE, -1, 0}},
                                     &a) == MAESTRO_OK);
   CU_ASSERT_EQUAL(maestro_connect(g, s, "out", a, "in", 16), MAESTRO_OK);
   maestro_output_t *out;

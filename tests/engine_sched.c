@@ -246,7 +246,7 @@ static void test_affinity(void) {
                                                               .n_out = 1,
                                                               .cpu = check_place,
                                                               .state = &w,
-                                                              .affinity = {MAESTRO_ON_CPU, k}},
+                                                              .affinity = {MAESTRO_ON_CPU, k, 0}},
                                       &a),
                     MAESTRO_OK);
     CU_ASSERT_EQUAL(maestro_connect(g, s, "out", a, "in", 2), MAESTRO_OK);

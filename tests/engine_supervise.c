@@ -375,13 +375,14 @@ static void test_destroy_running(void) {
     CU_ASSERT_FATAL(maestro_graph_dead_letters(g, &dl) == MAESTRO_OK);
     maestro_agent_t *h = eng_add(g, "hostfed", eng_pass, NULL);
     maestro_agent_t *sink = NULL;
-    CU_ASSERT_EQUAL(
-        maestro_agent_add(
-            g,
-            &(maestro_agent_desc_t){
-                .name = "sink", .in = eng_u64_in, .n_in = 1, .cpu = eng_sink, .affinity = {0, 0}},
-            &sink),
-        MAESTRO_OK);
+    CU_ASSERT_EQUAL(maestro_agent_add(g,
+                                      &(maestro_agent_desc_t){.name = "sink",
+                                                              .in = eng_u64_in,
+                                                              .n_in = 1,
+                                                              .cpu = eng_sink,
+                                                              .affinity = {0, 0, 0}},
+                                      &sink),
+                    MAESTRO_OK);
     (void)sink;
     maestro_input_t *in;
     CU_ASSERT_FATAL(maestro_graph_input(g, h, "in", &in) == MAESTRO_OK);

@@ -215,7 +215,7 @@ static void test_bad_affinity(void) {
                                                             .in = eng_u64_in,
                                                             .n_in = 1,
                                                             .cpu = eng_pass,
-                                                            .affinity = {MAESTRO_ON_CPU, ncpu}},
+                                                            .affinity = {MAESTRO_ON_CPU, ncpu, 0}},
                                     &a),
                   MAESTRO_ENODEV);
   CU_ASSERT(eng_err_names("faraway"));
@@ -228,7 +228,7 @@ static void test_bad_affinity(void) {
                                                             .in = eng_u64_in,
                                                             .n_in = 1,
                                                             .cpu = eng_pass,
-                                                            .affinity = {MAESTRO_ON_DEVICE, 0}},
+                                                            .affinity = {MAESTRO_ON_DEVICE, 0, 0}},
                                     &a),
                   MAESTRO_OK);
 #else
@@ -237,7 +237,7 @@ static void test_bad_affinity(void) {
                                                             .in = eng_u64_in,
                                                             .n_in = 1,
                                                             .cpu = eng_pass,
-                                                            .affinity = {MAESTRO_ON_DEVICE, 0}},
+                                                            .affinity = {MAESTRO_ON_DEVICE, 0, 0}},
                                     &a),
                   MAESTRO_EINVAL);
   CU_ASSERT(eng_err_names("nodevice"));
@@ -247,7 +247,7 @@ static void test_bad_affinity(void) {
                                                             .in = eng_u64_in,
                                                             .n_in = 1,
                                                             .cpu = eng_pass,
-                                                            .affinity = {MAESTRO_ON_CPU, -1}},
+                                                            .affinity = {MAESTRO_ON_CPU, -1, 0}},
                                     &a),
                   MAESTRO_OK);
   maestro_graph_destroy(g);

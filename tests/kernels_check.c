@@ -234,7 +234,7 @@ static void test_device_wrong_image_stop(void) {
   static maestro_bundled_agent_t blur;
   CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_CONV3X3, "blur", &identity3x3, &blur) ==
                   MAESTRO_OK);
-  blur.desc.affinity = (maestro_affinity_t){MAESTRO_ON_DEVICE, 0};
+  blur.desc.affinity = (maestro_affinity_t){MAESTRO_ON_DEVICE, 0, 0};
   maestro_buf_t *msgs[1][2] = {{floats(15, 0)}};
   run_t r;
   run_graph(&blur.desc, msgs, 1, &r);
@@ -260,7 +260,7 @@ static void test_device_wrong_image_skip(void) {
   static maestro_bundled_agent_t blur;
   CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_CONV3X3, "blur", &identity3x3, &blur) ==
                   MAESTRO_OK);
-  blur.desc.affinity = (maestro_affinity_t){MAESTRO_ON_DEVICE, 0};
+  blur.desc.affinity = (maestro_affinity_t){MAESTRO_ON_DEVICE, 0, 0};
   blur.desc.supervisor = (maestro_supervisor_t){.on_fail = MAESTRO_FAIL_SKIP};
   maestro_buf_t *msgs[3][2] = {{floats(16, 100)}, {floats(17, 0)}, {floats(16, 200)}};
   run_t r;
@@ -290,7 +290,7 @@ static void sgemm_skip(maestro_pref_t pref) {
   static maestro_bundled_agent_t mm;
   maestro_bundled_params_t p = {.m = 2, .n = 2, .k = 2};
   CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_SGEMM, "mm", &p, &mm) == MAESTRO_OK);
-  mm.desc.affinity = (maestro_affinity_t){pref, 0};
+  mm.desc.affinity = (maestro_affinity_t){pref, 0, 0};
   mm.desc.supervisor = (maestro_supervisor_t){.on_fail = MAESTRO_FAIL_SKIP};
   maestro_buf_t *id[3];
   for (int m = 0; m < 3; m++) {
@@ -333,7 +333,7 @@ static void test_cpu_wrong_size_stop(void) {
   static maestro_bundled_agent_t tr;
   maestro_bundled_params_t p = {.width = 4, .height = 4};
   CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_TRANSPOSE, "tr", &p, &tr) == MAESTRO_OK);
-  tr.desc.affinity = (maestro_affinity_t){MAESTRO_ON_CPU, 0};
+  tr.desc.affinity = (maestro_affinity_t){MAESTRO_ON_CPU, 0, 0};
   maestro_buf_t *msgs[1][2] = {{bytes_buf(63)}};
   run_t r;
   run_graph(&tr.desc, msgs, 1, &r);
@@ -377,7 +377,7 @@ static maestro_agent_desc_t twice_desc(maestro_kernel_t *k, maestro_fail_t on_fa
                                 .out = f32_out,
                                 .n_out = 1,
                                 .kernel = k,
-                                .affinity = {MAESTRO_ON_DEVICE, 0},
+                                .affinity = {MAESTRO_ON_DEVICE, 0, 0},
                                 .supervisor = {.on_fail = on_fail}};
 }
 
@@ -490,7 +490,7 @@ static void test_hybrid_setup_fails_start(void) {
   maestro_agent_desc_t d = twice_desc(&k, MAESTRO_FAIL_STOP);
   k.n_args = 2;
   d.cpu = twice_cpu;
-  d.affinity = (maestro_affinity_t){MAESTRO_ANYWHERE, -1};
+  d.affinity = (maestro_affinity_t){MAESTRO_ANYWHERE, -1, 0};
   maestro_graph_t *g;
   maestro_agent_t *a;
   CU_ASSERT_FATAL(maestro_graph_create(rt, "hsetup", &g) == MAESTRO_OK);
@@ -504,7 +504,7 @@ static void test_hybrid_setup_fails_start(void) {
   CU_ASSERT(has(maestro_last_error(), "takes 3 arguments, .args binds 2"));
   maestro_graph_destroy(g);
   /* Pinned to the CPU it never needs its kernel: it runs. */
-  d.affinity = (maestro_affinity_t){MAESTRO_ON_CPU, -1};
+  d.affinity = (maestro_affinity_t){MAESTRO_ON_CPU, -1, 0};
   maestro_buf_t *msgs[1][2] = {{floats(4, 1)}};
   run_t r;
   run_graph(&d, msgs, 1, &r);

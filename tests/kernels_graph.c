@@ -38,7 +38,7 @@ static void *run_one(maestro_bundled_t which, const maestro_bundled_params_t *p,
                      size_t *out_bytes, maestro_agent_stats_t *stats) {
   static maestro_bundled_agent_t ba;
   CU_ASSERT_FATAL(maestro_bundled_agent(which, "op", p, &ba) == MAESTRO_OK);
-  ba.desc.affinity = (maestro_affinity_t){pref, 0};
+  ba.desc.affinity = (maestro_affinity_t){pref, 0, 0};
   maestro_graph_t *g;
   maestro_agent_t *a;
   CU_ASSERT_FATAL(maestro_graph_create(rt, "bundled", &g) == MAESTRO_OK);
@@ -156,7 +156,7 @@ static void test_bad_size(void) {
   static maestro_bundled_agent_t ba;
   maestro_bundled_params_t p = {.width = 4, .height = 4};
   CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_TRANSPOSE, "tr", &p, &ba) == MAESTRO_OK);
-  ba.desc.affinity = (maestro_affinity_t){MAESTRO_ON_CPU, 0};
+  ba.desc.affinity = (maestro_affinity_t){MAESTRO_ON_CPU, 0, 0};
   maestro_graph_t *g;
   maestro_agent_t *a;
   maestro_input_t *in;
@@ -196,7 +196,7 @@ static void test_stream_chain(void) {
   CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_SCALE, "scale", &p, &sc) == MAESTRO_OK);
   CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_REDUCE_SUM, "sum", NULL, &sum) ==
                   MAESTRO_OK);
-  sc.desc.affinity = sum.desc.affinity = (maestro_affinity_t){MAESTRO_ON_DEVICE, 0};
+  sc.desc.affinity = sum.desc.affinity = (maestro_affinity_t){MAESTRO_ON_DEVICE, 0, 0};
   maestro_graph_t *g;
   maestro_agent_t *a, *b;
   maestro_input_t *in;
@@ -248,9 +248,9 @@ static void run_chain(int dev_a, int dev_b, int on_cpu, uint32_t hist[256]) {
   CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_CONV3X3, "blur", &pb, &blur) == 0);
   CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_CONV3X3, "edges", &pe, &edges) == 0);
   CU_ASSERT_FATAL(maestro_bundled_agent(MAESTRO_BUNDLED_HISTOGRAM_F32, "hist", &ph, &histo) == 0);
-  blur.desc.affinity = (maestro_affinity_t){on_cpu ? MAESTRO_ON_CPU : MAESTRO_ON_DEVICE, dev_a};
-  edges.desc.affinity = (maestro_affinity_t){on_cpu ? MAESTRO_ON_CPU : MAESTRO_ON_DEVICE, dev_b};
-  histo.desc.affinity = (maestro_affinity_t){MAESTRO_ON_CPU, -1};
+  blur.desc.affinity = (maestro_affinity_t){on_cpu ? MAESTRO_ON_CPU : MAESTRO_ON_DEVICE, dev_a, 0};
+  edges.desc.affinity = (maestro_affinity_t){on_cpu ? MAESTRO_ON_CPU : MAESTRO_ON_DEVICE, dev_b, 0};
+  histo.desc.affinity = (maestro_affinity_t){MAESTRO_ON_CPU, -1, 0};
   maestro_graph_t *g;
   maestro_agent_t *a, *b, *c;
   maestro_input_t *in;

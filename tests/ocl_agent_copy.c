@@ -91,7 +91,7 @@ static void test_kernel_in_a_loop(void) {
                               .out = f32_out,
                               .n_out = 1,
                               .kernel = &k,
-                              .affinity = {MAESTRO_ON_DEVICE, 0}};
+                              .affinity = {MAESTRO_ON_DEVICE, 0, 0}};
     CU_ASSERT_FATAL(maestro_agent_add(g, &d, &a[i]) == MAESTRO_OK);
   }
   maestro_input_t *src[2];
@@ -155,7 +155,7 @@ static void test_source_freed_after_add(void) {
                             .out = out,
                             .n_out = 1,
                             .kernel = k,
-                            .affinity = {MAESTRO_ON_DEVICE, 0}};
+                            .affinity = {MAESTRO_ON_DEVICE, 0, 0}};
   maestro_agent_t *a;
   CU_ASSERT_FATAL(maestro_agent_add(g, &d, &a) == MAESTRO_OK);
   scribble_free(source);

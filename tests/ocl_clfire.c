@@ -213,7 +213,7 @@ static void pipe_build(maestro_runtime_t *rt, pipe_t *p, src_t *src, clstate_t *
                              .cpu = hybrid ? affine_cpu : NULL,
                              .cl = affine_cl,
                              .state = s,
-                             .affinity = {MAESTRO_ON_DEVICE, dev_index},
+                             .affinity = {MAESTRO_ON_DEVICE, dev_index, 0},
                              .supervisor = {.on_fail = on_fail}};
   maestro_agent_desc_t d2 = {.name = "minus1",
                              .in = i32_in,
@@ -221,7 +221,7 @@ static void pipe_build(maestro_runtime_t *rt, pipe_t *p, src_t *src, clstate_t *
                              .out = i32_out,
                              .n_out = 1,
                              .cpu = minus1_cpu,
-                             .affinity = {MAESTRO_ON_CPU, -1}};
+                             .affinity = {MAESTRO_ON_CPU, -1, 0}};
   CU_ASSERT_FATAL(maestro_agent_add(p->g, &d0, &a0) == MAESTRO_OK);
   int rc = maestro_agent_add(p->g, &d1, &p->dev);
   if (rc) fprintf(stderr, "add: %s\n", maestro_last_error());
@@ -410,11 +410,11 @@ static void test_add_refusals(void) {
   CU_ASSERT_PTR_NULL(a);
   CU_ASSERT_PTR_NOT_NULL(strstr(maestro_last_error(), "both .kernel and .cl"));
   d.kernel = NULL;
-  d.affinity = (maestro_affinity_t){MAESTRO_ON_CPU, 0};
+  d.affinity = (maestro_affinity_t){MAESTRO_ON_CPU, 0, 0};
   CU_ASSERT_EQUAL(maestro_agent_add(g, &d, &a), MAESTRO_EINVAL); /* no .cpu for a CPU */
-  d.affinity = (maestro_affinity_t){MAESTRO_ON_DEVICE, 1000};
+  d.affinity = (maestro_affinity_t){MAESTRO_ON_DEVICE, 1000, 0};
   CU_ASSERT_EQUAL(maestro_agent_add(g, &d, &a), MAESTRO_ENODEV);
-  d.affinity = (maestro_affinity_t){MAESTRO_ON_DEVICE, 0};
+  d.affinity = (maestro_affinity_t){MAESTRO_ON_DEVICE, 0, 0};
   CU_ASSERT_EQUAL(maestro_agent_add(g, &d, &a), MAESTRO_OK);
   maestro_graph_destroy(g);
   maestro_runtime_destroy(rt);
@@ -520,7 +520,7 @@ static void separable_blur(int no_done_after) {
                             .n_out = 1,
                             .cl = blur_cl,
                             .state = &s,
-                            .affinity = {MAESTRO_ON_DEVICE, 0}};
+                            .affinity = {MAESTRO_ON_DEVICE, 0, 0}};
   maestro_agent_t *a;
   maestro_input_t *src;
   maestro_output_t *dst;

@@ -47,7 +47,7 @@ static void run_hybrid(const char *spec, enum fault_kind kind) {
                             .n_out = 1,
                             .cpu = testutil_scale2_cpu,
                             .kernel = &x2_kernel,
-                            .affinity = {MAESTRO_ON_DEVICE, 0}};
+                            .affinity = {MAESTRO_ON_DEVICE, 0, 0}};
   maestro_agent_t *a;
   maestro_input_t *src;
   maestro_output_t *dst;

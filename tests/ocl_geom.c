@@ -130,7 +130,7 @@ static maestro_agent_desc_t device_agent(const char *name, const maestro_kernel_
                                 .out = f32_out,
                                 .n_out = 1,
                                 .kernel = k,
-                                .affinity = {MAESTRO_ON_DEVICE, 0}};
+                                .affinity = {MAESTRO_ON_DEVICE, 0, 0}};
 }
 
 /* ---- shapes on their own ---- */
@@ -631,7 +631,7 @@ static void test_shape_through_agents(void) {
       device_agent("x2a", &x2),
       {.name = "fwd2", .in = f32_in, .n_in = 1, .out = f32_out, .n_out = 1, .cpu = forward_cpu},
       device_agent("blur", NULL)};
-  d[2].affinity = (maestro_affinity_t){MAESTRO_ON_CPU, -1};
+  d[2].affinity = (maestro_affinity_t){MAESTRO_ON_CPU, -1, 0};
   /* The last agent on the last device: across devices when there are two. */
   maestro_kernel_t k = {
       .source = blur_src, .name = "blur", .args = blur_args, .n_args = 4, .work_dim = 2};

@@ -45,7 +45,7 @@ static void chain_build(maestro_runtime_t *rt, chain_t *c, int n, const int *dev
                               .n_out = 1,
                               .cpu = hybrid ? testutil_scale2_cpu : NULL,
                               .kernel = &x2_kernel,
-                              .affinity = {MAESTRO_ON_DEVICE, devs[i]}};
+                              .affinity = {MAESTRO_ON_DEVICE, devs[i], 0}};
     CU_ASSERT_FATAL(maestro_agent_add(c->g, &d, &c->a[i]) == MAESTRO_OK);
     if (i) CU_ASSERT_FATAL(maestro_connect(c->g, c->a[i - 1], "out", c->a[i], "in", 4) == 0);
   }
@@ -219,7 +219,7 @@ static void test_kernel_on_end(void) {
                             .n_out = 1,
                             .kernel = &x2_kernel,
                             .on_end = kernel_end,
-                            .affinity = {MAESTRO_ON_DEVICE, 0}};
+                            .affinity = {MAESTRO_ON_DEVICE, 0, 0}};
   CU_ASSERT_FATAL(maestro_agent_add(g, &d, &k) == MAESTRO_OK);
   maestro_input_t *src;
   maestro_output_t *dst;
@@ -270,7 +270,7 @@ static void test_build_error_at_start(void) {
                             .out = f32_out,
                             .n_out = 1,
                             .kernel = &k,
-                            .affinity = {MAESTRO_ON_DEVICE, 0}};
+                            .affinity = {MAESTRO_ON_DEVICE, 0, 0}};
   maestro_agent_t *a;
   CU_ASSERT_FATAL(maestro_agent_add(g, &d, &a) == MAESTRO_OK);
   maestro_input_t *src;

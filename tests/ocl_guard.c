@@ -92,7 +92,7 @@ static void build_and_run(ocl_prog_stats_t *did) {
                             .out = f32_out,
                             .n_out = 1,
                             .kernel = &k,
-                            .affinity = {MAESTRO_ON_DEVICE, 0}};
+                            .affinity = {MAESTRO_ON_DEVICE, 0, 0}};
   CU_ASSERT_FATAL(maestro_agent_add(g, &d, &a) == MAESTRO_OK);
   CU_ASSERT_FATAL(maestro_graph_input(g, a, "in", &in) == MAESTRO_OK);
   CU_ASSERT_FATAL(maestro_graph_output(g, a, "out", &out) == MAESTRO_OK);
@@ -201,7 +201,7 @@ static int start_one(maestro_runtime_t *rt, const maestro_kernel_t *k, int n_in)
                             .out = f32_out,
                             .n_out = 1,
                             .kernel = k,
-                            .affinity = {MAESTRO_ON_DEVICE, 0}};
+                            .affinity = {MAESTRO_ON_DEVICE, 0, 0}};
   int rc = maestro_agent_add(g, &d, &a);
   if (rc) fprintf(stderr, "add: %s\n", maestro_last_error());
   CU_ASSERT_FATAL(rc == MAESTRO_OK);

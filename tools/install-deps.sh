@@ -13,7 +13,7 @@ packages=(
   libhwloc-dev hwloc                               # topology and binding
   libcunit1-dev                                    # unit tests
   libncurses-dev                                   # maestro-top
-  libopenmpi-dev openmpi-bin                       # runtime/dist (optional MPI channels)
+  libopenmpi-dev openmpi-bin                       # runtime/backend/mpi: graphs across ranks (built when found)
   python3 util-linux                               # test helpers (json, taskset)
   clang-format clang-tidy cppcheck                 # tools/lint.sh
   tmux valgrind

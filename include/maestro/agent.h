@@ -72,7 +72,18 @@ typedef enum maestro_pref {
 typedef struct maestro_affinity {
   maestro_pref_t pref;
   int index;
+  /**
+   * The MPI rank that owns the agent (0 when omitted; see
+   * maestro_runtime_nranks): its firings run there, and a channel to an agent
+   * of another rank carries its messages over MPI. MAESTRO_RANK_ANY: a
+   * MAESTRO_STATELESS agent that any rank may fire; rank 0 owns it for host
+   * inputs and outputs (and, in this version, fires it).
+   */
+  int rank;
 } maestro_affinity_t;
+
+/** maestro_affinity_t.rank: any rank (a MAESTRO_STATELESS agent only). */
+#define MAESTRO_RANK_ANY (-1)
 
 /** What a failed firing does. */
 typedef enum maestro_fail {

@@ -53,8 +53,10 @@ typedef struct maestro_config {
    *  (MAESTRO_PERF_DIR). Default $XDG_CACHE_HOME/maestro/perf, else
    *  ~/.cache/maestro/perf. */
   const char *perf_dir;
-  /** Distribution across processes (MAESTRO_DIST): "none" (default; NULL is
-   *  the same) or "mpi", refused by a build without the MPI backend. */
+  /** Distribution across processes (MAESTRO_DIST): "none" (NULL is the
+   *  same) or "mpi", refused by a build without the MPI backend. Default
+   *  "mpi" when the process was started by an MPI launcher (mpiexec) and
+   *  the build has the MPI backend, else "none". See docs/mpi.md. */
   const char *dist;
   /** OpenCL contexts (MAESTRO_OCL_CONTEXTS): "platform" (default; NULL is
    *  the same: one per platform, its devices copy directly) or "device"

@@ -10,7 +10,7 @@
  *                               .weights = {1/16.f, 2/16.f, 1/16.f, 2/16.f, 4/16.f,
  *                                           2/16.f, 1/16.f, 2/16.f, 1/16.f}};
  * maestro_bundled_agent(MAESTRO_BUNDLED_CONV3X3, "blur", &p, &blur);
- * blur.desc.affinity = (maestro_affinity_t){MAESTRO_ON_DEVICE, -1};  // optional
+ * blur.desc.affinity = (maestro_affinity_t){MAESTRO_ON_DEVICE, -1, 0};  // optional
  * maestro_agent_add(g, &blur.desc, &a);
  * @endcode
  */

@@ -68,6 +68,16 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **rt);
  */
 void maestro_runtime_destroy(maestro_runtime_t *rt);
 
+/**
+ * This process's MPI rank in the graphs it runs (every rank declares the same
+ * graph: SPMD), 0 when the runtime does not span ranks (cfg.dist "none", or a
+ * build without MPI). 0 for a NULL rt.
+ */
+int maestro_runtime_rank(const maestro_runtime_t *rt);
+
+/** The number of MPI ranks the runtime spans; 1 without MPI. 1 for a NULL rt. */
+int maestro_runtime_nranks(const maestro_runtime_t *rt);
+
 /** Number of places of `kind`, or a negative status for a bad argument. */
 int maestro_runtime_nplaces(const maestro_runtime_t *rt, maestro_place_kind_t kind);
 

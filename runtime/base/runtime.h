@@ -45,6 +45,7 @@ struct prof;           /* runtime/prof: stats segment and trace writer */
 struct tracer;         /* runtime/core/trace_rec.c: the trace recorder */
 struct sched_timers;   /* runtime/sched/timer.c: the timer thread, started on first use */
 struct graph_list;
+struct dist_ops; /* core/dist.h: graphs across processes (backend/mpi) */
 struct maestro_runtime;
 
 /* Room for the copies of maestro_config_t's string fields (core/runtime.c). */
@@ -110,6 +111,12 @@ struct maestro_runtime {
   struct maestro_graph *graphs;
 
   uint64_t start_ns; /* CLOCK_MONOTONIC at creation */
+
+  /* Ranks (core/dist.h): set once by the distribution backend's init; 0 of
+   * 1 without one. dist is NULL unless cfg.dist is "mpi". */
+  int rank, nranks;
+  const struct dist_ops *dist;
+  void *dist_state;
 
   /* cfg.faults parsed (base/fault.h); cfg.faults itself is set to NULL: the
    * string is not kept. */

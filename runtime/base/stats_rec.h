@@ -22,7 +22,8 @@ enum prof_agent_state {
   PROF_AGENT_BLOCKED,  /* blocked on a full output */
   PROF_AGENT_FINISHED,
   PROF_AGENT_FAILED,
-  PROF_AGENT_READY, /* not firing, messages queued on its inputs: waits for a core */
+  PROF_AGENT_READY,  /* not firing, messages queued on its inputs: waits for a core */
+  PROF_AGENT_REMOTE, /* owned by another MPI rank: fires there */
 };
 
 /* prof_agent_rec.flags */

@@ -43,6 +43,11 @@ struct chan {
    * added by the launch's completion (runtime/core/window.c). */
   _Alignas(64) atomic_ullong h2d, d2h, d2d;
 
+  /* Its other end is on another rank (core/dist.h): the distribution
+   * backend's record of it; NULL for a channel within the process. */
+  void *remote;
+  int remote_rank; /* the rank of that other end */
+
   struct chan *next; /* graph's list */
 };
 

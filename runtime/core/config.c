@@ -14,6 +14,7 @@
 
 #include "maestro.h"
 #include "core/config_parse.h"
+#include "core/dist.h"
 #include "base/error.h"
 #include "base/fault.h"
 
@@ -112,6 +113,7 @@ int config_check_sched(const char *var, const char *s) {
 
 int config_check_dist(const char *var, const char *s) {
   if (!strcmp(s, "none")) return MAESTRO_OK;
+  if (!strcmp(s, "mpi") && dist_builtin) return MAESTRO_OK;
   if (!strcmp(s, "mpi"))
     return err_set(MAESTRO_EINVAL,
                    "%s='mpi': this build of Maestro has no MPI backend; only 'none' is available",
@@ -320,6 +322,11 @@ int maestro_config_defaults(maestro_config_t *cfg) {
   }
   if ((v = env("MAESTRO_PERF_DIR")))
     KEEP(env_dir("MAESTRO_PERF_DIR", v, cfg->perf_dir, &cfg->perf_dir));
+  /* Started by an MPI launcher (Open MPI, MPICH's Hydra, PMIx): the ranks
+   * are meant to work together, when this build can. */
+  if (dist_builtin &&
+      (env("OMPI_COMM_WORLD_SIZE") || env("PMI_SIZE") || env("PMIX_RANK") || env("PMI_RANK")))
+    cfg->dist = "mpi";
   if ((v = env("MAESTRO_DIST"))) {
     KEEP(config_check_dist("MAESTRO_DIST", v));
     SET_STR(dist, v);

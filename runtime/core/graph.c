@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/error.h"
+#include "core/dist.h"
 #include "core/run.h"
 #include "base/runtime.h"
 #include "mem/buf.h"
@@ -246,6 +247,14 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
   if (af->pref != MAESTRO_ANYWHERE && af->pref != MAESTRO_ON_CPU && af->pref != MAESTRO_ON_DEVICE)
     return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s': unknown affinity %d", d->name,
                    (int)af->pref);
+  if (af->rank < MAESTRO_RANK_ANY || af->rank >= g->rt->nranks)
+    return err_set(MAESTRO_ENODEV, "maestro_agent_add: agent '%s': no rank %d (there are %d)",
+                   d->name, af->rank, g->rt->nranks);
+  if (af->rank == MAESTRO_RANK_ANY && !(d->flags & MAESTRO_STATELESS))
+    return err_set(MAESTRO_EINVAL,
+                   "maestro_agent_add: agent '%s': MAESTRO_RANK_ANY is for MAESTRO_STATELESS "
+                   "agents (a stateful agent's state lives on one rank)",
+                   d->name);
   if (af->pref == MAESTRO_ON_CPU) {
     if (!d->cpu)
       return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s' asks for a CPU but has no .cpu",
@@ -553,6 +562,7 @@ int maestro_graph_input(maestro_graph_t *g, maestro_agent_t *a, const char *port
   in->c = c;
   in->a = a;
   in->port = ip;
+  in->owner = -1;
   c->host_in = in;
   pthread_mutex_init(&in->mu, NULL);
   pthread_cond_init(&in->cv, NULL);
@@ -644,7 +654,7 @@ static int graph_prepare_impls(struct maestro_graph *g) {
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
     uint64_t devs = agent_devices(a);
-    if (!devs) continue; /* MAESTRO_ON_CPU: it never runs on a device */
+    if (!devs || a->remote) continue; /* MAESTRO_ON_CPU: never on a device; remote: not here */
     maestro_port_t *in = calloc((size_t)a->n_in + 1, sizeof *in);
     maestro_port_t *out = calloc((size_t)a->n_out + 1, sizeof *out);
     int rc = MAESTRO_ENOMEM;
@@ -849,10 +859,37 @@ static void graph_mark_stamps(struct maestro_graph *g) {
   }
 }
 
+/* The rank that owns agent `a` (rank 0 for MAESTRO_RANK_ANY). */
+static int agent_rank(const struct maestro_agent *a) {
+  return a->affinity.rank == MAESTRO_RANK_ANY ? 0 : a->affinity.rank;
+}
+
+static int graph_start_local(maestro_graph_t *g);
+
 int maestro_graph_start(maestro_graph_t *g) {
   if (!g) return err_set(MAESTRO_EINVAL, "maestro_graph_start: g is NULL");
   if (g->state != GRAPH_NEW)
     return err_set(MAESTRO_ESTATE, "maestro_graph_start: graph '%s' has already started", g->name);
+  struct maestro_runtime *rt = g->rt;
+  if (!rt->dist) return graph_start_local(g);
+  /* Across ranks: the ranks agree on the graph first (a graph that differs
+   * fails the checks below differently on each rank), then each rank runs
+   * the agents it owns; host ends of another rank's agents are refused. */
+  int rc = rt->dist->graph_check(g);
+  if (rc) return rc;
+  for (int i = 0; i < g->nagents; i++)
+    g->agents[i]->remote = agent_rank(g->agents[i]) != rt->rank;
+  for (struct maestro_input *in = g->inputs; in; in = in->next)
+    in->owner = in->a->remote ? agent_rank(in->a) : -1;
+  for (struct maestro_output *o = g->outputs; o; o = o->next)
+    o->owner = o->c->prod->remote ? agent_rank(o->c->prod) : -1;
+  rc = graph_start_local(g);
+  if (rc && g->dist) rt->dist->graph_destroy(g);
+  if (!rc) rt->dist->graph_run(g);
+  return rc;
+}
+
+static int graph_start_local(maestro_graph_t *g) {
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
     for (int p = 0; p < a->n_in; p++)
@@ -874,8 +911,15 @@ int maestro_graph_start(maestro_graph_t *g) {
   }
   graph_first_homes(g);
   graph_mark_stamps(g);
+  /* Channels across ranks are rewired before the windows are set up: a
+   * window reads on the host what goes to another rank. */
+  if (g->dist && (rc = g->rt->dist->graph_start(g))) {
+    graph_free_impls(g);
+    return rc;
+  }
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
+    if (a->remote) continue;
     if (a->n_in > 0 && ((a->flags & MAESTRO_STATELESS) || a->impls) && (rc = win_setup(a))) {
       for (int j = 0; j < g->nagents; j++)
         win_free(g->agents[j]);
@@ -899,7 +943,20 @@ int maestro_graph_start(maestro_graph_t *g) {
   pthread_mutex_lock(&g->rt->graphs_lock);
   g->state = GRAPH_STARTED;
   pthread_mutex_unlock(&g->rt->graphs_lock);
-  if (g->nagents == 0) {
+  /* Agents of other ranks never fire here: finished from the start. */
+  int nremote = 0;
+  for (int i = 0; i < g->nagents; i++)
+    if (g->agents[i]->remote) {
+      g->agents[i]->phase = AG_FINISHED;
+      atomic_store_explicit(&g->agents[i]->st.pstate, PROF_AGENT_REMOTE, memory_order_relaxed);
+      nremote++;
+    }
+  if (nremote) {
+    pthread_mutex_lock(&g->mu);
+    g->nfinished = nremote;
+    pthread_mutex_unlock(&g->mu);
+  }
+  if (g->nagents == nremote && g->nheld == 0) {
     pthread_mutex_lock(&g->mu);
     g->finished = 1;
     pthread_mutex_unlock(&g->mu);
@@ -907,18 +964,19 @@ int maestro_graph_start(maestro_graph_t *g) {
     return MAESTRO_OK;
   }
   for (int i = 0; i < g->nagents; i++)
-    atomic_store_explicit(&g->agents[i]->st.pstate, 2 /* PROF_AGENT_WAITING */,
-                          memory_order_relaxed);
+    if (!g->agents[i]->remote)
+      atomic_store_explicit(&g->agents[i]->st.pstate, 2 /* PROF_AGENT_WAITING */,
+                            memory_order_relaxed);
   /* A periodic source fires at once, a timeout comes a period from now. */
   uint64_t now = rt_now_ns();
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
-    if (a->period_ns) a->due = a->n_in ? now + a->period_ns : now;
+    if (a->period_ns && !a->remote) a->due = a->n_in ? now + a->period_ns : now;
   }
   /* Sources start firing; the others look at their inputs once (a host
    * input may have been closed before start). */
   for (int i = 0; i < g->nagents; i++)
-    sched_notify(g->rt, &g->agents[i]->task);
+    if (!g->agents[i]->remote) sched_notify(g->rt, &g->agents[i]->task);
   for (struct graph_ext *x = g->exts; x; x = x->next)
     x->start(x->arg);
   return MAESTRO_OK;
@@ -959,6 +1017,19 @@ static int graph_wait_ms(maestro_graph_t *g, int timeout_ms, const char *fn) {
       break;
     }
     if (timeout_ms < 0) pthread_cond_wait(&g->cv, &g->mu);
+  }
+  /* Across ranks, the outcome is agreed once (collective), by one waiter. */
+  while (!timed_out && g->finished && g->dist && !g->settled && !g->destroy_cancelled) {
+    if (g->settling) {
+      pthread_cond_wait(&g->cv, &g->mu);
+      continue;
+    }
+    g->settling = 1;
+    pthread_mutex_unlock(&g->mu);
+    g->rt->dist->graph_settle(g);
+    pthread_mutex_lock(&g->mu);
+    g->settled = 1;
+    pthread_cond_broadcast(&g->cv);
   }
   int publish = 0;
   if (timed_out) {
@@ -1051,7 +1122,23 @@ void graph_stop(struct maestro_graph *g) {
     host_input_cancel(in);
   if (g->state == GRAPH_STARTED)
     for (int i = 0; i < g->nagents; i++)
-      sched_notify(g->rt, &g->agents[i]->task);
+      if (!g->agents[i]->remote) sched_notify(g->rt, &g->agents[i]->task);
+  if (g->dist && g->state == GRAPH_STARTED) g->rt->dist->graph_stopped(g);
+}
+
+int graph_fail_remote(struct maestro_graph *g, int status, int cancelled, const char *msg) {
+  pthread_mutex_lock(&g->mu);
+  int take = !g->failed && !atomic_load(&g->cancelled) && !g->finished;
+  if (take && cancelled) {
+    atomic_store(&g->cancelled, 1);
+  } else if (take) {
+    g->failed = 1;
+    g->fail_status = status;
+    snprintf(g->fail_msg, sizeof g->fail_msg, "%s", msg);
+  }
+  pthread_mutex_unlock(&g->mu);
+  if (take) graph_stop(g);
+  return take;
 }
 
 void graph_fail(struct maestro_graph *g, struct maestro_agent *a, int status, const char *why) {
@@ -1060,10 +1147,12 @@ void graph_fail(struct maestro_graph *g, struct maestro_agent *a, int status, co
     g->failed = 1;
     g->fail_status = status;
     int has_why = why && why[0];
+    char on[32] = "";
+    if (g->dist) snprintf(on, sizeof on, " on rank %d", g->rt->rank);
     snprintf(g->fail_msg, sizeof g->fail_msg,
-             "graph '%s': agent '%s' failed with status %d (%s)%s%s; its supervisor stopped the "
+             "graph '%s': agent '%s'%s failed with status %d (%s)%s%s; its supervisor stopped the "
              "graph",
-             g->name, a->name, status, maestro_strerror(status), has_why ? ": " : "",
+             g->name, a->name, on, status, maestro_strerror(status), has_why ? ": " : "",
              has_why ? why : "");
   }
   pthread_mutex_unlock(&g->mu);
@@ -1159,7 +1248,11 @@ void maestro_graph_destroy(maestro_graph_t *g) {
     pthread_mutex_lock(&g->mu);
     while (!g->finished)
       pthread_cond_wait(&g->cv, &g->mu);
+    /* Across ranks: the other ranks agree on its outcome with this one. */
+    int settle = g->dist && !g->settled && !g->settling;
+    g->settling = 1;
     pthread_mutex_unlock(&g->mu);
+    if (settle) g->rt->dist->graph_settle(g);
     /* Workers may still be leaving the last runs: wait until none is queued or running. */
     while (atomic_load(&g->active) > 0) {
       struct timespec ts = {0, 50000};
@@ -1177,6 +1270,7 @@ void maestro_graph_destroy(maestro_graph_t *g) {
     struct timespec ts = {0, 50000};
     nanosleep(&ts, NULL);
   }
+  if (g->dist) g->rt->dist->graph_destroy(g);
   graph_free(g);
 }
 

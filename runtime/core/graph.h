@@ -87,6 +87,7 @@ struct maestro_agent {
   struct inport *in;
   struct outport *out;
   struct place_impls *impls; /* its device implementations (sched/place.h), or NULL */
+  int remote;                /* owned by another rank (core/dist.h): never fires here */
 
   /* Runner's state. */
   int phase;
@@ -136,6 +137,7 @@ struct maestro_output {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   atomic_int waiting; /* a host thread waits in pop */
+  int owner;          /* -1: this rank's; else the rank that owns its agent (pop refused here) */
   /* Dead letters only. */
   struct letter *head, *tail;
   int closed;
@@ -154,6 +156,7 @@ struct maestro_input {
   atomic_ullong seq;  /* messages pushed or refused: the next one's sequence number */
   atomic_ullong oseq; /* the next pushed message's origin sequence (ORIGIN_*) */
   uint64_t dom;       /* its origin domain */
+  int owner;          /* -1: this rank's; else the rank that owns its agent (push refused here) */
   struct maestro_input *next;
 };
 
@@ -202,6 +205,9 @@ struct maestro_graph {
   atomic_int cancelled; /* maestro_graph_cancel stopped it before it finished */
   char fail_msg[2048];
   struct reason *reasons; /* under dl.mu; freed with the graph */
+  void *dist;             /* the distribution backend's state of a graph across ranks, or NULL */
+  int settled;            /* its outcome was agreed with the other ranks (dist_ops.graph_settle) */
+  int settling;           /* a thread is agreeing on it (under mu) */
 };
 
 /* stats.c: registers the places', agents' and channels' stats collector

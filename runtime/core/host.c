@@ -13,6 +13,7 @@
 #include "core/graph.h"
 #include "core/trace.h"
 #include "base/runtime.h"
+#include "core/dist.h"
 #include "mem/buf.h"
 
 /* How long a host thread polls before it sleeps on a condition variable. */
@@ -48,6 +49,10 @@ void chan_notify_consumer(struct maestro_runtime *rt, struct chan *c) {
     sched_notify(rt, &c->cons->task);
     return;
   }
+  if (c->remote) {
+    rt->dist->notify(rt, c);
+    return;
+  }
   struct maestro_output *o = c->host_out;
   full_fence();
   if (atomic_load_explicit(&o->waiting, memory_order_relaxed)) {
@@ -60,6 +65,10 @@ void chan_notify_consumer(struct maestro_runtime *rt, struct chan *c) {
 void chan_notify_producer(struct maestro_runtime *rt, struct chan *c) {
   if (c->prod) {
     sched_notify(rt, &c->prod->task);
+    return;
+  }
+  if (c->remote) {
+    rt->dist->notify(rt, c);
     return;
   }
   struct maestro_input *in = c->host_in;
@@ -139,6 +148,7 @@ void host_output_init(struct maestro_output *o, struct maestro_graph *g, struct 
   pthread_mutex_init(&o->mu, NULL);
   pthread_cond_init(&o->cv, NULL);
   atomic_init(&o->waiting, 0);
+  o->owner = -1;
 }
 
 void host_output_free(struct maestro_output *o) {
@@ -181,6 +191,11 @@ static int output_pop(maestro_output_t *o, maestro_buf_t **b, maestro_letter_t *
   if (!o || !b) return err_set(MAESTRO_EINVAL, "maestro_output_pop: %s is NULL", o ? "b" : "out");
   *b = NULL;
   if (!o->c) return dl_pop(o, b, why, timeout_ms);
+  if (o->owner >= 0)
+    return err_set(MAESTRO_ESTATE,
+                   "maestro_output_pop: graph '%s': this output's agent is owned by rank %d "
+                   "(this is rank %d): pop it there",
+                   o->g->name, o->owner, o->g->rt->rank);
   if (why) memset(why, 0, sizeof *why);
   struct chan *c = o->c;
   struct timespec ts;
@@ -320,6 +335,13 @@ static int input_push(maestro_input_t *in, maestro_buf_t *b, int timeout_ms) {
   if (g->state != GRAPH_STARTED) {
     maestro_buf_release(b);
     return err_set(MAESTRO_ESTATE, "maestro_input_push: graph '%s' has not started", g->name);
+  }
+  if (in->owner >= 0) {
+    maestro_buf_release(b);
+    return err_set(MAESTRO_ESTATE,
+                   "maestro_input_push: graph '%s': agent '%s' is owned by rank %d (this is rank "
+                   "%d): push there",
+                   g->name, a->name, in->owner, g->rt->rank);
   }
   struct chan *c = in->c;
   /* Fast path, no lock: the multi-producer ring takes it if there is room.

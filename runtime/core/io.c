@@ -74,6 +74,10 @@ static void io_fini(void *arg) {
 static void io_start(void *arg, void *(*main)(void *)) {
   struct io_agent *io = arg;
   if (!io->in && !io->out) return; /* io_add failed half-way: no host end, no hold */
+  if (io->a->remote) { /* another MPI rank owns it (core/dist.h): its thread runs there */
+    if (!io->in) graph_agent_finished(io->g); /* a sink's hold */
+    return;
+  }
   int rc = pthread_create(&io->thread, NULL, main, io);
   if (rc == 0) {
     io->started = 1;

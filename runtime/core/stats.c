@@ -180,6 +180,8 @@ static int collect_channels(struct maestro_runtime *rt, struct prof_chan_rec *r,
       snprintf(p->graph, sizeof p->graph, "%s", g->name);
       end_name(p->from, sizeof p->from, c->prod, c->prod ? c->prod->out[c->prod_port].name : "");
       end_name(p->to, sizeof p->to, c->cons, c->cons ? c->cons->in[c->cons_port].name : "");
+      /* A channel across ranks: its other end is named by its rank. */
+      if (c->remote) snprintf(c->prod ? p->to : p->from, sizeof p->to, "rank %d", c->remote_rank);
       p->capacity = (uint32_t)c->capacity;
       p->depth = (uint32_t)ring_count(&c->ring);
       p->msgs = LOAD(c->msgs);

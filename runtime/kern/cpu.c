@@ -195,7 +195,7 @@ int maestro_bundled_agent(maestro_bundled_t which, const char *name,
   d->cpu = maestro_bundled_cpu(which);
   d->kernel = &out->kernel;
   d->state = out;
-  d->affinity = (maestro_affinity_t){MAESTRO_ANYWHERE, -1};
+  d->affinity = (maestro_affinity_t){MAESTRO_ANYWHERE, -1, 0};
   d->flags = MAESTRO_STATELESS;
   return MAESTRO_OK;
 }

@@ -399,6 +399,7 @@ const char *prof_agent_state_name(int state) {
   case PROF_AGENT_FINISHED: return "finished";
   case PROF_AGENT_FAILED: return "failed";
   case PROF_AGENT_READY: return "ready";
+  case PROF_AGENT_REMOTE: return "remote";
   default: return "?";
   }
 }

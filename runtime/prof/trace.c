@@ -613,7 +613,8 @@ int prof_trace_open(struct prof *p, const char *path) {
   }
   t->rec = p->rt->tracer;
   t->start_ns = p->rt->start_ns;
-  t->pid = (int)getpid();
+  /* Across ranks, the rank: the files of all ranks open together. */
+  t->pid = p->rt->nranks > 1 ? p->rt->rank : (int)getpid();
   t->last_ns = t->rec->ns0;
   t->ns_per_tick = trace_clock_tsc ? 0.0 : 1.0;
   t->interval_ns = p->interval_ns;

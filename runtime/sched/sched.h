@@ -13,6 +13,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "sched/inject.h"
+
 struct maestro_runtime;
 struct sched_task;
 
@@ -45,6 +47,9 @@ struct sched_task {
   int home;            /* CPU place it last ran on (where a host notify queues it) */
   atomic_int *active;  /* its graph's count of tasks queued or running */
   atomic_uint fire_ns; /* recent cost of one firing (core keeps it), 0 = not measured yet */
+
+  /* Its link in a worker's inject queue while queued there (sched/worker.c). */
+  struct sched_node node;
 };
 
 /* A task is worth moving to another core (stealing) only when its firings
@@ -56,11 +61,16 @@ static inline int sched_task_stealable(const struct sched_task *t) {
          SCHED_STEAL_MIN_FIRE_NS;
 }
 
-/* Records one run's cost per firing in `t` (a running average). */
+/* Records one run's cost per firing in `t` (a running average). A run is
+ * timed by the clock, so a worker the system took away mid-run (another
+ * process on its core) times it long: one run may raise the average at most
+ * 1.75 times, so that a cheap task does not look worth stealing after one
+ * such run, while a task that became costly is seen so within a few runs. */
 static inline void sched_task_cost(struct sched_task *t, uint64_t busy_ns, uint64_t fires) {
   if (!fires) return;
   unsigned ns = busy_ns / fires > 0xffffffu ? 0xffffffu : (unsigned)(busy_ns / fires);
   unsigned old = atomic_load_explicit(&t->fire_ns, memory_order_relaxed);
+  if (old && ns / 4 > old) ns = old * 4;
   atomic_store_explicit(&t->fire_ns, old ? (old * 3 + ns) / 4 : (ns ? ns : 1),
                         memory_order_relaxed);
 }

@@ -1,18 +1,40 @@
-/* CPU workers: one thread per CPU place, pinned, with its own run queue.
- * A worker runs tasks from its queue, steals from the others when it has
- * none, spins a short while, then parks on a futex. Whoever queues a task
- * wakes a parked worker, so a parked runtime costs nothing.
+/* Workers: one thread per CPU place, pinned, and one per device place.
+ *
+ * Run queues, all lock-free (runtime/sched/deque.h, inject.h):
+ * - each CPU worker has a work-stealing deque of the unpinned tasks it made
+ *   runnable itself (a firing's consumers and producers, a source that
+ *   yields). It takes its newest first (what it just produced is still in
+ *   its caches); idle workers steal the oldest, and only a task worth
+ *   moving (sched_task_stealable, tagged in the deque's word when queued)
+ *   unless the owner runs a costly or a lasting task;
+ * - each worker has an inject queue (multi-producer, single consumer) for
+ *   the unpinned tasks other threads make runnable for it: host pushes,
+ *   device completions, other workers. Its consumer is the owner, or a
+ *   thief holding the queue's taker flag: for its oldest task if worth
+ *   moving, or whatever it is while the owner is in a costly or a lasting
+ *   run;
+ * - each worker has a second inject queue for the tasks pinned to it (and a
+ *   device worker's tasks), which only it takes.
+ * Each push says whether it must wake someone: a push on an inject queue
+ * that was empty wakes its worker if that one parked (a worker does not
+ * park while a queue of its own holds anything); a task worth stealing
+ * wakes a parked worker that can take it. A parked runtime costs nothing.
+ *
+ * Fairness: a worker takes its oldest task (the deque's top, then the inject
+ * queues) after a task yielded and every FAIR_PICKS picks, so that tasks
+ * that keep making each other runnable do not hold the others for ever.
  *
  * A run that lasts (a firing that computes or blocks for long) must not
  * hold what is queued behind it: each worker counts its runs (run_seq, odd
  * while one is in progress), and an idle worker that sees the same run in
- * progress for LONG_RUN_NS may take anything unpinned from that queue,
+ * progress for LONG_RUN_NS may take anything unpinned from that worker,
  * whatever its past cost. An idle worker therefore parks with a timeout
  * (WATCH_NS) while another worker is awake with tasks queued, and whoever
  * queues behind an awake worker wakes a worker parked without one. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +46,8 @@
 #include "base/runtime.h"
 #include "mem/buf.h"
 #include "base/stats_rec.h"
+#include "sched/deque.h"
+#include "sched/inject.h"
 #include "sched/place.h"
 #include "sched/sched.h"
 
@@ -38,15 +62,21 @@
 /* How often a parked worker looks for such a run while another is awake:
  * what waits behind one is taken within LONG_RUN_NS + WATCH_NS. */
 #define WATCH_NS 2000000
+/* Every FAIR_PICKS-th pick takes the oldest task (a power of two). */
+#define FAIR_PICKS 16
+/* A task in a deque: worth stealing (sched_task_stealable, not pinned). */
+#define TAG_MOVABLE ((uintptr_t)1)
 
 struct worker {
-  _Alignas(64) pthread_mutex_t qlock;
-  struct sched_task **q; /* circular: q[(qhead + i) % qcap], i < qn */
-  size_t qhead, qn, qcap;
-  atomic_size_t qlen;   /* qn, readable without the lock */
-  atomic_size_t nsteal; /* queued tasks another worker may take (refreshed at push/take) */
-  atomic_int heavy;     /* running a costly task: all it has queued may be taken */
-  atomic_uint run_seq;  /* runs begun + runs ended: odd while one is in progress */
+  struct sched_deque dq;             /* CPU workers: unpinned tasks this worker queued */
+  struct sched_inject inj;           /* unpinned tasks queued by other threads */
+  _Alignas(64) atomic_int inj_taker; /* 1 while a thread is inj's consumer */
+  struct sched_inject pin;           /* tasks pinned here, a device worker's tasks: owner only */
+  _Alignas(64) atomic_int heavy;     /* running a costly task: all it has queued may be taken */
+  atomic_uint run_seq;               /* runs begun + runs ended: odd while one is in progress */
+  /* The owner's own (never read by others). */
+  unsigned picks;                 /* tasks picked */
+  int oldest_next;                /* a task yielded: take the oldest next */
   _Alignas(64) atomic_int parked; /* PARK_* */
   atomic_uint futex;
   /* The thief's view of the other workers' runs: the run_seq it last saw
@@ -100,44 +130,76 @@ static inline void cpu_relax(void) {
 
 /* ---- run queues ---- */
 
-static int q_grow(struct worker *w) {
-  size_t cap = w->qcap ? w->qcap * 2 : 64;
-  struct sched_task **q = malloc(cap * sizeof *q);
-  if (!q) return -1;
-  for (size_t i = 0; w->qcap && i < w->qn; i++)
-    q[i] = w->q[(w->qhead + i) % w->qcap];
-  free(w->q);
-  w->q = q;
-  w->qhead = 0;
-  w->qcap = cap;
-  return 0;
+static inline struct sched_task *node_task(struct sched_node *n) {
+  return n ? (struct sched_task *)((char *)n - offsetof(struct sched_task, node)) : NULL;
 }
 
-static void q_push(struct worker *w, struct sched_task *t) {
-  pthread_mutex_lock(&w->qlock);
-  if (w->qn == w->qcap && q_grow(w) != 0) {
-    /* Out of memory with a full queue: spin until room appears is worse than
-     * running it late; keep trying to grow. */
-    while (q_grow(w) != 0)
-      ;
-  }
-  w->q[(w->qhead + w->qn) % w->qcap] = t;
-  w->qn++;
-  if (t->pin < 0 && sched_task_stealable(t))
-    atomic_store_explicit(&w->nsteal, atomic_load_explicit(&w->nsteal, memory_order_relaxed) + 1,
-                          memory_order_seq_cst);
-  atomic_store_explicit(&w->qlen, w->qn, memory_order_seq_cst);
-  pthread_mutex_unlock(&w->qlock);
+static inline struct sched_task *word_task(uintptr_t x) {
+  return (struct sched_task *)(x & ~SCHED_DEQUE_TAGS);
 }
 
-/* Recounts the stealable tasks (the queue's lock held; queues are short). */
-static void q_recount(struct worker *w) {
-  size_t n = 0;
-  for (size_t i = 0; i < w->qn; i++) {
-    struct sched_task *c = w->q[(w->qhead + i) % w->qcap];
-    n += c->pin < 0 && sched_task_stealable(c);
+/* Pinned, or a device worker's: only the owner takes it. */
+static inline int task_pinned(const struct sched_task *t) {
+  return t->pin >= 0 || t->dev >= 0;
+}
+
+/* Not pinned and worth stealing (sched_task_stealable). Read BEFORE the task
+ * is queued: once queued, another worker may run and finish it and its
+ * graph be freed. */
+static inline int task_movable(const struct sched_task *t) {
+  return !task_pinned(t) && sched_task_stealable(t);
+}
+
+/* Something queued that another worker could take (the pinned queue aside). */
+static inline int has_queued(struct worker *w) {
+  return sched_deque_size(&w->dq) > 0 || sched_inject_busy(&w->inj);
+}
+
+/* The oldest task of `w`'s unpinned inject queue, taken by its owner or a
+ * thief; with `movable`, only a task worth moving (a thief's take while `w`
+ * runs nothing costly). NULL when empty, or another thread is taking. A
+ * task still in the queue may be read: it is queued, so its graph lives. */
+static struct sched_task *inj_take(struct worker *w, int movable) {
+  if (!sched_inject_busy(&w->inj)) return NULL;
+  if (atomic_exchange_explicit(&w->inj_taker, 1, memory_order_acquire)) return NULL;
+  struct sched_task *t = NULL;
+  if (!movable || ((t = node_task(sched_inject_peek(&w->inj))) && task_movable(t)))
+    t = node_task(sched_inject_pop(&w->inj));
+  else
+    t = NULL;
+  atomic_store_explicit(&w->inj_taker, 0, memory_order_release);
+  return t;
+}
+
+/* The oldest task of `w`'s deque if it carries `need` (TAG_MOVABLE, or 0
+ * for any), or NULL. */
+static struct sched_task *dq_steal(struct worker *w, uintptr_t need) {
+  if (sched_deque_size(&w->dq) == 0) return NULL;
+  for (;;) {
+    uintptr_t x = sched_deque_steal(&w->dq, need);
+    if (x == SCHED_DEQUE_ABORT) continue; /* another taker won that one: look again */
+    return x == SCHED_DEQUE_EMPTY || x == SCHED_DEQUE_SKIP ? NULL : word_task(x);
   }
-  atomic_store_explicit(&w->nsteal, n, memory_order_relaxed);
+}
+
+/* The owner's next task: its newest, or its oldest now and then. */
+static struct sched_task *own_task(struct worker *w) {
+  struct sched_task *t;
+  if (w->dev >= 0) return node_task(sched_inject_pop(&w->pin));
+  int fair = (++w->picks & (FAIR_PICKS - 1)) == 0;
+  if (fair && ((t = node_task(sched_inject_pop(&w->pin))) || (t = inj_take(w, 0)))) return t;
+  if (fair || w->oldest_next) {
+    w->oldest_next = 0;
+    if ((t = dq_steal(w, 0))) return t;
+  }
+  /* The take's fence only when there is something to take (an idle worker
+   * comes here in its spin loop). */
+  if (sched_deque_size(&w->dq) > 0) {
+    uintptr_t x = sched_deque_take(&w->dq);
+    if (x != SCHED_DEQUE_EMPTY) return word_task(x);
+  }
+  if ((t = node_task(sched_inject_pop(&w->pin)))) return t;
+  return inj_take(w, 0);
 }
 
 /* 1 when worker `v` has been in one run for LONG_RUN_NS or more, as far as
@@ -153,64 +215,44 @@ static int run_stuck(struct worker *w, struct worker *v, uint64_t now) {
   return now - w->seen_at[v->index] >= LONG_RUN_NS;
 }
 
-/* Takes the first task `w` may give to worker `thief` (its own first task
- * when thief == w; the first one not pinned elsewhere otherwise). `stuck`:
- * w has been in one run for long, so even cheap tasks may go. */
-static struct sched_task *q_take(struct worker *w, int thief, int stuck) {
-  if (atomic_load_explicit(&w->qlen, memory_order_relaxed) == 0) return NULL;
-  /* A thief does not even take the lock of a queue with nothing for it. */
-  int heavy = stuck || atomic_load_explicit(&w->heavy, memory_order_relaxed);
-  if (thief != w->index && !heavy && atomic_load_explicit(&w->nsteal, memory_order_relaxed) == 0)
-    return NULL;
-  struct sched_task *t = NULL;
-  pthread_mutex_lock(&w->qlock);
-  for (size_t i = 0; i < w->qn; i++) {
-    size_t at = (w->qhead + i) % w->qcap;
-    struct sched_task *c = w->q[at];
-    /* A cheap task stays with its neighbours, unless it waits behind a costly one. */
-    if (thief != w->index &&
-        ((c->pin >= 0 && c->pin != thief) || (!heavy && !sched_task_stealable(c))))
-      continue;
-    t = c;
-    /* Close the gap: shift the i entries before it one place on. */
-    for (size_t j = i; j > 0; j--)
-      w->q[(w->qhead + j) % w->qcap] = w->q[(w->qhead + j - 1) % w->qcap];
-    w->qhead = (w->qhead + 1) % w->qcap;
-    w->qn--;
-    atomic_store_explicit(&w->qlen, w->qn, memory_order_relaxed);
-    break;
-  }
-  q_recount(w);
-  pthread_mutex_unlock(&w->qlock);
+/* A task of CPU worker `v` for an idle worker: the oldest of its deque or
+ * of its inject queue if worth moving; while `v` runs a costly task or
+ * `stuck` (a run that lasts), whatever its cost. */
+static struct sched_task *steal_from(struct worker *v, int stuck) {
+  int any = stuck || atomic_load_explicit(&v->heavy, memory_order_relaxed);
+  struct sched_task *t = dq_steal(v, any ? 0 : TAG_MOVABLE);
+  if (!t) t = inj_take(v, !any);
   return t;
 }
 
-/* Its own first task, or with `steal` (an idle CPU worker) one from
- * another worker; `now` is the time (rt_now_ns) when stealing. */
+/* Its own next task, or with `steal` (an idle CPU worker) one from another
+ * worker; `now` is the time (rt_now_ns) when stealing. */
 static struct sched_task *find_task(struct worker *w, int steal, uint64_t now) {
-  struct sched_task *t = q_take(w, w->index, 0);
+  struct sched_task *t = own_task(w);
   if (t || w->dev >= 0 || !steal) return t;
   struct sched *s = w->s;
   for (int k = 1; k < s->n; k++) {
     struct worker *v = &s->w[(w->index + k) % s->n];
-    if ((t = q_take(v, w->index, run_stuck(w, v, now)))) return t;
+    if ((t = steal_from(v, run_stuck(w, v, now)))) return t;
   }
   return NULL;
 }
 
+/* Called by a worker about to park, after saying so (seq_cst): anything it
+ * would take? */
 static int work_visible(struct worker *w) {
   struct sched *s = w->s;
-  if (w->dev >= 0) return atomic_load_explicit(&w->qlen, memory_order_seq_cst) != 0;
-  /* Its own queue, and what it could steal: a busy worker's queue of tasks
-   * that stay there must not keep this one awake. */
-  if (atomic_load_explicit(&w->qlen, memory_order_seq_cst)) return 1;
+  if (sched_inject_busy(&w->pin)) return 1;
+  if (w->dev >= 0) return 0;
+  if (sched_deque_size(&w->dq) > 0 || sched_inject_busy(&w->inj)) return 1;
+  /* What it could steal: a busy worker's queue of tasks that stay there
+   * must not keep this one awake. */
   for (int k = 0; k < s->n; k++) {
     struct worker *v = &s->w[k];
     if (k == w->index) continue;
-    if (atomic_load_explicit(&v->nsteal, memory_order_seq_cst)) return 1;
-    if (atomic_load_explicit(&v->heavy, memory_order_seq_cst) &&
-        atomic_load_explicit(&v->qlen, memory_order_seq_cst))
-      return 1;
+    int tags = sched_deque_top_tags(&v->dq);
+    if (tags >= 0 && (tags & TAG_MOVABLE)) return 1;
+    if (atomic_load_explicit(&v->heavy, memory_order_seq_cst) && has_queued(v)) return 1;
   }
   return 0;
 }
@@ -240,27 +282,54 @@ static void wake_watcher(struct sched *s, struct worker *target) {
   }
 }
 
-/* After queueing a task on `target`: wake it if it sleeps, else a sleeper
- * that can steal. `movable`: the task is not pinned and worth stealing
- * (sched_task_stealable), read BEFORE it was queued: once queued, another
- * worker may run and finish it and its graph be freed. */
-static int task_movable(const struct sched_task *t) {
-  return t->pin < 0 && sched_task_stealable(t);
-}
-
-static void wake_for(struct sched *s, struct worker *target, int movable, int pinned) {
-  full_fence();
-  if (atomic_load_explicit(&s->nparked, memory_order_relaxed) == 0) return;
-  if (wake(target)) return;
+/* After queueing a task on `target` (the push and a full fence done):
+ * `mine` is 1 when the push may have to wake `target` itself (an inject
+ * queue found empty); `movable` and `pinned` were read before the push. */
+static void wake_for(struct sched *s, struct worker *target, int mine, int movable, int pinned) {
+  if (atomic_load_explicit(&s->nparked, memory_order_seq_cst) == 0) return;
+  if (mine && wake(target)) return;
   if (pinned || target->dev >= 0) return;
   if (!movable && !atomic_load_explicit(&target->heavy, memory_order_relaxed)) {
     wake_watcher(s, target);
     return;
   }
-  if (tls_worker == target || atomic_load_explicit(&target->qlen, memory_order_relaxed) > 0) {
+  /* Worth stealing, or queued behind a costly run: another worker may take it. */
+  if (tls_worker == target || has_queued(target)) {
     for (int k = 1; k < s->n; k++)
       if (wake(&s->w[(target->index + k) % s->n])) return;
   }
+}
+
+/* Queues `t` (state QUEUED, counted in its graph's active) on `target`. */
+static void queue_task(struct sched *s, struct worker *target, struct sched_task *t) {
+  int movable = task_movable(t), pinned = task_pinned(t);
+  int mine;
+  if (pinned) {
+    mine = sched_inject_push(&target->pin, &t->node);
+  } else if (target == tls_worker &&
+             sched_deque_push(&target->dq, (uintptr_t)t | (movable ? TAG_MOVABLE : 0)) == 0) {
+    /* Its own deque: it is awake. The fence orders the push before the
+     * look at who parked (a parking worker says so, then looks at the
+     * queues). */
+    full_fence();
+    mine = 0;
+  } else {
+    /* Another worker's (or its own, out of memory for its deque). The
+     * exchange in the push is a full barrier. */
+    mine = sched_inject_push(&target->inj, &t->node);
+  }
+  if (target == tls_worker) mine = 0;
+  wake_for(s, target, mine, movable, pinned);
+}
+
+/* 1 when CPU worker `home` cannot run a task soon and worker `w` (another
+ * CPU worker, the caller) may run it instead: `home` is parked, or has been
+ * in one run for LONG_RUN_NS as far as `w` has watched it. */
+static int away(struct worker *w, int home) {
+  struct worker *h = &w->s->w[home];
+  if (atomic_load_explicit(&h->parked, memory_order_relaxed)) return 1;
+  if (!(atomic_load_explicit(&h->run_seq, memory_order_relaxed) & 1)) return 0;
+  return run_stuck(w, h, rt_now_ns());
 }
 
 void sched_notify(struct maestro_runtime *rt, struct sched_task *t) {
@@ -285,14 +354,11 @@ void sched_notify(struct maestro_runtime *rt, struct sched_task *t) {
     target = s->n + t->dev;
   else if (t->pin >= 0)
     target = t->pin;
-  else if (t->home >= 0 && t->home < s->n &&
-           !(here && atomic_load_explicit(&s->w[t->home].parked, memory_order_relaxed)))
+  else if (t->home >= 0 && t->home < s->n && !(here && t->home != w->index && away(w, t->home)))
     target = t->home;
   else
     target = here ? w->index : 0;
-  int movable = task_movable(t), pinned = t->pin >= 0;
-  q_push(&s->w[target], t);
-  wake_for(s, &s->w[target], movable, pinned);
+  queue_task(s, &s->w[target], t);
 }
 
 /* Runs `t` (state QUEUED) until it waits, or queues it again if it yields. */
@@ -301,17 +367,22 @@ static void run_task(struct worker *w, struct sched_task *t) {
   atomic_store(&t->state, TASK_RUNNING);
   for (;;) {
     full_fence();
-    if (w->dev < 0) t->home = w->index;
+    /* A task worth moving stays where it was moved. A cheap one keeps its
+     * home (where its part of the graph lives, sched.h): run elsewhere
+     * because its worker was away (parked, or held by a run that lasts, or
+     * by the system), it goes back there when next made runnable, so that
+     * a chain split by a stall joins up again. */
+    if (w->dev < 0 && (sched_task_stealable(t) || t->home < 0)) t->home = w->index;
     /* Single writer: a plain increment, published relaxed. */
     unsigned seq = atomic_load_explicit(&w->run_seq, memory_order_relaxed);
     atomic_store_explicit(&w->run_seq, seq + 1, memory_order_relaxed);
     int r = s->run(t, w->dev >= 0 ? w->dev : w->index);
     atomic_store_explicit(&w->run_seq, seq + 2, memory_order_relaxed);
     if (r == TASK_YIELD) {
-      int movable = task_movable(t), pinned = t->pin >= 0;
       atomic_store(&t->state, TASK_QUEUED);
-      q_push(w, t);
-      wake_for(s, w, movable, pinned);
+      /* Behind what it made runnable: the oldest goes next. */
+      w->oldest_next = 1;
+      queue_task(s, w, t);
       return;
     }
     int running = TASK_RUNNING;
@@ -326,12 +397,12 @@ static void run_task(struct worker *w, struct sched_task *t) {
 }
 
 /* 1 when another CPU worker is awake (may be in a run that lasts) with
- * tasks queued behind it. (One queued later wakes this one: wake_watcher.) */
+ * tasks queued behind it that could be taken. (One queued later wakes this
+ * one: wake_watcher.) */
 static int other_awake_queued(struct worker *w) {
   struct sched *s = w->s;
   for (int k = 0; k < s->n; k++)
-    if (k != w->index && atomic_load(&s->w[k].parked) == PARK_NO && atomic_load(&s->w[k].qlen) != 0)
-      return 1;
+    if (k != w->index && atomic_load(&s->w[k].parked) == PARK_NO && has_queued(&s->w[k])) return 1;
   return 0;
 }
 
@@ -392,7 +463,7 @@ static void *worker_main(void *arg) {
       int heavy = sched_task_stealable(t);
       atomic_store_explicit(&w->heavy, heavy, memory_order_relaxed);
       /* What waits behind a costly task may go to an idle worker: wake one. */
-      if (heavy && atomic_load_explicit(&w->qlen, memory_order_relaxed) &&
+      if (heavy && w->dev < 0 && has_queued(w) &&
           atomic_load_explicit(&s->nparked, memory_order_relaxed))
         for (int k = 1; k < s->n; k++)
           if (wake(&s->w[(w->index + k) % s->n])) break;
@@ -420,11 +491,13 @@ static void *worker_main(void *arg) {
 static int start_workers(struct sched *s, int from, int to) {
   for (int i = from; i < to; i++) {
     struct worker *w = &s->w[i];
-    pthread_mutex_init(&w->qlock, NULL);
     w->s = s;
     w->index = i;
     w->dev = i < s->n ? -1 : i - s->n;
-    if (q_grow(w) != 0) return err_set(MAESTRO_ENOMEM, "sched: out of memory for worker %d", i);
+    sched_inject_init(&w->inj);
+    sched_inject_init(&w->pin);
+    if (sched_deque_init(&w->dq, w->dev < 0 ? 64 : 1) != 0)
+      return err_set(MAESTRO_ENOMEM, "sched: out of memory for worker %d", i);
     if (w->dev < 0) {
       w->seen_seq = calloc((size_t)s->n, sizeof *w->seen_seq);
       w->seen_at = calloc((size_t)s->n, sizeof *w->seen_at);
@@ -528,8 +601,7 @@ void sched_fini(struct maestro_runtime *rt) {
         futex_wake(&w->futex);
       }
     }
-    pthread_mutex_destroy(&w->qlock);
-    free(w->q);
+    sched_deque_fini(&w->dq);
     free(w->seen_seq);
     free(w->seen_at);
   }

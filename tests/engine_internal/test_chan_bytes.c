@@ -50,7 +50,7 @@ static void run(int zero_copy, struct prof_chan_rec *to_dev, struct prof_chan_re
                                                 .out = f32_out,
                                                 .n_out = 1,
                                                 .kernel = &twice_cl,
-                                                .affinity = {MAESTRO_ON_DEVICE, 0}},
+                                                .affinity = {MAESTRO_ON_DEVICE, 0, 0}},
                         &a),
       MAESTRO_OK);
   CU_ASSERT_EQUAL_FATAL(maestro_graph_input(g, a, "in", &in), MAESTRO_OK);
@@ -153,7 +153,7 @@ static void nine_outputs_all_delivered(void) {
                                                 .out = nine_out,
                                                 .n_out = N_OUT9,
                                                 .kernel = &nine_cl,
-                                                .affinity = {MAESTRO_ON_DEVICE, 0}},
+                                                .affinity = {MAESTRO_ON_DEVICE, 0, 0}},
                         &a),
       MAESTRO_OK);
   CU_ASSERT_EQUAL_FATAL(maestro_graph_input(g, a, "in", &in), MAESTRO_OK);

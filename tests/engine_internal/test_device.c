@@ -109,7 +109,7 @@ static void kernel_only_runs_on_device_in_order(void) {
   }
   maestro_agent_stats_t st;
   int rc;
-  CU_ASSERT_EQUAL(run_scale(rt, NULL, (maestro_affinity_t){MAESTRO_ANYWHERE, -1}, &st, &rc), 0);
+  CU_ASSERT_EQUAL(run_scale(rt, NULL, (maestro_affinity_t){MAESTRO_ANYWHERE, -1, 0}, &st, &rc), 0);
   CU_ASSERT_EQUAL(rc, MAESTRO_OK);
   CU_ASSERT_EQUAL(st.device_fires, N_MSG);
   CU_ASSERT_EQUAL(st.fires, N_MSG);
@@ -124,7 +124,8 @@ static void hybrid_is_placed_per_firing(void) {
   maestro_agent_stats_t st;
   int rc;
   CU_ASSERT_EQUAL(
-      run_scale(rt, testutil_scale2_cpu, (maestro_affinity_t){MAESTRO_ANYWHERE, -1}, &st, &rc), 0);
+      run_scale(rt, testutil_scale2_cpu, (maestro_affinity_t){MAESTRO_ANYWHERE, -1, 0}, &st, &rc),
+      0);
   CU_ASSERT_EQUAL(rc, MAESTRO_OK);
   CU_ASSERT_EQUAL(st.fires, N_MSG);
   CU_ASSERT(st.device_fires <= N_MSG);
@@ -139,7 +140,7 @@ static void hybrid_pinned_to_cpu_never_launches(void) {
   maestro_agent_stats_t st;
   int rc;
   CU_ASSERT_EQUAL(
-      run_scale(rt, testutil_scale2_cpu, (maestro_affinity_t){MAESTRO_ON_CPU, -1}, &st, &rc), 0);
+      run_scale(rt, testutil_scale2_cpu, (maestro_affinity_t){MAESTRO_ON_CPU, -1, 0}, &st, &rc), 0);
   CU_ASSERT_EQUAL(st.device_fires, 0);
   CU_ASSERT_EQUAL(st.fires, N_MSG);
   maestro_runtime_destroy(rt);
@@ -150,11 +151,12 @@ static void no_device_kernel_only_fails_start_hybrid_runs_on_cpu(void) {
   if (!rt) return;
   maestro_agent_stats_t st;
   int rc;
-  run_scale(rt, NULL, (maestro_affinity_t){MAESTRO_ANYWHERE, -1}, &st, &rc);
+  run_scale(rt, NULL, (maestro_affinity_t){MAESTRO_ANYWHERE, -1, 0}, &st, &rc);
   CU_ASSERT(rc < 0);
   CU_ASSERT_PTR_NOT_NULL(strstr(maestro_last_error(), "scale"));
   CU_ASSERT_EQUAL(
-      run_scale(rt, testutil_scale2_cpu, (maestro_affinity_t){MAESTRO_ANYWHERE, -1}, &st, &rc), 0);
+      run_scale(rt, testutil_scale2_cpu, (maestro_affinity_t){MAESTRO_ANYWHERE, -1, 0}, &st, &rc),
+      0);
   CU_ASSERT_EQUAL(rc, MAESTRO_OK);
   CU_ASSERT_EQUAL(st.fires, N_MSG);
   CU_ASSERT_EQUAL(st.device_fires, 0);

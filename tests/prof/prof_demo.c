@@ -255,17 +255,18 @@ static int run_graph(double seconds, const char *trace, uint64_t n, int device, 
             .name = "src", .out = f32_out, .n_out = 1, .cpu = src_fire, .state = &st},
         &a[0]);
   if (!rc)
-    rc = maestro_agent_add(g,
-                           &(maestro_agent_desc_t){
-                               .name = "scale",
-                               .in = f32_in,
-                               .n_in = 1,
-                               .out = f32_out,
-                               .n_out = 1,
-                               .cpu = testutil_scale2_cpu,
-                               .kernel = device ? &scale_kernel : NULL,
-                               .affinity = {device == 1 ? MAESTRO_ON_DEVICE : MAESTRO_ANYWHERE, 0}},
-                           &a[1]);
+    rc = maestro_agent_add(
+        g,
+        &(maestro_agent_desc_t){
+            .name = "scale",
+            .in = f32_in,
+            .n_in = 1,
+            .out = f32_out,
+            .n_out = 1,
+            .cpu = testutil_scale2_cpu,
+            .kernel = device ? &scale_kernel : NULL,
+            .affinity = {device == 1 ? MAESTRO_ON_DEVICE : MAESTRO_ANYWHERE, 0, 0}},
+        &a[1]);
   if (!rc)
     rc = maestro_agent_add(
         g, &(maestro_agent_desc_t){.name = "sink", .in = f32_in, .n_in = 1, .cpu = sink_fire},

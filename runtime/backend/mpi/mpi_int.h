@@ -1,0 +1,137 @@
+/* The MPI backend's private structures (runtime/backend/mpi): the only
+ * folder of the runtime that includes mpi.h. See core/dist.h for what the
+ * engine asks of it and docs/mpi.md for the model and the wire protocol. */
+#ifndef MAESTRO_BACKEND_MPI_INT_H
+#define MAESTRO_BACKEND_MPI_INT_H
+
+#include <mpi.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "backend/mpi/mpi_backend.h"
+#include "core/dist.h"
+#include "core/graph.h"
+
+/* Tags on a graph's own communicator. */
+enum { MPI_TAG_PKT = 1, MPI_TAG_BIG = 2 };
+
+/* A packet (MPI_TAG_PKT) is a run of records, each 8-byte aligned. */
+#define MPI_PKT_MAX    (64 * 1024)
+#define MPI_INLINE_MAX 4096 /* bytes of a message carried inside a packet; larger: MPI_TAG_BIG */
+#define MPI_NRX        8    /* packet receives kept posted per graph */
+
+enum rec_kind {
+  REC_DATA = 1, /* a message; inline (aux 1: its bytes follow) or on MPI_TAG_BIG (aux 0) */
+  REC_EOS,      /* end of stream on chan */
+  REC_CREDIT,   /* seq more messages may be sent on chan */
+  REC_STOP,     /* the graph stopped on the sender: size = status, aux = cancelled,
+                   seq = bytes of the message that follows */
+};
+
+struct rec {
+  uint32_t kind, chan; /* chan: the channel's index in the graph (the same on every rank) */
+  uint64_t seq;
+  uint64_t size;
+  int32_t ndim, aux;
+  uint64_t dims[3];
+  uint64_t origin; /* the message's origin (aligned joins, core/graph.h) */
+};
+
+/* A message received, waiting for room in the channel's ring. */
+struct rx {
+  maestro_buf_t *b;
+  MPI_Request req; /* MPI_REQUEST_NULL once its bytes are there */
+};
+
+/* One channel whose ends are on two ranks, as this rank sees it. */
+struct rch {
+  struct chan *c;
+  int idx;                           /* index in the graph's channel list */
+  int peer;                          /* the other end's rank */
+  int send;                          /* 1: the producer is here; 0: the consumer is */
+  struct maestro_agent *prod, *cons; /* as declared (put back by graph_destroy) */
+  struct maestro_output *host_out;
+  struct maestro_input *host_in;
+  /* Producer's side. */
+  int credits;
+  uint64_t seq;
+  int eos_sent;
+  /* Consumer's side: received messages, at most the channel's capacity. */
+  struct rx *q;
+  int qhead, qn, qcap;
+  uint64_t expect;
+  int owed; /* credits to give back */
+  int eos_in, eos_done;
+};
+
+/* What is in flight towards another rank: a packet (mem) or a message (b). */
+struct tx {
+  maestro_buf_t *b;
+  void *mem;
+};
+
+struct mpi_pkt {
+  char *data;
+  size_t len;
+};
+
+struct mpi_rt;
+
+/* One started graph that spans ranks. Its fields are the progress thread's,
+ * but for those marked otherwise. */
+struct mgraph {
+  struct maestro_graph *g;
+  struct mpi_rt *m;
+  MPI_Comm comm;
+  struct rch *ch;
+  int nch;
+  struct rch **by_idx; /* channel index -> its rch, NULL when it does not cross here */
+  int nidx;
+  struct mpi_pkt *out; /* per rank: the packet being filled */
+  MPI_Request *txr;
+  struct tx *txe;
+  int ntx, captx;
+  MPI_Request rxr[MPI_NRX];
+  char *rxbuf[MPI_NRX];
+  int rxhead, rx_posted;
+  int big_pending;         /* MPI_TAG_BIG receives in flight */
+  atomic_int stop_pending; /* graph_stopped: tell the other ranks (any thread sets it) */
+  int remote_stop;         /* the stop came from another rank: nothing to tell */
+  int stop_sent;
+  int failed_here; /* a protocol failure was reported */
+  /* Under mu: every crossing channel ended and sent (graph_settle waits). */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int drained;
+  int quiet; /* settled: nothing more will arrive */
+  struct mgraph *next;
+};
+
+struct mpi_rt {
+  struct maestro_runtime *rt;
+  int rank, nranks;
+  int finalize; /* this runtime initialised MPI */
+  pthread_t thr;
+  int thr_started;
+  /* list_mu: the graphs list; held by the progress thread over each pass. */
+  pthread_mutex_t list_mu;
+  struct mgraph *graphs;
+  /* mu, cv: the progress thread's sleep. */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  atomic_int kick, sleeping, quit;
+};
+
+/* progress.c */
+void *mpi_progress_main(void *arg);
+void mpi_kick(struct mpi_rt *m);
+/* The graph failed here for a reason of the backend's own (a message it
+ * cannot take): the graph stops with MAESTRO_EAGENT... */
+void mpi_graph_fail(struct mgraph *mg, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* graph.c (backend): the SPMD check. */
+int mpi_graph_same(struct mpi_rt *m, struct maestro_graph *g, MPI_Comm comm);
+
+#endif

@@ -1,0 +1,452 @@
+/* The progress thread: one per runtime, the only thread that moves
+ * messages between ranks. Each pass, for every graph that spans ranks, it
+ *   - takes the packets that arrived (in the order they were posted, so
+ *     that each sender's records stay in order) and acts on their records;
+ *   - hands received messages to their channels' rings as room allows, and
+ *     gives credits back for them;
+ *   - takes what local producers put in channels to other ranks, as far as
+ *     the credits go: small messages are copied into the packet for that
+ *     rank, larger ones sent from the buffer itself (MPI_TAG_BIG, no copy);
+ *   - sends the packets, and releases what MPI has finished sending.
+ * A pass that did nothing leads to polling for a while, then to sleep: a timed one
+ * while a graph runs (MPI has nothing to block on without spinning), an
+ * untimed one when no graph does. Local news (a producer sent, a consumer
+ * made room, a graph stopped) wakes it at once (mpi_kick). */
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/mpi/mpi_int.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/fence.h"
+#include "base/runtime.h"
+#include "mem/buf.h"
+
+/* Polling (yielding the core between passes) after the last progress before
+ * sleeping: longer than a round trip between ranks, so that a stream or a
+ * ping-pong never waits for a nap; short enough that an idle graph sleeps.
+ * Both a time and a number of passes: on a busy machine a yield may give the
+ * core away for milliseconds, which is not idleness. */
+#define SPIN_NS      2000000
+#define SPIN_PASSES  2000
+#define NAP_FIRST_NS 20000   /* the first timed sleep while a graph runs ... */
+#define NAP_MAX_NS   1000000 /* ... doubling up to this */
+
+void mpi_kick(struct mpi_rt *m) {
+  atomic_store(&m->kick, 1);
+  if (atomic_load(&m->sleeping)) {
+    pthread_mutex_lock(&m->mu);
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+  }
+}
+
+void mpi_graph_fail(struct mgraph *mg, int status, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  char full[1200];
+  snprintf(full, sizeof full, "graph '%s' on rank %d: %s", mg->g->name, mg->m->rank, msg);
+  mg->failed_here = 1;
+  /* Told to the other ranks like any stop (graph_stopped). */
+  graph_fail_remote(mg->g, status, 0, full);
+}
+
+/* ---- sending ---- */
+
+static int tx_add(struct mgraph *mg, maestro_buf_t *b, void *mem, MPI_Request req) {
+  if (mg->ntx == mg->captx) {
+    int cap = mg->captx ? mg->captx * 2 : 64;
+    MPI_Request *r = realloc(mg->txr, sizeof *r * (size_t)cap);
+    if (r) mg->txr = r;
+    struct tx *e = r ? realloc(mg->txe, sizeof *e * (size_t)cap) : NULL;
+    if (!e) { /* keep it whole: wait for this one now */
+      MPI_Wait(&req, MPI_STATUS_IGNORE);
+      if (b) maestro_buf_release(b);
+      free(mem);
+      return 0;
+    }
+    mg->txe = e;
+    mg->captx = cap;
+  }
+  mg->txr[mg->ntx] = req;
+  mg->txe[mg->ntx] = (struct tx){b, mem};
+  mg->ntx++;
+  return 0;
+}
+
+/* Sends the packet being filled for rank `r`, if any. */
+static void pkt_flush(struct mgraph *mg, int r) {
+  struct mpi_pkt *p = &mg->out[r];
+  if (!p->len) return;
+  MPI_Request req;
+  MPI_Isend(p->data, (int)p->len, MPI_BYTE, r, MPI_TAG_PKT, mg->comm, &req);
+  tx_add(mg, NULL, p->data, req);
+  p->data = NULL;
+  p->len = 0;
+}
+
+/* Room for `bytes` in the packet for rank `r`: a pointer to it, or NULL. */
+static void *pkt_room(struct mgraph *mg, int r, size_t bytes) {
+  struct mpi_pkt *p = &mg->out[r];
+  bytes = (bytes + 7) & ~(size_t)7;
+  if (p->data && p->len + bytes > MPI_PKT_MAX) pkt_flush(mg, r);
+  if (!p->data && !(p->data = malloc(MPI_PKT_MAX))) return NULL;
+  void *at = p->data + p->len;
+  p->len += bytes;
+  return at;
+}
+
+static int put_rec(struct mgraph *mg, int r, const struct rec *h, const void *data, size_t n) {
+  char *at = pkt_room(mg, r, sizeof *h + n);
+  if (!at) return -1;
+  memcpy(at, h, sizeof *h);
+  if (n) memcpy(at + sizeof *h, data, n);
+  return 0;
+}
+
+/* One message of `r`'s channel to its consumer's rank. */
+static void send_msg(struct mgraph *mg, struct rch *r, maestro_buf_t *b) {
+  struct rec h = {.kind = REC_DATA, .chan = (uint32_t)r->idx, .seq = r->seq++, .size = b->size};
+  h.ndim = b->ndim;
+  h.origin = atomic_load_explicit(&b->origin, memory_order_relaxed);
+  for (int d = 0; d < b->ndim && d < 3; d++)
+    h.dims[d] = b->dims[d];
+  const void *bytes = b->size ? maestro_buf_cdata(b) : NULL;
+  if (b->size && !bytes) {
+    mpi_graph_fail(mg, MAESTRO_ENOMEM, "a message of %zu bytes for rank %d: no host copy", b->size,
+                   r->peer);
+    maestro_buf_release(b);
+    return;
+  }
+  if (b->size <= MPI_INLINE_MAX) {
+    h.aux = 1;
+    if (put_rec(mg, r->peer, &h, bytes, b->size))
+      mpi_graph_fail(mg, MAESTRO_ENOMEM, "out of memory for a packet to rank %d", r->peer);
+    maestro_buf_release(b);
+    return;
+  }
+  if (b->size > (size_t)0x7fffffff) {
+    mpi_graph_fail(mg, MAESTRO_EINVAL,
+                   "a message of %zu bytes on '%s' -> '%s': more than 2 GiB cannot cross ranks",
+                   b->size, r->prod->name, r->cons->name);
+    maestro_buf_release(b);
+    return;
+  }
+  if (put_rec(mg, r->peer, &h, NULL, 0)) {
+    mpi_graph_fail(mg, MAESTRO_ENOMEM, "out of memory for a packet to rank %d", r->peer);
+    maestro_buf_release(b);
+    return;
+  }
+  /* From the buffer itself: it is immutable while shared, and this
+   * reference keeps it until MPI is done with it. */
+  MPI_Request req;
+  MPI_Isend(bytes, (int)b->size, MPI_BYTE, r->peer, MPI_TAG_BIG, mg->comm, &req);
+  tx_add(mg, b, NULL, req);
+}
+
+/* The producer's side of `r`: messages out as far as the credits go, then
+ * end-of-stream once the producer closed and all was sent. */
+static int pump_send(struct mgraph *mg, struct rch *r) {
+  struct chan *c = r->c;
+  int work = 0;
+  maestro_buf_t *b;
+  while (r->credits > 0 && (b = ring_pop(&c->ring))) {
+    c->popped++;
+    r->credits--;
+    work++;
+    send_msg(mg, r, b);
+  }
+  if (work) {
+    full_fence();
+    if (atomic_load_explicit(&c->prod_waiting, memory_order_relaxed) &&
+        atomic_exchange(&c->prod_waiting, 0))
+      chan_notify_producer(mg->g->rt, c);
+  }
+  if (!r->eos_sent && chan_ended(c)) {
+    struct rec h = {.kind = REC_EOS, .chan = (uint32_t)r->idx, .seq = r->seq};
+    if (put_rec(mg, r->peer, &h, NULL, 0) == 0) {
+      r->eos_sent = 1;
+      work++;
+    }
+  }
+  return work;
+}
+
+/* ---- receiving ---- */
+
+static void rx_enqueue(struct rch *r, maestro_buf_t *b, MPI_Request req) {
+  r->q[(r->qhead + r->qn) % r->qcap] = (struct rx){b, req};
+  r->qn++;
+}
+
+static void on_data(struct mgraph *mg, struct rch *r, const struct rec *h, const char *bytes,
+                    int src) {
+  if (h->seq != r->expect) {
+    mpi_graph_fail(mg, MAESTRO_EINVAL,
+                   "message %llu of '%s' -> '%s' from rank %d arrived as number %llu",
+                   (unsigned long long)r->expect, r->prod->name, r->cons->name, src,
+                   (unsigned long long)h->seq);
+    return;
+  }
+  if (r->qn == r->qcap) {
+    mpi_graph_fail(mg, MAESTRO_EINVAL, "rank %d sent more than the credits of '%s' -> '%s'", src,
+                   r->prod->name, r->cons->name);
+    return;
+  }
+  r->expect++;
+  maestro_buf_t *b;
+  if (maestro_buf_create(mg->g->rt, h->size, &b) != MAESTRO_OK) {
+    mpi_graph_fail(mg, MAESTRO_ENOMEM, "no memory for a message of %llu bytes from rank %d",
+                   (unsigned long long)h->size, src);
+    return;
+  }
+  atomic_store_explicit(&b->origin, h->origin, memory_order_relaxed);
+  if (h->ndim > 0 && h->ndim <= 3) {
+    b->ndim = h->ndim;
+    for (int d = 0; d < h->ndim; d++)
+      b->dims[d] = h->dims[d];
+  }
+  if (h->aux) {
+    if (h->size) memcpy(maestro_buf_data(b), bytes, h->size);
+    rx_enqueue(r, b, MPI_REQUEST_NULL);
+    return;
+  }
+  MPI_Request req;
+  MPI_Irecv(maestro_buf_data(b), (int)h->size, MPI_BYTE, src, MPI_TAG_BIG, mg->comm, &req);
+  rx_enqueue(r, b, req);
+  mg->big_pending++;
+}
+
+/* Acts on one packet from rank `src`. */
+static void on_packet(struct mgraph *mg, const char *p, size_t len, int src) {
+  size_t off = 0;
+  while (off + sizeof(struct rec) <= len) {
+    struct rec h;
+    memcpy(&h, p + off, sizeof h);
+    const char *body = p + off + sizeof h;
+    size_t body_n = h.kind == REC_DATA && h.aux ? h.size : h.kind == REC_STOP ? h.seq : 0;
+    off += (sizeof h + body_n + 7) & ~(size_t)7;
+    if (h.kind == REC_STOP) {
+      char msg[1200];
+      snprintf(msg, sizeof msg, "%.*s", (int)(body_n < sizeof msg ? body_n : sizeof msg - 1), body);
+      if (graph_fail_remote(mg->g, (int)(int64_t)h.size, h.aux, msg)) mg->remote_stop = 1;
+      continue;
+    }
+    struct rch *r = h.chan < (uint32_t)mg->nidx ? mg->by_idx[h.chan] : NULL;
+    if (!r || r->peer != src || r->send == (h.kind != REC_CREDIT)) {
+      mpi_graph_fail(mg, MAESTRO_EINVAL,
+                     "rank %d sent record %u for channel %u, which it does "
+                     "not share with this rank that way",
+                     src, h.kind, h.chan);
+      return;
+    }
+    switch (h.kind) {
+    case REC_DATA: on_data(mg, r, &h, body, src); break;
+    case REC_EOS: r->eos_in = 1; break;
+    case REC_CREDIT: r->credits += (int)h.seq; break;
+    default:
+      mpi_graph_fail(mg, MAESTRO_EINVAL, "rank %d sent an unknown record %u", src, h.kind);
+      return;
+    }
+  }
+}
+
+/* Packets in the order their receives were posted. */
+static int poll_packets(struct mgraph *mg) {
+  int work = 0;
+  for (;;) {
+    int done = 0;
+    MPI_Status st;
+    MPI_Test(&mg->rxr[mg->rxhead], &done, &st);
+    if (!done) return work;
+    int len = 0;
+    MPI_Get_count(&st, MPI_BYTE, &len);
+    on_packet(mg, mg->rxbuf[mg->rxhead], (size_t)len, st.MPI_SOURCE);
+    MPI_Irecv(mg->rxbuf[mg->rxhead], MPI_PKT_MAX, MPI_BYTE, MPI_ANY_SOURCE, MPI_TAG_PKT, mg->comm,
+              &mg->rxr[mg->rxhead]);
+    mg->rxhead = (mg->rxhead + 1) % MPI_NRX;
+    work++;
+  }
+}
+
+/* The consumer's side of `r`: received messages into the ring in order, as
+ * room allows; credits back; end-of-stream once all was handed over. */
+static int deliver(struct mgraph *mg, struct rch *r) {
+  struct chan *c = r->c;
+  int work = 0, pushed = 0;
+  while (r->qn) {
+    struct rx *x = &r->q[r->qhead];
+    if (x->req != MPI_REQUEST_NULL) {
+      int done = 0;
+      MPI_Test(&x->req, &done, MPI_STATUS_IGNORE);
+      if (!done) break;
+      mg->big_pending--;
+      work++;
+    }
+    size_t size = x->b->size;
+    if (!ring_push(&c->ring, x->b)) {
+      /* Full: the consumer wakes us when it takes one (chan_notify_producer). */
+      atomic_store(&c->prod_waiting, 1);
+      full_fence();
+      if (!ring_push(&c->ring, x->b)) break;
+    }
+    atomic_fetch_add_explicit(&c->msgs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->bytes, size, memory_order_relaxed);
+    x->b = NULL;
+    r->qhead = (r->qhead + 1) % r->qcap;
+    r->qn--;
+    r->owed++;
+    pushed++;
+  }
+  if (r->eos_in && !r->qn && !r->eos_done) {
+    atomic_store_explicit(&c->closed, 1, memory_order_release);
+    r->eos_done = 1;
+    pushed++;
+  }
+  if (pushed) chan_notify_consumer(mg->g->rt, c);
+  /* Credits in batches, or all when nothing more waits here; none after
+   * the end (nobody would use them). */
+  if (r->owed && !r->eos_in && (r->owed >= (r->qcap + 3) / 4 || !r->qn)) {
+    struct rec h = {.kind = REC_CREDIT, .chan = (uint32_t)r->idx, .seq = (uint64_t)r->owed};
+    if (put_rec(mg, r->peer, &h, NULL, 0) == 0) r->owed = 0;
+  }
+  return work + pushed;
+}
+
+static int poll_tx(struct mgraph *mg) {
+  if (!mg->ntx) return 0;
+  int n = 0;
+  int *idx = malloc(sizeof *idx * (size_t)mg->ntx);
+  if (!idx) return 0;
+  MPI_Testsome(mg->ntx, mg->txr, &n, idx, MPI_STATUSES_IGNORE);
+  if (n == MPI_UNDEFINED || n <= 0) {
+    free(idx);
+    return 0;
+  }
+  for (int i = 0; i < n; i++) {
+    struct tx *e = &mg->txe[idx[i]];
+    if (e->b) maestro_buf_release(e->b);
+    free(e->mem);
+    e->b = NULL;
+    e->mem = NULL;
+  }
+  free(idx);
+  /* Compact: completed requests are MPI_REQUEST_NULL now. */
+  int k = 0;
+  for (int i = 0; i < mg->ntx; i++)
+    if (mg->txr[i] != MPI_REQUEST_NULL) {
+      mg->txr[k] = mg->txr[i];
+      mg->txe[k] = mg->txe[i];
+      k++;
+    }
+  mg->ntx = k;
+  return n;
+}
+
+static void send_stop(struct mgraph *mg) {
+  struct maestro_graph *g = mg->g;
+  char msg[sizeof g->fail_msg];
+  pthread_mutex_lock(&g->mu);
+  /* Not a failure: a cancel, or a destroy before the graph finished. */
+  int finished = g->finished, cancelled = !g->failed;
+  int status = g->failed ? g->fail_status : MAESTRO_ECANCELED;
+  snprintf(msg, sizeof msg, "%s", g->failed ? g->fail_msg : "cancelled");
+  pthread_mutex_unlock(&g->mu);
+  mg->stop_sent = 1;
+  /* A stop that came from another rank was told to all by that rank; a
+   * graph that finished here before it stopped has nothing to stop. */
+  if (mg->remote_stop || finished) return;
+  size_t n = strlen(msg);
+  struct rec h = {.kind = REC_STOP, .size = (uint64_t)(int64_t)status, .aux = cancelled, .seq = n};
+  for (int r = 0; r < mg->m->nranks; r++)
+    if (r != mg->m->rank) put_rec(mg, r, &h, msg, n);
+}
+
+/* One pass over graph `mg`: whether it did something; *inflight set when
+ * MPI still works on something of it. */
+static int mg_pass(struct mgraph *mg, int *inflight) {
+  int work = poll_packets(mg);
+  if (atomic_load(&mg->stop_pending) && !mg->stop_sent) send_stop(mg);
+  for (int i = 0; i < mg->nch; i++) {
+    struct rch *r = &mg->ch[i];
+    work += r->send ? pump_send(mg, r) : deliver(mg, r);
+  }
+  for (int r = 0; r < mg->m->nranks; r++)
+    pkt_flush(mg, r);
+  work += poll_tx(mg);
+  if (mg->ntx || mg->big_pending) *inflight = 1;
+  if (!mg->drained && !mg->ntx) {
+    int all = 1;
+    for (int i = 0; i < mg->nch && all; i++)
+      all = mg->ch[i].send ? mg->ch[i].eos_sent : mg->ch[i].eos_done;
+    if (all && (!atomic_load(&mg->stop_pending) || mg->stop_sent)) {
+      pthread_mutex_lock(&mg->mu);
+      mg->drained = 1;
+      pthread_cond_broadcast(&mg->cv);
+      pthread_mutex_unlock(&mg->mu);
+    }
+  }
+  return work;
+}
+
+void *mpi_progress_main(void *arg) {
+  struct mpi_rt *m = arg;
+  pthread_setname_np(pthread_self(), "maestro-mpi");
+  uint64_t idle_since = 0, nap = NAP_FIRST_NS;
+  unsigned idle_passes = 0;
+  while (!atomic_load(&m->quit)) {
+    atomic_store(&m->kick, 0);
+    int work = 0, inflight = 0, running = 0;
+    pthread_mutex_lock(&m->list_mu);
+    for (struct mgraph *mg = m->graphs; mg; mg = mg->next) {
+      work += mg_pass(mg, &inflight);
+      pthread_mutex_lock(&mg->mu);
+      running += !mg->quiet;
+      pthread_mutex_unlock(&mg->mu);
+    }
+    pthread_mutex_unlock(&m->list_mu);
+    if (work) {
+      idle_since = 0;
+      idle_passes = 0;
+      nap = NAP_FIRST_NS;
+      continue;
+    }
+    if (inflight) { /* MPI needs to be called to finish it */
+      sched_yield();
+      continue;
+    }
+    uint64_t now = rt_now_ns();
+    if (!idle_since) idle_since = now;
+    if (running && (++idle_passes < SPIN_PASSES || now - idle_since < SPIN_NS)) {
+      sched_yield(); /* the agents of this rank may share its core */
+      continue;
+    }
+    pthread_mutex_lock(&m->mu);
+    atomic_store(&m->sleeping, 1);
+    if (!atomic_load(&m->kick) && !atomic_load(&m->quit)) {
+      if (running) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)nap;
+        if (ts.tv_nsec >= 1000000000L) {
+          ts.tv_sec++;
+          ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&m->cv, &m->mu, &ts);
+        nap = nap * 2 > NAP_MAX_NS ? NAP_MAX_NS : nap * 2;
+      } else {
+        pthread_cond_wait(&m->cv, &m->mu);
+      }
+    }
+    atomic_store(&m->sleeping, 0);
+    pthread_mutex_unlock(&m->mu);
+  }
+  return NULL;
+}

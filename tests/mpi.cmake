@@ -1,0 +1,47 @@
+# Graphs across MPI ranks (issue 11, runtime/backend/mpi): the suites run
+# under mpiexec with 2 and 3 ranks (cmake/mpi.cmake says how). Label: mpi.
+if(MAESTRO_HAVE_MPI)
+  add_executable(mpi_graph mpi/mpi_graph.c)
+  target_link_libraries(mpi_graph PRIVATE maestro_testmain)
+  foreach(n 2 3)
+    add_test(NAME mpi_graph_${n}
+             COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} ${n} $<TARGET_FILE:mpi_graph>)
+    set_tests_properties(mpi_graph_${n} PROPERTIES TIMEOUT 600 LABELS "mpi"
+                         ENVIRONMENT "${MAESTRO_MPI_ENV}")
+  endforeach()
+endif()
+
+# A rank killed mid-run: Open MPI 4 ends the job; it must end within
+# seconds, naming the lost rank, never hang (tests/mpi/killed_rank.sh).
+if(MAESTRO_HAVE_MPI)
+  add_executable(mpi_kill mpi/mpi_kill.c)
+  target_link_libraries(mpi_kill PRIVATE maestro)
+  add_test(NAME mpi_killed_rank
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/mpi/killed_rank.sh ${MAESTRO_MPIEXEC}
+                   ${MPIEXEC_NUMPROC_FLAG} 2 $<TARGET_FILE:mpi_kill>)
+  set_tests_properties(mpi_killed_rank PROPERTIES TIMEOUT 90 LABELS "mpi"
+                       ENVIRONMENT "${MAESTRO_MPI_ENV}")
+endif()
+
+# One trace file per rank (process id = rank), merged by tools/maestro-merge-ranks.
+if(MAESTRO_HAVE_MPI AND MAESTRO_BUILD_EXAMPLES)
+  add_test(NAME mpi_trace_merge
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/mpi/trace_merge.sh
+                   ${PROJECT_SOURCE_DIR}/tools/maestro-merge-ranks
+                   $<TARGET_FILE:example_mpi_pipeline> ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} 2)
+  set_tests_properties(mpi_trace_merge PROPERTIES TIMEOUT 90 LABELS "mpi"
+                       ENVIRONMENT "${MAESTRO_MPI_ENV};MAESTRO_DEVICES=none;MAESTRO_NCPU=1")
+endif()
+
+# A program that initialised MPI itself: used, never finalised by Maestro;
+# a level below MPI_THREAD_MULTIPLE refused at maestro_runtime_create.
+if(MAESTRO_HAVE_MPI)
+  add_executable(mpi_own_init mpi/mpi_own_init.c)
+  target_link_libraries(mpi_own_init PRIVATE maestro MPI::MPI_C)
+  foreach(level multiple funneled)
+    add_test(NAME mpi_own_init_${level}
+             COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} 2 $<TARGET_FILE:mpi_own_init> ${level})
+    set_tests_properties(mpi_own_init_${level} PROPERTIES TIMEOUT 60 LABELS "mpi"
+                         ENVIRONMENT "${MAESTRO_MPI_ENV}")
+  endforeach()
+endif()
