@@ -85,6 +85,16 @@ struct trace {
   double ns_per_tick;
   uint64_t last_ns; /* the latest time written (for a batch never closed) */
 
+  /* The spill (trace.c): during the run the writer thread appends the
+   * drained records, raw, to this unnamed file beside the trace; they are
+   * formatted at a flush and at the end. -1: none (formatted as drained). */
+  int spill_fd;
+  uint64_t spill_end;    /* bytes spilled */
+  uint64_t spill_done;   /* of those, formatted */
+  uint64_t lost_spilled; /* the lost count the spill says */
+  uint64_t *spill_buf;   /* one segment read back */
+  uint64_t footer_at;    /* events_written at which a long format next ends the file */
+
   /* The names' JSON forms, by record name id, made on first use. */
   struct trace_name *pages[NAME_PAGES];
 

@@ -4,16 +4,18 @@
  * Recording (hot path) and writing are apart. The engine records binary
  * per-thread records through the recorder below it (core/trace.h,
  * core/trace_rec.c); this writer starts the recorder, reads its published
- * chunks and formats them, giving each chunk back once written.
+ * chunks and gives each chunk back once it is drained.
  *
- * The trace is written as the run goes: one writer thread per trace
+ * The records leave memory as the run goes: one writer thread per trace
  * (maestro-trace) drains the recorder every .stats_interval_ms (100 ms), and
  * at once when the recorder passes three quarters of its buffer
- * (MAESTRO_TRACE_BUFFER_MB, default 256). Memory stays bounded: a recording
- * thread that finds no free chunk loses its record, counted, and the file
- * says "lost N events" (a recording thread never waits for the file). The
- * file is valid JSON after every write: events go before a fixed footer that
- * the next write overwrites.
+ * (MAESTRO_TRACE_BUFFER_MB, default 256), into the spill (raw, see "the
+ * spill" below); the JSON is formatted at maestro_trace_flush, exit, the
+ * signals and close. Memory stays bounded: a recording thread that finds no
+ * free chunk loses its record, counted, and the file says "lost N events"
+ * (a recording thread never waits for the file). The file is valid JSON
+ * after every format: events go before a fixed footer that the next one
+ * overwrites.
  *
  * The end of a process is covered too: at exit() (an atexit handler) and on
  * SIGTERM / SIGINT (a handler installed while a trace is open, only where the
@@ -43,6 +45,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +58,7 @@
 #include "prof/trace_write.h"
 
 static const char FOOTER[] = "\n]}\n";
+enum { FOOTER_EVENTS = 1 << 16 }; /* a long format ends the file this often (~16 MB) */
 
 void prof_trace_sample_depths(struct prof *p, const struct prof_chan_rec *c, int n, uint64_t t_ns) {
   for (int i = 0; i < n; i++) {
@@ -95,7 +99,8 @@ static uint32_t rec_words(uint64_t h) {
   }
 }
 
-static void flush_locked(struct trace *t, int final);
+static void flush_locked(struct trace *t, int final, int format);
+static void put_footer(struct trace *t);
 static void locked_begin(struct trace *t, sigset_t *old);
 static void locked_end(struct trace *t, const sigset_t *old);
 
@@ -177,6 +182,13 @@ static void write_words(struct trace *t, const uint64_t *w, uint32_t from, uint3
     case REC_FLOW_END: tw_flow_end(t, w[i + 1], w[i + 2]); break;
     default: break;
     }
+    /* A long format (a signal waits a bounded time for it): the file
+     * parses between records now and then. */
+    if (t->events_written >= t->footer_at) {
+      put_footer(t);
+      if (!t->failed && fseek(t->f, t->body_end, SEEK_SET) != 0) tw_fail(t, errno);
+      t->footer_at = t->events_written + FOOTER_EVENTS;
+    }
   }
   /* A batch never closed (its thread went on recording into another
    * runtime's trace): at the last time known. */
@@ -203,18 +215,127 @@ static uint32_t writable_end(const uint64_t *w, uint32_t from, uint32_t n) {
   return open ? safe : n;
 }
 
-/* Writes every record published so far; the caller holds t->rec->lock.
- * Once a write failed, records are dropped instead (their chunks reused:
- * memory stays bounded, recording threads never wait on a file that
- * fails). */
-static void flush_locked(struct trace *t, int final) {
-  if (!t->f || t->finished) return;
-  if (!t->failed && fseek(t->f, t->body_end, SEEK_SET) != 0) tw_fail(t, errno);
-  int drop = t->failed;
-  if (!drop) {
-    clock_fit(t);
-    tw_meta_devices(t, t->prof->rt);
+/* ---- the spill ----
+ *
+ * Formatting JSON costs about 300 ns a firing: done as the run goes, on a
+ * machine with no idle core, it takes that time from the firings (a
+ * nice 10 writer still gets its share of the cores). So during the run the
+ * writer thread only copies the drained records, raw, to the spill: an
+ * unnamed file beside the trace (on the disk the trace goes to, not in
+ * memory; nothing is left behind however the process ends). They are
+ * formatted where the file must parse: maestro_trace_flush, exit(), the
+ * signals, the runtime's destroy. Names need no spilling: the recorder's
+ * table lives until the trace is closed.
+ *
+ * A segment is a head word (words << 0 | kind << 32) and its words: records
+ * of one chunk (SPILL_FINAL: untimed firings at its end are written without
+ * their span, as write_words' `final`), or SPILL_LOST and the lost count. */
+
+enum { SPILL_FINAL = 1, SPILL_LOST = 2 };
+
+/* An unnamed file in the trace's folder (O_TMPFILE), else "<trace>.spill"
+ * unlinked at once; -1 when neither can be made. */
+static int spill_open(const char *path) {
+  size_t n = strlen(path) + 8;
+  char *p = malloc(n);
+  if (!p) return -1;
+  snprintf(p, n, "%s", path);
+  char *slash = strrchr(p, '/');
+  const char *dir = slash ? (slash == p ? "/" : p) : ".";
+  if (slash && slash != p) *slash = 0;
+  int fd = -1;
+#ifdef O_TMPFILE
+  fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
+  if (fd < 0) {
+    snprintf(p, n, "%s.spill", path);
+    fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) unlink(p);
   }
+  free(p);
+  return fd;
+}
+
+static int spill_put(struct trace *t, uint32_t kind, const uint64_t *w, uint32_t n) {
+  uint64_t head = (uint64_t)n | (uint64_t)kind << 32;
+  struct iovec iov[2] = {{&head, sizeof head}, {(void *)(uintptr_t)w, (size_t)n * 8}};
+  ssize_t want = (ssize_t)(sizeof head + (size_t)n * 8);
+  if (pwritev(t->spill_fd, iov, 2, (off_t)t->spill_end) != want) return -1;
+  t->spill_end += (uint64_t)want;
+  return 0;
+}
+
+static void write_lost(struct trace *t, uint64_t lost) {
+  if (lost <= t->lost_written) return;
+  tw_lost(t, lost - t->lost_written, lost, t->last_ns);
+  t->lost_written = lost;
+}
+
+/* Writes what is formatted and the footer after it. */
+static void put_footer(struct trace *t) {
+  tw_out_flush(t);
+  if (t->failed) return;
+  t->body_end = ftell(t->f);
+  fputs(FOOTER, t->f);
+  if (fflush(t->f) != 0 || ferror(t->f)) tw_fail(t, errno);
+}
+
+/* Formats the spilled segments not formatted yet (the file is positioned
+ * at body_end). */
+static void spill_format(struct trace *t) {
+  while (t->spill_done < t->spill_end && !t->failed) {
+    uint64_t head = 0;
+    errno = 0;
+    if (pread(t->spill_fd, &head, sizeof head, (off_t)t->spill_done) != (ssize_t)sizeof head) {
+      tw_fail(t, errno);
+      return;
+    }
+    uint32_t n = (uint32_t)head, kind = (uint32_t)(head >> 32);
+    ssize_t want = (ssize_t)n * 8;
+    if (n > TRACE_CHUNK_WORDS ||
+        pread(t->spill_fd, t->spill_buf, (size_t)want, (off_t)(t->spill_done + 8)) != want) {
+      tw_fail(t, errno);
+      return;
+    }
+    t->spill_done += 8 + (uint64_t)want;
+    if (kind & SPILL_LOST)
+      write_lost(t, t->spill_buf[0]);
+    else
+      write_words(t, t->spill_buf, 0, n, kind & SPILL_FINAL);
+  }
+  if (t->spill_done == t->spill_end && t->spill_end) { /* all formatted: give the disk back */
+    if (ftruncate(t->spill_fd, 0) == 0) t->spill_done = t->spill_end = 0;
+  }
+}
+
+/* Starts formatting: the file positioned at body_end, the clock fitted,
+ * the spill formatted. */
+static void format_begin(struct trace *t) {
+  if (!t->failed && fseek(t->f, t->body_end, SEEK_SET) != 0) tw_fail(t, errno);
+  if (t->failed) return;
+  clock_fit(t);
+  tw_meta_devices(t, t->prof->rt);
+  if (t->spill_fd >= 0) spill_format(t);
+}
+
+/* The spill cannot be written (a full disk, a file size limit): what it
+ * holds is formatted, and records are formatted as drained from now on. */
+static void spill_abandon(struct trace *t) {
+  format_begin(t);
+  close(t->spill_fd);
+  t->spill_fd = -1;
+}
+
+/* Takes every record published so far off the recorder; the caller holds
+ * t->rec->lock. `format`: into the file, which then parses; else into the
+ * spill (when there is one). Once a write failed, records are dropped
+ * instead (their chunks reused: memory stays bounded, recording threads
+ * never wait on a file that fails). */
+static void flush_locked(struct trace *t, int final, int format) {
+  if (!t->f || t->finished) return;
+  if (t->spill_fd < 0) format = 1;
+  if (format) format_begin(t);
+  int drop = t->failed;
   for (struct trace_buf *b = t->rec->bufs; b; b = b->next) {
     struct trace_chunk *c = b->head;
     while (c) {
@@ -224,7 +345,14 @@ static void flush_locked(struct trace *t, int final) {
        * its last record. Re-read the count after `next` for that. */
       if (next) n = atomic_load_explicit(&c->count, memory_order_acquire);
       uint32_t end = next || final ? n : writable_end(c->w, c->done, n);
-      if (end > c->done && !drop) write_words(t, c->w, c->done, end, final || next != NULL);
+      int fin = final || next != NULL;
+      if (end > c->done && !drop && !format &&
+          spill_put(t, fin ? SPILL_FINAL : 0, c->w + c->done, end - c->done) != 0) {
+        spill_abandon(t);
+        format = 1;
+        drop = t->failed;
+      }
+      if (end > c->done && !drop && format) write_words(t, c->w, c->done, end, fin);
       c->done = end;
       if (!next) break;
       b->head = next; /* the writer has moved on: c is ours */
@@ -236,14 +364,19 @@ static void flush_locked(struct trace *t, int final) {
   atomic_fetch_add_explicit(&t->rec->passes, 1, memory_order_release);
   if (drop) return;
   uint64_t lost = atomic_load_explicit(&t->rec->lost, memory_order_relaxed);
-  if (lost > t->lost_written) {
-    tw_lost(t, lost - t->lost_written, lost, t->last_ns);
-    t->lost_written = lost;
+  if (!format) {
+    if (lost > t->lost_spilled) {
+      if (spill_put(t, SPILL_LOST, &lost, 1) == 0)
+        t->lost_spilled = lost;
+      else {
+        spill_abandon(t);
+        format = 1;
+      }
+    }
+    if (!format) return;
   }
-  tw_out_flush(t);
-  t->body_end = ftell(t->f);
-  fputs(FOOTER, t->f);
-  if (fflush(t->f) != 0 || ferror(t->f)) tw_fail(t, errno);
+  write_lost(t, lost);
+  put_footer(t);
 }
 
 int prof_trace_flush(struct maestro_runtime *rt) {
@@ -251,7 +384,7 @@ int prof_trace_flush(struct maestro_runtime *rt) {
   if (!t) return MAESTRO_OK;
   sigset_t old;
   locked_begin(t, &old);
-  flush_locked(t, 0);
+  flush_locked(t, 0, 1);
   int failed = t->failed, e = t->error;
   locked_end(t, &old);
   if (failed)
@@ -330,7 +463,7 @@ static void locked_end(struct trace *t, const sigset_t *old) {
 static void trace_finish(struct trace *t) {
   sigset_t old;
   locked_begin(t, &old);
-  flush_locked(t, 1);
+  flush_locked(t, 1, 1);
   t->finished = 1;
   locked_end(t, &old);
 }
@@ -429,7 +562,7 @@ static void *writer_main(void *arg) {
     if (atomic_load_explicit(&t->stop, memory_order_acquire)) break;
     atomic_store_explicit(&t->rec->drain_asked, 0, memory_order_relaxed);
     pthread_mutex_lock(&t->rec->lock);
-    flush_locked(t, 0);
+    flush_locked(t, 0, 0);
     pthread_mutex_unlock(&t->rec->lock);
   }
   return NULL;
@@ -449,6 +582,7 @@ int prof_trace_open(struct prof *p, const char *path) {
   size_t pre = (size_t)p->rt->cfg.trace_prefault_mb;
   t->prof = p;
   t->slot = -1;
+  t->spill_fd = -1;
   t->pipe[0] = t->pipe[1] = -1;
   if (pipe2(t->pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
     int e = errno;
@@ -484,6 +618,7 @@ int prof_trace_open(struct prof *p, const char *path) {
   t->last_ns = t->rec->ns0;
   t->ns_per_tick = trace_clock_tsc ? 0.0 : 1.0;
   t->interval_ns = p->interval_ns;
+  t->footer_at = FOOTER_EVENTS;
   tw_init(t);
   tw_meta(t, p->rt);
   t->body_end = ftell(t->f);
@@ -496,6 +631,10 @@ int prof_trace_open(struct prof *p, const char *path) {
     prof_trace_close(p);
     return MAESTRO_ESYS;
   }
+  /* Without a spill (no room beside the trace) records are formatted as
+   * drained, the run's cores paying for it. */
+  t->spill_buf = malloc((size_t)TRACE_CHUNK_WORDS * 8);
+  if (t->spill_buf) t->spill_fd = spill_open(path);
   trace_register(t);
   /* Started with TERM and INT blocked, which it keeps. */
   sigset_t s, old;
@@ -521,7 +660,7 @@ void prof_trace_close(struct prof *p) {
   }
   sigset_t old;
   locked_begin(t, &old);
-  flush_locked(t, 1);
+  flush_locked(t, 1, 1);
   locked_end(t, &old);
   uint64_t lost = atomic_load(&t->rec->lost);
   if (lost)
@@ -535,6 +674,8 @@ void prof_trace_close(struct prof *p) {
   if (fclose(t->f) != 0) tw_fail(t, errno);
   close(t->pipe[0]);
   close(t->pipe[1]);
+  if (t->spill_fd >= 0) close(t->spill_fd);
+  free(t->spill_buf);
   for (int i = 0; i < NAME_PAGES; i++) {
     if (!t->pages[i]) continue;
     for (int k = 0; k < NAME_PAGE; k++)

@@ -277,6 +277,43 @@ def test_trace_end():
         shutil.rmtree(d)
 
 
+def test_trace_spill():
+    """During the run the trace's records go raw to an unnamed spill file
+    beside it, not formatted (formatting takes the cores from the firings):
+    the JSON file holds no firing until the end, which writes them all, and
+    nothing is left beside the trace."""
+    d = tempfile.mkdtemp()
+    try:
+        path = os.path.join(d, "run.json")
+        p = subprocess.Popen([DEMO, "graphtrace", path, "0", "live"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        check(p.stdout.readline().strip() == "ready", "trace spill: ready")
+        time.sleep(0.5)  # several writer periods (100 ms): records were drained
+        links = []
+        for fd in os.listdir(f"/proc/{p.pid}/fd"):
+            try:
+                links.append(os.readlink(f"/proc/{p.pid}/fd/{fd}"))
+            except OSError:
+                pass
+        spills = [l for l in links if l.startswith(d + "/") and l.endswith(" (deleted)")]
+        check(len(spills) == 1, f"trace spill: one unnamed spill beside the trace: {links}")
+        with open(path) as f:
+            mid = json.load(f)["traceEvents"]
+        check(len(_firings(mid, "sink")) == 0,
+              f"trace spill: {len(_firings(mid, 'sink'))} firings formatted during the run")
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=20)
+        check(rc == -signal.SIGTERM, f"trace spill: ended by SIGTERM: {rc}")
+        with open(path) as f:
+            ev = json.load(f)["traceEvents"]
+        seqs = sorted(e["args"]["seq"] for e in _firings(ev, "sink"))
+        check(len(seqs) >= 100 and seqs == list(range(len(seqs))),
+              f"trace spill: {len(seqs)} sink firings at the end, none missing")
+        check(os.listdir(d) == ["run.json"], f"trace spill: left beside the trace: {os.listdir(d)}")
+    finally:
+        shutil.rmtree(d)
+
+
 def test_output_flows():
     """Flows into a graph output end on the host track (issue 12), one per message."""
     d = tempfile.mkdtemp()
@@ -923,7 +960,7 @@ def test_tmux():
 
 
 for t in (test_json, test_runtime_places, test_graph, test_graph_trace, test_trace_end,
-          test_output_flows, test_hybrid_choice, test_top_explains,
+          test_trace_spill, test_output_flows, test_hybrid_choice, test_top_explains,
           test_device_graph,
           test_stale, test_bad_segments, test_trace, test_trace_stress, test_tmux,
           test_squat_top, test_squat_runtime, test_escape, test_two_runtimes, test_killed,
