@@ -79,7 +79,8 @@ struct trace {
   uint64_t lost_written;  /* lost records the file reports */
   const uint64_t *choice; /* the REC_CHOICE of the firing being written, or NULL */
   uint64_t start_ns;
-  int pid;
+  int pid;    /* the trace's process id: the MPI rank when there are several */
+  int os_pid; /* the process that writes it (exit and signal handlers compare getpid()) */
 
   /* trace_clock() ticks -> ns: a line through (rec->tick0, rec->ns0). */
   double ns_per_tick;

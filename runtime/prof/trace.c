@@ -471,7 +471,7 @@ static void trace_finish(struct trace *t) {
 static void trace_at_exit(void) {
   pthread_mutex_lock(&reg_lock);
   for (int i = 0; i < SIG_SLOTS; i++) /* not a fork's child's: its parent writes them */
-    if (reg_traces[i] && reg_traces[i]->pid == (int)getpid()) trace_finish(reg_traces[i]);
+    if (reg_traces[i] && reg_traces[i]->os_pid == (int)getpid()) trace_finish(reg_traces[i]);
   pthread_mutex_unlock(&reg_lock);
 }
 
@@ -485,7 +485,7 @@ static void trace_register(struct trace *t) {
       reg_traces[i] = t;
       t->slot = i;
       atomic_store(&sig_slots[i].state, SLOT_IDLE);
-      atomic_store(&sig_slots[i].pid, t->pid);
+      atomic_store(&sig_slots[i].pid, t->os_pid);
       atomic_store(&sig_slots[i].wfd, t->pipe[1]);
       break;
     }
@@ -614,7 +614,8 @@ int prof_trace_open(struct prof *p, const char *path) {
   t->rec = p->rt->tracer;
   t->start_ns = p->rt->start_ns;
   /* Across ranks, the rank: the files of all ranks open together. */
-  t->pid = p->rt->nranks > 1 ? p->rt->rank : (int)getpid();
+  t->os_pid = (int)getpid();
+  t->pid = p->rt->nranks > 1 ? p->rt->rank : t->os_pid;
   t->last_ns = t->rec->ns0;
   t->ns_per_tick = trace_clock_tsc ? 0.0 : 1.0;
   t->interval_ns = p->interval_ns;
