@@ -26,6 +26,20 @@ installed() {
   [ "$s" = "install ok installed" ]
 }
 
+# Optional (issue 9): StarPU, for bench/placement_starpu (built only when
+# found). Tried on its own; where it does not install, nothing fails.
+optional=(libstarpu-dev)
+for p in "${optional[@]}"; do
+  installed "$p" && continue
+  osudo=()
+  if [ "$(id -u)" -ne 0 ]; then osudo=(sudo); fi
+  echo "install-deps: trying optional $p"
+  if ! { DEBIAN_FRONTEND=noninteractive "${osudo[@]}" apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive "${osudo[@]}" apt-get install -y -qq --no-install-recommends "$p" </dev/null; }; then
+    echo "install-deps: optional $p not installed (bench/placement_starpu is skipped)"
+  fi
+done
+
 missing=()
 for p in "${packages[@]}"; do
   installed "$p" || missing+=("$p")

@@ -204,6 +204,12 @@ void win_free(struct maestro_agent *a) {
 }
 
 /* Where the next firing should go: -1 for a CPU lane, else a device (the lock held). */
+/* How many times as long as the chosen place's a place's estimate is (1
+ * when either is unknown). */
+static double slower(double place_ns, double chosen_ns) {
+  return place_ns > 0 && chosen_ns > 0 ? place_ns / chosen_ns : 1.0;
+}
+
 static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
   struct maestro_runtime *rt = a->g->rt;
   if (!w->dev_ok) return -1;
@@ -238,15 +244,17 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
    * measured; now and then a place not chosen is measured again
    * (perf_should_explore), so that a wrong model (a slow first firing)
    * does not stay wrong. */
-  double ns;
+  double ns, cpu_ns, dev_ns[PLACE_MAX_DEVICES];
   int cpu_queue = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed);
-  if (perf_estimate(w->ph_cpu, bytes, &ns) == 0 && cpu_queue == 0) return -1;
-  double best_cost = (cpu_queue + 1) * (ns > 0 ? ns : 0);
+  if (perf_estimate(w->ph_cpu, bytes, &cpu_ns) == 0 && cpu_queue == 0) return -1;
+  double best_cost = (cpu_queue + 1) * (cpu_ns > 0 ? cpu_ns : 0);
   int best = -1;
   for (int d = 0; d < rt->ndev; d++) {
+    dev_ns[d] = -1;
     if (!(w->dev_mask >> d & 1)) continue;
     int room = w->dev_inflight[d] < WIN_DEV_INFLIGHT;
     if (perf_estimate(w->ph_dev[d], bytes, &ns) == 0 && room) return d;
+    dev_ns[d] = ns;
     /* A busy device still counts: waiting for it may beat a slow CPU. */
     double cost = (w->dev_inflight[d] + 1) * (ns > 0 ? ns : 0);
     for (int p = 0; p < a->n_in && p < 8; p++)
@@ -256,10 +264,15 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
       best = d;
     }
   }
-  if (best >= 0 && perf_should_explore(w->ph_cpu)) return -1;
+  /* A place re-measured costs its own time instead of the best one's: the
+   * slower the models say it is, the less often it is explored, so that
+   * exploring costs about the same share of the run whatever the gap
+   * between places (perf_should_explore_at). */
+  double chosen_ns = best < 0 ? cpu_ns : dev_ns[best];
+  if (best >= 0 && perf_should_explore_at(w->ph_cpu, slower(cpu_ns, chosen_ns))) return -1;
   for (int d = 0; d < rt->ndev; d++)
     if (d != best && (w->dev_mask >> d & 1) && w->dev_inflight[d] < WIN_DEV_INFLIGHT &&
-        perf_should_explore(w->ph_dev[d]))
+        perf_should_explore_at(w->ph_dev[d], slower(dev_ns[d], chosen_ns)))
       return d;
   return best;
 }

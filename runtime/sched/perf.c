@@ -556,11 +556,17 @@ void perf_chosen(struct perf_hist *h) {
 }
 
 int perf_should_explore(struct perf_hist *h) {
+  return perf_should_explore_at(h, 1.0);
+}
+
+int perf_should_explore_at(struct perf_hist *h, double slower) {
   if (!h) return 0;
   /* last_chosen first: every value it held came from fires, which only grows. */
   uint64_t last = atomic_load(&h->last_chosen);
   uint64_t f = atomic_load(&h->key->fires);
-  if (f - last < atomic_load(&h->gap)) return 0;
+  double gap = (double)atomic_load(&h->gap);
+  if (slower > 1.0) gap = slower < 1e9 ? gap * slower : 1e18; /* NaN stays at 1x */
+  if ((double)(f - last) < gap) return 0;
   if (!atomic_compare_exchange_strong(&h->last_chosen, &last, f)) return 0;
   atomic_store(&h->exploring, 1);
   return 1;

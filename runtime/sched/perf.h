@@ -146,6 +146,13 @@ void perf_chosen(struct perf_hist *h);
  * measurement. */
 int perf_should_explore(struct perf_hist *h);
 
+/* perf_should_explore for a place the models expect `slower` times as
+ * long per firing as the one chosen: its gap is stretched by that factor
+ * (when > 1), so that re-measuring a place costs about the same share of
+ * the work (1 / gap) however slow it is. Without it a device 8x slower
+ * than the CPU measured every 64 firings adds 8 / 64 = 12% to the run. */
+int perf_should_explore_at(struct perf_hist *h, double slower);
+
 /* The architecture of a place, for perf_hist_get: "cpu:<model>" for CPU
  * place `index`, place_arch() for device place `index`. MAESTRO_ENODEV for
  * no such place. */

@@ -239,6 +239,38 @@ static void perf_exploration(void) {
   perf_store_destroy(s);
 }
 
+/* A place the models expect `slower` times as long as the chosen one is
+ * explored after gap * slower firings of its key, so that re-measuring it
+ * costs the same share of the run however slow it is; 1 or less (or an
+ * unknown ratio) keeps the plain gap. */
+static void perf_exploration_slower(void) {
+  struct perf_store *s =
+      perf_store_create(NULL, &(struct perf_params){.min_samples = 1, .explore_every = 4});
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  struct perf_hist *a = perf_hist_get(s, "k", "cpu:test");
+  struct perf_hist *b = perf_hist_get(s, "k", ARCH_B);
+  for (int i = 0; i < 4; i++)
+    perf_chosen(a);
+  CU_ASSERT_EQUAL(perf_should_explore_at(b, 3.0), 0); /* 4 of 12 */
+  for (int i = 0; i < 7; i++) {
+    perf_chosen(a);
+    CU_ASSERT_EQUAL(perf_should_explore_at(b, 3.0), 0);
+  }
+  perf_chosen(a); /* 12 */
+  CU_ASSERT_EQUAL(perf_should_explore_at(b, 3.0), 1);
+  CU_ASSERT_EQUAL(perf_should_explore_at(b, 3.0), 0); /* given once */
+  for (int i = 0; i < 4; i++)
+    perf_chosen(a);
+  CU_ASSERT_EQUAL(perf_should_explore_at(b, 0.5), 1); /* faster: the plain gap */
+  for (int i = 0; i < 4; i++)
+    perf_chosen(a);
+  CU_ASSERT_EQUAL(perf_should_explore_at(b, 0.0 / 0.0), 1); /* unknown: the plain gap */
+  for (int i = 0; i < 4; i++)
+    perf_chosen(a);
+  CU_ASSERT_EQUAL(perf_should_explore_at(b, 1e300), 0); /* never overflows into a yes */
+  perf_store_destroy(s);
+}
+
 /* The gap never grows past explore_max. */
 static void perf_exploration_max(void) {
   struct perf_store *s = perf_store_create(
@@ -704,7 +736,8 @@ void register_suites(void) {
             {"welford_exact", perf_welford_exact}, {"window_fades", perf_window_fades},
             {"calibration", perf_calibration}, {"bad_arguments", perf_bad_arguments},
             {"exploration", perf_exploration}, {"exploration_max", perf_exploration_max},
-            {"exploration_once", perf_exploration_once});
+            {"exploration_once", perf_exploration_once},
+            {"exploration_slower", perf_exploration_slower});
   ADD_SUITE("perf_files", NULL, NULL, {"round_trip", perf_round_trip},
             {"saved_at_destroy", perf_saved_at_destroy},
             {"no_dir_writes_nothing", perf_no_dir_writes_nothing},
