@@ -329,6 +329,20 @@ static void test_errors(void) {
   maestro_graph_destroy(g); /* never started: no thread to join */
 }
 
+/* A source that fails at once ends its stream from its own thread while
+ * the graph is already over: destroying the graph right away must wait for
+ * the firing that end-of-stream causes (it ran on freed agents, found by
+ * tsan in CI). Many rounds make the window likely. */
+static void test_fail_then_destroy(void) {
+  char missing[128], out[128];
+  path_of(missing, sizeof missing, "no-such-file");
+  path_of(out, sizeof out, "race.out");
+  for (int i = 0; i < 300; i++) {
+    struct check c = {.block = 64};
+    CU_ASSERT_EQUAL_FATAL(pipeline(missing, out, MAESTRO_IO_BLOCKS, 64, &c), MAESTRO_EAGENT);
+  }
+}
+
 void register_suites(void) {
   ADD_SUITE("engine_io", io_suite_init, io_suite_fini,
             {"lines: random multi-MB file, byte-exact, whole lines", test_lines_roundtrip},
@@ -336,5 +350,6 @@ void register_suites(void) {
             {"lines: a line longer than the block is not split", test_long_line},
             {"an empty file", test_empty}, {"standard input through a pipe", test_stdin_pipe},
             {"a silent standard input: cancel and destroy", test_silent_stdin_destroy},
-            {"errors name the agent and the path", test_errors});
+            {"errors name the agent and the path", test_errors},
+            {"a failed source, destroyed at once, 300 rounds", test_fail_then_destroy});
 }

@@ -1183,13 +1183,20 @@ const char *graph_keep_reason(struct maestro_graph *g, struct maestro_agent *a, 
   return r ? r->text : NULL;
 }
 
-static void graph_free(struct maestro_graph *g) {
-  /* Their threads end before what they use goes. */
+/* Ends the extensions' threads (bundled I/O agents). They push and close
+ * host ends, which wakes agents: joined before destroy waits for the
+ * workers to be done with the graph, no wake-up comes after that wait. */
+static void graph_exts_fini(struct maestro_graph *g) {
   for (struct graph_ext *x = g->exts, *n; x; x = n) {
     n = x->next;
     x->fini(x->arg);
     free(x);
   }
+  g->exts = NULL;
+}
+
+static void graph_free(struct maestro_graph *g) {
+  graph_exts_fini(g);
   for (struct chan *c = g->chans, *n; c; c = n) {
     n = c->next;
     chan_free(c);
@@ -1253,11 +1260,7 @@ void maestro_graph_destroy(maestro_graph_t *g) {
     g->settling = 1;
     pthread_mutex_unlock(&g->mu);
     if (settle) g->rt->dist->graph_settle(g);
-    /* Workers may still be leaving the last runs: wait until none is queued or running. */
-    while (atomic_load(&g->active) > 0) {
-      struct timespec ts = {0, 50000};
-      nanosleep(&ts, NULL);
-    }
+    graph_exts_fini(g);
   } else {
     /* Never started: end every stream so that no host thread waits on it. */
     graph_stop(g);
@@ -1265,11 +1268,14 @@ void maestro_graph_destroy(maestro_graph_t *g) {
       host_output_cancel(o);
     dl_close(g);
   }
-  /* Threads woken above (closed inputs, ended outputs, waiters) leave their calls first. */
-  while (atomic_load(&g->host_users) > 0) {
-    struct timespec ts = {0, 50000};
-    nanosleep(&ts, NULL);
-  }
+  /* Threads woken above (closed inputs, ended outputs, waiters) leave their
+   * calls first, then workers the runs those calls (or the last firings)
+   * queued: a call queues its run before it leaves. */
+  struct timespec nap = {0, 50000};
+  while (atomic_load(&g->host_users) > 0)
+    nanosleep(&nap, NULL);
+  while (atomic_load(&g->active) > 0)
+    nanosleep(&nap, NULL);
   if (g->dist) g->rt->dist->graph_destroy(g);
   graph_free(g);
 }
