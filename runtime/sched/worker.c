@@ -610,6 +610,16 @@ void sched_fini(struct maestro_runtime *rt) {
   rt->sched = NULL;
 }
 
+unsigned sched_runs(struct maestro_runtime *rt, int kind, int index) {
+  struct sched *s = rt->sched;
+  int i = kind == MAESTRO_PLACE_DEVICE ? s->n + index : index;
+  if (index < 0 || i >= s->n + atomic_load(&s->ndev) ||
+      (kind != MAESTRO_PLACE_DEVICE && index >= s->n))
+    return 0;
+  /* Two steps a run (odd while one is in progress): rounded up. */
+  return (atomic_load_explicit(&s->w[i].run_seq, memory_order_relaxed) + 1) / 2;
+}
+
 void sched_account(struct maestro_runtime *rt, int kind, int index, uint64_t busy_ns,
                    uint64_t fires) {
   struct sched *s = rt->sched;
