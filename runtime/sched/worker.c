@@ -55,7 +55,8 @@
  * stay where they ran (their caches, their neighbours) unless a worker has
  * really nothing to do. */
 #define STEAL_NS 4000
-/* How long an idle worker spins before it parks. */
+/* How long an idle worker spins before it parks (a device worker: only while
+ * its tasks have been coming within that time, see worker_main). */
 #define SPIN_NS 30000
 /* A run in progress this long holds its queue no more (see above). */
 #define LONG_RUN_NS 2000000
