@@ -145,8 +145,10 @@ static void mg_free(struct mgraph *mg) {
   free(mg->txe);
   free(mg->ch);
   free(mg->by_idx);
+  free(mg->wake);
   if (mg->comm != MPI_COMM_NULL) MPI_Comm_free(&mg->comm);
   pthread_mutex_destroy(&mg->mu);
+  pthread_mutex_destroy(&mg->pass_mu);
   pthread_cond_destroy(&mg->cv);
   free(mg);
 }
@@ -170,6 +172,7 @@ static int mpi_graph_check(struct maestro_graph *g) {
   mg->m = m;
   mg->comm = comm;
   pthread_mutex_init(&mg->mu, NULL);
+  pthread_mutex_init(&mg->pass_mu, NULL);
   pthread_cond_init(&mg->cv, NULL);
   atomic_init(&mg->stop_pending, 0);
   for (int i = 0; i < MPI_NRX; i++)
@@ -187,15 +190,17 @@ static int mpi_graph_start(struct maestro_graph *g) {
   mg->nidx = n;
   mg->by_idx = calloc((size_t)n + 1, sizeof *mg->by_idx);
   mg->ch = calloc((size_t)n + 1, sizeof *mg->ch);
+  mg->wake = calloc((size_t)n + 1, sizeof *mg->wake);
   mg->out = calloc((size_t)m->nranks, sizeof *mg->out);
   for (int i = 0; i < MPI_NRX; i++)
     if (!(mg->rxbuf[i] = malloc(MPI_PKT_MAX))) n = -1;
-  if (!mg->by_idx || !mg->ch || !mg->out || n < 0)
+  if (!mg->by_idx || !mg->ch || !mg->wake || !mg->out || n < 0)
     return err_set(MAESTRO_ENOMEM, "maestro_graph_start: out of memory");
   int k = 0;
   for (struct chan *c = g->chans; c; c = c->next, k++) {
     if (!c->prod || !c->cons || c->prod->remote == c->cons->remote) continue;
     struct rch *r = &mg->ch[mg->nch];
+    r->mg = mg;
     r->c = c;
     r->idx = k;
     r->send = !c->prod->remote;
@@ -309,7 +314,10 @@ static void mpi_graph_destroy(struct maestro_graph *g) {
 }
 
 static void mpi_notify(struct maestro_runtime *rt, struct chan *c) {
-  (void)c;
+  /* A producer's messages leave from its own thread when they can: one
+   * wake-up and one pass fewer on every message's way. */
+  struct rch *r = c->remote;
+  if (r && r->send && mpi_send_now(r)) return;
   mpi_kick(rt->dist_state);
 }
 

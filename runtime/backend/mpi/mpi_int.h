@@ -46,6 +46,7 @@ struct rx {
 
 /* One channel whose ends are on two ranks, as this rank sees it. */
 struct rch {
+  struct mgraph *mg;
   struct chan *c;
   int idx;                           /* index in the graph's channel list */
   int peer;                          /* the other end's rank */
@@ -79,7 +80,9 @@ struct mpi_pkt {
 struct mpi_rt;
 
 /* One started graph that spans ranks. Its fields are the progress thread's,
- * but for those marked otherwise. */
+ * but for those marked otherwise; pass_mu is held over each of its passes
+ * and by a producer's worker that sends its messages itself
+ * (mpi_send_now). */
 struct mgraph {
   struct maestro_graph *g;
   struct mpi_rt *m;
@@ -87,7 +90,10 @@ struct mgraph {
   struct rch *ch;
   int nch;
   struct rch **by_idx; /* channel index -> its rch, NULL when it does not cross here */
+  struct rch **wake;   /* whose local end a pass is to wake, after it (nwake of them) */
+  int nwake;
   int nidx;
+  pthread_mutex_t pass_mu;
   struct mpi_pkt *out; /* per rank: the packet being filled */
   MPI_Request *txr;
   struct tx *txe;
@@ -126,6 +132,10 @@ struct mpi_rt {
 /* progress.c */
 void *mpi_progress_main(void *arg);
 void mpi_kick(struct mpi_rt *m);
+/* A local producer sent on `r` (producer's side): its worker sends what the
+ * credits allow itself when no pass holds the graph. 1 when nothing is left
+ * for the progress thread to finish. */
+int mpi_send_now(struct rch *r);
 /* The graph failed here for a reason of the backend's own (a message it
  * cannot take): the graph stops with MAESTRO_EAGENT... */
 void mpi_graph_fail(struct mgraph *mg, int status, const char *fmt, ...)

@@ -8,6 +8,9 @@
  *     the credits go: small messages are copied into the packet for that
  *     rank, larger ones sent from the buffer itself (MPI_TAG_BIG, no copy);
  *   - sends the packets, and releases what MPI has finished sending.
+ * A local producer's worker sends its messages itself when it can
+ * (mpi_send_now): a message then leaves without waiting for this thread to
+ * be woken and scheduled, often on the core that worker holds.
  * A pass that did nothing leads to polling for a while, then to sleep: a timed one
  * while a graph runs (MPI has nothing to block on without spinning), an
  * untimed one when no graph does. Local news (a producer sent, a consumer
@@ -152,8 +155,11 @@ static void send_msg(struct mgraph *mg, struct rch *r, maestro_buf_t *b) {
 }
 
 /* The producer's side of `r`: messages out as far as the credits go, then
- * end-of-stream once the producer closed and all was sent. */
-static int pump_send(struct mgraph *mg, struct rch *r) {
+ * end-of-stream once the producer closed and all was sent. *wake set when
+ * the producer waits for the room made: the caller wakes it once it holds
+ * pass_mu no more (a thread woken on this core may run at once, and would
+ * find the graph held). */
+static int pump_send(struct mgraph *mg, struct rch *r, int *wake) {
   struct chan *c = r->c;
   int work = 0;
   maestro_buf_t *b;
@@ -167,7 +173,7 @@ static int pump_send(struct mgraph *mg, struct rch *r) {
     full_fence();
     if (atomic_load_explicit(&c->prod_waiting, memory_order_relaxed) &&
         atomic_exchange(&c->prod_waiting, 0))
-      chan_notify_producer(mg->g->rt, c);
+      *wake = 1;
   }
   if (!r->eos_sent && chan_ended(c)) {
     struct rec h = {.kind = REC_EOS, .chan = (uint32_t)r->idx, .seq = r->seq};
@@ -277,8 +283,9 @@ static int poll_packets(struct mgraph *mg) {
 }
 
 /* The consumer's side of `r`: received messages into the ring in order, as
- * room allows; credits back; end-of-stream once all was handed over. */
-static int deliver(struct mgraph *mg, struct rch *r) {
+ * room allows; credits back; end-of-stream once all was handed over. *wake
+ * set when the consumer is to be told (as in pump_send). */
+static int deliver(struct mgraph *mg, struct rch *r, int *wake) {
   struct chan *c = r->c;
   int work = 0, pushed = 0;
   while (r->qn) {
@@ -310,7 +317,7 @@ static int deliver(struct mgraph *mg, struct rch *r) {
     r->eos_done = 1;
     pushed++;
   }
-  if (pushed) chan_notify_consumer(mg->g->rt, c);
+  if (pushed) *wake = 1;
   /* Credits in batches, or all when nothing more waits here; none after
    * the end (nobody would use them). */
   if (r->owed && !r->eos_in && (r->owed >= (r->qcap + 3) / 4 || !r->qn)) {
@@ -369,6 +376,30 @@ static void send_stop(struct mgraph *mg) {
     if (r != mg->m->rank) put_rec(mg, r, &h, msg, n);
 }
 
+int mpi_send_now(struct rch *r) {
+  struct mgraph *mg = r->mg;
+  /* A pass under way takes the messages itself (the producer kicks it). */
+  if (pthread_mutex_trylock(&mg->pass_mu) != 0) return 0;
+  int wake = 0;
+  /* Only a channel with nothing in flight (all credits back): a message
+   * then waits for nothing but its trip. A stream's messages are left to
+   * the passes, which pack what they find for a rank into one packet. */
+  if (r->credits < r->c->capacity) {
+    pthread_mutex_unlock(&mg->pass_mu);
+    return 0;
+  }
+  int eos = r->eos_sent;
+  pump_send(mg, r, &wake);
+  pkt_flush(mg, r->peer);
+  poll_tx(mg);
+  /* What is still in flight, and an end of stream (the graph drains on a
+   * pass), are the progress thread's to finish. */
+  int left = mg->ntx || r->eos_sent != eos;
+  pthread_mutex_unlock(&mg->pass_mu);
+  if (wake) chan_notify_producer(mg->g->rt, r->c);
+  return !left;
+}
+
 /* One pass over graph `mg`: whether it did something; *inflight set when
  * MPI still works on something of it. */
 static int mg_pass(struct mgraph *mg, int *inflight) {
@@ -376,7 +407,9 @@ static int mg_pass(struct mgraph *mg, int *inflight) {
   if (atomic_load(&mg->stop_pending) && !mg->stop_sent) send_stop(mg);
   for (int i = 0; i < mg->nch; i++) {
     struct rch *r = &mg->ch[i];
-    work += r->send ? pump_send(mg, r) : deliver(mg, r);
+    int wake = 0;
+    work += r->send ? pump_send(mg, r, &wake) : deliver(mg, r, &wake);
+    if (wake) mg->wake[mg->nwake++] = r;
   }
   for (int r = 0; r < mg->m->nranks; r++)
     pkt_flush(mg, r);
@@ -406,7 +439,17 @@ void *mpi_progress_main(void *arg) {
     int work = 0, inflight = 0, running = 0;
     pthread_mutex_lock(&m->list_mu);
     for (struct mgraph *mg = m->graphs; mg; mg = mg->next) {
+      pthread_mutex_lock(&mg->pass_mu);
       work += mg_pass(mg, &inflight);
+      pthread_mutex_unlock(&mg->pass_mu);
+      for (int i = 0; i < mg->nwake; i++) {
+        struct rch *r = mg->wake[i];
+        if (r->send)
+          chan_notify_producer(m->rt, r->c);
+        else
+          chan_notify_consumer(m->rt, r->c);
+      }
+      mg->nwake = 0;
       pthread_mutex_lock(&mg->mu);
       running += !mg->quiet;
       pthread_mutex_unlock(&mg->mu);
