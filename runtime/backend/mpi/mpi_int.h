@@ -22,11 +22,30 @@ enum { MPI_TAG_PKT = 1, MPI_TAG_BIG = 2 };
 #define MPI_NRX        8    /* packet receives kept posted per graph */
 
 enum rec_kind {
-  REC_DATA = 1, /* a message; inline (aux 1: its bytes follow) or on MPI_TAG_BIG (aux 0) */
-  REC_EOS,      /* end of stream on chan */
-  REC_CREDIT,   /* seq more messages may be sent on chan */
-  REC_STOP,     /* the graph stopped on the sender: size = status, aux = cancelled,
-                   seq = bytes of the message that follows */
+  REC_DATA = 1,    /* a message; inline (aux 1: its bytes follow) or on MPI_TAG_BIG (aux 0) */
+  REC_EOS,         /* end of stream on chan */
+  REC_CREDIT,      /* seq more messages may be sent on chan */
+  REC_STOP,        /* the graph stopped on the sender: size = status, aux = cancelled,
+                      seq = bytes of the message that follows */
+  REC_LETTER,      /* a dead letter for rank 0: aux = status, seq = its seq; its bytes inline
+                      when size <= MPI_INLINE_MAX (else on MPI_TAG_BIG), then chan bytes of
+                      names: agent, port, reason, each ending in '\0' */
+  REC_LETTERS_END, /* to rank 0: the sender's agents have all finished, no more letters */
+};
+
+/* A dead letter made here, for rank 0 (ranks other than 0). */
+struct out_letter {
+  maestro_buf_t *b;
+  maestro_letter_t why;
+  struct out_letter *next;
+};
+
+/* A dead letter from another rank (rank 0): req MPI_REQUEST_NULL once its
+ * bytes are there. */
+struct in_letter {
+  maestro_buf_t *b;
+  MPI_Request req;
+  maestro_letter_t why;
 };
 
 struct rec {
@@ -111,6 +130,16 @@ struct mgraph {
   pthread_cond_t cv;
   int drained;
   int quiet; /* settled: nothing more will arrive */
+  /* Dead letters (docs/mpi.md: all go to rank 0). Other ranks: those made
+   * here (the list under letters_mu), letters_end once the last was sent
+   * and the end told. Rank 0: letters whose bytes are coming, in order, and
+   * per rank whether it told its end (1), then counted as finished (2). */
+  pthread_mutex_t letters_mu;
+  struct out_letter *lhead, *ltail;
+  int letters_end;
+  struct in_letter *lin;
+  int nlin, caplin;
+  int *ends;
   struct mgraph *next;
 };
 
