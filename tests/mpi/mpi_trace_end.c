@@ -4,7 +4,10 @@
  *   exit: every rank calls exit(0) once the graph has run;
  *   term: the graph runs until rank 1 is sent SIGTERM (by the script, which
  *         reads the pid rank 1 writes into DIR/pid1 once its relay fired
- *         100 times).
+ *         100 times);
+ *   midrun: rank 0 calls exit(0) while the graph runs (once DIR/pid1 is
+ *         there), with its workers and MPI progress thread busy; mpiexec
+ *         then ends rank 1.
  * The script then checks every rank's trace file for complete JSON with
  * that rank's firings. Usage: mpi_trace_end exit|term DIR */
 #include <stdint.h>
@@ -59,11 +62,13 @@ static int sink(maestro_fire_t *f) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3 || (strcmp(argv[1], "exit") && strcmp(argv[1], "term"))) {
-    fprintf(stderr, "usage: mpi_trace_end exit|term DIR\n");
+  if (argc != 3 ||
+      (strcmp(argv[1], "exit") && strcmp(argv[1], "term") && strcmp(argv[1], "midrun"))) {
+    fprintf(stderr, "usage: mpi_trace_end exit|term|midrun DIR\n");
     return 2;
   }
-  endless = !strcmp(argv[1], "term");
+  endless = strcmp(argv[1], "exit") != 0;
+  int midrun = !strcmp(argv[1], "midrun");
   dir = argv[2];
   maestro_config_t cfg;
   maestro_config_defaults(&cfg);
@@ -96,6 +101,17 @@ int main(int argc, char **argv) {
                     &c);
   maestro_connect(g, a, "out", b, "in", 8);
   maestro_connect(g, b, "out", c, "in", 8);
+  if (midrun && maestro_runtime_rank(rt) == 0) {
+    if (maestro_graph_start(g)) return 1;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/pid1", dir);
+    for (int i = 0; i < 60000 && access(path, F_OK) != 0; i++) {
+      struct timespec ts = {0, 1000000};
+      nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "rank 0: exit while the graph runs\n");
+    exit(0);
+  }
   int rc = maestro_graph_run(g);
   fprintf(stderr, "rank %d: maestro_graph_run returned %d %s\n", maestro_runtime_rank(rt), rc,
           rc ? maestro_last_error() : "");

@@ -3,9 +3,10 @@
 # Runs PROGRAM (tests/mpi/mpi_trace_end.c) on 2 ranks with MAESTRO_TRACE set
 # and checks that every rank left a complete trace file (valid JSON, its
 # rank as process id, its agents' firings) although the program ended
-# without destroying its runtime: by exit() on every rank, or by SIGTERM
-# sent to rank 1 mid-run (the job then ends however mpiexec ends it; what
-# is checked is the files, and that nothing hangs).
+# without destroying its runtime: by exit() on every rank, by SIGTERM
+# sent to rank 1 mid-run, or by exit() on rank 0 mid-run (the job then ends
+# however mpiexec ends it; what is checked is the files, and that nothing
+# hangs).
 mode=$1
 prog=$2
 shift 2
