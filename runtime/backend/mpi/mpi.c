@@ -352,12 +352,19 @@ static int mpi_letter(struct maestro_graph *g, maestro_buf_t *b, const maestro_l
   l->why = *why;
   l->next = NULL;
   pthread_mutex_lock(&mg->letters_mu);
-  if (mg->ltail)
-    mg->ltail->next = l;
-  else
-    mg->lhead = l;
-  mg->ltail = l;
+  int closed = mg->letters_closed; /* made after the graph finished here (a late push) */
+  if (!closed) {
+    if (mg->ltail)
+      mg->ltail->next = l;
+    else
+      mg->lhead = l;
+    mg->ltail = l;
+  }
   pthread_mutex_unlock(&mg->letters_mu);
+  if (closed) {
+    free(l);
+    return 0;
+  }
   mpi_kick(mg->m);
   return 1;
 }

@@ -136,6 +136,7 @@ struct mgraph {
    * per rank whether it told its end (1), then counted as finished (2). */
   pthread_mutex_t letters_mu;
   struct out_letter *lhead, *ltail;
+  int letters_closed; /* under letters_mu: the end is being told, later ones stay here */
   int letters_end;
   struct in_letter *lin;
   int nlin, caplin;

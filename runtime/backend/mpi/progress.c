@@ -218,6 +218,7 @@ static int send_letters(struct mgraph *mg) {
   pthread_mutex_lock(&mg->letters_mu);
   struct out_letter *l = mg->lhead;
   mg->lhead = mg->ltail = NULL;
+  mg->letters_closed = finished;
   pthread_mutex_unlock(&mg->letters_mu);
   int work = 0;
   for (struct out_letter *n; l; l = n, work++) {
