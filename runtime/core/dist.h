@@ -15,6 +15,8 @@
 #ifndef MAESTRO_CORE_DIST_H
 #define MAESTRO_CORE_DIST_H
 
+#include "maestro.h"
+
 struct maestro_runtime;
 struct maestro_graph;
 struct chan;
@@ -54,6 +56,11 @@ struct dist_ops {
    * messages or ended (on the producer's rank), or its local consumer made
    * room (on the consumer's rank). Any thread; cheap. */
   void (*notify)(struct maestro_runtime *rt, struct chan *c);
+  /* A dead letter made on this rank (not rank 0), its reason and names
+   * graph-owned: 1 when the backend took `b` to carry it to rank 0's
+   * dead-letter output (dl_put_remote there), 0 to keep it here. Rank 0's
+   * graph finishes once every rank's letters have arrived. Any thread. */
+  int (*letter)(struct maestro_graph *g, maestro_buf_t *b, const maestro_letter_t *why);
 };
 
 /* The built-in distribution backend (runtime/backends.c), NULL when none. */
@@ -64,5 +71,8 @@ extern const struct dist_ops *const dist_builtin;
  * graph here unless it already failed, was cancelled or finished: 1 when
  * it did. */
 int graph_fail_remote(struct maestro_graph *g, int status, int cancelled, const char *msg);
+/* host.c, for the backend: a dead letter into this rank's dead-letter
+ * output as it is (`why` names its rank; its strings graph-owned). */
+void dl_put_remote(struct maestro_graph *g, maestro_buf_t *b, const maestro_letter_t *why);
 
 #endif

@@ -22,11 +22,30 @@ enum { MPI_TAG_PKT = 1, MPI_TAG_BIG = 2 };
 #define MPI_NRX        8    /* packet receives kept posted per graph */
 
 enum rec_kind {
-  REC_DATA = 1, /* a message; inline (aux 1: its bytes follow) or on MPI_TAG_BIG (aux 0) */
-  REC_EOS,      /* end of stream on chan */
-  REC_CREDIT,   /* seq more messages may be sent on chan */
-  REC_STOP,     /* the graph stopped on the sender: size = status, aux = cancelled,
-                   seq = bytes of the message that follows */
+  REC_DATA = 1,    /* a message; inline (aux 1: its bytes follow) or on MPI_TAG_BIG (aux 0) */
+  REC_EOS,         /* end of stream on chan */
+  REC_CREDIT,      /* seq more messages may be sent on chan */
+  REC_STOP,        /* the graph stopped on the sender: size = status, aux = cancelled,
+                      seq = bytes of the message that follows */
+  REC_LETTER,      /* a dead letter for rank 0: aux = status, seq = its seq; its bytes inline
+                      when size <= MPI_INLINE_MAX (else on MPI_TAG_BIG), then chan bytes of
+                      names: agent, port, reason, each ending in '\0' */
+  REC_LETTERS_END, /* to rank 0: the sender's agents have all finished, no more letters */
+};
+
+/* A dead letter made here, for rank 0 (ranks other than 0). */
+struct out_letter {
+  maestro_buf_t *b;
+  maestro_letter_t why;
+  struct out_letter *next;
+};
+
+/* A dead letter from another rank (rank 0): req MPI_REQUEST_NULL once its
+ * bytes are there. */
+struct in_letter {
+  maestro_buf_t *b;
+  MPI_Request req;
+  maestro_letter_t why;
 };
 
 struct rec {
@@ -46,6 +65,7 @@ struct rx {
 
 /* One channel whose ends are on two ranks, as this rank sees it. */
 struct rch {
+  struct mgraph *mg;
   struct chan *c;
   int idx;                           /* index in the graph's channel list */
   int peer;                          /* the other end's rank */
@@ -79,7 +99,9 @@ struct mpi_pkt {
 struct mpi_rt;
 
 /* One started graph that spans ranks. Its fields are the progress thread's,
- * but for those marked otherwise. */
+ * but for those marked otherwise; pass_mu is held over each of its passes
+ * and by a producer's worker that sends its messages itself
+ * (mpi_send_now). */
 struct mgraph {
   struct maestro_graph *g;
   struct mpi_rt *m;
@@ -87,7 +109,10 @@ struct mgraph {
   struct rch *ch;
   int nch;
   struct rch **by_idx; /* channel index -> its rch, NULL when it does not cross here */
+  struct rch **wake;   /* whose local end a pass is to wake, after it (nwake of them) */
+  int nwake;
   int nidx;
+  pthread_mutex_t pass_mu;
   struct mpi_pkt *out; /* per rank: the packet being filled */
   MPI_Request *txr;
   struct tx *txe;
@@ -105,6 +130,17 @@ struct mgraph {
   pthread_cond_t cv;
   int drained;
   int quiet; /* settled: nothing more will arrive */
+  /* Dead letters (docs/mpi.md: all go to rank 0). Other ranks: those made
+   * here (the list under letters_mu), letters_end once the last was sent
+   * and the end told. Rank 0: letters whose bytes are coming, in order, and
+   * per rank whether it told its end (1), then counted as finished (2). */
+  pthread_mutex_t letters_mu;
+  struct out_letter *lhead, *ltail;
+  int letters_closed; /* under letters_mu: the end is being told, later ones stay here */
+  int letters_end;
+  struct in_letter *lin;
+  int nlin, caplin;
+  int *ends;
   struct mgraph *next;
 };
 
@@ -126,6 +162,10 @@ struct mpi_rt {
 /* progress.c */
 void *mpi_progress_main(void *arg);
 void mpi_kick(struct mpi_rt *m);
+/* A local producer sent on `r` (producer's side): its worker sends what the
+ * credits allow itself when no pass holds the graph. 1 when nothing is left
+ * for the progress thread to finish. */
+int mpi_send_now(struct rch *r);
 /* The graph failed here for a reason of the backend's own (a message it
  * cannot take): the graph stops with MAESTRO_EAGENT... */
 void mpi_graph_fail(struct mgraph *mg, int status, const char *fmt, ...)
