@@ -179,6 +179,14 @@ static int pump_send(struct mgraph *mg, struct rch *r) {
   return work;
 }
 
+/* For any.c (MAESTRO_RANK_ANY). */
+int mpi_put_rec(struct mgraph *mg, int r, const struct rec *h, const void *data, size_t n) {
+  return put_rec(mg, r, h, data, n);
+}
+void mpi_tx_add(struct mgraph *mg, maestro_buf_t *b, void *mem, MPI_Request req) {
+  tx_add(mg, b, mem, req);
+}
+
 /* ---- receiving ---- */
 
 static void rx_enqueue(struct rch *r, maestro_buf_t *b, MPI_Request req) {
@@ -232,7 +240,12 @@ static void on_packet(struct mgraph *mg, const char *p, size_t len, int src) {
     memcpy(&h, p + off, sizeof h);
     const char *body = p + off + sizeof h;
     size_t body_n = h.kind == REC_DATA && h.aux ? h.size : h.kind == REC_STOP ? h.seq : 0;
+    if (h.kind >= REC_ANY_FIRST) body_n = mpi_any_body(&h); /* MAESTRO_RANK_ANY (any.c) */
     off += (sizeof h + body_n + 7) & ~(size_t)7;
+    if (h.kind >= REC_ANY_FIRST) {
+      if (mpi_any_record(mg, &h, body, src)) return;
+      continue;
+    }
     if (h.kind == REC_STOP) {
       char msg[1200];
       snprintf(msg, sizeof msg, "%.*s", (int)(body_n < sizeof msg ? body_n : sizeof msg - 1), body);
@@ -378,6 +391,7 @@ static int mg_pass(struct mgraph *mg, int *inflight) {
     struct rch *r = &mg->ch[i];
     work += r->send ? pump_send(mg, r) : deliver(mg, r);
   }
+  if (mg->any) work += mpi_any_pass(mg, inflight); /* MAESTRO_RANK_ANY (any.c) */
   for (int r = 0; r < mg->m->nranks; r++)
     pkt_flush(mg, r);
   work += poll_tx(mg);
@@ -386,6 +400,7 @@ static int mg_pass(struct mgraph *mg, int *inflight) {
     int all = 1;
     for (int i = 0; i < mg->nch && all; i++)
       all = mg->ch[i].send ? mg->ch[i].eos_sent : mg->ch[i].eos_done;
+    if (all && mg->any) all = mpi_any_quiet(mg);
     if (all && (!atomic_load(&mg->stop_pending) || mg->stop_sent)) {
       pthread_mutex_lock(&mg->mu);
       mg->drained = 1;
