@@ -450,8 +450,14 @@ int win_any_done(struct maestro_agent *a, uint64_t seq, int rank, int status,
   s->why = msg;
   s->state = SLOT_DONE;
   w->r_inflight[rank]--;
-  if (status >= 0)
-    w->r_ns[rank] = w->r_ns[rank] > 0 ? (3 * w->r_ns[rank] + (double)busy_ns) / 4 : (double)busy_ns;
+  if (status >= 0) {
+    /* A running average in which one slow firing (the system took its core
+     * away) counts at most twice the average: a rank that looked slow once
+     * would otherwise get no firing again, and no sample to correct it. */
+    double old = w->r_ns[rank], ns = (double)busy_ns, here;
+    if (old <= 0 && perf_estimate(w->ph_cpu, s->bytes, &here) && here > 0) old = here;
+    w->r_ns[rank] = old > 0 ? (3 * old + (ns < 2 * old ? ns : 2 * old)) / 4 : ns;
+  }
   pthread_mutex_unlock(&w->mu);
   sched_notify(a->g->rt, &a->task);
   return 0;
