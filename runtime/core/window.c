@@ -87,6 +87,8 @@ struct window {
   int any;
   int *r_inflight, *r_credits;
   double *r_ns;
+  double *r_free;   /* rt_now_ns() when a place of that rank is expected free */
+  double pick_free; /* choose_rank: r_free of the rank it chose, once sent */
 };
 
 /* A copy of this thread's message for a failed firing, or NULL when empty. */
@@ -174,7 +176,8 @@ int win_setup(struct maestro_agent *a) {
     w->r_inflight = calloc((size_t)rt->nranks, sizeof *w->r_inflight);
     w->r_credits = calloc((size_t)rt->nranks, sizeof *w->r_credits);
     w->r_ns = calloc((size_t)rt->nranks, sizeof *w->r_ns);
-    oom = !w->r_inflight || !w->r_credits || !w->r_ns;
+    w->r_free = calloc((size_t)rt->nranks, sizeof *w->r_free);
+    oom = !w->r_inflight || !w->r_credits || !w->r_ns || !w->r_free;
     /* Credits: enough to keep every place of a rank busy while the next
      * firings travel, few enough that its memory stays bounded. */
     for (int r = 0; !oom && r < rt->nranks; r++) {
@@ -223,6 +226,7 @@ void win_free(struct maestro_agent *a) {
   free(w->r_inflight);
   free(w->r_credits);
   free(w->r_ns);
+  free(w->r_free);
   pthread_mutex_destroy(&w->mu);
   free(w);
   a->win = NULL;
@@ -353,11 +357,11 @@ int win_any_agent(const struct maestro_agent *a) {
  * when here is at least as early (the lock held). Here, the firing waits
  * for `busy` firings (those running on this agent's lanes, and `reserved`
  * more this lane took) to free one of its lanes, then runs for the CPU
- * model's time; on rank r it travels (a round trip of latency, its input
- * bytes at the measured bandwidth), then waits for the firings in flight
- * there to free one of r's places, then runs for the time measured there
- * (this rank's model until one came back). A model not calibrated yet
- * keeps firings here: they measure it. */
+ * model's time. On rank r it travels (latency, its input bytes at the
+ * measured bandwidth), starts when a place of r is expected free (after
+ * the firings sent there before it), runs for the time measured there
+ * (this rank's model until one came back), and its outputs travel back.
+ * A model not calibrated yet keeps firings here: they measure it. */
 static int choose_rank(struct maestro_agent *a, struct window *w, int reserved) {
   struct maestro_runtime *rt = a->g->rt;
   const struct dist_link *L = a->g->links;
@@ -369,18 +373,21 @@ static int choose_rank(struct maestro_agent *a, struct window *w, int reserved) 
   }
   double cpu_ns;
   if (perf_estimate(w->ph_cpu, bytes, &cpu_ns) == 0 || cpu_ns <= 0) return -1;
+  double now = (double)rt_now_ns();
   int busy = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed) + reserved;
-  double best_end = cpu_ns * (double)(1 + busy / (1 + w->ncpu_lanes));
+  double best_end = now + cpu_ns * (double)(1 + busy / (1 + w->ncpu_lanes));
   int best = -1;
   for (int r = 0; r < rt->nranks; r++) {
     if (w->r_inflight[r] >= w->r_credits[r]) continue; /* its credits are spent (or it is here) */
     double ns = w->r_ns[r] > 0 ? w->r_ns[r] : cpu_ns;
-    int lanes = L[r].lanes > 0 ? L[r].lanes : 1;
-    double end = 2 * L[r].lat_ns + (double)bytes * L[r].ns_per_byte +
-                 ns * (double)(1 + w->r_inflight[r] / lanes);
+    double start = now + L[r].lat_ns + (double)bytes * L[r].ns_per_byte;
+    if (w->r_inflight[r] && w->r_free[r] > start) start = w->r_free[r];
+    double end = start + ns + L[r].lat_ns;
     if (end < best_end) {
       best_end = end;
       best = r;
+      /* Its places take firings one after another, `lanes` at a time. */
+      w->pick_free = start + ns / (L[r].lanes > 0 ? L[r].lanes : 1);
     }
   }
   return best;
@@ -405,6 +412,7 @@ static void send_remote(struct maestro_agent *a, struct window *w, int r) {
   s->kind = MAESTRO_PLACE_CPU;
   s->index = -1;
   w->r_inflight[r]++;
+  w->r_free[r] = w->pick_free;
   int rc = g->rt->dist->any_submit(g, a, r, s->seq, s->in);
   if (rc) { /* not sent: a failed firing, for the supervisor */
     w->r_inflight[r]--;
