@@ -827,6 +827,9 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   struct run_stats rs = {0};
   int yield = 0;
   struct sched_task *wake_main = NULL;
+  /* Stopped because the device chosen had no room: its completions wake
+   * its lane, and no other lane can do better. */
+  int dev_full = 0;
   pthread_mutex_lock(&w->mu);
   if (a->phase == AG_FINISHED) {
     win_unlock(a, w, &rs);
@@ -853,6 +856,12 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
       hand = main_task(a); /* a CPU firing, but this is a device lane */
     else if (where >= 0 && where != my_dev)
       hand = &w->dev_lanes[where].task;
+    if (where >= 0 && w->dev_inflight[where] >= WIN_DEV_INFLIGHT) {
+      /* Waking that device's lane now would find it full and hand the
+       * firing back (the lanes would wake each other until a launch ends). */
+      dev_full = 1;
+      break;
+    }
     if (hand) {
       if (hand != t) {
         win_unlock(a, w, &rs);
@@ -861,7 +870,6 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
       }
       break;
     }
-    if (where >= 0 && w->dev_inflight[where] >= WIN_DEV_INFLIGHT) break; /* completion wakes us */
     int r;
     if (where < 0 && w->any && (r = choose_rank(a, w, 0)) >= 0) {
       send_remote(a, w, r);
@@ -904,7 +912,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   if (finished_now && w->any) g->rt->dist->any_over(g, a); /* nothing of it in flight */
   run_end_of_run(a);
   /* Work this lane cannot do (a CPU firing after a device lane emitted). */
-  if (!finished_now && t != main_task(a) && a->phase == AG_RUN && !a->blocked &&
+  if (!finished_now && !dev_full && t != main_task(a) && a->phase == AG_RUN && !a->blocked &&
       a->seq - w->next_emit < WIN_SLOTS && run_inputs_ready(a, NULL))
     wake_main = main_task(a);
   int blocked = a->blocked;
