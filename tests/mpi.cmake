@@ -61,3 +61,16 @@ if(MAESTRO_HAVE_MPI)
                          ENVIRONMENT "${MAESTRO_MPI_ENV};MAESTRO_DEVICES=none;MAESTRO_NCPU=1;ASAN_OPTIONS=fast_unwind_on_malloc=0:detect_leaks=0")
   endforeach()
 endif()
+
+# MAESTRO_RANK_ANY agents fired on every rank, chosen by cost, outputs in
+# input order (runtime/backend/mpi/any.c, core/serve.c).
+if(MAESTRO_HAVE_MPI)
+  add_executable(mpi_any mpi/mpi_any.c)
+  target_link_libraries(mpi_any PRIVATE maestro_testmain MPI::MPI_C)
+  foreach(n 2 3)
+    add_test(NAME mpi_any_${n}
+             COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} ${n} $<TARGET_FILE:mpi_any>)
+    set_tests_properties(mpi_any_${n} PROPERTIES TIMEOUT 600 LABELS "mpi"
+                         ENVIRONMENT "${MAESTRO_MPI_ENV}")
+  endforeach()
+endif()

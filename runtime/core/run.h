@@ -253,6 +253,8 @@ void run_period_after(struct maestro_agent *a, int finished);
 int win_setup(struct maestro_agent *a);
 void win_free(struct maestro_agent *a);
 int win_task_run(struct maestro_agent *a, struct sched_task *t, int place);
+/* serve.c: a lane firing a MAESTRO_RANK_ANY agent for another rank. */
+int serve_task_run(struct maestro_agent *a, struct sched_task *t, int place);
 /* The performance model of a's implementation on place (kind, index): the
  * agent's name as key, the place's architecture. NULL for a bad place or
  * out of memory. */

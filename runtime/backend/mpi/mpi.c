@@ -114,6 +114,7 @@ static int rank_of(const struct maestro_agent *a) {
 }
 
 static void mg_free(struct mgraph *mg) {
+  mpi_any_free(mg);
   for (int i = 0; i < mg->nch; i++) {
     struct rch *r = &mg->ch[i];
     for (int k = 0; k < r->qn; k++) {
@@ -194,7 +195,14 @@ static int mpi_graph_check(struct maestro_graph *g) {
   for (int i = 0; i < MPI_NRX; i++)
     mg->rxr[i] = MPI_REQUEST_NULL;
   g->dist = mg;
-  return MAESTRO_OK;
+  /* MAESTRO_RANK_ANY agents: the links they may use are measured now, while
+   * every rank is here. */
+  rc = mpi_any_check(mg);
+  if (rc) {
+    g->dist = NULL;
+    mg_free(mg);
+  }
+  return rc;
 }
 
 static int mpi_graph_start(struct maestro_graph *g) {
@@ -381,4 +389,7 @@ const struct dist_ops mpi_dist_ops = {
     .graph_destroy = mpi_graph_destroy,
     .notify = mpi_notify,
     .letter = mpi_letter,
+    .any_submit = mpi_any_submit,
+    .any_result = mpi_any_result,
+    .any_over = mpi_any_over,
 };

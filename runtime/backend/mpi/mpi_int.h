@@ -14,7 +14,7 @@
 #include "core/graph.h"
 
 /* Tags on a graph's own communicator. */
-enum { MPI_TAG_PKT = 1, MPI_TAG_BIG = 2 };
+enum { MPI_TAG_PKT = 1, MPI_TAG_BIG = 2, MPI_TAG_ANY = 3, MPI_TAG_LINK = 4 };
 
 /* A packet (MPI_TAG_PKT) is a run of records, each 8-byte aligned. */
 #define MPI_PKT_MAX    (64 * 1024)
@@ -47,6 +47,9 @@ struct in_letter {
   MPI_Request req;
   maestro_letter_t why;
 };
+
+/* Kinds from here on: MAESTRO_RANK_ANY firings (any.c). */
+#define REC_ANY_FIRST 16
 
 struct rec {
   uint32_t kind, chan; /* chan: the channel's index in the graph (the same on every rank) */
@@ -141,6 +144,8 @@ struct mgraph {
   struct in_letter *lin;
   int nlin, caplin;
   int *ends;
+  /* MAESTRO_RANK_ANY firings (any.c), NULL without such agents. */
+  struct mpi_any *any;
   struct mgraph *next;
 };
 
@@ -170,6 +175,34 @@ int mpi_send_now(struct rch *r);
  * cannot take): the graph stops with MAESTRO_EAGENT... */
 void mpi_graph_fail(struct mgraph *mg, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* progress.c, for any.c: a record into the packet for rank `r` (0, or -1
+ * out of memory), and a send MPI is doing (its buffer `b` or memory `mem`
+ * released once it is done). */
+int mpi_put_rec(struct mgraph *mg, int r, const struct rec *h, const void *data, size_t n);
+void mpi_tx_add(struct mgraph *mg, maestro_buf_t *b, void *mem, MPI_Request req);
+
+/* any.c: MAESTRO_RANK_ANY agents across ranks (core/dist.h). */
+/* graph_check, after the ranks agreed (collective): measures the links
+ * from rank 0 to the others when the graph has such agents. */
+int mpi_any_check(struct mgraph *mg);
+void mpi_any_free(struct mgraph *mg);
+/* Bytes that follow record `h` (kind >= REC_ANY_FIRST) in its packet. */
+size_t mpi_any_body(const struct rec *h);
+/* Acts on record `h` from rank `src`: 0, or -1 when the graph failed (the
+ * rest of the packet is dropped). */
+int mpi_any_record(struct mgraph *mg, const struct rec *h, const char *body, int src);
+/* Each pass: sends what was queued, completes what arrived. Sets
+ * *inflight while MPI works on a receive of it. Returns the work done. */
+int mpi_any_pass(struct mgraph *mg, int *inflight);
+/* Nothing of the RANK_ANY agents is in flight here and none will come. */
+int mpi_any_quiet(const struct mgraph *mg);
+int mpi_any_submit(struct maestro_graph *g, struct maestro_agent *a, int rank, uint64_t seq,
+                   maestro_buf_t *const *in);
+void mpi_any_result(struct maestro_graph *g, struct maestro_agent *a, int rank, uint64_t seq,
+                    int status, const struct staged *out, int nout, const char *why,
+                    uint64_t busy_ns);
+void mpi_any_over(struct maestro_graph *g, struct maestro_agent *a);
 
 /* graph.c (backend): the SPMD check. */
 int mpi_graph_same(struct mpi_rt *m, struct maestro_graph *g, MPI_Comm comm);

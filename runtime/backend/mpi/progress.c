@@ -370,6 +370,14 @@ static int pump_send(struct mgraph *mg, struct rch *r, int *wake) {
   return work;
 }
 
+/* For any.c (MAESTRO_RANK_ANY). */
+int mpi_put_rec(struct mgraph *mg, int r, const struct rec *h, const void *data, size_t n) {
+  return put_rec(mg, r, h, data, n);
+}
+void mpi_tx_add(struct mgraph *mg, maestro_buf_t *b, void *mem, MPI_Request req) {
+  tx_add(mg, b, mem, req);
+}
+
 /* ---- receiving ---- */
 
 static void rx_enqueue(struct rch *r, maestro_buf_t *b, MPI_Request req) {
@@ -426,7 +434,12 @@ static void on_packet(struct mgraph *mg, const char *p, size_t len, int src) {
                     : h.kind == REC_STOP        ? h.seq
                     : h.kind == REC_LETTER      ? (h.size <= MPI_INLINE_MAX ? h.size : 0) + h.chan
                                                 : 0;
+    if (h.kind >= REC_ANY_FIRST) body_n = mpi_any_body(&h); /* MAESTRO_RANK_ANY (any.c) */
     off += (sizeof h + body_n + 7) & ~(size_t)7;
+    if (h.kind >= REC_ANY_FIRST) {
+      if (mpi_any_record(mg, &h, body, src)) return;
+      continue;
+    }
     if (h.kind == REC_LETTER) {
       if (off > len) break; /* cut short: not one of ours */
       on_letter(mg, &h, body, src);
@@ -609,6 +622,7 @@ static int mg_pass(struct mgraph *mg, int *inflight) {
     work += r->send ? pump_send(mg, r, &wake) : deliver(mg, r, &wake);
     if (wake) mg->wake[mg->nwake++] = r;
   }
+  if (mg->any) work += mpi_any_pass(mg, inflight); /* MAESTRO_RANK_ANY (any.c) */
   for (int r = 0; r < mg->m->nranks; r++)
     pkt_flush(mg, r);
   work += poll_tx(mg);
@@ -617,6 +631,7 @@ static int mg_pass(struct mgraph *mg, int *inflight) {
     int all = 1;
     for (int i = 0; i < mg->nch && all; i++)
       all = mg->ch[i].send ? mg->ch[i].eos_sent : mg->ch[i].eos_done;
+    if (all && mg->any) all = mpi_any_quiet(mg);
     /* Ranks other than 0: their letters sent too (rank 0 waits for them). */
     if (all && (!atomic_load(&mg->stop_pending) || mg->stop_sent) &&
         (mg->m->rank == 0 || mg->letters_end)) {
