@@ -65,19 +65,24 @@ int chan_flush(struct chan *c);
 maestro_buf_t *chan_pend_take(struct chan *c);
 
 /* Producer: sends `b` (ring if room and no overflow, else overflow). 0 or -1.
- * Counted in run_msgs/run_bytes until chan_publish. */
+ * Counted in run_msgs/run_bytes until chan_publish. The ring's tail is
+ * published in chunks (ring_push_lazy): the sender publishes the rest with
+ * chan_publish before it notifies the consumer, and before end-of-stream
+ * (chan_close). */
 static inline int chan_send(struct chan *c, maestro_buf_t *b) {
   c->pushed++;
   c->dirty = 1;
   c->run_msgs++;
   c->run_bytes += b->size;
-  if (c->pend_n == 0 && ring_push(&c->ring, b)) return 0;
+  if (c->pend_n == 0 && ring_push_lazy(&c->ring, b)) return 0;
   return chan_pend(c, b);
 }
 
-/* Producer, at the end of a run (with `dirty` set): makes this run's sends
+/* Producer, at the end of a run (with `dirty` set): publishes the ring's
+ * tail (the consumer sees every message sent), and makes this run's sends
  * visible in the counters the stats read. Per run, not per message. */
 static inline void chan_publish(struct chan *c) {
+  ring_publish_tail(&c->ring);
   if (!c->run_msgs) return;
   atomic_store_explicit(&c->msgs,
                         atomic_load_explicit(&c->msgs, memory_order_relaxed) + c->run_msgs,
@@ -86,6 +91,21 @@ static inline void chan_publish(struct chan *c) {
                         atomic_load_explicit(&c->bytes, memory_order_relaxed) + c->run_bytes,
                         memory_order_relaxed);
   c->run_msgs = c->run_bytes = 0;
+}
+
+/* Producer: ends the stream after its last message (published first: a
+ * consumer that sees `closed` and an empty ring has everything). */
+static inline void chan_close(struct chan *c) {
+  ring_publish_tail(&c->ring);
+  atomic_store_explicit(&c->closed, 1, memory_order_release);
+  c->dirty = 1;
+}
+
+/* Consumer, at the end of a run (with `cons_dirty` set): gives the slots of
+ * every message it took back to the producer (before it looks whether the
+ * producer waits for room). */
+static inline void chan_publish_taken(struct chan *c) {
+  ring_publish_head(&c->ring);
 }
 
 /* Consumer: 1 when the stream has ended and every message was taken. */

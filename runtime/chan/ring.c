@@ -11,9 +11,15 @@ int ring_init(struct ring *r, size_t cap) {
   if (!r->slots) return -1;
   atomic_init(&r->tail, 0);
   atomic_init(&r->head, 0);
-  r->head_cache = r->tail_cache = 0;
+  r->head_cache = r->tail_cache = r->tail_w = r->head_r = 0;
   r->cap = cap;
   r->mask = n - 1;
+  /* A quarter of the ring, at most 16: the other side, if running, gets work
+   * (or room) in chunks while this one goes on; 1 for rings of 1 to 7. */
+  r->pub_n = cap / 4 ? (cap / 4 < 16 ? cap / 4 : 16) : 1;
+  r->tail_pub = r->head_pub = 0;
+  r->tail_limit = r->pub_n < cap ? r->pub_n : cap;
+  r->head_limit = 0; /* empty */
   r->cells = NULL;
   r->mp_p = r->mp_c = 0;
   return 0;
@@ -30,9 +36,11 @@ int ring_init_mp(struct ring *r, size_t cap) {
   r->slots = NULL;
   atomic_init(&r->tail, 0);
   atomic_init(&r->head, 0);
-  r->head_cache = r->tail_cache = 0;
+  r->head_cache = r->tail_cache = r->tail_w = r->head_r = 0;
   r->cap = n;
   r->mask = n - 1;
+  r->pub_n = 1;
+  r->tail_pub = r->head_pub = r->tail_limit = r->head_limit = 0;
   r->mp_p = r->mp_c = 1;
   return 0;
 }

@@ -421,6 +421,7 @@ void run_end_of_run(struct maestro_agent *a) {
       struct chan *c = a->in[i].ch[k];
       if (!c->cons_dirty) continue;
       c->cons_dirty = 0;
+      chan_publish_taken(c); /* before the fence: the producer's Dekker pair */
       if (!fenced) {
         full_fence();
         fenced = 1;
