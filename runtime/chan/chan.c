@@ -19,6 +19,8 @@ struct chan *chan_new(int capacity, int mp) {
   }
   atomic_init(&c->closed, 0);
   atomic_init(&c->prod_waiting, 0);
+  atomic_init(&c->prod_cpu, -1);
+  atomic_init(&c->cons_cpu, -1);
   atomic_init(&c->msgs, 0);
   atomic_init(&c->bytes, 0);
   c->capacity = (int)c->ring.cap;

@@ -32,11 +32,13 @@ struct chan {
   uint64_t pushed;              /* messages sent (pushed or queued in the overflow) */
   int dirty;                    /* pushed since the consumer was last notified */
   uint64_t run_msgs, run_bytes; /* sent in this run, not yet in msgs/bytes (chan_publish) */
+  atomic_int prod_cpu;          /* CPU place of the producer's last run that sent, or -1 */
   atomic_ullong msgs, bytes;
 
   /* Consumer side. */
   _Alignas(64) uint64_t popped;
-  int cons_dirty; /* popped since the producer was last checked */
+  int cons_dirty;      /* popped since the producer was last checked */
+  atomic_int cons_cpu; /* CPU place of the consumer's last run that took, or -1 */
 
   /* Bytes its messages moved across the host/device boundary for a device
    * consumer (h2d, d2d) or out of a device producer for the host (d2h),
@@ -91,6 +93,14 @@ static inline void chan_publish(struct chan *c) {
                         atomic_load_explicit(&c->bytes, memory_order_relaxed) + c->run_bytes,
                         memory_order_relaxed);
   c->run_msgs = c->run_bytes = 0;
+}
+
+/* The side that just ran on CPU place `cpu` records it in `at` (the other
+ * side reads it to see whether the channel crosses cores). Stored only when
+ * it changed: the line stays shared. */
+static inline void chan_note_cpu(atomic_int *at, int cpu) {
+  if (atomic_load_explicit(at, memory_order_relaxed) != cpu)
+    atomic_store_explicit(at, cpu, memory_order_relaxed);
 }
 
 /* Producer: ends the stream after its last message (published first: a

@@ -15,12 +15,13 @@
  * Batched publication (SPSC form): each side moves a private index (tail_w,
  * head_r) and stores the shared one (tail, head) only when it publishes.
  * ring_push / ring_pop publish at once; the engine's runner uses
- * ring_push_lazy / ring_pop_lazy, which publish every `pub_n` messages, when
- * the ring looks full (push) or empty (pop), and otherwise leave it to
- * ring_publish_tail / ring_publish_head at the end of the agent's run. A
- * chain crossing cores then moves the index lines once per chunk instead of
- * once per message. The other side sees only what was published: a lazy
- * side must publish before it waits on, or tells, the other side. */
+ * ring_push_lazy / ring_pop_lazy, which publish when the ring looks full
+ * (push) or empty (pop), and every `pub_n` messages (ring_set_chunk), and
+ * otherwise leave it to ring_publish_tail / ring_publish_head (the end of an
+ * agent's run, every few firings of a chain that crosses cores). The index
+ * lines then move once per batch instead of once per message. The other side
+ * sees only what was published: a lazy side must publish before it waits on,
+ * or tells, the other side. */
 #ifndef MAESTRO_CHAN_RING_H
 #define MAESTRO_CHAN_RING_H
 
@@ -64,6 +65,9 @@ int ring_init(struct ring *r, size_t cap);
 /* The multi-producer form; `cap` is rounded up to a power of two. */
 int ring_init_mp(struct ring *r, size_t cap);
 void ring_fini(struct ring *r);
+/* A lazy side publishes at least every `n` messages (default: the capacity,
+ * that is only when full or empty). Before any push or pop. */
+void ring_set_chunk(struct ring *r, size_t n);
 
 static inline int ring_mp_push(struct ring *r, void *p) {
   size_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed);

@@ -122,13 +122,14 @@ static void ring_mp_bound(void) {
 
 /* ---- batched publication (ring_push_lazy / ring_pop_lazy) ---- */
 
-/* A lazy side publishes each chunk of pub_n messages (a quarter of 64: 16)
- * as the next message goes in or out, and the rest when told; the other
- * side sees only what was published. */
+/* A lazy side publishes each chunk of pub_n messages (here 16) as the next
+ * message goes in or out, and the rest when told; the other side sees only
+ * what was published. */
 static void ring_lazy_publishes_in_chunks(void) {
   struct ring r;
   CU_ASSERT_EQUAL_FATAL(ring_init(&r, 64), 0);
-  CU_ASSERT_EQUAL(r.pub_n, 16);
+  CU_ASSERT_EQUAL(r.pub_n, 64); /* by default, only when full or empty */
+  ring_set_chunk(&r, 16);
   for (uintptr_t i = 1; i <= 16; i++)
     CU_ASSERT_EQUAL(ring_push_lazy(&r, (void *)i), 1);
   CU_ASSERT_EQUAL(ring_count(&r), 0);
@@ -158,7 +159,8 @@ static void ring_lazy_publishes_in_chunks(void) {
  * the capacity, published or not. */
 static void ring_lazy_full_publishes(void) {
   struct ring r;
-  CU_ASSERT_EQUAL_FATAL(ring_init(&r, 13), 0); /* pub_n 3 */
+  CU_ASSERT_EQUAL_FATAL(ring_init(&r, 13), 0);
+  ring_set_chunk(&r, 3);
   for (uintptr_t i = 1; i <= 13; i++)
     CU_ASSERT_EQUAL(ring_push_lazy(&r, (void *)i), 1);
   CU_ASSERT_EQUAL(ring_count(&r), 12); /* published at 3, 6, 9, 12 */
@@ -176,7 +178,7 @@ static void ring_lazy_full_publishes(void) {
 }
 
 /* Two threads, both sides lazy, small rings (every lap through the full and
- * empty paths): every message once, in order. The producer publishes its
+ * empty paths), with and without chunks: every message once, in order. The producer publishes its
  * last chunk when done, as a run's end does. */
 #define N_LAZY 100000
 static void *lazy_producer(void *arg) {
@@ -189,10 +191,12 @@ static void *lazy_producer(void *arg) {
 }
 
 static void ring_lazy_two_threads_keep_order(void) {
-  static const size_t caps[] = {1, 2, 3, 5, 64};
+  static const size_t caps[][2] = {{1, 1}, {2, 2}, {2, 1},   {3, 3},
+                                   {3, 2}, {5, 2}, {64, 64}, {64, 16}};
   for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
     struct ring r;
-    CU_ASSERT_EQUAL_FATAL(ring_init(&r, caps[c]), 0);
+    CU_ASSERT_EQUAL_FATAL(ring_init(&r, caps[c][0]), 0);
+    ring_set_chunk(&r, caps[c][1]);
     pthread_t t;
     pthread_create(&t, NULL, lazy_producer, &r);
     uintptr_t expect = 1, bad = 0;
