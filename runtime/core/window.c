@@ -668,6 +668,9 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   struct run_stats rs = {0};
   int yield = 0;
   struct sched_task *wake_main = NULL;
+  /* Stopped because the device chosen had no room: its completions wake
+   * its lane, and no other lane can do better. */
+  int dev_full = 0;
   pthread_mutex_lock(&w->mu);
   if (a->phase == AG_FINISHED) {
     win_unlock(a, w, &rs);
@@ -694,6 +697,12 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
       hand = main_task(a); /* a CPU firing, but this is a device lane */
     else if (where >= 0 && where != my_dev)
       hand = &w->dev_lanes[where].task;
+    if (where >= 0 && w->dev_inflight[where] >= WIN_DEV_INFLIGHT) {
+      /* Waking that device's lane now would find it full and hand the
+       * firing back (the lanes would wake each other until a launch ends). */
+      dev_full = 1;
+      break;
+    }
     if (hand) {
       if (hand != t) {
         win_unlock(a, w, &rs);
@@ -702,7 +711,6 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
       }
       break;
     }
-    if (where >= 0 && w->dev_inflight[where] >= WIN_DEV_INFLIGHT) break; /* completion wakes us */
     struct slot *s = &w->slots[a->seq % WIN_SLOTS];
     s->seq = a->seq++;
     s->state = SLOT_BUSY;
@@ -734,7 +742,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   int finished_now = run_wind_down(a, a->seq == w->next_emit && w->fallbacks == 0, &rs);
   run_end_of_run(a);
   /* Work this lane cannot do (a CPU firing after a device lane emitted). */
-  if (!finished_now && t != main_task(a) && a->phase == AG_RUN && !a->blocked &&
+  if (!finished_now && !dev_full && t != main_task(a) && a->phase == AG_RUN && !a->blocked &&
       a->seq - w->next_emit < WIN_SLOTS && run_inputs_ready(a, NULL))
     wake_main = main_task(a);
   int blocked = a->blocked;
