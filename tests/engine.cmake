@@ -35,3 +35,6 @@ maestro_add_test(engine_faults SOURCES engine_faults.c TIMEOUT 60)
 maestro_add_test(engine_timer SOURCES engine_timer.c TIMEOUT 120)
 # Issue 12: bundled file source and sink (maestro/io.h).
 maestro_add_test(engine_io SOURCES engine_io.c TIMEOUT 120)
+# Issue 9 (batched ring publication): chains and a fan-in across two cores,
+# capacities 1-3, exact counts and order, backpressure bound, end-of-stream last.
+maestro_add_test(engine_cross SOURCES engine_cross.c TIMEOUT 120)

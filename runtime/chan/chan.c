@@ -19,6 +19,8 @@ struct chan *chan_new(int capacity, int mp) {
   }
   atomic_init(&c->closed, 0);
   atomic_init(&c->prod_waiting, 0);
+  atomic_init(&c->prod_cpu, -1);
+  atomic_init(&c->cons_cpu, -1);
   atomic_init(&c->msgs, 0);
   atomic_init(&c->bytes, 0);
   c->capacity = (int)c->ring.cap;
@@ -29,6 +31,7 @@ struct chan *chan_new(int capacity, int mp) {
 void chan_free(struct chan *c) {
   if (!c) return;
   maestro_buf_t *b;
+  ring_publish_tail(&c->ring); /* sent in a run that never published (a stop) */
   while ((b = ring_pop(&c->ring)))
     maestro_buf_release(b);
   while ((b = chan_pend_take(c)))
@@ -65,7 +68,7 @@ maestro_buf_t *chan_pend_take(struct chan *c) {
 
 int chan_flush(struct chan *c) {
   while (c->pend_n) {
-    if (!ring_push(&c->ring, c->pend[c->pend_head])) return 0;
+    if (!ring_push_lazy(&c->ring, c->pend[c->pend_head])) return 0; /* published: full */
     c->pend_head = (c->pend_head + 1) % c->pend_cap;
     c->pend_n--;
     c->dirty = 1;

@@ -32,11 +32,13 @@ struct chan {
   uint64_t pushed;              /* messages sent (pushed or queued in the overflow) */
   int dirty;                    /* pushed since the consumer was last notified */
   uint64_t run_msgs, run_bytes; /* sent in this run, not yet in msgs/bytes (chan_publish) */
+  atomic_int prod_cpu;          /* CPU place of the producer's last run that sent, or -1 */
   atomic_ullong msgs, bytes;
 
   /* Consumer side. */
   _Alignas(64) uint64_t popped;
-  int cons_dirty; /* popped since the producer was last checked */
+  int cons_dirty;      /* popped since the producer was last checked */
+  atomic_int cons_cpu; /* CPU place of the consumer's last run that took, or -1 */
 
   /* Bytes its messages moved across the host/device boundary for a device
    * consumer (h2d, d2d) or out of a device producer for the host (d2h),
@@ -65,19 +67,24 @@ int chan_flush(struct chan *c);
 maestro_buf_t *chan_pend_take(struct chan *c);
 
 /* Producer: sends `b` (ring if room and no overflow, else overflow). 0 or -1.
- * Counted in run_msgs/run_bytes until chan_publish. */
+ * Counted in run_msgs/run_bytes until chan_publish. The ring's tail is
+ * published in chunks (ring_push_lazy): the sender publishes the rest with
+ * chan_publish before it notifies the consumer, and before end-of-stream
+ * (chan_close). */
 static inline int chan_send(struct chan *c, maestro_buf_t *b) {
   c->pushed++;
   c->dirty = 1;
   c->run_msgs++;
   c->run_bytes += b->size;
-  if (c->pend_n == 0 && ring_push(&c->ring, b)) return 0;
+  if (c->pend_n == 0 && ring_push_lazy(&c->ring, b)) return 0;
   return chan_pend(c, b);
 }
 
-/* Producer, at the end of a run (with `dirty` set): makes this run's sends
+/* Producer, at the end of a run (with `dirty` set): publishes the ring's
+ * tail (the consumer sees every message sent), and makes this run's sends
  * visible in the counters the stats read. Per run, not per message. */
 static inline void chan_publish(struct chan *c) {
+  ring_publish_tail(&c->ring);
   if (!c->run_msgs) return;
   atomic_store_explicit(&c->msgs,
                         atomic_load_explicit(&c->msgs, memory_order_relaxed) + c->run_msgs,
@@ -86,6 +93,29 @@ static inline void chan_publish(struct chan *c) {
                         atomic_load_explicit(&c->bytes, memory_order_relaxed) + c->run_bytes,
                         memory_order_relaxed);
   c->run_msgs = c->run_bytes = 0;
+}
+
+/* The side that just ran on CPU place `cpu` records it in `at` (the other
+ * side reads it to see whether the channel crosses cores). Stored only when
+ * it changed: the line stays shared. */
+static inline void chan_note_cpu(atomic_int *at, int cpu) {
+  if (atomic_load_explicit(at, memory_order_relaxed) != cpu)
+    atomic_store_explicit(at, cpu, memory_order_relaxed);
+}
+
+/* Producer: ends the stream after its last message (published first: a
+ * consumer that sees `closed` and an empty ring has everything). */
+static inline void chan_close(struct chan *c) {
+  ring_publish_tail(&c->ring);
+  atomic_store_explicit(&c->closed, 1, memory_order_release);
+  c->dirty = 1;
+}
+
+/* Consumer, at the end of a run (with `cons_dirty` set): gives the slots of
+ * every message it took back to the producer (before it looks whether the
+ * producer waits for room). */
+static inline void chan_publish_taken(struct chan *c) {
+  ring_publish_head(&c->ring);
 }
 
 /* Consumer: 1 when the stream has ended and every message was taken. */

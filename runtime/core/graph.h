@@ -97,6 +97,7 @@ struct maestro_agent {
   /* Runner's state. */
   int phase;
   int blocked;           /* some output channel has overflow */
+  int xcore;             /* some channel's other end last ran on another CPU place (run.c) */
   int failed;            /* its supervisor stopped the graph */
   int ended;             /* on_end was called (life.c) */
   int sized;             /* some input port has elements of more than one byte (take.h) */

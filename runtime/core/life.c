@@ -14,11 +14,8 @@
 /* End-of-stream on every output channel (after the agent's last send). */
 static void close_outputs(struct maestro_agent *a) {
   for (int i = 0; i < a->n_out; i++)
-    for (int k = 0; k < a->out[i].nch; k++) {
-      struct chan *c = a->out[i].ch[k];
-      atomic_store_explicit(&c->closed, 1, memory_order_release);
-      c->dirty = 1;
-    }
+    for (int k = 0; k < a->out[i].nch; k++)
+      chan_close(a->out[i].ch[k]);
 }
 
 /* Calls on_end once, marked like a firing, with the supervisor's retries.

@@ -346,6 +346,50 @@ static inline __attribute__((always_inline)) int fire_one(struct maestro_agent *
   return st == MAESTRO_DONE ? MAESTRO_DONE : MAESTRO_OK; /* any other st >= 0 is a success */
 }
 
+/* 1 when the other end of a channel, recorded in `at` (chan_note_cpu), last ran on a CPU place
+ * other than `cpu`. */
+static inline int crosses(atomic_int *at, int cpu) {
+  int other = atomic_load_explicit(at, memory_order_relaxed);
+  return other >= 0 && other != cpu;
+}
+
+/* Firings between two looks at the channels that cross cores (run_mid_publish). */
+#define RUN_CHUNK 16
+
+/* Within a run, every RUN_CHUNK firings: the channels of `a` whose other end
+ * last ran on another CPU place (chan_note_cpu; unknown: not crossing) publish what this run sent
+ * (and notify their consumer) and what it took (and notify a producer
+ * waiting for room), so that both cores work at once instead of in turn
+ * (with the default capacity a run fills its ring before its consumer would
+ * hear of it). Channels within this worker wait for the end of the run:
+ * their other end cannot run before it. Out of line: once per chunk. */
+static __attribute__((noinline)) void run_mid_publish(struct maestro_agent *a, int cpu) {
+  struct maestro_runtime *rt = a->g->rt;
+  for (int i = 0; i < a->n_out; i++)
+    for (int k = 0; k < a->out[i].nch; k++) {
+      struct chan *c = a->out[i].ch[k];
+      if (!c->dirty || !crosses(&c->cons_cpu, cpu)) continue;
+      c->dirty = 0;
+      chan_publish(c);
+      chan_notify_consumer(rt, c);
+    }
+  int fenced = 0;
+  for (int i = 0; i < a->n_in; i++)
+    for (int k = 0; k < a->in[i].nch; k++) {
+      struct chan *c = a->in[i].ch[k];
+      if (!c->cons_dirty || !crosses(&c->prod_cpu, cpu)) continue;
+      c->cons_dirty = 0;
+      chan_publish_taken(c); /* before the fence: the producer's Dekker pair */
+      if (!fenced) {
+        full_fence();
+        fenced = 1;
+      }
+      if (atomic_load_explicit(&c->prod_waiting, memory_order_relaxed) &&
+          atomic_exchange(&c->prod_waiting, 0))
+        chan_notify_producer(rt, c);
+    }
+}
+
 /* Fires while inputs and output space allow, at most `max` times.
  * Returns 1 when it stopped only because `max` was reached. `plain`
  * (a->plain, see graph.h): the agent has no record-sized input, stamps no
@@ -376,7 +420,24 @@ fire_batch_loop(struct maestro_agent *a, struct maestro_fire *f, int cpu, struct
   return 1;
 }
 
-static inline int fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, int max) {
+/* fire_batch_loop, untraced. When a channel of `a` crosses cores (a->xcore,
+ * from the end of its last run), in chunks of RUN_CHUNK firings with
+ * run_mid_publish between them; else in one go, the loop as it is. */
+static inline __attribute__((always_inline)) int fire_chunks(struct maestro_agent *a,
+                                                             struct maestro_fire *f, int cpu,
+                                                             struct run_stats *rs, int max,
+                                                             const int plain) {
+  if (__builtin_expect(!a->xcore, 1)) return fire_batch_loop(a, f, cpu, rs, 0, max, plain);
+  for (;;) {
+    int n = max < RUN_CHUNK ? max : RUN_CHUNK;
+    if (!fire_batch_loop(a, f, cpu, rs, 0, n, plain)) return 0;
+    if ((max -= n) == 0) return 1;
+    run_mid_publish(a, cpu);
+  }
+}
+
+static inline __attribute__((always_inline)) int fire_batch(struct maestro_agent *a, int cpu,
+                                                            struct run_stats *rs, int max) {
   struct maestro_fire f;
   run_fire_init(&f, a, a->inbuf, a->seq, MAESTRO_PLACE_CPU, cpu);
   /* The whole batch is marked as a firing of `a` (core_firing): between
@@ -386,9 +447,9 @@ static inline int fire_batch(struct maestro_agent *a, int cpu, struct run_stats 
   core_firing = a;
   int r;
   if (a->plain) {
-    r = fire_batch_loop(a, &f, cpu, rs, 0, max, 1);
+    r = fire_chunks(a, &f, cpu, rs, max, 1);
   } else if (!a->g->tracing) {
-    r = fire_batch_loop(a, &f, cpu, rs, 0, max, 0);
+    r = fire_chunks(a, &f, cpu, rs, max, 0);
   } else {
     struct maestro_runtime *rt = a->g->rt;
     uint64_t t = trace_batch_begin(rt);
@@ -403,15 +464,20 @@ int run_fire_batch(struct maestro_agent *a, int cpu, struct run_stats *rs, int m
   return fire_batch(a, cpu, rs, max);
 }
 
-/* Notifies the consumers of what this run sent and the producers waiting on
- * what it took. */
 void run_end_of_run(struct maestro_agent *a) {
+  run_end_of_run_on(a, -1);
+}
+
+void run_end_of_run_on(struct maestro_agent *a, int cpu) {
   struct maestro_runtime *rt = a->g->rt;
+  int xcore = 0;
   for (int i = 0; i < a->n_out; i++)
     for (int k = 0; k < a->out[i].nch; k++) {
       struct chan *c = a->out[i].ch[k];
+      if (cpu >= 0) xcore |= crosses(&c->cons_cpu, cpu);
       if (!c->dirty) continue;
       c->dirty = 0;
+      if (cpu >= 0) chan_note_cpu(&c->prod_cpu, cpu);
       chan_publish(c);
       chan_notify_consumer(rt, c);
     }
@@ -419,8 +485,11 @@ void run_end_of_run(struct maestro_agent *a) {
   for (int i = 0; i < a->n_in; i++)
     for (int k = 0; k < a->in[i].nch; k++) {
       struct chan *c = a->in[i].ch[k];
+      if (cpu >= 0) xcore |= crosses(&c->prod_cpu, cpu);
       if (!c->cons_dirty) continue;
       c->cons_dirty = 0;
+      if (cpu >= 0) chan_note_cpu(&c->cons_cpu, cpu);
+      chan_publish_taken(c); /* before the fence: the producer's Dekker pair */
       if (!fenced) {
         full_fence();
         fenced = 1;
@@ -429,6 +498,7 @@ void run_end_of_run(struct maestro_agent *a) {
           atomic_exchange(&c->prod_waiting, 0))
         chan_notify_producer(rt, c);
     }
+  a->xcore = xcore; /* for the next run (fire_batch_loop) */
 }
 
 int core_task_run(struct sched_task *t, int cpu) {
@@ -447,7 +517,7 @@ int core_task_run(struct sched_task *t, int cpu) {
                                                    : fire_batch(a, cpu, &rs, AGENT_BATCH);
   int finished = run_wind_down(a, 1, &rs);
   if (__builtin_expect(a->period_ns != 0, 0)) run_period_after(a, finished);
-  run_end_of_run(a);
+  run_end_of_run_on(a, cpu);
   uint64_t busy = rt_now_ns() - t0;
   run_stats_flush(a, &rs, busy, MAESTRO_PLACE_CPU, cpu);
   sched_task_cost(t, busy, rs.fires);

@@ -230,7 +230,13 @@ static inline void run_fire_done(struct maestro_fire *f) {
 }
 
 uint64_t run_flow_out(struct maestro_agent *a, const struct maestro_fire *f);
+/* The end of a run: publishes the channels' rings (what was sent, what was
+ * taken), notifies the consumers of what it sent and the producers waiting
+ * on what it took. run_end_of_run_on also records CPU place `cpu` as where
+ * each such channel's end last ran (run.c publishes channels that cross
+ * cores within a run too); run_end_of_run records nothing. */
 void run_end_of_run(struct maestro_agent *a);
+void run_end_of_run_on(struct maestro_agent *a, int cpu);
 
 /* offload.c: place_agent_desc.fire_cpu (sched/place.h). */
 int run_fire_offload(void *agent, maestro_buf_t *const *in, uint64_t seq, int dev,

@@ -81,7 +81,7 @@ static inline void run_take_note(struct inport *ip, struct chan *c, int p, uint6
 static inline int run_take_one(struct maestro_agent *a, struct inport *ip, maestro_buf_t **in,
                                uint64_t *inseq, struct chan **inch, uint64_t *flow_in) {
   struct chan *c = ip->ch[0];
-  if (!(in[0] = ring_pop(&c->ring))) {
+  if (!(in[0] = ring_pop_lazy(&c->ring))) {
     if (chan_ended(c)) a->phase = AG_CLOSING; /* run_port_ended of its one channel */
     return 0;
   }
@@ -111,7 +111,7 @@ static inline int run_take(struct maestro_agent *a, maestro_buf_t **in, uint64_t
       c = ip->ch[i];
       ip->rr = (i + 1) % ip->nch;
     }
-    in[p] = ring_pop(&c->ring);
+    in[p] = ring_pop_lazy(&c->ring);
     run_take_note(ip, c, p, inseq, inch, flow_in);
   }
   return 1;

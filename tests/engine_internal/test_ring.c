@@ -120,9 +120,106 @@ static void ring_mp_bound(void) {
   ring_fini(&r);
 }
 
+/* ---- batched publication (ring_push_lazy / ring_pop_lazy) ---- */
+
+/* A lazy side publishes each chunk of pub_n messages (here 16) as the next
+ * message goes in or out, and the rest when told; the other side sees only
+ * what was published. */
+static void ring_lazy_publishes_in_chunks(void) {
+  struct ring r;
+  CU_ASSERT_EQUAL_FATAL(ring_init(&r, 64), 0);
+  CU_ASSERT_EQUAL(r.pub_n, 64); /* by default, only when full or empty */
+  ring_set_chunk(&r, 16);
+  for (uintptr_t i = 1; i <= 16; i++)
+    CU_ASSERT_EQUAL(ring_push_lazy(&r, (void *)i), 1);
+  CU_ASSERT_EQUAL(ring_count(&r), 0);
+  CU_ASSERT_PTR_NULL(ring_peek(&r)); /* nothing published yet */
+  CU_ASSERT_EQUAL(ring_push_lazy(&r, (void *)17), 1);
+  CU_ASSERT_EQUAL(ring_count(&r), 16);
+  for (uintptr_t i = 18; i <= 19; i++)
+    CU_ASSERT_EQUAL(ring_push_lazy(&r, (void *)i), 1);
+  CU_ASSERT_EQUAL(ring_count(&r), 16);
+  ring_publish_tail(&r);
+  CU_ASSERT_EQUAL(ring_count(&r), 19);
+  for (uintptr_t i = 1; i <= 16; i++)
+    CU_ASSERT_PTR_EQUAL(ring_pop_lazy(&r), (void *)i);
+  CU_ASSERT_EQUAL(ring_count(&r), 19); /* taken, not yet given back */
+  CU_ASSERT_PTR_EQUAL(ring_pop_lazy(&r), (void *)17);
+  CU_ASSERT_EQUAL(ring_count(&r), 3);
+  for (uintptr_t i = 18; i <= 19; i++)
+    CU_ASSERT_PTR_EQUAL(ring_pop_lazy(&r), (void *)i);
+  CU_ASSERT_EQUAL(ring_count(&r), 3);
+  CU_ASSERT_PTR_NULL(ring_pop_lazy(&r)); /* looks empty: gives the slots back first */
+  CU_ASSERT_EQUAL(ring_count(&r), 0);
+  ring_fini(&r);
+}
+
+/* A lazy push that finds the ring full publishes what it holds (the
+ * producer is about to wait: the consumer must see it), and the bound is
+ * the capacity, published or not. */
+static void ring_lazy_full_publishes(void) {
+  struct ring r;
+  CU_ASSERT_EQUAL_FATAL(ring_init(&r, 13), 0);
+  ring_set_chunk(&r, 3);
+  for (uintptr_t i = 1; i <= 13; i++)
+    CU_ASSERT_EQUAL(ring_push_lazy(&r, (void *)i), 1);
+  CU_ASSERT_EQUAL(ring_count(&r), 12); /* published at 3, 6, 9, 12 */
+  CU_ASSERT_EQUAL(ring_push_lazy(&r, (void *)14), 0);
+  CU_ASSERT_EQUAL(ring_count(&r), 13);
+  CU_ASSERT_PTR_EQUAL(ring_pop_lazy(&r), (void *)1);
+  CU_ASSERT_EQUAL(ring_push_lazy(&r, (void *)14), 0); /* the slot is not given back yet */
+  ring_publish_head(&r);
+  CU_ASSERT_EQUAL(ring_push_lazy(&r, (void *)14), 1);
+  CU_ASSERT_EQUAL(ring_push_lazy(&r, (void *)15), 0);
+  for (uintptr_t i = 2; i <= 14; i++)
+    CU_ASSERT_PTR_EQUAL(ring_pop_lazy(&r), (void *)i);
+  CU_ASSERT_PTR_NULL(ring_pop_lazy(&r));
+  ring_fini(&r);
+}
+
+/* Two threads, both sides lazy, small rings (every lap through the full and
+ * empty paths), with and without chunks: every message once, in order. The producer publishes its
+ * last chunk when done, as a run's end does. */
+#define N_LAZY 100000
+static void *lazy_producer(void *arg) {
+  struct ring *r = arg;
+  for (uintptr_t i = 1; i <= N_LAZY; i++)
+    while (!ring_push_lazy(r, (void *)i))
+      ;
+  ring_publish_tail(r);
+  return NULL;
+}
+
+static void ring_lazy_two_threads_keep_order(void) {
+  static const size_t caps[][2] = {{1, 1}, {2, 2}, {2, 1},   {3, 3},
+                                   {3, 2}, {5, 2}, {64, 64}, {64, 16}};
+  for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+    struct ring r;
+    CU_ASSERT_EQUAL_FATAL(ring_init(&r, caps[c][0]), 0);
+    ring_set_chunk(&r, caps[c][1]);
+    pthread_t t;
+    pthread_create(&t, NULL, lazy_producer, &r);
+    uintptr_t expect = 1, bad = 0;
+    while (expect <= N_LAZY) {
+      void *p = ring_pop_lazy(&r);
+      if (!p) continue;
+      if ((uintptr_t)p != expect) bad++;
+      expect++;
+    }
+    pthread_join(t, NULL);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_PTR_NULL(ring_pop_lazy(&r));
+    CU_ASSERT_EQUAL(ring_count(&r), 0);
+    ring_fini(&r);
+  }
+}
+
 void register_ring_tests(void) {
   ADD_SUITE("ring", NULL, NULL, {"order_and_bound", ring_order_and_bound},
             {"pop_n", ring_pop_n_takes_at_most_what_is_there},
             {"two_threads_keep_order", ring_two_threads_keep_order},
-            {"mp_many_producers", ring_mp_many_producers}, {"mp_bound", ring_mp_bound});
+            {"mp_many_producers", ring_mp_many_producers}, {"mp_bound", ring_mp_bound},
+            {"lazy_publishes_in_chunks", ring_lazy_publishes_in_chunks},
+            {"lazy_full_publishes", ring_lazy_full_publishes},
+            {"lazy_two_threads_keep_order", ring_lazy_two_threads_keep_order});
 }
