@@ -78,6 +78,7 @@ struct window {
    * device place's (shared by places of one architecture). */
   struct perf_hist *ph_cpu;
   struct perf_hist **ph_dev; /* rt->ndev, NULL where it cannot run */
+  uint64_t lane_runs;        /* win_task_run calls, every lane (the lock held) */
 };
 
 /* A copy of this thread's message for a failed firing, or NULL when empty. */
@@ -668,12 +669,17 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   struct run_stats rs = {0};
   int yield = 0;
   struct sched_task *wake_main = NULL;
+  /* The last firing looked at was given a place: handed to the lane that
+   * runs it, or left for this lane's device to have room (its completion
+   * wakes this lane). */
+  int placed = 0;
   pthread_mutex_lock(&w->mu);
   if (a->phase == AG_FINISHED) {
     win_unlock(a, w, &rs);
     return TASK_WAIT;
   }
   atomic_store_explicit(&a->st.pstate, PROF_AGENT_RUNNING, memory_order_relaxed);
+  w->lane_runs++;
   int n;
   for (n = 0; n < AGENT_BATCH; n++) {
     /* Device firings that failed run here on a CPU lane (in their slots),
@@ -700,9 +706,13 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
         sched_notify(rt, hand);
         pthread_mutex_lock(&w->mu);
       }
+      placed = 1;
       break;
     }
-    if (where >= 0 && w->dev_inflight[where] >= WIN_DEV_INFLIGHT) break; /* completion wakes us */
+    if (where >= 0 && w->dev_inflight[where] >= WIN_DEV_INFLIGHT) {
+      placed = 1;
+      break; /* completion wakes us */
+    }
     struct slot *s = &w->slots[a->seq % WIN_SLOTS];
     s->seq = a->seq++;
     s->state = SLOT_BUSY;
@@ -733,8 +743,11 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   /* Closing waits for every slot taken to be emitted. */
   int finished_now = run_wind_down(a, a->seq == w->next_emit && w->fallbacks == 0, &rs);
   run_end_of_run(a);
-  /* Work this lane cannot do (a CPU firing after a device lane emitted). */
-  if (!finished_now && t != main_task(a) && a->phase == AG_RUN && !a->blocked &&
+  /* Work this lane cannot do (a CPU firing after a device lane emitted).
+   * Not when the next firing already has its place: the main lane would
+   * only choose the same place and hand it back, and while this lane's
+   * device is full the two would wake each other without end. */
+  if (!finished_now && !placed && t != main_task(a) && a->phase == AG_RUN && !a->blocked &&
       a->seq - w->next_emit < WIN_SLOTS && run_inputs_ready(a, NULL))
     wake_main = main_task(a);
   int blocked = a->blocked;
@@ -742,6 +755,15 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   if (wake_main) sched_notify(rt, wake_main);
   /* Busy time and firings were counted per firing (exec_cpu, launch_done). */
   return run_task_end(a, finished_now, blocked, yield);
+}
+
+uint64_t win_lane_runs(struct maestro_agent *a) {
+  struct window *w = a->win;
+  if (!w) return 0;
+  pthread_mutex_lock(&w->mu);
+  uint64_t n = w->lane_runs;
+  pthread_mutex_unlock(&w->mu);
+  return n;
 }
 
 int maestro_agent_estimate(const maestro_agent_t *a, maestro_place_kind_t kind, int index,
