@@ -30,6 +30,8 @@
 #define WIN_SLOTS         64
 #define WIN_DEV_INFLIGHT  4
 #define WIN_MAX_CPU_LANES 16
+/* choose_place: no place for the next firing yet (a completion decides). */
+#define WIN_WAIT (-2)
 
 enum { SLOT_FREE = 0, SLOT_BUSY, SLOT_DONE, SLOT_FALLBACK, SLOT_FAILOVER };
 
@@ -204,13 +206,14 @@ void win_free(struct maestro_agent *a) {
   a->win = NULL;
 }
 
-/* Where the next firing should go: -1 for a CPU lane, else a device (the lock held). */
 /* How many times as long as the chosen place's a place's estimate is (1
  * when either is unknown). */
 static double slower(double place_ns, double chosen_ns) {
   return place_ns > 0 && chosen_ns > 0 ? place_ns / chosen_ns : 1.0;
 }
 
+/* Where the next firing should go: -1 for a CPU lane, a device, or
+ * WIN_WAIT (the lock held). */
 static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
   struct maestro_runtime *rt = a->g->rt;
   if (!w->dev_ok) return -1;
@@ -241,30 +244,64 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
   /* dmda: the earliest expected finish over every place, each counting its
    * queue (this agent's firings there not done yet) and the cost of moving
    * every input that is not valid there. A place whose model is not
-   * calibrated yet gets the firing while it has room, so that it is
-   * measured; now and then a place not chosen is measured again
-   * (perf_should_explore), so that a wrong model (a slow first firing)
-   * does not stay wrong. */
-  double ns, cpu_ns, dev_ns[PLACE_MAX_DEVICES];
+   * calibrated yet gets a firing whenever it has none running, so that it
+   * is measured one firing at a time (an unknown place might be 8x slower:
+   * filling its queue before the first result would pay that 8x several
+   * times over), and is compared on the samples it has meanwhile; one
+   * found far slower than another place stops early (perf_settled). Now and
+   * then a place not chosen is measured again (perf_should_explore), so
+   * that a wrong model (a slow first firing) does not stay wrong. */
+  double cpu_ns, dev_ns[PLACE_MAX_DEVICES];
+  int dev_cal[PLACE_MAX_DEVICES];
   int cpu_queue = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed);
-  if (perf_estimate(w->ph_cpu, bytes, &cpu_ns) == 0 && cpu_queue == 0) return -1;
-  double best_cost = (cpu_queue + 1) * (cpu_ns > 0 ? cpu_ns : 0);
-  int best = -1;
+  int cpu_cal = perf_estimate(w->ph_cpu, bytes, &cpu_ns), all_cal = cpu_cal;
   for (int d = 0; d < rt->ndev; d++) {
     dev_ns[d] = -1;
-    if (!(w->dev_mask >> d & 1)) continue;
-    int room = w->dev_inflight[d] < WIN_DEV_INFLIGHT;
-    if (perf_estimate(w->ph_dev[d], bytes, &ns) == 0 && room) return d;
-    dev_ns[d] = ns;
+    dev_cal[d] = 1;
+    if (w->dev_mask >> d & 1)
+      all_cal &= dev_cal[d] = perf_estimate(w->ph_dev[d], bytes, &dev_ns[d]);
+  }
+  if (!all_cal) {
+    /* Of the places to measure that have nothing running, the one with the
+     * fewest samples (the CPU first on a tie): the places are measured in
+     * turn, so that the early stop can compare them soon. */
+    int pick = -2;
+    uint64_t fewest = UINT64_MAX;
+    for (int d = 0; d < rt->ndev && !cpu_cal; d++)
+      if (w->dev_mask >> d & 1) cpu_cal = perf_settled(w->ph_cpu, bytes, w->ph_dev[d]);
+    if (!cpu_cal && cpu_queue == 0) {
+      pick = -1;
+      fewest = perf_samples(w->ph_cpu, bytes);
+    }
+    for (int d = 0; d < rt->ndev; d++) {
+      if (!(w->dev_mask >> d & 1) || dev_cal[d]) continue;
+      dev_cal[d] = perf_settled(w->ph_dev[d], bytes, w->ph_cpu);
+      for (int e = 0; e < rt->ndev && !dev_cal[d]; e++)
+        if (w->dev_mask >> e & 1) dev_cal[d] = perf_settled(w->ph_dev[d], bytes, w->ph_dev[e]);
+      uint64_t n = perf_samples(w->ph_dev[d], bytes);
+      if (!dev_cal[d] && w->dev_inflight[d] == 0 && n < fewest) {
+        pick = d;
+        fewest = n;
+      }
+    }
+    if (pick != -2) return pick;
+  }
+  /* Places not measured at all (each has its first firing running) are
+   * left out; when that is every place, the next completion decides. */
+  double best_cost = cpu_ns >= 0 ? (cpu_queue + 1) * cpu_ns : -1;
+  int best = -1;
+  for (int d = 0; d < rt->ndev; d++) {
+    if (!(w->dev_mask >> d & 1) || dev_ns[d] < 0) continue;
     /* A busy device still counts: waiting for it may beat a slow CPU. */
-    double cost = (w->dev_inflight[d] + 1) * (ns > 0 ? ns : 0);
+    double cost = (w->dev_inflight[d] + 1) * dev_ns[d];
     for (int p = 0; p < a->n_in && p < 8; p++)
       cost += (double)mem_cost_to_node(peek[p], place_node(rt, d));
-    if (cost < best_cost) {
+    if (best_cost < 0 || cost < best_cost) {
       best_cost = cost;
       best = d;
     }
   }
+  if (best_cost < 0) return WIN_WAIT;
   /* A place re-measured costs its own time instead of the best one's: the
    * slower the models say it is, the less often it is explored, so that
    * exploring costs about the same share of the run whatever the gap
@@ -695,6 +732,10 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     if (w->serial && a->seq != w->next_emit) break; /* one at a time: its emission wakes us */
     if (!run_can_take(a)) break;
     int where = choose_place(a, w, my_dev);
+    if (where == WIN_WAIT) {
+      placed = 1; /* every place has a firing running: its completion runs a lane */
+      break;
+    }
     struct sched_task *hand = NULL;
     if (where < 0 && (my_dev >= 0 || !w->cpu_ok))
       hand = main_task(a); /* a CPU firing, but this is a device lane */
