@@ -212,6 +212,15 @@ static double slower(double place_ns, double chosen_ns) {
   return place_ns > 0 && chosen_ns > 0 ? place_ns / chosen_ns : 1.0;
 }
 
+/* h's model for `bytes` is calibrated, or far slower than another place's
+ * (perf_settled): it need not be measured more before it is trusted. */
+static int settled(struct window *w, int ndev, struct perf_hist *h, uint64_t bytes) {
+  if (perf_settled(h, bytes, w->ph_cpu)) return 1;
+  for (int d = 0; d < ndev; d++)
+    if ((w->dev_mask >> d & 1) && perf_settled(h, bytes, w->ph_dev[d])) return 1;
+  return 0;
+}
+
 /* Where the next firing should go: -1 for a CPU lane, a device, or
  * WIN_WAIT (the lock held). */
 static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
@@ -267,19 +276,14 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
      * turn, so that the early stop can compare them soon. */
     int pick = -2;
     uint64_t fewest = UINT64_MAX;
-    for (int d = 0; d < rt->ndev && !cpu_cal; d++)
-      if (w->dev_mask >> d & 1) cpu_cal = perf_settled(w->ph_cpu, bytes, w->ph_dev[d]);
-    if (!cpu_cal && cpu_queue == 0) {
+    if (!cpu_cal && !settled(w, rt->ndev, w->ph_cpu, bytes) && cpu_queue == 0) {
       pick = -1;
       fewest = perf_samples(w->ph_cpu, bytes);
     }
     for (int d = 0; d < rt->ndev; d++) {
       if (!(w->dev_mask >> d & 1) || dev_cal[d]) continue;
-      dev_cal[d] = perf_settled(w->ph_dev[d], bytes, w->ph_cpu);
-      for (int e = 0; e < rt->ndev && !dev_cal[d]; e++)
-        if (w->dev_mask >> e & 1) dev_cal[d] = perf_settled(w->ph_dev[d], bytes, w->ph_dev[e]);
       uint64_t n = perf_samples(w->ph_dev[d], bytes);
-      if (!dev_cal[d] && w->dev_inflight[d] == 0 && n < fewest) {
+      if (w->dev_inflight[d] == 0 && n < fewest && !settled(w, rt->ndev, w->ph_dev[d], bytes)) {
         pick = d;
         fewest = n;
       }
@@ -327,8 +331,8 @@ static void choice_note(struct maestro_agent *a, struct window *w, int where, st
   if (!w->cpu_ok || !w->dev_ok || w->dev_fixed >= 0) return;
   int ndev = rt->ndev < TRACE_CHOICE_PLACES - 1 ? rt->ndev : TRACE_CHOICE_PLACES - 1;
   double ns;
-  int cal = perf_estimate(w->ph_cpu, s->bytes, &ns);
-  int chosen_cal = where < 0 ? cal : 0;
+  perf_estimate(w->ph_cpu, s->bytes, &ns);
+  int chosen_cal = settled(w, rt->ndev, where < 0 ? w->ph_cpu : w->ph_dev[where], s->bytes);
   int cpu_queue = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed);
   ch->est[0] = ns < 0 ? -1 : (int64_t)ns;
   ch->cost[0] = ns < 0 ? -1 : (int64_t)((cpu_queue + 1) * ns);
@@ -336,8 +340,7 @@ static void choice_note(struct maestro_agent *a, struct window *w, int where, st
   for (int d = 0; d < ndev; d++) {
     ch->est[1 + d] = ch->cost[1 + d] = -2;
     if (!(w->dev_mask >> d & 1)) continue;
-    int dcal = perf_estimate(w->ph_dev[d], s->bytes, &ns);
-    if (d == where) chosen_cal = dcal;
+    perf_estimate(w->ph_dev[d], s->bytes, &ns);
     ch->est[1 + d] = ns < 0 ? -1 : (int64_t)ns;
     double cost = (w->dev_inflight[d] + 1) * (ns > 0 ? ns : 0);
     for (int p = 0; p < a->n_in; p++)
