@@ -710,8 +710,9 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   int yield = 0;
   struct sched_task *wake_main = NULL;
   /* The last firing looked at was given a place: handed to the lane that
-   * runs it, or left for this lane's device to have room (its completion
-   * wakes this lane). */
+   * runs it, left for the device chosen to have room (its completions wake
+   * its lane, and no other lane can do better), or waiting for a place to
+   * be measured (WIN_WAIT). */
   int placed = 0;
   pthread_mutex_lock(&w->mu);
   if (a->phase == AG_FINISHED) {
@@ -744,6 +745,12 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
       hand = main_task(a); /* a CPU firing, but this is a device lane */
     else if (where >= 0 && where != my_dev)
       hand = &w->dev_lanes[where].task;
+    if (where >= 0 && w->dev_inflight[where] >= WIN_DEV_INFLIGHT) {
+      /* Waking that device's lane now would find it full and hand the
+       * firing back (the lanes would wake each other until a launch ends). */
+      placed = 1;
+      break;
+    }
     if (hand) {
       if (hand != t) {
         win_unlock(a, w, &rs);
@@ -752,10 +759,6 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
       }
       placed = 1;
       break;
-    }
-    if (where >= 0 && w->dev_inflight[where] >= WIN_DEV_INFLIGHT) {
-      placed = 1;
-      break; /* completion wakes us */
     }
     struct slot *s = &w->slots[a->seq % WIN_SLOTS];
     s->seq = a->seq++;
@@ -789,8 +792,8 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   run_end_of_run(a);
   /* Work this lane cannot do (a CPU firing after a device lane emitted).
    * Not when the next firing already has its place: the main lane would
-   * only choose the same place and hand it back, and while this lane's
-   * device is full the two would wake each other without end. */
+   * only choose the same place and hand it back, and while that device is
+   * full the two would wake each other without end. */
   if (!finished_now && !placed && t != main_task(a) && a->phase == AG_RUN && !a->blocked &&
       a->seq - w->next_emit < WIN_SLOTS && run_inputs_ready(a, NULL))
     wake_main = main_task(a);

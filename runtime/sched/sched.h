@@ -36,6 +36,11 @@ int sched_add_devices(struct maestro_runtime *rt, int ndev);
 /* Index of the CPU place the calling thread is the worker of, or -1. */
 int sched_current_cpu(void);
 
+/* Task runs begun so far by the worker of place (kind, index) (a
+ * MAESTRO_PLACE_* kind): how often it was woken to do something, for tests
+ * that a firing costs a bounded number of runs. 0 for no such worker. */
+unsigned sched_runs(struct maestro_runtime *rt, int kind, int index);
+
 /* Task states. */
 enum { TASK_IDLE = 0, TASK_QUEUED, TASK_RUNNING, TASK_AGAIN };
 

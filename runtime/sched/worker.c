@@ -55,7 +55,8 @@
  * stay where they ran (their caches, their neighbours) unless a worker has
  * really nothing to do. */
 #define STEAL_NS 4000
-/* How long an idle worker spins before it parks. */
+/* How long an idle worker spins before it parks (a device worker: only while
+ * its tasks have been coming within that time, see worker_main). */
 #define SPIN_NS 30000
 /* A run in progress this long holds its queue no more (see above). */
 #define LONG_RUN_NS 2000000
@@ -77,6 +78,7 @@ struct worker {
   /* The owner's own (never read by others). */
   unsigned picks;                 /* tasks picked */
   int oldest_next;                /* a task yielded: take the oldest next */
+  uint64_t gap_ns;                /* device workers: recent idle gap before a task (average) */
   _Alignas(64) atomic_int parked; /* PARK_* */
   atomic_uint futex;
   /* The thief's view of the other workers' runs: the run_seq it last saw
@@ -457,9 +459,15 @@ static void *worker_main(void *arg) {
   unsigned spins = 0;
   int watched = 0; /* back from a watch that timed out: look once, park again */
   while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
-    uint64_t now = idle_since && (watched || (spins & 7) == 0) ? rt_now_ns() : 0;
+    uint64_t now = idle_since && w->dev < 0 && (watched || (spins & 7) == 0) ? rt_now_ns() : 0;
     struct sched_task *t = find_task(w, watched || (now && now - idle_since > STEAL_NS), now);
     if (t) {
+      if (w->dev >= 0 && idle_since) {
+        /* Capped, so that a long wait weighs no more than a few short ones. */
+        uint64_t gap = rt_now_ns() - idle_since;
+        if (gap > 4 * SPIN_NS) gap = 4 * SPIN_NS;
+        w->gap_ns = (w->gap_ns * 3 + gap) / 4;
+      }
       int heavy = sched_task_stealable(t);
       atomic_store_explicit(&w->heavy, heavy, memory_order_relaxed);
       /* What waits behind a costly task may go to an idle worker: wake one. */
@@ -474,6 +482,20 @@ static void *worker_main(void *arg) {
       continue;
     }
     if (!idle_since) idle_since = rt_now_ns();
+    if (w->dev >= 0) {
+      /* A device worker's tasks come from other threads (a completion, a
+       * lane handing it a firing): it spins only while they have come
+       * within SPIN_NS of it going idle (small launches in quick
+       * succession), else parks at once. A spin after every wake of a
+       * worker whose launches last longer cost a CPU device the CPU its
+       * kernels run on. idle_since stays set across the park: the gap
+       * measured is the whole wait. */
+      if (w->gap_ns >= SPIN_NS || ((++spins & 63) == 0 && rt_now_ns() - idle_since > SPIN_NS))
+        park(w);
+      else
+        cpu_relax();
+      continue;
+    }
     if (watched || ((++spins & 63) == 0 && rt_now_ns() - idle_since > SPIN_NS)) {
       watched = park(w);
       idle_since = watched ? rt_now_ns() : 0;
@@ -608,6 +630,16 @@ void sched_fini(struct maestro_runtime *rt) {
   free(s->w);
   free(s);
   rt->sched = NULL;
+}
+
+unsigned sched_runs(struct maestro_runtime *rt, int kind, int index) {
+  struct sched *s = rt->sched;
+  int i = kind == MAESTRO_PLACE_DEVICE ? s->n + index : index;
+  if (index < 0 || i >= s->n + atomic_load(&s->ndev) ||
+      (kind != MAESTRO_PLACE_DEVICE && index >= s->n))
+    return 0;
+  /* Two steps a run (odd while one is in progress): rounded up. */
+  return (atomic_load_explicit(&s->w[i].run_seq, memory_order_relaxed) + 1) / 2;
 }
 
 void sched_account(struct maestro_runtime *rt, int kind, int index, uint64_t busy_ns,

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "maestro.h"
+#include "sched/sched.h"
 #include "testmain.h"
 #include "testutil.h"
 
@@ -257,6 +258,124 @@ static void stop_and_destroy_with_launches_in_flight(void) {
   maestro_runtime_destroy(rt);
 }
 
+/* A device kept full (4 launches in flight, more input waiting) costs no
+ * worker runs while it computes: the kernel agent's lanes used to hand the
+ * next firing to each other (the device lane found no room and woke the CPU
+ * lane, which handed it back) until a launch ended, thousands of runs of
+ * the device worker and a CPU worker a second, CPU taken from the kernels
+ * on a CPU device. Each message now costs a few runs: its source firing,
+ * the kernel agent's lanes taking it, launching it and emitting it, the
+ * sink. */
+#define N_FULL    24
+#define SPIN_ELEM 64
+static const maestro_port_t u32_in[] = {{"in", MAESTRO_U32, 0}};
+static const maestro_port_t u32_out[] = {{"out", MAESTRO_U32, 0}};
+static const maestro_kernel_t spin_cl = {
+    .source = "__kernel void spin(__global const uint *x, __global uint *y, uint n)"
+              "{ size_t i = get_global_id(0); if (i >= n) return; uint a = x[i];"
+              "  for (int k = 0; k < 200000; k++) a = a * 1664525u + 1013904223u;"
+              "  y[i] = a; }",
+    .name = "spin",
+    .args = scale_args,
+    .n_args = 3,
+    .range_port = 0};
+
+static uint32_t spin_ref(uint32_t a) {
+  for (int k = 0; k < 200000; k++)
+    a = a * 1664525u + 1013904223u;
+  return a;
+}
+
+static int u32_src_fire(maestro_fire_t *f) {
+  uint64_t m = maestro_fire_seq(f);
+  if (m >= N_FULL) return MAESTRO_DONE;
+  maestro_buf_t *b;
+  int rc = maestro_fire_alloc(f, SPIN_ELEM * sizeof(uint32_t), &b);
+  if (rc) return rc;
+  uint32_t *x = maestro_buf_data(b);
+  for (int i = 0; i < SPIN_ELEM; i++)
+    x[i] = (uint32_t)(m * SPIN_ELEM + (uint64_t)i);
+  return maestro_fire_out(f, 0, b);
+}
+
+static int u32_sink_fire(maestro_fire_t *f) {
+  long *bad = maestro_fire_state(f);
+  uint64_t m = maestro_fire_seq(f);
+  maestro_buf_t *b = maestro_fire_in(f, 0);
+  const uint32_t *y = maestro_buf_cdata(b);
+  if (maestro_buf_size(b) != SPIN_ELEM * sizeof(uint32_t) ||
+      y[0] != spin_ref((uint32_t)(m * SPIN_ELEM)) ||
+      y[SPIN_ELEM - 1] != spin_ref((uint32_t)(m * SPIN_ELEM + SPIN_ELEM - 1)))
+    (*bad)++;
+  return MAESTRO_OK;
+}
+
+static unsigned all_runs(maestro_runtime_t *rt, unsigned *dev) {
+  unsigned cpu = 0;
+  *dev = 0;
+  int ncpu = maestro_runtime_nplaces(rt, MAESTRO_PLACE_CPU);
+  int ndev = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE);
+  for (int i = 0; i < ncpu; i++)
+    cpu += sched_runs(rt, MAESTRO_PLACE_CPU, i);
+  for (int i = 0; i < ndev; i++)
+    *dev += sched_runs(rt, MAESTRO_PLACE_DEVICE, i);
+  return cpu;
+}
+
+static void full_device_costs_no_runs(void) {
+  maestro_runtime_t *rt = make_rt("all");
+  if (!rt) return;
+  if (maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) == 0) {
+    maestro_runtime_destroy(rt);
+    return;
+  }
+  maestro_graph_t *g;
+  maestro_agent_t *src, *k, *sink;
+  long bad = 0;
+  CU_ASSERT_EQUAL_FATAL(maestro_graph_create(rt, "full", &g), MAESTRO_OK);
+  CU_ASSERT_EQUAL_FATAL(
+      maestro_agent_add(
+          g,
+          &(maestro_agent_desc_t){.name = "src", .out = u32_out, .n_out = 1, .cpu = u32_src_fire},
+          &src),
+      MAESTRO_OK);
+  CU_ASSERT_EQUAL_FATAL(maestro_agent_add(g,
+                                          &(maestro_agent_desc_t){.name = "spin",
+                                                                  .in = u32_in,
+                                                                  .n_in = 1,
+                                                                  .out = u32_out,
+                                                                  .n_out = 1,
+                                                                  .kernel = &spin_cl},
+                                          &k),
+                        MAESTRO_OK);
+  CU_ASSERT_EQUAL_FATAL(
+      maestro_agent_add(
+          g,
+          &(maestro_agent_desc_t){
+              .name = "sink", .in = u32_in, .n_in = 1, .cpu = u32_sink_fire, .state = &bad},
+          &sink),
+      MAESTRO_OK);
+  CU_ASSERT_EQUAL_FATAL(maestro_connect(g, src, "out", k, "in", 4), MAESTRO_OK);
+  CU_ASSERT_EQUAL_FATAL(maestro_connect(g, k, "out", sink, "in", 4), MAESTRO_OK);
+  unsigned dev0, cpu0 = all_runs(rt, &dev0);
+  CU_ASSERT_EQUAL(maestro_graph_run(g), MAESTRO_OK);
+  unsigned dev1, cpu1 = all_runs(rt, &dev1);
+  maestro_agent_stats_t st;
+  maestro_agent_stats(k, &st);
+  CU_ASSERT_EQUAL(st.device_fires, N_FULL);
+  CU_ASSERT_EQUAL(bad, 0);
+  maestro_agent_stats(sink, &st);
+  CU_ASSERT_EQUAL(st.fires, N_FULL);
+  /* Before: thousands of each while the device computed. */
+  CU_ASSERT(dev1 - dev0 <= 4 * N_FULL + 16);
+  CU_ASSERT(cpu1 - cpu0 <= 8 * N_FULL + 32);
+  if (dev1 - dev0 > 4 * N_FULL + 16 || cpu1 - cpu0 > 8 * N_FULL + 32)
+    printf("(runs for %d messages: device worker %u, CPU workers %u) ", N_FULL, dev1 - dev0,
+           cpu1 - cpu0);
+  maestro_graph_destroy(g);
+  maestro_runtime_destroy(rt);
+}
+
 void register_suites(void) {
   ADD_SUITE(
       "device", NULL, NULL,
@@ -264,5 +383,6 @@ void register_suites(void) {
       {"hybrid_is_placed_per_firing", hybrid_is_placed_per_firing},
       {"hybrid_pinned_to_cpu_never_launches", hybrid_pinned_to_cpu_never_launches},
       {"no_device_kernel_only_fails_start", no_device_kernel_only_fails_start_hybrid_runs_on_cpu},
-      {"stop_and_destroy_with_launches_in_flight", stop_and_destroy_with_launches_in_flight});
+      {"stop_and_destroy_with_launches_in_flight", stop_and_destroy_with_launches_in_flight},
+      {"full_device_costs_no_runs", full_device_costs_no_runs});
 }
