@@ -45,3 +45,32 @@ if(MAESTRO_HAVE_MPI)
                          ENVIRONMENT "${MAESTRO_MPI_ENV}")
   endforeach()
 endif()
+
+# A traced program that ends without destroying its runtime, under mpiexec:
+# by exit() on every rank, by SIGTERM to rank 1 mid-run, or by exit() on
+# rank 0 mid-run; every rank's
+# trace file must be complete (tests/mpi/trace_end.sh).
+if(MAESTRO_HAVE_MPI)
+  add_executable(mpi_trace_end mpi/mpi_trace_end.c)
+  target_link_libraries(mpi_trace_end PRIVATE maestro)
+  foreach(mode exit term midrun)
+    add_test(NAME mpi_trace_end_${mode}
+             COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/mpi/trace_end.sh ${mode}
+                     $<TARGET_FILE:mpi_trace_end> ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} 2)
+    set_tests_properties(mpi_trace_end_${mode} PROPERTIES TIMEOUT 90 LABELS "mpi"
+                         ENVIRONMENT "${MAESTRO_MPI_ENV};MAESTRO_DEVICES=none;MAESTRO_NCPU=1;ASAN_OPTIONS=fast_unwind_on_malloc=0:detect_leaks=0")
+  endforeach()
+endif()
+
+# MAESTRO_RANK_ANY agents fired on every rank, chosen by cost, outputs in
+# input order (runtime/backend/mpi/any.c, core/serve.c).
+if(MAESTRO_HAVE_MPI)
+  add_executable(mpi_any mpi/mpi_any.c)
+  target_link_libraries(mpi_any PRIVATE maestro_testmain MPI::MPI_C)
+  foreach(n 2 3)
+    add_test(NAME mpi_any_${n}
+             COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} ${n} $<TARGET_FILE:mpi_any>)
+    set_tests_properties(mpi_any_${n} PROPERTIES TIMEOUT 600 LABELS "mpi"
+                         ENVIRONMENT "${MAESTRO_MPI_ENV}")
+  endforeach()
+endif()

@@ -76,8 +76,12 @@ typedef struct maestro_affinity {
    * The MPI rank that owns the agent (0 when omitted; see
    * maestro_runtime_nranks): its firings run there, and a channel to an agent
    * of another rank carries its messages over MPI. MAESTRO_RANK_ANY: a
-   * MAESTRO_STATELESS agent that any rank may fire; rank 0 owns it for host
-   * inputs and outputs (and, in this version, fires it).
+   * MAESTRO_STATELESS agent that every rank may fire: rank 0 owns it (its
+   * channels, host inputs and outputs, and the order of its outputs, which
+   * is that of its inputs), and sends a firing's inputs to another rank when
+   * it is expected to end there first; that rank fires the agent's CPU
+   * implementation on its own places and sends the outputs back
+   * (docs/mpi.md).
    */
   int rank;
 } maestro_affinity_t;

@@ -177,6 +177,9 @@ typedef struct maestro_letter {
    *  Graph-owned, valid until the graph is destroyed. NULL when there is no
    *  reason beyond `status` (MAESTRO_ECLOSED: a message nobody took). */
   const char *reason;
+  /** The rank where it was made (0 without MPI). Across ranks every rank's
+   *  letters go to rank 0's dead-letter output (docs/mpi.md). */
+  int rank;
 } maestro_letter_t;
 
 /** Like maestro_output_pop, and says where a dead letter came from (`why` may be NULL). */

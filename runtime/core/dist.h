@@ -15,9 +15,28 @@
 #ifndef MAESTRO_CORE_DIST_H
 #define MAESTRO_CORE_DIST_H
 
+#include "maestro.h"
+#include <stdint.h>
+
 struct maestro_runtime;
 struct maestro_graph;
+struct maestro_agent;
 struct chan;
+struct staged;
+typedef struct maestro_buf maestro_buf_t;
+
+/* MAESTRO_RANK_ANY agents (win_any_agent): rank 0 owns the agent (its
+ * channels, host ends and output order); its window may send a firing's
+ * inputs to another rank (any_submit), which fires the agent's CPU
+ * implementation there on its own places (serve_push) and sends the
+ * outputs back (any_result); they complete the firing's slot on rank 0
+ * (win_any_done), which emits it in input order. What the window weighs
+ * for each rank (measured by the backend at start, kept in g->links): */
+struct dist_link {
+  double lat_ns;      /* one way, a small message */
+  double ns_per_byte; /* 1 / bandwidth, a large message */
+  int lanes;          /* CPU places of that rank (firings it runs at once) */
+};
 
 struct dist_ops {
   const char *name; /* "mpi" */
@@ -54,7 +73,45 @@ struct dist_ops {
    * messages or ended (on the producer's rank), or its local consumer made
    * room (on the consumer's rank). Any thread; cheap. */
   void (*notify)(struct maestro_runtime *rt, struct chan *c);
+  /* A dead letter made on this rank (not rank 0), its reason and names
+   * graph-owned: 1 when the backend took `b` to carry it to rank 0's
+   * dead-letter output (dl_put_remote there), 0 to keep it here. Rank 0's
+   * graph finishes once every rank's letters have arrived. Any thread. */
+  int (*letter)(struct maestro_graph *g, maestro_buf_t *b, const maestro_letter_t *why);
+  /* ---- MAESTRO_RANK_ANY (any.c of the backend) ---- */
+  /* On rank 0: sends firing `seq` of agent `a` to `rank` (its n_in inputs
+   * `in`, which it retains as long as it needs them). Any thread; the
+   * window's lock may be held. */
+  int (*any_submit)(struct maestro_graph *g, struct maestro_agent *a, int rank, uint64_t seq,
+                    maestro_buf_t *const *in);
+  /* On another rank: firing `seq` of `a`, sent by `rank`, ran with
+   * `status` (its message `why` on failure) in `busy_ns`: sends back its
+   * `nout` sends `out` (whose references it takes). Any thread. */
+  void (*any_result)(struct maestro_graph *g, struct maestro_agent *a, int rank, uint64_t seq,
+                     int status, const struct staged *out, int nout, const char *why,
+                     uint64_t busy_ns);
+  /* On rank 0: agent `a` (win_any_agent) finished: no firing of it is in
+   * flight any more, and none will be sent. */
+  void (*any_over)(struct maestro_graph *g, struct maestro_agent *a);
 };
+
+/* window.c: whether `a` may fire on several ranks (MAESTRO_RANK_ANY, a CPU
+ * implementation, inputs, a graph across ranks). The same on every rank. */
+int win_any_agent(const struct maestro_agent *a);
+/* window.c, on rank 0, for the backend: firing `seq` of `a` came back from
+ * `rank` with `status` and its `nout` sends `out` (references taken), or
+ * its message `why` on failure; it ran there in `busy_ns`. -1 when no such
+ * firing is in flight to `rank` (the sends are released). */
+int win_any_done(struct maestro_agent *a, uint64_t seq, int rank, int status,
+                 const struct staged *out, int nout, const char *why, uint64_t busy_ns);
+/* serve.c, on another rank: fires `a` on inputs `in` (n_in references
+ * taken) for `rank`'s firing `seq` on this rank's CPU places; the outcome
+ * goes back by any_result. MAESTRO_OK or MAESTRO_ENOMEM. */
+int serve_push(struct maestro_agent *a, int rank, uint64_t seq, maestro_buf_t **in);
+/* serve.c: sets up (at start) and frees the lanes that fire `a` for other
+ * ranks (an agent another rank owns, win_any_agent). */
+int serve_setup(struct maestro_agent *a);
+void serve_free(struct maestro_agent *a);
 
 /* The built-in distribution backend (runtime/backends.c), NULL when none. */
 extern const struct dist_ops *const dist_builtin;
@@ -64,5 +121,8 @@ extern const struct dist_ops *const dist_builtin;
  * graph here unless it already failed, was cancelled or finished: 1 when
  * it did. */
 int graph_fail_remote(struct maestro_graph *g, int status, int cancelled, const char *msg);
+/* host.c, for the backend: a dead letter into this rank's dead-letter
+ * output as it is (`why` names its rank; its strings graph-owned). */
+void dl_put_remote(struct maestro_graph *g, maestro_buf_t *b, const maestro_letter_t *why);
 
 #endif

@@ -205,6 +205,7 @@ static void agent_free(struct maestro_agent *a) {
     free(a->out[i].ch);
   }
   win_free(a);
+  serve_free(a);
   /* Disarmed when it finished; this only makes sure. */
   if (a->period_ns && a->g->state == GRAPH_STARTED) sched_timer_cancel(a->g->rt, &a->timer);
   place_impls_free(a->g->rt, a->impls);
@@ -356,6 +357,7 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
     }
   }
   a->g = g;
+  a->fail_rank = -1;
   a->name = strdup(d->name);
   a->n_in = d->n_in;
   a->n_out = d->n_out;
@@ -924,10 +926,14 @@ static int graph_start_local(maestro_graph_t *g) {
   }
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
-    if (a->remote) continue;
-    if (a->n_in > 0 && ((a->flags & MAESTRO_STATELESS) || a->impls) && (rc = win_setup(a))) {
-      for (int j = 0; j < g->nagents; j++)
+    /* Another rank owns it, but a MAESTRO_RANK_ANY agent fires here too. */
+    if (a->remote
+            ? win_any_agent(a) && (rc = serve_setup(a))
+            : a->n_in > 0 && ((a->flags & MAESTRO_STATELESS) || a->impls) && (rc = win_setup(a))) {
+      for (int j = 0; j < g->nagents; j++) {
         win_free(g->agents[j]);
+        serve_free(g->agents[j]);
+      }
       graph_free_impls(g);
       return rc;
     }
@@ -1153,7 +1159,8 @@ void graph_fail(struct maestro_graph *g, struct maestro_agent *a, int status, co
     g->fail_status = status;
     int has_why = why && why[0];
     char on[32] = "";
-    if (g->dist) snprintf(on, sizeof on, " on rank %d", g->rt->rank);
+    if (g->dist)
+      snprintf(on, sizeof on, " on rank %d", a->fail_rank >= 0 ? a->fail_rank : g->rt->rank);
     snprintf(g->fail_msg, sizeof g->fail_msg,
              "graph '%s': agent '%s'%s failed with status %d (%s)%s%s; its supervisor stopped the "
              "graph",

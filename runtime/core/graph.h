@@ -88,6 +88,11 @@ struct maestro_agent {
   struct outport *out;
   struct place_impls *impls; /* its device implementations (sched/place.h), or NULL */
   int remote;                /* owned by another rank (core/dist.h): never fires here */
+  /* MAESTRO_RANK_ANY (core/dist.h): on the other ranks, what fires it for
+   * rank 0 (serve.c); on rank 0, the rank whose failed firing the
+   * supervisor is handling (graph_fail names it), else -1. */
+  void *serve;
+  int fail_rank;
 
   /* Runner's state. */
   int phase;
@@ -208,6 +213,9 @@ struct maestro_graph {
   void *dist;             /* the distribution backend's state of a graph across ranks, or NULL */
   int settled;            /* its outcome was agreed with the other ranks (dist_ops.graph_settle) */
   int settling;           /* a thread is agreeing on it (under mu) */
+  /* Per rank, what it costs to fire a MAESTRO_RANK_ANY agent there
+   * (core/dist.h, set by the backend at start), or NULL. */
+  const struct dist_link *links;
 };
 
 /* stats.c: registers the places', agents' and channels' stats collector

@@ -81,18 +81,29 @@ void chan_notify_producer(struct maestro_runtime *rt, struct chan *c) {
 
 void dl_put(struct maestro_graph *g, maestro_buf_t *b, const char *agent, const char *port,
             int status, uint64_t seq, const char *reason) {
+  /* A cancel is why a stopped graph's messages are dropped: say so. */
+  if (status == MAESTRO_ECLOSED && atomic_load_explicit(&g->cancelled, memory_order_relaxed))
+    status = MAESTRO_ECANCELED;
+  maestro_letter_t why = {.agent = agent,
+                          .port = port,
+                          .status = status,
+                          .seq = seq,
+                          .reason = reason,
+                          .rank = g->rt->rank};
+  /* Across ranks the letters go to rank 0's output (the backend carries them). */
+  if (g->dist && g->rt->rank != 0 && g->rt->dist->letter && g->rt->dist->letter(g, b, &why)) return;
+  dl_put_remote(g, b, &why);
+}
+
+void dl_put_remote(struct maestro_graph *g, maestro_buf_t *b, const maestro_letter_t *why) {
   struct maestro_output *o = &g->dl;
   struct letter *l = malloc(sizeof *l);
   if (!l) { /* nowhere to keep it: at least do not leak it */
     maestro_buf_release(b);
     return;
   }
-  /* A cancel is why a stopped graph's messages are dropped: say so. */
-  if (status == MAESTRO_ECLOSED && atomic_load_explicit(&g->cancelled, memory_order_relaxed))
-    status = MAESTRO_ECANCELED;
   l->b = b;
-  l->why = (maestro_letter_t){
-      .agent = agent, .port = port, .status = status, .seq = seq, .reason = reason};
+  l->why = *why;
   l->next = NULL;
   pthread_mutex_lock(&o->mu);
   if (o->tail)

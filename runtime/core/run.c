@@ -434,6 +434,7 @@ void run_end_of_run(struct maestro_agent *a) {
 int core_task_run(struct sched_task *t, int cpu) {
   struct maestro_agent *a = t->owner;
   if (a->win) return win_task_run(a, t, cpu);
+  if (a->serve) return serve_task_run(a, t, cpu);
   struct maestro_graph *g = a->g;
   if (a->phase == AG_FINISHED) return TASK_WAIT;
   struct run_stats rs = {0};

@@ -26,12 +26,14 @@
 #include "base/stats_rec.h"
 #include "sched/perf.h"
 #include "sched/place.h"
+#include "core/dist.h"
 
 #define WIN_SLOTS         64
 #define WIN_DEV_INFLIGHT  4
 #define WIN_MAX_CPU_LANES 16
 /* choose_place: no place for the next firing yet (a completion decides). */
-#define WIN_WAIT (-2)
+#define WIN_WAIT        (-2)
+#define WIN_ANY_CREDITS 16 /* firings in flight to one other rank, at most */
 
 enum { SLOT_FREE = 0, SLOT_BUSY, SLOT_DONE, SLOT_FALLBACK, SLOT_FAILOVER };
 
@@ -39,6 +41,7 @@ struct slot {
   struct maestro_agent *a;
   int state, status;
   int kind, index; /* where it fired */
+  int rank;        /* MAESTRO_RANK_ANY: the other rank it was sent to, else -1 */
   uint64_t seq, bytes, flow_in;
   uint64_t t0, t1;    /* when it ran (host clock), for the trace */
   maestro_buf_t **in; /* n_in */
@@ -81,6 +84,14 @@ struct window {
   struct perf_hist *ph_cpu;
   struct perf_hist **ph_dev; /* rt->ndev, NULL where it cannot run */
   uint64_t lane_runs;        /* win_task_run calls, every lane (the lock held) */
+  /* MAESTRO_RANK_ANY on rank 0 (win_any_agent): per rank, its firings sent
+   * and not back yet, at most its credits, and its measured time per
+   * firing there (0 until one came back). */
+  int any;
+  int *r_inflight, *r_credits;
+  double *r_ns;
+  double *r_free;   /* rt_now_ns() when a place of that rank is expected free */
+  double pick_free; /* choose_rank: r_free of the rank it chose, once sent */
 };
 
 /* A copy of this thread's message for a failed firing, or NULL when empty. */
@@ -163,6 +174,20 @@ int win_setup(struct maestro_agent *a) {
       t->active = &a->g->active;
     }
   }
+  if (!oom && win_any_agent(a) && rt->rank == 0 && a->g->links) {
+    w->any = 1;
+    w->r_inflight = calloc((size_t)rt->nranks, sizeof *w->r_inflight);
+    w->r_credits = calloc((size_t)rt->nranks, sizeof *w->r_credits);
+    w->r_ns = calloc((size_t)rt->nranks, sizeof *w->r_ns);
+    w->r_free = calloc((size_t)rt->nranks, sizeof *w->r_free);
+    oom = !w->r_inflight || !w->r_credits || !w->r_ns || !w->r_free;
+    /* Credits: enough to keep every place of a rank busy while the next
+     * firings travel, few enough that its memory stays bounded. */
+    for (int r = 0; !oom && r < rt->nranks; r++) {
+      int c = 2 * a->g->links[r].lanes;
+      w->r_credits[r] = r == rt->rank ? 0 : c < 2 ? 2 : c > WIN_ANY_CREDITS ? WIN_ANY_CREDITS : c;
+    }
+  }
   /* Performance models, looked up once (perf_hist_get may read a file). */
   if (!oom && w->cpu_ok) w->ph_cpu = win_model(a, MAESTRO_PLACE_CPU, 0);
   if (!oom && w->dev_ok) {
@@ -201,6 +226,10 @@ void win_free(struct maestro_agent *a) {
   free(w->dev_lanes);
   free(w->ph_dev);
   free(w->cpu_lanes);
+  free(w->r_inflight);
+  free(w->r_credits);
+  free(w->r_ns);
+  free(w->r_free);
   pthread_mutex_destroy(&w->mu);
   free(w);
   a->win = NULL;
@@ -357,8 +386,135 @@ static void choice_note(struct maestro_agent *a, struct window *w, int where, st
                           : TRACE_WHY_EARLIEST;
 }
 
+/* ---- MAESTRO_RANK_ANY: firings on other ranks (core/dist.h) ---- */
+
+int win_any_agent(const struct maestro_agent *a) {
+  const struct maestro_runtime *rt = a->g->rt;
+  return a->affinity.rank == MAESTRO_RANK_ANY && (a->flags & MAESTRO_STATELESS) && a->cpu &&
+         a->n_in > 0 && a->affinity.pref != MAESTRO_ON_DEVICE && a->g->dist && rt->nranks > 1;
+}
+
+/* The other rank where the next firing is expected to end first, or -1
+ * when here is at least as early (the lock held). Here, the firing waits
+ * for `busy` firings (those running on this agent's lanes, and `reserved`
+ * more this lane took) to free one of its lanes, then runs for the CPU
+ * model's time. On rank r it travels (latency, its input bytes at the
+ * measured bandwidth), starts when a place of r is expected free (after
+ * the firings sent there before it), runs for the time measured there
+ * (this rank's model until one came back), and its outputs travel back.
+ * A model not calibrated yet keeps firings here: they measure it. */
+static int choose_rank(struct maestro_agent *a, struct window *w, int reserved) {
+  struct maestro_runtime *rt = a->g->rt;
+  const struct dist_link *L = a->g->links;
+  uint64_t bytes = 0;
+  for (int p = 0; p < a->n_in; p++) {
+    struct chan *c = run_port_peek(&a->in[p]);
+    maestro_buf_t *b = c ? ring_peek(&c->ring) : NULL;
+    if (b) bytes += b->size;
+  }
+  double cpu_ns;
+  if (perf_estimate(w->ph_cpu, bytes, &cpu_ns) == 0 || cpu_ns <= 0) return -1;
+  double now = (double)rt_now_ns();
+  int busy = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed) + reserved;
+  double best_end = now + cpu_ns * (double)(1 + busy / (1 + w->ncpu_lanes));
+  int best = -1;
+  for (int r = 0; r < rt->nranks; r++) {
+    if (w->r_inflight[r] >= w->r_credits[r]) continue; /* its credits are spent (or it is here) */
+    double ns = w->r_ns[r] > 0 ? w->r_ns[r] : cpu_ns;
+    double start = now + L[r].lat_ns + (double)bytes * L[r].ns_per_byte;
+    if (w->r_inflight[r] && w->r_free[r] > start) start = w->r_free[r];
+    double end = start + ns + L[r].lat_ns;
+    if (end < best_end) {
+      best_end = end;
+      best = r;
+      /* Its places take firings one after another, `lanes` at a time. */
+      w->pick_free = start + ns / (L[r].lanes > 0 ? L[r].lanes : 1);
+    }
+  }
+  return best;
+}
+
+/* Takes the next input set into a slot and sends it to rank `r` (the lock
+ * held, inputs ready, room in the window): the slot completes when its
+ * outputs come back (win_any_done). */
+static void send_remote(struct maestro_agent *a, struct window *w, int r) {
+  struct maestro_graph *g = a->g;
+  struct slot *s = &w->slots[a->seq % WIN_SLOTS];
+  s->seq = a->seq++;
+  s->state = SLOT_BUSY;
+  s->t1 = 0; /* not traced here: it ran on rank r */
+  s->ch.n = 0;
+  s->tried = 0;
+  run_take(a, s->in, s->inseq, s->inch, &s->flow_in);
+  s->bytes = 0;
+  for (int p = 0; p < a->n_in; p++)
+    s->bytes += s->in[p]->size;
+  s->rank = r;
+  s->kind = MAESTRO_PLACE_CPU;
+  s->index = -1;
+  w->r_inflight[r]++;
+  w->r_free[r] = w->pick_free;
+  int rc = g->rt->dist->any_submit(g, a, r, s->seq, s->in);
+  if (rc) { /* not sent: a failed firing, for the supervisor */
+    w->r_inflight[r]--;
+    s->status = rc;
+    s->out = NULL;
+    s->nout = 0;
+    free(s->why);
+    s->why = keep_error();
+    s->state = SLOT_DONE;
+  }
+}
+
+int win_any_done(struct maestro_agent *a, uint64_t seq, int rank, int status,
+                 const struct staged *out, int nout, const char *why, uint64_t busy_ns) {
+  struct window *w = a->win;
+  struct slot *s = &w->slots[seq % WIN_SLOTS];
+  pthread_mutex_lock(&w->mu);
+  int ours = w->any && rank >= 0 && rank < a->g->rt->nranks && s->seq == seq &&
+             s->state == SLOT_BUSY && s->rank == rank;
+  pthread_mutex_unlock(&w->mu);
+  if (!ours) { /* not a firing in flight to that rank */
+    for (int k = 0; k < nout; k++)
+      maestro_buf_release(out[k].b);
+    return -1;
+  }
+  struct staged *o = s->inl;
+  if (nout > FIRE_INLINE_OUT && !(o = malloc((size_t)nout * sizeof *o))) {
+    for (int k = 0; k < nout; k++)
+      maestro_buf_release(out[k].b);
+    status = err_set(MAESTRO_ENOMEM, "agent '%s': out of memory for %d messages from rank %d",
+                     a->name, nout, rank);
+    why = maestro_last_error();
+    nout = 0;
+    o = s->inl;
+  }
+  if (nout) memcpy(o, out, (size_t)nout * sizeof *o);
+  char *msg = status < 0 ? strdup(why && why[0] ? why : "") : NULL;
+  pthread_mutex_lock(&w->mu);
+  s->out = o;
+  s->nout = nout;
+  s->status = status;
+  free(s->why);
+  s->why = msg;
+  s->state = SLOT_DONE;
+  w->r_inflight[rank]--;
+  if (status >= 0) {
+    /* A running average in which one slow firing (the system took its core
+     * away) counts at most twice the average: a rank that looked slow once
+     * would otherwise get no firing again, and no sample to correct it. */
+    double old = w->r_ns[rank], ns = (double)busy_ns, here;
+    if (old <= 0 && perf_estimate(w->ph_cpu, s->bytes, &here) && here > 0) old = here;
+    w->r_ns[rank] = old > 0 ? (3 * old + (ns < 2 * old ? ns : 2 * old)) / 4 : ns;
+  }
+  pthread_mutex_unlock(&w->mu);
+  sched_notify(a->g->rt, &a->task);
+  return 0;
+}
+
 /* Takes one input set into slot `s` (the lock held, inputs ready). */
 static void take_inputs(struct maestro_agent *a, struct slot *s) {
+  s->rank = -1;
   run_take(a, s->in, s->inseq, s->inch, &s->flow_in);
   s->bytes = 0;
   for (int p = 0; p < a->n_in; p++)
@@ -383,8 +539,11 @@ static void emit(struct maestro_agent *a, struct window *w, struct run_stats *rs
     if (s->status >= 0) {
       if (a->stamp) run_stamp(a, s->in, s->seq, s->out, s->nout);
       run_deliver(a, s->in, s->status, s->out, s->nout, rs);
-    } else
+    } else {
+      a->fail_rank = s->rank; /* graph_fail names where it failed */
       run_failed(a, s->in, s->inseq, s->status, s->why, rs);
+      a->fail_rank = -1;
+    }
     free(s->why);
     s->why = NULL;
     if (s->out != s->inl) free(s->out);
@@ -760,6 +919,11 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
       placed = 1;
       break;
     }
+    int r;
+    if (where < 0 && w->any && (r = choose_rank(a, w, 0)) >= 0) {
+      send_remote(a, w, r);
+      continue;
+    }
     struct slot *s = &w->slots[a->seq % WIN_SLOTS];
     s->seq = a->seq++;
     s->state = SLOT_BUSY;
@@ -769,6 +933,11 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     if (a->g->tracing) choice_note(a, w, where, s); /* else ch.n stays 0 */
     if (where >= 0) w->dev_inflight[where]++;
     perf_chosen(where >= 0 ? w->ph_dev[where] : w->ph_cpu);
+    /* Before this lane runs the firing it took (for a while), the next ones
+     * go to other ranks as long as they would end there first. */
+    while (where < 0 && w->any && a->seq - w->next_emit < WIN_SLOTS && run_can_take(a) &&
+           (r = choose_rank(a, w, 1)) >= 0)
+      send_remote(a, w, r);
     /* More waiting: let another CPU lane fire it at the same time. */
     struct sched_task *more = NULL;
     if (where < 0 && w->ncpu_lanes && run_inputs_ready(a, NULL) &&
@@ -789,6 +958,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   emit(a, w, &rs);
   /* Closing waits for every slot taken to be emitted. */
   int finished_now = run_wind_down(a, a->seq == w->next_emit && w->fallbacks == 0, &rs);
+  if (finished_now && w->any) g->rt->dist->any_over(g, a); /* nothing of it in flight */
   run_end_of_run(a);
   /* Work this lane cannot do (a CPU firing after a device lane emitted).
    * Not when the next firing already has its place: the main lane would

@@ -268,8 +268,9 @@ static void test_fail_on_rank1(void) {
   if (!strstr(e, "agent 'bad' on rank 1 failed")) fprintf(stderr, "rank %d: %s\n", me, e);
   CU_ASSERT_PTR_NOT_NULL(strstr(e, "agent 'bad' on rank 1 failed with status -1"));
   if (me == 0) CU_ASSERT_TRUE(st.n < st.limit); /* the stop reached the source */
-  /* The failed message is a dead letter on the rank where it failed, with
-   * the agent's reason; every other letter there is one no consumer took. */
+  /* The failed message is a dead letter on rank 0 (every rank's go there),
+   * naming the rank where it failed, with the agent's reason; every other
+   * letter is one no consumer took. */
   maestro_output_t *dl;
   CU_ASSERT_EQUAL(maestro_graph_dead_letters(g, &dl), MAESTRO_OK);
   maestro_buf_t *m;
@@ -278,14 +279,108 @@ static void test_fail_on_rank1(void) {
   while (maestro_output_pop_letter(dl, &m, &why, 0) == MAESTRO_OK) {
     uint64_t v;
     memcpy(&v, maestro_buf_cdata(m), sizeof v);
-    if (why.status == MAESTRO_EINVAL && !strcmp(why.agent, "bad") && v == 100)
+    if (why.status == MAESTRO_EINVAL && !strcmp(why.agent, "bad") && v == 100 && why.rank == 1)
       failed++;
     else if (why.status == MAESTRO_ECLOSED)
       other++;
     maestro_buf_release(m);
   }
-  CU_ASSERT_EQUAL(failed, me == 1 ? 1 : 0);
-  (void)other;
+  CU_ASSERT_EQUAL(failed, me == 0 ? 1 : 0);
+  if (me != 0) CU_ASSERT_EQUAL(other, 0);
+  maestro_graph_destroy(g);
+}
+
+/* ---- every rank's dead letters reach rank 0's dead-letter output ---- */
+
+#define LETTER_MSGS 30
+#define LETTER_BIG  5000 /* more than a packet carries inline: sent on its own */
+
+/* Message v: its number, then (for even v) LETTER_BIG bytes of (v + i). */
+static int letter_src(maestro_fire_t *f) {
+  struct count_src *s = maestro_fire_state(f);
+  if (s->n == s->limit) return MAESTRO_DONE;
+  size_t n = sizeof s->n + (s->n % 2 ? 0 : LETTER_BIG);
+  maestro_buf_t *b;
+  int rc = maestro_fire_alloc(f, n, &b);
+  if (rc) return rc;
+  unsigned char *p = maestro_buf_data(b);
+  memcpy(p, &s->n, sizeof s->n);
+  for (size_t i = sizeof s->n; i < n; i++)
+    p[i] = (unsigned char)(s->n + i);
+  s->n++;
+  return maestro_fire_out(f, 0, b);
+}
+
+static int skip_thirds(maestro_fire_t *f) {
+  uint64_t v;
+  memcpy(&v, maestro_buf_cdata(maestro_fire_in(f, 0)), sizeof v);
+  return v % 3 == 0 ? MAESTRO_EINVAL : MAESTRO_OK;
+}
+
+static void test_letters_to_rank0(void) {
+  maestro_graph_t *g;
+  CU_ASSERT_EQUAL_FATAL(maestro_graph_create(rt, "letters", &g), MAESTRO_OK);
+  struct count_src st = {0, LETTER_MSGS};
+  maestro_agent_t *src;
+  add(g, "src", letter_src, 0, 1, 0, &st, &src);
+  /* One skipping agent per rank, each fed every message (fan-out). */
+  for (int k = 0; k < nr; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "skip%d", k);
+    maestro_agent_desc_t d = {.name = name,
+                              .in = bytes_in,
+                              .n_in = 1,
+                              .cpu = skip_thirds,
+                              .supervisor = {.on_fail = MAESTRO_FAIL_SKIP},
+                              .affinity = {.pref = MAESTRO_ON_CPU, .index = -1, .rank = k}};
+    maestro_agent_t *a;
+    CU_ASSERT_EQUAL_FATAL(maestro_agent_add(g, &d, &a), MAESTRO_OK);
+    CU_ASSERT_EQUAL(maestro_connect(g, src, "out", a, "in", 4), MAESTRO_OK);
+  }
+  CU_ASSERT_EQUAL_FATAL(maestro_graph_start(g), MAESTRO_OK);
+  CU_ASSERT_EQUAL(maestro_graph_wait(g), MAESTRO_OK);
+  /* Once the wait returned, rank 0 holds them all; the others none. */
+  maestro_output_t *dl;
+  CU_ASSERT_EQUAL_FATAL(maestro_graph_dead_letters(g, &dl), MAESTRO_OK);
+  int per_rank[16] = {0}, total = 0, bad = 0;
+  uint64_t next_v[16] = {0};
+  maestro_buf_t *m;
+  maestro_letter_t why;
+  while (maestro_output_pop_letter(dl, &m, &why, 0) == MAESTRO_OK) {
+    total++;
+    uint64_t v;
+    const unsigned char *p = maestro_buf_cdata(m);
+    memcpy(&v, p, sizeof v);
+    char name[32];
+    snprintf(name, sizeof name, "skip%d", why.rank);
+    size_t n = sizeof v + (v % 2 ? 0 : LETTER_BIG);
+    int ok = why.rank >= 0 && why.rank < nr && why.rank < 16 && why.agent &&
+             !strcmp(why.agent, name) && why.port && !strcmp(why.port, "in") &&
+             why.status == MAESTRO_EINVAL && why.seq == v && why.reason &&
+             strstr(why.reason, name) && maestro_buf_size(m) == n;
+    for (size_t i = sizeof v; ok && i < n; i++)
+      ok = p[i] == (unsigned char)(v + i);
+    /* Each rank's letters in the order they were made. */
+    if (ok) ok = v == next_v[why.rank];
+    if (ok) {
+      per_rank[why.rank]++;
+      next_v[why.rank] = v + 3;
+    } else {
+      bad++;
+      fprintf(stderr,
+              "rank %d: letter v=%llu rank %d agent %s port %s status %d seq %llu "
+              "size %zu reason %s\n",
+              me, (unsigned long long)v, why.rank, why.agent ? why.agent : "-",
+              why.port ? why.port : "-", why.status, (unsigned long long)why.seq,
+              maestro_buf_size(m), why.reason ? why.reason : "-");
+    }
+    maestro_buf_release(m);
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  CU_ASSERT_EQUAL(total, me == 0 ? nr * (LETTER_MSGS / 3) : 0);
+  for (int k = 0; k < nr && k < 16; k++)
+    CU_ASSERT_EQUAL(per_rank[k], me == 0 ? LETTER_MSGS / 3 : 0);
+  CU_ASSERT_EQUAL(maestro_output_pop_letter(dl, &m, &why, -1), MAESTRO_ECLOSED);
   maestro_graph_destroy(g);
 }
 
@@ -355,6 +450,6 @@ static void test_backpressure(void) {
 void register_suites(void) {
   ADD_SUITE("mpi", suite_init, suite_fini, {"ranks", test_ranks}, {"flow", test_flow},
             {"spmd_mismatch", test_spmd_mismatch}, {"estate", test_estate},
-            {"fail_on_rank1", test_fail_on_rank1}, {"cancel", test_cancel},
-            {"backpressure", test_backpressure});
+            {"fail_on_rank1", test_fail_on_rank1}, {"letters_to_rank0", test_letters_to_rank0},
+            {"cancel", test_cancel}, {"backpressure", test_backpressure});
 }

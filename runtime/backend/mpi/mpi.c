@@ -114,6 +114,7 @@ static int rank_of(const struct maestro_agent *a) {
 }
 
 static void mg_free(struct mgraph *mg) {
+  mpi_any_free(mg);
   for (int i = 0; i < mg->nch; i++) {
     struct rch *r = &mg->ch[i];
     for (int k = 0; k < r->qn; k++) {
@@ -138,6 +139,20 @@ static void mg_free(struct mgraph *mg) {
     if (mg->txe[i].b) maestro_buf_release(mg->txe[i].b);
     free(mg->txe[i].mem);
   }
+  for (struct out_letter *l = mg->lhead, *n; l; l = n) {
+    n = l->next;
+    maestro_buf_release(l->b);
+    free(l);
+  }
+  for (int i = 0; i < mg->nlin; i++) {
+    if (mg->lin[i].req != MPI_REQUEST_NULL) {
+      MPI_Cancel(&mg->lin[i].req);
+      MPI_Wait(&mg->lin[i].req, MPI_STATUS_IGNORE);
+    }
+    maestro_buf_release(mg->lin[i].b);
+  }
+  free(mg->lin);
+  free(mg->ends);
   for (int r = 0; mg->out && r < mg->m->nranks; r++)
     free(mg->out[r].data);
   free(mg->out);
@@ -145,8 +160,11 @@ static void mg_free(struct mgraph *mg) {
   free(mg->txe);
   free(mg->ch);
   free(mg->by_idx);
+  free(mg->wake);
   if (mg->comm != MPI_COMM_NULL) MPI_Comm_free(&mg->comm);
   pthread_mutex_destroy(&mg->mu);
+  pthread_mutex_destroy(&mg->pass_mu);
+  pthread_mutex_destroy(&mg->letters_mu);
   pthread_cond_destroy(&mg->cv);
   free(mg);
 }
@@ -170,12 +188,21 @@ static int mpi_graph_check(struct maestro_graph *g) {
   mg->m = m;
   mg->comm = comm;
   pthread_mutex_init(&mg->mu, NULL);
+  pthread_mutex_init(&mg->pass_mu, NULL);
+  pthread_mutex_init(&mg->letters_mu, NULL);
   pthread_cond_init(&mg->cv, NULL);
   atomic_init(&mg->stop_pending, 0);
   for (int i = 0; i < MPI_NRX; i++)
     mg->rxr[i] = MPI_REQUEST_NULL;
   g->dist = mg;
-  return MAESTRO_OK;
+  /* MAESTRO_RANK_ANY agents: the links they may use are measured now, while
+   * every rank is here. */
+  rc = mpi_any_check(mg);
+  if (rc) {
+    g->dist = NULL;
+    mg_free(mg);
+  }
+  return rc;
 }
 
 static int mpi_graph_start(struct maestro_graph *g) {
@@ -187,15 +214,18 @@ static int mpi_graph_start(struct maestro_graph *g) {
   mg->nidx = n;
   mg->by_idx = calloc((size_t)n + 1, sizeof *mg->by_idx);
   mg->ch = calloc((size_t)n + 1, sizeof *mg->ch);
+  mg->wake = calloc((size_t)n + 1, sizeof *mg->wake);
   mg->out = calloc((size_t)m->nranks, sizeof *mg->out);
+  mg->ends = calloc((size_t)m->nranks, sizeof *mg->ends);
   for (int i = 0; i < MPI_NRX; i++)
     if (!(mg->rxbuf[i] = malloc(MPI_PKT_MAX))) n = -1;
-  if (!mg->by_idx || !mg->ch || !mg->out || n < 0)
+  if (!mg->by_idx || !mg->ch || !mg->wake || !mg->out || !mg->ends || n < 0)
     return err_set(MAESTRO_ENOMEM, "maestro_graph_start: out of memory");
   int k = 0;
   for (struct chan *c = g->chans; c; c = c->next, k++) {
     if (!c->prod || !c->cons || c->prod->remote == c->cons->remote) continue;
     struct rch *r = &mg->ch[mg->nch];
+    r->mg = mg;
     r->c = c;
     r->idx = k;
     r->send = !c->prod->remote;
@@ -221,6 +251,11 @@ static int mpi_graph_start(struct maestro_graph *g) {
     r->c->remote = r;
     r->c->remote_rank = r->peer;
   }
+  /* Rank 0's graph finishes once every other rank's letters are in its
+   * dead-letter output (each rank's end of letters releases one hold). */
+  if (m->rank == 0)
+    for (int r = 1; r < m->nranks; r++)
+      graph_hold(g);
   return MAESTRO_OK;
 }
 
@@ -309,8 +344,37 @@ static void mpi_graph_destroy(struct maestro_graph *g) {
 }
 
 static void mpi_notify(struct maestro_runtime *rt, struct chan *c) {
-  (void)c;
+  /* A producer's messages leave from its own thread when they can: one
+   * wake-up and one pass fewer on every message's way. */
+  struct rch *r = c->remote;
+  if (r && r->send && mpi_send_now(r)) return;
   mpi_kick(rt->dist_state);
+}
+
+static int mpi_letter(struct maestro_graph *g, maestro_buf_t *b, const maestro_letter_t *why) {
+  struct mgraph *mg = g->dist;
+  if (!mg || mg->m->rank == 0) return 0;
+  struct out_letter *l = malloc(sizeof *l);
+  if (!l) return 0; /* kept here rather than lost */
+  l->b = b;
+  l->why = *why;
+  l->next = NULL;
+  pthread_mutex_lock(&mg->letters_mu);
+  int closed = mg->letters_closed; /* made after the graph finished here (a late push) */
+  if (!closed) {
+    if (mg->ltail)
+      mg->ltail->next = l;
+    else
+      mg->lhead = l;
+    mg->ltail = l;
+  }
+  pthread_mutex_unlock(&mg->letters_mu);
+  if (closed) {
+    free(l);
+    return 0;
+  }
+  mpi_kick(mg->m);
+  return 1;
 }
 
 const struct dist_ops mpi_dist_ops = {
@@ -324,4 +388,8 @@ const struct dist_ops mpi_dist_ops = {
     .graph_stopped = mpi_graph_stopped,
     .graph_destroy = mpi_graph_destroy,
     .notify = mpi_notify,
+    .letter = mpi_letter,
+    .any_submit = mpi_any_submit,
+    .any_result = mpi_any_result,
+    .any_over = mpi_any_over,
 };

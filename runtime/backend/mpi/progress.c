@@ -8,6 +8,9 @@
  *     the credits go: small messages are copied into the packet for that
  *     rank, larger ones sent from the buffer itself (MPI_TAG_BIG, no copy);
  *   - sends the packets, and releases what MPI has finished sending.
+ * A local producer's worker sends its messages itself when it can
+ * (mpi_send_now): a message then leaves without waiting for this thread to
+ * be woken and scheduled, often on the core that worker holds.
  * A pass that did nothing leads to polling for a while, then to sleep: a timed one
  * while a graph runs (MPI has nothing to block on without spinning), an
  * untimed one when no graph does. Local news (a producer sent, a consumer
@@ -151,9 +154,197 @@ static void send_msg(struct mgraph *mg, struct rch *r, maestro_buf_t *b) {
   tx_add(mg, b, NULL, req);
 }
 
+/* ---- dead letters: every rank's go to rank 0's output ---- */
+
+/* Longest name or reason a letter carries (a record fits in one packet). */
+#define LETTER_NAME_MAX   256
+#define LETTER_REASON_MAX 2048
+
+static size_t put_str(char *at, const char *s, size_t max) {
+  size_t n = s ? strnlen(s, max - 1) : 0;
+  if (n) memcpy(at, s, n);
+  at[n] = '\0';
+  return n + 1;
+}
+
+/* One letter made here to rank 0: like a message (send_msg), with its names. */
+static void send_letter(struct mgraph *mg, struct out_letter *l) {
+  maestro_buf_t *b = l->b;
+  const void *bytes = b->size ? maestro_buf_cdata(b) : NULL;
+  if ((b->size && !bytes) || b->size > (size_t)0x7fffffff) {
+    dl_put_remote(mg->g, b, &l->why); /* cannot travel: kept here, naming this rank */
+    return;
+  }
+  char names[2 * LETTER_NAME_MAX + LETTER_REASON_MAX];
+  size_t n = put_str(names, l->why.agent, LETTER_NAME_MAX);
+  n += put_str(names + n, l->why.port, LETTER_NAME_MAX);
+  n += put_str(names + n, l->why.reason, LETTER_REASON_MAX);
+  struct rec h = {.kind = REC_LETTER,
+                  .chan = (uint32_t)n,
+                  .seq = l->why.seq,
+                  .size = b->size,
+                  .aux = l->why.status};
+  h.ndim = b->ndim;
+  h.origin = atomic_load_explicit(&b->origin, memory_order_relaxed);
+  for (int d = 0; d < b->ndim && d < 3; d++)
+    h.dims[d] = b->dims[d];
+  size_t inl = b->size <= MPI_INLINE_MAX ? b->size : 0;
+  char *at = pkt_room(mg, 0, sizeof h + inl + n);
+  if (!at) {
+    dl_put_remote(mg->g, b, &l->why);
+    return;
+  }
+  memcpy(at, &h, sizeof h);
+  if (inl) memcpy(at + sizeof h, bytes, inl);
+  memcpy(at + sizeof h + inl, names, n);
+  if (b->size <= MPI_INLINE_MAX) {
+    maestro_buf_release(b);
+    return;
+  }
+  MPI_Request req;
+  MPI_Isend(bytes, (int)b->size, MPI_BYTE, 0, MPI_TAG_BIG, mg->comm, &req);
+  tx_add(mg, b, NULL, req);
+}
+
+/* Ranks other than 0: the letters made here to rank 0, then, once every
+ * agent here has finished (none can make one any more), the end of them. */
+static int send_letters(struct mgraph *mg) {
+  if (mg->m->rank == 0 || mg->letters_end) return 0;
+  struct maestro_graph *g = mg->g;
+  /* Read before the list: a letter is made before its agent finishes. */
+  pthread_mutex_lock(&g->mu);
+  int finished = g->finished;
+  pthread_mutex_unlock(&g->mu);
+  pthread_mutex_lock(&mg->letters_mu);
+  struct out_letter *l = mg->lhead;
+  mg->lhead = mg->ltail = NULL;
+  mg->letters_closed = finished;
+  pthread_mutex_unlock(&mg->letters_mu);
+  int work = 0;
+  for (struct out_letter *n; l; l = n, work++) {
+    n = l->next;
+    send_letter(mg, l);
+    free(l);
+  }
+  if (finished) {
+    struct rec h = {.kind = REC_LETTERS_END};
+    if (put_rec(mg, 0, &h, NULL, 0) == 0) {
+      mg->letters_end = 1;
+      work++;
+    }
+  }
+  return work;
+}
+
+/* Graph-owned strings equal to a letter's names: the agent's and port's own
+ * (the graph has them: every rank declares the same graph), else a copy. */
+static const char *agent_name(struct maestro_graph *g, const char *s, struct maestro_agent **a) {
+  if (!s[0]) return NULL;
+  for (int i = 0; i < g->nagents; i++)
+    if (!strcmp(g->agents[i]->name, s)) return (*a = g->agents[i])->name;
+  return graph_keep_reason(g, NULL, 0, s);
+}
+
+static const char *port_name(struct maestro_graph *g, struct maestro_agent *a, const char *s) {
+  if (!s[0]) return NULL;
+  for (int p = 0; a && p < a->n_in; p++)
+    if (!strcmp(a->in[p].name, s)) return a->in[p].name;
+  for (int p = 0; a && p < a->n_out; p++)
+    if (!strcmp(a->out[p].name, s)) return a->out[p].name;
+  return graph_keep_reason(g, NULL, 0, s);
+}
+
+/* Rank 0: a letter from rank `src`, queued behind those still coming. */
+static void on_letter(struct mgraph *mg, const struct rec *h, const char *body, int src) {
+  struct maestro_graph *g = mg->g;
+  size_t inl = h->size <= MPI_INLINE_MAX ? h->size : 0;
+  const char *names = body + inl, *end = names + h->chan;
+  const char *agent = names, *port = agent + strnlen(agent, (size_t)(end - agent)) + 1;
+  const char *reason = port < end ? port + strnlen(port, (size_t)(end - port)) + 1 : end;
+  if (mg->m->rank != 0 || !h->chan || end[-1] != '\0' || reason >= end) {
+    mpi_graph_fail(mg, MAESTRO_EINVAL, "rank %d sent a dead letter this rank cannot read", src);
+    return;
+  }
+  if (mg->nlin == mg->caplin) {
+    int cap = mg->caplin ? mg->caplin * 2 : 16;
+    struct in_letter *q = realloc(mg->lin, sizeof *q * (size_t)cap);
+    if (!q) {
+      mpi_graph_fail(mg, MAESTRO_ENOMEM, "no memory for a dead letter from rank %d", src);
+      return;
+    }
+    mg->lin = q;
+    mg->caplin = cap;
+  }
+  maestro_buf_t *b;
+  if (maestro_buf_create(g->rt, h->size, &b) != MAESTRO_OK) {
+    mpi_graph_fail(mg, MAESTRO_ENOMEM, "no memory for a dead letter of %llu bytes from rank %d",
+                   (unsigned long long)h->size, src);
+    return;
+  }
+  atomic_store_explicit(&b->origin, h->origin, memory_order_relaxed);
+  if (h->ndim > 0 && h->ndim <= 3) {
+    b->ndim = h->ndim;
+    for (int d = 0; d < h->ndim; d++)
+      b->dims[d] = h->dims[d];
+  }
+  struct maestro_agent *a = NULL;
+  struct in_letter *x = &mg->lin[mg->nlin++];
+  x->b = b;
+  x->req = MPI_REQUEST_NULL;
+  x->why = (maestro_letter_t){.agent = agent_name(g, agent, &a),
+                              .port = port_name(g, a, port),
+                              .status = h->aux,
+                              .seq = h->seq,
+                              .reason = reason[0] ? graph_keep_reason(g, NULL, 0, reason) : NULL,
+                              .rank = src};
+  if (inl) {
+    memcpy(maestro_buf_data(b), body, inl);
+  } else if (h->size) {
+    /* In the order of the records, as the sender sent them (MPI keeps it). */
+    MPI_Irecv(maestro_buf_data(b), (int)h->size, MPI_BYTE, src, MPI_TAG_BIG, mg->comm, &x->req);
+  }
+}
+
+/* Rank 0: letters whose bytes are there into the dead-letter output, in
+ * order; a rank that told its end and has no letter still coming counts as
+ * finished (graph_hold in mpi_graph_start). */
+static int take_letters(struct mgraph *mg) {
+  if (mg->m->rank != 0) return 0;
+  int k = 0;
+  while (k < mg->nlin) {
+    struct in_letter *x = &mg->lin[k];
+    if (x->req != MPI_REQUEST_NULL) {
+      int done = 0;
+      MPI_Test(&x->req, &done, MPI_STATUS_IGNORE);
+      if (!done) break;
+    }
+    dl_put_remote(mg->g, x->b, &x->why);
+    k++;
+  }
+  if (k) {
+    memmove(mg->lin, mg->lin + k, sizeof *mg->lin * (size_t)(mg->nlin - k));
+    mg->nlin -= k;
+  }
+  int work = k;
+  for (int r = 1; r < mg->m->nranks; r++) {
+    if (mg->ends[r] != 1) continue;
+    int waiting = 0;
+    for (int i = 0; i < mg->nlin && !waiting; i++)
+      waiting = mg->lin[i].why.rank == r;
+    if (waiting) continue;
+    mg->ends[r] = 2;
+    graph_agent_finished(mg->g);
+    work++;
+  }
+  return work;
+}
+
 /* The producer's side of `r`: messages out as far as the credits go, then
- * end-of-stream once the producer closed and all was sent. */
-static int pump_send(struct mgraph *mg, struct rch *r) {
+ * end-of-stream once the producer closed and all was sent. *wake set when
+ * the producer waits for the room made: the caller wakes it once it holds
+ * pass_mu no more (a thread woken on this core may run at once, and would
+ * find the graph held). */
+static int pump_send(struct mgraph *mg, struct rch *r, int *wake) {
   struct chan *c = r->c;
   int work = 0;
   maestro_buf_t *b;
@@ -167,7 +358,7 @@ static int pump_send(struct mgraph *mg, struct rch *r) {
     full_fence();
     if (atomic_load_explicit(&c->prod_waiting, memory_order_relaxed) &&
         atomic_exchange(&c->prod_waiting, 0))
-      chan_notify_producer(mg->g->rt, c);
+      *wake = 1;
   }
   if (!r->eos_sent && chan_ended(c)) {
     struct rec h = {.kind = REC_EOS, .chan = (uint32_t)r->idx, .seq = r->seq};
@@ -177,6 +368,14 @@ static int pump_send(struct mgraph *mg, struct rch *r) {
     }
   }
   return work;
+}
+
+/* For any.c (MAESTRO_RANK_ANY). */
+int mpi_put_rec(struct mgraph *mg, int r, const struct rec *h, const void *data, size_t n) {
+  return put_rec(mg, r, h, data, n);
+}
+void mpi_tx_add(struct mgraph *mg, maestro_buf_t *b, void *mem, MPI_Request req) {
+  tx_add(mg, b, mem, req);
 }
 
 /* ---- receiving ---- */
@@ -231,8 +430,25 @@ static void on_packet(struct mgraph *mg, const char *p, size_t len, int src) {
     struct rec h;
     memcpy(&h, p + off, sizeof h);
     const char *body = p + off + sizeof h;
-    size_t body_n = h.kind == REC_DATA && h.aux ? h.size : h.kind == REC_STOP ? h.seq : 0;
+    size_t body_n = h.kind == REC_DATA && h.aux ? h.size
+                    : h.kind == REC_STOP        ? h.seq
+                    : h.kind == REC_LETTER      ? (h.size <= MPI_INLINE_MAX ? h.size : 0) + h.chan
+                                                : 0;
+    if (h.kind >= REC_ANY_FIRST) body_n = mpi_any_body(&h); /* MAESTRO_RANK_ANY (any.c) */
     off += (sizeof h + body_n + 7) & ~(size_t)7;
+    if (h.kind >= REC_ANY_FIRST) {
+      if (mpi_any_record(mg, &h, body, src)) return;
+      continue;
+    }
+    if (h.kind == REC_LETTER) {
+      if (off > len) break; /* cut short: not one of ours */
+      on_letter(mg, &h, body, src);
+      continue;
+    }
+    if (h.kind == REC_LETTERS_END) {
+      if (mg->m->rank == 0 && src > 0 && mg->ends[src] == 0) mg->ends[src] = 1;
+      continue;
+    }
     if (h.kind == REC_STOP) {
       char msg[1200];
       snprintf(msg, sizeof msg, "%.*s", (int)(body_n < sizeof msg ? body_n : sizeof msg - 1), body);
@@ -277,8 +493,9 @@ static int poll_packets(struct mgraph *mg) {
 }
 
 /* The consumer's side of `r`: received messages into the ring in order, as
- * room allows; credits back; end-of-stream once all was handed over. */
-static int deliver(struct mgraph *mg, struct rch *r) {
+ * room allows; credits back; end-of-stream once all was handed over. *wake
+ * set when the consumer is to be told (as in pump_send). */
+static int deliver(struct mgraph *mg, struct rch *r, int *wake) {
   struct chan *c = r->c;
   int work = 0, pushed = 0;
   while (r->qn) {
@@ -310,7 +527,7 @@ static int deliver(struct mgraph *mg, struct rch *r) {
     r->eos_done = 1;
     pushed++;
   }
-  if (pushed) chan_notify_consumer(mg->g->rt, c);
+  if (pushed) *wake = 1;
   /* Credits in batches, or all when nothing more waits here; none after
    * the end (nobody would use them). */
   if (r->owed && !r->eos_in && (r->owed >= (r->qcap + 3) / 4 || !r->qn)) {
@@ -369,24 +586,55 @@ static void send_stop(struct mgraph *mg) {
     if (r != mg->m->rank) put_rec(mg, r, &h, msg, n);
 }
 
+int mpi_send_now(struct rch *r) {
+  struct mgraph *mg = r->mg;
+  /* A pass under way takes the messages itself (the producer kicks it). */
+  if (pthread_mutex_trylock(&mg->pass_mu) != 0) return 0;
+  int wake = 0;
+  /* Only a channel with nothing in flight (all credits back): a message
+   * then waits for nothing but its trip. A stream's messages are left to
+   * the passes, which pack what they find for a rank into one packet. */
+  if (r->credits < r->c->capacity) {
+    pthread_mutex_unlock(&mg->pass_mu);
+    return 0;
+  }
+  int eos = r->eos_sent;
+  pump_send(mg, r, &wake);
+  pkt_flush(mg, r->peer);
+  poll_tx(mg);
+  /* What is still in flight, and an end of stream (the graph drains on a
+   * pass), are the progress thread's to finish. */
+  int left = mg->ntx || r->eos_sent != eos;
+  pthread_mutex_unlock(&mg->pass_mu);
+  if (wake) chan_notify_producer(mg->g->rt, r->c);
+  return !left;
+}
+
 /* One pass over graph `mg`: whether it did something; *inflight set when
  * MPI still works on something of it. */
 static int mg_pass(struct mgraph *mg, int *inflight) {
   int work = poll_packets(mg);
   if (atomic_load(&mg->stop_pending) && !mg->stop_sent) send_stop(mg);
+  work += send_letters(mg) + take_letters(mg);
   for (int i = 0; i < mg->nch; i++) {
     struct rch *r = &mg->ch[i];
-    work += r->send ? pump_send(mg, r) : deliver(mg, r);
+    int wake = 0;
+    work += r->send ? pump_send(mg, r, &wake) : deliver(mg, r, &wake);
+    if (wake) mg->wake[mg->nwake++] = r;
   }
+  if (mg->any) work += mpi_any_pass(mg, inflight); /* MAESTRO_RANK_ANY (any.c) */
   for (int r = 0; r < mg->m->nranks; r++)
     pkt_flush(mg, r);
   work += poll_tx(mg);
-  if (mg->ntx || mg->big_pending) *inflight = 1;
+  if (mg->ntx || mg->big_pending || mg->nlin) *inflight = 1;
   if (!mg->drained && !mg->ntx) {
     int all = 1;
     for (int i = 0; i < mg->nch && all; i++)
       all = mg->ch[i].send ? mg->ch[i].eos_sent : mg->ch[i].eos_done;
-    if (all && (!atomic_load(&mg->stop_pending) || mg->stop_sent)) {
+    if (all && mg->any) all = mpi_any_quiet(mg);
+    /* Ranks other than 0: their letters sent too (rank 0 waits for them). */
+    if (all && (!atomic_load(&mg->stop_pending) || mg->stop_sent) &&
+        (mg->m->rank == 0 || mg->letters_end)) {
       pthread_mutex_lock(&mg->mu);
       mg->drained = 1;
       pthread_cond_broadcast(&mg->cv);
@@ -406,7 +654,17 @@ void *mpi_progress_main(void *arg) {
     int work = 0, inflight = 0, running = 0;
     pthread_mutex_lock(&m->list_mu);
     for (struct mgraph *mg = m->graphs; mg; mg = mg->next) {
+      pthread_mutex_lock(&mg->pass_mu);
       work += mg_pass(mg, &inflight);
+      pthread_mutex_unlock(&mg->pass_mu);
+      for (int i = 0; i < mg->nwake; i++) {
+        struct rch *r = mg->wake[i];
+        if (r->send)
+          chan_notify_producer(m->rt, r->c);
+        else
+          chan_notify_consumer(m->rt, r->c);
+      }
+      mg->nwake = 0;
       pthread_mutex_lock(&mg->mu);
       running += !mg->quiet;
       pthread_mutex_unlock(&mg->mu);

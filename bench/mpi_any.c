@@ -1,0 +1,164 @@
+/* A CPU-heavy MAESTRO_RANK_ANY agent on several ranks against the same
+ * agent kept on rank 0, in the same run (issue 11):
+ *
+ *   mpiexec -n 2 bench/mpi_any [N [WORK_US [REPEATS]]]
+ *
+ * N messages of 64 bytes from a host input on rank 0 go through a stateless
+ * agent that works WORK_US of CPU time (its thread's clock) each, to a host
+ * output on rank 0. "rank 0": the agent has affinity rank 0; "any": it is
+ * MAESTRO_RANK_ANY, so firings may run on every rank. Each rank has one CPU
+ * place (cfg.ncpu = 1), so on rank 0 alone the agent fires one at a time.
+ * The two alternate REPEATS times; printed: each run's time, the firings
+ * per rank of "any", and the speed-up (rank 0's time / any's time) per
+ * pair, with their median. */
+#include <mpi.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "maestro.h"
+
+static maestro_runtime_t *rt;
+static int me, nr;
+static uint64_t work_ns;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int heavy(maestro_fire_t *f) {
+  maestro_buf_t *in = maestro_fire_in(f, 0);
+  uint64_t t0 = cpu_ns(), x = 0;
+  const unsigned char *p = maestro_buf_cdata(in);
+  while (cpu_ns() - t0 < work_ns)
+    for (int i = 0; i < 64; i++)
+      x = x * 31 + p[i % maestro_buf_size(in)];
+  maestro_buf_t *o;
+  int rc = maestro_fire_alloc(f, sizeof x, &o);
+  if (rc) return rc;
+  memcpy(maestro_buf_data(o), &x, sizeof x);
+  return maestro_fire_out(f, 0, o);
+}
+
+struct push {
+  maestro_input_t *in;
+  int n;
+};
+
+static void *push_all(void *arg) {
+  struct push *p = arg;
+  for (int i = 0; i < p->n; i++) {
+    unsigned char v[64];
+    memset(v, i & 0xff, sizeof v);
+    maestro_buf_t *b;
+    if (maestro_buf_from(rt, v, sizeof v, &b) || maestro_input_push(p->in, b)) break;
+  }
+  maestro_input_close(p->in);
+  return NULL;
+}
+
+/* One run of n messages: seconds (rank 0's), and the firings per rank. */
+static double run(int n, int rank, unsigned long long *per_rank) {
+  static const maestro_port_t in_p[] = {{"in", MAESTRO_BYTES, 0}};
+  static const maestro_port_t out_p[] = {{"out", MAESTRO_BYTES, 0}};
+  maestro_graph_t *g;
+  maestro_graph_create(rt, "any", &g);
+  maestro_agent_desc_t d = {.name = "heavy",
+                            .in = in_p,
+                            .n_in = 1,
+                            .out = out_p,
+                            .n_out = 1,
+                            .cpu = heavy,
+                            .flags = MAESTRO_STATELESS,
+                            .affinity = {.pref = MAESTRO_ON_CPU, .index = -1, .rank = rank}};
+  maestro_agent_t *a;
+  maestro_input_t *in;
+  maestro_output_t *out;
+  if (maestro_agent_add(g, &d, &a) || maestro_graph_input(g, a, "in", &in) ||
+      maestro_graph_output(g, a, "out", &out) || maestro_graph_start(g)) {
+    fprintf(stderr, "rank %d: %s\n", me, maestro_last_error());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  uint64_t t0 = now_ns();
+  if (me == 0) {
+    struct push p = {in, n};
+    pthread_t t;
+    pthread_create(&t, NULL, push_all, &p);
+    maestro_buf_t *b;
+    while (maestro_output_pop(out, &b, -1) == MAESTRO_OK)
+      maestro_buf_release(b);
+    pthread_join(t, NULL);
+  }
+  maestro_input_close(in);
+  if (maestro_graph_wait(g) != MAESTRO_OK)
+    fprintf(stderr, "rank %d: %s\n", me, maestro_last_error());
+  double s = (double)(now_ns() - t0) / 1e9;
+  maestro_agent_stats_t st;
+  maestro_agent_stats(a, &st);
+  unsigned long long mine = st.fires;
+  MPI_Gather(&mine, 1, MPI_UNSIGNED_LONG_LONG, per_rank, 1, MPI_UNSIGNED_LONG_LONG, 0,
+             MPI_COMM_WORLD);
+  maestro_graph_destroy(g);
+  MPI_Bcast(&s, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  return s;
+}
+
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+  int n = argc > 1 ? atoi(argv[1]) : 2000;
+  work_ns = (uint64_t)(argc > 2 ? atof(argv[2]) : 1000.0) * 1000u;
+  int reps = argc > 3 ? atoi(argv[3]) : 3;
+  maestro_config_t cfg;
+  maestro_config_defaults(&cfg);
+  cfg.devices = "none";
+  cfg.stats = 0;
+  cfg.ncpu = 1;
+  cfg.dist = "mpi";
+  if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
+    fprintf(stderr, "runtime: %s\n", maestro_last_error());
+    return 1;
+  }
+  me = maestro_runtime_rank(rt);
+  nr = maestro_runtime_nranks(rt);
+  if (me == 0)
+    printf("mpi_any: %d ranks, %d firings of %.0f us CPU each, one CPU place per rank\n", nr, n,
+           (double)work_ns / 1000);
+  double ratio[64];
+  unsigned long long per[64];
+  if (reps > 64) reps = 64;
+  for (int r = 0; r < reps; r++) {
+    double t_one = run(n, 0, per);
+    double t_any = run(n, MAESTRO_RANK_ANY, per);
+    ratio[r] = t_one / t_any;
+    if (me == 0) {
+      printf("  run %d: rank 0 %.3f s (%.0f firings/s), any %.3f s (%.0f firings/s), speed-up %.2f;"
+             " firings per rank",
+             r, t_one, n / t_one, t_any, n / t_any, ratio[r]);
+      for (int k = 0; k < nr; k++)
+        printf(" %llu", per[k]);
+      printf("\n");
+    }
+  }
+  qsort(ratio, (size_t)reps, sizeof *ratio, cmp);
+  if (me == 0)
+    printf("speed-up of RANK_ANY on %d ranks over rank 0 alone: median %.2f (range %.2f-%.2f)\n",
+           nr, ratio[reps / 2], ratio[0], ratio[reps - 1]);
+  maestro_runtime_destroy(rt);
+  return 0;
+}
