@@ -14,7 +14,10 @@
  * sink checks every element, so a run that skipped work fails the bench.
  * Devices: whatever the runtime finds (PoCL here; POCL_DEVICES="pthread
  * pthread" gives two).
- * Usage: placement [--tiny] [--stateful] [msgs [elems [iters [reps]]]] */
+ * --fresh: each static run, too, on a new runtime warmed as the dynamic
+ * ones are (by default they share one long-lived runtime; a new runtime's
+ * first graph runs slower: see docs/performance.md, placefix).
+ * Usage: placement [--tiny] [--stateful] [--fresh] [msgs [elems [iters [reps]]]] */
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,6 +30,8 @@ static pl_size_t sz;
 /* Hybrids MAESTRO_STATELESS (default: firings of one agent may run at once,
  * as StarPU's independent tasks do) or not (--stateful: one at a time). */
 static int stateless = 1;
+/* --fresh: static placements on new runtimes too. */
+static int fresh_static;
 /* While set, run_once names its hybrids apart (their models are not the
  * measured ones') and checks nothing of their counts. */
 static int warming;
@@ -229,6 +234,8 @@ int main(int argc, char **argv) {
       tiny = 1;
     else if (!strcmp(argv[a0], "--stateful"))
       stateless = 0;
+    else if (!strcmp(argv[a0], "--fresh"))
+      fresh_static = 1;
     else
       break;
   }
@@ -240,7 +247,8 @@ int main(int argc, char **argv) {
   if (argc > a0 + 3) reps = atoi(argv[a0 + 3]);
   if (sz.msgs < 1 || sz.n < 64 || sz.iters < 2 || reps < 1 || reps > 64) {
     fprintf(stderr,
-            "usage: placement [--tiny] [--stateful] [msgs [elems >= 64 [iters >= 2 [reps]]]]\n");
+            "usage: placement [--tiny] [--stateful] [--fresh] [msgs [elems >= 64 [iters >= 2 "
+            "[reps]]]]\n");
     return 2;
   }
   char dir[] = "/tmp/maestro-placement-XXXXXX";
@@ -250,10 +258,11 @@ int main(int argc, char **argv) {
   }
   maestro_runtime_t *rt_static = new_rt("");
   printf("placement: %d msgs of %zu u32 (crossover: %zu / %zu), %u steps each, %d device(s), "
-         "%s hybrids, median of %d\n",
+         "%s hybrids, median of %d%s\n",
          sz.msgs, sz.n, pl_msg_elems(PL_CROSSOVER, &sz, 0), pl_msg_elems(PL_CROSSOVER, &sz, 1),
          sz.iters, maestro_runtime_nplaces(rt_static, MAESTRO_PLACE_DEVICE),
-         stateless ? "stateless" : "stateful", reps);
+         stateless ? "stateless" : "stateful", reps,
+         fresh_static ? ", static runs on new runtimes" : "");
   printf("%-10s %8s %8s %8s %8s %8s %8s %8s %6s %6s %6s\n", "graph", "CC ms", "CD ms", "DC ms",
          "DD ms", "best", "cold ms", "warm ms", "cold/b", "warm/b", "dev%");
   int worst = 0;
@@ -274,7 +283,9 @@ int main(int argc, char **argv) {
       for (int p = 0; p < 4; p++) {
         maestro_pref_t pref[2] = {p & 2 ? MAESTRO_ON_DEVICE : MAESTRO_ON_CPU,
                                   p & 1 ? MAESTRO_ON_DEVICE : MAESTRO_ON_CPU};
-        sv[p][r] = run_once(rt_static, pref, &tmp);
+        maestro_runtime_t *srt = fresh_static ? new_warm_rt("") : rt_static;
+        sv[p][r] = run_once(srt, pref, &tmp);
+        if (srt != rt_static) maestro_runtime_destroy(srt);
       }
       maestro_runtime_t *rt = new_warm_rt(""); /* fresh models: a runtime of its own each time */
       sv[4][r] = run_once(rt, any, &tmp);

@@ -54,3 +54,10 @@ maestro_add_test(engine_memory
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_memory.c
   ENV MAESTRO_DEVICES=none MAESTRO_STATS=0
   TIMEOUT 120)
+
+# placefix (issue 9): a hybrid agent whose device is full sleeps until a
+# launch completes; its lanes do not wake each other without end.
+maestro_add_test(engine_window_wake
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/engine_internal/test_window_wake.c
+  ENV MAESTRO_STATS=0
+  TIMEOUT 120)

@@ -259,6 +259,9 @@ void run_period_after(struct maestro_agent *a, int finished);
 int win_setup(struct maestro_agent *a);
 void win_free(struct maestro_agent *a);
 int win_task_run(struct maestro_agent *a, struct sched_task *t, int place);
+/* How many times its lanes ran (every lane together), for tests: a lane
+ * that runs without firing anything is work taken from the places that do. */
+uint64_t win_lane_runs(struct maestro_agent *a);
 /* serve.c: a lane firing a MAESTRO_RANK_ANY agent for another rank. */
 int serve_task_run(struct maestro_agent *a, struct sched_task *t, int place);
 /* The performance model of a's implementation on place (kind, index): the

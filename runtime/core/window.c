@@ -31,7 +31,9 @@
 #define WIN_SLOTS         64
 #define WIN_DEV_INFLIGHT  4
 #define WIN_MAX_CPU_LANES 16
-#define WIN_ANY_CREDITS   16 /* firings in flight to one other rank, at most */
+/* choose_place: no place for the next firing yet (a completion decides). */
+#define WIN_WAIT        (-2)
+#define WIN_ANY_CREDITS 16 /* firings in flight to one other rank, at most */
 
 enum { SLOT_FREE = 0, SLOT_BUSY, SLOT_DONE, SLOT_FALLBACK, SLOT_FAILOVER };
 
@@ -81,6 +83,7 @@ struct window {
    * device place's (shared by places of one architecture). */
   struct perf_hist *ph_cpu;
   struct perf_hist **ph_dev; /* rt->ndev, NULL where it cannot run */
+  uint64_t lane_runs;        /* win_task_run calls, every lane (the lock held) */
   /* MAESTRO_RANK_ANY on rank 0 (win_any_agent): per rank, its firings sent
    * and not back yet, at most its credits, and its measured time per
    * firing there (0 until one came back). */
@@ -232,13 +235,23 @@ void win_free(struct maestro_agent *a) {
   a->win = NULL;
 }
 
-/* Where the next firing should go: -1 for a CPU lane, else a device (the lock held). */
 /* How many times as long as the chosen place's a place's estimate is (1
  * when either is unknown). */
 static double slower(double place_ns, double chosen_ns) {
   return place_ns > 0 && chosen_ns > 0 ? place_ns / chosen_ns : 1.0;
 }
 
+/* h's model for `bytes` is calibrated, or far slower than another place's
+ * (perf_settled): it need not be measured more before it is trusted. */
+static int settled(struct window *w, int ndev, struct perf_hist *h, uint64_t bytes) {
+  if (perf_settled(h, bytes, w->ph_cpu)) return 1;
+  for (int d = 0; d < ndev; d++)
+    if ((w->dev_mask >> d & 1) && perf_settled(h, bytes, w->ph_dev[d])) return 1;
+  return 0;
+}
+
+/* Where the next firing should go: -1 for a CPU lane, a device, or
+ * WIN_WAIT (the lock held). */
 static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
   struct maestro_runtime *rt = a->g->rt;
   if (!w->dev_ok) return -1;
@@ -269,30 +282,59 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
   /* dmda: the earliest expected finish over every place, each counting its
    * queue (this agent's firings there not done yet) and the cost of moving
    * every input that is not valid there. A place whose model is not
-   * calibrated yet gets the firing while it has room, so that it is
-   * measured; now and then a place not chosen is measured again
-   * (perf_should_explore), so that a wrong model (a slow first firing)
-   * does not stay wrong. */
-  double ns, cpu_ns, dev_ns[PLACE_MAX_DEVICES];
+   * calibrated yet gets a firing whenever it has none running, so that it
+   * is measured one firing at a time (an unknown place might be 8x slower:
+   * filling its queue before the first result would pay that 8x several
+   * times over), and is compared on the samples it has meanwhile; one
+   * found far slower than another place stops early (perf_settled). Now and
+   * then a place not chosen is measured again (perf_should_explore), so
+   * that a wrong model (a slow first firing) does not stay wrong. */
+  double cpu_ns, dev_ns[PLACE_MAX_DEVICES];
+  int dev_cal[PLACE_MAX_DEVICES];
   int cpu_queue = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed);
-  if (perf_estimate(w->ph_cpu, bytes, &cpu_ns) == 0 && cpu_queue == 0) return -1;
-  double best_cost = (cpu_queue + 1) * (cpu_ns > 0 ? cpu_ns : 0);
-  int best = -1;
+  int cpu_cal = perf_estimate(w->ph_cpu, bytes, &cpu_ns), all_cal = cpu_cal;
   for (int d = 0; d < rt->ndev; d++) {
     dev_ns[d] = -1;
-    if (!(w->dev_mask >> d & 1)) continue;
-    int room = w->dev_inflight[d] < WIN_DEV_INFLIGHT;
-    if (perf_estimate(w->ph_dev[d], bytes, &ns) == 0 && room) return d;
-    dev_ns[d] = ns;
+    dev_cal[d] = 1;
+    if (w->dev_mask >> d & 1)
+      all_cal &= dev_cal[d] = perf_estimate(w->ph_dev[d], bytes, &dev_ns[d]);
+  }
+  if (!all_cal) {
+    /* Of the places to measure that have nothing running, the one with the
+     * fewest samples (the CPU first on a tie): the places are measured in
+     * turn, so that the early stop can compare them soon. */
+    int pick = -2;
+    uint64_t fewest = UINT64_MAX;
+    if (!cpu_cal && !settled(w, rt->ndev, w->ph_cpu, bytes) && cpu_queue == 0) {
+      pick = -1;
+      fewest = perf_samples(w->ph_cpu, bytes);
+    }
+    for (int d = 0; d < rt->ndev; d++) {
+      if (!(w->dev_mask >> d & 1) || dev_cal[d]) continue;
+      uint64_t n = perf_samples(w->ph_dev[d], bytes);
+      if (w->dev_inflight[d] == 0 && n < fewest && !settled(w, rt->ndev, w->ph_dev[d], bytes)) {
+        pick = d;
+        fewest = n;
+      }
+    }
+    if (pick != -2) return pick;
+  }
+  /* Places not measured at all (each has its first firing running) are
+   * left out; when that is every place, the next completion decides. */
+  double best_cost = cpu_ns >= 0 ? (cpu_queue + 1) * cpu_ns : -1;
+  int best = -1;
+  for (int d = 0; d < rt->ndev; d++) {
+    if (!(w->dev_mask >> d & 1) || dev_ns[d] < 0) continue;
     /* A busy device still counts: waiting for it may beat a slow CPU. */
-    double cost = (w->dev_inflight[d] + 1) * (ns > 0 ? ns : 0);
+    double cost = (w->dev_inflight[d] + 1) * dev_ns[d];
     for (int p = 0; p < a->n_in && p < 8; p++)
       cost += (double)mem_cost_to_node(peek[p], place_node(rt, d));
-    if (cost < best_cost) {
+    if (best_cost < 0 || cost < best_cost) {
       best_cost = cost;
       best = d;
     }
   }
+  if (best_cost < 0) return WIN_WAIT;
   /* A place re-measured costs its own time instead of the best one's: the
    * slower the models say it is, the less often it is explored, so that
    * exploring costs about the same share of the run whatever the gap
@@ -318,8 +360,8 @@ static void choice_note(struct maestro_agent *a, struct window *w, int where, st
   if (!w->cpu_ok || !w->dev_ok || w->dev_fixed >= 0) return;
   int ndev = rt->ndev < TRACE_CHOICE_PLACES - 1 ? rt->ndev : TRACE_CHOICE_PLACES - 1;
   double ns;
-  int cal = perf_estimate(w->ph_cpu, s->bytes, &ns);
-  int chosen_cal = where < 0 ? cal : 0;
+  perf_estimate(w->ph_cpu, s->bytes, &ns);
+  int chosen_cal = settled(w, rt->ndev, where < 0 ? w->ph_cpu : w->ph_dev[where], s->bytes);
   int cpu_queue = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed);
   ch->est[0] = ns < 0 ? -1 : (int64_t)ns;
   ch->cost[0] = ns < 0 ? -1 : (int64_t)((cpu_queue + 1) * ns);
@@ -327,8 +369,7 @@ static void choice_note(struct maestro_agent *a, struct window *w, int where, st
   for (int d = 0; d < ndev; d++) {
     ch->est[1 + d] = ch->cost[1 + d] = -2;
     if (!(w->dev_mask >> d & 1)) continue;
-    int dcal = perf_estimate(w->ph_dev[d], s->bytes, &ns);
-    if (d == where) chosen_cal = dcal;
+    perf_estimate(w->ph_dev[d], s->bytes, &ns);
     ch->est[1 + d] = ns < 0 ? -1 : (int64_t)ns;
     double cost = (w->dev_inflight[d] + 1) * (ns > 0 ? ns : 0);
     for (int p = 0; p < a->n_in; p++)
@@ -827,15 +868,18 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   struct run_stats rs = {0};
   int yield = 0;
   struct sched_task *wake_main = NULL;
-  /* Stopped because the device chosen had no room: its completions wake
-   * its lane, and no other lane can do better. */
-  int dev_full = 0;
+  /* The last firing looked at was given a place: handed to the lane that
+   * runs it, left for the device chosen to have room (its completions wake
+   * its lane, and no other lane can do better), or waiting for a place to
+   * be measured (WIN_WAIT). */
+  int placed = 0;
   pthread_mutex_lock(&w->mu);
   if (a->phase == AG_FINISHED) {
     win_unlock(a, w, &rs);
     return TASK_WAIT;
   }
   atomic_store_explicit(&a->st.pstate, PROF_AGENT_RUNNING, memory_order_relaxed);
+  w->lane_runs++;
   int n;
   for (n = 0; n < AGENT_BATCH; n++) {
     /* Device firings that failed run here on a CPU lane (in their slots),
@@ -851,6 +895,10 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     if (w->serial && a->seq != w->next_emit) break; /* one at a time: its emission wakes us */
     if (!run_can_take(a)) break;
     int where = choose_place(a, w, my_dev);
+    if (where == WIN_WAIT) {
+      placed = 1; /* every place has a firing running: its completion runs a lane */
+      break;
+    }
     struct sched_task *hand = NULL;
     if (where < 0 && (my_dev >= 0 || !w->cpu_ok))
       hand = main_task(a); /* a CPU firing, but this is a device lane */
@@ -859,7 +907,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     if (where >= 0 && w->dev_inflight[where] >= WIN_DEV_INFLIGHT) {
       /* Waking that device's lane now would find it full and hand the
        * firing back (the lanes would wake each other until a launch ends). */
-      dev_full = 1;
+      placed = 1;
       break;
     }
     if (hand) {
@@ -868,6 +916,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
         sched_notify(rt, hand);
         pthread_mutex_lock(&w->mu);
       }
+      placed = 1;
       break;
     }
     int r;
@@ -911,8 +960,11 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   int finished_now = run_wind_down(a, a->seq == w->next_emit && w->fallbacks == 0, &rs);
   if (finished_now && w->any) g->rt->dist->any_over(g, a); /* nothing of it in flight */
   run_end_of_run(a);
-  /* Work this lane cannot do (a CPU firing after a device lane emitted). */
-  if (!finished_now && !dev_full && t != main_task(a) && a->phase == AG_RUN && !a->blocked &&
+  /* Work this lane cannot do (a CPU firing after a device lane emitted).
+   * Not when the next firing already has its place: the main lane would
+   * only choose the same place and hand it back, and while that device is
+   * full the two would wake each other without end. */
+  if (!finished_now && !placed && t != main_task(a) && a->phase == AG_RUN && !a->blocked &&
       a->seq - w->next_emit < WIN_SLOTS && run_inputs_ready(a, NULL))
     wake_main = main_task(a);
   int blocked = a->blocked;
@@ -920,6 +972,15 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
   if (wake_main) sched_notify(rt, wake_main);
   /* Busy time and firings were counted per firing (exec_cpu, launch_done). */
   return run_task_end(a, finished_now, blocked, yield);
+}
+
+uint64_t win_lane_runs(struct maestro_agent *a) {
+  struct window *w = a->win;
+  if (!w) return 0;
+  pthread_mutex_lock(&w->mu);
+  uint64_t n = w->lane_runs;
+  pthread_mutex_unlock(&w->mu);
+  return n;
 }
 
 int maestro_agent_estimate(const maestro_agent_t *a, maestro_place_kind_t kind, int index,

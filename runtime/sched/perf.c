@@ -45,6 +45,7 @@
 struct perf_entry {
   uint64_t count;
   double mean, m2; /* Welford: m2 = sum of squared deviations over min(count, window) */
+  double min;      /* the fastest sample since the last restart (a file's entry: its mean) */
   int64_t last;
   uint64_t gen, saved; /* updates, and the update last written */
 };
@@ -65,6 +66,7 @@ struct perf_hist {
    * next's mean, which an estimate can live with). */
   _Atomic uint64_t pub_count[PERF_BUCKETS];
   _Atomic double pub_mean[PERF_BUCKETS];
+  _Atomic double pub_min[PERF_BUCKETS];
   _Atomic uint64_t last_chosen; /* key->fires when this arch was last chosen */
   _Atomic unsigned gap;         /* firings without it before an exploration */
   atomic_int exploring;         /* the next record measures an exploration */
@@ -220,6 +222,7 @@ static int parse_entry(char *line, struct rec *r) {
   r->bucket = (int)b;
   r->e.count = count;
   r->e.mean = mean;
+  r->e.min = mean; /* not kept in files: what calibration cut short by it needs is its bound */
   r->e.m2 = m2;
   r->e.last = last;
   return 1;
@@ -353,10 +356,13 @@ struct perf_store *perf_store_create(const char *dir, const struct perf_params *
     q.explore_max =
         q.explore_every > PERF_EXPLORE_MAX_DEFAULT ? q.explore_every : PERF_EXPLORE_MAX_DEFAULT;
   if (!q.window) q.window = PERF_WINDOW_DEFAULT;
-  if (q.explore_max < q.explore_every || q.window < 2) {
+  if (!q.early_samples) q.early_samples = PERF_EARLY_SAMPLES_DEFAULT;
+  if (q.early_ratio == 0) q.early_ratio = PERF_EARLY_RATIO_DEFAULT;
+  if (q.explore_max < q.explore_every || q.window < 2 || !(q.early_ratio >= 1.0)) {
     err_set(MAESTRO_EINVAL,
-            "perf_store_create: explore_max %u below explore_every %u, or window %u below 2",
-            q.explore_max, q.explore_every, q.window);
+            "perf_store_create: explore_max %u below explore_every %u, window %u below 2, or "
+            "early_ratio %g below 1",
+            q.explore_max, q.explore_every, q.window, q.early_ratio);
     return NULL;
   }
   struct perf_store *s = calloc(1, sizeof *s);
@@ -439,6 +445,7 @@ static int arch_load(struct perf_store *s, struct perf_arch *a) {
     h->e[r[i].bucket] = r[i].e;
     atomic_store(&h->pub_count[r[i].bucket], r[i].e.count);
     atomic_store(&h->pub_mean[r[i].bucket], r[i].e.mean);
+    atomic_store(&h->pub_min[r[i].bucket], r[i].e.min);
   }
   recs_free(r, n);
   return MAESTRO_OK;
@@ -498,6 +505,25 @@ int perf_estimate(struct perf_hist *h, uint64_t bytes, double *ns) {
   return n >= h->s->p.min_samples;
 }
 
+uint64_t perf_samples(struct perf_hist *h, uint64_t bytes) {
+  return h ? atomic_load_explicit(&h->pub_count[perf_bucket(bytes)], memory_order_acquire) : 0;
+}
+
+int perf_settled(struct perf_hist *h, uint64_t bytes, struct perf_hist *other) {
+  if (!h) return 0;
+  const struct perf_params *p = &h->s->p;
+  int b = perf_bucket(bytes);
+  uint64_t n = atomic_load_explicit(&h->pub_count[b], memory_order_acquire);
+  if (n >= p->min_samples) return 1;
+  if (!other || other == h || n < p->early_samples ||
+      atomic_load_explicit(&other->pub_count[b], memory_order_acquire) < p->early_samples)
+    return 0;
+  /* Its fastest sample bounds them all: each one was that much slower. */
+  double ref = atomic_load_explicit(&other->pub_mean[b], memory_order_relaxed);
+  return ref > 0 &&
+         atomic_load_explicit(&h->pub_min[b], memory_order_relaxed) > p->early_ratio * ref;
+}
+
 struct perf_stats perf_entry_stats(struct perf_hist *h, int bucket) {
   struct perf_stats st = {0};
   if (bucket < 0 || bucket >= PERF_BUCKETS) return st;
@@ -506,6 +532,7 @@ struct perf_stats perf_entry_stats(struct perf_hist *h, int bucket) {
   pthread_mutex_lock(&h->mu);
   st.count = e->count;
   st.mean_ns = e->mean;
+  st.min_ns = e->count ? e->min : 0;
   uint64_t n = e->count < w ? e->count : w;
   st.var_ns2 = n >= 2 ? e->m2 / (double)(n - 1) : 0.0;
   st.last_update = e->last;
@@ -526,13 +553,14 @@ void perf_record(struct perf_hist *h, uint64_t bytes, uint64_t ns) {
     if (x < e->mean * PERF_SURPRISE) {
       /* The model was wrong: measure the place anew. */
       e->count = 0;
-      e->mean = e->m2 = 0;
+      e->mean = e->m2 = e->min = 0;
       atomic_store(&h->gap, p->explore_every);
     } else {
       atomic_store(&h->gap, gap > p->explore_max / 2 ? p->explore_max : gap * 2);
     }
   }
   uint64_t n = ++e->count;
+  if (n == 1 || x < e->min) e->min = x;
   double d = x - e->mean;
   if (n <= p->window) { /* Welford */
     e->mean += d / (double)n;
@@ -545,6 +573,7 @@ void perf_record(struct perf_hist *h, uint64_t bytes, uint64_t ns) {
   e->last = now;
   e->gen++;
   atomic_store_explicit(&h->pub_mean[b], e->mean, memory_order_relaxed);
+  atomic_store_explicit(&h->pub_min[b], e->min, memory_order_relaxed);
   atomic_store_explicit(&h->pub_count[b], e->count, memory_order_release);
   pthread_mutex_unlock(&h->mu);
 }

@@ -24,6 +24,14 @@
  * Calibration: an entry is "not calibrated" until it has min_samples
  * samples (StarPU's rule, default 10). The placer should keep sending work
  * to a place whose entry is not calibrated, so that it gets measured.
+ * Better than StarPU: a place found much slower than another need not be
+ * measured 10 times to be sure. perf_settled cuts calibration short when
+ * each of the entry's first early_samples samples (default 2) took more
+ * than early_ratio (default 4) times another place's estimate: 10 firings
+ * at 8x cost 80 firings' time where 2 cost 16. Each sample must be that
+ * slow, not their mean, so one slow first firing (a cold start) is not
+ * enough; a place so judged is still re-measured now and then
+ * (perf_should_explore_at), and a fast sample then undoes the judgement.
  *
  * Exploration: a place that is never chosen is never measured again, and a
  * wrong model (a 5 ms cold start) would stay wrong. So when a (key, arch)
@@ -72,6 +80,8 @@ struct maestro_runtime;
 #define PERF_EXPLORE_EVERY_DEFAULT 64u
 #define PERF_EXPLORE_MAX_DEFAULT   4096u
 #define PERF_WINDOW_DEFAULT        256u
+#define PERF_EARLY_SAMPLES_DEFAULT 2u
+#define PERF_EARLY_RATIO_DEFAULT   4.0
 
 /* Longest key or architecture string (longer ones are refused). */
 #define PERF_NAME_MAX 256
@@ -81,6 +91,8 @@ struct perf_params {
   unsigned explore_every; /* K: firings of a key without choosing an arch before one goes there */
   unsigned explore_max;   /* largest gap the confirmations grow K to (>= K) */
   unsigned window;        /* samples weighted exactly; older ones fade past it (>= 2) */
+  unsigned early_samples; /* perf_settled: samples each far slower than another place's (0 = 2) */
+  double early_ratio;     /* ... by this factor (0 = 4; >= 1) */
 };
 
 /* A snapshot of one entry. */
@@ -88,6 +100,7 @@ struct perf_stats {
   uint64_t count;      /* samples recorded (since its last restart) */
   double mean_ns;      /* 0 when count == 0 */
   double var_ns2;      /* sample variance (n - 1 denominator); 0 when count < 2 */
+  double min_ns;       /* fastest sample since its last restart (read from a file: the mean) */
   int64_t last_update; /* wall-clock seconds (Unix time) of the last sample, 0 = never */
 };
 
@@ -127,6 +140,17 @@ int perf_bucket(uint64_t bytes);
  * entry is calibrated (*ns = its mean), 0 when not: *ns is then the mean of
  * the samples so far, or -1 when there are none. */
 int perf_estimate(struct perf_hist *h, uint64_t bytes, double *ns);
+
+/* Samples in the entry of `bytes`' bucket (0 for a NULL history). */
+uint64_t perf_samples(struct perf_hist *h, uint64_t bytes);
+
+/* 1 when h's entry for `bytes` is calibrated, or when its calibration can
+ * stop early: it has at least early_samples samples, so has `other`'s
+ * entry for `bytes` (another architecture's history of the same key), and
+ * each of h's samples took more than early_ratio times other's mean. Its
+ * mean then serves as a calibrated one would. 0 otherwise, and for a NULL
+ * `h`, a NULL `other` or other == h. */
+int perf_settled(struct perf_hist *h, uint64_t bytes, struct perf_hist *other);
 
 /* Snapshot of bucket `bucket` (0 .. PERF_BUCKETS-1; others give zeros). */
 struct perf_stats perf_entry_stats(struct perf_hist *h, int bucket);

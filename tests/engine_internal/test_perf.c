@@ -170,6 +170,65 @@ static void perf_calibration(void) {
   perf_store_destroy(s);
 }
 
+/* placefix: calibration cut short (perf_settled): an entry whose every
+ * sample, two at least, took more than 4x another architecture's mean over
+ * two samples or more counts as calibrated; one fast sample undoes it. */
+static void perf_early_settle(void) {
+  struct perf_store *s = perf_store_create(NULL, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  struct perf_hist *slow = perf_hist_get(s, "k", "cpu:test");
+  struct perf_hist *fast = perf_hist_get(s, "k", ARCH_B);
+  CU_ASSERT_FATAL(slow && fast);
+  CU_ASSERT_EQUAL(perf_settled(slow, 4096, fast), 0); /* nothing measured */
+  perf_record(slow, 4096, 500);
+  perf_record(fast, 4096, 100);
+  CU_ASSERT_EQUAL(perf_samples(slow, 4096), 1);
+  CU_ASSERT_EQUAL(perf_settled(slow, 4096, fast), 0); /* one sample each */
+  perf_record(slow, 4096, 450);
+  CU_ASSERT_EQUAL(perf_settled(slow, 4096, fast), 0); /* the other has one */
+  perf_record(fast, 4096, 110);                       /* its mean: 105, 4x = 420 */
+  CU_ASSERT_EQUAL(perf_samples(fast, 4096), 2);
+  CU_ASSERT_EQUAL(perf_settled(slow, 4096, fast), 1);    /* 450 and 500 > 420 */
+  CU_ASSERT_EQUAL(perf_settled(fast, 4096, slow), 0);    /* faster, not slower */
+  CU_ASSERT_EQUAL(perf_settled(slow, 1 << 20, fast), 0); /* another bucket */
+  CU_ASSERT_EQUAL(perf_settled(slow, 4096, slow), 0);    /* not against itself */
+  CU_ASSERT_EQUAL(perf_settled(slow, 4096, NULL), 0);
+  CU_ASSERT_EQUAL(perf_settled(NULL, 4096, fast), 0);
+  double ns;
+  CU_ASSERT_EQUAL(perf_estimate(slow, 4096, &ns), 0); /* still short of 10 */
+  CU_ASSERT(ns == 475.0);
+  CU_ASSERT(perf_entry_stats(slow, perf_bucket(4096)).min_ns == 450.0);
+  perf_record(slow, 4096, 400); /* one not 4x slower: measured on */
+  CU_ASSERT_EQUAL(perf_settled(slow, 4096, fast), 0);
+  CU_ASSERT(perf_entry_stats(slow, perf_bucket(4096)).min_ns == 400.0);
+  /* Calibrated the usual way, whatever the other. */
+  for (int i = 0; i < 7; i++)
+    perf_record(slow, 4096, 10);
+  CU_ASSERT_EQUAL(perf_settled(slow, 4096, NULL), 1);
+  perf_store_destroy(s);
+
+  /* Three samples, 8x: settable. */
+  s = perf_store_create(NULL, &(struct perf_params){.early_samples = 3, .early_ratio = 8});
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  slow = perf_hist_get(s, "k", "cpu:test");
+  fast = perf_hist_get(s, "k", ARCH_B);
+  record_all(fast, 64, (const uint64_t[]){100, 100, 100}, 3);
+  record_all(slow, 64, (const uint64_t[]){900, 900}, 2);
+  CU_ASSERT_EQUAL(perf_settled(slow, 64, fast), 0); /* two of three */
+  perf_record(slow, 64, 790);
+  CU_ASSERT_EQUAL(perf_settled(slow, 64, fast), 0); /* 790 < 800 */
+  perf_store_destroy(s);
+  s = perf_store_create(NULL, &(struct perf_params){.early_samples = 3, .early_ratio = 8});
+  slow = perf_hist_get(s, "k", "cpu:test");
+  fast = perf_hist_get(s, "k", ARCH_B);
+  record_all(fast, 64, (const uint64_t[]){100, 100, 100}, 3);
+  record_all(slow, 64, (const uint64_t[]){900, 900, 801}, 3);
+  CU_ASSERT_EQUAL(perf_settled(slow, 64, fast), 1);
+  perf_store_destroy(s);
+  /* A ratio below 1 would call a faster place slower. */
+  CU_ASSERT_PTR_NULL(perf_store_create(NULL, &(struct perf_params){.early_ratio = 0.5}));
+}
+
 static void perf_bad_arguments(void) {
   CU_ASSERT_PTR_NULL(
       perf_store_create(NULL, &(struct perf_params){.explore_every = 8, .explore_max = 4}));
@@ -737,7 +796,7 @@ void register_suites(void) {
             {"calibration", perf_calibration}, {"bad_arguments", perf_bad_arguments},
             {"exploration", perf_exploration}, {"exploration_max", perf_exploration_max},
             {"exploration_once", perf_exploration_once},
-            {"exploration_slower", perf_exploration_slower});
+            {"exploration_slower", perf_exploration_slower}, {"early_settle", perf_early_settle});
   ADD_SUITE("perf_files", NULL, NULL, {"round_trip", perf_round_trip},
             {"saved_at_destroy", perf_saved_at_destroy},
             {"no_dir_writes_nothing", perf_no_dir_writes_nothing},
