@@ -403,9 +403,16 @@ void register_suites(void) {
   const char *missing = fft ? maestro_bundled_missing(MAESTRO_BUNDLED_LIB_FFT)
                             : maestro_bundled_missing(MAESTRO_BUNDLED_LIB_SGEMM);
   if (missing) {
-    printf("kernels_lib: this build has no %s: skipped\n", missing);
+    /* What a user of this build gets: MAESTRO_ENOTSUP naming the library. */
+    maestro_bundled_agent_t ba;
+    maestro_bundled_t w = fft ? MAESTRO_BUNDLED_LIB_FFT : MAESTRO_BUNDLED_LIB_SGEMM;
+    int st = maestro_bundled_agent(w, "lib", NULL, &ba);
+    int ok = st == MAESTRO_ENOTSUP && strstr(maestro_last_error(), missing) &&
+             strstr(maestro_last_error(), "'lib'");
+    printf("kernels_lib: this build has no %s: %s (%s)\n", missing,
+           ok ? "skipped" : "WRONG refusal", maestro_last_error());
     CU_cleanup_registry();
-    exit(77);
+    exit(ok ? 77 : 1);
   }
   if (fft)
     ADD_SUITE("lib_fft", suite_init, suite_fini, {"describe", test_describe},

@@ -297,8 +297,9 @@ void kern_lib_fini(struct maestro_runtime *rt) {
 /* The runtime's plan for length n, made on first use. Plans are made for
  * unaligned arrays (FFTW_UNALIGNED): every firing brings its own. */
 static fftwf_plan fft_plan(struct maestro_runtime *rt, size_t n) {
-  struct kern_lib *kl = rt->kern_lib;
+  struct kern_lib *kl = rt ? rt->kern_lib : NULL;
   fftwf_plan plan = NULL;
+  if (!kl) return NULL;
   pthread_mutex_lock(&fftw_lock);
   for (struct kern_plan *p = kl->plans; p && !plan; p = p->next)
     if (p->n == n) plan = p->plan;
