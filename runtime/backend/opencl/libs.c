@@ -44,6 +44,7 @@ struct ocl_lib {
   struct ocl_fft_plan *plans;
 };
 
+#if defined(MAESTRO_HAVE_CLBLAST) || defined(MAESTRO_HAVE_CLFFT)
 static struct ocl_lib *lib_get(struct ocl *o) {
   pthread_mutex_lock(&o->prog_lock);
   if (!o->lib && (o->lib = calloc(1, sizeof *o->lib))) pthread_mutex_init(&o->lib->lock, NULL);
@@ -51,6 +52,7 @@ static struct ocl_lib *lib_get(struct ocl *o) {
   pthread_mutex_unlock(&o->prog_lock);
   return l;
 }
+#endif
 
 void ocl_lib_fini(struct ocl *o) {
   struct ocl_lib *l = o->lib;
