@@ -364,7 +364,7 @@ int kern_lib_agent(maestro_bundled_t which, const char *name, const maestro_bund
   if (missing)
     return err_set(MAESTRO_ENOTSUP,
                    "maestro_bundled_agent: '%s' (%s) needs %s, which this build of Maestro was "
-                   "made without (install it, tools/install-deps.sh, and rebuild)",
+                   "made without (tools/install-deps.sh installs it; then rebuild)",
                    name, routine, missing);
   maestro_bundled_params_t params = {0};
   if (p) params = *p; /* before clearing: p may point into out */
