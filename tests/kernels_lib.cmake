@@ -8,8 +8,10 @@
 # AddressSanitizer's check of that is off (no effect outside ASan builds).
 maestro_add_test(kernels_lib_gemm SOURCES kernels_lib.c TIMEOUT 300 LABELS "kernels;ocl"
                  ENV MAESTRO_TEST_LIB=gemm OPENBLAS_NUM_THREADS=1)
+# clFFT's own lock-order report under ThreadSanitizer: kernels_lib_tsan.supp.
 set(kernels_lib_env MAESTRO_PERF_DIR=off OPENBLAS_NUM_THREADS=1
-                    ASAN_OPTIONS=new_delete_type_mismatch=0)
+                    ASAN_OPTIONS=new_delete_type_mismatch=0
+                    TSAN_OPTIONS=suppressions=${CMAKE_CURRENT_LIST_DIR}/kernels_lib_tsan.supp)
 add_test(NAME kernels_lib_fft COMMAND kernels_lib_gemm)
 add_test(NAME kernels_lib_gemm_two_devices COMMAND kernels_lib_gemm)
 add_test(NAME kernels_lib_fft_two_devices COMMAND kernels_lib_gemm)
