@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/opencl/ocl.h"
+#include "kern/kern.h"
 #include "maestro.h"
 #include "testmain.h"
 #include "testutil.h"
@@ -251,12 +253,28 @@ static void test_sgemm(void) {
   stream_everywhere(MAESTRO_BUNDLED_LIB_SGEMM, 1);
 }
 
+/* CLBlast set up once per routine and device, at the first graph's start. */
 static void test_dgemm(void) {
   stream_everywhere(MAESTRO_BUNDLED_LIB_DGEMM, 1);
+  int plans, setups;
+  ocl_lib_counts(rt, &plans, &setups);
+  CU_ASSERT_EQUAL(setups, 2 * ndev); /* Sgemm and Dgemm on each device */
+  CU_ASSERT_EQUAL(plans, 0);
 }
 
+/* Plans are made once per length (and device), kept across graphs. */
 static void test_fft(void) {
   stream_everywhere(MAESTRO_BUNDLED_LIB_FFT, 2);
+  int plans, setups;
+  ocl_lib_counts(rt, &plans, &setups);
+  CU_ASSERT_EQUAL(kern_lib_plans(rt), NLEN);
+  CU_ASSERT_EQUAL(plans, NLEN * ndev);
+  stream_t s = {MAESTRO_BUNDLED_LIB_FFT, {MAESTRO_ON_DEVICE, 0, 0}, NLEN, 1, 0, {0}, 0, ""};
+  run_stream(&s);
+  expect_all_right(&s, 1);
+  ocl_lib_counts(rt, &plans, &setups);
+  CU_ASSERT_EQUAL(plans, NLEN * ndev);
+  CU_ASSERT_EQUAL(kern_lib_plans(rt), NLEN);
 }
 
 /* ---- refusals ---- */

@@ -74,6 +74,8 @@ int kern_lib_agent(maestro_bundled_t which, const char *name, const maestro_bund
 /* The runtime's FFTW plans (the "kern" module of runtime/modules.c). */
 int kern_lib_init(struct maestro_runtime *rt);
 void kern_lib_fini(struct maestro_runtime *rt);
+/* FFTW plans the runtime holds (tests). */
+int kern_lib_plans(struct maestro_runtime *rt);
 
 /* The device side of library agents, given by the OpenCL backend
  * (runtime/backends.c fills it: kern never names a backend). */

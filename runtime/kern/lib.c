@@ -293,6 +293,18 @@ void kern_lib_fini(struct maestro_runtime *rt) {
   rt->kern_lib = NULL;
 }
 
+int kern_lib_plans(struct maestro_runtime *rt) {
+  int n = 0;
+#ifdef MAESTRO_HAVE_FFTW
+  pthread_mutex_lock(&fftw_lock);
+  for (struct kern_plan *p = rt->kern_lib ? rt->kern_lib->plans : NULL; p; p = p->next)
+    n++;
+  pthread_mutex_unlock(&fftw_lock);
+#endif
+  (void)rt;
+  return n;
+}
+
 #ifdef MAESTRO_HAVE_FFTW
 /* The runtime's plan for length n, made on first use. Plans are made for
  * unaligned arrays (FFTW_UNALIGNED): every firing brings its own. */

@@ -306,3 +306,22 @@ int ocl_lib_prepare(struct ocl *o, const struct place_agent_desc *d, uint64_t pl
   return MAESTRO_OK;
 #endif
 }
+
+void ocl_lib_counts(struct maestro_runtime *rt, int *fft_plans, int *clblast_setups) {
+  struct ocl *o = ocl_state(rt);
+  *fft_plans = *clblast_setups = 0;
+  if (!o) return;
+  pthread_mutex_lock(&o->prog_lock);
+  struct ocl_lib *l = o->lib;
+  pthread_mutex_unlock(&o->prog_lock);
+  if (!l) return;
+  pthread_mutex_lock(&l->lock);
+#ifdef MAESTRO_HAVE_CLFFT
+  for (struct ocl_fft_plan *p = l->plans; p; p = p->next)
+    ++*fft_plans;
+#endif
+  for (int i = 0; i < 2; i++)
+    for (uint64_t w = l->warm[i]; w; w &= w - 1)
+      ++*clblast_setups;
+  pthread_mutex_unlock(&l->lock);
+}

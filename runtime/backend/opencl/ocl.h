@@ -62,6 +62,9 @@ struct ocl_lib_hooks {
                char *why, size_t why_len);
 };
 extern const struct ocl_lib_hooks ocl_lib_hooks;
+/* What the runtime keeps for library agents (tests): clFFT plans made, and
+ * (device, routine) pairs CLBlast was set up on. */
+void ocl_lib_counts(struct maestro_runtime *rt, int *fft_plans, int *clblast_setups);
 
 /* ---- kernel agents (ocl/kagent.c) ---- */
 
