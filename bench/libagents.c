@@ -88,8 +88,8 @@ static int run_graph(maestro_runtime_t *rt, maestro_affinity_t aff, size_t n, in
   maestro_bundled_agent_t ba;
   src_t src = {n, msgs};
   maestro_graph_t *g = NULL;
-  maestro_agent_t *s, *mm;
-  maestro_output_t *out;
+  maestro_agent_t *s = NULL, *mm = NULL;
+  maestro_output_t *out = NULL;
   double t0 = now_s();
   if (maestro_bundled_agent(MAESTRO_BUNDLED_LIB_SGEMM, "mm", NULL, &ba)) goto fail;
   ba.desc.affinity = aff;

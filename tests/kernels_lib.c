@@ -191,7 +191,7 @@ static void run_stream(stream_t *s) {
   maestro_agent_t *a;
   CU_ASSERT_FATAL(maestro_graph_create(rt, "lib", &g) == MAESTRO_OK);
   CU_ASSERT_FATAL(maestro_agent_add(g, &ba.desc, &a) == MAESTRO_OK);
-  maestro_input_t *in[2];
+  maestro_input_t *in[2] = {NULL, NULL};
   for (int i = 0; i < ba.desc.n_in; i++)
     CU_ASSERT_FATAL(maestro_graph_input(g, a, ba.desc.in[i].name, &in[i]) == MAESTRO_OK);
   maestro_output_t *out;
@@ -289,7 +289,7 @@ static int run_bad(maestro_bundled_t which, const maestro_bundled_params_t *p,
   ba.desc.affinity = aff;
   maestro_graph_t *g;
   maestro_agent_t *a;
-  maestro_input_t *in[2];
+  maestro_input_t *in[2] = {NULL, NULL};
   maestro_output_t *out;
   CU_ASSERT_FATAL(maestro_graph_create(rt, "bad", &g) == MAESTRO_OK);
   CU_ASSERT_FATAL(maestro_agent_add(g, &ba.desc, &a) == MAESTRO_OK);

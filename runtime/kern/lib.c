@@ -387,6 +387,8 @@ int kern_lib_agent(maestro_bundled_t which, const char *name, const maestro_bund
   kern_lib_ports(which, &d->in, &d->n_in, &d->out, &d->n_out);
   d->name = name;
   d->cpu = lib_cpu(which);
+  /* cppcheck reads the table's function-pointer-returning member as an int */
+  /* cppcheck-suppress AssignmentIntegerToAddress */
   d->cl = kern_dev_lib.cl(which);
   d->state = out;
   d->affinity = (maestro_affinity_t){MAESTRO_ANYWHERE, -1, 0};
