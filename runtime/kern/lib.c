@@ -263,6 +263,7 @@ static pthread_mutex_t fftw_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct kern_plan {
   size_t n;
+  int aligned; /* made for SIMD-aligned arrays, else FFTW_UNALIGNED */
   fftwf_plan plan;
   struct kern_plan *next;
 };
@@ -306,21 +307,25 @@ int kern_lib_plans(struct maestro_runtime *rt) {
 }
 
 #ifdef MAESTRO_HAVE_FFTW
-/* The runtime's plan for length n, made on first use. Plans are made for
- * unaligned arrays (FFTW_UNALIGNED): every firing brings its own. */
-static fftwf_plan fft_plan(struct maestro_runtime *rt, size_t n) {
+/* The runtime's plan for length n, made on first use. Every firing brings
+ * its own arrays: one plan for arrays aligned as fftwf_malloc's are (the
+ * SIMD codelets; runtime buffers normally are), another made with
+ * FFTW_UNALIGNED for the others (new-array execution needs the alignment
+ * the plan was made with). */
+static fftwf_plan fft_plan(struct maestro_runtime *rt, size_t n, int aligned) {
   struct kern_lib *kl = rt ? rt->kern_lib : NULL;
   fftwf_plan plan = NULL;
   if (!kl) return NULL;
   pthread_mutex_lock(&fftw_lock);
   for (struct kern_plan *p = kl->plans; p && !plan; p = p->next)
-    if (p->n == n) plan = p->plan;
+    if (p->n == n && p->aligned == aligned) plan = p->plan;
   if (!plan) {
     fftwf_complex *x = fftwf_malloc(n * sizeof *x), *y = fftwf_malloc(n * sizeof *y);
     struct kern_plan *p = malloc(sizeof *p);
     if (x && y && p &&
-        (plan = fftwf_plan_dft_1d((int)n, x, y, FFTW_FORWARD, FFTW_ESTIMATE | FFTW_UNALIGNED))) {
-      *p = (struct kern_plan){n, plan, kl->plans};
+        (plan = fftwf_plan_dft_1d((int)n, x, y, FFTW_FORWARD,
+                                  FFTW_ESTIMATE | (aligned ? 0 : FFTW_UNALIGNED)))) {
+      *p = (struct kern_plan){n, aligned, plan, kl->plans};
       kl->plans = p;
     } else {
       free(p);
@@ -340,13 +345,16 @@ static int cpu_fft(maestro_fire_t *f) {
   if (st != MAESTRO_OK) return st;
   const void *x = maestro_buf_cdata(in[0]);
   if (!x) return MAESTRO_ENOMEM;
-  fftwf_plan plan = fft_plan(maestro_fire_runtime(f), dims[0]);
-  if (!plan)
-    return err_set(MAESTRO_ENOMEM, "agent '%s': FFTW made no plan for length %zu",
-                   lib_agent_name(ba), dims[0]);
   void *y;
   if ((st = lib_out(f, ba, dims[0] * 2 * sizeof(float), (const size_t[]){2, dims[0]}, &out, &y)))
     return st;
+  int aligned = !fftwf_alignment_of((float *)(uintptr_t)x) && !fftwf_alignment_of(y);
+  fftwf_plan plan = fft_plan(maestro_fire_runtime(f), dims[0], aligned);
+  if (!plan) {
+    maestro_buf_release(out);
+    return err_set(MAESTRO_ENOMEM, "agent '%s': FFTW made no plan for length %zu",
+                   lib_agent_name(ba), dims[0]);
+  }
   /* out of place: the (shared, read-only) input is left as it is */
   fftwf_execute_dft(plan, (fftwf_complex *)(uintptr_t)x, y);
   return maestro_fire_out(f, 0, out);
