@@ -151,7 +151,10 @@ int main(int argc, char **argv) {
     const char *what;
     size_t n;
     int iters;
-  } sizes[] = {{"small (4 KiB)", 1024, iters ? iters : tiny ? 20 : 1000},
+  } sizes[] = {{"small (4 KiB)", 1024,
+                iters  ? iters
+                : tiny ? 20
+                       : 1000},
                {tiny ? "large (1 MiB)" : "large (16 MiB)", tiny ? (size_t)1 << 18 : (size_t)1 << 22,
                 tiny ? 5 : 30}};
   int bad = 0;

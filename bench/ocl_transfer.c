@@ -115,6 +115,10 @@ static void raw_bw(raw_cl_t *r, size_t bytes, int reps, double *w, double *rd) {
   cl_mem m[KMAX] = {0};
   for (int k = 0; k < K; k++) {
     h[k] = malloc(bytes);
+    if (!h[k]) {
+      fprintf(stderr, "transfer: out of memory for %zu bytes\n", bytes);
+      exit(1);
+    }
     memset(h[k], 1, bytes);
     m[k] = clCreateBuffer(r->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
   }
@@ -209,7 +213,7 @@ static void agent_bw(maestro_runtime_t *rt, size_t n, int reps, double *w, doubl
     for (int k = 0; k < K; k++)
       outs[k] = done_q_pop(&q, NULL);
     double t2 = now_s();
-    const float *ys[KMAX];
+    const float *ys[KMAX] = {0};
     for (int k = 0; k < K; k++)
       ys[k] = maestro_buf_cdata(outs[k]);
     double t3 = now_s();

@@ -208,7 +208,7 @@ int main(int argc, char **argv) {
          sz.iters, getenv("STARPU_SCHED") ? getenv("STARPU_SCHED") : "dmda", reps);
   printf("%-10s %8s %8s %6s\n", "graph", "cold ms", "warm ms", "dev%");
   for (graph_kind = 0; graph_kind < PL_NGRAPHS; graph_kind++) {
-    double share, cold = run_once(&share), sv[64], sh = 0;
+    double share, cold = run_once(&share), sv[64] = {0}, sh = 0;
     for (int r = 0; r < reps; r++) {
       sv[r] = run_once(&share);
       sh += share;

@@ -171,7 +171,7 @@ static int run_graph(maestro_runtime_t *rt, int msgs, size_t n, double *secs) {
   source_t src = {msgs, n};
   maestro_graph_t *g = NULL;
   maestro_agent_t *s, *mm;
-  maestro_output_t *out;
+  maestro_output_t *out = NULL;
   double t0 = now_s();
   if (maestro_graph_create(rt, "clblast_gemm", &g) ||
       maestro_agent_add(g,
@@ -271,7 +271,7 @@ static int run_raw(maestro_runtime_t *rt, int msgs, size_t n, double *secs) {
  * of each; with the process's CPU time per message (on a CPU device such as
  * PoCL the products themselves are CPU time). */
 static int bench(maestro_runtime_t *rt, size_t n, int msgs) {
-  double best_g = 1e30, best_r = 1e30, cpu_g = 1e30, cpu_r = 1e30, t, c0;
+  double best_g = 1e30, best_r = 1e30, cpu_g = 1e30, cpu_r = 1e30, t = 0, c0;
   int ok = 1;
   for (int round = 0; round < 3; round++) {
     c0 = cpu_s();

@@ -186,7 +186,7 @@ int main(int argc, char **argv) {
   source_t src = {msgs};
   maestro_graph_t *g = NULL;
   maestro_agent_t *s, *ft;
-  maestro_output_t *out;
+  maestro_output_t *out = NULL;
   int ok = 0;
   if (maestro_graph_create(rt, "clfft_fft", &g) ||
       maestro_agent_add(g,

@@ -13,7 +13,7 @@ if(Python3_FOUND AND MAESTRO_BUILD_TOOLS)
   add_test(NAME prof_top
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/prof/prof_top_test.py
                    $<TARGET_FILE:maestro-top> $<TARGET_FILE:prof_demo>)
-  set_tests_properties(prof_top PROPERTIES TIMEOUT 120 LABELS "prof")
+  set_tests_properties(prof_top PROPERTIES TIMEOUT 300 LABELS "prof")
 endif()
 
 # maestro-top's model on its own (tools/top/model.c, no curses).

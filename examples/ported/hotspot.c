@@ -288,7 +288,7 @@ static int run_graph(maestro_runtime_t *rt, hot_t *hs, int msgs, size_t n, doubl
   source_t src = {msgs, n};
   maestro_graph_t *g = NULL;
   maestro_agent_t *s, *h;
-  maestro_output_t *out;
+  maestro_output_t *out = NULL;
   double t0 = now_s();
   if (maestro_graph_create(rt, "hotspot", &g) ||
       maestro_agent_add(g,
@@ -408,7 +408,7 @@ static int run_raw(maestro_runtime_t *rt, hot_t *hs, int msgs, size_t n, double 
 }
 
 static int bench(maestro_runtime_t *rt, hot_t *hs, size_t n, int msgs) {
-  double best_g = 1e30, best_r = 1e30, cpu_g = 1e30, cpu_r = 1e30, t, c0;
+  double best_g = 1e30, best_r = 1e30, cpu_g = 1e30, cpu_r = 1e30, t = 0, c0;
   int ok = 1;
   for (int round = 0; round < 3; round++) {
     c0 = cpu_s();

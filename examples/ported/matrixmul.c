@@ -184,7 +184,7 @@ static int run_graph(maestro_runtime_t *rt, int msgs, size_t n, int bad, double 
   source_t src = {msgs, n, bad};
   maestro_graph_t *g = NULL;
   maestro_agent_t *s, *mm;
-  maestro_output_t *out;
+  maestro_output_t *out = NULL;
   double t0 = now_s();
   if (maestro_graph_create(rt, "matrixmul", &g) ||
       maestro_agent_add(g,
@@ -316,7 +316,7 @@ static int run_raw(maestro_runtime_t *rt, int msgs, size_t n, double *secs) {
 }
 
 static int bench(maestro_runtime_t *rt, size_t n, int msgs) {
-  double best_g = 1e30, best_r = 1e30, cpu_g = 1e30, cpu_r = 1e30, t, c0;
+  double best_g = 1e30, best_r = 1e30, cpu_g = 1e30, cpu_r = 1e30, t = 0, c0;
   int ok = 1;
   for (int round = 0; round < 3; round++) {
     c0 = cpu_s();

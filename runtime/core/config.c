@@ -188,7 +188,7 @@ static struct interned *interned;
 static const char *intern(const char *s) {
   pthread_mutex_lock(&intern_lock);
   struct interned *i = interned;
-  while (i && strcmp(i->s, s))
+  while (i && strcmp(i->s, s) != 0)
     i = i->next;
   if (!i && (i = malloc(sizeof *i + strlen(s) + 1))) {
     strcpy(i->s, s);

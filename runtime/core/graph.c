@@ -717,7 +717,7 @@ static int graph_check_ends(struct maestro_graph *g) {
   int n = g->nagents;
   char *fire = calloc((size_t)n + 1, 1), *ends = calloc((size_t)n + 1, 1);
   int *step = malloc(((size_t)n + 1) * sizeof *step);
-  int *walk = malloc(((size_t)n + 1) * sizeof *walk);
+  int *walk = calloc((size_t)n + 1, sizeof *walk);
   if (!fire || !ends || !step || !walk) {
     free(fire);
     free(ends);
@@ -760,7 +760,11 @@ static int graph_check_ends(struct maestro_graph *g) {
       int next = -1;
       for (int c = 0; c < p->nch && next < 0; c++)
         if (p->ch[c]->prod && !ends[p->ch[c]->prod->id]) next = p->ch[c]->prod->id;
-      cur = next; /* never -1: port 0 cannot end */
+      if (next < 0) { /* cannot happen (port 0 cannot end): name the whole walk */
+        cur = first;
+        break;
+      }
+      cur = next;
     }
     /* walk[step[cur]..k-1] is the cycle, consumers first: name it in the
      * order messages would flow, producers first. */
@@ -913,7 +917,8 @@ static int graph_start_local(maestro_graph_t *g) {
   graph_mark_stamps(g);
   /* Channels across ranks are rewired before the windows are set up: a
    * window reads on the host what goes to another rank. */
-  if (g->dist && (rc = g->rt->dist->graph_start(g))) {
+  const struct dist_ops *dist = g->dist ? g->rt->dist : NULL;
+  if (dist && (rc = dist->graph_start(g))) {
     graph_free_impls(g);
     return rc;
   }

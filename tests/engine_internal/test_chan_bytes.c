@@ -77,6 +77,7 @@ static void run(int zero_copy, struct prof_chan_rec *to_dev, struct prof_chan_re
   CU_ASSERT_EQUAL(got, N_MSG);
   CU_ASSERT_EQUAL(bad, 0);
   struct prof_chan_rec recs[8];
+  memset(recs, 0, sizeof recs);
   int n = -1; /* through the collector core registered */
   for (int i = 0; i < stats_collectors(rt); i++)
     if (rt->collectors[i]->channels) n = rt->collectors[i]->channels(rt, recs, 8);

@@ -35,7 +35,7 @@ static int count_files(const char *dir, char *first, size_t len) {
   int n = 0;
   struct dirent *e;
   while ((e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
       if (n++ == 0 && first) snprintf(first, len, "%s/%s", dir, e->d_name);
     }
   closedir(d);
@@ -48,7 +48,7 @@ static void rm_rf(const char *dir) {
   struct dirent *e;
   char path[PATH_MAX];
   while ((e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
       snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
       unlink(path);
     }

@@ -32,7 +32,7 @@ static int count_entries(const char *dir) {
   int n = 0;
   struct dirent *e;
   while ((e = readdir(d)))
-    n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
   closedir(d);
   return n;
 }
@@ -125,8 +125,13 @@ static void test_stats_and_zero_copy(void) {
   off.zero_copy = 0;
   maestro_runtime_t *a = create(&on), *b = create(&off);
   const char *name = prof_stats_name(a);
-  if (!name) fprintf(stderr, "no stats segment: %s\n", prof_stats_error(a));
-  CU_ASSERT_PTR_NOT_NULL_FATAL(name);
+  if (!name) {
+    fprintf(stderr, "no stats segment: %s\n", prof_stats_error(a));
+    maestro_runtime_destroy(a);
+    maestro_runtime_destroy(b);
+    CU_FAIL_FATAL("no stats segment");
+    return;
+  }
   char path[256];
   snprintf(path, sizeof path, "/dev/shm%s%s", name[0] == '/' ? "" : "/", name);
   struct stat st;
