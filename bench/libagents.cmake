@@ -10,6 +10,6 @@ if(maestro_nlibs EQUAL 4)
   if(BUILD_TESTING)
     add_test(NAME bench_libagents_fft_tiny COMMAND bench_libagents fft 64 2 1)
     set_tests_properties(bench_libagents_fft_tiny PROPERTIES TIMEOUT 120 LABELS bench ENVIRONMENT
-      "MAESTRO_PERF_DIR=off;ASAN_OPTIONS=new_delete_type_mismatch=0;TSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/kernels_lib_tsan.supp")
+      "MAESTRO_PERF_DIR=off;ASAN_OPTIONS=new_delete_type_mismatch=0;LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_LIST_DIR}/libagents_lsan.supp:print_suppressions=0;TSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/kernels_lib_tsan.supp")
   endif()
 endif()
