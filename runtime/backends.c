@@ -5,6 +5,7 @@
  * node, found when a runtime is created; the others are found lazily. */
 #include "backend/cpu/cpu.h"
 #include "backend/opencl/ocl.h"
+#include "kern/kern.h"
 #include "sched/place.h"
 
 const struct backend_ops *const place_builtin_backends[] = {
@@ -12,6 +13,11 @@ const struct backend_ops *const place_builtin_backends[] = {
     &ocl_backend_ops,
     NULL,
 };
+
+/* Library agents (kern/lib.c): their device side is the OpenCL backend's,
+ * and it checks a firing's shapes with kern's function. */
+const struct kern_dev_lib kern_dev_lib = {ocl_lib_cl, ocl_lib_missing};
+const struct ocl_lib_hooks ocl_lib_hooks = {kern_lib_sizes};
 
 /* Graphs across processes (core/dist.h): built when CMake finds MPI. */
 #ifdef MAESTRO_HAVE_MPI

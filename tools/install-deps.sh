@@ -18,6 +18,9 @@ packages=(
   clang-format clang-tidy cppcheck                 # tools/lint.sh
   tmux valgrind
   libclblast-dev libclfft-dev                      # OpenCL libraries called from agents (examples, optional)
+  # Library agents (MAESTRO_BUNDLED_LIB_*, cmake/libs.cmake; each optional at build time):
+  # CLBlast and clFFT above on the device, these on the CPU.
+  libopenblas-dev libfftw3-dev
 )
 
 installed() {

@@ -42,7 +42,25 @@ typedef enum maestro_bundled {
   MAESTRO_BUNDLED_SGEMM,         /**< c = a * b (f32, row-major: a m x k, b k x n) */
   MAESTRO_BUNDLED_CONV3X3,       /**< 3x3 convolution of a width x height f32 image */
   MAESTRO_BUNDLED_CONV5X5,       /**< 5x5 convolution of a width x height f32 image */
-  MAESTRO_BUNDLED_COUNT
+  MAESTRO_BUNDLED_COUNT,         /**< the number of kernel operations above (not an operation) */
+
+  /* Library agents: a range of their own, after the kernel operations (a
+   * loop up to MAESTRO_BUNDLED_COUNT does not meet them). Their device side
+   * calls CLBlast / clFFT on the firing's queue, their CPU side OpenBLAS /
+   * FFTW; sizes come from each message's shape (maestro_buf_shape), so they
+   * may change from one message to the next. Built when CMake finds the
+   * libraries: maestro_bundled_missing() says which are not. */
+  MAESTRO_BUNDLED_LIB_FIRST = 256,
+  /** c = a * b (f32, row-major): a of shape {k, m} (k columns, m rows), b
+   *  {n, k}; c gets shape {n, m}. CLBlastSgemm / cblas_sgemm. */
+  MAESTRO_BUNDLED_LIB_SGEMM = MAESTRO_BUNDLED_LIB_FIRST,
+  /** The same in f64 (ports of MAESTRO_F64). CLBlastDgemm / cblas_dgemm. */
+  MAESTRO_BUNDLED_LIB_DGEMM,
+  /** Forward 1-D complex FFT (f32, unscaled): x holds n complex values as
+   *  interleaved re, im floats, shape {2, n} (or no shape: n = bytes / 8);
+   *  y the same. n >= 1 with no prime factor above 7. clFFT / FFTW (fftw3f). */
+  MAESTRO_BUNDLED_LIB_FFT,
+  MAESTRO_BUNDLED_LIB_END /**< one past the last library agent (not an operation) */
 } maestro_bundled_t;
 
 /** Parameters of a bundled agent; each operation reads only its own. */
@@ -55,6 +73,9 @@ typedef struct maestro_bundled_params {
   float weights[25]; /**< CONV3X3 (first 9) / CONV5X5: row-major taps, applied as a
                           correlation (weights[0] is the top-left neighbour) */
 } maestro_bundled_params_t;
+/* LIB_SGEMM / LIB_DGEMM read m, n, k only for a message without a shape
+ * (both inputs unshaped: a is m x k, b k x n); 0 there means that messages
+ * must carry shapes. LIB_FFT reads no parameter. p may be NULL for all three. */
 
 /** Most kernel arguments a bundled agent uses (CONV5X5: 5 + 25). */
 #define MAESTRO_BUNDLED_MAX_ARGS 32
@@ -82,13 +103,36 @@ typedef struct maestro_bundled_agent {
  * bundled OpenCL kernel (`.source = NULL`), the CPU implementation, and
  * `p`'s parameters (copied). The agent is MAESTRO_STATELESS, runs
  * MAESTRO_ANYWHERE unless you change `out->desc.affinity`.
+ *
+ * A library agent (MAESTRO_BUNDLED_LIB_*) has a .cl device implementation
+ * (the library called on the firing's queue, see maestro/opencl.h) instead
+ * of a kernel, and the library's CPU routine as .cpu. Each firing reads its
+ * sizes from the messages' shapes and refuses messages whose shapes do not
+ * fit (MAESTRO_EINVAL naming the agent and the port); on the device such a
+ * refusal falls back to the CPU side, which refuses it the same way. The
+ * libraries' set-up is made once per runtime: CLBlast compiles its kernels
+ * for each device the agent may run on when the graph starts (seconds on a
+ * CPU OpenCL device; PoCL keeps them in its disk cache afterwards), clFFT
+ * and FFTW make a plan the first time a length is seen on a device / on the
+ * CPU and keep it until the runtime is destroyed.
+ *
  * @return MAESTRO_OK; MAESTRO_EINVAL (unknown `which`, NULL name or out,
- *         missing or bad parameters: zero width/height/m/n/k, hi <= lo).
+ *         missing or bad parameters: zero width/height/m/n/k, hi <= lo);
+ *         MAESTRO_ENOTSUP for a library agent when this build of Maestro
+ *         lacks one of its libraries (the message names it).
  */
 int maestro_bundled_agent(maestro_bundled_t which, const char *name,
                           const maestro_bundled_params_t *p, maestro_bundled_agent_t *out);
 
-/** The OpenCL kernel function name of `which` ("maestro_saxpy"), NULL if unknown. */
+/**
+ * The libraries library agent `which` needs and this build lacks, as a
+ * static string ("CLBlast, OpenBLAS"); NULL when it has them all (or when
+ * `which` is not a library agent).
+ */
+const char *maestro_bundled_missing(maestro_bundled_t which);
+
+/** The OpenCL kernel function name of `which` ("maestro_saxpy"), NULL if
+ *  unknown; for a library agent, the library routine ("CLBlastSgemm"). */
 const char *maestro_bundled_kernel_name(maestro_bundled_t which);
 
 /** The CPU implementation of `which` (its .state must be the maestro_bundled_agent_t). */

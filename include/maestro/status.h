@@ -32,6 +32,7 @@ enum maestro_status {
   MAESTRO_EAGENT = -11,    /**< an agent failed and its supervisor stopped the graph */
   MAESTRO_ESYS = -12,      /**< an operating-system call failed (errno in the message) */
   MAESTRO_ECANCELED = -13, /**< the graph was cancelled (maestro_graph_cancel) */
+  MAESTRO_ENOTSUP = -14,   /**< not in this build (a library it was built without) */
 };
 
 /**

@@ -34,6 +34,7 @@ const char *maestro_strerror(int status) {
   case MAESTRO_EAGENT: return "an agent failed";
   case MAESTRO_ESYS: return "system call failed";
   case MAESTRO_ECANCELED: return "cancelled";
+  case MAESTRO_ENOTSUP: return "not supported by this build";
   default: return "unknown status";
   }
 }

@@ -42,6 +42,7 @@ struct sched;          /* runtime/sched: workers and placement */
 struct places;         /* runtime/sched/place.c: device places and their backends */
 struct perf_store;     /* runtime/sched/perf.c: performance models */
 struct prof;           /* runtime/prof: stats segment and trace writer */
+struct kern_lib;       /* runtime/kern/lib.c: the library agents' CPU-side plans */
 struct tracer;         /* runtime/core/trace_rec.c: the trace recorder */
 struct sched_timers;   /* runtime/sched/timer.c: the timer thread, started on first use */
 struct graph_list;
@@ -95,6 +96,7 @@ struct maestro_runtime {
   struct places *places;
   struct perf_store *perf;
   struct prof *prof;
+  struct kern_lib *kern_lib;
   struct tracer *tracer;       /* set while a trace is recorded (core/trace.h) */
   struct sched_timers *timers; /* NULL until a graph with a periodic agent starts */
   struct rt_observer observer;

@@ -176,7 +176,7 @@ int maestro_runtime_create(const maestro_config_t *cfg, maestro_runtime_t **out)
    * index: a program that names a device wants to hear now that it lacks. */
   if (strcmp(rt->cfg.devices, "all") != 0 && strcmp(rt->cfg.devices, "none") != 0 &&
       (rc = place_discover(rt)) != MAESTRO_OK) {
-    runtime_free(rt, NSUB);
+    runtime_free(rt, NSUB + rt_nmodules); /* the modules are up too */
     return rc;
   }
   *out = rt;

@@ -46,6 +46,7 @@ static int valid_which(maestro_bundled_t which) {
 }
 
 const char *maestro_bundled_kernel_name(maestro_bundled_t which) {
+  if (kern_is_lib(which)) return kern_lib_routine(which);
   return valid_which(which) ? infos[which].kernel : NULL;
 }
 
@@ -55,6 +56,7 @@ const char *maestro_bundled_source(void) {
 
 int kern_bundled_ports(maestro_bundled_t which, const maestro_port_t **in, int *n_in,
                        const maestro_port_t **out, int *n_out) {
+  if (kern_is_lib(which)) return kern_lib_ports(which, in, n_in, out, n_out);
   if (!valid_which(which))
     return err_set(MAESTRO_EINVAL, "bundled kernels: unknown operation %d", (int)which);
   *in = infos[which].in;

@@ -180,13 +180,14 @@ maestro_cpu_fn maestro_bundled_cpu(maestro_bundled_t which) {
   case MAESTRO_BUNDLED_SGEMM: return cpu_sgemm;
   case MAESTRO_BUNDLED_CONV3X3:
   case MAESTRO_BUNDLED_CONV5X5: return cpu_conv;
-  default: return NULL;
+  default: return kern_lib_cpu(which);
   }
 }
 
 int maestro_bundled_agent(maestro_bundled_t which, const char *name,
                           const maestro_bundled_params_t *p, maestro_bundled_agent_t *out) {
   if (!name) return err_set(MAESTRO_EINVAL, "maestro_bundled_agent: NULL name");
+  if (kern_is_lib(which)) return kern_lib_agent(which, name, p, out);
   int st = kern_bundled_kernel(which, p, out);
   if (st != MAESTRO_OK) return st;
   maestro_agent_desc_t *d = &out->desc;

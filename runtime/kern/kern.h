@@ -50,4 +50,39 @@ int kern_bundled_kernel(maestro_bundled_t which, const maestro_bundled_params_t 
 int kern_bundled_ports(maestro_bundled_t which, const maestro_port_t **in, int *n_in,
                        const maestro_port_t **out, int *n_out);
 
+/* ---- library agents (lib.c): MAESTRO_BUNDLED_LIB_FIRST .. LIB_END - 1 ---- */
+
+struct maestro_runtime;
+
+int kern_is_lib(maestro_bundled_t which);
+/* The library routine of the device side ("CLBlastSgemm"), NULL if not a library agent. */
+const char *kern_lib_routine(maestro_bundled_t which);
+int kern_lib_ports(maestro_bundled_t which, const maestro_port_t **in, int *n_in,
+                   const maestro_port_t **out, int *n_out);
+/* One firing's sizes from its input messages' shapes (and the agent's
+ * parameters for unshaped GEMM messages): GEMM (m, n, k), FFT (n, 1, 1).
+ * MAESTRO_OK, or MAESTRO_EINVAL with the reason in `why` (port, what it
+ * holds, what it needs). Both sides call it: the CPU side here, the device
+ * side through ocl_lib_hooks (runtime/backends.c). */
+int kern_lib_sizes(const maestro_bundled_agent_t *ba, maestro_buf_t *const *in, size_t dims[3],
+                   char *why, size_t why_len);
+/* The CPU implementation of a library agent; NULL without its library. */
+maestro_cpu_fn kern_lib_cpu(maestro_bundled_t which);
+/* maestro_bundled_agent() for a library agent. */
+int kern_lib_agent(maestro_bundled_t which, const char *name, const maestro_bundled_params_t *p,
+                   maestro_bundled_agent_t *out);
+/* The runtime's FFTW plans (the "kern" module of runtime/modules.c). */
+int kern_lib_init(struct maestro_runtime *rt);
+void kern_lib_fini(struct maestro_runtime *rt);
+/* FFTW plans the runtime holds (tests). */
+int kern_lib_plans(struct maestro_runtime *rt);
+
+/* The device side of library agents, given by the OpenCL backend
+ * (runtime/backends.c fills it: kern never names a backend). */
+struct kern_dev_lib {
+  maestro_cl_fn (*cl)(maestro_bundled_t which);    /* NULL without the library */
+  const char *(*missing)(maestro_bundled_t which); /* "CLBlast", "clFFT" or NULL */
+};
+extern const struct kern_dev_lib kern_dev_lib;
+
 #endif

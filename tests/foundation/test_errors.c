@@ -8,9 +8,10 @@
 #include "testmain.h"
 
 static const int all_codes[] = {
-    MAESTRO_OK,        MAESTRO_DONE,   MAESTRO_EINVAL, MAESTRO_ENOMEM, MAESTRO_ENODEV,
-    MAESTRO_ETYPE,     MAESTRO_EGRAPH, MAESTRO_EBUILD, MAESTRO_ECL,    MAESTRO_ECLOSED,
-    MAESTRO_ETIMEDOUT, MAESTRO_ESTATE, MAESTRO_EAGENT, MAESTRO_ESYS,   MAESTRO_ECANCELED,
+    MAESTRO_OK,     MAESTRO_DONE,    MAESTRO_EINVAL,    MAESTRO_ENOMEM,
+    MAESTRO_ENODEV, MAESTRO_ETYPE,   MAESTRO_EGRAPH,    MAESTRO_EBUILD,
+    MAESTRO_ECL,    MAESTRO_ECLOSED, MAESTRO_ETIMEDOUT, MAESTRO_ESTATE,
+    MAESTRO_EAGENT, MAESTRO_ESYS,    MAESTRO_ECANCELED, MAESTRO_ENOTSUP,
 };
 enum { NCODES = sizeof all_codes / sizeof all_codes[0] };
 
@@ -33,7 +34,7 @@ static void test_strerror_every_code(void) {
 }
 
 static void test_strerror_unknown(void) {
-  static const int unknown[] = {2, 100, -14, -1000, INT_MIN, INT_MAX};
+  static const int unknown[] = {2, 100, -15, -1000, INT_MIN, INT_MAX};
   for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
     CU_ASSERT_STRING_EQUAL(maestro_strerror(unknown[i]), "unknown status");
 }

@@ -59,6 +59,8 @@ static int prepare(void *be, const struct place_agent_desc *d, uint64_t places, 
   int rc = d->cl ? ocl_clagent_create(rt, d, &im->ca)
                  : ocl_kagent_create_on(rt, d->name, d->kernel, d->in, d->n_in, d->out, d->n_out,
                                         places, &im->ka);
+  /* a library agent's one-time set-up on its devices (CLBlast's compile) */
+  if (!rc && d->cl) rc = ocl_lib_prepare(be, d, places);
   if (rc) {
     ocl_kagent_destroy(im->ka);
     ocl_clagent_destroy(im->ca);

@@ -287,6 +287,18 @@ int maestro_clfire_done_after(maestro_clfire_t *f, cl_event ev) {
   return MAESTRO_OK;
 }
 
+maestro_buf_t *ocl_clfire_out_buf(maestro_clfire_t *f, int port) {
+  return f && port >= 0 && port < f->ca->n_out ? f->out[port] : NULL;
+}
+
+int ocl_clfire_dev(const maestro_clfire_t *f) {
+  return f->dev;
+}
+
+struct ocl *ocl_clfire_ocl(const maestro_clfire_t *f) {
+  return ocl_state(f->ca->rt);
+}
+
 void *maestro_clfire_state(maestro_clfire_t *f) {
   return f ? f->ca->state : NULL;
 }

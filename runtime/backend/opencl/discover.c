@@ -273,6 +273,7 @@ static int make_contexts(struct maestro_runtime *rt, struct ocl *o) {
 void ocl_fini(struct maestro_runtime *rt) {
   struct ocl *o = ocl_state(rt);
   if (!o) return;
+  ocl_lib_fini(o); /* its plans and caches hold the contexts */
   for (int i = 0; i < o->ndev; i++)
     dev_fini(&o->dev[i]);
   ocl_prog_fini(rt);

@@ -48,6 +48,24 @@ int ocl_measure_link(struct maestro_runtime *rt, int dev, size_t bytes, ocl_link
 /* The OpenCL backend's operations (backend.c), listed in runtime/backends.c. */
 extern const struct backend_ops ocl_backend_ops;
 
+/* ---- library agents' device side (ocl/libs.c; kern/lib.c has the rest) ---- */
+
+/* The .cl function of library agent `which` (MAESTRO_BUNDLED_LIB_*), NULL
+ * when this build lacks its library. */
+maestro_cl_fn ocl_lib_cl(maestro_bundled_t which);
+/* The library `which` lacks here ("CLBlast", "clFFT"), NULL when none. */
+const char *ocl_lib_missing(maestro_bundled_t which);
+/* What the device side needs of kern/lib.c, filled by runtime/backends.c
+ * (a backend never names kern): the one check of a firing's shapes. */
+struct ocl_lib_hooks {
+  int (*sizes)(const maestro_bundled_agent_t *ba, maestro_buf_t *const *in, size_t dims[3],
+               char *why, size_t why_len);
+};
+extern const struct ocl_lib_hooks ocl_lib_hooks;
+/* What the runtime keeps for library agents (tests): clFFT plans made, and
+ * (device, routine) pairs CLBlast was set up on. */
+void ocl_lib_counts(struct maestro_runtime *rt, int *fft_plans, int *clblast_setups);
+
 /* ---- kernel agents (ocl/kagent.c) ---- */
 
 /* An agent's kernel, built for every device place. */

@@ -115,6 +115,8 @@ struct ocl {
   _Atomic uint64_t builds, cache_hits, disk_hits;
   int disk_cache;        /* 0 when cfg.kernel_cache is "" */
   const char *cache_dir; /* rt->cfg.kernel_cache */
+
+  struct ocl_lib *lib; /* libs.c: CLBlast / clFFT set-up, made on first use (under prog_lock) */
 };
 
 /* One device's replica of a buffer: the handle of a memory node's replica
@@ -191,6 +193,19 @@ int ocl_clagent_create(struct maestro_runtime *rt, const struct place_agent_desc
 void ocl_clagent_destroy(ocl_clagent_t *ca);
 int ocl_clagent_submit(ocl_clagent_t *ca, int dev, maestro_buf_t *const *in, place_done_fn done,
                        void *ctx);
+/* Inside a .cl function: output `port`'s message once allocated (NULL
+ * before), the firing's device place and the backend's state. */
+maestro_buf_t *ocl_clfire_out_buf(maestro_clfire_t *f, int port);
+int ocl_clfire_dev(const maestro_clfire_t *f);
+struct ocl *ocl_clfire_ocl(const maestro_clfire_t *f);
+
+/* libs.c: the library agents' device side. Prepares agent `d` (its .cl
+ * function one of ocl_lib_cl's) on the devices of `places`: CLBlast's
+ * kernels compiled there once per runtime. Others: nothing, MAESTRO_OK. */
+int ocl_lib_prepare(struct ocl *o, const struct place_agent_desc *d, uint64_t places);
+/* Destroys the clFFT plans and CLBlast's cache of this runtime's contexts
+ * (before the contexts go). */
+void ocl_lib_fini(struct ocl *o);
 
 /* kagent.c: a launch (kernel or .cl firing) on `d` is over: counted, no
  * longer in flight, and its device memory unpinned for waiting launches. */
