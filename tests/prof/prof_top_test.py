@@ -788,7 +788,7 @@ def test_escape():
             try:
                 tmux(sock, "new-session", "-d", "-s", "top", "-x", "150", "-y", "30",
                      f"env TERM=screen {TOP} -p {pid} -d 0.3")
-                screen = wait_screen(sock, "FIRES/S")
+                screen = wait_screen(sock, ("FIRES/S", "\n\\x1b[2J "))
                 check("demo-\\x1b[2J" in screen and "\\x1b[2J.out" not in screen
                       and "\n\\x1b[2J " in screen, f"escape: the screen shows \\x1b:\n{screen}")
             finally:
@@ -902,12 +902,15 @@ def tmux(sock, *args):
                           text=True, timeout=10)
 
 
-def wait_screen(sock, needle, timeout=6.0):
+def wait_screen(sock, needle, timeout=15.0):
+    """The pane once it shows `needle` (a string, or a tuple of strings that
+    must all be there: a capture may catch the screen half drawn)."""
+    needles = needle if isinstance(needle, tuple) else (needle,)
     end = time.time() + timeout
     screen = ""
     while time.time() < end:
         screen = tmux(sock, "capture-pane", "-p", "-t", "top").stdout
-        if needle in screen:
+        if all(n in screen for n in needles):
             return screen
         time.sleep(0.2)
     return screen
@@ -923,12 +926,12 @@ def test_tmux():
         r = tmux(sock, "new-session", "-d", "-s", "top", "-x", "150", "-y", "30",
                  f"env TERM=screen {TOP} -p {pid} -d 0.3")
         check(r.returncode == 0, f"tmux: new-session: {r.stderr}")
-        screen = wait_screen(sock, "FIRES/S")
+        screen = wait_screen(sock, ("FIRES/S", "NAME", "scale", "sink", "cpu 0", "device 0"))
         check("NAME" in screen and "scale" in screen and "sink" in screen,
               f"tmux: agents table shown:\n{screen}")
         check("cpu 0" in screen and "device 0" in screen, "tmux: places panel shown")
         tmux(sock, "send-keys", "-t", "top", "Tab")
-        screen = wait_screen(sock, "DEPTH/CAP")
+        screen = wait_screen(sock, ("DEPTH/CAP", "src.out"))
         check("src.out" in screen, f"tmux: Tab shows channels:\n{screen}")
         tmux(sock, "send-keys", "-t", "top", "h")
         screen = wait_screen(sock, "maestro-top keys")
