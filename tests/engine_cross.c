@@ -109,19 +109,19 @@ static void run_chain(int cap, unsigned stateless_mid) {
                                     &p0),
                   MAESTRO_OK);
   /* The middle one, when stateless, fires on any worker (the windowed runner). */
+  const maestro_affinity_t anywhere = {0}, cpu0 = on_cpu(0);
   CU_ASSERT_EQUAL(
-      maestro_agent_add(
-          g,
-          &(maestro_agent_desc_t){.name = "pass1",
-                                  .in = eng_u64_in,
-                                  .n_in = 1,
-                                  .out = eng_u64_out,
-                                  .n_out = 1,
-                                  .cpu = counting_pass,
-                                  .state = &eaten2,
-                                  .flags = stateless_mid,
-                                  .affinity = stateless_mid ? (maestro_affinity_t){0} : on_cpu(0)},
-          &p1),
+      maestro_agent_add(g,
+                        &(maestro_agent_desc_t){.name = "pass1",
+                                                .in = eng_u64_in,
+                                                .n_in = 1,
+                                                .out = eng_u64_out,
+                                                .n_out = 1,
+                                                .cpu = counting_pass,
+                                                .state = &eaten2,
+                                                .flags = stateless_mid,
+                                                .affinity = stateless_mid ? anywhere : cpu0},
+                        &p1),
       MAESTRO_OK);
   CU_ASSERT_EQUAL(maestro_agent_add(g,
                                     &(maestro_agent_desc_t){.name = "sink",

@@ -254,11 +254,13 @@ static int settled(struct window *w, int ndev, struct perf_hist *h, uint64_t byt
  * WIN_WAIT (the lock held). */
 static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
   struct maestro_runtime *rt = a->g->rt;
+  /* Read once: the loops below fill and read arrays of this many. */
+  const int ndev = atomic_load_explicit(&rt->ndev, memory_order_relaxed);
   if (!w->dev_ok) return -1;
   if (w->dev_fixed >= 0) return w->dev_fixed;
   if (!w->cpu_ok) { /* device only: the least loaded device, this lane's own on a tie */
     int best = my_dev >= 0 && (w->dev_mask >> my_dev & 1) ? my_dev : -1;
-    for (int d = 0; d < rt->ndev; d++)
+    for (int d = 0; d < ndev; d++)
       if ((w->dev_mask >> d & 1) && (best < 0 || w->dev_inflight[d] < w->dev_inflight[best]))
         best = d;
     return best;
@@ -273,8 +275,8 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
     bytes += b->size;
   }
   if (w->eager) {
-    for (int k = 0; k < rt->ndev; k++) {
-      int d = my_dev >= 0 ? (my_dev + k) % rt->ndev : k;
+    for (int k = 0; k < ndev; k++) {
+      int d = my_dev >= 0 ? (my_dev + k) % ndev : k;
       if ((w->dev_mask >> d & 1) && w->dev_inflight[d] < WIN_DEV_INFLIGHT) return d;
     }
     return -1;
@@ -293,7 +295,7 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
   int dev_cal[PLACE_MAX_DEVICES];
   int cpu_queue = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed);
   int cpu_cal = perf_estimate(w->ph_cpu, bytes, &cpu_ns), all_cal = cpu_cal;
-  for (int d = 0; d < rt->ndev; d++) {
+  for (int d = 0; d < ndev; d++) {
     dev_ns[d] = -1;
     dev_cal[d] = 1;
     if (w->dev_mask >> d & 1)
@@ -305,14 +307,14 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
      * turn, so that the early stop can compare them soon. */
     int pick = -2;
     uint64_t fewest = UINT64_MAX;
-    if (!cpu_cal && !settled(w, rt->ndev, w->ph_cpu, bytes) && cpu_queue == 0) {
+    if (!cpu_cal && !settled(w, ndev, w->ph_cpu, bytes) && cpu_queue == 0) {
       pick = -1;
       fewest = perf_samples(w->ph_cpu, bytes);
     }
-    for (int d = 0; d < rt->ndev; d++) {
+    for (int d = 0; d < ndev; d++) {
       if (!(w->dev_mask >> d & 1) || dev_cal[d]) continue;
       uint64_t n = perf_samples(w->ph_dev[d], bytes);
-      if (w->dev_inflight[d] == 0 && n < fewest && !settled(w, rt->ndev, w->ph_dev[d], bytes)) {
+      if (w->dev_inflight[d] == 0 && n < fewest && !settled(w, ndev, w->ph_dev[d], bytes)) {
         pick = d;
         fewest = n;
       }
@@ -323,7 +325,7 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
    * left out; when that is every place, the next completion decides. */
   double best_cost = cpu_ns >= 0 ? (cpu_queue + 1) * cpu_ns : -1;
   int best = -1;
-  for (int d = 0; d < rt->ndev; d++) {
+  for (int d = 0; d < ndev; d++) {
     if (!(w->dev_mask >> d & 1) || dev_ns[d] < 0) continue;
     /* A busy device still counts: waiting for it may beat a slow CPU. */
     double cost = (w->dev_inflight[d] + 1) * dev_ns[d];
@@ -341,7 +343,7 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
    * between places (perf_should_explore_at). */
   double chosen_ns = best < 0 ? cpu_ns : dev_ns[best];
   if (best >= 0 && perf_should_explore_at(w->ph_cpu, slower(cpu_ns, chosen_ns))) return -1;
-  for (int d = 0; d < rt->ndev; d++)
+  for (int d = 0; d < ndev; d++)
     if (d != best && (w->dev_mask >> d & 1) && w->dev_inflight[d] < WIN_DEV_INFLIGHT &&
         perf_should_explore_at(w->ph_dev[d], slower(dev_ns[d], chosen_ns)))
       return d;

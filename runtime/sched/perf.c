@@ -263,7 +263,7 @@ static int parse_file(char *text, size_t len, const char *arch, struct rec **out
         ok = 0;
       }
     } else if (lineno == 2) {
-      if (strncmp(line, "arch ", 5) != 0 || !unescape(line + 5, name) || strcmp(name, arch)) {
+      if (strncmp(line, "arch ", 5) != 0 || !unescape(line + 5, name) || strcmp(name, arch) != 0) {
         snprintf(why, wlen, "line 2: not the models of architecture '%s'", arch);
         ok = 0;
       }

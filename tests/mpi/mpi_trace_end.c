@@ -62,8 +62,8 @@ static int sink(maestro_fire_t *f) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3 ||
-      (strcmp(argv[1], "exit") && strcmp(argv[1], "term") && strcmp(argv[1], "midrun"))) {
+  if (argc != 3 || (strcmp(argv[1], "exit") != 0 && strcmp(argv[1], "term") != 0 &&
+                    strcmp(argv[1], "midrun") != 0)) {
     fprintf(stderr, "usage: mpi_trace_end exit|term|midrun DIR\n");
     return 2;
   }

@@ -195,7 +195,7 @@ static void send_letter(struct mgraph *mg, struct out_letter *l) {
     return;
   }
   memcpy(at, &h, sizeof h);
-  if (inl) memcpy(at + sizeof h, bytes, inl);
+  if (inl && bytes) memcpy(at + sizeof h, bytes, inl);
   memcpy(at + sizeof h + inl, names, n);
   if (b->size <= MPI_INLINE_MAX) {
     maestro_buf_release(b);
