@@ -19,6 +19,7 @@ struct job {
   struct job *next;
   int rank;
   uint64_t seq;
+  uint64_t t_in; /* when it came (rank 0 learns how long it waited here) */
   maestro_buf_t *in[];
 };
 
@@ -81,6 +82,7 @@ int serve_push(struct maestro_agent *a, int rank, uint64_t seq, maestro_buf_t **
   j->next = NULL;
   j->rank = rank;
   j->seq = seq;
+  j->t_in = rt_now_ns();
   memcpy(j->in, in, (size_t)a->n_in * sizeof *in);
   pthread_mutex_lock(&sv->mu);
   if (sv->tail)
@@ -114,7 +116,8 @@ static void serve_fire(struct maestro_agent *a, struct job *j, int cpu) {
   uint64_t t1 = rt_now_ns();
   /* This thread ran it: a failure's message is still here. */
   rt->dist->any_result(g, a, j->rank, j->seq, st, f.out, st >= 0 ? f.nout : 0,
-                       st < 0 ? maestro_last_error() : NULL, t1 - t0);
+                       st < 0 ? maestro_last_error() : NULL, t1 - t0,
+                       t0 > j->t_in ? t0 - j->t_in : 0);
   f.nout = 0; /* the backend took them */
   run_fire_done(&f);
   for (int p = 0; p < a->n_in; p++)
