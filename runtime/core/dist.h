@@ -107,6 +107,9 @@ int win_any_agent(const struct maestro_agent *a);
 int win_any_done(struct maestro_agent *a, uint64_t seq, int rank, int status,
                  const struct staged *out, int nout, const char *why, uint64_t busy_ns,
                  uint64_t wait_ns);
+/* window.c, for maestro_agent_rank_fires: the firings of `a` that `rank`
+ * (not this one) answered, on rank 0 for a win_any_agent; else 0. */
+uint64_t win_rank_fires(const struct maestro_agent *a, int rank);
 /* serve.c, on another rank: fires `a` on inputs `in` (n_in references
  * taken) for `rank`'s firing `seq` on this rank's CPU places; the outcome
  * goes back by any_result. MAESTRO_OK or MAESTRO_ENOMEM. */

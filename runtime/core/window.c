@@ -93,7 +93,8 @@ struct window {
    * progress threads' passes, the serving rank's wake-up), 0 until one came
    * back: the links' latency measured at start misses all but the first. */
   double *r_trip;
-  double pick_free; /* choose_rank: r_free of the rank it chose, once sent */
+  uint64_t *r_fires; /* answered (maestro_agent_rank_fires) */
+  double pick_free;  /* choose_rank: r_free of the rank it chose, once sent */
 };
 
 /* A copy of this thread's message for a failed firing, or NULL when empty. */
@@ -183,7 +184,8 @@ int win_setup(struct maestro_agent *a) {
     w->r_ns = calloc((size_t)rt->nranks, sizeof *w->r_ns);
     w->r_free = calloc((size_t)rt->nranks, sizeof *w->r_free);
     w->r_trip = calloc((size_t)rt->nranks, sizeof *w->r_trip);
-    oom = !w->r_inflight || !w->r_credits || !w->r_ns || !w->r_free || !w->r_trip;
+    w->r_fires = calloc((size_t)rt->nranks, sizeof *w->r_fires);
+    oom = !w->r_inflight || !w->r_credits || !w->r_ns || !w->r_free || !w->r_trip || !w->r_fires;
     /* Credits: enough to keep every place of a rank busy while the next
      * firings travel, few enough that its memory stays bounded. Four per
      * place: the next firings are sent only when a lane of this agent runs
@@ -237,6 +239,7 @@ void win_free(struct maestro_agent *a) {
   free(w->r_ns);
   free(w->r_free);
   free(w->r_trip);
+  free(w->r_fires);
   pthread_mutex_destroy(&w->mu);
   free(w);
   a->win = NULL;
@@ -461,6 +464,15 @@ static double any_average(double old, double ns) {
   return old > 0 ? (3 * old + (ns < 2 * old ? ns : 2 * old)) / 4 : ns;
 }
 
+uint64_t win_rank_fires(const struct maestro_agent *a, int rank) {
+  struct window *w = a->win;
+  if (!w || !w->any || rank < 0 || rank >= a->g->rt->nranks) return 0;
+  pthread_mutex_lock(&w->mu);
+  uint64_t n = w->r_fires[rank];
+  pthread_mutex_unlock(&w->mu);
+  return n;
+}
+
 int win_any_done(struct maestro_agent *a, uint64_t seq, int rank, int status,
                  const struct staged *out, int nout, const char *why, uint64_t busy_ns,
                  uint64_t wait_ns) {
@@ -496,6 +508,10 @@ int win_any_done(struct maestro_agent *a, uint64_t seq, int rank, int status,
   s->state = SLOT_DONE;
   w->r_inflight[rank]--;
   if (status >= 0) {
+    w->r_fires[rank]++;
+    atomic_fetch_add_explicit(&a->st.remote_fires, 1, memory_order_relaxed);
+    if (trace_on(a->g->rt)) /* on the track of that rank: its round trip from here */
+      trace_fire_rank(a->g->rt, rank, a->trace_name, seq, s->bytes, s->t0, rt_now_ns());
     double old = w->r_ns[rank], here;
     if (old <= 0 && perf_estimate(w->ph_cpu, s->bytes, &here) && here > 0) old = here;
     w->r_ns[rank] = any_average(old, (double)busy_ns);
