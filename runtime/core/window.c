@@ -411,8 +411,8 @@ static int choose_rank(struct maestro_agent *a, struct window *w, int reserved) 
        * slowly back to the link's and this rank's, so that it is tried
        * again and measured anew. */
       double floor = 2 * L[r].lat_ns;
-      if (w->r_trip[r] > floor) w->r_trip[r] = floor + (w->r_trip[r] - floor) * 0.97;
-      if (w->r_ns[r] > cpu_ns) w->r_ns[r] = cpu_ns + (w->r_ns[r] - cpu_ns) * 0.97;
+      if (w->r_trip[r] > floor) w->r_trip[r] = floor + (w->r_trip[r] - floor) * 0.99;
+      if (w->r_ns[r] > cpu_ns) w->r_ns[r] = cpu_ns + (w->r_ns[r] - cpu_ns) * 0.99;
     }
     if (end < best_end || (best < 0 && feed)) {
       best_end = end;
