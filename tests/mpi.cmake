@@ -74,3 +74,13 @@ if(MAESTRO_HAVE_MPI)
                          ENVIRONMENT "${MAESTRO_MPI_ENV}")
   endforeach()
 endif()
+
+# Rank 0 sees where a MAESTRO_RANK_ANY agent's firings went: a track per
+# rank in its trace (maestro_agent_rank_fires is checked in mpi_any).
+if(MAESTRO_HAVE_MPI AND TARGET bench_mpi_any)
+  add_test(NAME mpi_any_trace
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/mpi/any_trace.sh $<TARGET_FILE:bench_mpi_any>
+                   ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} 2)
+  set_tests_properties(mpi_any_trace PROPERTIES TIMEOUT 120 LABELS "mpi"
+                       ENVIRONMENT "${MAESTRO_MPI_ENV};MAESTRO_DEVICES=none")
+endif()

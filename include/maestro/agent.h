@@ -235,10 +235,28 @@ typedef struct maestro_agent_stats {
   /** Launches a device refused (build, enqueue, out of resources) that
    *  another device place with an implementation took instead. */
   uint64_t failovers;
+  /** A MAESTRO_RANK_ANY agent, on rank 0: firings that other ranks ran for
+   *  it and answered (their outputs came back here). They are not in
+   *  .fires, which counts the firings this rank ran; each rank's own count
+   *  is in its .fires, and rank 0 sees them per rank with
+   *  maestro_agent_rank_fires. 0 elsewhere. */
+  uint64_t remote_fires;
 } maestro_agent_stats_t;
 
 /** Reads `a`'s counters. @return MAESTRO_OK or MAESTRO_EINVAL. */
 int maestro_agent_stats(const maestro_agent_t *a, maestro_agent_stats_t *s);
+
+/**
+ * Where agent `a`'s firings ran, as this rank sees them: *fires = the
+ * firings that rank `rank` ran for this rank's copy of the graph. For this
+ * rank, its .fires; for another rank, on rank 0 and for a MAESTRO_RANK_ANY
+ * agent, the firings it sent there whose outputs came back (their sum is
+ * .remote_fires); 0 otherwise (the agent fires only here, or the graph has
+ * not started).
+ * @return MAESTRO_OK; MAESTRO_EINVAL for a NULL argument or a rank not in
+ * [0, maestro_runtime_nranks).
+ */
+int maestro_agent_rank_fires(const maestro_agent_t *a, int rank, uint64_t *fires);
 
 /**
  * The performance model's expected time of one firing of `a` with `bytes`

@@ -85,11 +85,12 @@ struct dist_ops {
   int (*any_submit)(struct maestro_graph *g, struct maestro_agent *a, int rank, uint64_t seq,
                     maestro_buf_t *const *in);
   /* On another rank: firing `seq` of `a`, sent by `rank`, ran with
-   * `status` (its message `why` on failure) in `busy_ns`: sends back its
-   * `nout` sends `out` (whose references it takes). Any thread. */
+   * `status` (its message `why` on failure) in `busy_ns`, after waiting
+   * `wait_ns` here for a place: sends back its `nout` sends `out` (whose
+   * references it takes). Any thread. */
   void (*any_result)(struct maestro_graph *g, struct maestro_agent *a, int rank, uint64_t seq,
                      int status, const struct staged *out, int nout, const char *why,
-                     uint64_t busy_ns);
+                     uint64_t busy_ns, uint64_t wait_ns);
   /* On rank 0: agent `a` (win_any_agent) finished: no firing of it is in
    * flight any more, and none will be sent. */
   void (*any_over)(struct maestro_graph *g, struct maestro_agent *a);
@@ -100,10 +101,15 @@ struct dist_ops {
 int win_any_agent(const struct maestro_agent *a);
 /* window.c, on rank 0, for the backend: firing `seq` of `a` came back from
  * `rank` with `status` and its `nout` sends `out` (references taken), or
- * its message `why` on failure; it ran there in `busy_ns`. -1 when no such
- * firing is in flight to `rank` (the sends are released). */
+ * its message `why` on failure; it ran there in `busy_ns` after waiting
+ * `wait_ns` there for a place. -1 when no such firing is in flight to
+ * `rank` (the sends are released). */
 int win_any_done(struct maestro_agent *a, uint64_t seq, int rank, int status,
-                 const struct staged *out, int nout, const char *why, uint64_t busy_ns);
+                 const struct staged *out, int nout, const char *why, uint64_t busy_ns,
+                 uint64_t wait_ns);
+/* window.c, for maestro_agent_rank_fires: the firings of `a` that `rank`
+ * (not this one) answered, on rank 0 for a win_any_agent; else 0. */
+uint64_t win_rank_fires(const struct maestro_agent *a, int rank);
 /* serve.c, on another rank: fires `a` on inputs `in` (n_in references
  * taken) for `rank`'s firing `seq` on this rank's CPU places; the outcome
  * goes back by any_result. MAESTRO_OK or MAESTRO_ENOMEM. */

@@ -12,6 +12,7 @@
 #include "base/runtime.h"
 #include "core/dist.h"
 #include "core/run.h"
+#include "core/trace.h"
 
 #define SERVE_MAX_LANES 16
 
@@ -19,6 +20,7 @@ struct job {
   struct job *next;
   int rank;
   uint64_t seq;
+  uint64_t t_in; /* when it came (rank 0 learns how long it waited here) */
   maestro_buf_t *in[];
 };
 
@@ -81,6 +83,7 @@ int serve_push(struct maestro_agent *a, int rank, uint64_t seq, maestro_buf_t **
   j->next = NULL;
   j->rank = rank;
   j->seq = seq;
+  j->t_in = rt_now_ns();
   memcpy(j->in, in, (size_t)a->n_in * sizeof *in);
   pthread_mutex_lock(&sv->mu);
   if (sv->tail)
@@ -112,9 +115,17 @@ static void serve_fire(struct maestro_agent *a, struct job *j, int cpu) {
     st = run_fire_exec(a, &f, &rs);
   }
   uint64_t t1 = rt_now_ns();
+  if (st >= 0 &&
+      trace_on(rt)) { /* rank 0's trace shows its round trip, on the track of this rank */
+    uint64_t bytes = 0;
+    for (int p = 0; p < a->n_in; p++)
+      bytes += j->in[p]->size;
+    trace_fire_ns(rt, MAESTRO_PLACE_CPU, cpu, a->trace_name, j->seq, bytes, t0, t1, 0, 0);
+  }
   /* This thread ran it: a failure's message is still here. */
   rt->dist->any_result(g, a, j->rank, j->seq, st, f.out, st >= 0 ? f.nout : 0,
-                       st < 0 ? maestro_last_error() : NULL, t1 - t0);
+                       st < 0 ? maestro_last_error() : NULL, t1 - t0,
+                       t0 > j->t_in ? t0 - j->t_in : 0);
   f.nout = 0; /* the backend took them */
   run_fire_done(&f);
   for (int p = 0; p < a->n_in; p++)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "core/dist.h"
 #include "core/graph.h"
 #include "base/runtime.h"
 #include "base/stats_rec.h"
@@ -28,6 +29,18 @@ int maestro_agent_stats(const maestro_agent_t *a, maestro_agent_stats_t *s) {
   s->device_fires = LOAD(c->device_fires);
   s->cpu_fires = LOAD(c->cpu_fires);
   s->failovers = LOAD(c->failovers);
+  s->remote_fires = LOAD(c->remote_fires);
+  return MAESTRO_OK;
+}
+
+int maestro_agent_rank_fires(const maestro_agent_t *a, int rank, uint64_t *fires) {
+  if (!a || !fires)
+    return err_set(MAESTRO_EINVAL, "maestro_agent_rank_fires: %s is NULL", a ? "fires" : "a");
+  const struct maestro_runtime *rt = a->g->rt;
+  if (rank < 0 || rank >= rt->nranks)
+    return err_set(MAESTRO_EINVAL, "maestro_agent_rank_fires: agent '%s': rank %d of %d", a->name,
+                   rank, rt->nranks);
+  *fires = rank == rt->rank ? LOAD(a->st.fires) : win_rank_fires(a, rank);
   return MAESTRO_OK;
 }
 

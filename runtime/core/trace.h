@@ -101,6 +101,10 @@ static inline void trace_fire(struct maestro_runtime *rt, int cpu, uint32_t name
 void trace_fire_ns(struct maestro_runtime *rt, maestro_place_kind_t kind, int index, uint32_t name,
                    uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns, uint64_t flow_in,
                    uint64_t flow_out);
+/* A MAESTRO_RANK_ANY firing that rank `rank` ran, on rank 0: from when its
+ * inputs were sent to when its outputs came back, on that rank's track. */
+void trace_fire_rank(struct maestro_runtime *rt, int rank, uint32_t name, uint64_t seq,
+                     uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns);
 /* How a hybrid firing's place was chosen (the trace's account of it). */
 enum { TRACE_CHOICE_PLACES = 5 };
 enum trace_why { TRACE_WHY_EARLIEST, TRACE_WHY_CALIBRATING, TRACE_WHY_EXPLORING, TRACE_WHY_EAGER };

@@ -312,12 +312,10 @@ void trace_fire_rec(struct maestro_runtime *rt, int index, uint32_t name, uint64
 }
 
 /* Writes a timed firing record at `w` (`words` long); returns the words. */
-static uint32_t put_fire_ns(uint64_t *w, maestro_place_kind_t kind, int index, uint32_t name,
-                            uint64_t seq, uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns,
-                            uint64_t flow_in, uint64_t flow_out) {
+static uint32_t put_fire_ns(uint64_t *w, uint32_t tid, uint32_t name, uint64_t seq, uint64_t bytes,
+                            uint64_t t0_ns, uint64_t t1_ns, uint64_t flow_in, uint64_t flow_out) {
   int big = bytes >= REC_HEAD_BYTES;
-  w[0] = rec_head(REC_FIRE_TIMED, (uint32_t)place_tid(kind, index), name,
-                  REC_F_NS | (big ? REC_F_BIG : 0)) |
+  w[0] = rec_head(REC_FIRE_TIMED, tid, name, REC_F_NS | (big ? REC_F_BIG : 0)) |
          (big ? 0 : bytes << 40);
   w[1] = seq;
   w[2] = flow_in;
@@ -337,7 +335,18 @@ void trace_fire_ns(struct maestro_runtime *rt, maestro_place_kind_t kind, int in
   uint32_t words = REC_FIRE_TIMED_WORDS + (uint32_t)(bytes >= REC_HEAD_BYTES);
   uint64_t *w = rec_begin(t, words);
   if (!w) return;
-  rec_commit(put_fire_ns(w, kind, index, name, seq, bytes, t0_ns, t1_ns, flow_in, flow_out));
+  rec_commit(put_fire_ns(w, (uint32_t)place_tid(kind, index), name, seq, bytes, t0_ns, t1_ns,
+                         flow_in, flow_out));
+}
+
+void trace_fire_rank(struct maestro_runtime *rt, int rank, uint32_t name, uint64_t seq,
+                     uint64_t bytes, uint64_t t0_ns, uint64_t t1_ns) {
+  struct tracer *t = rt->tracer;
+  if (!t || rank < 0 || rank >= TID_RANKS) return; /* more ranks than the tracks can name */
+  uint32_t words = REC_FIRE_TIMED_WORDS + (uint32_t)(bytes >= REC_HEAD_BYTES);
+  uint64_t *w = rec_begin(t, words);
+  if (!w) return;
+  rec_commit(put_fire_ns(w, (uint32_t)(TID_RANK + rank), name, seq, bytes, t0_ns, t1_ns, 0, 0));
 }
 
 void trace_fire_choice(struct maestro_runtime *rt, maestro_place_kind_t kind, int index,
@@ -356,8 +365,8 @@ void trace_fire_choice(struct maestro_runtime *rt, maestro_place_kind_t kind, in
     w[2 + i] = (uint64_t)ch->est[i];
     w[2 + n + i] = (uint64_t)ch->cost[i];
   }
-  rec_commit(cw +
-             put_fire_ns(w + cw, kind, index, name, seq, bytes, t0_ns, t1_ns, flow_in, flow_out));
+  rec_commit(cw + put_fire_ns(w + cw, (uint32_t)place_tid(kind, index), name, seq, bytes, t0_ns,
+                              t1_ns, flow_in, flow_out));
 }
 
 void trace_firing(struct maestro_runtime *rt, maestro_place_kind_t kind, int index,

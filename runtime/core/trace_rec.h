@@ -48,7 +48,9 @@ enum {
   REC_F_BIG = 2, /* a firing's bytes do not fit the head: one word more, after flow_out */
 };
 enum { REC_NAMES = 1 << 20, REC_TIDS = 1 << 12, REC_HEAD_BYTES = (1 << 24) - 1 };
-enum { TID_HOST = 0, TID_CPU = 1, TID_DEV = 1001, TID_XFER = 2001 };
+enum { TID_HOST = 0, TID_CPU = 1, TID_DEV = 1001, TID_XFER = 2001, TID_RANK = 3001 };
+/* TID_RANK + r: rank r's MAESTRO_RANK_ANY firings, traced on rank 0. */
+enum { TID_RANKS = REC_TIDS - TID_RANK };
 
 static inline uint64_t rec_head(uint32_t type, uint32_t tid, uint32_t name, uint32_t flags) {
   return (uint64_t)type | (uint64_t)(flags & 0xf) << 4 | (uint64_t)(tid & 0xfff) << 8 |

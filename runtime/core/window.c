@@ -90,8 +90,14 @@ struct window {
   int any;
   int *r_inflight, *r_credits;
   double *r_ns;
-  double *r_free;   /* rt_now_ns() when a place of that rank is expected free */
-  double pick_free; /* choose_rank: r_free of the rank it chose, once sent */
+  double *r_free; /* rt_now_ns() when a place of that rank is expected free */
+  /* Per rank, the measured way there and back of a firing (its round trip
+   * less its wait for a place there and its run there: the links, both
+   * progress threads' passes, the serving rank's wake-up), 0 until one came
+   * back: the links' latency measured at start misses all but the first. */
+  double *r_trip;
+  uint64_t *r_fires; /* answered (maestro_agent_rank_fires) */
+  double pick_free;  /* choose_rank: r_free of the rank it chose, once sent */
 };
 
 /* A copy of this thread's message for a failed firing, or NULL when empty. */
@@ -180,12 +186,17 @@ int win_setup(struct maestro_agent *a) {
     w->r_credits = calloc((size_t)rt->nranks, sizeof *w->r_credits);
     w->r_ns = calloc((size_t)rt->nranks, sizeof *w->r_ns);
     w->r_free = calloc((size_t)rt->nranks, sizeof *w->r_free);
-    oom = !w->r_inflight || !w->r_credits || !w->r_ns || !w->r_free;
+    w->r_trip = calloc((size_t)rt->nranks, sizeof *w->r_trip);
+    w->r_fires = calloc((size_t)rt->nranks, sizeof *w->r_fires);
+    oom = !w->r_inflight || !w->r_credits || !w->r_ns || !w->r_free || !w->r_trip || !w->r_fires;
     /* Credits: enough to keep every place of a rank busy while the next
-     * firings travel, few enough that its memory stays bounded. */
+     * firings travel, few enough that its memory stays bounded. Four per
+     * place: the next firings are sent only when a lane of this agent runs
+     * here, after its own firing, so a rank's queue must last a firing here
+     * and the way back; choose_rank sends no more than would end first. */
     for (int r = 0; !oom && r < rt->nranks; r++) {
-      int c = 2 * a->g->links[r].lanes;
-      w->r_credits[r] = r == rt->rank ? 0 : c < 2 ? 2 : c > WIN_ANY_CREDITS ? WIN_ANY_CREDITS : c;
+      int c = 4 * a->g->links[r].lanes;
+      w->r_credits[r] = r == rt->rank ? 0 : c < 4 ? 4 : c > WIN_ANY_CREDITS ? WIN_ANY_CREDITS : c;
     }
   }
   /* Performance models, looked up once (perf_hist_get may read a file). */
@@ -230,6 +241,8 @@ void win_free(struct maestro_agent *a) {
   free(w->r_credits);
   free(w->r_ns);
   free(w->r_free);
+  free(w->r_trip);
+  free(w->r_fires);
   pthread_mutex_destroy(&w->mu);
   free(w);
   a->win = NULL;
@@ -401,9 +414,10 @@ int win_any_agent(const struct maestro_agent *a) {
  * for `busy` firings (those running on this agent's lanes, and `reserved`
  * more this lane took) to free one of its lanes, then runs for the CPU
  * model's time. On rank r it travels (latency, its input bytes at the
- * measured bandwidth), starts when a place of r is expected free (after
- * the firings sent there before it), runs for the time measured there
- * (this rank's model until one came back), and its outputs travel back.
+ * measured bandwidth; half its measured way there and back once one came
+ * back), starts when a place of r is expected free (after the firings sent
+ * there before it), runs for the time measured there (this rank's model
+ * until one came back), and its outputs travel back.
  * A model not calibrated yet keeps firings here: they measure it. */
 static int choose_rank(struct maestro_agent *a, struct window *w, int reserved) {
   struct maestro_runtime *rt = a->g->rt;
@@ -418,15 +432,32 @@ static int choose_rank(struct maestro_agent *a, struct window *w, int reserved) 
   if (perf_estimate(w->ph_cpu, bytes, &cpu_ns) == 0 || cpu_ns <= 0) return -1;
   double now = (double)rt_now_ns();
   int busy = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed) + reserved;
-  double best_end = now + cpu_ns * (double)(1 + busy / (1 + w->ncpu_lanes));
+  double here_end = now + cpu_ns * (double)(1 + busy / (1 + w->ncpu_lanes)), best_end = here_end;
   int best = -1;
   for (int r = 0; r < rt->nranks; r++) {
     if (w->r_inflight[r] >= w->r_credits[r]) continue; /* its credits are spent (or it is here) */
     double ns = w->r_ns[r] > 0 ? w->r_ns[r] : cpu_ns;
-    double start = now + L[r].lat_ns + (double)bytes * L[r].ns_per_byte;
+    double way = w->r_trip[r] > 0 ? w->r_trip[r] / 2 : L[r].lat_ns;
+    double start = now + way + (w->r_trip[r] > 0 ? 0 : (double)bytes * L[r].ns_per_byte);
     if (w->r_inflight[r] && w->r_free[r] > start) start = w->r_free[r];
-    double end = start + ns + L[r].lat_ns;
-    if (end < best_end) {
+    double end = start + ns + way;
+    /* This lane is about to run a firing (`reserved`) and sends nothing
+     * more until it ends: a rank whose places would run dry before what it
+     * sends then arrives is fed now, even if the firing would end a little
+     * later there than here (the window holds the outputs in order), but
+     * not twice as late: a cheap firing's way there and back would hold up
+     * the outputs of many firings here. */
+    int feed = reserved && start < now + cpu_ns + way && end - now < 2 * (here_end - now);
+    if (end >= best_end && !feed && !w->r_inflight[r]) {
+      /* Idle and not chosen: its figures, from samples that may have been
+       * unlucky (a core taken away, a start still under way there), come
+       * slowly back to the link's and this rank's, so that it is tried
+       * again and measured anew. */
+      double floor = 2 * L[r].lat_ns;
+      if (w->r_trip[r] > floor) w->r_trip[r] = floor + (w->r_trip[r] - floor) * 0.99;
+      if (w->r_ns[r] > cpu_ns) w->r_ns[r] = cpu_ns + (w->r_ns[r] - cpu_ns) * 0.99;
+    }
+    if (end < best_end || (best < 0 && feed)) {
       best_end = end;
       best = r;
       /* Its places take firings one after another, `lanes` at a time. */
@@ -444,7 +475,8 @@ static void send_remote(struct maestro_agent *a, struct window *w, int r) {
   struct slot *s = &w->slots[a->seq % WIN_SLOTS];
   s->seq = a->seq++;
   s->state = SLOT_BUSY;
-  s->t1 = 0; /* not traced here: it ran on rank r */
+  s->t0 = rt_now_ns(); /* its round trip (win_any_done) */
+  s->t1 = 0;           /* not traced here: it ran on rank r */
   s->ch.n = 0;
   s->tried = 0;
   run_take(a, s->in, s->inseq, s->inch, &s->flow_in);
@@ -468,8 +500,25 @@ static void send_remote(struct maestro_agent *a, struct window *w, int r) {
   }
 }
 
+/* A running average in which one slow sample (the system took a core
+ * away) counts at most twice the average: a rank that looked slow once
+ * would otherwise get no firing again, and no sample to correct it. */
+static double any_average(double old, double ns) {
+  return old > 0 ? (3 * old + (ns < 2 * old ? ns : 2 * old)) / 4 : ns;
+}
+
+uint64_t win_rank_fires(const struct maestro_agent *a, int rank) {
+  struct window *w = a->win;
+  if (!w || !w->any || rank < 0 || rank >= a->g->rt->nranks) return 0;
+  pthread_mutex_lock(&w->mu);
+  uint64_t n = w->r_fires[rank];
+  pthread_mutex_unlock(&w->mu);
+  return n;
+}
+
 int win_any_done(struct maestro_agent *a, uint64_t seq, int rank, int status,
-                 const struct staged *out, int nout, const char *why, uint64_t busy_ns) {
+                 const struct staged *out, int nout, const char *why, uint64_t busy_ns,
+                 uint64_t wait_ns) {
   struct window *w = a->win;
   struct slot *s = &w->slots[seq % WIN_SLOTS];
   pthread_mutex_lock(&w->mu);
@@ -502,12 +551,18 @@ int win_any_done(struct maestro_agent *a, uint64_t seq, int rank, int status,
   s->state = SLOT_DONE;
   w->r_inflight[rank]--;
   if (status >= 0) {
-    /* A running average in which one slow firing (the system took its core
-     * away) counts at most twice the average: a rank that looked slow once
-     * would otherwise get no firing again, and no sample to correct it. */
-    double old = w->r_ns[rank], ns = (double)busy_ns, here;
+    w->r_fires[rank]++;
+    atomic_fetch_add_explicit(&a->st.remote_fires, 1, memory_order_relaxed);
+    if (trace_on(a->g->rt)) /* on the track of that rank: its round trip from here */
+      trace_fire_rank(a->g->rt, rank, a->trace_name, seq, s->bytes, s->t0, rt_now_ns());
+    double old = w->r_ns[rank], here;
     if (old <= 0 && perf_estimate(w->ph_cpu, s->bytes, &here) && here > 0) old = here;
-    w->r_ns[rank] = old > 0 ? (3 * old + (ns < 2 * old ? ns : 2 * old)) / 4 : ns;
+    w->r_ns[rank] = any_average(old, (double)busy_ns);
+    /* The first sample is weighed against the link's latency: the first
+     * firings also wait for the graph to start there. */
+    double trip = (double)(rt_now_ns() - s->t0) - (double)busy_ns - (double)wait_ns;
+    double old_trip = w->r_trip[rank] > 0 ? w->r_trip[rank] : 2 * a->g->links[rank].lat_ns;
+    w->r_trip[rank] = any_average(old_trip, trip > 0 ? trip : 1);
   }
   pthread_mutex_unlock(&w->mu);
   sched_notify(a->g->rt, &a->task);

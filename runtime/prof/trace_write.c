@@ -307,6 +307,13 @@ void tw_meta(struct trace *t, struct maestro_runtime *rt) {
       tw_track(t, TID_CPU + i, name);
     }
   }
+  /* Rank 0 of a graph across ranks: MAESTRO_RANK_ANY firings that other
+   * ranks ran, each from its inputs' sending to its outputs' return. */
+  for (int r = 1; rt->rank == 0 && r < rt->nranks && r < TID_RANKS; r++) {
+    char name[64];
+    snprintf(name, sizeof name, "rank %d (MAESTRO_RANK_ANY firings)", r);
+    tw_track(t, TID_RANK + r, name);
+  }
 }
 
 void tw_meta_devices(struct trace *t, struct maestro_runtime *rt) {

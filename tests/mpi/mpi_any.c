@@ -102,6 +102,27 @@ static void gather_fires(maestro_agent_t *a, uint64_t *per_rank) {
     per_rank[r] = all[r];
 }
 
+/* Rank 0 sees where the firings went: per rank, what each rank counted
+ * itself; the other ranks see only their own. */
+static void check_rank_view(maestro_agent_t *a, const uint64_t *per_rank) {
+  maestro_agent_stats_t s;
+  CU_ASSERT_EQUAL(maestro_agent_stats(a, &s), MAESTRO_OK);
+  uint64_t others = 0;
+  for (int r = 0; r < nr; r++) {
+    uint64_t f = 12345;
+    CU_ASSERT_EQUAL(maestro_agent_rank_fires(a, r, &f), MAESTRO_OK);
+    CU_ASSERT_EQUAL(f, r == me || me == 0 ? per_rank[r] : 0);
+    if (r != 0) others += per_rank[r];
+  }
+  CU_ASSERT_EQUAL(s.remote_fires, me == 0 ? others : 0);
+  uint64_t f = 7;
+  CU_ASSERT_EQUAL(maestro_agent_rank_fires(a, nr, &f), MAESTRO_EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(maestro_last_error(), "rank"));
+  CU_ASSERT_EQUAL(maestro_agent_rank_fires(a, -1, &f), MAESTRO_EINVAL);
+  CU_ASSERT_EQUAL(maestro_agent_rank_fires(a, 0, NULL), MAESTRO_EINVAL);
+  CU_ASSERT_EQUAL(f, 7);
+}
+
 /* ---- a stream through a RANK_ANY agent: exact, in input order ---- */
 
 struct stream {
@@ -184,6 +205,7 @@ static void run_stream(const char *name, int n, uint64_t ns, uint64_t *per_rank)
   for (int r = 0; r < nr; r++)
     sum += per_rank[r];
   CU_ASSERT_EQUAL(sum, (uint64_t)n); /* each firing ran once, on one rank */
+  check_rank_view(a, per_rank);
   if (me == 0) {
     fprintf(stderr, "  %s (%d ranks, %llu ns a firing): firings per rank", name, nr,
             (unsigned long long)ns);

@@ -10,7 +10,8 @@
  *   REC_RES_OUT   r -> rank 0: one message the firing sent, the same way.
  *   REC_RES_END   r -> rank 0: the firing's end: size = status, dims[0] =
  *                 messages sent, dims[1] = ns it ran, dims[2] = bytes of
- *                 its failure's message, which follow.
+ *                 its failure's message, which follow, origin = ns it
+ *                 waited there for a place.
  *   REC_ANY_END   rank 0 -> r: no firing will come any more.
  * The records of one firing are put together, so each sender has at most
  * one firing being assembled at the receiver; large bytes on MPI_TAG_ANY
@@ -21,7 +22,9 @@
  *
  * The cost model's figures (core/dist.h, struct dist_link) are measured at
  * start: a ping-pong of 8 bytes and one of 1 MiB between rank 0 and each
- * other rank, and each rank's CPU places. */
+ * other rank, and each rank's CPU places. Each answer then says how long
+ * its firing waited and ran there, so that rank 0's window learns the rest
+ * of the round trip (core/window.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,7 +46,7 @@ struct any_out {
   struct any_out *next;
   int result; /* 0: a firing's inputs (rank 0), 1: its outcome (another rank) */
   int agent, rank, status, n;
-  uint64_t seq, busy_ns;
+  uint64_t seq, busy_ns, wait_ns;
   char *why;
   struct staged b[]; /* inputs (port = index) or sends */
 };
@@ -52,7 +55,7 @@ struct any_out {
 struct any_in {
   struct any_in *next;
   int result, agent, src, status, n, cap, complete;
-  uint64_t seq, busy_ns;
+  uint64_t seq, busy_ns, wait_ns;
   char *why;
   struct staged *b;
   MPI_Request *req; /* per message: MPI_REQUEST_NULL once its bytes are there */
@@ -69,6 +72,7 @@ struct mpi_any {
   int end_sent;    /* rank 0: REC_ANY_END sent to every rank */
   int end_in;      /* another rank: REC_ANY_END came */
   int served;      /* another rank: firings received and not answered yet */
+  int sent;        /* rank 0: firings sent and not answered yet */
   int big_pending;
 };
 
@@ -228,7 +232,7 @@ int mpi_any_submit(struct maestro_graph *g, struct maestro_agent *a, int rank, u
 
 void mpi_any_result(struct maestro_graph *g, struct maestro_agent *a, int rank, uint64_t seq,
                     int status, const struct staged *out, int nout, const char *why,
-                    uint64_t busy_ns) {
+                    uint64_t busy_ns, uint64_t wait_ns) {
   struct mgraph *mg = g->dist;
   struct any_out *o = calloc(1, sizeof *o + (size_t)nout * sizeof *o->b);
   if (o && status < 0 && why && why[0] && !(o->why = strdup(why))) {
@@ -254,6 +258,7 @@ void mpi_any_result(struct maestro_graph *g, struct maestro_agent *a, int rank, 
   o->seq = seq;
   o->status = status;
   o->busy_ns = busy_ns;
+  o->wait_ns = wait_ns;
   o->n = nout;
   if (nout) memcpy(o->b, out, (size_t)nout * sizeof *out);
   enqueue(mg, o);
@@ -322,9 +327,12 @@ static void send_out(struct mgraph *mg, struct any_out *o) {
     h.dims[0] = (uint64_t)o->n;
     h.dims[1] = o->busy_ns;
     h.dims[2] = n;
+    h.origin = o->wait_ns;
     if (mpi_put_rec(mg, o->rank, &h, o->why, n))
       mpi_graph_fail(mg, MAESTRO_ENOMEM, "out of memory for a packet to rank %d", o->rank);
     mg->any->served--;
+  } else {
+    mg->any->sent++;
   }
   free(o->why);
   free(o);
@@ -429,6 +437,7 @@ int mpi_any_record(struct mgraph *mg, const struct rec *h, const char *body, int
   if (h->kind == REC_RES_END) {
     in->status = (int)(int64_t)h->size;
     in->busy_ns = h->dims[1];
+    in->wait_ns = h->origin;
     size_t n = (size_t)h->dims[2];
     if (n && (in->why = malloc(n + 1))) {
       memcpy(in->why, body, n);
@@ -464,7 +473,9 @@ bad:
 static void deliver(struct mgraph *mg, struct any_in *in) {
   struct maestro_agent *a = mg->g->agents[in->agent];
   if (in->result) {
-    if (win_any_done(a, in->seq, in->src, in->status, in->b, in->n, in->why, in->busy_ns))
+    mg->any->sent--;
+    if (win_any_done(a, in->seq, in->src, in->status, in->b, in->n, in->why, in->busy_ns,
+                     in->wait_ns))
       mpi_graph_fail(mg, MAESTRO_EINVAL,
                      "rank %d answered firing %llu of agent '%s', not in flight", in->src,
                      (unsigned long long)in->seq, a->name);
@@ -531,6 +542,11 @@ int mpi_any_pass(struct mgraph *mg, int *inflight) {
     work++;
   }
   return work;
+}
+
+int mpi_any_soon(const struct mgraph *mg) {
+  const struct mpi_any *x = mg->any;
+  return x->sent > 0 || x->served > 0;
 }
 
 int mpi_any_quiet(const struct mgraph *mg) {

@@ -195,13 +195,17 @@ int mpi_any_record(struct mgraph *mg, const struct rec *h, const char *body, int
 /* Each pass: sends what was queued, completes what arrived. Sets
  * *inflight while MPI works on a receive of it. Returns the work done. */
 int mpi_any_pass(struct mgraph *mg, int *inflight);
+/* Firings of RANK_ANY agents are in flight (rank 0: sent and not answered;
+ * another rank: taken and not answered): the progress thread naps only
+ * briefly, since their answer, or the next firing, comes at any time. */
+int mpi_any_soon(const struct mgraph *mg);
 /* Nothing of the RANK_ANY agents is in flight here and none will come. */
 int mpi_any_quiet(const struct mgraph *mg);
 int mpi_any_submit(struct maestro_graph *g, struct maestro_agent *a, int rank, uint64_t seq,
                    maestro_buf_t *const *in);
 void mpi_any_result(struct maestro_graph *g, struct maestro_agent *a, int rank, uint64_t seq,
                     int status, const struct staged *out, int nout, const char *why,
-                    uint64_t busy_ns);
+                    uint64_t busy_ns, uint64_t wait_ns);
 void mpi_any_over(struct maestro_graph *g, struct maestro_agent *a);
 
 /* graph.c (backend): the SPMD check. */

@@ -13,7 +13,8 @@
  * be woken and scheduled, often on the core that worker holds.
  * A pass that did nothing leads to polling for a while, then to sleep: a timed one
  * while a graph runs (MPI has nothing to block on without spinning), an
- * untimed one when no graph does. Local news (a producer sent, a consumer
+ * untimed one when no graph does; no longer than the first while firings of
+ * a MAESTRO_RANK_ANY agent are in flight (any.c). Local news (a producer sent, a consumer
  * made room, a graph stopped) wakes it at once (mpi_kick). */
 #include <sched.h>
 #include <stdarg.h>
@@ -651,11 +652,12 @@ void *mpi_progress_main(void *arg) {
   unsigned idle_passes = 0;
   while (!atomic_load(&m->quit)) {
     atomic_store(&m->kick, 0);
-    int work = 0, inflight = 0, running = 0;
+    int work = 0, inflight = 0, running = 0, soon = 0;
     pthread_mutex_lock(&m->list_mu);
     for (struct mgraph *mg = m->graphs; mg; mg = mg->next) {
       pthread_mutex_lock(&mg->pass_mu);
       work += mg_pass(mg, &inflight);
+      if (mg->any && mpi_any_soon(mg)) soon = 1;
       pthread_mutex_unlock(&mg->pass_mu);
       for (int i = 0; i < mg->nwake; i++) {
         struct rch *r = mg->wake[i];
@@ -698,7 +700,8 @@ void *mpi_progress_main(void *arg) {
           ts.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&m->cv, &m->mu, &ts);
-        nap = nap * 2 > NAP_MAX_NS ? NAP_MAX_NS : nap * 2;
+        /* A RANK_ANY firing in flight: its answer is not worth a long nap. */
+        nap = soon ? NAP_FIRST_NS : nap * 2 > NAP_MAX_NS ? NAP_MAX_NS : nap * 2;
       } else {
         pthread_cond_wait(&m->cv, &m->mu);
       }
