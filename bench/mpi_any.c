@@ -72,8 +72,11 @@ static void *push_all(void *arg) {
 static double run(int n, int rank, unsigned long long *per_rank) {
   static const maestro_port_t in_p[] = {{"in", MAESTRO_BYTES, 0}};
   static const maestro_port_t out_p[] = {{"out", MAESTRO_BYTES, 0}};
-  maestro_graph_t *g;
-  maestro_graph_create(rt, "any", &g);
+  maestro_graph_t *g = NULL;
+  if (maestro_graph_create(rt, "any", &g) != MAESTRO_OK) {
+    fprintf(stderr, "rank %d: %s\n", me, maestro_last_error());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
   maestro_agent_desc_t d = {.name = "heavy",
                             .in = in_p,
                             .n_in = 1,
@@ -82,9 +85,9 @@ static double run(int n, int rank, unsigned long long *per_rank) {
                             .cpu = heavy,
                             .flags = MAESTRO_STATELESS,
                             .affinity = {.pref = MAESTRO_ON_CPU, .index = -1, .rank = rank}};
-  maestro_agent_t *a;
-  maestro_input_t *in;
-  maestro_output_t *out;
+  maestro_agent_t *a = NULL;
+  maestro_input_t *in = NULL;
+  maestro_output_t *out = NULL;
   if (maestro_agent_add(g, &d, &a) || maestro_graph_input(g, a, "in", &in) ||
       maestro_graph_output(g, a, "out", &out) || maestro_graph_start(g)) {
     fprintf(stderr, "rank %d: %s\n", me, maestro_last_error());
@@ -95,7 +98,10 @@ static double run(int n, int rank, unsigned long long *per_rank) {
   if (me == 0) {
     struct push p = {in, n};
     pthread_t t;
-    pthread_create(&t, NULL, push_all, &p);
+    if (pthread_create(&t, NULL, push_all, &p) != 0) {
+      fprintf(stderr, "rank 0: cannot start the pushing thread\n");
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     maestro_buf_t *b;
     while (maestro_output_pop(out, &b, -1) == MAESTRO_OK)
       maestro_buf_release(b);
@@ -139,7 +145,7 @@ int main(int argc, char **argv) {
   if (me == 0)
     printf("mpi_any: %d ranks, %d firings of %.0f us CPU each, one CPU place per rank\n", nr, n,
            (double)work_ns / 1000);
-  double ratio[64];
+  double ratio[64] = {0};
   unsigned long long per[64];
   if (reps > 64) reps = 64;
   for (int r = 0; r < reps; r++) {

@@ -432,7 +432,8 @@ static int choose_rank(struct maestro_agent *a, struct window *w, int reserved) 
   if (perf_estimate(w->ph_cpu, bytes, &cpu_ns) == 0 || cpu_ns <= 0) return -1;
   double now = (double)rt_now_ns();
   int busy = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed) + reserved;
-  double here_end = now + cpu_ns * (double)(1 + busy / (1 + w->ncpu_lanes)), best_end = here_end;
+  int rounds = busy / (1 + w->ncpu_lanes); /* whole rounds of the lanes ahead of this firing */
+  double here_end = now + cpu_ns * (double)(1 + rounds), best_end = here_end;
   int best = -1;
   for (int r = 0; r < rt->nranks; r++) {
     if (w->r_inflight[r] >= w->r_credits[r]) continue; /* its credits are spent (or it is here) */
