@@ -111,9 +111,10 @@ static int K = KMAX;
  * host and device memory, as the runtime's messages are): best seconds. */
 static void raw_bw(raw_cl_t *r, size_t bytes, int reps, double *w, double *rd) {
   cl_int e;
+  const int nk = K; /* read once: the loops below fill and read this many */
   void *h[KMAX] = {0};
   cl_mem m[KMAX] = {0};
-  for (int k = 0; k < K; k++) {
+  for (int k = 0; k < nk; k++) {
     h[k] = malloc(bytes);
     if (!h[k]) {
       fprintf(stderr, "transfer: out of memory for %zu bytes\n", bytes);
@@ -125,19 +126,19 @@ static void raw_bw(raw_cl_t *r, size_t bytes, int reps, double *w, double *rd) {
   *w = *rd = 1e9;
   for (int i = 0; i < reps + 1; i++) {
     double t0 = now_s();
-    for (int k = 0; k < K; k++)
+    for (int k = 0; k < nk; k++)
       clEnqueueWriteBuffer(r->q, m[k], CL_TRUE, 0, bytes, h[k], 0, NULL, NULL);
     double t1 = now_s();
-    for (int k = 0; k < K; k++)
+    for (int k = 0; k < nk; k++)
       clEnqueueReadBuffer(r->q, m[k], CL_TRUE, 0, bytes, h[k], 0, NULL, NULL);
     double t2 = now_s();
-    for (int k = 0; k < K; k++)
+    for (int k = 0; k < nk; k++)
       CHECK(((unsigned char *)h[k])[0] == 1 && ((unsigned char *)h[k])[bytes - 1] == 1,
             "raw read back other bytes than written");
     if (i && t1 - t0 < *w) *w = t1 - t0;
     if (i && t2 - t1 < *rd) *rd = t2 - t1;
   }
-  for (int k = 0; k < K; k++) {
+  for (int k = 0; k < nk; k++) {
     clReleaseMemObject(m[k]);
     free(h[k]);
   }
