@@ -4,6 +4,7 @@
 #ifndef MAESTRO_BENCH_UTIL_H
 #define MAESTRO_BENCH_UTIL_H
 
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -184,6 +185,35 @@ static inline maestro_graph_t *bench_echo_graph(maestro_runtime_t *rt, const cha
   BENCH_CHECK(maestro_graph_output(g, a, "out", out));
   BENCH_CHECK(maestro_graph_start(g));
   return g;
+}
+
+/* CPU time of each CPU worker thread (maestro-cpuN), in ns, from
+ * /proc/self/task/TID/schedstat; indexed by N; 0 where unknown. Wall time on
+ * a shared machine depends on the other load; the busiest worker's CPU time
+ * is the chains' critical path without it. */
+static inline void bench_worker_cpu_ns(uint64_t *ns, int n) {
+  memset(ns, 0, (size_t)n * sizeof *ns);
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%.16s/comm", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    int ok = fgets(comm, sizeof comm, f) != NULL;
+    fclose(f);
+    int w;
+    if (!ok || sscanf(comm, "maestro-cpu%d", &w) != 1 || w < 0 || w >= n) continue;
+    snprintf(path, sizeof path, "/proc/self/task/%.16s/schedstat", e->d_name);
+    unsigned long long run = 0;
+    if ((f = fopen(path, "r"))) {
+      if (fscanf(f, "%llu", &run) == 1) ns[w] = run;
+      fclose(f);
+    }
+  }
+  closedir(d);
 }
 
 #endif

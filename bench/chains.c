@@ -7,40 +7,10 @@
  *   chains [MESSAGES per chain=1000000] [K=number of CPU workers, at most 8]
  *
  * Exits non-zero when a sink sees a message lost, duplicated or out of order. */
-#include <dirent.h>
 
 #include "bench_util.h"
 
 enum { MAX_CHAINS = 8, MAX_THREADS = 256 };
-
-/* CPU time of each CPU worker thread (maestro-cpuN), in ns, from
- * /proc/self/task/TID/schedstat; indexed by N; 0 where unknown. Wall time on
- * a shared machine depends on the other load; the busiest worker's CPU time
- * is the chains' critical path without it. */
-static void worker_cpu_ns(uint64_t *ns, int n) {
-  memset(ns, 0, (size_t)n * sizeof *ns);
-  DIR *d = opendir("/proc/self/task");
-  if (!d) return;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (e->d_name[0] == '.') continue;
-    char path[64], comm[32] = "";
-    snprintf(path, sizeof path, "/proc/self/task/%.16s/comm", e->d_name);
-    FILE *f = fopen(path, "r");
-    if (!f) continue;
-    int ok = fgets(comm, sizeof comm, f) != NULL;
-    fclose(f);
-    int w;
-    if (!ok || sscanf(comm, "maestro-cpu%d", &w) != 1 || w < 0 || w >= n) continue;
-    snprintf(path, sizeof path, "/proc/self/task/%.16s/schedstat", e->d_name);
-    unsigned long long run = 0;
-    if ((f = fopen(path, "r"))) {
-      if (fscanf(f, "%llu", &run) == 1) ns[w] = run;
-      fclose(f);
-    }
-  }
-  closedir(d);
-}
 
 static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES, 0}};
 static const maestro_port_t msg_out[] = {{"out", MAESTRO_BYTES, 0}};
@@ -91,11 +61,11 @@ static double run_chains(maestro_runtime_t *rt, long n, int k, double *crit_s) {
   uint64_t c0[MAX_THREADS], c1[MAX_THREADS];
   int nw = maestro_runtime_nplaces(rt, MAESTRO_PLACE_CPU);
   if (nw > MAX_THREADS) nw = MAX_THREADS;
-  worker_cpu_ns(c0, nw);
+  bench_worker_cpu_ns(c0, nw);
   uint64_t t0 = bench_now_ns();
   BENCH_CHECK(maestro_graph_run(g));
   uint64_t t = bench_now_ns() - t0;
-  worker_cpu_ns(c1, nw);
+  bench_worker_cpu_ns(c1, nw);
   uint64_t crit = 0;
   for (int i = 0; i < nw; i++)
     if (c1[i] - c0[i] > crit) crit = c1[i] - c0[i];

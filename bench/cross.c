@@ -13,119 +13,9 @@
  * Exits non-zero when the sink sees a message lost, duplicated or out of
  * order. With one CPU place, every agent runs on it (the figures then say
  * nothing about crossing). */
-#include <dirent.h>
-#include <stdatomic.h>
-
-#include "bench_util.h"
+#include "raw_ring.h"
 
 enum { MAX_WORKERS = 256 };
-
-/* CPU time of each CPU worker thread (maestro-cpuN), in ns, from
- * /proc/self/task/TID/schedstat (as bench/chains does): on a shared machine
- * wall time measures the other load, the workers' CPU time much less so. */
-static void worker_cpu_ns(uint64_t *ns, int n) {
-  memset(ns, 0, (size_t)n * sizeof *ns);
-  DIR *d = opendir("/proc/self/task");
-  if (!d) return;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (e->d_name[0] == '.') continue;
-    char path[64], comm[32] = "";
-    snprintf(path, sizeof path, "/proc/self/task/%.16s/comm", e->d_name);
-    FILE *f = fopen(path, "r");
-    if (!f) continue;
-    int ok = fgets(comm, sizeof comm, f) != NULL;
-    fclose(f);
-    int w;
-    if (!ok || sscanf(comm, "maestro-cpu%d", &w) != 1 || w < 0 || w >= n) continue;
-    snprintf(path, sizeof path, "/proc/self/task/%.16s/schedstat", e->d_name);
-    unsigned long long run = 0;
-    if ((f = fopen(path, "r"))) {
-      if (fscanf(f, "%llu", &run) == 1) ns[w] = run;
-      fclose(f);
-    }
-  }
-  closedir(d);
-}
-
-/* ---- the baseline: a raw SPSC ring between two pinned threads ---- */
-enum { RING = 1024 };
-struct ring {
-  _Alignas(64) atomic_size_t head; /* written by the consumer */
-  _Alignas(64) atomic_size_t tail; /* written by the producer */
-  _Alignas(64) uint64_t slot[RING];
-  long n;
-  size_t batch;
-  uint64_t sum;
-};
-
-static inline void spin_wait(unsigned *spins) {
-  if (++*spins % 256 == 0) sched_yield();
-}
-
-static void *ring_consumer(void *arg) {
-  struct ring *r = arg;
-  bench_pin(1);
-  size_t head = 0, tail = 0;
-  unsigned spins = 0;
-  uint64_t sum = 0;
-  for (long i = 0; i < r->n; i++) {
-    while (head == tail) {
-      tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-      if (head == tail) spin_wait(&spins);
-    }
-    sum += r->slot[head % RING];
-    head++;
-    if (head % r->batch == 0 || i == r->n - 1)
-      atomic_store_explicit(&r->head, head, memory_order_release);
-  }
-  r->sum = sum;
-  return NULL;
-}
-
-static void *ring_producer(void *arg) {
-  struct ring *r = arg;
-  bench_pin(0);
-  size_t tail = 0, head = 0;
-  unsigned spins = 0;
-  for (long i = 0; i < r->n; i++) {
-    while (tail - head == RING) {
-      head = atomic_load_explicit(&r->head, memory_order_acquire);
-      if (tail - head == RING) spin_wait(&spins);
-    }
-    r->slot[tail % RING] = (uint64_t)i;
-    tail++;
-    if (tail % r->batch == 0 || i == r->n - 1)
-      atomic_store_explicit(&r->tail, tail, memory_order_release);
-  }
-  return NULL;
-}
-
-/* Best of three (noise only ever slows a run down); messages per second. */
-static double raw_ring_rate(long n, size_t batch) {
-  static struct ring r;
-  double best = 0;
-  for (int rep = 0; rep < 3; rep++) {
-    atomic_store(&r.head, 0);
-    atomic_store(&r.tail, 0);
-    r.n = n;
-    r.batch = batch;
-    pthread_t prod, cons;
-    uint64_t t0 = bench_now_ns();
-    pthread_create(&cons, NULL, ring_consumer, &r);
-    pthread_create(&prod, NULL, ring_producer, &r);
-    pthread_join(prod, NULL);
-    pthread_join(cons, NULL);
-    uint64_t t = bench_now_ns() - t0;
-    if (r.sum != (uint64_t)n * (uint64_t)(n - 1) / 2)
-      bench_fail("cross", "the raw ring's consumer summed %llu, expected %llu",
-                 (unsigned long long)r.sum,
-                 (unsigned long long)n * (unsigned long long)(n - 1) / 2);
-    double rate = (double)n / ((double)t / 1e9);
-    if (rate > best) best = rate;
-  }
-  return best;
-}
 
 /* ---- Maestro ---- */
 static const maestro_port_t msg_in[] = {{"in", MAESTRO_BYTES, 0}};
@@ -192,11 +82,11 @@ static double run_chain(maestro_runtime_t *rt, long n, int npass, const int *pla
   BENCH_CHECK(maestro_connect(g, prev, "out", a, "in", cap));
   uint64_t c0[MAX_WORKERS], c1[MAX_WORKERS];
   int nw = ncpu < MAX_WORKERS ? ncpu : MAX_WORKERS;
-  worker_cpu_ns(c0, nw);
+  bench_worker_cpu_ns(c0, nw);
   uint64_t t0 = bench_now_ns();
   BENCH_CHECK(maestro_graph_run(g));
   uint64_t t = bench_now_ns() - t0;
-  worker_cpu_ns(c1, nw);
+  bench_worker_cpu_ns(c1, nw);
   uint64_t cpu = 0;
   for (int i = 0; i < nw; i++)
     cpu += c1[i] - c0[i];
@@ -225,7 +115,7 @@ int main(int argc, char **argv) {
               {"source@0 -> pass@1 -> pass@0 -> sink@1 (3 crossings)", 2, 3, three},
               {"source@0 -> sink@0 (same core, for reference)", 0, 1, none}};
   run_chain(rt, n / 10 + 1, 0, one, cap, NULL); /* warm the pools */
-  double raw = raw_ring_rate(n, 1), raw32 = raw_ring_rate(n, 32);
+  double raw = bench_raw_ring_rate("cross", n, 1), raw32 = bench_raw_ring_rate("cross", n, 32);
   printf("raw SPSC ring, 2 pinned threads: %.2f M msg/s; publishing every 32: %.2f M msg/s\n",
          raw / 1e6, raw32 / 1e6);
   for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
