@@ -623,6 +623,14 @@ void sched_fini(struct maestro_runtime *rt) {
         futex_wake(&w->futex);
       }
     }
+  }
+  /* Only once every worker has left: a worker still running looks into
+   * the others' deques (work_visible, stealing). tsan caught worker 0's
+   * deque freed while worker 1 scanned it (bench_libagents_tiny, 2 runs in
+   * 16 before, none in 24 after). */
+  for (int i = 0; i < nw; i++) {
+    struct worker *w = &s->w[i];
+    if (!w->s) continue;
     sched_deque_fini(&w->dq);
     free(w->seen_seq);
     free(w->seen_at);
