@@ -44,10 +44,14 @@ static int heavy(maestro_fire_t *f) {
   while (cpu_ns() - t0 < work_ns)
     for (int i = 0; i < 64; i++)
       x = x * 31 + p[i % maestro_buf_size(in)];
+  /* The message's number (its first 8 bytes) goes on, so that rank 0 can
+   * check every output arrives once and in input order; x keeps the work. */
+  uint64_t r[2] = {0, x};
+  memcpy(&r[0], p, sizeof r[0]);
   maestro_buf_t *o;
-  int rc = maestro_fire_alloc(f, sizeof x, &o);
+  int rc = maestro_fire_alloc(f, sizeof r, &o);
   if (rc) return rc;
-  memcpy(maestro_buf_data(o), &x, sizeof x);
+  memcpy(maestro_buf_data(o), r, sizeof r);
   return maestro_fire_out(f, 0, o);
 }
 
@@ -61,6 +65,8 @@ static void *push_all(void *arg) {
   for (int i = 0; i < p->n; i++) {
     unsigned char v[64];
     memset(v, i & 0xff, sizeof v);
+    uint64_t k = (uint64_t)i;
+    memcpy(v, &k, sizeof k);
     maestro_buf_t *b;
     if (maestro_buf_from(rt, v, sizeof v, &b) || maestro_input_push(p->in, b)) break;
   }
@@ -103,13 +109,25 @@ static double run(int n, int rank, unsigned long long *per_rank) {
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
     maestro_buf_t *b;
-    while (maestro_output_pop(out, &b, -1) == MAESTRO_OK)
+    uint64_t next = 0, wrong = 0;
+    while (maestro_output_pop(out, &b, -1) == MAESTRO_OK) {
+      uint64_t k;
+      memcpy(&k, maestro_buf_cdata(b), sizeof k);
+      wrong += maestro_buf_size(b) != 2 * sizeof k || k != next++;
       maestro_buf_release(b);
+    }
     pthread_join(t, NULL);
+    if (wrong || next != (uint64_t)n) {
+      fprintf(stderr, "mpi_any: FAILED: %llu outputs of %d, %llu not the one expected next\n",
+              (unsigned long long)next, n, (unsigned long long)wrong);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
   }
   maestro_input_close(in);
-  if (maestro_graph_wait(g) != MAESTRO_OK)
-    fprintf(stderr, "rank %d: %s\n", me, maestro_last_error());
+  if (maestro_graph_wait(g) != MAESTRO_OK) {
+    fprintf(stderr, "mpi_any: FAILED: rank %d: %s\n", me, maestro_last_error());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
   double s = (double)(now_ns() - t0) / 1e9;
   maestro_agent_stats_t st;
   maestro_agent_stats(a, &st);
