@@ -84,3 +84,36 @@ if(MAESTRO_HAVE_MPI AND TARGET bench_mpi_any)
   set_tests_properties(mpi_any_trace PROPERTIES TIMEOUT 120 LABELS "mpi"
                        ENVIRONMENT "${MAESTRO_MPI_ENV};MAESTRO_DEVICES=none")
 endif()
+
+# A MAESTRO_RANK_ANY agent with a device implementation: every rank places
+# the firings it gets among its own CPU places and devices (core/serve.c);
+# with one PoCL device per rank and with two. A kernel that does not build
+# on a serving rank fails the graph on every rank, named.
+if(MAESTRO_HAVE_MPI)
+  add_executable(mpi_any_dev mpi/mpi_any_dev.c)
+  target_link_libraries(mpi_any_dev PRIVATE maestro_testmain MPI::MPI_C)
+  foreach(n 2 3)
+    add_test(NAME mpi_any_dev_${n}
+             COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} ${n} $<TARGET_FILE:mpi_any_dev>)
+    set_tests_properties(mpi_any_dev_${n} PROPERTIES TIMEOUT 300 LABELS "mpi;ocl"
+                         ENVIRONMENT "${MAESTRO_MPI_ENV}")
+    add_test(NAME mpi_any_dev2_${n}
+             COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} ${n} $<TARGET_FILE:mpi_any_dev>)
+    set_tests_properties(mpi_any_dev2_${n} PROPERTIES TIMEOUT 300 LABELS "mpi;ocl"
+                         ENVIRONMENT "${MAESTRO_MPI_ENV};POCL_DEVICES=pthread pthread")
+  endforeach()
+endif()
+
+# Out of memory on a rank serving a MAESTRO_RANK_ANY agent (injected on
+# rank 1: MAESTRO_FAULTS answer=1, serve=1; Debug builds, which have fault
+# injection): the graph fails on every rank, named, and never hangs.
+if(MAESTRO_HAVE_MPI AND CMAKE_BUILD_TYPE STREQUAL "Debug")
+  add_executable(mpi_any_oom mpi/mpi_any_oom.c)
+  target_link_libraries(mpi_any_oom PRIVATE maestro_testmain MPI::MPI_C)
+  foreach(item answer serve)
+    add_test(NAME mpi_any_oom_${item}
+             COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} 2 $<TARGET_FILE:mpi_any_oom>)
+    set_tests_properties(mpi_any_oom_${item} PROPERTIES TIMEOUT 60 LABELS "mpi"
+                         ENVIRONMENT "${MAESTRO_MPI_ENV};MAESTRO_TEST_FAULT=${item}")
+  endforeach()
+endif()

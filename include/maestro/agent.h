@@ -79,9 +79,11 @@ typedef struct maestro_affinity {
    * MAESTRO_STATELESS agent that every rank may fire: rank 0 owns it (its
    * channels, host inputs and outputs, and the order of its outputs, which
    * is that of its inputs), and sends a firing's inputs to another rank when
-   * it is expected to end there first; that rank fires the agent's CPU
-   * implementation on its own places and sends the outputs back
-   * (docs/mpi.md).
+   * it is expected to end there first; that rank fires the agent on its own
+   * places (a CPU place, or, for an agent with a .kernel too, one of its
+   * devices, chosen as a hybrid agent's place is there) and sends the
+   * outputs back (docs/mpi.md). Such an agent needs a .cpu (rank 0 sends
+   * firings away when its CPU or its device is busy).
    */
   int rank;
 } maestro_affinity_t;
@@ -241,6 +243,11 @@ typedef struct maestro_agent_stats {
    *  is in its .fires, and rank 0 sees them per rank with
    *  maestro_agent_rank_fires. 0 elsewhere. */
   uint64_t remote_fires;
+  /** Of .remote_fires, those that ran on a device of the rank that ran
+   *  them (a MAESTRO_RANK_ANY agent with a device implementation is placed
+   *  there among that rank's CPU places and devices; that rank counts them
+   *  in its own .device_fires). 0 elsewhere. */
+  uint64_t remote_device_fires;
 } maestro_agent_stats_t;
 
 /** Reads `a`'s counters. @return MAESTRO_OK or MAESTRO_EINVAL. */

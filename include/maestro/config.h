@@ -71,7 +71,9 @@ typedef struct maestro_config {
   /** Fault injection, for testing failure paths (MAESTRO_FAULTS): NULL or ""
    *  (default) = none; else fractions of operations made to fail and a seed,
    *  e.g. "alloc=0.01,launch=0.05,xfer=0.02,fire=0.01,seed=42" (buffer
-   *  allocations, device launches, transfers to a device, CPU firings).
+   *  allocations, device launches, transfers to a device, CPU firings;
+   *  "answer" and "serve": on a rank firing MAESTRO_RANK_ANY agents for
+   *  rank 0, queueing a firing's outcome and taking a firing in).
    *  Only Debug builds have it: any other build refuses a non-empty value
    *  with MAESTRO_EINVAL. */
   const char *faults;

@@ -19,7 +19,8 @@ int fault_parse(const char *var, const char *spec, struct fault *f) {
                  var, spec);
 }
 #else
-static const char *const kind_names[FAULT_NKIND] = {"alloc", "launch", "xfer", "fire"};
+static const char *const kind_names[FAULT_NKIND] = {"alloc", "launch", "xfer",
+                                                    "fire",  "answer", "serve"};
 static atomic_ullong generations = 1;
 
 int fault_parse(const char *var, const char *spec, struct fault *f) {
@@ -34,7 +35,8 @@ int fault_parse(const char *var, const char *spec, struct fault *f) {
       if (strlen(kind_names[i]) == klen && !strncmp(p, kind_names[i], klen)) k = i;
     if (!eq || (k < 0 && !is_seed))
       return err_set(MAESTRO_EINVAL,
-                     "%s='%s': expected items like alloc=0.01 (alloc, launch, xfer, fire: a "
+                     "%s='%s': expected items like alloc=0.01 (alloc, launch, xfer, fire, answer, "
+                     "serve: a "
                      "fraction from 0 to 1; seed: an integer), separated by commas",
                      var, spec);
     char *end;

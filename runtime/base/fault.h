@@ -11,7 +11,18 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-enum fault_kind { FAULT_ALLOC, FAULT_LAUNCH, FAULT_XFER, FAULT_FIRE, FAULT_NKIND };
+/* FAULT_ANSWER and FAULT_SERVE (MAESTRO_RANK_ANY, on a rank serving
+ * another's firings): queueing a firing's outcome for rank 0 fails
+ * ("answer"), taking a firing in fails ("serve"), as out of memory would. */
+enum fault_kind {
+  FAULT_ALLOC,
+  FAULT_LAUNCH,
+  FAULT_XFER,
+  FAULT_FIRE,
+  FAULT_ANSWER,
+  FAULT_SERVE,
+  FAULT_NKIND
+};
 
 /* One runtime's injector: zero = nothing injected. */
 struct fault {

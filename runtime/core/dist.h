@@ -27,8 +27,9 @@ typedef struct maestro_buf maestro_buf_t;
 
 /* MAESTRO_RANK_ANY agents (win_any_agent): rank 0 owns the agent (its
  * channels, host ends and output order); its window may send a firing's
- * inputs to another rank (any_submit), which fires the agent's CPU
- * implementation there on its own places (serve_push) and sends the
+ * inputs to another rank (any_submit), which fires the agent there on its
+ * own places, a CPU place or a device for a hybrid agent, placed as its
+ * window would place it (serve_push, win_serve_place), and sends the
  * outputs back (any_result); they complete the firing's slot on rank 0
  * (win_any_done), which emits it in input order. What the window weighs
  * for each rank (measured by the backend at start, kept in g->links): */
@@ -36,7 +37,12 @@ struct dist_link {
   double lat_ns;      /* one way, a small message */
   double ns_per_byte; /* 1 / bandwidth, a large message */
   int lanes;          /* CPU places of that rank (firings it runs at once) */
+  int devs;           /* device places of that rank */
 };
+
+/* Firings of one MAESTRO_RANK_ANY agent in flight to one other rank, at
+ * most (rank 0's credits): what a serving rank may hold of one agent. */
+#define DIST_ANY_CREDITS 16
 
 struct dist_ops {
   const char *name; /* "mpi" */
@@ -84,40 +90,69 @@ struct dist_ops {
    * window's lock may be held. */
   int (*any_submit)(struct maestro_graph *g, struct maestro_agent *a, int rank, uint64_t seq,
                     maestro_buf_t *const *in);
-  /* On another rank: firing `seq` of `a`, sent by `rank`, ran with
-   * `status` (its message `why` on failure) in `busy_ns`, after waiting
-   * `wait_ns` here for a place: sends back its `nout` sends `out` (whose
-   * references it takes). Any thread. */
+  /* On another rank: firing `seq` of `a`, sent by `rank`, ran (on a device
+   * when `on_dev`) with `status` (its message `why` on failure) in
+   * `busy_ns`, after waiting `wait_ns` here for a place: sends back its
+   * `nout` sends `out` (whose references it takes). Never fails: without
+   * memory for the outcome it still answers, with MAESTRO_ENOMEM and no
+   * outputs, and the graph fails (rank 0 would wait for it otherwise).
+   * Any thread. */
   void (*any_result)(struct maestro_graph *g, struct maestro_agent *a, int rank, uint64_t seq,
                      int status, const struct staged *out, int nout, const char *why,
-                     uint64_t busy_ns, uint64_t wait_ns);
+                     uint64_t busy_ns, uint64_t wait_ns, int on_dev);
   /* On rank 0: agent `a` (win_any_agent) finished: no firing of it is in
    * flight any more, and none will be sent. */
   void (*any_over)(struct maestro_graph *g, struct maestro_agent *a);
 };
 
 /* window.c: whether `a` may fire on several ranks (MAESTRO_RANK_ANY, a CPU
- * implementation, inputs, a graph across ranks). The same on every rank. */
+ * implementation, maybe a device one too, inputs, a graph across ranks).
+ * The same on every rank (maestro_agent_add refuses MAESTRO_RANK_ANY
+ * without a CPU implementation). */
 int win_any_agent(const struct maestro_agent *a);
 /* window.c, on rank 0, for the backend: firing `seq` of `a` came back from
  * `rank` with `status` and its `nout` sends `out` (references taken), or
  * its message `why` on failure; it ran there in `busy_ns` after waiting
  * `wait_ns` there for a place. -1 when no such firing is in flight to
- * `rank` (the sends are released). */
+ * `rank` (the sends are released). `on_dev`: it ran on a device there
+ * (counted in .remote_device_fires). */
 int win_any_done(struct maestro_agent *a, uint64_t seq, int rank, int status,
                  const struct staged *out, int nout, const char *why, uint64_t busy_ns,
-                 uint64_t wait_ns);
+                 uint64_t wait_ns, int on_dev);
 /* window.c, for maestro_agent_rank_fires: the firings of `a` that `rank`
  * (not this one) answered, on rank 0 for a win_any_agent; else 0. */
 uint64_t win_rank_fires(const struct maestro_agent *a, int rank);
 /* serve.c, on another rank: fires `a` on inputs `in` (n_in references
- * taken) for `rank`'s firing `seq` on this rank's CPU places; the outcome
- * goes back by any_result. MAESTRO_OK or MAESTRO_ENOMEM. */
+ * taken) for `rank`'s firing `seq` on this rank's places (its CPU places,
+ * and its devices for an agent with a device implementation); the outcome
+ * goes back by any_result. MAESTRO_OK or MAESTRO_ENOMEM (the firing was
+ * not taken, its inputs released). */
 int serve_push(struct maestro_agent *a, int rank, uint64_t seq, maestro_buf_t **in);
 /* serve.c: sets up (at start) and frees the lanes that fire `a` for other
- * ranks (an agent another rank owns, win_any_agent). */
-int serve_setup(struct maestro_agent *a);
+ * ranks (an agent another rank owns, win_any_agent). `prep_rc` and
+ * `prep_why`: its device implementation could not be set up here (a
+ * build error): once the graph runs, it fails naming agent and rank
+ * (serve_started), on every rank. */
+int serve_setup(struct maestro_agent *a, int prep_rc, const char *prep_why);
 void serve_free(struct maestro_agent *a);
+/* serve.c: the graph started here (after the backend's graph_run). */
+void serve_started(struct maestro_graph *g);
+
+/* window.c, for serve.c: a window that only places firings on this
+ * rank's places (its performance models, its device queues); none of
+ * its lanes run. */
+struct window;
+struct window *win_serve_new(struct maestro_agent *a);
+void win_serve_free(struct maestro_agent *a, struct window *w);
+/* Where a firing of inputs `in` runs here, as the window places one
+ * (earliest expected end, sched/perf.h): -1 a CPU place, else a device,
+ * counted in that place's queue until win_serve_ran; WIN_SERVE_WAIT when
+ * no place should take it now (a place being measured, or the device
+ * chosen full: a completion decides). */
+#define WIN_SERVE_WAIT (-2)
+int win_serve_place(struct maestro_agent *a, struct window *w, maestro_buf_t *const *in);
+/* The firing placed at `where` ended: `ok`, in `ns` (its model learns). */
+void win_serve_ran(struct window *w, int where, uint64_t bytes, uint64_t ns, int ok);
 
 /* The built-in distribution backend (runtime/backends.c), NULL when none. */
 extern const struct dist_ops *const dist_builtin;

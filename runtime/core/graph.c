@@ -256,6 +256,12 @@ int maestro_agent_add(maestro_graph_t *g, const maestro_agent_desc_t *d, maestro
                    "maestro_agent_add: agent '%s': MAESTRO_RANK_ANY is for MAESTRO_STATELESS "
                    "agents (a stateful agent's state lives on one rank)",
                    d->name);
+  if (af->rank == MAESTRO_RANK_ANY && !d->cpu)
+    return err_set(MAESTRO_EINVAL,
+                   "maestro_agent_add: agent '%s': MAESTRO_RANK_ANY needs a .cpu implementation "
+                   "(a device one may come with it: every rank then fires it on its CPU places "
+                   "and its devices)",
+                   d->name);
   if (af->pref == MAESTRO_ON_CPU) {
     if (!d->cpu)
       return err_set(MAESTRO_EINVAL, "maestro_agent_add: agent '%s' asks for a CPU but has no .cpu",
@@ -656,7 +662,10 @@ static int graph_prepare_impls(struct maestro_graph *g) {
   for (int i = 0; i < g->nagents; i++) {
     struct maestro_agent *a = g->agents[i];
     uint64_t devs = agent_devices(a);
-    if (!devs || a->remote) continue; /* MAESTRO_ON_CPU: never on a device; remote: not here */
+    /* MAESTRO_ON_CPU: never on a device; remote: not here, but for a
+     * MAESTRO_RANK_ANY agent, fired here for its owner (serve.c). */
+    int serving = a->remote && win_any_agent(a);
+    if (!devs || (a->remote && !serving)) continue;
     maestro_port_t *in = calloc((size_t)a->n_in + 1, sizeof *in);
     maestro_port_t *out = calloc((size_t)a->n_out + 1, sizeof *out);
     int rc = MAESTRO_ENOMEM;
@@ -669,6 +678,13 @@ static int graph_prepare_impls(struct maestro_graph *g) {
     free(in);
     free(out);
     if (rc == MAESTRO_OK && (a->impls || a->cpu)) continue;
+    if (serving) {
+      /* The other ranks go on starting: this one fails once the graph runs
+       * (serve_started), so that every rank's maestro_graph_wait says why. */
+      a->prep_rc = rc;
+      a->prep_why = strdup(maestro_last_error());
+      continue;
+    }
     if (rc == MAESTRO_OK)
       return err_set(MAESTRO_ENODEV,
                      "maestro_graph_start: graph '%s': agent '%s' has no CPU implementation and "
@@ -689,6 +705,9 @@ static int graph_prepare_impls(struct maestro_graph *g) {
 
 static void graph_free_impls(struct maestro_graph *g) {
   for (int i = 0; i < g->nagents; i++) {
+    free(g->agents[i]->prep_why);
+    g->agents[i]->prep_why = NULL;
+    g->agents[i]->prep_rc = 0;
     place_impls_free(g->rt, g->agents[i]->impls);
     g->agents[i]->impls = NULL;
   }
@@ -892,6 +911,7 @@ int maestro_graph_start(maestro_graph_t *g) {
   rc = graph_start_local(g);
   if (rc && g->dist) rt->dist->graph_destroy(g);
   if (!rc) rt->dist->graph_run(g);
+  if (!rc) serve_started(g);
   return rc;
 }
 
@@ -928,7 +948,7 @@ static int graph_start_local(maestro_graph_t *g) {
     struct maestro_agent *a = g->agents[i];
     /* Another rank owns it, but a MAESTRO_RANK_ANY agent fires here too. */
     if (a->remote
-            ? win_any_agent(a) && (rc = serve_setup(a))
+            ? win_any_agent(a) && (rc = serve_setup(a, a->prep_rc, a->prep_why))
             : a->n_in > 0 && ((a->flags & MAESTRO_STATELESS) || a->impls) && (rc = win_setup(a))) {
       for (int j = 0; j < g->nagents; j++) {
         win_free(g->agents[j]);

@@ -60,7 +60,8 @@ enum agent_phase {
 struct agent_counters {
   atomic_ullong fires, msgs_in, msgs_out, bytes_in, bytes_out, busy_ns;
   atomic_ullong failures, retries, dead_letters, fallbacks, device_fires, cpu_fires, failovers;
-  atomic_ullong remote_fires; /* MAESTRO_RANK_ANY on rank 0: answered by other ranks */
+  atomic_ullong remote_fires;        /* MAESTRO_RANK_ANY on rank 0: answered by other ranks */
+  atomic_ullong remote_device_fires; /* of those, run on a device there */
   atomic_int place_kind, place_index, pstate;
   atomic_int cpu_place, dev_place; /* its last CPU and device place (-1 none): where it is placed */
 };
@@ -94,6 +95,10 @@ struct maestro_agent {
    * supervisor is handling (graph_fail names it), else -1. */
   void *serve;
   int fail_rank;
+  /* MAESTRO_RANK_ANY on another rank: its device implementation could not
+   * be set up here (graph_prepare_impls; serve.c fails the graph). */
+  int prep_rc;
+  char *prep_why;
 
   /* Runner's state. */
   int phase;

@@ -30,6 +30,7 @@ int maestro_agent_stats(const maestro_agent_t *a, maestro_agent_stats_t *s) {
   s->cpu_fires = LOAD(c->cpu_fires);
   s->failovers = LOAD(c->failovers);
   s->remote_fires = LOAD(c->remote_fires);
+  s->remote_device_fires = LOAD(c->remote_device_fires);
   return MAESTRO_OK;
 }
 

@@ -33,7 +33,7 @@
 #define WIN_MAX_CPU_LANES 16
 /* choose_place: no place for the next firing yet (a completion decides). */
 #define WIN_WAIT        (-2)
-#define WIN_ANY_CREDITS 16 /* firings in flight to one other rank, at most */
+#define WIN_ANY_CREDITS DIST_ANY_CREDITS /* firings in flight to one other rank, at most */
 
 enum { SLOT_FREE = 0, SLOT_BUSY, SLOT_DONE, SLOT_FALLBACK, SLOT_FAILOVER };
 
@@ -96,8 +96,9 @@ struct window {
    * progress threads' passes, the serving rank's wake-up), 0 until one came
    * back: the links' latency measured at start misses all but the first. */
   double *r_trip;
-  uint64_t *r_fires; /* answered (maestro_agent_rank_fires) */
-  double pick_free;  /* choose_rank: r_free of the rank it chose, once sent */
+  uint64_t *r_fires;     /* answered (maestro_agent_rank_fires) */
+  uint64_t *r_dev_fires; /* of those, the ones that ran on a device there */
+  double pick_free;      /* choose_rank: r_free of the rank it chose, once sent */
 };
 
 /* A copy of this thread's message for a failed firing, or NULL when empty. */
@@ -118,10 +119,17 @@ struct perf_hist *win_model(struct maestro_agent *a, maestro_place_kind_t kind, 
   return perf_hist_get(rt->perf, a->name, arch);
 }
 
-int win_setup(struct maestro_agent *a) {
+static void win_destroy(struct maestro_agent *a, struct window *w);
+
+/* A window for `a` (its slots, lanes, device queues and models), or NULL
+ * with the error set. */
+static struct window *win_new(struct maestro_agent *a) {
   struct maestro_runtime *rt = a->g->rt;
   struct window *w = calloc(1, sizeof *w);
-  if (!w) return err_set(MAESTRO_ENOMEM, "maestro_graph_start: out of memory");
+  if (!w) {
+    err_set(MAESTRO_ENOMEM, "maestro_graph_start: out of memory");
+    return NULL;
+  }
   pthread_mutex_init(&w->mu, NULL);
   w->eager = rt->cfg.sched && strcmp(rt->cfg.sched, "eager") == 0;
   w->dev_mask = place_impls_places(a->impls);
@@ -188,7 +196,9 @@ int win_setup(struct maestro_agent *a) {
     w->r_free = calloc((size_t)rt->nranks, sizeof *w->r_free);
     w->r_trip = calloc((size_t)rt->nranks, sizeof *w->r_trip);
     w->r_fires = calloc((size_t)rt->nranks, sizeof *w->r_fires);
-    oom = !w->r_inflight || !w->r_credits || !w->r_ns || !w->r_free || !w->r_trip || !w->r_fires;
+    w->r_dev_fires = calloc((size_t)rt->nranks, sizeof *w->r_dev_fires);
+    oom = !w->r_inflight || !w->r_credits || !w->r_ns || !w->r_free || !w->r_trip || !w->r_fires ||
+          !w->r_dev_fires;
     /* Credits: enough to keep every place of a rank busy while the next
      * firings travel, few enough that its memory stays bounded. Four per
      * place: the next firings are sent only when a lane of this agent runs
@@ -207,16 +217,27 @@ int win_setup(struct maestro_agent *a) {
     for (int d = 0; !oom && d < rt->ndev; d++)
       if (w->dev_mask >> d & 1) w->ph_dev[d] = win_model(a, MAESTRO_PLACE_DEVICE, d);
   }
-  a->win = w;
   if (oom) {
-    win_free(a);
-    return err_set(MAESTRO_ENOMEM, "maestro_graph_start: out of memory");
+    win_destroy(a, w);
+    err_set(MAESTRO_ENOMEM, "maestro_graph_start: out of memory");
+    return NULL;
   }
+  return w;
+}
+
+int win_setup(struct maestro_agent *a) {
+  struct window *w = win_new(a);
+  if (!w) return MAESTRO_ENOMEM;
+  a->win = w;
   return MAESTRO_OK;
 }
 
 void win_free(struct maestro_agent *a) {
-  struct window *w = a->win;
+  win_destroy(a, a->win);
+  a->win = NULL;
+}
+
+static void win_destroy(struct maestro_agent *a, struct window *w) {
   if (!w) return;
   for (int i = 0; i < WIN_SLOTS; i++) {
     struct slot *s = &w->slots[i];
@@ -243,9 +264,9 @@ void win_free(struct maestro_agent *a) {
   free(w->r_free);
   free(w->r_trip);
   free(w->r_fires);
+  free(w->r_dev_fires);
   pthread_mutex_destroy(&w->mu);
   free(w);
-  a->win = NULL;
 }
 
 /* How many times as long as the chosen place's a place's estimate is (1
@@ -265,27 +286,39 @@ static int settled(struct window *w, int ndev, struct perf_hist *h, uint64_t byt
 
 /* Where the next firing should go: -1 for a CPU lane, a device, or
  * WIN_WAIT (the lock held). */
+static int pick_place(struct maestro_agent *a, struct window *w, int my_dev, uint64_t bytes,
+                      maestro_buf_t *const *peek);
+
 static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
+  if (!w->dev_ok) return -1;
+  if (w->dev_fixed >= 0) return w->dev_fixed;
+  maestro_buf_t *peek[8] = {0};
+  uint64_t bytes = 0;
+  if (w->cpu_ok && !w->eager)
+    for (int p = 0; p < a->n_in; p++) {
+      struct chan *c = run_port_peek(&a->in[p]);
+      maestro_buf_t *b = c ? ring_peek(&c->ring) : NULL;
+      if (!b) continue;
+      if (p < 8) peek[p] = b;
+      bytes += b->size;
+    }
+  return pick_place(a, w, my_dev, bytes, peek);
+}
+
+/* choose_place for a firing of `bytes` input bytes, `peek` its first 8
+ * inputs (NULL where unknown): also where a serving rank places a firing
+ * sent to it (win_serve_place). */
+static int pick_place(struct maestro_agent *a, struct window *w, int my_dev, uint64_t bytes,
+                      maestro_buf_t *const *peek) {
   struct maestro_runtime *rt = a->g->rt;
   /* Read once: the loops below fill and read arrays of this many. */
   const int ndev = atomic_load_explicit(&rt->ndev, memory_order_relaxed);
-  if (!w->dev_ok) return -1;
-  if (w->dev_fixed >= 0) return w->dev_fixed;
   if (!w->cpu_ok) { /* device only: the least loaded device, this lane's own on a tie */
     int best = my_dev >= 0 && (w->dev_mask >> my_dev & 1) ? my_dev : -1;
     for (int d = 0; d < ndev; d++)
       if ((w->dev_mask >> d & 1) && (best < 0 || w->dev_inflight[d] < w->dev_inflight[best]))
         best = d;
     return best;
-  }
-  maestro_buf_t *peek[8] = {0};
-  uint64_t bytes = 0;
-  for (int p = 0; p < a->n_in; p++) {
-    struct chan *c = run_port_peek(&a->in[p]);
-    maestro_buf_t *b = c ? ring_peek(&c->ring) : NULL;
-    if (!b) continue;
-    if (p < 8) peek[p] = b;
-    bytes += b->size;
   }
   if (w->eager) {
     for (int k = 0; k < ndev; k++) {
@@ -343,7 +376,7 @@ static int choose_place(struct maestro_agent *a, struct window *w, int my_dev) {
     /* A busy device still counts: waiting for it may beat a slow CPU. */
     double cost = (w->dev_inflight[d] + 1) * dev_ns[d];
     for (int p = 0; p < a->n_in && p < 8; p++)
-      cost += (double)mem_cost_to_node(peek[p], place_node(rt, d));
+      if (peek[p]) cost += (double)mem_cost_to_node(peek[p], place_node(rt, d));
     if (best_cost < 0 || cost < best_cost) {
       best_cost = cost;
       best = d;
@@ -410,16 +443,18 @@ int win_any_agent(const struct maestro_agent *a) {
 }
 
 /* The other rank where the next firing is expected to end first, or -1
- * when here is at least as early (the lock held). Here, the firing waits
- * for `busy` firings (those running on this agent's lanes, and `reserved`
- * more this lane took) to free one of its lanes, then runs for the CPU
- * model's time. On rank r it travels (latency, its input bytes at the
- * measured bandwidth; half its measured way there and back once one came
- * back), starts when a place of r is expected free (after the firings sent
- * there before it), runs for the time measured there (this rank's model
- * until one came back), and its outputs travel back.
+ * when here is at least as early (the lock held). Here, the firing goes to
+ * `where` (what choose_place chose: -1 a CPU lane, else a device): on a
+ * CPU lane it waits for `busy` firings (those running on this agent's
+ * lanes, and `reserved` more this lane took) to free one of its lanes; on
+ * a device, for the launches in flight there; then it runs for that
+ * place's model's time. On rank r it travels (latency, its input bytes at
+ * the measured bandwidth; half its measured way there and back once one
+ * came back), starts when a place of r is expected free (after the firings
+ * sent there before it), runs for the time measured there (the time of the
+ * place chosen here until one came back), and its outputs travel back.
  * A model not calibrated yet keeps firings here: they measure it. */
-static int choose_rank(struct maestro_agent *a, struct window *w, int reserved) {
+static int choose_rank(struct maestro_agent *a, struct window *w, int reserved, int where) {
   struct maestro_runtime *rt = a->g->rt;
   const struct dist_link *L = a->g->links;
   uint64_t bytes = 0;
@@ -428,16 +463,22 @@ static int choose_rank(struct maestro_agent *a, struct window *w, int reserved) 
     maestro_buf_t *b = c ? ring_peek(&c->ring) : NULL;
     if (b) bytes += b->size;
   }
-  double cpu_ns;
-  if (perf_estimate(w->ph_cpu, bytes, &cpu_ns) == 0 || cpu_ns <= 0) return -1;
-  double now = (double)rt_now_ns();
-  int busy = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed) + reserved;
-  int rounds = busy / (1 + w->ncpu_lanes); /* whole rounds of the lanes ahead of this firing */
-  double here_end = now + cpu_ns * (double)(1 + rounds), best_end = here_end;
+  double here_ns;
+  struct perf_hist *h = where < 0 ? w->ph_cpu : w->ph_dev[where];
+  if (perf_estimate(h, bytes, &here_ns) == 0 || here_ns <= 0) return -1;
+  double now = (double)rt_now_ns(), here_end;
+  if (where < 0) {
+    int busy = atomic_load_explicit(&w->cpu_inflight, memory_order_relaxed) + reserved;
+    int rounds = busy / (1 + w->ncpu_lanes); /* whole rounds of the lanes ahead of this firing */
+    here_end = now + here_ns * (double)(1 + rounds);
+  } else {
+    here_end = now + here_ns * (double)(1 + w->dev_inflight[where]);
+  }
+  double best_end = here_end;
   int best = -1;
   for (int r = 0; r < rt->nranks; r++) {
     if (w->r_inflight[r] >= w->r_credits[r]) continue; /* its credits are spent (or it is here) */
-    double ns = w->r_ns[r] > 0 ? w->r_ns[r] : cpu_ns;
+    double ns = w->r_ns[r] > 0 ? w->r_ns[r] : here_ns;
     double way = w->r_trip[r] > 0 ? w->r_trip[r] / 2 : L[r].lat_ns;
     double start = now + way + (w->r_trip[r] > 0 ? 0 : (double)bytes * L[r].ns_per_byte);
     if (w->r_inflight[r] && w->r_free[r] > start) start = w->r_free[r];
@@ -448,7 +489,7 @@ static int choose_rank(struct maestro_agent *a, struct window *w, int reserved) 
      * later there than here (the window holds the outputs in order), but
      * not twice as late: a cheap firing's way there and back would hold up
      * the outputs of many firings here. */
-    int feed = reserved && start < now + cpu_ns + way && end - now < 2 * (here_end - now);
+    int feed = reserved && start < now + here_ns + way && end - now < 2 * (here_end - now);
     if (end >= best_end && !feed && !w->r_inflight[r]) {
       /* Idle and not chosen: its figures, from samples that may have been
        * unlucky (a core taken away, a start still under way there), come
@@ -456,13 +497,15 @@ static int choose_rank(struct maestro_agent *a, struct window *w, int reserved) 
        * again and measured anew. */
       double floor = 2 * L[r].lat_ns;
       if (w->r_trip[r] > floor) w->r_trip[r] = floor + (w->r_trip[r] - floor) * 0.99;
-      if (w->r_ns[r] > cpu_ns) w->r_ns[r] = cpu_ns + (w->r_ns[r] - cpu_ns) * 0.99;
+      if (w->r_ns[r] > here_ns) w->r_ns[r] = here_ns + (w->r_ns[r] - here_ns) * 0.99;
     }
     if (end < best_end || (best < 0 && feed)) {
       best_end = end;
       best = r;
-      /* Its places take firings one after another, `lanes` at a time. */
-      w->pick_free = start + ns / (L[r].lanes > 0 ? L[r].lanes : 1);
+      /* Its places (CPU places and devices) take firings one after
+       * another, that many at a time. */
+      int places = L[r].lanes + L[r].devs;
+      w->pick_free = start + ns / (places > 0 ? places : 1);
     }
   }
   return best;
@@ -519,7 +562,7 @@ uint64_t win_rank_fires(const struct maestro_agent *a, int rank) {
 
 int win_any_done(struct maestro_agent *a, uint64_t seq, int rank, int status,
                  const struct staged *out, int nout, const char *why, uint64_t busy_ns,
-                 uint64_t wait_ns) {
+                 uint64_t wait_ns, int on_dev) {
   struct window *w = a->win;
   struct slot *s = &w->slots[seq % WIN_SLOTS];
   pthread_mutex_lock(&w->mu);
@@ -554,6 +597,10 @@ int win_any_done(struct maestro_agent *a, uint64_t seq, int rank, int status,
   if (status >= 0) {
     w->r_fires[rank]++;
     atomic_fetch_add_explicit(&a->st.remote_fires, 1, memory_order_relaxed);
+    if (on_dev) {
+      w->r_dev_fires[rank]++;
+      atomic_fetch_add_explicit(&a->st.remote_device_fires, 1, memory_order_relaxed);
+    }
     if (trace_on(a->g->rt)) /* on the track of that rank: its round trip from here */
       trace_fire_rank(a->g->rt, rank, a->trace_name, seq, s->bytes, s->t0, rt_now_ns());
     double old = w->r_ns[rank], here;
@@ -957,6 +1004,13 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
       placed = 1; /* every place has a firing running: its completion runs a lane */
       break;
     }
+    int r;
+    /* Another rank, if the firing would end there before it would here
+     * (on the CPU or on the device chosen). */
+    if (w->any && (r = choose_rank(a, w, 0, where)) >= 0) {
+      send_remote(a, w, r);
+      continue;
+    }
     struct sched_task *hand = NULL;
     if (where < 0 && (my_dev >= 0 || !w->cpu_ok))
       hand = main_task(a); /* a CPU firing, but this is a device lane */
@@ -977,11 +1031,6 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
       placed = 1;
       break;
     }
-    int r;
-    if (where < 0 && w->any && (r = choose_rank(a, w, 0)) >= 0) {
-      send_remote(a, w, r);
-      continue;
-    }
     struct slot *s = &w->slots[a->seq % WIN_SLOTS];
     s->seq = a->seq++;
     s->state = SLOT_BUSY;
@@ -994,7 +1043,7 @@ int win_task_run(struct maestro_agent *a, struct sched_task *t, int place) {
     /* Before this lane runs the firing it took (for a while), the next ones
      * go to other ranks as long as they would end there first. */
     while (where < 0 && w->any && a->seq - w->next_emit < WIN_SLOTS && run_can_take(a) &&
-           (r = choose_rank(a, w, 1)) >= 0)
+           (r = choose_rank(a, w, 1, -1)) >= 0)
       send_remote(a, w, r);
     /* More waiting: let another CPU lane fire it at the same time. */
     struct sched_task *more = NULL;
@@ -1071,4 +1120,47 @@ int maestro_agent_estimate(const maestro_agent_t *a, maestro_place_kind_t kind, 
   if (!h) return MAESTRO_OK; /* no model could be had: not measured */
   perf_estimate(h, bytes, ns);
   return MAESTRO_OK;
+}
+
+/* ---- a serving rank's places (core/dist.h) ---- */
+
+struct window *win_serve_new(struct maestro_agent *a) {
+  return win_new(a);
+}
+
+void win_serve_free(struct maestro_agent *a, struct window *w) {
+  win_destroy(a, w);
+}
+
+int win_serve_place(struct maestro_agent *a, struct window *w, maestro_buf_t *const *in) {
+  maestro_buf_t *peek[8] = {0};
+  uint64_t bytes = 0;
+  for (int p = 0; p < a->n_in; p++) {
+    if (p < 8) peek[p] = in[p];
+    bytes += in[p]->size;
+  }
+  pthread_mutex_lock(&w->mu);
+  int where = w->dev_ok ? pick_place(a, w, -1, bytes, peek) : -1;
+  if (where >= 0 && w->dev_inflight[where] >= WIN_DEV_INFLIGHT) where = WIN_WAIT;
+  if (where >= 0) {
+    w->dev_inflight[where]++;
+    perf_chosen(w->ph_dev[where]);
+  } else if (where == -1) {
+    atomic_fetch_add_explicit(&w->cpu_inflight, 1, memory_order_relaxed);
+    perf_chosen(w->ph_cpu);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return where == WIN_WAIT ? WIN_SERVE_WAIT : where;
+}
+
+void win_serve_ran(struct window *w, int where, uint64_t bytes, uint64_t ns, int ok) {
+  pthread_mutex_lock(&w->mu);
+  if (where >= 0) {
+    w->dev_inflight[where]--;
+    if (ok) perf_record(w->ph_dev[where], bytes, ns);
+  } else {
+    atomic_fetch_sub_explicit(&w->cpu_inflight, 1, memory_order_relaxed);
+    if (ok) perf_record(w->ph_cpu, bytes, ns);
+  }
+  pthread_mutex_unlock(&w->mu);
 }

@@ -11,7 +11,8 @@
  *   REC_RES_END   r -> rank 0: the firing's end: size = status, dims[0] =
  *                 messages sent, dims[1] = ns it ran, dims[2] = bytes of
  *                 its failure's message, which follow, origin = ns it
- *                 waited there for a place.
+ *                 waited there for a place, aux = 1 when it ran on a
+ *                 device there (else 0: a CPU place).
  *   REC_ANY_END   rank 0 -> r: no firing will come any more.
  * The records of one firing are put together, so each sender has at most
  * one firing being assembled at the receiver; large bytes on MPI_TAG_ANY
@@ -22,18 +23,27 @@
  *
  * The cost model's figures (core/dist.h, struct dist_link) are measured at
  * start: a ping-pong of 8 bytes and one of 1 MiB between rank 0 and each
- * other rank, and each rank's CPU places. Each answer then says how long
- * its firing waited and ran there, so that rank 0's window learns the rest
- * of the round trip (core/window.c). */
+ * other rank, and each rank's CPU places and devices. Each answer then says
+ * how long its firing waited and ran there, so that rank 0's window learns
+ * the rest of the round trip (core/window.c).
+ *
+ * An answer always goes back, even without memory for it: a serving rank
+ * keeps a spare record per firing it may hold (DIST_ANY_CREDITS per
+ * agent), taken when the outcome, or the firing itself (serve_push),
+ * cannot be queued; it answers MAESTRO_ENOMEM without outputs, and the
+ * graph fails on every rank. Without it rank 0's window would wait for
+ * that firing, and every rank's maestro_graph_wait with it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/mpi/mpi_int.h"
 #include "base/clock.h"
 #include "base/error.h"
+#include "base/fault.h"
 #include "base/runtime.h"
 #include "core/fire.h"
 #include "mem/buf.h"
+#include "sched/place.h"
 
 enum { REC_FIRE_IN = REC_ANY_FIRST, REC_RES_OUT, REC_RES_END, REC_ANY_END };
 
@@ -46,15 +56,18 @@ struct any_out {
   struct any_out *next;
   int result; /* 0: a firing's inputs (rank 0), 1: its outcome (another rank) */
   int agent, rank, status, n;
+  int on_dev; /* an outcome: it ran on a device */
+  int spare;  /* one of mpi_any.spare: back there once sent */
   uint64_t seq, busy_ns, wait_ns;
   char *why;
-  struct staged b[]; /* inputs (port = index) or sends */
+  const char *why_static; /* a spare's message */
+  struct staged b[];      /* inputs (port = index) or sends */
 };
 
 /* Arriving: a firing's inputs, or its outcome. */
 struct any_in {
   struct any_in *next;
-  int result, agent, src, status, n, cap, complete;
+  int result, agent, src, status, n, cap, complete, on_dev;
   uint64_t seq, busy_ns, wait_ns;
   char *why;
   struct staged *b;
@@ -67,12 +80,13 @@ struct mpi_any {
   struct any_in **open; /* per rank: the one being assembled */
   struct any_in *pend;  /* complete records, waiting for their bytes */
   struct dist_link *links;
-  int n_any;       /* agents win_any_agent */
-  atomic_int over; /* rank 0: how many of them finished (any_over) */
-  int end_sent;    /* rank 0: REC_ANY_END sent to every rank */
-  int end_in;      /* another rank: REC_ANY_END came */
-  int served;      /* another rank: firings received and not answered yet */
-  int sent;        /* rank 0: firings sent and not answered yet */
+  struct any_out *spare; /* another rank: answers that need no memory */
+  int n_any;             /* agents win_any_agent */
+  atomic_int over;       /* rank 0: how many of them finished (any_over) */
+  int end_sent;          /* rank 0: REC_ANY_END sent to every rank */
+  int end_in;            /* another rank: REC_ANY_END came */
+  int served;            /* another rank: firings received and not answered yet */
+  int sent;              /* rank 0: firings sent and not answered yet */
   int big_pending;
 };
 
@@ -126,25 +140,51 @@ int mpi_any_check(struct mgraph *mg) {
     x->open = calloc((size_t)nranks, sizeof *x->open);
     ok = x->links && x->open;
   }
+  /* A rank serving firings answers each, even without memory (spares). */
+  for (int k = 0; ok && mg->m->rank != 0 && k < n_any * DIST_ANY_CREDITS; k++) {
+    struct any_out *o = calloc(1, sizeof *o);
+    if (!o) {
+      ok = 0;
+      break;
+    }
+    o->spare = 1;
+    o->next = x->spare;
+    x->spare = o;
+  }
+  /* Devices count for an agent with a device implementation (the same on
+   * every rank): found now, before the graph's start would find them. */
+  int devs = 0;
+  for (int i = 0; i < g->nagents; i++) {
+    struct maestro_agent *a = g->agents[i];
+    if (win_any_agent(a) && (a->kernel || a->cl) && a->affinity.pref != MAESTRO_ON_CPU &&
+        place_discover(g->rt) == MAESTRO_OK)
+      devs = atomic_load(&g->rt->ndev);
+  }
   /* Every rank takes part in what follows, whatever its memory. */
-  int mine[2] = {g->rt->ncpu, ok}, *all = malloc(sizeof(int) * 2 * (size_t)nranks), dummy[2];
-  MPI_Allgather(mine, 2, MPI_INT, all ? all : dummy, 2, MPI_INT, mg->comm);
+  int mine[3] = {g->rt->ncpu, devs, ok}, *all = malloc(sizeof(int) * 3 * (size_t)nranks), dummy[3];
+  MPI_Allgather(mine, 3, MPI_INT, all ? all : dummy, 3, MPI_INT, mg->comm);
   int every = all != NULL && ok;
   for (int r = 0; all && r < nranks; r++)
-    every &= all[2 * r + 1];
+    every &= all[3 * r + 2];
   MPI_Allreduce(MPI_IN_PLACE, &every, 1, MPI_INT, MPI_MIN, mg->comm);
   /* The checks after !every imply it (said for the analyzer). */
   if (!every || !x || !x->links || !x->open || !all) {
     free(all);
     if (x) {
+      for (struct any_out *o = x->spare, *nx; o; o = nx) {
+        nx = o->next;
+        free(o);
+      }
       free(x->links);
       free(x->open);
       free(x);
     }
     return err_set(MAESTRO_ENOMEM, "maestro_graph_start: graph '%s': out of memory", g->name);
   }
-  for (int r = 0; r < nranks; r++)
-    x->links[r].lanes = all[2 * r];
+  for (int r = 0; r < nranks; r++) {
+    x->links[r].lanes = all[3 * r];
+    x->links[r].devs = all[3 * r + 1];
+  }
   free(all);
   link_measure(mg, x->links);
   pthread_mutex_init(&x->mu, NULL);
@@ -177,6 +217,10 @@ void mpi_any_free(struct mgraph *mg) {
     for (int k = 0; k < o->n; k++)
       maestro_buf_release(o->b[k].b);
     free(o->why);
+    free(o);
+  }
+  for (struct any_out *o = x->spare, *nx; o; o = nx) {
+    nx = o->next;
     free(o);
   }
   for (int r = 0; r < mg->m->nranks; r++)
@@ -231,33 +275,63 @@ int mpi_any_submit(struct maestro_graph *g, struct maestro_agent *a, int rank, u
   return MAESTRO_OK;
 }
 
+/* A spare answer of `status` without outputs, queued for rank `rank`:
+ * nothing is allocated. 0, or -1 when none is left (more firings held
+ * than rank 0's credits allow: not expected). */
+static int answer_spare(struct mgraph *mg, int agent, int rank, uint64_t seq, int status,
+                        const char *why) {
+  struct mpi_any *x = mg->any;
+  pthread_mutex_lock(&x->mu);
+  struct any_out *o = x->spare;
+  if (o) x->spare = o->next;
+  pthread_mutex_unlock(&x->mu);
+  if (!o) return -1;
+  o->result = 1;
+  o->agent = agent;
+  o->rank = rank;
+  o->seq = seq;
+  o->status = status;
+  o->n = 0;
+  o->on_dev = 0;
+  o->busy_ns = o->wait_ns = 0;
+  o->why = NULL;
+  o->why_static = why;
+  enqueue(mg, o);
+  return 0;
+}
+
 void mpi_any_result(struct maestro_graph *g, struct maestro_agent *a, int rank, uint64_t seq,
                     int status, const struct staged *out, int nout, const char *why,
-                    uint64_t busy_ns, uint64_t wait_ns) {
+                    uint64_t busy_ns, uint64_t wait_ns, int on_dev) {
   struct mgraph *mg = g->dist;
-  struct any_out *o = calloc(1, sizeof *o + (size_t)nout * sizeof *o->b);
+  struct any_out *o = fault_hit(&g->rt->fault, FAULT_ANSWER)
+                          ? NULL
+                          : calloc(1, sizeof *o + (size_t)nout * sizeof *o->b);
   if (o && status < 0 && why && why[0] && !(o->why = strdup(why))) {
     free(o);
     o = NULL;
   }
   if (!o) {
-    /* The firing is lost: its outputs go, and the graph fails here with a
-     * reason (rank 0 would wait for it otherwise). Its answer still goes,
-     * without outputs, so that rank 0's agent can end. */
+    /* The firing's outputs are lost: the graph fails, here and, by the
+     * spare answer, on rank 0 (which names agent and rank), whose window
+     * would wait for the firing otherwise. */
     for (int k = 0; k < nout; k++)
       maestro_buf_release(out[k].b);
-    o = calloc(1, sizeof *o);
-    mpi_graph_fail(mg, MAESTRO_ENOMEM, "out of memory for the outcome of a firing of '%s'",
-                   a->name);
-    if (!o) return; /* nothing more can be done: rank 0's wait will be told of the failure */
-    status = MAESTRO_ENOMEM;
-    nout = 0;
+    mpi_graph_fail(mg, MAESTRO_ENOMEM,
+                   "agent '%s': out of memory for the outcome of firing %llu (from rank %d)",
+                   a->name, (unsigned long long)seq, rank);
+    if (answer_spare(mg, agent_index(g, a), rank, seq, MAESTRO_ENOMEM,
+                     "out of memory for the outcome of a firing on the rank that ran it"))
+      mpi_graph_fail(mg, MAESTRO_ENOMEM, "agent '%s': no spare answer for firing %llu", a->name,
+                     (unsigned long long)seq);
+    return;
   }
   o->result = 1;
   o->agent = agent_index(g, a);
   o->rank = rank;
   o->seq = seq;
   o->status = status;
+  o->on_dev = on_dev;
   o->busy_ns = busy_ns;
   o->wait_ns = wait_ns;
   o->n = nout;
@@ -322,20 +396,31 @@ static void send_out(struct mgraph *mg, struct any_out *o) {
   for (k++; k < o->n; k++) /* after a failure: the graph stops */
     maestro_buf_release(o->b[k].b);
   if (o->result) {
-    size_t n = o->why ? strlen(o->why) : 0;
+    const char *why = o->why ? o->why : o->why_static;
+    size_t n = why ? strlen(why) : 0;
     struct rec h = {.kind = REC_RES_END, .chan = (uint32_t)o->agent, .seq = o->seq};
     h.size = (uint64_t)(int64_t)o->status;
+    h.aux = o->on_dev ? 1 : 0;
     h.dims[0] = (uint64_t)o->n;
     h.dims[1] = o->busy_ns;
     h.dims[2] = n;
     h.origin = o->wait_ns;
-    if (mpi_put_rec(mg, o->rank, &h, o->why, n))
+    if (mpi_put_rec(mg, o->rank, &h, why, n))
       mpi_graph_fail(mg, MAESTRO_ENOMEM, "out of memory for a packet to rank %d", o->rank);
     mg->any->served--;
   } else {
     mg->any->sent++;
   }
   free(o->why);
+  if (o->spare) {
+    o->why = NULL;
+    o->why_static = NULL;
+    pthread_mutex_lock(&mg->any->mu);
+    o->next = mg->any->spare;
+    mg->any->spare = o;
+    pthread_mutex_unlock(&mg->any->mu);
+    return;
+  }
   free(o);
 }
 
@@ -437,6 +522,7 @@ int mpi_any_record(struct mgraph *mg, const struct rec *h, const char *body, int
   }
   if (h->kind == REC_RES_END) {
     in->status = (int)(int64_t)h->size;
+    in->on_dev = h->aux == 1;
     in->busy_ns = h->dims[1];
     in->wait_ns = h->origin;
     size_t n = (size_t)h->dims[2];
@@ -476,25 +562,32 @@ static void deliver(struct mgraph *mg, struct any_in *in) {
   if (in->result) {
     mg->any->sent--;
     if (win_any_done(a, in->seq, in->src, in->status, in->b, in->n, in->why, in->busy_ns,
-                     in->wait_ns))
+                     in->wait_ns, in->on_dev))
       mpi_graph_fail(mg, MAESTRO_EINVAL,
                      "rank %d answered firing %llu of agent '%s', not in flight", in->src,
                      (unsigned long long)in->seq, a->name);
   } else {
     maestro_buf_t *bufs[64], **p = a->n_in <= 64 ? bufs : malloc(sizeof *p * (size_t)a->n_in);
+    int rc = MAESTRO_ENOMEM;
+    mg->any->served++; /* answered, whatever happens (send_out counts it back) */
     if (!p) {
-      mpi_graph_fail(mg, MAESTRO_ENOMEM, "out of memory for a firing of '%s'", a->name);
       for (int k = 0; k < in->n; k++)
         maestro_buf_release(in->b[k].b);
+      err_set(MAESTRO_ENOMEM, "agent '%s': out of memory for a firing from rank %d", a->name,
+              in->src);
     } else {
       for (int k = 0; k < in->n; k++)
         p[k] = in->b[k].b;
-      mg->any->served++;
-      if (serve_push(a, in->src, in->seq, p)) {
-        mg->any->served--;
-        mpi_graph_fail(mg, MAESTRO_ENOMEM, "%s", maestro_last_error());
-      }
+      rc = serve_push(a, in->src, in->seq, p);
       if (p != bufs) free(p);
+    }
+    if (rc) {
+      /* Not taken: rank 0 waits for its answer, which says so. */
+      mpi_graph_fail(mg, MAESTRO_ENOMEM, "%s", maestro_last_error());
+      if (answer_spare(mg, in->agent, in->src, in->seq, MAESTRO_ENOMEM,
+                       "out of memory for a firing on the rank sent to"))
+        mpi_graph_fail(mg, MAESTRO_ENOMEM, "agent '%s': no spare answer for firing %llu", a->name,
+                       (unsigned long long)in->seq);
     }
   }
   in->n = 0; /* the references went */

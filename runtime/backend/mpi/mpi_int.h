@@ -205,7 +205,7 @@ int mpi_any_submit(struct maestro_graph *g, struct maestro_agent *a, int rank, u
                    maestro_buf_t *const *in);
 void mpi_any_result(struct maestro_graph *g, struct maestro_agent *a, int rank, uint64_t seq,
                     int status, const struct staged *out, int nout, const char *why,
-                    uint64_t busy_ns, uint64_t wait_ns);
+                    uint64_t busy_ns, uint64_t wait_ns, int on_dev);
 void mpi_any_over(struct maestro_graph *g, struct maestro_agent *a);
 
 /* graph.c (backend): the SPMD check. */
