@@ -10,7 +10,16 @@
  * place (cfg.ncpu = 1), so on rank 0 alone the agent fires one at a time.
  * The two alternate REPEATS times; printed: each run's time, the firings
  * per rank of "any", and the speed-up (rank 0's time / any's time) per
- * pair, with their median. */
+ * pair, with their median.
+ *
+ *   mpiexec -n 2 bench/mpi_any --device [N [REPEATS]]
+ *
+ * The same with a hybrid agent that is fast on a device: N messages of
+ * DEV_ELEMS 32-bit integers, each element mixed DEV_ROUNDS times (exact
+ * integers), by an OpenCL kernel on every device of each rank or by the
+ * same loop in C on its CPU place (several times slower on PoCL's CPU
+ * device); every rank places the firings it gets among its own CPU place
+ * and devices. Printed as above, with the device firings per rank. */
 #include <mpi.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -24,6 +33,45 @@
 static maestro_runtime_t *rt;
 static int me, nr;
 static uint64_t work_ns;
+static int device_mode; /* --device */
+
+#define DEV_ELEMS  4096
+#define DEV_ROUNDS 1024
+#define STR(x)     #x
+#define XSTR(x)    STR(x)
+
+/* Element i of a message: the first two carry its number (kept as they
+ * are), the others are mixed DEV_ROUNDS times, by the kernel or by mix_cpu. */
+static const maestro_karg_t mix_args[] = {MAESTRO_KARG_IN(0), MAESTRO_KARG_OUT(0),
+                                          MAESTRO_KARG_COUNT(0)};
+static const maestro_kernel_t mix_kernel = {
+    .source = "__kernel void mixn(__global const uint *x, __global uint *y, uint n)"
+              "{ size_t i = get_global_id(0); if (i >= n) return; uint v = x[i];"
+              "  if (i >= 2) for (int k = 0; k < " XSTR(DEV_ROUNDS) "; k++)"
+                                                                    "    v = v * 2654435761u + 7u;"
+                                                                    "  y[i] = v; }",
+    .name = "mixn",
+    .args = mix_args,
+    .n_args = 3,
+    .range_port = 0};
+
+static uint32_t mix_one(uint32_t v) {
+  for (int k = 0; k < DEV_ROUNDS; k++)
+    v = v * 2654435761u + 7u;
+  return v;
+}
+
+static int mix_cpu(maestro_fire_t *f) {
+  maestro_buf_t *in = maestro_fire_in(f, 0), *o;
+  size_t n = maestro_buf_size(in) / 4;
+  int rc = maestro_fire_alloc(f, n * 4, &o);
+  if (rc) return rc;
+  const uint32_t *x = maestro_buf_cdata(in);
+  uint32_t *y = maestro_buf_data(o);
+  for (size_t i = 0; i < n; i++)
+    y[i] = i >= 2 ? mix_one(x[i]) : x[i];
+  return maestro_fire_out(f, 0, o);
+}
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -62,7 +110,17 @@ struct push {
 
 static void *push_all(void *arg) {
   struct push *p = arg;
-  for (int i = 0; i < p->n; i++) {
+  for (int i = 0; device_mode && i < p->n; i++) {
+    maestro_buf_t *b;
+    if (maestro_buf_create(rt, DEV_ELEMS * 4, &b)) break;
+    uint32_t *x = maestro_buf_data(b);
+    uint64_t k = (uint64_t)i;
+    memcpy(x, &k, sizeof k);
+    for (int e = 2; e < DEV_ELEMS; e++)
+      x[e] = (uint32_t)(i * 7 + e);
+    if (maestro_input_push(p->in, b)) break;
+  }
+  for (int i = 0; !device_mode && i < p->n; i++) {
     unsigned char v[64];
     memset(v, i & 0xff, sizeof v);
     uint64_t k = (uint64_t)i;
@@ -74,10 +132,13 @@ static void *push_all(void *arg) {
   return NULL;
 }
 
-/* One run of n messages: seconds (rank 0's), and the firings per rank. */
-static double run(int n, int rank, unsigned long long *per_rank) {
+/* One run of n messages: seconds (rank 0's), and the firings per rank
+ * (and of those, on devices). */
+static double run(int n, int rank, unsigned long long *per_rank, unsigned long long *dev_rank) {
   static const maestro_port_t in_p[] = {{"in", MAESTRO_BYTES, 0}};
   static const maestro_port_t out_p[] = {{"out", MAESTRO_BYTES, 0}};
+  static const maestro_port_t u32_in[] = {{"in", MAESTRO_U32, 0}};
+  static const maestro_port_t u32_out[] = {{"out", MAESTRO_U32, 0}};
   maestro_graph_t *g = NULL;
   if (maestro_graph_create(rt, "any", &g) != MAESTRO_OK) {
     fprintf(stderr, "rank %d: %s\n", me, maestro_last_error());
@@ -91,6 +152,14 @@ static double run(int n, int rank, unsigned long long *per_rank) {
                             .cpu = heavy,
                             .flags = MAESTRO_STATELESS,
                             .affinity = {.pref = MAESTRO_ON_CPU, .index = -1, .rank = rank}};
+  if (device_mode) {
+    d.name = "mix";
+    d.in = u32_in;
+    d.out = u32_out;
+    d.cpu = mix_cpu;
+    d.kernel = &mix_kernel;
+    d.affinity.pref = MAESTRO_ANYWHERE;
+  }
   maestro_agent_t *a = NULL;
   maestro_input_t *in = NULL;
   maestro_output_t *out = NULL;
@@ -113,7 +182,13 @@ static double run(int n, int rank, unsigned long long *per_rank) {
     while (maestro_output_pop(out, &b, -1) == MAESTRO_OK) {
       uint64_t k;
       memcpy(&k, maestro_buf_cdata(b), sizeof k);
-      wrong += maestro_buf_size(b) != 2 * sizeof k || k != next++;
+      if (device_mode) {
+        const uint32_t *y = maestro_buf_cdata(b);
+        wrong += maestro_buf_size(b) != DEV_ELEMS * 4 || k != next++ ||
+                 y[DEV_ELEMS - 1] != mix_one((uint32_t)(k * 7 + DEV_ELEMS - 1));
+      } else {
+        wrong += maestro_buf_size(b) != 2 * sizeof k || k != next++;
+      }
       maestro_buf_release(b);
     }
     pthread_join(t, NULL);
@@ -131,8 +206,10 @@ static double run(int n, int rank, unsigned long long *per_rank) {
   double s = (double)(now_ns() - t0) / 1e9;
   maestro_agent_stats_t st;
   maestro_agent_stats(a, &st);
-  unsigned long long mine = st.fires;
+  unsigned long long mine = st.fires, mine_dev = st.device_fires;
   MPI_Gather(&mine, 1, MPI_UNSIGNED_LONG_LONG, per_rank, 1, MPI_UNSIGNED_LONG_LONG, 0,
+             MPI_COMM_WORLD);
+  MPI_Gather(&mine_dev, 1, MPI_UNSIGNED_LONG_LONG, dev_rank, 1, MPI_UNSIGNED_LONG_LONG, 0,
              MPI_COMM_WORLD);
   maestro_graph_destroy(g);
   MPI_Bcast(&s, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
@@ -145,12 +222,17 @@ static int cmp(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  int n = argc > 1 ? atoi(argv[1]) : 2000;
-  work_ns = (uint64_t)(argc > 2 ? atof(argv[2]) : 1000.0) * 1000u;
-  int reps = argc > 3 ? atoi(argv[3]) : 3;
+  if (argc > 1 && !strcmp(argv[1], "--device")) {
+    device_mode = 1;
+    argv++;
+    argc--;
+  }
+  int n = argc > 1 ? atoi(argv[1]) : device_mode ? 1000 : 2000;
+  work_ns = device_mode ? 0 : (uint64_t)(argc > 2 ? atof(argv[2]) : 1000.0) * 1000u;
+  int reps = argc > (device_mode ? 2 : 3) ? atoi(argv[device_mode ? 2 : 3]) : 3;
   maestro_config_t cfg;
   maestro_config_defaults(&cfg);
-  cfg.devices = "none";
+  cfg.devices = device_mode ? NULL : "none";
   cfg.stats = 0;
   cfg.ncpu = 1;
   cfg.dist = "mpi";
@@ -160,15 +242,19 @@ int main(int argc, char **argv) {
   }
   me = maestro_runtime_rank(rt);
   nr = maestro_runtime_nranks(rt);
-  if (me == 0)
+  if (me == 0 && device_mode)
+    printf("mpi_any --device: %d ranks, %d firings of %d integers mixed %d times, one CPU place "
+           "and %d device(s) per rank\n",
+           nr, n, DEV_ELEMS, DEV_ROUNDS, maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE));
+  else if (me == 0)
     printf("mpi_any: %d ranks, %d firings of %.0f us CPU each, one CPU place per rank\n", nr, n,
            (double)work_ns / 1000);
   double ratio[64] = {0};
-  unsigned long long per[64];
+  unsigned long long per[64], dev[64];
   if (reps > 64) reps = 64;
   for (int r = 0; r < reps; r++) {
-    double t_one = run(n, 0, per);
-    double t_any = run(n, MAESTRO_RANK_ANY, per);
+    double t_one = run(n, 0, per, dev);
+    double t_any = run(n, MAESTRO_RANK_ANY, per, dev);
     ratio[r] = t_one / t_any;
     if (me == 0) {
       printf("  run %d: rank 0 %.3f s (%.0f firings/s), any %.3f s (%.0f firings/s), speed-up %.2f;"
@@ -176,6 +262,12 @@ int main(int argc, char **argv) {
              r, t_one, n / t_one, t_any, n / t_any, ratio[r]);
       for (int k = 0; k < nr; k++)
         printf(" %llu", per[k]);
+      if (device_mode) {
+        printf(" (on devices:");
+        for (int k = 0; k < nr; k++)
+          printf(" %llu", dev[k]);
+        printf(")");
+      }
       printf("\n");
     }
   }

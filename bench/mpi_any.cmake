@@ -13,3 +13,13 @@ if(MAESTRO_HAVE_MPI)
                          ENVIRONMENT "${MAESTRO_MPI_ENV}")
   endif()
 endif()
+
+# The same with a device-fast hybrid agent (--device): every rank fires it
+# on its CPU place and its devices (core/serve.c). Tiny under ctest.
+if(MAESTRO_HAVE_MPI AND BUILD_TESTING)
+  add_test(NAME bench_mpi_any_device_tiny
+           COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} 2 $<TARGET_FILE:bench_mpi_any>
+                   --device 40 1)
+  set_tests_properties(bench_mpi_any_device_tiny PROPERTIES TIMEOUT 120 LABELS "bench;mpi;ocl"
+                       ENVIRONMENT "${MAESTRO_MPI_ENV}")
+endif()
