@@ -209,6 +209,7 @@ static void agent_free(struct maestro_agent *a) {
   /* Disarmed when it finished; this only makes sure. */
   if (a->period_ns && a->g->state == GRAPH_STARTED) sched_timer_cancel(a->g->rt, &a->timer);
   place_impls_free(a->g->rt, a->impls);
+  free(a->prep_why);
   kernel_free((maestro_kernel_t *)a->kernel); /* our copy (kernel_dup) */
   free(a->in);
   free(a->out);

@@ -244,7 +244,7 @@ static void test_build_fails_remote(void) {
   /* Named: the agent, a rank other than 0, why. */
   int named = strstr(e, "agent 'badmix' on rank ") && !strstr(e, "on rank 0") &&
               strstr(e, "cannot be set up on this rank");
-  if (!named) fprintf(stderr, "rank %d: %s\n", me, e);
+  if (!named || me == 0) fprintf(stderr, "\n  rank %d: %s\n", me, e);
   CU_ASSERT_TRUE(named);
   maestro_graph_destroy(g);
 }

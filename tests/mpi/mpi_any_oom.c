@@ -126,7 +126,8 @@ static void test_oom_on_rank1(void) {
   int rc = maestro_graph_wait(g); /* returns on every rank: it hung here */
   const char *e = maestro_last_error();
   int named = strstr(e, "heavy") && strstr(e, "rank 1") && strstr(e, "out of memory");
-  if (!named || rc != MAESTRO_EAGENT) fprintf(stderr, "rank %d: rc %d: %s\n", me, rc, e);
+  if (!named || rc != MAESTRO_EAGENT || me == 0)
+    fprintf(stderr, "\n  rank %d: rc %d: %s\n", me, rc, e);
   CU_ASSERT_EQUAL(rc, MAESTRO_EAGENT);
   CU_ASSERT_TRUE(named);
   CU_ASSERT_TRUE(ordered);
