@@ -104,16 +104,17 @@ if(MAESTRO_HAVE_MPI)
   endforeach()
 endif()
 
-# Out of memory on a rank serving a MAESTRO_RANK_ANY agent (injected on
-# rank 1: MAESTRO_FAULTS answer=1, serve=1; Debug builds, which have fault
-# injection): the graph fails on every rank, named, and never hangs.
+# Faults on a rank serving a MAESTRO_RANK_ANY agent (injected on rank 1;
+# Debug builds, which have fault injection): out of memory for an outcome
+# or a firing (answer=1, serve=1) fails the graph on every rank, named, and
+# never hangs; launches refused there (launch=1) fall back to its CPU.
 if(MAESTRO_HAVE_MPI AND CMAKE_BUILD_TYPE STREQUAL "Debug")
-  add_executable(mpi_any_oom mpi/mpi_any_oom.c)
-  target_link_libraries(mpi_any_oom PRIVATE maestro_testmain MPI::MPI_C)
-  foreach(item answer serve)
-    add_test(NAME mpi_any_oom_${item}
-             COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} 2 $<TARGET_FILE:mpi_any_oom>)
-    set_tests_properties(mpi_any_oom_${item} PROPERTIES TIMEOUT 60 LABELS "mpi"
+  add_executable(mpi_any_faults mpi/mpi_any_faults.c)
+  target_link_libraries(mpi_any_faults PRIVATE maestro_testmain MPI::MPI_C)
+  foreach(item answer serve launch)
+    add_test(NAME mpi_any_fault_${item}
+             COMMAND ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} 2 $<TARGET_FILE:mpi_any_faults>)
+    set_tests_properties(mpi_any_fault_${item} PROPERTIES TIMEOUT 60 LABELS "mpi"
                          ENVIRONMENT "${MAESTRO_MPI_ENV};MAESTRO_TEST_FAULT=${item}")
   endforeach()
 endif()

@@ -190,15 +190,18 @@ static void serve_fire(struct maestro_agent *a, struct job *j, int cpu) {
       trace_on(rt)) { /* rank 0's trace shows its round trip, on the track of this rank */
     trace_fire_ns(rt, MAESTRO_PLACE_CPU, cpu, a->trace_name, j->seq, j->bytes, t0, t1, 0, 0);
   }
-  /* This thread ran it: a failure's message is still here. */
+  /* Counted before the answer goes: once rank 0 has every answer, every
+   * rank's maestro_graph_wait may return, and its stats must be whole. */
+  sched_account(rt, MAESTRO_PLACE_CPU, cpu, t1 - t0, rs.fires);
+  run_stats_flush(a, &rs, t1 - t0, MAESTRO_PLACE_CPU, cpu);
+  /* This thread ran it: a failure's message is still here (the flush
+   * above sets no error). */
   rt->dist->any_result(g, a, j->rank, j->seq, st, f.out, st >= 0 ? f.nout : 0,
                        st < 0 ? maestro_last_error() : NULL, t1 - t0,
                        t0 > j->t_in ? t0 - j->t_in : 0, 0);
   f.nout = 0; /* the backend took them */
   run_fire_done(&f);
   job_free(j);
-  run_stats_flush(a, &rs, t1 - t0, MAESTRO_PLACE_CPU, cpu);
-  sched_account(rt, MAESTRO_PLACE_CPU, cpu, t1 - t0, rs.fires);
 }
 
 /* A device firing of job `j` ended, on the device's completion thread. */
