@@ -187,7 +187,7 @@ static void test_devices_everywhere(void) {
   CU_ASSERT_EQUAL(rc, MAESTRO_OK);
   maestro_agent_stats_t st;
   CU_ASSERT_EQUAL(maestro_agent_stats(a, &st), MAESTRO_OK);
-  uint64_t fires[64], dev[64], cpu[64];
+  uint64_t fires[64] = {0}, dev[64] = {0}, cpu[64] = {0};
   gather(st.fires, fires);
   gather(st.device_fires, dev);
   gather(st.cpu_fires, cpu);
