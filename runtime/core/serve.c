@@ -122,6 +122,8 @@ static void serve_fire(struct maestro_agent *a, struct job *j, int cpu) {
       bytes += j->in[p]->size;
     trace_fire_ns(rt, MAESTRO_PLACE_CPU, cpu, a->trace_name, j->seq, bytes, t0, t1, 0, 0);
   }
+  /* Counted before the answer leaves: once rank 0 counts it, so does this rank. */
+  if (st >= 0) atomic_fetch_add_explicit(&a->st.served, 1, memory_order_relaxed);
   /* This thread ran it: a failure's message is still here. */
   rt->dist->any_result(g, a, j->rank, j->seq, st, f.out, st >= 0 ? f.nout : 0,
                        st < 0 ? maestro_last_error() : NULL, t1 - t0,
