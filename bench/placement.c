@@ -17,7 +17,8 @@
  * --fresh: each static run, too, on a new runtime warmed as the dynamic
  * ones are (by default they share one long-lived runtime; a new runtime's
  * first graph runs slower: see docs/performance.md, placefix).
- * Usage: placement [--tiny] [--stateful] [--fresh] [msgs [elems [iters [reps]]]] */
+ * Usage: placement [--tiny] [--stateful] [--fresh] [--trace PREFIX] [msgs [elems [iters [reps]]]]
+ */
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +33,11 @@ static pl_size_t sz;
 static int stateless = 1;
 /* --fresh: static placements on new runtimes too. */
 static int fresh_static;
+/* --trace PREFIX: each dynamic run's runtime writes a Chrome trace to
+ * PREFIX-<graph>-<cold|warm>-<round>.json (how each firing's place was
+ * chosen, when it ran: where a cold run's time goes). */
+static const char *trace_prefix;
+static char trace_path[512];
 /* While set, run_once names its hybrids apart (their models are not the
  * measured ones') and checks nothing of their counts. */
 static int warming;
@@ -94,6 +100,7 @@ static maestro_runtime_t *new_rt(const char *perf_dir) {
   maestro_config_defaults(&cfg);
   cfg.stats = 0;
   cfg.perf_dir = perf_dir;
+  cfg.trace = trace_path[0] ? trace_path : NULL;
   maestro_runtime_t *rt = NULL;
   if (maestro_runtime_create(&cfg, &rt) || maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) < 1) {
     fprintf(stderr, "placement: no runtime with a device: %s\n", maestro_last_error());
@@ -210,6 +217,14 @@ static maestro_runtime_t *new_warm_rt(const char *perf_dir) {
   return rt;
 }
 
+/* The trace file of the next runtime (none without --trace). */
+static void trace_name(const char *what, int round) {
+  trace_path[0] = 0;
+  if (trace_prefix)
+    snprintf(trace_path, sizeof trace_path, "%s-%s-%s-%d.json", trace_prefix,
+             pl_graph_names[graph_kind], what, round);
+}
+
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -236,6 +251,8 @@ int main(int argc, char **argv) {
       stateless = 0;
     else if (!strcmp(argv[a0], "--fresh"))
       fresh_static = 1;
+    else if (!strcmp(argv[a0], "--trace") && a0 + 1 < argc)
+      trace_prefix = argv[++a0];
     else
       break;
   }
@@ -246,9 +263,9 @@ int main(int argc, char **argv) {
   if (argc > a0 + 2) sz.iters = (unsigned)atoi(argv[a0 + 2]);
   if (argc > a0 + 3) reps = atoi(argv[a0 + 3]);
   if (sz.msgs < 1 || sz.n < 64 || sz.iters < 2 || reps < 1 || reps > 64) {
-    fprintf(stderr,
-            "usage: placement [--tiny] [--stateful] [--fresh] [msgs [elems >= 64 [iters >= 2 "
-            "[reps]]]]\n");
+    fprintf(stderr, "usage: placement [--tiny] [--stateful] [--fresh] [--trace PREFIX] [msgs "
+                    "[elems >= 64 [iters >= 2 "
+                    "[reps]]]]\n");
     return 2;
   }
   char dir[] = "/tmp/maestro-placement-XXXXXX";
@@ -287,13 +304,16 @@ int main(int argc, char **argv) {
         sv[p][r] = run_once(srt, pref, &tmp);
         if (srt != rt_static) maestro_runtime_destroy(srt);
       }
+      trace_name("cold", r);
       maestro_runtime_t *rt = new_warm_rt(""); /* fresh models: a runtime of its own each time */
       sv[4][r] = run_once(rt, any, &tmp);
       maestro_runtime_destroy(rt);
+      trace_name("warm", r);
       rt = new_warm_rt(dir);
       sv[5][r] = run_once(rt, any, &tmp);
       share += tmp;
       maestro_runtime_destroy(rt);
+      trace_path[0] = 0;
     }
     for (int p = 0; p < 4; p++)
       st[p] = median(sv[p], reps);
