@@ -97,14 +97,19 @@ static void test_cold_start_is_forgotten(void) {
   /* cold9, the exact rule: firing 0 on the CPU (5 ms), 1 and 2 on the
    * device (fewest samples first; on a tie the faster-looking place), and
    * the CPU dismissed on its one sample once the device has two. Judged on
-   * one sample, it is re-measured after 4 x 64 = 256 firings of the key
-   * (not 64 x 16, its ratio): firing 257 finds it fast, its entry restarts,
+   * one sample, it is re-measured after 64 firings of the key (the gap, not
+   * stretched by its ratio): firing 65 finds it fast, its entry restarts,
    * and every later firing runs on the CPU (the device, 10^4 times slower
-   * now, is not explored again within N). */
-  CU_ASSERT_EQUAL(dev_any, 256);
+   * now, is not explored again within N). So 535 of the 599 firings after
+   * the cold start (89%, the issue asks >= 80%) run on the CPU. */
+  CU_ASSERT_EQUAL(dev_any, 64);
   CU_ASSERT_EQUAL(atomic_load(&where[0]), 1);
-  CU_ASSERT_EQUAL(atomic_load(&where[256]), 2);
-  CU_ASSERT_EQUAL(atomic_load(&where[257]), 1);
+  CU_ASSERT_EQUAL(atomic_load(&where[64]), 2);
+  CU_ASSERT_EQUAL(atomic_load(&where[65]), 1);
+  int cpu_after = 0;
+  for (int i = 1; i < N; i++)
+    cpu_after += atomic_load(&where[i]) == 1;
+  CU_ASSERT(cpu_after * 10 >= (N - 1) * 8);
   maestro_agent_stats_t st;
   CU_ASSERT_EQUAL(maestro_agent_stats(a, &st), MAESTRO_OK);
   CU_ASSERT_EQUAL(st.fires, (uint64_t)N);
@@ -127,7 +132,7 @@ static void test_cold_start_is_forgotten(void) {
  * faster-looking one first on a tie (the device gets its second sample
  * before the CPU), and once the CPU's one sample took more than 4x the
  * device's mean over two, calibration stops (perf_settled). The CPU is not
- * explored again within N2 firings (its gap is stretched 4x: 256 firings). */
+ * explored again within N2 firings (its gap: 64 firings). */
 #define N2 40
 static int slow_cpu(maestro_fire_t *f) {
   maestro_place_kind_t kind;

@@ -595,13 +595,15 @@ double perf_explore_stretch(struct perf_hist *h, uint64_t bytes, double slower) 
   if (!h || !(slower > 1.0)) return slower;
   const struct perf_params *p = &h->s->p;
   /* Judged on fewer samples than a reference needs (one slow first firing
-   * may have been a cold start or a first launch): re-measured within
-   * early_ratio * gap firings however slow it looked; the second sample
-   * confirms the judgement (every sample slow) or undoes it. */
+   * may have been a cold start or a first launch): re-measured after gap
+   * firings, not stretched, however slow it looked; the second sample
+   * confirms the judgement (every sample slow, the full stretch from then
+   * on) or undoes it. Unstretched because a cold start must be forgotten
+   * soon: after a 5 ms first CPU firing, the CPU comes back after 64 firings
+   * (89% of 600 on it), where a 4x stretch kept 256 on the device (57%). */
   if (atomic_load_explicit(&h->pub_count[perf_bucket(bytes)], memory_order_acquire) <
-          p->early_ref &&
-      slower > p->early_ratio)
-    return p->early_ratio;
+      p->early_ref)
+    return 1.0;
   return slower;
 }
 

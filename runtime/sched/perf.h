@@ -35,8 +35,8 @@
  * chance) does not make every other place look fast; the place dismissed
  * needs 1, since noise only ever makes a sample slower and a slow first
  * sample is checked again soon: while it has fewer than early_ref samples
- * its exploration gap is stretched by early_ratio at most
- * (perf_explore_stretch), and the second sample, taken then, either
+ * its exploration gap is not stretched (perf_explore_stretch), and the
+ * second sample, taken then, either
  * confirms it (each sample slow) or undoes it (a fast sample restarts the
  * entry, below).
  *
@@ -190,9 +190,9 @@ int perf_should_explore_at(struct perf_hist *h, double slower);
 
 /* The stretch perf_should_explore_at should get for h, a place the models
  * expect `slower` times as long for `bytes` input bytes: `slower`, but at
- * most early_ratio while h's entry has fewer than early_ref samples (judged
- * far slower on one slow sample, which may have been a cold start: it is
- * re-measured within early_ratio * gap firings). */
+ * most 1 while h's entry has fewer than early_ref samples (judged far
+ * slower on one slow sample, which may have been a cold start: it is
+ * re-measured after gap firings). */
 double perf_explore_stretch(struct perf_hist *h, uint64_t bytes, double slower);
 
 /* The architecture of a place, for perf_hist_get: "cpu:<model>" for CPU

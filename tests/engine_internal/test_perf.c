@@ -232,7 +232,7 @@ static void perf_early_settle(void) {
 /* cold9: the counts of the early stop. The place dismissed needs ONE
  * sample (early_samples 1), the place it is compared with TWO (early_ref
  * 2); while the dismissed entry has fewer than two samples its exploration
- * is stretched by 4 (early_ratio) at most, whatever the ratio, and the
+ * is not stretched, whatever the ratio, and the
  * exploration's sample restarts it when it is fast (a cold start), or
  * confirms it when slow, after which the full stretch applies. */
 static void perf_early_settle_one(void) {
@@ -249,15 +249,15 @@ static void perf_early_settle_one(void) {
   CU_ASSERT_EQUAL(perf_samples(fast, 4096), 2);
   CU_ASSERT_EQUAL(perf_settled(slow, 4096, fast), 1); /* one sample, 50x */
   CU_ASSERT_EQUAL(perf_settled(fast, 4096, slow), 0);
-  /* 50x slower on one sample: stretched 4x, not 50x. */
-  CU_ASSERT(perf_explore_stretch(slow, 4096, 50.0) == 4.0);
-  CU_ASSERT(perf_explore_stretch(slow, 4096, 3.0) == 3.0);
+  /* 50x slower on one sample: not stretched. */
+  CU_ASSERT(perf_explore_stretch(slow, 4096, 50.0) == 1.0);
+  CU_ASSERT(perf_explore_stretch(slow, 4096, 3.0) == 1.0);
   CU_ASSERT(perf_explore_stretch(slow, 4096, 0.5) == 0.5);
   CU_ASSERT(perf_explore_stretch(fast, 4096, 50.0) == 50.0);   /* two samples: the full stretch */
-  CU_ASSERT(perf_explore_stretch(slow, 1 << 20, 50.0) == 4.0); /* no sample there */
+  CU_ASSERT(perf_explore_stretch(slow, 1 << 20, 50.0) == 1.0); /* no sample there */
   CU_ASSERT(perf_explore_stretch(NULL, 4096, 50.0) == 50.0);
-  /* Its exploration comes after 4 * 4 = 16 firings of the key. */
-  for (int i = 0; i < 15; i++) {
+  /* Its exploration comes after 4 firings of the key (explore_every). */
+  for (int i = 0; i < 3; i++) {
     perf_chosen(fast);
     CU_ASSERT_EQUAL(perf_should_explore_at(slow, perf_explore_stretch(slow, 4096, 50.0)), 0);
   }
@@ -279,7 +279,7 @@ static void perf_early_settle_one(void) {
   fast = perf_hist_get(s, "k", ARCH_B);
   record_all(fast, 64, (const uint64_t[]){100, 100}, 2);
   perf_record(slow, 64, 5000);
-  for (int i = 0; i < 16; i++)
+  for (int i = 0; i < 4; i++)
     perf_chosen(fast);
   CU_ASSERT_EQUAL(perf_should_explore_at(slow, perf_explore_stretch(slow, 64, 50.0)), 1);
   perf_record(slow, 64, 4800);
@@ -295,7 +295,7 @@ static void perf_early_settle_one(void) {
   record_all(fast, 64, (const uint64_t[]){100, 100}, 2);
   perf_record(slow, 64, 5000);
   CU_ASSERT_EQUAL(perf_settled(slow, 64, fast), 0); /* two of three */
-  CU_ASSERT(perf_explore_stretch(slow, 64, 50.0) == 4.0);
+  CU_ASSERT(perf_explore_stretch(slow, 64, 50.0) == 1.0);
   perf_record(fast, 64, 100);
   CU_ASSERT_EQUAL(perf_settled(slow, 64, fast), 1);
   perf_store_destroy(s);
