@@ -20,22 +20,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "maestro.h"
 #include "maestro/opencl.h"
+#include "raw_clblast.h" /* examples/: now_s, raw_ocl_queue, the raw CLBlast loop */
 #include <cblas.h>
 #include <clFFT.h>
 #include <clblast_c.h>
 #include <fftw3.h>
 
 static int fft_mode; /* `fft`: the FFT agent instead of SGEMM */
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static float a_at(size_t seq, size_t i, size_t l) {
   return (float)((int)((i * 7 + l * 3 + seq) % 11) - 5);
@@ -161,41 +155,6 @@ fail:
   return -1;
 }
 
-/* The device side by hand on device 0, one message at a time. */
-static int run_raw_cl(maestro_runtime_t *rt, size_t n, int msgs, double *secs) {
-  cl_context ctx;
-  cl_device_id dev;
-  cl_int e;
-  if (maestro_runtime_cl_device(rt, 0, &ctx, &dev)) return -1;
-  size_t bytes = n * n * sizeof(float);
-  cl_command_queue q = clCreateCommandQueue(ctx, dev, 0, &e);
-  cl_mem a = clCreateBuffer(ctx, CL_MEM_READ_ONLY, bytes, NULL, &e);
-  cl_mem b = clCreateBuffer(ctx, CL_MEM_READ_ONLY, bytes, NULL, &e);
-  cl_mem c = clCreateBuffer(ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
-  float *ha = malloc(bytes), *hb = malloc(bytes), *hc = malloc(bytes);
-  int ok = 0;
-  double t0 = now_s();
-  for (int i = 0; q && a && b && c && ha && hb && hc && i < msgs; i++) {
-    fill(ha, hb, n, (size_t)i);
-    clEnqueueWriteBuffer(q, a, CL_FALSE, 0, bytes, ha, 0, NULL, NULL);
-    clEnqueueWriteBuffer(q, b, CL_FALSE, 0, bytes, hb, 0, NULL, NULL);
-    if (CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, n, n, n, 1.0f,
-                     a, 0, n, b, 0, n, 0.0f, c, 0, n, &q, NULL) != CLBlastSuccess)
-      break;
-    clEnqueueReadBuffer(q, c, CL_TRUE, 0, bytes, hc, 0, NULL, NULL);
-    ok += corners_ok(hc, n, (size_t)i);
-  }
-  *secs = now_s() - t0;
-  free(ha);
-  free(hb);
-  free(hc);
-  if (a) clReleaseMemObject(a);
-  if (b) clReleaseMemObject(b);
-  if (c) clReleaseMemObject(c);
-  if (q) clReleaseCommandQueue(q);
-  return ok;
-}
-
 /* The CPU side by hand, on this thread. */
 static int run_raw_cpu(size_t n, int msgs, double *secs) {
   size_t bytes = n * n * sizeof(float);
@@ -225,15 +184,15 @@ static int raw_plan_made;
 static int run_raw_clfft(maestro_runtime_t *rt, size_t n, int msgs, double *secs) {
   cl_context ctx;
   cl_device_id dev;
-  cl_int e;
-  if (maestro_runtime_cl_device(rt, 0, &ctx, &dev)) return -1;
+  cl_command_queue q = raw_ocl_queue(rt, 0, &ctx, &dev);
+  if (!q) return -1;
   size_t bytes = n * 2 * sizeof(float);
-  cl_command_queue q = clCreateCommandQueue(ctx, dev, 0, &e);
+  cl_int e;
   cl_mem x = clCreateBuffer(ctx, CL_MEM_READ_ONLY, bytes, NULL, &e);
   cl_mem y = clCreateBuffer(ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
   float *hx = malloc(bytes), *hy = malloc(bytes);
   int ok = -1;
-  if (q && x && y && hx && hy && !raw_plan_made) {
+  if (x && y && hx && hy && !raw_plan_made) {
     /* clfftSetup was called by the runtime (the untimed first graph ran the
      * agent on device 0): a second call would start clFFT over. */
     raw_plan_made = clfftCreateDefaultPlan(&raw_plan, ctx, CLFFT_1D, &n) == CLFFT_SUCCESS &&
@@ -246,7 +205,7 @@ static int run_raw_clfft(maestro_runtime_t *rt, size_t n, int msgs, double *secs
                                           NULL) == CLFFT_SUCCESS &&
                     clFinish(q) == CL_SUCCESS; /* PoCL compiles at the first transform */
   }
-  if (q && x && y && hx && hy && raw_plan_made) {
+  if (x && y && hx && hy && raw_plan_made) {
     ok = 0;
     double t0 = now_s();
     for (int i = 0; i < msgs; i++) {
@@ -264,7 +223,7 @@ static int run_raw_clfft(maestro_runtime_t *rt, size_t n, int msgs, double *secs
   free(hy);
   if (x) clReleaseMemObject(x);
   if (y) clReleaseMemObject(y);
-  if (q) clReleaseCommandQueue(q);
+  clReleaseCommandQueue(q);
   return ok;
 }
 
@@ -316,7 +275,9 @@ int main(int argc, char **argv) {
   if (dev) ok &= run_graph(rt, (maestro_affinity_t){MAESTRO_ON_DEVICE, 0, 0}, n, 1, &t) == 1;
   for (int r = 0; r < rounds; r++) {
     if (dev) {
-      ok &= (fft_mode ? run_raw_clfft(rt, n, msgs, &t) : run_raw_cl(rt, n, msgs, &t)) == msgs;
+      /* The device side by hand on device 0, one message at a time. */
+      ok &= (fft_mode ? run_raw_clfft(rt, n, msgs, &t)
+                      : raw_clblast_sgemm(rt, n, msgs, fill, corners_ok, &t)) == msgs;
       best[0] = fmin(best[0], t);
       ok &= run_graph(rt, (maestro_affinity_t){MAESTRO_ON_DEVICE, 0, 0}, n, msgs, &t) == msgs;
       best[1] = fmin(best[1], t);

@@ -7,6 +7,8 @@ if(maestro_nlibs EQUAL 4)
   maestro_add_bench(libagents SOURCES libagents.c TINY_ARGS 16 2 1 TIMEOUT 120
                     LIBS ${MAESTRO_LIB_LIBS} ENV OPENBLAS_NUM_THREADS=1)
   target_include_directories(bench_libagents SYSTEM PRIVATE ${MAESTRO_LIB_INCS})
+  # The raw CLBlast loop is examples/clblast_gemm's (examples/raw_clblast.h).
+  target_include_directories(bench_libagents PRIVATE ${PROJECT_SOURCE_DIR}/examples)
   if(BUILD_TESTING)
     add_test(NAME bench_libagents_fft_tiny COMMAND bench_libagents fft 64 2 1)
     set_tests_properties(bench_libagents_fft_tiny PROPERTIES TIMEOUT 120 LABELS bench ENVIRONMENT

@@ -17,7 +17,9 @@
  * --fresh: each static run, too, on a new runtime warmed as the dynamic
  * ones are (by default they share one long-lived runtime; a new runtime's
  * first graph runs slower: see docs/performance.md, placefix).
- * Usage: placement [--tiny] [--stateful] [--fresh] [msgs [elems [iters [reps]]]] */
+ * Usage: placement [--tiny] [--stateful] [--fresh] [--trace PREFIX] [--graph NAME] [--static XX]
+ * [msgs [elems [iters [reps]]]]
+ */
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +34,19 @@ static pl_size_t sz;
 static int stateless = 1;
 /* --fresh: static placements on new runtimes too. */
 static int fresh_static;
+/* --trace PREFIX: each dynamic run's runtime writes a Chrome trace to
+ * PREFIX-<graph>-<cold|warm>-<round>.json (how each firing's place was
+ * chosen, when it ran: where a cold run's time goes). */
+static const char *trace_prefix;
+static char trace_path[512];
+/* --graph NAME: that graph only; --static XX (CC, CD, DC or DD): that
+ * static placement only, the ratios taken against it (to compare two
+ * builds' cold and warm runs many times over on a shared machine). */
+static int only_graph = -1, only_static = -1;
+/* The process's CPU time (PoCL's threads included) over run_once's last
+ * makespan: the work a run did, which other load on the machine moves less
+ * than its makespan. */
+static double last_cpu_s;
 /* While set, run_once names its hybrids apart (their models are not the
  * measured ones') and checks nothing of their counts. */
 static int warming;
@@ -94,6 +109,7 @@ static maestro_runtime_t *new_rt(const char *perf_dir) {
   maestro_config_defaults(&cfg);
   cfg.stats = 0;
   cfg.perf_dir = perf_dir;
+  cfg.trace = trace_path[0] ? trace_path : NULL;
   maestro_runtime_t *rt = NULL;
   if (maestro_runtime_create(&cfg, &rt) || maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) < 1) {
     fprintf(stderr, "placement: no runtime with a device: %s\n", maestro_last_error());
@@ -167,9 +183,10 @@ static double run_once(maestro_runtime_t *rt, const maestro_pref_t pref[2], doub
       maestro_connect(g, h[1], "out", snk, "in", 4))
     die("connect");
   if (maestro_graph_start(g)) die("start");
-  uint64_t t0 = bench_now_ns();
+  uint64_t t0 = bench_now_ns(), c0 = bench_cpu_ns();
   if (maestro_graph_wait(g)) die("wait");
   double t = (double)(bench_now_ns() - t0) * 1e-9;
+  last_cpu_s = (double)(bench_cpu_ns() - c0) * 1e-9;
   uint64_t dev = 0, all = 0;
   for (int i = 0; i < 2; i++) {
     maestro_agent_stats_t st;
@@ -210,6 +227,14 @@ static maestro_runtime_t *new_warm_rt(const char *perf_dir) {
   return rt;
 }
 
+/* The trace file of the next runtime (none without --trace). */
+static void trace_name(const char *what, int round) {
+  trace_path[0] = 0;
+  if (trace_prefix)
+    snprintf(trace_path, sizeof trace_path, "%s-%s-%s-%d.json", trace_prefix,
+             pl_graph_names[graph_kind], what, round);
+}
+
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -236,7 +261,19 @@ int main(int argc, char **argv) {
       stateless = 0;
     else if (!strcmp(argv[a0], "--fresh"))
       fresh_static = 1;
-    else
+    else if (!strcmp(argv[a0], "--trace") && a0 + 1 < argc)
+      trace_prefix = argv[++a0];
+    else if (!strcmp(argv[a0], "--graph") && a0 + 1 < argc) {
+      a0++;
+      for (int k = 0; k < PL_NGRAPHS; k++)
+        if (!strcmp(argv[a0], pl_graph_names[k])) only_graph = k;
+      if (only_graph < 0) break;
+    } else if (!strcmp(argv[a0], "--static") && a0 + 1 < argc) {
+      a0++;
+      for (int k = 0; k < 4; k++)
+        if (!strcmp(argv[a0], (const char *[]){"CC", "CD", "DC", "DD"}[k])) only_static = k;
+      if (only_static < 0) break;
+    } else
       break;
   }
   sz = (pl_size_t){tiny ? 12 : 100, tiny ? 1024 : 16384, tiny ? 16 : 64};
@@ -246,9 +283,10 @@ int main(int argc, char **argv) {
   if (argc > a0 + 2) sz.iters = (unsigned)atoi(argv[a0 + 2]);
   if (argc > a0 + 3) reps = atoi(argv[a0 + 3]);
   if (sz.msgs < 1 || sz.n < 64 || sz.iters < 2 || reps < 1 || reps > 64) {
-    fprintf(stderr,
-            "usage: placement [--tiny] [--stateful] [--fresh] [msgs [elems >= 64 [iters >= 2 "
-            "[reps]]]]\n");
+    fprintf(stderr, "usage: placement [--tiny] [--stateful] [--fresh] [--trace PREFIX] [--graph "
+                    "NAME] [--static XX] [msgs "
+                    "[elems >= 64 [iters >= 2 "
+                    "[reps]]]]\n");
     return 2;
   }
   char dir[] = "/tmp/maestro-placement-XXXXXX";
@@ -267,8 +305,9 @@ int main(int argc, char **argv) {
          "DD ms", "best", "cold ms", "warm ms", "cold/b", "warm/b", "dev%");
   int worst = 0;
   for (graph_kind = 0; graph_kind < PL_NGRAPHS; graph_kind++) {
-    double st[4], cold, warm, share = 0, tmp;
-    double sv[6][64];
+    if (only_graph >= 0 && graph_kind != only_graph) continue;
+    double st[4] = {0}, cold, warm, share = 0, tmp;
+    double sv[6][64], cv[6][64];
     const maestro_pref_t dd[2] = {MAESTRO_ON_DEVICE, MAESTRO_ON_DEVICE};
     const maestro_pref_t any[2] = {MAESTRO_ANYWHERE, MAESTRO_ANYWHERE};
     run_once(rt_static, dd, &tmp); /* warm-up: the devices build the kernel on first launch */
@@ -281,32 +320,42 @@ int main(int argc, char **argv) {
      * drifting (it is shared) weighs on all of them alike. */
     for (int r = 0; r < reps; r++) {
       for (int p = 0; p < 4; p++) {
+        if (only_static >= 0 && p != only_static) continue;
         maestro_pref_t pref[2] = {p & 2 ? MAESTRO_ON_DEVICE : MAESTRO_ON_CPU,
                                   p & 1 ? MAESTRO_ON_DEVICE : MAESTRO_ON_CPU};
         maestro_runtime_t *srt = fresh_static ? new_warm_rt("") : rt_static;
         sv[p][r] = run_once(srt, pref, &tmp);
+        cv[p][r] = last_cpu_s;
         if (srt != rt_static) maestro_runtime_destroy(srt);
       }
+      trace_name("cold", r);
       maestro_runtime_t *rt = new_warm_rt(""); /* fresh models: a runtime of its own each time */
       sv[4][r] = run_once(rt, any, &tmp);
+      cv[4][r] = last_cpu_s;
       maestro_runtime_destroy(rt);
+      trace_name("warm", r);
       rt = new_warm_rt(dir);
       sv[5][r] = run_once(rt, any, &tmp);
+      cv[5][r] = last_cpu_s;
       share += tmp;
       maestro_runtime_destroy(rt);
+      trace_path[0] = 0;
     }
     for (int p = 0; p < 4; p++)
-      st[p] = median(sv[p], reps);
+      if (only_static < 0 || p == only_static) st[p] = median(sv[p], reps);
     cold = median(sv[4], reps);
     warm = median(sv[5], reps);
-    int bp = 0;
-    for (int p = 1; p < 4; p++)
+    int bp = only_static >= 0 ? only_static : 0;
+    for (int p = 1; p < 4 && only_static < 0; p++)
       if (st[p] < st[bp]) bp = p;
     static const char *const pn[4] = {"CC", "CD", "DC", "DD"};
     printf("%-10s %8.1f %8.1f %8.1f %8.1f %8s %8.1f %8.1f %6.2f %6.2f %5.0f%%\n",
            pl_graph_names[graph_kind], st[0] * 1e3, st[1] * 1e3, st[2] * 1e3, st[3] * 1e3, pn[bp],
            cold * 1e3, warm * 1e3, cold / st[bp], warm / st[bp], 100.0 * share / reps);
     if (cold / st[bp] > 1.1 || warm / st[bp] > 1.1) worst = 1;
+    if (only_static >= 0)
+      printf("%-10s CPU time ms (median): %s %.1f, cold %.1f, warm %.1f\n", "", pn[bp],
+             median(cv[bp], reps) * 1e3, median(cv[4], reps) * 1e3, median(cv[5], reps) * 1e3);
   }
   printf("(CD = h1 on the CPU, h2 on a device, ...; dev%%: share of hybrid firings on a device in "
          "the warm runs)\n%s\n",

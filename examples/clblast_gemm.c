@@ -15,31 +15,19 @@
  * clblast_gemm --bench n [messages]: n x n products (default 40 messages)
  * through the graph against a raw loop doing the same on device 0 (fill,
  * write, CLBlastSgemm, blocking read), interleaved, best of 3 rounds. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <time.h>
-
+#include "example_util.h" /* now_s, cpu_s, example_device_runtime */
 #include "maestro.h"
 #include "maestro/opencl.h" /* first: it sets the OpenCL version the headers target */
+#include "raw_clblast.h"    /* the raw loop of --bench */
+#include "raw_ocl.h"        /* raw_ocl_queue */
 #include <clblast_c.h>
-#include <math.h>
 
 /* The shapes cycled through: m, n, k (a different size every message). */
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* CPU seconds of the whole process (every thread, the OpenCL device's too). */
-static double cpu_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static const size_t shapes[][3] = {{64, 64, 64},  {100, 37, 81},   {128, 256, 64},
                                    {33, 17, 200}, {256, 256, 256}, {1, 300, 7}};
 enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
@@ -126,10 +114,9 @@ static int warm_up(maestro_runtime_t *rt, int ndev) {
   for (int i = 0; i < ndev; i++) {
     cl_context ctx;
     cl_device_id dev;
-    if (maestro_runtime_cl_device(rt, i, &ctx, &dev)) return 1;
-    cl_int e;
-    cl_command_queue q = clCreateCommandQueue(ctx, dev, 0, &e);
+    cl_command_queue q = raw_ocl_queue(rt, i, &ctx, &dev);
     if (!q) return 1;
+    cl_int e;
     cl_mem m = clCreateBuffer(ctx, CL_MEM_READ_WRITE, sizeof(float), NULL, &e);
     CLBlastStatusCode st =
         m ? CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, 1, 1, 1,
@@ -226,45 +213,17 @@ static int run_graph(maestro_runtime_t *rt, int msgs, size_t n, double *secs) {
   return rc == MAESTRO_OK && st.device_fires == (uint64_t)msgs ? exact : -1;
 }
 
-/* The same work by hand on device 0, one message at a time: fill A and B,
- * write them, CLBlastSgemm, read C back (blocking), check it. Returns the
- * exact products, the seconds in *secs. */
-static int run_raw(maestro_runtime_t *rt, int msgs, size_t n, double *secs) {
-  cl_context ctx;
-  cl_device_id dev;
-  cl_int e;
-  if (maestro_runtime_cl_device(rt, 0, &ctx, &dev)) return -1;
-  size_t bytes = n * n * sizeof(float);
-  cl_command_queue q = clCreateCommandQueue(ctx, dev, 0, &e);
-  cl_mem a = clCreateBuffer(ctx, CL_MEM_READ_ONLY, bytes, NULL, &e);
-  cl_mem b = clCreateBuffer(ctx, CL_MEM_READ_ONLY, bytes, NULL, &e);
-  cl_mem c = clCreateBuffer(ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
-  float *ha = malloc(bytes), *hb = malloc(bytes), *hc = malloc(bytes);
-  int exact = 0;
-  double t0 = now_s();
-  for (int i = 0; q && a && b && c && ha && hb && hc && i < msgs; i++) {
-    for (size_t r = 0; r < n; r++)
-      for (size_t col = 0; col < n; col++) {
-        ha[r * n + col] = a_at((uint64_t)i, r, col);
-        hb[r * n + col] = b_at((uint64_t)i, r, col);
-      }
-    clEnqueueWriteBuffer(q, a, CL_FALSE, 0, bytes, ha, 0, NULL, NULL);
-    clEnqueueWriteBuffer(q, b, CL_FALSE, 0, bytes, hb, 0, NULL, NULL);
-    if (CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, n, n, n, 1.0f,
-                     a, 0, n, b, 0, n, 0.0f, c, 0, n, &q, NULL) != CLBlastSuccess)
-      break;
-    clEnqueueReadBuffer(q, c, CL_TRUE, 0, bytes, hc, 0, NULL, NULL);
-    exact += check((uint64_t)i, (const size_t[]){n, n, n}, hc, 1) == 0;
-  }
-  *secs = now_s() - t0;
-  free(ha);
-  free(hb);
-  free(hc);
-  if (a) clReleaseMemObject(a);
-  if (b) clReleaseMemObject(b);
-  if (c) clReleaseMemObject(c);
-  if (q) clReleaseCommandQueue(q);
-  return exact;
+/* --bench's raw loop (raw_clblast_sgemm): message seq's A and B (n x n),
+ * and whether its C is right (its corners). */
+static void fill_ab(float *a, float *b, size_t n, size_t seq) {
+  for (size_t r = 0; r < n; r++)
+    for (size_t col = 0; col < n; col++) {
+      a[r * n + col] = a_at((uint64_t)seq, r, col);
+      b[r * n + col] = b_at((uint64_t)seq, r, col);
+    }
+}
+static int corners_right(const float *c, size_t n, size_t seq) {
+  return check((uint64_t)seq, (const size_t[]){n, n, n}, c, 1) == 0;
 }
 
 /* --bench n msgs: the graph against the raw loop, interleaved rounds, best
@@ -275,7 +234,7 @@ static int bench(maestro_runtime_t *rt, size_t n, int msgs) {
   int ok = 1;
   for (int round = 0; round < 3; round++) {
     c0 = cpu_s();
-    ok &= run_raw(rt, msgs, n, &t) == msgs;
+    ok &= raw_clblast_sgemm(rt, n, msgs, fill_ab, corners_right, &t) == msgs;
     cpu_r = fmin(cpu_r, cpu_s() - c0);
     best_r = fmin(best_r, t);
     c0 = cpu_s();
@@ -307,16 +266,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   maestro_runtime_t *rt;
-  if (maestro_runtime_create(NULL, &rt)) {
-    fprintf(stderr, "runtime: %s\n", maestro_last_error());
-    return 1;
-  }
-  int ndev = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE);
-  if (ndev < 1) {
-    printf("clblast_gemm: no OpenCL device, nothing to run\n");
-    maestro_runtime_destroy(rt);
-    return 77;
-  }
+  int ndev, st = example_device_runtime("clblast_gemm", &rt, &ndev);
+  if (st) return st;
   if (warm_up(rt, ndev)) {
     maestro_runtime_destroy(rt);
     return 1;

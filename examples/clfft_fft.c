@@ -21,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "example_util.h" /* example_device_runtime */
 #include "maestro.h"
 #include "maestro/opencl.h" /* first: it sets the OpenCL version the headers target */
+#include "raw_ocl.h"        /* raw_ocl_queue */
 #include <clFFT.h>
 
 static const size_t lengths[] = {1024, 768, 4096, 1000, 64, 2048};
@@ -98,10 +100,9 @@ static int fft_cl(maestro_clfire_t *f) {
 static int plans_make(maestro_runtime_t *rt, fft_t *s) {
   for (int d = 0; d < s->ndev; d++) {
     cl_context ctx;
-    if (maestro_runtime_cl_device(rt, d, &ctx, &s->dev[d])) return 1;
-    cl_int e;
-    cl_command_queue q = clCreateCommandQueue(ctx, s->dev[d], 0, &e);
+    cl_command_queue q = raw_ocl_queue(rt, d, &ctx, &s->dev[d]);
     if (!q) return 1;
+    cl_int e;
     int bad = 0;
     for (int l = 0; l < NLEN && !bad; l++) {
       size_t n = lengths[l];
@@ -158,17 +159,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   maestro_runtime_t *rt;
-  if (maestro_runtime_create(NULL, &rt)) {
-    fprintf(stderr, "runtime: %s\n", maestro_last_error());
-    return 1;
-  }
   fft_t fs = {0};
-  fs.ndev = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE);
-  if (fs.ndev < 1) {
-    printf("clfft_fft: no OpenCL device, nothing to run\n");
-    maestro_runtime_destroy(rt);
-    return 77;
-  }
+  int st = example_device_runtime("clfft_fft", &rt, &fs.ndev);
+  if (st) return st;
   if (fs.ndev > MAXDEV) fs.ndev = MAXDEV;
   /* What clfftInitSetupData does: the header defines it as a C99 inline
    * function, with no external definition for an unoptimised build to call. */

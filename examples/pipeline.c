@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "example_util.h" /* CHECK(call): prints maestro_last_error() and returns 1 on failure */
 #include "maestro.h"
 
 /* Every port carries 64-bit integers, one per message. */
@@ -45,15 +46,6 @@ static int total(maestro_fire_t *f) {
   *sum += *(const int64_t *)maestro_buf_cdata(maestro_fire_in(f, 0));
   return MAESTRO_OK;
 }
-
-#define CHECK(call)                                                                                \
-  do {                                                                                             \
-    int rc_ = (call);                                                                              \
-    if (rc_ < 0) {                                                                                 \
-      fprintf(stderr, "%s failed: %s\n", #call, maestro_last_error());                             \
-      return 1;                                                                                    \
-    }                                                                                              \
-  } while (0)
 
 int main(void) {
   maestro_runtime_t *rt; /* one per process; NULL config = defaults + MAESTRO_* env */

@@ -5,6 +5,8 @@ foreach(ex matrixmul hotspot)
   string(TOUPPER ${ex} EX)
   target_compile_definitions(${ex} PRIVATE ${EX}_CL="${CMAKE_CURRENT_SOURCE_DIR}/ported/${ex}.cl")
   target_link_libraries(${ex} PRIVATE maestro OpenCL::OpenCL m)
+  # example_util.h, raw_ocl.h
+  target_include_directories(${ex} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 endforeach()
 if(BUILD_TESTING)
   add_test(NAME example_matrixmul COMMAND matrixmul 12)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "example_util.h" /* CHECK(call): prints maestro_last_error() and returns 1 on failure */
 #include "maestro.h"
 
 /* An open-addressing table of words (FNV-1a hashed). */
@@ -105,15 +106,6 @@ static int send_table(maestro_fire_t *f) {
   maestro_buf_truncate(out, at); /* sent with what it holds */
   return maestro_fire_out(f, 0, out);
 }
-
-#define CHECK(call)                                                                                \
-  do {                                                                                             \
-    int rc_ = (call);                                                                              \
-    if (rc_ < 0) {                                                                                 \
-      fprintf(stderr, "%s failed: %s\n", #call, maestro_last_error());                             \
-      return 1;                                                                                    \
-    }                                                                                              \
-  } while (0)
 
 int main(int argc, char **argv) {
   const char *in = argc > 1 ? argv[1] : "-", *out = argc > 2 ? argv[2] : "-";

@@ -85,6 +85,22 @@ if(MAESTRO_HAVE_MPI AND TARGET bench_mpi_any)
                        ENVIRONMENT "${MAESTRO_MPI_ENV};MAESTRO_DEVICES=none")
 endif()
 
+# maestro-top on a MAESTRO_RANK_ANY agent (issue 11, branch anytop): rank 0's
+# segment holds each rank's answered firings, the others' what they served,
+# shown by maestro-top (text and --json) and checked by the merge script.
+if(MAESTRO_HAVE_MPI AND MAESTRO_BUILD_TOOLS)
+  add_executable(mpi_any_top mpi/mpi_any_top.c)
+  target_link_libraries(mpi_any_top PRIVATE maestro_testmain MPI::MPI_C)
+  foreach(n 2 3)
+    add_test(NAME mpi_any_top_${n}
+             COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/mpi/any_top.sh $<TARGET_FILE:maestro-top>
+                     ${PROJECT_SOURCE_DIR}/tools/maestro-merge-ranks $<TARGET_FILE:mpi_any_top>
+                     ${MAESTRO_MPIEXEC} ${MPIEXEC_NUMPROC_FLAG} ${n})
+    set_tests_properties(mpi_any_top_${n} PROPERTIES TIMEOUT 180 LABELS "mpi"
+                         ENVIRONMENT "${MAESTRO_MPI_ENV}")
+  endforeach()
+endif()
+
 # A MAESTRO_RANK_ANY agent with a device implementation: every rank places
 # the firings it gets among its own CPU places and devices (core/serve.c);
 # with one PoCL device per rank and with two. A kernel that does not build

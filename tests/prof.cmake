@@ -23,3 +23,20 @@ if(MAESTRO_BUILD_TOOLS)
   target_include_directories(test_top_model PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../tools/top)
   target_link_libraries(test_top_model PRIVATE m)
 endif()
+
+# maestro-top on MAESTRO_RANK_ANY agents: firings per rank and served, in
+# the table and --json, from a segment (issue 11, branch anytop).
+if(MAESTRO_BUILD_TOOLS)
+  maestro_add_test(test_top_ranks SOURCES ${CMAKE_CURRENT_LIST_DIR}/prof/test_top_ranks.c
+                   ${CMAKE_CURRENT_LIST_DIR}/../tools/top/model.c
+                   ${CMAKE_CURRENT_LIST_DIR}/../tools/top/output.c LABELS prof)
+  target_include_directories(test_top_ranks PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../tools/top)
+  target_link_libraries(test_top_ranks PRIVATE m)
+endif()
+# tools/maestro-merge-ranks top on MAESTRO_RANK_ANY agents (synthetic snapshots).
+if(Python3_FOUND)
+  add_test(NAME merge_ranks_top
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/prof/merge_ranks_test.py
+                   ${PROJECT_SOURCE_DIR}/tools/maestro-merge-ranks)
+  set_tests_properties(merge_ranks_top PROPERTIES TIMEOUT 60 LABELS "prof")
+endif()

@@ -94,6 +94,22 @@ static void test_cold_start_is_forgotten(void) {
          dev_any);
   CU_ASSERT(dev_any >= 10);          /* the device was measured */
   CU_ASSERT(cpu_last >= N / 2 - 20); /* then the CPU won, bar re-measurements */
+  /* cold9, the exact rule: firing 0 on the CPU (5 ms), 1 and 2 on the
+   * device (fewest samples first; on a tie the faster-looking place), and
+   * the CPU dismissed on its one sample once the device has two. Judged on
+   * one sample, it is re-measured after 64 firings of the key (the gap, not
+   * stretched by its ratio): firing 65 finds it fast, its entry restarts,
+   * and every later firing runs on the CPU (the device, 10^4 times slower
+   * now, is not explored again within N). So 535 of the 599 firings after
+   * the cold start (89%, the issue asks >= 80%) run on the CPU. */
+  CU_ASSERT_EQUAL(dev_any, 64);
+  CU_ASSERT_EQUAL(atomic_load(&where[0]), 1);
+  CU_ASSERT_EQUAL(atomic_load(&where[64]), 2);
+  CU_ASSERT_EQUAL(atomic_load(&where[65]), 1);
+  int cpu_after = 0;
+  for (int i = 1; i < N; i++)
+    cpu_after += atomic_load(&where[i]) == 1;
+  CU_ASSERT(cpu_after * 10 >= (N - 1) * 8);
   maestro_agent_stats_t st;
   CU_ASSERT_EQUAL(maestro_agent_stats(a, &st), MAESTRO_OK);
   CU_ASSERT_EQUAL(st.fires, (uint64_t)N);
@@ -110,12 +126,13 @@ static void test_cold_start_is_forgotten(void) {
   maestro_graph_destroy(g);
 }
 
-/* placefix: a CPU side 200 times slower than the device's (20 ms against
- * 100 us) is measured twice, not 10 times (StarPU's rule): the places are
- * calibrated in turn, one firing at a time, and once each of the CPU's two
- * samples took more than 4x the device's mean over two, calibration stops
- * (perf_settled). The CPU is not explored again within N2 firings (its gap
- * is stretched 200x). */
+/* placefix, cold9: a CPU side 200 times slower than the device's (20 ms
+ * against 100 us) is measured once, not 10 times (StarPU's rule) nor twice
+ * (placefix): the places are calibrated in turn, one firing at a time, the
+ * faster-looking one first on a tie (the device gets its second sample
+ * before the CPU), and once the CPU's one sample took more than 4x the
+ * device's mean over two, calibration stops (perf_settled). The CPU is not
+ * explored again within N2 firings (its gap: 64 firings). */
 #define N2 40
 static int slow_cpu(maestro_fire_t *f) {
   maestro_place_kind_t kind;
@@ -124,7 +141,7 @@ static int slow_cpu(maestro_fire_t *f) {
   return maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
 }
 
-static void test_slow_place_measured_twice(void) {
+static void test_slow_place_measured_once(void) {
   static const maestro_port_t in[] = {{"in", MAESTRO_I64, 0}}, out[] = {{"out", MAESTRO_I64, 0}};
   maestro_graph_t *g;
   maestro_agent_t *a;
@@ -153,16 +170,16 @@ static void test_slow_place_measured_twice(void) {
   CU_ASSERT_EQUAL(maestro_agent_stats(a, &st), MAESTRO_OK);
   printf("\n    %llu CPU firings, %llu on the device\n", (unsigned long long)st.cpu_fires,
          (unsigned long long)st.device_fires);
-  CU_ASSERT_EQUAL(st.cpu_fires, 2);
-  CU_ASSERT_EQUAL(st.device_fires, N2 - 2);
+  CU_ASSERT_EQUAL(st.cpu_fires, 1);
+  CU_ASSERT_EQUAL(st.device_fires, N2 - 1);
   double cpu_ns;
   CU_ASSERT_EQUAL(maestro_agent_estimate(a, MAESTRO_PLACE_CPU, 0, 8, &cpu_ns), MAESTRO_OK);
-  CU_ASSERT(cpu_ns >= 20e6); /* both samples slept 20 ms */
+  CU_ASSERT(cpu_ns >= 20e6); /* its sample slept 20 ms */
   maestro_graph_destroy(g);
 }
 
 void register_suites(void) {
   ADD_SUITE("sched_learn", suite_init, suite_fini,
             {"a cold start is forgotten", test_cold_start_is_forgotten},
-            {"a far slower place is measured twice", test_slow_place_measured_twice});
+            {"a far slower place is measured once", test_slow_place_measured_once});
 }

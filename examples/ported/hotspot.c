@@ -22,10 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "example_util.h" /* now_s, cpu_s, read_text, example_device_runtime */
 #include "maestro.h"
 #include "maestro/opencl.h" /* first: it sets the OpenCL version the headers target */
+#include "raw_ocl.h"        /* OpenCL set-up by hand: the kernel, and the raw loop of --bench */
 
 enum { BLOCK = 16, INFLIGHT = 4, MAXDEV = 8 };
 
@@ -64,36 +65,6 @@ static float temp_at(uint64_t seq, size_t r, size_t c) {
 }
 static float power_at(uint64_t seq, size_t r, size_t c) {
   return 0.25f * (float)((r / 8 + c / 8 + seq) % 5);
-}
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* CPU seconds of the whole process (on a CPU device such as PoCL the
- * kernels themselves are CPU time). */
-static double cpu_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-  if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-    free(s);
-    s = NULL;
-  }
-  if (s) s[n] = '\0';
-  fclose(f);
-  return s;
 }
 
 /* ---- the source ---- */
@@ -228,12 +199,9 @@ static char *g_src;
 static int build(maestro_runtime_t *rt, hot_t *s) {
   for (int d = 0; d < s->ndev; d++) {
     cl_context ctx;
-    cl_int e;
-    if (maestro_runtime_cl_device(rt, d, &ctx, &s->dev[d])) return 1;
-    s->prog[d] = clCreateProgramWithSource(ctx, 1, (const char **)&g_src, NULL, &e);
-    if (!s->prog[d] || clBuildProgram(s->prog[d], 1, &s->dev[d], NULL, NULL, NULL) != CL_SUCCESS)
+    if (maestro_runtime_cl_device(rt, d, &ctx, &s->dev[d]) ||
+        !(s->kern[d] = raw_ocl_kernel(ctx, s->dev[d], g_src, "hotspot", &s->prog[d])))
       return 1;
-    if (!(s->kern[d] = clCreateKernel(s->prog[d], "hotspot", &e))) return 1;
   }
   return 0;
 }
@@ -351,11 +319,10 @@ static int run_graph(maestro_runtime_t *rt, hot_t *hs, int msgs, size_t n, doubl
 static int run_raw(maestro_runtime_t *rt, hot_t *hs, int msgs, size_t n, double *secs) {
   cl_context ctx;
   cl_device_id dev;
-  cl_int e;
-  if (maestro_runtime_cl_device(rt, 0, &ctx, &dev)) return -1;
-  size_t bytes = n * n * sizeof(float);
-  cl_command_queue q = clCreateCommandQueue(ctx, dev, 0, &e);
+  cl_command_queue q = raw_ocl_queue(rt, 0, &ctx, &dev);
   if (!q) return -1;
+  size_t bytes = n * n * sizeof(float);
+  cl_int e;
   struct {
     cl_mem t, p, o, tmp;
     float *ht, *hp, *ho;
@@ -376,12 +343,8 @@ static int run_raw(maestro_runtime_t *rt, hot_t *hs, int msgs, size_t n, double 
   double t0 = now_s();
   for (int i = 0; i < msgs + INFLIGHT; i++) {
     int s = i % INFLIGHT;
-    if (slot[s].read) {
-      clWaitForEvents(1, &slot[s].read);
-      clReleaseEvent(slot[s].read);
-      slot[s].read = NULL;
+    if (raw_ocl_wait(&slot[s].read))
       good += rel_error((uint64_t)slot[s].seq, n, n, hs->steps, slot[s].ho, 1) <= 1e-4;
-    }
     if (i >= msgs) continue;
     slot[s].seq = i;
     fill(slot[s].ht, n, n, (uint64_t)i, temp_at);
@@ -449,19 +412,13 @@ int main(int argc, char **argv) {
     return 1;
   }
   maestro_runtime_t *rt;
-  if (maestro_runtime_create(NULL, &rt)) {
-    fprintf(stderr, "runtime: %s\n", maestro_last_error());
+  hot_t hs = {.steps = steps};
+  int st = example_device_runtime("hotspot", &rt, &hs.ndev);
+  if (st) {
     free(g_src);
-    return 1;
+    return st;
   }
-  hot_t hs = {.steps = steps, .ndev = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE)};
   if (hs.ndev > MAXDEV) hs.ndev = MAXDEV;
-  if (hs.ndev < 1) {
-    printf("hotspot: no OpenCL device, nothing to run\n");
-    maestro_runtime_destroy(rt);
-    free(g_src);
-    return 77;
-  }
   int ok = 0;
   if (build(rt, &hs)) {
     fprintf(stderr, "hotspot: building %s failed\n", HOTSPOT_CL);

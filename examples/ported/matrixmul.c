@@ -24,10 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "example_util.h" /* now_s, cpu_s, read_text, example_device_runtime */
 #include "maestro.h"
 #include "maestro/opencl.h" /* only for the raw loop of --bench */
+#include "raw_ocl.h"
 
 enum { BLOCK = 16, INFLIGHT = 4 };
 
@@ -41,36 +42,6 @@ static float a_at(uint64_t seq, size_t i, size_t l) {
 }
 static float b_at(uint64_t seq, size_t l, size_t j) {
   return (float)((int)((l * 5 + j + 2 * seq) % 9) - 4);
-}
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* CPU seconds of the whole process (on a CPU device such as PoCL the
- * kernels themselves are CPU time). */
-static double cpu_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-  if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-    free(s);
-    s = NULL;
-  }
-  if (s) s[n] = '\0';
-  fclose(f);
-  return s;
 }
 
 /* ---- the source ---- */
@@ -250,13 +221,12 @@ static int run_graph(maestro_runtime_t *rt, int msgs, size_t n, int bad, double 
 static int run_raw(maestro_runtime_t *rt, int msgs, size_t n, double *secs) {
   cl_context ctx;
   cl_device_id dev;
-  cl_int e;
-  if (maestro_runtime_cl_device(rt, 0, &ctx, &dev)) return -1;
+  cl_program p = NULL;
+  cl_command_queue q = raw_ocl_queue(rt, 0, &ctx, &dev);
+  cl_kernel k = q ? raw_ocl_kernel(ctx, dev, g_src, "matrixMul", &p) : NULL;
+  if (!k) return -1;
   size_t bytes = n * n * sizeof(float);
-  cl_command_queue q = clCreateCommandQueue(ctx, dev, 0, &e);
-  cl_program p = clCreateProgramWithSource(ctx, 1, (const char **)&g_src, NULL, &e);
-  if (!q || !p || clBuildProgram(p, 1, &dev, NULL, NULL, NULL) != CL_SUCCESS) return -1;
-  cl_kernel k = clCreateKernel(p, "matrixMul", &e);
+  cl_int e;
   struct {
     cl_mem a, b, c;
     float *ha, *hb, *hc;
@@ -277,12 +247,8 @@ static int run_raw(maestro_runtime_t *rt, int msgs, size_t n, double *secs) {
   double t0 = now_s();
   for (int i = 0; i < msgs + INFLIGHT; i++) {
     int s = i % INFLIGHT;
-    if (slot[s].read) {
-      clWaitForEvents(1, &slot[s].read);
-      clReleaseEvent(slot[s].read);
-      slot[s].read = NULL;
+    if (raw_ocl_wait(&slot[s].read))
       exact += check((uint64_t)slot[s].seq, (const size_t[]){n, n, n}, slot[s].hc, 1) == 0;
-    }
     if (i >= msgs) continue;
     slot[s].seq = i;
     fill(slot[s].ha, n, n, (uint64_t)i, a_at);
@@ -360,17 +326,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   maestro_runtime_t *rt;
-  if (maestro_runtime_create(NULL, &rt)) {
-    fprintf(stderr, "runtime: %s\n", maestro_last_error());
+  int ok, st = example_device_runtime("matrixmul", &rt, NULL);
+  if (st) {
     free(g_src);
-    return 1;
-  }
-  int ok;
-  if (maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE) < 1) {
-    printf("matrixmul: no OpenCL device, nothing to run\n");
-    maestro_runtime_destroy(rt);
-    free(g_src);
-    return 77;
+    return st;
   }
   if (refuse) {
     /* Message 1 does not fit the kernel's 16 x 16 tiles: .prepare refuses

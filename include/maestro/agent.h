@@ -248,6 +248,12 @@ typedef struct maestro_agent_stats {
    *  there among that rank's CPU places and devices; that rank counts them
    *  in its own .device_fires). 0 elsewhere. */
   uint64_t remote_device_fires;
+  /** A MAESTRO_RANK_ANY agent, on a rank other than 0: the firings this
+   *  rank ran for rank 0 and answered without failing (rank 0 counts the
+   *  same firings in its maestro_agent_rank_fires for this rank once their
+   *  outputs arrived). .fires counts them too, with any failed attempts and
+   *  retries. 0 elsewhere. */
+  uint64_t served;
 } maestro_agent_stats_t;
 
 /** Reads `a`'s counters. @return MAESTRO_OK or MAESTRO_EINVAL. */

@@ -31,6 +31,21 @@ enum prof_agent_state {
 #define PROF_AGENT_F_DEV_PLACED 2u /* dev_place holds its device place */
 #define PROF_AGENT_F_HYBRID     4u /* a CPU function and a kernel: placed per firing */
 enum { PROF_EST_PLACES = 5 };      /* est_ns: the CPU, then devices 0..3 */
+/* A MAESTRO_RANK_ANY agent of a graph across ranks (layout version 4): on
+ * the owning rank, rank_fires holds each rank's firings; on another rank,
+ * served holds the firings it ran for the owner. ANY_FINAL: the ranks have
+ * agreed that the graph ended (maestro_graph_wait), so no firing is in
+ * flight and these counts no longer change: the owner's count for a rank
+ * and that rank's served count are then equal. */
+#define PROF_AGENT_F_ANY_OWNER  8u
+#define PROF_AGENT_F_ANY_SERVED 16u
+#define PROF_AGENT_F_ANY_FINAL  32u
+/* rank_fires: ranks 0..PROF_RANK_FIRES-1 one by one, the others summed in
+ * rank_fires_rest. A fixed record keeps every agent slot one size under its
+ * sequence lock; one agent's window holds at most 64 firings in flight, so
+ * past 16 ranks each gets under 4 of them at a time: what the rest do
+ * together is what matters there. */
+enum { PROF_RANK_FIRES = 16 };
 
 struct prof_agent_rec {
   char name[PROF_NAME_LEN];
@@ -53,6 +68,17 @@ struct prof_agent_rec {
    * device d; -1 not measured yet, -2 not a place of this agent. */
   int64_t est_ns[PROF_EST_PLACES];
   uint64_t est_bytes;
+  /* MAESTRO_RANK_ANY across ranks (layout version 4), valid as `flags` say.
+   * PROF_AGENT_F_ANY_OWNER (rank 0): `nranks` ranks; rank_fires[r] the
+   * firings rank r ran that were answered (for this rank, its own: `fires`),
+   * as maestro_agent_rank_fires says; ranks from PROF_RANK_FIRES on summed
+   * in rank_fires_rest. PROF_AGENT_F_ANY_SERVED (any other rank): `served`
+   * firings it ran and answered for rank `served_for` (the owner), which
+   * counts them in its rank_fires[this rank]. */
+  int32_t nranks, served_for;
+  uint64_t served;
+  uint64_t rank_fires[PROF_RANK_FIRES];
+  uint64_t rank_fires_rest;
 };
 
 struct prof_chan_rec {

@@ -62,6 +62,7 @@ struct agent_counters {
   atomic_ullong failures, retries, dead_letters, fallbacks, device_fires, cpu_fires, failovers;
   atomic_ullong remote_fires;        /* MAESTRO_RANK_ANY on rank 0: answered by other ranks */
   atomic_ullong remote_device_fires; /* of those, run on a device there */
+  atomic_ullong served; /* MAESTRO_RANK_ANY on another rank: fired and answered for rank 0 */
   atomic_int place_kind, place_index, pstate;
   atomic_int cpu_place, dev_place; /* its last CPU and device place (-1 none): where it is placed */
 };

@@ -191,9 +191,11 @@ static void serve_fire(struct maestro_agent *a, struct job *j, int cpu) {
     trace_fire_ns(rt, MAESTRO_PLACE_CPU, cpu, a->trace_name, j->seq, j->bytes, t0, t1, 0, 0);
   }
   /* Counted before the answer goes: once rank 0 has every answer, every
-   * rank's maestro_graph_wait may return, and its stats must be whole. */
+   * rank's maestro_graph_wait may return, and its stats must be whole
+   * (once rank 0 counts it, so does this rank). */
   sched_account(rt, MAESTRO_PLACE_CPU, cpu, t1 - t0, rs.fires);
   run_stats_flush(a, &rs, t1 - t0, MAESTRO_PLACE_CPU, cpu);
+  if (st >= 0) atomic_fetch_add_explicit(&a->st.served, 1, memory_order_relaxed);
   /* This thread ran it: a failure's message is still here (the flush
    * above sets no error). */
   rt->dist->any_result(g, a, j->rank, j->seq, st, f.out, st >= 0 ? f.nout : 0,
@@ -251,6 +253,7 @@ static void serve_launch_done(void *ctx, maestro_buf_t **out, const struct place
     if (trace_on(rt))
       trace_fire_ns(rt, MAESTRO_PLACE_DEVICE, d, a->trace_name, j->seq, j->bytes, r->t_start_ns,
                     r->t_end_ns > r->t_start_ns ? r->t_end_ns : r->t_start_ns + 1, 0, 0);
+    atomic_fetch_add_explicit(&a->st.served, 1, memory_order_relaxed);
   } else {
     atomic_fetch_add_explicit(&a->st.failures, 1, memory_order_relaxed);
   }

@@ -31,6 +31,7 @@ int maestro_agent_stats(const maestro_agent_t *a, maestro_agent_stats_t *s) {
   s->failovers = LOAD(c->failovers);
   s->remote_fires = LOAD(c->remote_fires);
   s->remote_device_fires = LOAD(c->remote_device_fires);
+  s->served = LOAD(c->served);
   return MAESTRO_OK;
 }
 
@@ -99,11 +100,43 @@ static void agent_estimates(const struct maestro_agent *a, const maestro_agent_s
   }
 }
 
+/* A MAESTRO_RANK_ANY agent across ranks: on rank 0, which owns it, the
+ * firings each rank answered (maestro_agent_rank_fires); on another rank,
+ * those it served for rank 0. `settled`: the ranks agreed the graph ended. */
+static void agent_ranks(const struct maestro_agent *a, const maestro_agent_stats_t *s, int settled,
+                        struct prof_agent_rec *p) {
+  const struct maestro_runtime *rt = a->g->rt;
+  if (!win_any_agent(a)) return;
+  if (settled) p->flags |= PROF_AGENT_F_ANY_FINAL;
+  if (a->remote) {
+    p->flags |= PROF_AGENT_F_ANY_SERVED;
+    p->served_for = 0; /* rank 0 owns every MAESTRO_RANK_ANY agent */
+    p->served = s->served;
+    return;
+  }
+  p->flags |= PROF_AGENT_F_ANY_OWNER;
+  p->nranks = rt->nranks;
+  for (int r = 0; r < rt->nranks; r++) {
+    uint64_t n = 0;
+    maestro_agent_rank_fires(a, r, &n);
+    if (r < PROF_RANK_FIRES)
+      p->rank_fires[r] = n;
+    else
+      p->rank_fires_rest += n;
+  }
+}
+
 static int collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, int cap) {
   int n = 0;
   pthread_mutex_lock(&rt->graphs_lock);
   for (struct maestro_graph *g = rt->graphs; g; g = g->next) {
     if (g->state != GRAPH_STARTED) continue;
+    int settled = 0; /* across ranks: its outcome agreed, its counts final */
+    if (g->dist) {
+      pthread_mutex_lock(&g->mu);
+      settled = g->settled;
+      pthread_mutex_unlock(&g->mu);
+    }
     for (int i = 0; i < g->nagents; i++, n++) {
       if (n >= cap) continue;
       const struct maestro_agent *a = g->agents[i];
@@ -127,6 +160,8 @@ static int collect_agents(struct maestro_runtime *rt, struct prof_agent_rec *r, 
         p->flags |= PROF_AGENT_F_HYBRID;
         agent_estimates(a, &s, p);
       }
+      p->served_for = -1;
+      agent_ranks(a, &s, settled, p);
       p->fires = s.fires;
       p->msgs_in = s.msgs_in;
       p->msgs_out = s.msgs_out;

@@ -349,21 +349,33 @@ static int pick_place(struct maestro_agent *a, struct window *w, int my_dev, uin
   }
   if (!all_cal) {
     /* Of the places to measure that have nothing running, the one with the
-     * fewest samples (the CPU first on a tie): the places are measured in
-     * turn, so that the early stop can compare them soon. */
+     * fewest samples: the places are measured in turn, so that the early
+     * stop can compare them soon. On a tie, the one that looks faster
+     * (the CPU when neither is measured): a place is dismissed on one far
+     * slower sample once another has two (perf_settled), so the faster one
+     * gets its second sample first and the slower one no second at all.
+     * Devices of one architecture share a model: while one of them runs a
+     * firing, another one's first firing would only measure it again. */
     int pick = -2;
     uint64_t fewest = UINT64_MAX;
+    double pick_ns = 0;
     if (!cpu_cal && !settled(w, ndev, w->ph_cpu, bytes) && cpu_queue == 0) {
       pick = -1;
       fewest = perf_samples(w->ph_cpu, bytes);
+      pick_ns = cpu_ns;
     }
     for (int d = 0; d < ndev; d++) {
       if (!(w->dev_mask >> d & 1) || dev_cal[d]) continue;
       uint64_t n = perf_samples(w->ph_dev[d], bytes);
-      if (w->dev_inflight[d] == 0 && n < fewest && !settled(w, ndev, w->ph_dev[d], bytes)) {
-        pick = d;
-        fewest = n;
-      }
+      int busy = 0;
+      for (int e = 0; e < ndev && !busy; e++)
+        busy = (w->dev_mask >> e & 1) && w->ph_dev[e] == w->ph_dev[d] && w->dev_inflight[e] > 0;
+      if (busy || n > fewest || (n == fewest && !(dev_ns[d] >= 0 && dev_ns[d] < pick_ns)) ||
+          settled(w, ndev, w->ph_dev[d], bytes))
+        continue;
+      pick = d;
+      fewest = n;
+      pick_ns = dev_ns[d];
     }
     if (pick != -2) return pick;
   }
@@ -388,10 +400,14 @@ static int pick_place(struct maestro_agent *a, struct window *w, int my_dev, uin
    * exploring costs about the same share of the run whatever the gap
    * between places (perf_should_explore_at). */
   double chosen_ns = best < 0 ? cpu_ns : dev_ns[best];
-  if (best >= 0 && perf_should_explore_at(w->ph_cpu, slower(cpu_ns, chosen_ns))) return -1;
+  if (best >= 0 &&
+      perf_should_explore_at(w->ph_cpu,
+                             perf_explore_stretch(w->ph_cpu, bytes, slower(cpu_ns, chosen_ns))))
+    return -1;
   for (int d = 0; d < ndev; d++)
     if (d != best && (w->dev_mask >> d & 1) && w->dev_inflight[d] < WIN_DEV_INFLIGHT &&
-        perf_should_explore_at(w->ph_dev[d], slower(dev_ns[d], chosen_ns)))
+        perf_should_explore_at(
+            w->ph_dev[d], perf_explore_stretch(w->ph_dev[d], bytes, slower(dev_ns[d], chosen_ns))))
       return d;
   return best;
 }

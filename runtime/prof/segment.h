@@ -1,4 +1,4 @@
-/* The live stats segment: its shared-memory layout (version 1) and the
+/* The live stats segment: its shared-memory layout (version 4) and the
  * writer the publisher uses. The reader lives in prof/segment_reader.h.
  *
  * One POSIX shm object per runtime, named /maestro-<uid>-<pid> (a second
@@ -24,7 +24,13 @@
  * it never sees a torn record. Records are copied as 8-byte relaxed atomic
  * words so the protocol is data-race free in C11 terms, across processes.
  * Readers copy min(slot record size, their record size) bytes and zero the
- * rest, so records may grow at the end without a version change. */
+ * rest, so a record that grows at its end can still be read by a reader
+ * that knows the older, shorter one. A layout that adds fields still gets a
+ * new version (what a reader shows depends on it), and readers accept the
+ * versions from PROF_SEG_VERSION_MIN on whose records are prefixes of
+ * theirs: version 4 added the MAESTRO_RANK_ANY fields at the end of the
+ * agent record, so a version 3 segment reads with them zero (its flags
+ * never say they hold). */
 #ifndef MAESTRO_PROF_SEGMENT_H
 #define MAESTRO_PROF_SEGMENT_H
 
@@ -36,10 +42,12 @@
 #include "base/stats_rec.h"
 
 #define PROF_SEG_MAGIC      0x014F52545345414Dull /* the bytes "MAESTRO\1" */
-#define PROF_SEG_VERSION    3u
+#define PROF_SEG_VERSION    4u
 #define PROF_SEG_LIVE_WORDS 16
 #define PROF_SEG_PREFIX     "maestro-" /* in /dev/shm: maestro-<uid>-<pid>[.<n>] */
 #define PROF_PROGRAM_LEN    64
+/* The oldest layout this reader reads (see above). */
+#define PROF_SEG_VERSION_MIN 3u
 
 /* Default slot counts: agents and channels beyond them are counted in
  * `agents_total` / `chans_total` but not published. Pages never touched

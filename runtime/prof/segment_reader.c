@@ -71,10 +71,10 @@ static int validate(struct prof_reader *r, const char *what, char *err, size_t e
   if (r->len < offsetof(struct prof_seg_header, header_size) + sizeof(uint32_t))
     return fail(PROF_READ_ETRUNC, err, errlen, "%s: truncated: %zu bytes", what, r->len);
   uint32_t version = m->version;
-  if (version != PROF_SEG_VERSION)
+  if (version < PROF_SEG_VERSION_MIN || version > PROF_SEG_VERSION)
     return fail(PROF_READ_EVERSION, err, errlen,
-                "%s: layout version %u, this maestro-top reads version %u", what, version,
-                PROF_SEG_VERSION);
+                "%s: layout version %u, this maestro-top reads versions %u to %u", what, version,
+                PROF_SEG_VERSION_MIN, PROF_SEG_VERSION);
   if (r->len < hsz)
     return fail(PROF_READ_ETRUNC, err, errlen,
                 "%s: truncated: %zu bytes, smaller than its %zu-byte header", what, r->len, hsz);

@@ -357,6 +357,7 @@ struct perf_store *perf_store_create(const char *dir, const struct perf_params *
         q.explore_every > PERF_EXPLORE_MAX_DEFAULT ? q.explore_every : PERF_EXPLORE_MAX_DEFAULT;
   if (!q.window) q.window = PERF_WINDOW_DEFAULT;
   if (!q.early_samples) q.early_samples = PERF_EARLY_SAMPLES_DEFAULT;
+  if (!q.early_ref) q.early_ref = PERF_EARLY_REF_DEFAULT;
   if (q.early_ratio == 0) q.early_ratio = PERF_EARLY_RATIO_DEFAULT;
   if (q.explore_max < q.explore_every || q.window < 2 || !(q.early_ratio >= 1.0)) {
     err_set(MAESTRO_EINVAL,
@@ -516,7 +517,7 @@ int perf_settled(struct perf_hist *h, uint64_t bytes, struct perf_hist *other) {
   uint64_t n = atomic_load_explicit(&h->pub_count[b], memory_order_acquire);
   if (n >= p->min_samples) return 1;
   if (!other || other == h || n < p->early_samples ||
-      atomic_load_explicit(&other->pub_count[b], memory_order_acquire) < p->early_samples)
+      atomic_load_explicit(&other->pub_count[b], memory_order_acquire) < p->early_ref)
     return 0;
   /* Its fastest sample bounds them all: each one was that much slower. */
   double ref = atomic_load_explicit(&other->pub_mean[b], memory_order_relaxed);
@@ -548,7 +549,9 @@ void perf_record(struct perf_hist *h, uint64_t bytes, uint64_t ns) {
   double x = (double)ns;
   int64_t now = wall_s();
   pthread_mutex_lock(&h->mu);
-  if (atomic_exchange(&h->exploring, 0) && e->count >= p->min_samples) {
+  /* Any entry an exploration measures was trusted (calibrated, or judged
+   * far slower on fewer samples): a fast sample undoes either. */
+  if (atomic_exchange(&h->exploring, 0) && e->count > 0) {
     unsigned gap = atomic_load(&h->gap);
     if (x < e->mean * PERF_SURPRISE) {
       /* The model was wrong: measure the place anew. */
@@ -586,6 +589,22 @@ void perf_chosen(struct perf_hist *h) {
 
 int perf_should_explore(struct perf_hist *h) {
   return perf_should_explore_at(h, 1.0);
+}
+
+double perf_explore_stretch(struct perf_hist *h, uint64_t bytes, double slower) {
+  if (!h || !(slower > 1.0)) return slower;
+  const struct perf_params *p = &h->s->p;
+  /* Judged on fewer samples than a reference needs (one slow first firing
+   * may have been a cold start or a first launch): re-measured after gap
+   * firings, not stretched, however slow it looked; the second sample
+   * confirms the judgement (every sample slow, the full stretch from then
+   * on) or undoes it. Unstretched because a cold start must be forgotten
+   * soon: after a 5 ms first CPU firing, the CPU comes back after 64 firings
+   * (89% of 600 on it), where a 4x stretch kept 256 on the device (57%). */
+  if (atomic_load_explicit(&h->pub_count[perf_bucket(bytes)], memory_order_acquire) <
+      p->early_ref)
+    return 1.0;
+  return slower;
 }
 
 int perf_should_explore_at(struct perf_hist *h, double slower) {

@@ -22,16 +22,23 @@
  * long-lived model follows a change), and when it was last updated.
  *
  * Calibration: an entry is "not calibrated" until it has min_samples
- * samples (StarPU's rule, default 10). The placer should keep sending work
- * to a place whose entry is not calibrated, so that it gets measured.
+ * samples (StarPU's rule, default 10): a place is chosen on its mean, against
+ * the others' costs, only then. The placer should keep sending work to a
+ * place whose entry is not calibrated, so that it gets measured.
  * Better than StarPU: a place found much slower than another need not be
- * measured 10 times to be sure. perf_settled cuts calibration short when
- * each of the entry's first early_samples samples (default 2) took more
- * than early_ratio (default 4) times another place's estimate: 10 firings
- * at 8x cost 80 firings' time where 2 cost 16. Each sample must be that
- * slow, not their mean, so one slow first firing (a cold start) is not
- * enough; a place so judged is still re-measured now and then
- * (perf_should_explore_at), and a fast sample then undoes the judgement.
+ * measured 10 times to be dismissed. perf_settled cuts calibration short when
+ * each of the entry's first early_samples samples (default 1) took more than
+ * early_ratio (default 4) times the mean of another place measured
+ * early_ref times at least (default 2): 10 firings at 8x cost 80 firings'
+ * time where 1 costs 8. The counts: the place that is kept must have 2
+ * samples, so that its own first firing (a cold start: slow, never fast by
+ * chance) does not make every other place look fast; the place dismissed
+ * needs 1, since noise only ever makes a sample slower and a slow first
+ * sample is checked again soon: while it has fewer than early_ref samples
+ * its exploration gap is not stretched (perf_explore_stretch), and the
+ * second sample, taken then, either
+ * confirms it (each sample slow) or undoes it (a fast sample restarts the
+ * entry, below).
  *
  * Exploration: a place that is never chosen is never measured again, and a
  * wrong model (a 5 ms cold start) would stay wrong. So when a (key, arch)
@@ -39,7 +46,8 @@
  * says once that this firing should go there. A measurement that confirms
  * the model doubles that gap (up to explore_max); one that finds the place
  * at least twice as fast as the model said restarts the entry (it becomes
- * uncalibrated and is measured anew) and resets the gap to K.
+ * uncalibrated and is measured anew) and resets the gap to K, whether the
+ * entry was calibrated or judged far slower on fewer samples.
  *
  * Persistence: with a directory (the runtime's cfg.perf_dir; "" keeps
  * nothing), an architecture's histories are read from
@@ -80,7 +88,8 @@ struct maestro_runtime;
 #define PERF_EXPLORE_EVERY_DEFAULT 64u
 #define PERF_EXPLORE_MAX_DEFAULT   4096u
 #define PERF_WINDOW_DEFAULT        256u
-#define PERF_EARLY_SAMPLES_DEFAULT 2u
+#define PERF_EARLY_SAMPLES_DEFAULT 1u
+#define PERF_EARLY_REF_DEFAULT     2u
 #define PERF_EARLY_RATIO_DEFAULT   4.0
 
 /* Longest key or architecture string (longer ones are refused). */
@@ -91,8 +100,9 @@ struct perf_params {
   unsigned explore_every; /* K: firings of a key without choosing an arch before one goes there */
   unsigned explore_max;   /* largest gap the confirmations grow K to (>= K) */
   unsigned window;        /* samples weighted exactly; older ones fade past it (>= 2) */
-  unsigned early_samples; /* perf_settled: samples each far slower than another place's (0 = 2) */
+  unsigned early_samples; /* perf_settled: samples each far slower than another place's (0 = 1) */
   double early_ratio;     /* ... by this factor (0 = 4; >= 1) */
+  unsigned early_ref;     /* ... measured this many times at least (0 = 2) */
 };
 
 /* A snapshot of one entry. */
@@ -145,9 +155,10 @@ int perf_estimate(struct perf_hist *h, uint64_t bytes, double *ns);
 uint64_t perf_samples(struct perf_hist *h, uint64_t bytes);
 
 /* 1 when h's entry for `bytes` is calibrated, or when its calibration can
- * stop early: it has at least early_samples samples, so has `other`'s
- * entry for `bytes` (another architecture's history of the same key), and
- * each of h's samples took more than early_ratio times other's mean. Its
+ * stop early: it has at least early_samples samples, `other`'s entry for
+ * `bytes` (another architecture's history of the same key) at least
+ * early_ref, and each of h's samples took more than early_ratio times
+ * other's mean. Its
  * mean then serves as a calibrated one would. 0 otherwise, and for a NULL
  * `h`, a NULL `other` or other == h. */
 int perf_settled(struct perf_hist *h, uint64_t bytes, struct perf_hist *other);
@@ -176,6 +187,13 @@ int perf_should_explore(struct perf_hist *h);
  * the work (1 / gap) however slow it is. Without it a device 8x slower
  * than the CPU measured every 64 firings adds 8 / 64 = 12% to the run. */
 int perf_should_explore_at(struct perf_hist *h, double slower);
+
+/* The stretch perf_should_explore_at should get for h, a place the models
+ * expect `slower` times as long for `bytes` input bytes: `slower`, but at
+ * most 1 while h's entry has fewer than early_ref samples (judged far
+ * slower on one slow sample, which may have been a cold start: it is
+ * re-measured after gap firings). */
+double perf_explore_stretch(struct perf_hist *h, uint64_t bytes, double slower);
 
 /* The architecture of a place, for perf_hist_get: "cpu:<model>" for CPU
  * place `index`, place_arch() for device place `index`. MAESTRO_ENODEV for

@@ -171,8 +171,8 @@ static void perf_calibration(void) {
 }
 
 /* placefix: calibration cut short (perf_settled): an entry whose every
- * sample, two at least, took more than 4x another architecture's mean over
- * two samples or more counts as calibrated; one fast sample undoes it. */
+ * sample took more than 4x another architecture's mean over two samples or
+ * more counts as calibrated; one fast sample undoes it. */
 static void perf_early_settle(void) {
   struct perf_store *s = perf_store_create(NULL, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -227,6 +227,78 @@ static void perf_early_settle(void) {
   perf_store_destroy(s);
   /* A ratio below 1 would call a faster place slower. */
   CU_ASSERT_PTR_NULL(perf_store_create(NULL, &(struct perf_params){.early_ratio = 0.5}));
+}
+
+/* cold9: the counts of the early stop. The place dismissed needs ONE
+ * sample (early_samples 1), the place it is compared with TWO (early_ref
+ * 2); while the dismissed entry has fewer than two samples its exploration
+ * is not stretched, whatever the ratio, and the
+ * exploration's sample restarts it when it is fast (a cold start), or
+ * confirms it when slow, after which the full stretch applies. */
+static void perf_early_settle_one(void) {
+  struct perf_store *s = perf_store_create(NULL, &(struct perf_params){.explore_every = 4});
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  struct perf_hist *slow = perf_hist_get(s, "k", "cpu:test");
+  struct perf_hist *fast = perf_hist_get(s, "k", ARCH_B);
+  CU_ASSERT_FATAL(slow && fast);
+  perf_record(fast, 4096, 100);
+  perf_record(slow, 4096, 5000);
+  CU_ASSERT_EQUAL(perf_settled(slow, 4096, fast), 0); /* the other has one sample */
+  perf_record(fast, 4096, 100);
+  CU_ASSERT_EQUAL(perf_samples(slow, 4096), 1);
+  CU_ASSERT_EQUAL(perf_samples(fast, 4096), 2);
+  CU_ASSERT_EQUAL(perf_settled(slow, 4096, fast), 1); /* one sample, 50x */
+  CU_ASSERT_EQUAL(perf_settled(fast, 4096, slow), 0);
+  /* 50x slower on one sample: not stretched. */
+  CU_ASSERT(perf_explore_stretch(slow, 4096, 50.0) == 1.0);
+  CU_ASSERT(perf_explore_stretch(slow, 4096, 3.0) == 1.0);
+  CU_ASSERT(perf_explore_stretch(slow, 4096, 0.5) == 0.5);
+  CU_ASSERT(perf_explore_stretch(fast, 4096, 50.0) == 50.0);   /* two samples: the full stretch */
+  CU_ASSERT(perf_explore_stretch(slow, 1 << 20, 50.0) == 1.0); /* no sample there */
+  CU_ASSERT(perf_explore_stretch(NULL, 4096, 50.0) == 50.0);
+  /* Its exploration comes after 4 firings of the key (explore_every). */
+  for (int i = 0; i < 3; i++) {
+    perf_chosen(fast);
+    CU_ASSERT_EQUAL(perf_should_explore_at(slow, perf_explore_stretch(slow, 4096, 50.0)), 0);
+  }
+  perf_chosen(fast);
+  CU_ASSERT_EQUAL(perf_should_explore_at(slow, perf_explore_stretch(slow, 4096, 50.0)), 1);
+  /* It finds the place fast (< half the model): the entry restarts, one
+   * sample short of calibrated as any new entry, and is not settled. */
+  perf_record(slow, 4096, 80);
+  CU_ASSERT_EQUAL(perf_samples(slow, 4096), 1);
+  double ns;
+  CU_ASSERT_EQUAL(perf_estimate(slow, 4096, &ns), 0);
+  CU_ASSERT(ns == 80.0);
+  CU_ASSERT_EQUAL(perf_settled(slow, 4096, fast), 0);
+  perf_store_destroy(s);
+
+  /* A slow exploration confirms it: two samples, the full stretch. */
+  s = perf_store_create(NULL, &(struct perf_params){.explore_every = 4});
+  slow = perf_hist_get(s, "k", "cpu:test");
+  fast = perf_hist_get(s, "k", ARCH_B);
+  record_all(fast, 64, (const uint64_t[]){100, 100}, 2);
+  perf_record(slow, 64, 5000);
+  for (int i = 0; i < 4; i++)
+    perf_chosen(fast);
+  CU_ASSERT_EQUAL(perf_should_explore_at(slow, perf_explore_stretch(slow, 64, 50.0)), 1);
+  perf_record(slow, 64, 4800);
+  CU_ASSERT_EQUAL(perf_samples(slow, 64), 2);
+  CU_ASSERT_EQUAL(perf_settled(slow, 64, fast), 1);
+  CU_ASSERT(perf_explore_stretch(slow, 64, 49.0) == 49.0);
+  perf_store_destroy(s);
+
+  /* The counts are parameters: the reference may be asked for more. */
+  s = perf_store_create(NULL, &(struct perf_params){.early_ref = 3});
+  slow = perf_hist_get(s, "k", "cpu:test");
+  fast = perf_hist_get(s, "k", ARCH_B);
+  record_all(fast, 64, (const uint64_t[]){100, 100}, 2);
+  perf_record(slow, 64, 5000);
+  CU_ASSERT_EQUAL(perf_settled(slow, 64, fast), 0); /* two of three */
+  CU_ASSERT(perf_explore_stretch(slow, 64, 50.0) == 1.0);
+  perf_record(fast, 64, 100);
+  CU_ASSERT_EQUAL(perf_settled(slow, 64, fast), 1);
+  perf_store_destroy(s);
 }
 
 static void perf_bad_arguments(void) {
@@ -796,7 +868,8 @@ void register_suites(void) {
             {"calibration", perf_calibration}, {"bad_arguments", perf_bad_arguments},
             {"exploration", perf_exploration}, {"exploration_max", perf_exploration_max},
             {"exploration_once", perf_exploration_once},
-            {"exploration_slower", perf_exploration_slower}, {"early_settle", perf_early_settle});
+            {"exploration_slower", perf_exploration_slower}, {"early_settle", perf_early_settle},
+            {"early_settle_one", perf_early_settle_one});
   ADD_SUITE("perf_files", NULL, NULL, {"round_trip", perf_round_trip},
             {"saved_at_destroy", perf_saved_at_destroy},
             {"no_dir_writes_nothing", perf_no_dir_writes_nothing},

@@ -60,6 +60,21 @@ static struct prof_agent_rec agent(int i, uint64_t scale) {
     memcpy(a.est_ns, est, sizeof est);
     a.est_bytes = 4096;
   }
+  a.served_for = -1;
+  /* Layout 4: agent 0 fires on 3 ranks (this one owns it), agent 3 serves
+   * another rank's. */
+  if (i == 0) {
+    a.flags |= PROF_AGENT_F_ANY_OWNER | PROF_AGENT_F_ANY_FINAL;
+    a.nranks = 3;
+    a.rank_fires[0] = 10 * scale;
+    a.rank_fires[1] = 7 * scale;
+    a.rank_fires[2] = 3 * scale;
+  }
+  if (i == 3) {
+    a.flags |= PROF_AGENT_F_ANY_SERVED;
+    a.served_for = 0;
+    a.served = 5 * scale;
+  }
   snprintf(a.name, sizeof a.name, "agent%d", i);
   snprintf(a.graph, sizeof a.graph, "g");
   a.fires = 10 * scale * (uint64_t)(i + 1);

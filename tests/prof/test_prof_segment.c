@@ -134,6 +134,109 @@ static void test_roundtrip(void) {
   CU_ASSERT_NOT_EQUAL(stat(path, &st), 0); /* removed */
 }
 
+/* ---- MAESTRO_RANK_ANY per-rank counts (layout version 4) ---- */
+
+/* The owner's record of a RANK_ANY agent over `nranks` ranks: rank r
+ * answered 1000 + r firings (ranks past PROF_RANK_FIRES summed). */
+static void fill_owner(struct prof_agent_rec *a, int nranks) {
+  memset(a, 0, sizeof *a);
+  snprintf(a->name, sizeof a->name, "any");
+  snprintf(a->graph, sizeof a->graph, "g");
+  a->flags = PROF_AGENT_F_CPU_PLACED | PROF_AGENT_F_ANY_OWNER;
+  a->nranks = nranks;
+  a->served_for = -1;
+  a->fires = 1000;
+  for (int r = 0; r < nranks; r++) {
+    if (r < PROF_RANK_FIRES)
+      a->rank_fires[r] = 1000u + (uint64_t)r;
+    else
+      a->rank_fires_rest += 1000u + (uint64_t)r;
+  }
+}
+
+static void test_rank_any_roundtrip(void) {
+  struct prof_seg *s = make_seg(1, 4, 1);
+  struct prof_agent_rec a;
+  fill_owner(&a, 3);
+  prof_seg_write_agent(s, 0, &a);
+  fill_owner(&a, PROF_RANK_FIRES + 4); /* 20 ranks: 16 one by one, 4 summed */
+  snprintf(a.graph, sizeof a.graph, "wide");
+  prof_seg_write_agent(s, 1, &a);
+  memset(&a, 0, sizeof a); /* the same agent on a serving rank */
+  snprintf(a.name, sizeof a.name, "any");
+  snprintf(a.graph, sizeof a.graph, "g");
+  a.state = PROF_AGENT_REMOTE;
+  a.flags = PROF_AGENT_F_ANY_SERVED;
+  a.served_for = 0;
+  a.served = 1001;
+  a.fires = 1003; /* with two failed attempts, retried */
+  prof_seg_write_agent(s, 2, &a);
+  struct prof_seg_live l = {.n_agents = 3, .publish_mono_ns = rt_now_ns()};
+  prof_seg_write_live(s, &l);
+
+  struct prof_reader *r;
+  char err[256];
+  CU_ASSERT_EQUAL_FATAL(prof_reader_open_name(prof_seg_name(s), &r, err, sizeof err), PROF_READ_OK);
+  CU_ASSERT_EQUAL(prof_reader_info(r)->version, 4);
+  struct prof_snapshot snap;
+  CU_ASSERT_EQUAL_FATAL(prof_reader_snapshot(r, &snap, err, sizeof err), PROF_READ_OK);
+  CU_ASSERT_EQUAL_FATAL(snap.n_agents, 3);
+  const struct prof_agent_rec *o = &snap.agents[0], *w = &snap.agents[1], *sv = &snap.agents[2];
+  CU_ASSERT_EQUAL(o->flags, PROF_AGENT_F_CPU_PLACED | PROF_AGENT_F_ANY_OWNER);
+  CU_ASSERT_EQUAL(o->nranks, 3);
+  CU_ASSERT_EQUAL(o->served_for, -1);
+  CU_ASSERT_EQUAL(o->served, 0);
+  CU_ASSERT_EQUAL(o->rank_fires[0], 1000);
+  CU_ASSERT_EQUAL(o->rank_fires[1], 1001);
+  CU_ASSERT_EQUAL(o->rank_fires[2], 1002);
+  CU_ASSERT_EQUAL(o->rank_fires[3], 0);
+  CU_ASSERT_EQUAL(o->rank_fires_rest, 0);
+  CU_ASSERT_EQUAL(w->nranks, PROF_RANK_FIRES + 4);
+  CU_ASSERT_EQUAL(w->rank_fires[PROF_RANK_FIRES - 1], 1000 + PROF_RANK_FIRES - 1);
+  CU_ASSERT_EQUAL(w->rank_fires_rest, 1016 + 1017 + 1018 + 1019);
+  CU_ASSERT_EQUAL(sv->flags, PROF_AGENT_F_ANY_SERVED);
+  CU_ASSERT_EQUAL(sv->state, PROF_AGENT_REMOTE);
+  CU_ASSERT_EQUAL(sv->served_for, 0);
+  CU_ASSERT_EQUAL(sv->served, 1001);
+  CU_ASSERT_EQUAL(sv->fires, 1003);
+  CU_ASSERT_EQUAL(sv->rank_fires[1], 0);
+  prof_snapshot_free(&snap);
+  prof_reader_close(r);
+
+  /* A version 3 segment (agent slots without the RANK_ANY fields) is still
+   * read: its records come back with those fields zero. Versions 2 and 5
+   * are refused. */
+  struct prof_seg_header *h = prof_seg_header(s);
+  size_t len = h->total_size;
+  unsigned char *img = aligned_alloc(8, (len + 7) & ~(size_t)7);
+  memcpy(img, h, len);
+  struct prof_seg_header *ih = (struct prof_seg_header *)img;
+  ih->version = 3;
+  ih->agent_slot_size = (uint32_t)(8 + offsetof(struct prof_agent_rec, nranks));
+  /* Its slots as a version 3 writer lays them out: each record cut short. */
+  for (uint32_t i = 0; i < 3; i++) {
+    const unsigned char *from = (const unsigned char *)h + h->agent_off + h->agent_slot_size * i;
+    memcpy(img + ih->agent_off + ih->agent_slot_size * i, from, ih->agent_slot_size);
+  }
+  CU_ASSERT_EQUAL_FATAL(prof_reader_open_mem(img, len, &r, err, sizeof err), PROF_READ_OK);
+  CU_ASSERT_EQUAL(prof_reader_info(r)->version, 3);
+  CU_ASSERT_EQUAL_FATAL(prof_reader_snapshot(r, &snap, err, sizeof err), PROF_READ_OK);
+  CU_ASSERT_EQUAL_FATAL(snap.n_agents, 3);
+  CU_ASSERT_STRING_EQUAL(snap.agents[0].name, "any");
+  CU_ASSERT_EQUAL(snap.agents[0].fires, 1000);
+  CU_ASSERT_EQUAL(snap.agents[0].nranks, 0);
+  CU_ASSERT_EQUAL(snap.agents[0].rank_fires[0], 0);
+  prof_snapshot_free(&snap);
+  prof_reader_close(r);
+  ih->version = 2;
+  CU_ASSERT_EQUAL(prof_reader_open_mem(img, len, &r, err, sizeof err), PROF_READ_EVERSION);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "layout version 2, this maestro-top reads versions 3 to 4"));
+  ih->version = PROF_SEG_VERSION + 1;
+  CU_ASSERT_EQUAL(prof_reader_open_mem(img, len, &r, err, sizeof err), PROF_READ_EVERSION);
+  free(img);
+  prof_seg_destroy(s);
+}
+
 /* ---- sequence lock under load ---- */
 
 enum { SEQ_SLOTS = 4, SEQ_READS = 2000000 };
@@ -814,6 +917,7 @@ static void test_trace_signal_handlers(void) {
 
 void register_suites(void) {
   ADD_SUITE("prof_segment", NULL, NULL, {"layout round trip", test_roundtrip},
+            {"MAESTRO_RANK_ANY per-rank counts, version 3 still read", test_rank_any_roundtrip},
             {"seqlock: no torn record under concurrent writers", test_seqlock_concurrent},
             {"reader: truncated, foreign, random segments", test_reader_errors},
             {"reader: missing and garbage objects", test_open_missing},

@@ -1,7 +1,9 @@
 /* maestro-top's model: rates from two snapshots, sorting, number formats. */
 #include "model.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +100,7 @@ void view_update(struct top_view *v, struct prof_snapshot *s) {
     const struct prof_agent_rec *a = row->r = &c->agents[i];
     agent_place_str(a, row->place, sizeof row->place);
     agent_est_str(a, row->est, sizeof row->est);
+    agent_ranks_str(a, row->ranks, sizeof row->ranks);
     const struct prof_agent_rec *b = p ? find_agent(p, i, a) : NULL;
     row->fires_s = b ? rate(a->fires, b->fires, dt) : NAN;
     row->in_s = b ? rate(a->msgs_in, b->msgs_in, dt) : NAN;
@@ -180,6 +183,47 @@ void agent_est_str(const struct prof_agent_rec *r, char *buf, size_t n) {
     o += (size_t)w;
   }
   if (o >= n && n) buf[n - 1] = '\0';
+}
+
+/* Appends to buf (size n, o bytes used); returns the new length, at most n - 1. */
+static size_t append(char *buf, size_t n, size_t o, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static size_t append(char *buf, size_t n, size_t o, const char *fmt, ...) {
+  if (o + 1 >= n) return o;
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(buf + o, n - o, fmt, ap);
+  va_end(ap);
+  if (w < 0) return o;
+  return o + (size_t)w < n ? o + (size_t)w : n - 1;
+}
+
+void agent_ranks_str(const struct prof_agent_rec *r, char *buf, size_t n) {
+  if (!n) return;
+  buf[0] = '\0';
+  if (r->flags & PROF_AGENT_F_ANY_SERVED) {
+    snprintf(buf, n, "served for rank %" PRId32 ": %" PRIu64, r->served_for, r->served);
+    return;
+  }
+  if (!(r->flags & PROF_AGENT_F_ANY_OWNER)) return;
+  /* nranks comes from the segment: any int32. */
+  int shown = r->nranks < 0 ? 0 : r->nranks > PROF_RANK_FIRES ? PROF_RANK_FIRES : r->nranks;
+  int rest = r->nranks > PROF_RANK_FIRES;
+  if (shown == 0) return;
+  double total = (double)r->rank_fires_rest;
+  for (int k = 0; k < shown; k++)
+    total += (double)r->rank_fires[k];
+  size_t o = append(buf, n, 0, "ranks:");
+  for (int k = 0; k < shown + rest; k++) {
+    uint64_t v = k < shown ? r->rank_fires[k] : r->rank_fires_rest;
+    char who[16];
+    if (k < shown)
+      snprintf(who, sizeof who, "r%d", k);
+    else
+      snprintf(who, sizeof who, "r%d+", k);
+    o = append(buf, n, o, "%s %s %" PRIu64 " (%.1f%%)", k ? "," : "", who, v,
+               total > 0 ? 100.0 * (double)v / total : 0.0);
+  }
 }
 
 static int sort_col, sort_rev;

@@ -5,11 +5,15 @@
 
 #include "prof/segment_reader.h"
 
+/* Room for agent_ranks_str: PROF_RANK_FIRES ranks and the rest. */
+enum { TOP_RANKS_LEN = 40 * (PROF_RANK_FIRES + 1) + 16 };
+
 /* A rate is unknown (NAN) until two snapshots exist. */
 struct agent_row {
   const struct prof_agent_rec *r;
   char place[24]; /* "cpu 1", "device 0", "cpu 1+dev 0" (a hybrid agent), "-" */
   char est[64];   /* a hybrid agent's estimates: "cpu 258ns dev0 2.50us" ("-" unmeasured); "" */
+  char ranks[TOP_RANKS_LEN]; /* a MAESTRO_RANK_ANY agent's firings per rank (agent_ranks_str); "" */
   double fires_s, in_s, out_s, bytes_in_s, bytes_out_s, avg_ns, busy_pct;
 };
 
@@ -103,6 +107,11 @@ void top_set_free(struct top_set *s);
 void agent_place_str(const struct prof_agent_rec *r, char *buf, size_t n);
 /* A hybrid agent's current estimates per place, "" for other agents. */
 void agent_est_str(const struct prof_agent_rec *r, char *buf, size_t n);
+/* A MAESTRO_RANK_ANY agent across ranks: on the owning rank the firings
+ * each rank answered, with their share ("ranks: r0 812 (40.6%), r1 790
+ * (39.5%), r2 398 (19.9%)", ranks past PROF_RANK_FIRES as "r16+"); on
+ * another rank those it served ("served for rank 0: 790"); "" otherwise. */
+void agent_ranks_str(const struct prof_agent_rec *r, char *buf, size_t n);
 
 /* The agent table's order for the STATE column (enum prof_agent_state
  * values from the segment, any int32): <0, 0, >0 like strcmp. */

@@ -91,7 +91,7 @@ void render_places(const struct top_view *v, line_fn out, void *ctx) {
 }
 
 void render_agents(const struct top_view *v, int sort_col, int max_rows, line_fn out, void *ctx) {
-  char line[LINE];
+  char line[LINE + TOP_RANKS_LEN];
   static const int width[COL_COUNT] = {14, 10, 12, 8, 8, 8, 8, 8, 5, 8, 4, 5, 8, 8, 5};
   int pos = 0;
   for (int c = 0; c < COL_COUNT; c++) {
@@ -102,7 +102,8 @@ void render_agents(const struct top_view *v, int sort_col, int max_rows, line_fn
   }
   snprintf(line + pos, sizeof line - (size_t)pos, "ESTIMATES");
   out(ctx, LINE_COLUMNS, line);
-  for (int i = 0; i < v->n_agents && (max_rows < 0 || i < max_rows); i++) {
+  int lines = 0; /* rows and detail lines shown */
+  for (int i = 0; i < v->n_agents && (max_rows < 0 || lines < max_rows); i++, lines++) {
     const struct agent_row *a = &v->agents[i];
     char fs[16], in[16], o[16], avg[16], fires[16], cpu[16], dev[16], name[TOP_ESC_NAME],
         graph[TOP_ESC_NAME];
@@ -115,6 +116,12 @@ void render_agents(const struct top_view *v, int sort_col, int max_rows, line_fn
              a->r->failures, a->r->retries, N(cpu, (double)a->r->cpu_fires),
              N(dev, (double)a->r->device_fires), a->r->failovers, a->est[0] ? " " : "", a->est);
     out(ctx, LINE_PLAIN, line);
+    /* A MAESTRO_RANK_ANY agent: where its firings ran, on a line of its own
+     * under its row (as many ranks as there are, whatever the width). */
+    if (a->ranks[0] && (max_rows < 0 || ++lines < max_rows)) {
+      snprintf(line, sizeof line, "  %s", a->ranks);
+      out(ctx, LINE_PLAIN, line);
+    }
   }
 }
 
@@ -269,6 +276,26 @@ void write_json(FILE *f, const struct top_view *v) {
           fprintf(f, "%" PRId64, r->est_ns[e]);
       }
       fputc('}', f);
+    }
+    /* A MAESTRO_RANK_ANY agent across ranks: on the owner, the firings
+     * each rank answered; on another rank, those it served. */
+    if (r->flags & PROF_AGENT_F_ANY_OWNER) {
+      int nr = r->nranks < 0 ? 0 : r->nranks; /* any int32 in the segment */
+      ju(f, &fa, "nranks", (uint64_t)nr);
+      jkey(f, &fa, "rank_fires");
+      fputc('[', f);
+      for (int k = 0; k < nr && k < PROF_RANK_FIRES; k++)
+        fprintf(f, "%s%" PRIu64, k ? "," : "", r->rank_fires[k]);
+      fputc(']', f);
+      if (nr > PROF_RANK_FIRES) ju(f, &fa, "rank_fires_rest", r->rank_fires_rest);
+    }
+    if (r->flags & PROF_AGENT_F_ANY_SERVED) {
+      ji(f, &fa, "served_for", r->served_for);
+      ju(f, &fa, "served", r->served);
+    }
+    if (r->flags & (PROF_AGENT_F_ANY_OWNER | PROF_AGENT_F_ANY_SERVED)) {
+      jkey(f, &fa, "counts_final");
+      fputs(r->flags & PROF_AGENT_F_ANY_FINAL ? "true" : "false", f);
     }
     fputc('}', f);
   }

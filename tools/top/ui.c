@@ -101,7 +101,10 @@ static void draw_help(void) {
       "Counters are totals since start; rates are over the last refresh.",
       "AVG is the average firing time, QUEUE the messages waiting on inputs.",
       "STATE: running (firing), waiting (for input), blocked (output full),",
-      "       finished, failed, idle (not started).",
+      "       finished, failed, idle (not started), remote (another rank owns it).",
+      "A MAESTRO_RANK_ANY agent has a line under its row: on rank 0 the firings",
+      "each rank answered (ranks: r0 812 (40.6%), ...), on another rank those it",
+      "served for rank 0 (served for rank 0: 790).",
   };
   erase();
   for (size_t i = 0; i < sizeof lines / sizeof lines[0] && (int)i < LINES; i++)
