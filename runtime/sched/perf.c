@@ -601,8 +601,7 @@ double perf_explore_stretch(struct perf_hist *h, uint64_t bytes, double slower) 
    * on) or undoes it. Unstretched because a cold start must be forgotten
    * soon: after a 5 ms first CPU firing, the CPU comes back after 64 firings
    * (89% of 600 on it), where a 4x stretch kept 256 on the device (57%). */
-  if (atomic_load_explicit(&h->pub_count[perf_bucket(bytes)], memory_order_acquire) <
-      p->early_ref)
+  if (atomic_load_explicit(&h->pub_count[perf_bucket(bytes)], memory_order_acquire) < p->early_ref)
     return 1.0;
   return slower;
 }
