@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "base/runtime.h"
+#include "chan/chan.h"
+#include "core/graph.h"
 #include "engine_util.h"
 #include "mem/pool.h"
 
@@ -151,6 +153,38 @@ static void *watchdog(void *arg) {
   }
 }
 
+/* A hang's evidence: every agent's shape and runner state, every channel's
+ * indices (published and private) and flags, as the engine left them. */
+static void dump_hang(struct soak_graph *sg, maestro_graph_t *g, maestro_agent_t *const *ag) {
+  static const char *const pol[] = {"stop", "retry", "skip", "?"};
+  printf("    graph: stopped %d, active %d, finished %d of %d\n", atomic_load(&g->stopped),
+         atomic_load(&g->active), g->nfinished, g->nagents);
+  for (int i = 0; i < sg->n; i++) {
+    struct node *nd = &sg->nodes[i];
+    struct maestro_agent *a = ag[i];
+    maestro_agent_stats_t st = {0};
+    maestro_agent_stats(a, &st);
+    printf("    %s: %s%s policy %s fail 1/%u count %llu outdeg %d; phase %d blocked %d failed %d "
+           "ended %d seq %llu task %d; fires %llu failures %llu retries %llu dead %llu in %llu "
+           "out %llu\n",
+           nd->name, nd->is_source ? "source" : nd->is_sink ? "sink" : "node",
+           a->flags & MAESTRO_STATELESS ? " stateless" : "",
+           (unsigned)nd->policy < 4 ? pol[nd->policy] : "?", nd->fail_mod,
+           (unsigned long long)nd->count, nd->outdeg, a->phase, a->blocked, a->failed, a->ended,
+           (unsigned long long)a->seq, atomic_load(&a->task.state), (unsigned long long)st.fires,
+           (unsigned long long)st.failures, (unsigned long long)st.retries,
+           (unsigned long long)st.dead_letters, (unsigned long long)st.msgs_in,
+           (unsigned long long)st.msgs_out);
+  }
+  for (struct chan *c = g->chans; c; c = c->next)
+    printf("    chan %s -> %s: cap %d closed %d tail %zu tail_w %zu head %zu head_r %zu pend %zu "
+           "pushed %llu popped %llu prod_waiting %d mp %d\n",
+           c->prod ? c->prod->name : "host", c->cons ? c->cons->name : "host", c->capacity,
+           atomic_load(&c->closed), atomic_load(&c->ring.tail), c->ring.tail_w,
+           atomic_load(&c->ring.head), c->ring.head_r, c->pend_n, (unsigned long long)c->pushed,
+           (unsigned long long)c->popped, atomic_load(&c->prod_waiting), c->ring.mp_p);
+}
+
 static int run_round(maestro_runtime_t *rt, uint64_t seed, long round, char *why, size_t len) {
   struct soak_graph *sg = calloc(1, sizeof *sg);
   random_shape(sg);
@@ -213,6 +247,7 @@ static int run_round(maestro_runtime_t *rt, uint64_t seed, long round, char *why
     if (rc == MAESTRO_ECLOSED) break;
     if (rc != MAESTRO_OK) {
       SOAK_FAIL("dead letters never ended (%s): a hang", maestro_strerror(rc));
+      dump_hang(sg, g, ag);
       goto out;
     }
     uint64_t id = eng_val(b);
