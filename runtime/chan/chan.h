@@ -37,7 +37,7 @@ struct chan {
 
   /* Consumer side. */
   _Alignas(64) uint64_t popped;
-  int cons_dirty;      /* popped since the producer was last checked */
+  int cons_dirty; /* popped since the producer was last checked (2: head published, check due) */
   atomic_int cons_cpu; /* CPU place of the consumer's last run that took, or -1 */
 
   /* Bytes its messages moved across the host/device boundary for a device

@@ -353,6 +353,29 @@ static inline int crosses(atomic_int *at, int cpu) {
   return other >= 0 && other != cpu;
 }
 
+/* After the heads of every channel `a` took from (cons_dirty) were
+ * published: one fence, then the producers waiting for room are woken.
+ * The fence must come after the LAST head published, not the first: a
+ * producer stores prod_waiting, fences and looks at the head again, so a
+ * head stored after this side's fence may still be in its store buffer
+ * when prod_waiting is read, and each side would miss the other (a
+ * producer blocked for good; engine_soak, a sink fed by three channels).
+ * The channels to look at are those whose head was just published, marked
+ * cons_dirty == 2 (run_mid_publish publishes only some of them). */
+static void run_wake_producers(struct maestro_agent *a) {
+  struct maestro_runtime *rt = a->g->rt;
+  full_fence();
+  for (int i = 0; i < a->n_in; i++)
+    for (int k = 0; k < a->in[i].nch; k++) {
+      struct chan *c = a->in[i].ch[k];
+      if (c->cons_dirty != 2) continue;
+      c->cons_dirty = 0;
+      if (atomic_load_explicit(&c->prod_waiting, memory_order_relaxed) &&
+          atomic_exchange(&c->prod_waiting, 0))
+        chan_notify_producer(rt, c);
+    }
+}
+
 /* Firings between two looks at the channels that cross cores (run_mid_publish). */
 #define RUN_CHUNK 16
 
@@ -373,21 +396,16 @@ static __attribute__((noinline)) void run_mid_publish(struct maestro_agent *a, i
       chan_publish(c);
       chan_notify_consumer(rt, c);
     }
-  int fenced = 0;
+  int taken = 0;
   for (int i = 0; i < a->n_in; i++)
     for (int k = 0; k < a->in[i].nch; k++) {
       struct chan *c = a->in[i].ch[k];
       if (!c->cons_dirty || !crosses(&c->prod_cpu, cpu)) continue;
-      c->cons_dirty = 0;
       chan_publish_taken(c); /* before the fence: the producer's Dekker pair */
-      if (!fenced) {
-        full_fence();
-        fenced = 1;
-      }
-      if (atomic_load_explicit(&c->prod_waiting, memory_order_relaxed) &&
-          atomic_exchange(&c->prod_waiting, 0))
-        chan_notify_producer(rt, c);
+      c->cons_dirty = 2;
+      taken = 1;
     }
+  if (taken) run_wake_producers(a);
 }
 
 /* Fires while inputs and output space allow, at most `max` times.
@@ -481,23 +499,18 @@ void run_end_of_run_on(struct maestro_agent *a, int cpu) {
       chan_publish(c);
       chan_notify_consumer(rt, c);
     }
-  int fenced = 0;
+  int taken = 0;
   for (int i = 0; i < a->n_in; i++)
     for (int k = 0; k < a->in[i].nch; k++) {
       struct chan *c = a->in[i].ch[k];
       if (cpu >= 0) xcore |= crosses(&c->prod_cpu, cpu);
       if (!c->cons_dirty) continue;
-      c->cons_dirty = 0;
       if (cpu >= 0) chan_note_cpu(&c->cons_cpu, cpu);
       chan_publish_taken(c); /* before the fence: the producer's Dekker pair */
-      if (!fenced) {
-        full_fence();
-        fenced = 1;
-      }
-      if (atomic_load_explicit(&c->prod_waiting, memory_order_relaxed) &&
-          atomic_exchange(&c->prod_waiting, 0))
-        chan_notify_producer(rt, c);
+      c->cons_dirty = 2;
+      taken = 1;
     }
+  if (taken) run_wake_producers(a);
   a->xcore = xcore; /* for the next run (fire_batch_loop) */
 }
 
