@@ -167,7 +167,10 @@ static void dump_hang(struct soak_graph *sg, maestro_graph_t *g, maestro_agent_t
     printf("    %s: %s%s policy %s fail 1/%u count %llu outdeg %d; phase %d blocked %d failed %d "
            "ended %d seq %llu task %d; fires %llu failures %llu retries %llu dead %llu in %llu "
            "out %llu\n",
-           nd->name, nd->is_source ? "source" : nd->is_sink ? "sink" : "node",
+           nd->name,
+           nd->is_source ? "source"
+           : nd->is_sink ? "sink"
+                         : "node",
            a->flags & MAESTRO_STATELESS ? " stateless" : "",
            (unsigned)nd->policy < 4 ? pol[nd->policy] : "?", nd->fail_mod,
            (unsigned long long)nd->count, nd->outdeg, a->phase, a->blocked, a->failed, a->ended,
