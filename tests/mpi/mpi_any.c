@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "maestro.h"
+#include "mpi_test.h"
 #include "testmain.h"
 
 static maestro_runtime_t *rt;
@@ -20,17 +21,8 @@ static int me, nr;
 
 static int suite_init(void) {
   maestro_config_t cfg;
-  maestro_config_defaults(&cfg);
-  cfg.devices = "none";
-  cfg.stats = 0;
-  cfg.ncpu = 1; /* several ranks share this machine's cores */
-  cfg.dist = "mpi";
-  if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
-    fprintf(stderr, "runtime: %s\n", maestro_last_error());
-    return -1;
-  }
-  me = maestro_runtime_rank(rt);
-  nr = maestro_runtime_nranks(rt);
+  mpi_test_config(&cfg);
+  if (mpi_test_start(&cfg, &rt, &me, &nr)) return -1;
   return 0;
 }
 
@@ -48,17 +40,6 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* CPU work for `ns` (the thread's own time: a busy machine does not shorten it). */
-static void spin(uint64_t ns) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  uint64_t t0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, t;
-  do {
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-  } while (t - t0 < ns);
-}
-
 /* Each output byte is its input byte + 1; the firing works `work_ns`. */
 static uint64_t work_ns;
 
@@ -71,7 +52,7 @@ static int plus_one(maestro_fire_t *f) {
   unsigned char *q = maestro_buf_data(o);
   for (size_t j = 0; j < n; j++)
     q[j] = (unsigned char)(p[j] + 1);
-  if (work_ns) spin(work_ns);
+  if (work_ns) mpi_test_spin(work_ns);
   return maestro_fire_out(f, 0, o);
 }
 
@@ -246,7 +227,7 @@ static void test_cheap(void) {
 
 static int fail_on_1(maestro_fire_t *f) {
   if (me == 1) return MAESTRO_EINVAL;
-  spin(1000000);
+  mpi_test_spin(1000000);
   return maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
 }
 

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "maestro.h"
+#include "mpi_test.h"
 #include "testmain.h"
 
 static maestro_runtime_t *rt;
@@ -22,16 +23,9 @@ static int me, nr, ndev;
 
 static int suite_init(void) {
   maestro_config_t cfg;
-  maestro_config_defaults(&cfg);
-  cfg.stats = 0;
-  cfg.ncpu = 1; /* several ranks share this machine's cores */
-  cfg.dist = "mpi";
-  if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
-    fprintf(stderr, "runtime: %s\n", maestro_last_error());
-    return -1;
-  }
-  me = maestro_runtime_rank(rt);
-  nr = maestro_runtime_nranks(rt);
+  mpi_test_config(&cfg);
+  cfg.devices = NULL; /* the default devices: PoCL here */
+  if (mpi_test_start(&cfg, &rt, &me, &nr)) return -1;
   ndev = maestro_runtime_nplaces(rt, MAESTRO_PLACE_DEVICE);
   return 0;
 }
@@ -70,17 +64,6 @@ static uint32_t mixed(uint32_t v) {
   return v;
 }
 
-/* CPU work for `ns` (the thread's own time). */
-static void spin(uint64_t ns) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  uint64_t t0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, t;
-  do {
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-  } while (t - t0 < ns);
-}
-
 /* The CPU side: the same exact integers as the kernel, made slower (+2 ms). */
 static int mix_cpu(maestro_fire_t *f) {
   maestro_buf_t *in = maestro_fire_in(f, 0), *o;
@@ -91,7 +74,7 @@ static int mix_cpu(maestro_fire_t *f) {
   uint32_t *y = maestro_buf_data(o);
   for (size_t i = 0; i < n / 4; i++)
     y[i] = mixed(x[i]);
-  spin(2000000);
+  mpi_test_spin(2000000);
   return maestro_fire_out(f, 0, o);
 }
 

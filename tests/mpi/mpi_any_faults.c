@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "maestro.h"
+#include "mpi_test.h"
 #include "testmain.h"
 
 static maestro_runtime_t *rt;
@@ -34,18 +35,10 @@ static int suite_init(void) {
   }
   snprintf(faults, sizeof faults, "%s=1,seed=7", item);
   maestro_config_t cfg;
-  maestro_config_defaults(&cfg);
-  cfg.devices = strcmp(item, "launch") ? "none" : NULL;
-  cfg.stats = 0;
-  cfg.ncpu = 1;
-  cfg.dist = "mpi";
+  mpi_test_config(&cfg);
+  if (!strcmp(item, "launch")) cfg.devices = NULL;
   cfg.faults = atoi(r) == 1 ? faults : NULL;
-  if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
-    fprintf(stderr, "runtime: %s\n", maestro_last_error());
-    return -1;
-  }
-  me = maestro_runtime_rank(rt);
-  nr = maestro_runtime_nranks(rt);
+  if (mpi_test_start(&cfg, &rt, &me, &nr)) return -1;
   return 0;
 }
 
@@ -57,20 +50,9 @@ static int suite_fini(void) {
 static const maestro_port_t bytes_in[] = {{"in", MAESTRO_BYTES, 0}};
 static const maestro_port_t bytes_out[] = {{"out", MAESTRO_BYTES, 0}};
 
-/* CPU work for `ns` (the thread's own time). */
-static void spin(uint64_t ns) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  uint64_t t0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, t;
-  do {
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-  } while (t - t0 < ns);
-}
-
 /* 1 ms a firing: worth sending to rank 1. */
 static int heavy(maestro_fire_t *f) {
-  spin(1000000);
+  mpi_test_spin(1000000);
   return maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
 }
 
@@ -171,7 +153,7 @@ static int inc_cpu(maestro_fire_t *f) {
   uint32_t *y = maestro_buf_data(o);
   for (size_t i = 0; i < n / 4; i++)
     y[i] = mixed(x[i]);
-  spin(2000000);
+  mpi_test_spin(2000000);
   return maestro_fire_out(f, 0, o);
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "maestro.h"
+#include "mpi_test.h"
 #include "prof/prof.h"
 #include "prof/segment_reader.h"
 #include "testmain.h"
@@ -33,17 +34,9 @@ static int me, nr;
 
 static int suite_init(void) {
   maestro_config_t cfg;
-  maestro_config_defaults(&cfg);
-  cfg.devices = "none";
+  mpi_test_config(&cfg);
   cfg.stats = 1;
-  cfg.ncpu = 1; /* several ranks share this machine's cores */
-  cfg.dist = "mpi";
-  if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
-    fprintf(stderr, "runtime: %s\n", maestro_last_error());
-    return -1;
-  }
-  me = maestro_runtime_rank(rt);
-  nr = maestro_runtime_nranks(rt);
+  if (mpi_test_start(&cfg, &rt, &me, &nr)) return -1;
   return 0;
 }
 
@@ -52,24 +45,13 @@ static int suite_fini(void) {
   return 0;
 }
 
-/* CPU work for `ns` (the thread's own time). */
-static void spin(uint64_t ns) {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  uint64_t t0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, t;
-  do {
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-  } while (t - t0 < ns);
-}
-
 /* 1 ms of work (worth sending to every rank), output = input. On a rank
  * other than 0, every 5th call fails (its supervisor retries it there). */
 static atomic_int calls;
 
 static int work(maestro_fire_t *f) {
   if (me != 0 && atomic_fetch_add(&calls, 1) % 5 == 4) return MAESTRO_EINVAL;
-  spin(1000000);
+  mpi_test_spin(1000000);
   return maestro_fire_out(f, 0, maestro_buf_retain(maestro_fire_in(f, 0)));
 }
 

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "maestro.h"
+#include "mpi_test.h"
 #include "testmain.h"
 
 static maestro_runtime_t *rt;
@@ -19,17 +20,8 @@ static int me, nr;
 
 static int suite_init(void) {
   maestro_config_t cfg;
-  maestro_config_defaults(&cfg);
-  cfg.devices = "none";
-  cfg.stats = 0;
-  cfg.ncpu = 1; /* several ranks share this machine's cores */
-  cfg.dist = "mpi";
-  if (maestro_runtime_create(&cfg, &rt) != MAESTRO_OK) {
-    fprintf(stderr, "runtime: %s\n", maestro_last_error());
-    return -1;
-  }
-  me = maestro_runtime_rank(rt);
-  nr = maestro_runtime_nranks(rt);
+  mpi_test_config(&cfg);
+  if (mpi_test_start(&cfg, &rt, &me, &nr)) return -1;
   return 0;
 }
 
